@@ -1,0 +1,85 @@
+from django.contrib import admin
+
+from arena.models import ApiToken, Battle, Contender, Dimension, Output, Prompt, PromptSet, Source, Verdict
+from arena.services.contenders import contender_set_status
+
+
+@admin.register(Contender)
+class ContenderAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "organization", "license", "status", "submitted_by", "created")
+    list_filter = ("status",)
+    search_fields = ("slug", "name", "organization")
+    actions = ["approve", "reject", "hide"]
+
+    def _set(self, request, queryset, status):
+        changed = sum(contender_set_status(contender=c, status=status) for c in queryset)
+        self.message_user(request, f"{changed} contender(s) set to {status}.")
+
+    @admin.action(description="Approve selected contenders")
+    def approve(self, request, queryset):
+        self._set(request, queryset, Contender.Status.APPROVED)
+
+    @admin.action(description="Reject selected contenders")
+    def reject(self, request, queryset):
+        self._set(request, queryset, Contender.Status.REJECTED)
+
+    @admin.action(description="Hide selected contenders")
+    def hide(self, request, queryset):
+        self._set(request, queryset, Contender.Status.HIDDEN)
+
+
+class PromptInline(admin.TabularInline):
+    model = Prompt
+    extra = 0
+    fields = ("external_id", "category", "language", "text")
+
+
+@admin.register(PromptSet)
+class PromptSetAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "created")
+    filter_horizontal = ("vote_dimensions",)
+    inlines = [PromptInline]
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ("external_id", "prompt_set", "category", "language")
+    list_filter = ("prompt_set", "category", "language")
+    search_fields = ("external_id", "text")
+
+
+@admin.register(Output)
+class OutputAdmin(admin.ModelAdmin):
+    list_display = ("contender", "prompt", "n_chars", "created")
+    list_filter = ("contender", "prompt__prompt_set")
+    raw_id_fields = ("prompt",)
+
+
+@admin.register(Dimension)
+class DimensionAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "position", "is_active")
+    list_editable = ("position", "is_active")
+
+
+@admin.register(Battle)
+class BattleAdmin(admin.ModelAdmin):
+    list_display = ("id", "prompt", "contender_a", "contender_b", "created")
+    raw_id_fields = ("prompt", "output_a", "output_b")
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ("key", "name", "kind")
+
+
+@admin.register(Verdict)
+class VerdictAdmin(admin.ModelAdmin):
+    list_display = ("battle", "dimension", "source", "outcome", "score", "inconsistent", "excluded", "created")
+    list_filter = ("source", "dimension", "outcome", "inconsistent", "excluded")
+    raw_id_fields = ("battle", "user")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "user", "prefix", "created", "last_used")
+    readonly_fields = ("prefix", "digest")

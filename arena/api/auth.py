@@ -1,0 +1,19 @@
+from django.utils import timezone
+from ninja.security import HttpBearer
+
+from arena.models import ApiToken
+
+
+class TokenAuth(HttpBearer):
+    """`Authorization: Bearer arena_...`; tokens are looked up by their SHA-256 digest."""
+
+    def authenticate(self, request, token: str):
+        row = ApiToken.objects.select_related("user").filter(digest=ApiToken.digest_of(token)).first()
+        if row is None or not row.user.is_active:
+            return None
+        ApiToken.objects.filter(pk=row.pk).update(last_used=timezone.now())
+        request.user = row.user
+        return row.user
+
+
+token_auth = TokenAuth()

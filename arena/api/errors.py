@@ -1,0 +1,41 @@
+"""Map every failure to a JSON 4xx body; a client error must never surface as a 500."""
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+
+from arena.errors import InputError
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "payload", "form", "query"))
+        parts.append(f"{loc or 'request'}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(api: NinjaAPI) -> None:
+    @api.exception_handler(InputError)
+    def input_error(request, exc: InputError):
+        return api.create_response(request, {"error": exc.message, "field": exc.field}, status=exc.status)
+
+    @api.exception_handler(ValidationError)
+    def validation_error(request, exc: ValidationError):
+        body = {"error": _validation_message(exc), "field": None, "detail": exc.errors}
+        return api.create_response(request, body, status=422)
+
+    @api.exception_handler(AuthenticationError)
+    def auth_error(request, exc):
+        body = {"error": "Authentication required: send 'Authorization: Bearer <token>' (tokens at /me/tokens/).", "field": None}
+        return api.create_response(request, body, status=401)
+
+    @api.exception_handler(Http404)
+    def not_found(request, exc):
+        return api.create_response(request, {"error": str(exc) or "Not found.", "field": None}, status=404)
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_big(request, exc):
+        body = {"error": "The request body is over the upload limit (ARENA_MAX_UPLOAD_BYTES).", "field": None}
+        return api.create_response(request, body, status=413)

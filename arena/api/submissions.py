@@ -1,0 +1,129 @@
+"""Submitting models through the API: contenders, prompt sets, output uploads."""
+
+from __future__ import annotations
+
+from ninja import File, Form, Router, Schema
+from ninja.files import UploadedFile
+
+from arena import selectors
+from arena.api.auth import token_auth
+from arena.errors import InputError
+from arena.models import Contender, PromptSet
+from arena.services.contenders import contender_register
+from arena.services.files import read_limited
+from arena.services.outputs import output_counts_by_set, outputs_import
+from arena.services.prompts import prompt_set_get
+
+router = Router(tags=["submissions"])
+
+
+class ErrorOut(Schema):
+    error: str
+    field: str | None = None
+
+
+class ContenderIn(Schema):
+    slug: str
+    name: str
+    organization: str = ""
+    license: str = ""
+    description: str = ""
+    endpoint_url: str = ""
+    endpoint_model: str = ""
+    endpoint_api_key_env: str = ""
+
+
+class OutputSetOut(Schema):
+    slug: str
+    name: str
+    n_prompts: int
+    n_outputs: int
+
+
+class ContenderOut(Schema):
+    slug: str
+    name: str
+    organization: str
+    license: str
+    description: str
+    status: str
+    n_outputs: int
+    prompt_sets: list[OutputSetOut]
+
+
+class PromptSetOut(Schema):
+    slug: str
+    name: str
+    description: str
+    n_prompts: int
+
+
+class UploadOut(Schema):
+    contender: str
+    prompt_set: str
+    created: int
+
+
+def _contender_out(contender: Contender) -> dict:
+    return {
+        "slug": contender.slug,
+        "name": contender.name,
+        "organization": contender.organization,
+        "license": contender.license,
+        "description": contender.description,
+        "status": contender.status,
+        "n_outputs": contender.outputs.count(),
+        "prompt_sets": output_counts_by_set(contender=contender),
+    }
+
+
+ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut}
+
+
+@router.get("/contenders", response=list[ContenderOut], summary="Approved contenders")
+def list_contenders(request):
+    return [_contender_out(c) for c in selectors.contenders_public()]
+
+
+@router.get("/me/contenders", response={200: list[ContenderOut], **ERRORS}, auth=token_auth, summary="My contenders, any status")
+def my_contenders(request):
+    return [_contender_out(c) for c in selectors.contenders_of(request.auth)]
+
+
+@router.post("/contenders", response={201: ContenderOut, **ERRORS}, auth=token_auth, summary="Register a contender (pending review)")
+def create_contender(request, payload: ContenderIn):
+    contender = contender_register(submitted_by=request.auth, **payload.dict())
+    return 201, _contender_out(contender)
+
+
+@router.get("/contenders/{slug}", response={200: ContenderOut, **ERRORS}, summary="One contender")
+def get_contender(request, slug: str):
+    return _contender_out(selectors.contender_visible_or_404(request.user, slug))
+
+
+@router.post(
+    "/contenders/{slug}/outputs",
+    response={201: UploadOut, **ERRORS},
+    auth=token_auth,
+    summary="Upload outputs (multipart: file, prompt_set, optional format jsonl|alpaca_eval)",
+)
+def upload_outputs(request, slug: str, file: File[UploadedFile], prompt_set: Form[str], format: Form[str] = ""):
+    contender = selectors.contender_managed_or_404(request.auth, slug)
+    if format not in ("", "jsonl", "alpaca_eval"):
+        raise InputError(f"Unknown format {format!r}: use jsonl or alpaca_eval, or omit it to detect.", field="format")
+    result = outputs_import(
+        contender=contender,
+        prompt_set=prompt_set_get(slug=prompt_set),
+        data=read_limited(file),
+        filename=file.name or "upload",
+        fmt=format or None,
+    )
+    return 201, {"contender": contender.slug, "prompt_set": result.prompt_set.slug, "created": result.created}
+
+
+@router.get("/prompt-sets", response=list[PromptSetOut], summary="Prompt sets")
+def list_prompt_sets(request):
+    from django.db.models import Count
+
+    rows = PromptSet.objects.annotate(n_prompts=Count("prompts"))
+    return [{"slug": p.slug, "name": p.name, "description": p.description, "n_prompts": p.n_prompts} for p in rows]

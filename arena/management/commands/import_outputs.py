@@ -1,0 +1,35 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from arena.errors import InputError
+from arena.services.contenders import contender_get
+from arena.services.outputs import outputs_import
+from arena.services.prompts import prompt_set_get
+
+
+class Command(BaseCommand):
+    help = "Import a contender's outputs (JSONL or AlpacaEval JSON) for a prompt set; all or nothing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--contender", required=True, help="Slug of an existing contender.")
+        parser.add_argument("--prompt-set", required=True, help="Slug of an existing prompt set.")
+        parser.add_argument("--format", choices=["jsonl", "alpaca_eval"], help="Default: detected from the file.")
+
+    def handle(self, *args, file: Path, contender: str, prompt_set: str, format: str | None, **options):
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
+        try:
+            result = outputs_import(
+                contender=contender_get(slug=contender),
+                prompt_set=prompt_set_get(slug=prompt_set),
+                data=data,
+                filename=str(file),
+                fmt=format,
+            )
+        except InputError as exc:
+            raise CommandError(exc.message) from None
+        self.stdout.write(f"Imported {result.created} outputs for {contender} on {prompt_set}.")

@@ -1,0 +1,9 @@
+"""The arena's core domain: who competes, on what prompts, which battles, and every verdict on them."""
+
+from arena.models.battles import Battle
+from arena.models.contenders import Contender
+from arena.models.prompts import Dimension, Output, Prompt, PromptSet
+from arena.models.tokens import ApiToken
+from arena.models.verdicts import Outcome, Source, Verdict
+
+__all__ = ["ApiToken", "Battle", "Contender", "Dimension", "Outcome", "Output", "Prompt", "PromptSet", "Source", "Verdict"]

@@ -1,0 +1,43 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Contender(models.Model):
+    """An LLM under evaluation. Only approved contenders appear on public pages."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        HIDDEN = "hidden", "Hidden"
+
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    organization = models.CharField(max_length=200, blank=True)
+    license = models.CharField(max_length=100, blank=True)
+    description = models.TextField(blank=True)
+    # Optional OpenAI-compatible endpoint from which missing outputs can be generated.
+    endpoint_url = models.URLField(blank=True)
+    endpoint_model = models.CharField(max_length=200, blank=True)
+    # The *name* of an environment variable holding the endpoint's key; the key itself is never stored.
+    endpoint_api_key_env = models.CharField(max_length=100, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="contenders"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["pending", "approved", "rejected", "hidden"]), name="contender_status_valid"),
+            models.CheckConstraint(condition=~Q(slug=""), name="contender_slug_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_public(self) -> bool:
+        return self.status == self.Status.APPROVED

@@ -1,0 +1,35 @@
+"""Reads for pages and the API: who may see what."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+from django.http import Http404
+
+from arena.models import Contender
+
+
+def contenders_public() -> QuerySet[Contender]:
+    return Contender.objects.filter(status=Contender.Status.APPROVED).annotate(n_outputs=Count("outputs"))
+
+
+def contenders_of(user) -> QuerySet[Contender]:
+    return Contender.objects.filter(submitted_by=user).annotate(n_outputs=Count("outputs")).order_by("-created")
+
+
+def can_manage(user, contender: Contender) -> bool:
+    return user.is_authenticated and (user.is_staff or contender.submitted_by_id == user.pk)
+
+
+def contender_visible_or_404(user, slug: str) -> Contender:
+    """Approved contenders are public; others only to their submitter and staff (404 to anyone else)."""
+    contender = Contender.objects.filter(slug=slug).first()
+    if contender is None or not (contender.is_public or can_manage(user, contender)):
+        raise Http404("No such contender.")
+    return contender
+
+
+def contender_managed_or_404(user, slug: str) -> Contender:
+    contender = Contender.objects.filter(slug=slug).first()
+    if contender is None or not can_manage(user, contender):
+        raise Http404("No such contender.")
+    return contender

@@ -1,0 +1,106 @@
+"""Creating battles and recording verdicts on them."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from arena.errors import InputError
+from arena.models import Battle, Dimension, Output, Source, Verdict
+from arena.models.verdicts import OUTCOME_SCORE, Outcome
+
+
+def battle_get_or_create(*, output_a: Output, output_b: Output) -> tuple[Battle, bool]:
+    """The battle of these two outputs in this order (A shown first); created if missing."""
+    if output_a.prompt_id != output_b.prompt_id:
+        raise InputError("A battle needs two outputs on the same prompt.")
+    if output_a.contender_id == output_b.contender_id:
+        raise InputError("A battle needs outputs of two different contenders.")
+    try:
+        with transaction.atomic():
+            return Battle.objects.get_or_create(
+                output_a=output_a,
+                output_b=output_b,
+                defaults={
+                    "prompt_id": output_a.prompt_id,
+                    "contender_a_id": output_a.contender_id,
+                    "contender_b_id": output_b.contender_id,
+                },
+            )
+    except IntegrityError:  # a concurrent writer created it first
+        return Battle.objects.get(output_a=output_a, output_b=output_b), False
+
+
+def source_get_or_create(*, kind: str, key: str, name: str) -> Source:
+    source, _ = Source.objects.get_or_create(key=key, defaults={"kind": kind, "name": name})
+    return source
+
+
+def people_source() -> Source:
+    return source_get_or_create(kind=Source.Kind.HUMAN, key="people", name="People")
+
+
+def _score_for(outcome: str | None, score: float | None) -> float:
+    if outcome is not None:
+        if outcome not in Outcome.values:
+            raise InputError(f"Unknown outcome {outcome!r}: use one of {', '.join(Outcome.values)}.", field="outcome")
+        return OUTCOME_SCORE[Outcome(outcome)]
+    if score is None or not 0.0 <= score <= 1.0:
+        raise InputError(f"A soft verdict needs a score in [0, 1], got {score!r}.", field="score")
+    return float(score)
+
+
+def verdict_record(
+    *,
+    battle: Battle,
+    dimension: Dimension,
+    source: Source,
+    outcome: str | None = None,
+    score: float | None = None,
+    user=None,
+    voter_key: str = "",
+    inconsistent: bool = False,
+) -> tuple[Verdict, bool]:
+    """Store one verdict; a repeat for the same (battle, dimension, source, voter) returns the stored one.
+
+    The unique constraint, not this code, guarantees once-only under concurrency.
+    """
+    value = _score_for(outcome, score)
+    fields = {
+        "contender_a_id": battle.contender_a_id,
+        "contender_b_id": battle.contender_b_id,
+        "user": user,
+        "outcome": outcome,
+        "score": value,
+        "inconsistent": inconsistent,
+    }
+    try:
+        with transaction.atomic():
+            return Verdict.objects.get_or_create(
+                battle=battle, dimension=dimension, source=source, voter_key=voter_key, defaults=fields
+            )
+    except IntegrityError:
+        return Verdict.objects.get(battle=battle, dimension=dimension, source=source, voter_key=voter_key), False
+
+
+def battles_ensure_all_pairs(*, prompt_set_id: int, contender_ids: list[int], seed: int = 0) -> int:
+    """Make sure every pair of the given contenders has a battle on every prompt both answered.
+
+    Which side a contender is shown on is drawn at random (seeded, so reruns find the same battles).
+    Returns how many battles were created; idempotent.
+    """
+    import random
+
+    rng = random.Random(seed)
+    outputs = Output.objects.filter(prompt__prompt_set_id=prompt_set_id, contender_id__in=contender_ids).order_by("prompt_id", "contender_id")
+    by_prompt: dict[int, list[Output]] = {}
+    for output in outputs:
+        by_prompt.setdefault(output.prompt_id, []).append(output)
+    created = 0
+    for answers in by_prompt.values():
+        for i, first in enumerate(answers):
+            for second in answers[i + 1 :]:
+                a, b = (first, second) if rng.random() < 0.5 else (second, first)
+                if Battle.objects.filter(output_a__in=[a, b], output_b__in=[a, b]).exists():
+                    continue
+                created += battle_get_or_create(output_a=a, output_b=b)[1]
+    return created

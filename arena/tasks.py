@@ -1,0 +1,10 @@
+"""Celery tasks of the arena: thin wrappers that take ids and call a service."""
+
+from celery import shared_task
+
+from arena.services.battles import battles_ensure_all_pairs
+
+
+@shared_task(name="arena.battles_ensure_all_pairs", acks_late=True)
+def battles_ensure_all_pairs_task(prompt_set_id: int, contender_ids: list[int], seed: int = 0) -> int:
+    return battles_ensure_all_pairs(prompt_set_id=prompt_set_id, contender_ids=contender_ids, seed=seed)

@@ -1,0 +1,25 @@
+"""Project URLs: the arena's pages, auth, admin, the REST API, and the other apps' pages."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from arena import views
+from arena.api import api
+
+arena_patterns = [
+    path("", views.home, name="home"),
+    path("contenders/", views.contender_list, name="contender-list"),
+    path("contenders/new/", views.contender_create, name="contender-create"),
+    path("contenders/<slug:slug>/", views.contender_detail, name="contender-detail"),
+    path("contenders/<slug:slug>/upload/", views.contender_upload, name="contender-upload"),
+    path("me/contenders/", views.my_contenders, name="my-contenders"),
+    path("me/tokens/", views.api_tokens, name="api-tokens"),
+]
+
+urlpatterns = [
+    path("", include((arena_patterns, "arena"))),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+]

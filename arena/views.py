@@ -1,0 +1,110 @@
+"""Pages for people: sign up, register contenders, upload outputs, see them listed. Logic lives in services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from arena import selectors
+from arena.errors import InputError
+from arena.forms import ApiTokenForm, ContenderForm, OutputUploadForm, SignUpForm
+from arena.models import ApiToken, Dimension, PromptSet
+from arena.services.contenders import contender_register
+from arena.services.files import read_limited
+from arena.services.outputs import output_counts_by_set, outputs_import
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    context = {
+        "contenders": selectors.contenders_public()[:20],
+        "prompt_sets": PromptSet.objects.all(),
+        "dimensions": Dimension.objects.filter(is_active=True),
+    }
+    return render(request, "arena/home.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user)
+        return redirect("arena:my-contenders")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+def contender_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "arena/contender_list.html", {"contenders": selectors.contenders_public()})
+
+
+def contender_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    contender = selectors.contender_visible_or_404(request.user, slug)
+    context = {
+        "contender": contender,
+        "can_manage": selectors.can_manage(request.user, contender),
+        "output_sets": output_counts_by_set(contender=contender),
+        "n_outputs": contender.outputs.count(),
+    }
+    return render(request, "arena/contender_detail.html", context)
+
+
+@login_required
+def my_contenders(request: HttpRequest) -> HttpResponse:
+    return render(request, "arena/my_contenders.html", {"contenders": selectors.contenders_of(request.user)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contender_create(request: HttpRequest) -> HttpResponse:
+    form = ContenderForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            contender = contender_register(submitted_by=request.user, **form.cleaned_data)
+        except InputError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"{contender.name} is registered and awaits review. Upload its outputs next.")
+            return redirect("arena:contender-upload", slug=contender.slug)
+    return render(request, "arena/contender_form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contender_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    contender = selectors.contender_managed_or_404(request.user, slug)
+    form = OutputUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            result = outputs_import(
+                contender=contender,
+                prompt_set=form.cleaned_data["prompt_set"],
+                data=read_limited(upload),
+                filename=upload.name,
+                fmt=form.cleaned_data["format"] or None,
+            )
+        except InputError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Imported {result.created} outputs for {result.prompt_set.name}.")
+            return redirect("arena:contender-detail", slug=contender.slug)
+    status = 400 if form.errors else 200
+    return render(request, "arena/contender_upload.html", {"form": form, "contender": contender}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenForm(request.POST or None)
+    new_token = None
+    if request.method == "POST" and form.is_valid():
+        _, new_token = ApiToken.issue(user=request.user, name=form.cleaned_data["name"])
+        form = ApiTokenForm()
+    tokens = request.user.api_tokens.all()
+    return render(request, "arena/api_tokens.html", {"form": form, "tokens": tokens, "new_token": new_token})
+
+

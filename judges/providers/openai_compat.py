@@ -1,0 +1,262 @@
+"""Provider "openai": any OpenAI-compatible chat-completions endpoint, through the official SDK.
+
+Works with OpenAI itself and with vLLM, Ollama, llama.cpp server and LM Studio via `base_url`
+(the URL up to and including `/v1`). Design choices:
+- `max_retries=0`: retries belong to the Celery task, which backs off with jitter and can see the whole
+  campaign; SDK retries inside a task would multiply with them and hide the attempt count.
+- One SDK client per (base_url, key digest, timeout), shared by all threads, so HTTP connections are reused.
+- JSON mode is requested with `response_format={"type": "json_object"}`. Several local servers answer 400
+  to that parameter; we then retry once without it and remember, per (base_url, model), not to send it
+  again. The judge prompt asks for JSON anyway, so the parser still gets JSON from well-behaved models.
+- `max_tokens` (not `max_completion_tokens`) because every compatible server understands it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+
+import openai
+from openai.types.chat import ChatCompletion
+
+from judges.providers.base import (
+    CompletionRequest,
+    PermanentProviderError,
+    ProviderError,
+    ProviderResponse,
+    TransientProviderError,
+)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+# Sent when no key is configured (local servers need none). Passing an empty key would make the SDK fall back
+# to OPENAI_API_KEY from the environment and send the operator's key to whatever endpoint a submitter named.
+NO_KEY_PLACEHOLDER = "no-key-configured"
+
+# SDK retries on these too; 408/409 are "try again" by HTTP convention, 429 by rate limiting.
+_TRANSIENT_STATUSES = frozenset({408, 409, 429})
+
+_ADVICE_BY_STATUS = {
+    400: "the endpoint rejected the request; check max_tokens/temperature limits of this model",
+    401: "the API key was refused; check the key reference configured for this endpoint",
+    403: "the API key has no access to this model or endpoint",
+    404: "model or URL not found; check the model name and that base_url ends with /v1",
+    408: "the endpoint timed out the request; it will be retried",
+    409: "the endpoint reported a conflict; it will be retried",
+    422: "the endpoint could not process the request; check the request parameters",
+    429: "rate limited by the endpoint; it will be retried later",
+}
+
+
+class _ResponseFormatRefusedError(Exception):
+    """Internal signal: the endpoint answered 400 because of `response_format`."""
+
+
+class _ClientCache:
+    """Thread-safe LRU of SDK clients. Evicted clients are not closed: another thread may still use one;
+    the garbage collector closes it once nobody holds it."""
+
+    def __init__(self, max_size: int = 64) -> None:
+        self._clients: OrderedDict[tuple[str, str, float], openai.OpenAI] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_size = max_size
+
+    def get(self, *, base_url: str, api_key: str, timeout_s: float) -> openai.OpenAI:
+        key = (base_url, hashlib.sha256(api_key.encode()).hexdigest(), timeout_s)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = openai.OpenAI(
+                    api_key=api_key or NO_KEY_PLACEHOLDER,
+                    base_url=base_url,
+                    timeout=timeout_s,
+                    max_retries=0,
+                )
+                self._clients[key] = client
+                while len(self._clients) > self._max_size:
+                    self._clients.popitem(last=False)
+            self._clients.move_to_end(key)
+            return client
+
+    def close_all(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), OrderedDict()
+        for client in clients:
+            client.close()
+
+
+class OpenAICompatProvider:
+    name = "openai"
+    offline = False
+
+    def __init__(self) -> None:
+        self._clients = _ClientCache()
+        self._json_mode_refused: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def complete(self, request: CompletionRequest) -> ProviderResponse:
+        base_url = normalise_base_url(request.base_url)
+        client = self._clients.get(base_url=base_url, api_key=request.api_key, timeout_s=request.timeout_s)
+        json_mode = request.json_mode and (base_url, request.model) not in self._json_mode_refused
+        started = time.monotonic()
+        try:
+            completion = _send(client, request, base_url, json_mode=json_mode)
+        except _ResponseFormatRefusedError:
+            with self._lock:
+                self._json_mode_refused.add((base_url, request.model))
+            json_mode = False
+            completion = _send(client, request, base_url, json_mode=False)
+        return _to_response(completion, request, base_url, json_mode, time.monotonic() - started)
+
+    def config_errors(self, *, model: str, base_url: str) -> list[str]:
+        errors = []
+        if not model.strip():
+            errors.append("model is empty; give the model name the endpoint expects (e.g. gpt-4o-mini)")
+        if base_url and not base_url.startswith(("http://", "https://")):
+            errors.append(f"base_url {base_url!r} must start with http:// or https:// and end with /v1")
+        return errors
+
+    def close_clients(self) -> None:
+        """Close pooled connections (tests, worker shutdown)."""
+        self._clients.close_all()
+
+
+def normalise_base_url(base_url: str) -> str:
+    return (base_url.strip() or DEFAULT_BASE_URL).rstrip("/")
+
+
+def _send(client: openai.OpenAI, request: CompletionRequest, base_url: str, *, json_mode: bool) -> Any:
+    extra: dict[str, Any] = {"response_format": {"type": "json_object"}} if json_mode else {}
+    try:
+        return client.chat.completions.create(
+            model=request.model,
+            messages=request.messages,  # type: ignore[arg-type]
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            **extra,
+        )
+    except openai.BadRequestError as exc:
+        if json_mode and _complains_about_response_format(exc):
+            raise _ResponseFormatRefusedError from exc
+        raise translate_error(exc, request=request, base_url=base_url) from exc
+    except openai.OpenAIError as exc:
+        raise translate_error(exc, request=request, base_url=base_url) from exc
+    except ValueError as exc:
+        # The SDK decodes a JSON content-type body itself; a garbled one surfaces as a JSONDecodeError.
+        raise _malformed(request, base_url, f"body is not valid JSON ({exc})") from exc
+
+
+def _complains_about_response_format(exc: openai.BadRequestError) -> bool:
+    said = f"{exc.param or ''} {_endpoint_message(exc)}".lower()
+    return "response_format" in said or "json_object" in said
+
+
+def _to_response(
+    completion: Any, request: CompletionRequest, base_url: str, json_mode: bool, latency_s: float
+) -> ProviderResponse:
+    if not isinstance(completion, ChatCompletion) or not completion.choices:
+        raise _malformed(
+            request, base_url, f"expected a chat.completion with choices, got {completion!r:.200}"
+        )
+    choice = completion.choices[0]
+    usage = completion.usage
+    return ProviderResponse(
+        text=choice.message.content or "",
+        tokens_in=usage.prompt_tokens if usage else 0,
+        tokens_out=usage.completion_tokens if usage else 0,
+        latency_s=latency_s,
+        model=completion.model or request.model,
+        raw=completion.model_dump(mode="json"),
+        finish_reason=choice.finish_reason,
+        json_mode_used=json_mode,
+    )
+
+
+def _malformed(request: CompletionRequest, base_url: str, detail: str) -> TransientProviderError:
+    # Transient: a 200 with a garbled body is usually a proxy or a restarting server; retries are bounded.
+    endpoint = _chat_url(base_url)
+    return TransientProviderError(
+        _redact(
+            f"{endpoint} returned a malformed reply for model {request.model!r}: {detail}", request.api_key
+        ),
+        provider="openai",
+        endpoint=endpoint,
+    )
+
+
+def translate_error(exc: openai.OpenAIError, *, request: CompletionRequest, base_url: str) -> ProviderError:
+    """Map an SDK exception to a transient or permanent provider error with a message safe to store."""
+    endpoint = _chat_url(base_url)
+    where = {"provider": "openai", "endpoint": endpoint}
+    if isinstance(exc, openai.APITimeoutError):
+        text = f"no reply from {endpoint} within {request.timeout_s:g}s for model {request.model!r}"
+        return TransientProviderError(text, **where)
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        text = f"connection to {endpoint} failed ({type(cause).__name__}: {cause}); is the server up?"
+        return TransientProviderError(_redact(text, request.api_key), **where)
+    if isinstance(exc, openai.APIStatusError):
+        return _status_error(exc, request, endpoint)
+    if isinstance(exc, openai.APIError):  # e.g. APIResponseValidationError: a reply of the wrong shape
+        return _malformed(request, base_url, str(exc))
+    text = f"the OpenAI SDK refused the call to {endpoint}: {exc}"
+    return PermanentProviderError(_redact(text, request.api_key), **where)
+
+
+def _status_error(exc: openai.APIStatusError, request: CompletionRequest, endpoint: str) -> ProviderError:
+    status = exc.status_code
+    advice = _ADVICE_BY_STATUS.get(status, "server error; it will be retried" if status >= 500 else "")
+    text = f"{endpoint} answered HTTP {status} for model {request.model!r}: {_endpoint_message(exc)}"
+    text = _redact(f"{text} ({advice})" if advice else text, request.api_key)
+    where = {"provider": "openai", "endpoint": endpoint, "status": status}
+    if status in _TRANSIENT_STATUSES or status >= 500:
+        return TransientProviderError(text, retry_after=retry_after_seconds(exc.response.headers), **where)
+    return PermanentProviderError(text, **where)
+
+
+def _endpoint_message(exc: openai.APIStatusError) -> str:
+    """The endpoint's own explanation: `error.message` of an OpenAI-shaped body, else the body itself."""
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    if isinstance(body, str) and body:
+        return body[:300]
+    return exc.message
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds to wait according to `retry-after-ms` or `Retry-After` (delta-seconds or HTTP date)."""
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # HTTP dates are GMT even when the zone is missing
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _chat_url(base_url: str) -> str:
+    return f"{base_url}/chat/completions"
+
+
+def _redact(text: str, api_key: str) -> str:
+    # Endpoints sometimes echo the key they refused; stored errors and logs must never hold it.
+    return text.replace(api_key, "***") if api_key else text

@@ -1,0 +1,95 @@
+"""Connectivity diagnostics: when can Bradley–Terry ratings be trusted, and what is wrong if not.
+
+Two conditions matter (Zermelo, Ford):
+- the *comparison graph* (an edge wherever two contenders fought) must be connected, or ratings of
+  different components have no common scale;
+- within a component, the *win graph* (i → j when i scored anything against j) must be strongly connected,
+  or the maximum-likelihood estimate is infinite — the simplest case being a contender that never lost
+  (or never won; a tie counts as half a win each way, so it rescues both sides).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .counts import PairCounts
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """What a fit found about its data. Reported with every result, never silently repaired.
+
+    ``components``: contenders grouped by the connected components of the comparison graph, largest first
+    (a single group when connected). ``never_won`` / ``never_lost``: contenders with no win mass (no win,
+    no tie) or no loss mass. ``mle_exists``: every component's win graph is strongly connected.
+    ``regularisation_alpha``: the choix ``alpha`` used for the point fit, ``None`` for a pure MLE.
+    ``bootstrap_regularised_rounds``: bootstrap rounds whose resample needed that alpha.
+    """
+
+    components: list[list[str]]
+    never_won: list[str]
+    never_lost: list[str]
+    mle_exists: bool
+    regularisation_alpha: float | None = None
+    bootstrap_regularised_rounds: int = 0
+
+    @property
+    def connected(self) -> bool:
+        return len(self.components) <= 1
+
+    def with_regularisation(self, alpha: float | None, bootstrap_rounds: int) -> Diagnostics:
+        return replace(self, regularisation_alpha=alpha, bootstrap_regularised_rounds=bootstrap_rounds)
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"connected": self.connected}
+
+    def notes(self) -> list[str]:
+        """Human-readable sentences for anything unusual; empty when the data are well posed."""
+        notes = []
+        if not self.connected:
+            groups = " | ".join(", ".join(c) for c in self.components)
+            notes.append(f"comparison graph has {len(self.components)} components (not comparable): {groups}")
+        if self.never_lost:
+            notes.append(f"never lost: {', '.join(self.never_lost)}")
+        if self.never_won:
+            notes.append(f"never won: {', '.join(self.never_won)}")
+        if self.regularisation_alpha is not None:
+            notes.append(f"no finite MLE; fitted with regulariser alpha={self.regularisation_alpha:g}")
+        if self.bootstrap_regularised_rounds:
+            notes.append(f"{self.bootstrap_regularised_rounds} bootstrap rounds needed the regulariser")
+        return notes
+
+
+def diagnose(counts: PairCounts) -> Diagnostics:
+    """Connectivity and MLE existence for ``counts``, with contenders named."""
+    wins = counts.comparison_matrix
+    components = [[counts.models[i] for i in members] for members in component_members(counts.battles)]
+    scored, conceded = wins.sum(axis=1), wins.sum(axis=0)
+    return Diagnostics(
+        components=components,
+        never_won=[m for m, s in zip(counts.models, scored, strict=True) if s == 0],
+        never_lost=[m for m, c in zip(counts.models, conceded, strict=True) if c == 0],
+        mle_exists=mle_exists(wins),
+    )
+
+
+def component_members(battles: np.ndarray) -> list[np.ndarray]:
+    """Index arrays of the connected components of the comparison graph, largest first."""
+    n_groups, labels = connected_components(csr_matrix(battles > 0), directed=False)
+    groups = [np.flatnonzero(labels == g) for g in range(n_groups)]
+    return sorted(groups, key=lambda members: (-len(members), members[0]))
+
+
+def mle_exists(comparison_matrix: np.ndarray) -> bool:
+    """True when the Bradley–Terry MLE is finite within every connected component.
+
+    That holds exactly when each weakly connected component of the win graph is also strongly connected.
+    """
+    graph = csr_matrix(comparison_matrix > 0)
+    n_weak, _ = connected_components(graph, directed=True, connection="weak")
+    n_strong, _ = connected_components(graph, directed=True, connection="strong")
+    return n_weak == n_strong

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make test`: provision the real services the suite needs, then run every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+trap services_stop EXIT
+services_start
+
+export CELERY_BROKER_URL="$REDIS_URL"
+export SECRET_KEY="${SECRET_KEY:-test-only-secret-key-not-for-production}"
+export DEBUG=0
+export ALLOWED_HOSTS="*"
+export SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
+export ARENA_VAR_DIR="$ARENA_TMP/var"
+echo "DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL"
+.venv/bin/python manage.py collectstatic --noinput -v0
+.venv/bin/pytest "$@"

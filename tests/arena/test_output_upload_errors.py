@@ -1,0 +1,133 @@
+"""Every bad upload of issue #2 is refused whole, with a message naming the line and reason, via the
+service's three ways in (page, API, CLI); the database is left exactly as it was."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+
+from arena.models import ApiToken, Contender, Output, Prompt
+from tests.support import factories
+
+GOOD = b'{"prompt_id": "p1", "output": "fine answer"}\n'
+
+# (case id, file bytes, fragment the error must contain). Each bad file starts with a valid line, so a
+# partial write would show up as one stored output.
+BAD_FILES = [
+    ("malformed-json", GOOD + b'{"prompt_id": "p2", "output": "unclosed\n', "line 2: malformed JSON"),
+    ("not-an-object", GOOD + b'["p2", "x"]\n', "line 2: expected a JSON object"),
+    ("unknown-prompt", GOOD + b'{"prompt_id": "nope", "output": "x"}\n', "line 2: unknown prompt id 'nope'"),
+    ("unknown-prompt-text", GOOD + b'{"prompt": "Who wrote this?", "output": "x"}\n', "line 2: no prompt in set"),
+    ("same-prompt-twice", GOOD + b'{"prompt_id": "p1", "output": "again"}\n', "line 2: prompt 'p1' was already answered at line 1"),
+    ("empty-output", GOOD + b'{"prompt_id": "p2", "output": "   "}\n', "line 2: the output for prompt 'p2' is empty"),
+    ("missing-output", GOOD + b'{"prompt_id": "p2"}\n', "line 2: missing field 'output'"),
+    ("wrong-encoding", GOOD + '{"prompt_id": "p2", "output": "caf\u00e9"}\n'.encode("latin-1"), "line 2: the file is not valid UTF-8"),
+    ("empty-file", b"  \n", "the file is empty"),
+    ("alpaca-not-list", b'{"instruction": "Question number 1?", "output": "x"}', "line 1"),  # one object is JSONL line 1 missing prompt
+    ("alpaca-wrong-generator", json.dumps([{"instruction": "Question number 1?", "output": "x", "generator": "other-model"}]).encode(), "record 1: generator 'other-model' is not contender"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def owner_setup(db, user, prompt_set):
+    contender = factories.make_contender("my-model", status=Contender.Status.PENDING, user=user)
+    return contender, prompt_set
+
+
+def _counts():
+    return Output.objects.count(), Prompt.objects.count(), Contender.objects.count()
+
+
+@pytest.mark.parametrize(("case", "data", "fragment"), BAD_FILES, ids=[c[0] for c in BAD_FILES])
+def test_cli_refuses_bad_file_and_writes_nothing(owner_setup, tmp_path, case, data, fragment):
+    path = tmp_path / "outputs.jsonl"
+    path.write_bytes(data)
+    before = _counts()
+    with pytest.raises(CommandError) as err:
+        call_command("import_outputs", str(path), contender="my-model", prompt_set="demo-set")
+    assert fragment in str(err.value)
+    assert _counts() == before
+
+
+@pytest.mark.parametrize(("case", "data", "fragment"), BAD_FILES, ids=[c[0] for c in BAD_FILES])
+def test_api_refuses_bad_file_with_json_4xx(owner_setup, client, user, case, data, fragment):
+    _, token = ApiToken.issue(user=user, name="t")
+    before = _counts()
+    response = client.post(
+        "/api/contenders/my-model/outputs",
+        {"prompt_set": "demo-set", "file": SimpleUploadedFile("outputs.jsonl", data)},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert 400 <= response.status_code < 500
+    assert fragment in response.json()["error"]
+    assert _counts() == before
+
+
+@pytest.mark.parametrize(("case", "data", "fragment"), BAD_FILES, ids=[c[0] for c in BAD_FILES])
+def test_page_shows_error_and_writes_nothing(owner_setup, user_client, case, data, fragment):
+    before = _counts()
+    response = user_client.post(
+        "/contenders/my-model/upload/", {"prompt_set": "demo-set", "file": SimpleUploadedFile("outputs.jsonl", data)}
+    )
+    assert response.status_code == 400
+    assert fragment in html.unescape(response.content.decode())
+    assert _counts() == before
+
+
+def test_file_over_size_limit_is_refused_everywhere(owner_setup, settings, tmp_path, client, user_client, user):
+    settings.ARENA_MAX_UPLOAD_BYTES = 100
+    data = b"".join(b'{"prompt_id": "p%d", "output": "%s"}\n' % (i, b"x" * 40) for i in (1, 2, 3))
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(data)
+    before = _counts()
+    with pytest.raises(CommandError, match="over the upload limit of 100 bytes"):
+        call_command("import_outputs", str(path), contender="my-model", prompt_set="demo-set")
+    _, token = ApiToken.issue(user=user, name="t")
+    api = client.post(
+        "/api/contenders/my-model/outputs",
+        {"prompt_set": "demo-set", "file": SimpleUploadedFile("big.jsonl", data)},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert api.status_code == 413
+    assert "over the upload limit" in api.json()["error"]
+    page = user_client.post("/contenders/my-model/upload/", {"prompt_set": "demo-set", "file": SimpleUploadedFile("big.jsonl", data)})
+    assert "over the upload limit of 100 bytes" in html.unescape(page.content.decode())
+    assert _counts() == before
+
+
+def test_unknown_contender_or_prompt_set(owner_setup, tmp_path, client, user):
+    path = tmp_path / "ok.jsonl"
+    path.write_bytes(GOOD)
+    before = _counts()
+    with pytest.raises(CommandError, match="No contender with slug 'ghost'"):
+        call_command("import_outputs", str(path), contender="ghost", prompt_set="demo-set")
+    with pytest.raises(CommandError, match="No prompt set with slug 'ghost-set'"):
+        call_command("import_outputs", str(path), contender="my-model", prompt_set="ghost-set")
+    _, token = ApiToken.issue(user=user, name="t")
+    auth = {"Authorization": f"Bearer {token}"}
+    missing_set = client.post("/api/contenders/my-model/outputs", {"prompt_set": "ghost-set", "file": SimpleUploadedFile("a.jsonl", GOOD)}, headers=auth)
+    assert missing_set.status_code == 404
+    assert "No prompt set with slug 'ghost-set'" in missing_set.json()["error"]
+    missing_contender = client.post("/api/contenders/ghost/outputs", {"prompt_set": "demo-set", "file": SimpleUploadedFile("a.jsonl", GOOD)}, headers=auth)
+    assert missing_contender.status_code == 404
+    assert missing_contender.json()["error"]
+    assert _counts() == before
+
+
+def test_outputs_already_stored_cannot_be_replaced(owner_setup, tmp_path):
+    path = tmp_path / "ok.jsonl"
+    path.write_bytes(GOOD)
+    call_command("import_outputs", str(path), contender="my-model", prompt_set="demo-set")
+    path.write_bytes(b'{"prompt_id": "p2", "output": "new"}\n' + GOOD)
+    with pytest.raises(CommandError, match="line 2: contender 'my-model' already has an output for prompt 'p1'"):
+        call_command("import_outputs", str(path), contender="my-model", prompt_set="demo-set")
+    assert list(Output.objects.values_list("prompt__external_id", "text")) == [("p1", "fine answer")]
+
+
+def test_nonexistent_file_is_a_clear_cli_error(owner_setup, tmp_path):
+    with pytest.raises(CommandError, match="Cannot read .*missing.jsonl"):
+        call_command("import_outputs", str(tmp_path / "missing.jsonl"), contender="my-model", prompt_set="demo-set")

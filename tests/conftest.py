@@ -1,0 +1,68 @@
+"""Shared fixtures. The suite runs on real PostgreSQL and Redis (see scripts/test.sh)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+
+from tests.support import factories
+
+
+def pytest_configure(config):
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" not in engine and not os.environ.get("ARENA_ALLOW_NON_POSTGRES_TESTS"):
+        raise pytest.UsageError(f"tests need PostgreSQL (DATABASE_URL), got {engine}; run `make test`.")
+
+
+@pytest.fixture
+def user(db):
+    return factories.make_user("alice")
+
+
+@pytest.fixture
+def other_user(db):
+    return factories.make_user("mallory")
+
+
+@pytest.fixture
+def staff_user(db):
+    return factories.make_user("staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def user_client(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def prompt_set(db):
+    return factories.make_prompt_set("demo-set", n_prompts=3)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.fail("REDIS_URL is not set: run the suite with `make test`, which provisions Redis.")
+    return url
+
+
+@pytest.fixture
+def celery_worker(transactional_db, redis_url):
+    """A real worker process on the Redis broker, writing to the test database."""
+    from tests.support.celery_worker import WorkerProcess
+
+    _purge_broker()
+    worker = WorkerProcess(queues="celery", concurrency=2).start()
+    yield worker
+    worker.stop()
+
+
+def _purge_broker() -> None:
+    from arena.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("celery")
