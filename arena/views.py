@@ -18,6 +18,15 @@ from arena.services.files import read_limited
 from arena.services.outputs import output_counts_by_set, outputs_import
 
 
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness for compose: the database answers."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return HttpResponse("ok", content_type="text/plain")
+
+
 def home(request: HttpRequest) -> HttpResponse:
     context = {
         "contenders": selectors.contenders_public()[:20],

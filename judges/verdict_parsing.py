@@ -135,9 +135,13 @@ def _decode_first_object(text: str) -> _Object:
         start = text.find("{", end)
     if first_error is not None:
         raise first_error
-    if text.lstrip().startswith("["):
-        raise VerdictParseError(ParseFailure.NOT_AN_OBJECT, "the reply is a JSON array, expected an object")
-    raise VerdictParseError(ParseFailure.NO_JSON, "the reply contains no JSON object")
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        raise VerdictParseError(ParseFailure.NO_JSON, "the reply contains no JSON object") from None
+    raise VerdictParseError(
+        ParseFailure.NOT_AN_OBJECT, f"the reply is {_json_type(whole)}, expected a JSON object"
+    )
 
 
 def _balanced_end(text: str, start: int) -> int | None:

@@ -3,7 +3,7 @@
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from arena.errors import InputError
 
@@ -26,10 +26,14 @@ def install_error_handlers(api: NinjaAPI) -> None:
         body = {"error": _validation_message(exc), "field": None, "detail": exc.errors}
         return api.create_response(request, body, status=422)
 
-    @api.exception_handler(AuthenticationError)
-    def auth_error(request, exc):
-        body = {"error": "Authentication required: send 'Authorization: Bearer <token>' (tokens at /me/tokens/).", "field": None}
-        return api.create_response(request, body, status=401)
+    @api.exception_handler(HttpError)
+    def http_error(request, exc: HttpError):
+        message = str(exc)
+        if isinstance(exc, AuthenticationError):
+            message = "Authentication required: send 'Authorization: Bearer <token>' (tokens at /me/tokens/)."
+        elif message == "Cannot parse request body":
+            message = "The request body is not valid JSON; send a JSON object with Content-Type: application/json."
+        return api.create_response(request, {"error": message, "field": None}, status=exc.status_code)
 
     @api.exception_handler(Http404)
     def not_found(request, exc):

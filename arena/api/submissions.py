@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from arena import selectors
@@ -93,7 +93,7 @@ def my_contenders(request):
 @router.post("/contenders", response={201: ContenderOut, **ERRORS}, auth=token_auth, summary="Register a contender (pending review)")
 def create_contender(request, payload: ContenderIn):
     contender = contender_register(submitted_by=request.auth, **payload.dict())
-    return 201, _contender_out(contender)
+    return Status(201, _contender_out(contender))
 
 
 @router.get("/contenders/{slug}", response={200: ContenderOut, **ERRORS}, summary="One contender")
@@ -118,7 +118,7 @@ def upload_outputs(request, slug: str, file: File[UploadedFile], prompt_set: For
         filename=file.name or "upload",
         fmt=format or None,
     )
-    return 201, {"contender": contender.slug, "prompt_set": result.prompt_set.slug, "created": result.created}
+    return Status(201, {"contender": contender.slug, "prompt_set": result.prompt_set.slug, "created": result.created})
 
 
 @router.get("/prompt-sets", response=list[PromptSetOut], summary="Prompt sets")

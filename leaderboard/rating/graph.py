@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .counts import PairCounts
 
@@ -79,17 +77,42 @@ def diagnose(counts: PairCounts) -> Diagnostics:
 
 def component_members(battles: np.ndarray) -> list[np.ndarray]:
     """Index arrays of the connected components of the comparison graph, largest first."""
-    n_groups, labels = connected_components(csr_matrix(battles > 0), directed=False)
-    groups = [np.flatnonzero(labels == g) for g in range(n_groups)]
+    linked = battles > 0
+    unassigned = np.ones(len(linked), dtype=bool)
+    groups = []
+    while unassigned.any():
+        members = reachable_from(linked, int(np.argmax(unassigned)))
+        groups.append(np.flatnonzero(members))
+        unassigned &= ~members
     return sorted(groups, key=lambda members: (-len(members), members[0]))
 
 
 def mle_exists(comparison_matrix: np.ndarray) -> bool:
     """True when the Bradley–Terry MLE is finite within every connected component.
 
-    That holds exactly when each weakly connected component of the win graph is also strongly connected.
+    That holds exactly when, inside each component, every contender reaches every other along
+    "scored against" edges: the win graph is strongly connected.
     """
-    graph = csr_matrix(comparison_matrix > 0)
-    n_weak, _ = connected_components(graph, directed=True, connection="weak")
-    n_strong, _ = connected_components(graph, directed=True, connection="strong")
-    return n_weak == n_strong
+    scored = comparison_matrix > 0
+    np.fill_diagonal(scored, True)
+    if scored.all():  # every pair scored both ways: the common case, decided without a graph search
+        return True
+    for members in component_members(scored | scored.T):
+        inside = scored[np.ix_(members, members)]
+        if not (reachable_from(inside, 0).all() and reachable_from(inside.T, 0).all()):
+            return False
+    return True
+
+
+def reachable_from(adjacency: np.ndarray, start: int) -> np.ndarray:
+    """Mask of the nodes reachable from ``start`` along edges ``adjacency[i, j]`` (i → j), start included.
+
+    Breadth-first over boolean rows: O(n²) for n contenders, which keeps scipy.sparse out of the imports.
+    """
+    seen = np.zeros(len(adjacency), dtype=bool)
+    seen[start] = True
+    frontier = seen.copy()
+    while frontier.any():
+        frontier = adjacency[frontier].any(axis=0) & ~seen
+        seen |= frontier
+    return seen

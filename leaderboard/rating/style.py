@@ -15,8 +15,6 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import expit
 
 from .bootstrap import resampled_battle_weights
 from .counts import pair_counts_from_sequence
@@ -81,13 +79,15 @@ class _Design:
         logits = theta[self.a] - theta[self.b] + self.covariates @ gamma
         scale = weights / weights.sum()
         loss = float(scale @ (np.logaddexp(0.0, logits) - self.target * logits))
-        residual = scale * (expit(logits) - self.target)
+        residual = scale * (_logistic(logits) - self.target)
         grad_theta = np.bincount(self.a, residual, self.n_models) - np.bincount(
             self.b, residual, self.n_models
         )
         return loss, np.concatenate([grad_theta, self.covariates.T @ residual])
 
     def fit(self, weights: np.ndarray, start: np.ndarray) -> np.ndarray:
+        from scipy.optimize import minimize  # imported here: over a second of start-up, only style needs it
+
         solution = minimize(
             self.loss_and_gradient,
             start,
@@ -138,6 +138,11 @@ def fit_style_controlled(
     )
     gamma = full[design.n_models :]
     return StyleResult(result, dict(zip(STYLE_FEATURES, map(float, gamma), strict=True)))
+
+
+def _logistic(x: np.ndarray) -> np.ndarray:
+    # tanh form: no overflow for large |x|, and no scipy.special import.
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 def _elo(params: np.ndarray, n_models: int, models: tuple[str, ...], anchor: Anchor) -> np.ndarray:

@@ -193,6 +193,7 @@ class RecordedRequest:
     path: str
     body: dict[str, Any]
     authorization: str | None
+    client_port: int  # the same port across requests means the client reused its connection
     received_at: float = field(default_factory=time.time)
 
 
@@ -228,7 +229,9 @@ class OpenAIStub:
     def start(self) -> OpenAIStub:
         self._server = _Server(self._address, _Handler)
         self._server.stub = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="openai-stub", daemon=True)
+        # A short poll interval keeps stop() (and so each test's teardown) fast.
+        serve = lambda: self._server.serve_forever(poll_interval=0.02)  # noqa: E731
+        self._thread = threading.Thread(target=serve, name="openai-stub", daemon=True)
         self._thread.start()
         return self
 
@@ -356,6 +359,8 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so the SDK's connection pool is exercised
+    # Headers and body go out in two writes; with Nagle on, the second waits ~40 ms for a delayed ACK.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -399,7 +404,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _chat_completion(self, body: dict[str, Any]) -> None:
         stub = self.server.stub
         authorization = self.headers.get("Authorization")
-        with stub._in_flight(RecordedRequest("/v1/chat/completions", body, authorization)):
+        with stub._in_flight(
+            RecordedRequest("/v1/chat/completions", body, authorization, self.client_address[1])
+        ):
             stub._sleep(stub.latency)
             fault = stub._next_fault()
             if fault is not None:

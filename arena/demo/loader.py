@@ -1,0 +1,77 @@
+"""Load the demo arena into the database; safe to run twice (existing rows are kept)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from arena.demo.content import CONTENDERS, PROMPTS, answer
+from arena.models import Contender, Dimension, Output, Prompt, PromptSet
+from arena.services.battles import battles_ensure_all_pairs
+from arena.services.style import style_counts
+
+PROMPT_SET_SLUG = "arena-starter"
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    prompt_set: PromptSet
+    contenders: int
+    outputs: int
+    battles_created: int
+
+
+def _prompt_set() -> PromptSet:
+    prompt_set, created = PromptSet.objects.get_or_create(
+        slug=PROMPT_SET_SLUG,
+        defaults={"name": "Arena starter", "description": "Sixteen short questions with reference answers, in six categories."},
+    )
+    if created:
+        prompt_set.vote_dimensions.set(Dimension.objects.filter(slug__in=["correctness", "conciseness", "clarity"]))
+    for p in PROMPTS:
+        Prompt.objects.get_or_create(
+            prompt_set=prompt_set, external_id=p.id, defaults={"text": p.text, "category": p.category, "reference_answer": p.reference}
+        )
+    return prompt_set
+
+
+def _contender(profile: dict, submitter) -> Contender:
+    status = Contender.Status.PENDING if profile.get("pending") else Contender.Status.APPROVED
+    contender, _ = Contender.objects.get_or_create(
+        slug=profile["slug"],
+        defaults={
+            "name": profile["name"],
+            "organization": profile["organization"],
+            "license": profile["license"],
+            "description": f"A demo contender whose answers are mostly {max(profile['styles'], key=profile['styles'].get)}.",
+            "status": status,
+            "submitted_by": submitter,
+        },
+    )
+    return contender
+
+
+def _outputs(contender: Contender, profile: dict, prompt_set: PromptSet) -> int:
+    rng = random.Random(contender.slug)
+    styles, weights = zip(*profile["styles"].items(), strict=True)
+    prompts = {p.external_id: p for p in prompt_set.prompts.all()}
+    rows = []
+    for demo_prompt in PROMPTS:
+        style = rng.choices(styles, weights)[0]
+        text = answer(demo_prompt, style)
+        rows.append(Output(contender=contender, prompt=prompts[demo_prompt.id], text=text, **style_counts(text)))
+    return len(Output.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+@transaction.atomic
+def demo_load(*, submitter_username: str = "demo-submitter") -> DemoSummary:
+    submitter, _ = get_user_model().objects.get_or_create(username=submitter_username)
+    prompt_set = _prompt_set()
+    contenders = [(_contender(profile, submitter), profile) for profile in CONTENDERS]
+    n_outputs = sum(_outputs(c, profile, prompt_set) for c, profile in contenders)
+    approved = [c.pk for c, _ in contenders if c.status == Contender.Status.APPROVED]
+    created = battles_ensure_all_pairs(prompt_set_id=prompt_set.pk, contender_ids=approved, seed=7)
+    return DemoSummary(prompt_set=prompt_set, contenders=len(contenders), outputs=n_outputs, battles_created=created)

@@ -1,0 +1,135 @@
+"""``manage.py rate``: ratings straight from battle files, without touching the database.
+
+Thin on purpose: parse options and files, call the rating core, print. The JSON rows are exactly
+``RatingResult.to_rows()`` (bt, elo) or ``WinRateResult.to_rows()`` (winrate, in percent); without a
+bootstrap the interval bounds are ``null`` — there is no interval, and repeating the point would fake one.
+Diagnostics (disconnected graph, unbeaten contenders, regularisation) and skipped records go to stderr, so
+``--json`` output stays parseable.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from leaderboard.battle_files import FORMATS, BattleFileError, ParsedBattles, read_battle_files
+from leaderboard.rating import (
+    DEFAULT_ANCHOR,
+    Anchor,
+    RatingError,
+    fit_bradley_terry,
+    fit_elo,
+    pair_counts_from_sequence,
+    win_rate_against,
+)
+
+METHODS = ("bt", "elo", "winrate")
+
+
+class Command(BaseCommand):
+    help = "Rate contenders from battle files (Bradley–Terry, online Elo or win rate); no database access."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("files", nargs="+", metavar="FILE", help="battle files, read in the order given")
+        parser.add_argument("--format", dest="file_format", choices=FORMATS, required=True)
+        parser.add_argument("--method", choices=METHODS, default="bt")
+        parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="rounds for 95%% intervals")
+        parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0: reproducible)")
+        parser.add_argument("--anchor", metavar="SLUG=RATING", help="pin one contender (default: mean 1000)")
+        parser.add_argument("--baseline", metavar="NAME", help="the contender win rates are measured against")
+        parser.add_argument("--per-component", action="store_true", help="fit each disconnected group apart")
+        parser.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        _refuse_mismatched_options(options)
+        try:
+            parsed = read_battle_files(options["files"], options["file_format"])
+            rows, notes = _rate(parsed, options)
+        except (BattleFileError, RatingError) as error:
+            raise CommandError(str(error)) from error
+        for note in notes:
+            self.stderr.write(f"note: {note}")
+        if options["json"]:
+            self.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False))
+        elif options["method"] == "winrate":
+            self.stdout.write(win_rate_table(rows, options["baseline"]))
+        else:
+            self.stdout.write(rating_table(rows))
+
+
+def _refuse_mismatched_options(options: dict[str, Any]) -> None:
+    method = options["method"]
+    if options["bootstrap"] < 0:
+        raise CommandError(f"--bootstrap must be 0 or more, not {options['bootstrap']}")
+    if method == "winrate" and not options["baseline"]:
+        raise CommandError("--method winrate needs --baseline NAME (the contender everyone is compared with)")
+    if method == "winrate" and (options["anchor"] or options["bootstrap"]):
+        raise CommandError("--anchor and --bootstrap apply to bt and elo; winrate reports a standard error")
+    if method != "winrate" and options["baseline"]:
+        raise CommandError("--baseline applies to --method winrate only")
+
+
+def _rate(parsed: ParsedBattles, options: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows for the chosen method, and notes worth telling the user."""
+    notes = [f"skipped {parsed.skipped} records with a null preference"] if parsed.skipped else []
+    method, sequence = options["method"], parsed.sequence
+    if method == "winrate":
+        return win_rate_against(pair_counts_from_sequence(sequence), options["baseline"]).to_rows(), notes
+    anchor = parse_anchor(options["anchor"])
+    if method == "elo":
+        result = fit_elo(sequence, anchor=anchor, bootstrap_rounds=options["bootstrap"], seed=options["seed"])
+    else:
+        result = fit_bradley_terry(
+            pair_counts_from_sequence(sequence),
+            anchor=anchor or DEFAULT_ANCHOR,
+            bootstrap_rounds=options["bootstrap"],
+            seed=options["seed"],
+            per_component=options["per_component"],
+        )
+    return result.to_rows(), notes + result.diagnostics.notes()
+
+
+def parse_anchor(text: str | None) -> Anchor | None:
+    """``"SLUG=RATING"`` → :class:`Anchor`; the last ``=`` splits, so names may contain one."""
+    if text is None:
+        return None
+    model, separator, rating = text.rpartition("=")
+    try:
+        value = float(rating)
+    except ValueError:
+        value = None
+    if not separator or not model or value is None:
+        raise CommandError(f"--anchor expects SLUG=RATING, e.g. gpt-4=1200, not {text!r}")
+    return Anchor(rating=value, model=model)
+
+
+def rating_table(rows: list[dict[str, Any]]) -> str:
+    """Aligned text table of rating rows; the interval column appears only when there is one."""
+    width = max(len("model"), *(len(row["model"]) for row in rows))
+    with_ci = rows[0]["ci_low"] is not None
+    header = (
+        f"{'rank':>4}  {'model':<{width}}  {'rating':>8}"
+        + ("  95% interval    " if with_ci else "")
+        + f"  {'n':>7}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        interval = f"  {row['ci_low']:>7.1f} – {row['ci_high']:<7.1f}" if with_ci else ""
+        lines.append(
+            f"{row['rank_ub']:>4}  {row['model']:<{width}}  {row['rating']:>8.1f}{interval}  {row['n']:>7}"
+        )
+    return "\n".join(lines)
+
+
+def win_rate_table(rows: list[dict[str, Any]], baseline: str) -> str:
+    """Aligned text table of win rates (percent) against ``baseline``."""
+    width = max(len("model"), *(len(row["model"]) for row in rows))
+    header = f"{'model':<{width}}  {'win rate':>8}  {'s.e.':>6}  {'n':>7}"
+    lines = [f"win rate against {baseline} (%)", header, "-" * len(header)]
+    for row in rows:
+        rate = "—" if row["win_rate"] is None else f"{row['win_rate']:.1f}"
+        error = "—" if row["standard_error"] is None else f"{row['standard_error']:.1f}"
+        lines.append(f"{row['model']:<{width}}  {rate:>8}  {error:>6}  {row['n']:>7}")
+    return "\n".join(lines)

@@ -1,0 +1,23 @@
+"""A real Celery worker process on Redis runs an arena task that writes to the test database."""
+
+import pytest
+
+from arena.models import Battle
+from arena.tasks import battles_ensure_all_pairs_task
+from tests.support import factories
+from tests.support.celery_worker import wait_until
+
+pytestmark = pytest.mark.worker
+
+
+def test_a_real_worker_creates_battles_from_a_queued_task(celery_worker):
+    prompt_set = factories.make_prompt_set("worker-set", n_prompts=4)
+    contenders = [factories.make_contender(slug) for slug in ("w-a", "w-b", "w-c")]
+    for contender in contenders:
+        factories.make_outputs(contender, prompt_set)
+    battles_ensure_all_pairs_task.delay(prompt_set.pk, [c.pk for c in contenders], 3)
+    # 3 pairs per prompt × 4 prompts, each once whatever side is drawn.
+    wait_until(lambda: Battle.objects.count() == 12, timeout=60, what="the worker to create 12 battles")
+    pairs = {frozenset((b.contender_a_id, b.contender_b_id)) for b in Battle.objects.all()}
+    assert len(pairs) == 3
+    assert any("arena.battles_ensure_all_pairs" in line and "succeeded" in line for line in celery_worker.log)
