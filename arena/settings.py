@@ -179,6 +179,29 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60, mi
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# Queues: "celery" for arena housekeeping, "judge" for LLM calls (I/O-bound; run it on a threads/gevent pool
+# with enough concurrency for every judge config's limit), "ratings" for leaderboard fits (CPU-bound).
+ARENA_QUEUES = ["celery", "judge", "ratings"]
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {"judges.*": {"queue": "judge"}, "leaderboard.*": {"queue": "ratings"}}
+CELERY_BEAT_SCHEDULE = {
+    "recompute-leaderboards": {
+        "task": "leaderboard.recompute_all",
+        "schedule": env_int("LEADERBOARD_RECOMPUTE_SECONDS", 15 * 60, minimum=10),
+    }
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# Shared cache (rate limits, recompute coalescing): Redis when REDIS_URL is set, else files under var/.
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "arena"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}}
+
+# Management commands `make demo` runs after loading the demo arena, in order (each app adds its own).
+ARENA_DEMO_HOOKS: list[str] = []
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

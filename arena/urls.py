@@ -5,6 +5,12 @@ from django.urls import include, path
 
 from arena import views
 from arena.api import api
+from judges.api import router as judges_router
+from leaderboard.api import router as leaderboard_router
+
+# The project package wires the apps together; the arena domain itself knows nothing of judges or ratings.
+api.add_router("/leaderboard/", leaderboard_router)
+api.add_router("/judges/", judges_router)
 
 arena_patterns = [
     path("", views.home, name="home"),
@@ -18,6 +24,9 @@ arena_patterns = [
 
 urlpatterns = [
     path("", include((arena_patterns, "arena"))),
+    path("", include(("arena.voting.urls", "arena"), namespace="voting")),
+    path("leaderboard/", include("leaderboard.urls")),
+    path("judges/", include("judges.urls")),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

@@ -51,18 +51,37 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def celery_worker(transactional_db, redis_url):
-    """A real worker process on the Redis broker, writing to the test database."""
+def worker_factory(transactional_db, redis_url):
+    """Start real worker processes on the Redis broker (queues purged first); all are stopped afterwards.
+
+    `worker_factory(queues="judge", concurrency=32, pool="threads", name="w2")` returns a started WorkerProcess.
+    """
     from tests.support.celery_worker import WorkerProcess
 
-    _purge_broker()
-    worker = WorkerProcess(queues="celery", concurrency=2).start()
-    yield worker
-    worker.stop()
+    purge_queues()
+    started: list[WorkerProcess] = []
+
+    def start(**kwargs) -> WorkerProcess:
+        kwargs.setdefault("name", f"w{len(started) + 1}")
+        worker = WorkerProcess(**kwargs).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+    purge_queues()
 
 
-def _purge_broker() -> None:
+@pytest.fixture
+def celery_worker(worker_factory):
+    """One real worker process consuming every arena queue."""
+    return worker_factory(queues=",".join(settings.ARENA_QUEUES), concurrency=4)
+
+
+def purge_queues() -> None:
     from arena.celery import app
 
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("celery")
+        for queue in settings.ARENA_QUEUES:
+            conn.default_channel.queue_purge(queue)

@@ -33,7 +33,9 @@ def stub():
 
 @pytest.fixture
 def provider():
-    return get_provider("openai")
+    shared = get_provider("openai")
+    yield shared
+    shared.close_clients()  # each test's stub dies with it; so should the pooled connections to it
 
 
 def request_for(stub, **overrides):
@@ -155,9 +157,11 @@ def test_an_api_key_echoed_by_the_endpoint_is_redacted(stub, provider):
 
 
 def test_an_unknown_model_is_permanent(provider):
-    with OpenAIStub(models=["served-model"]) as stub:
-        with pytest.raises(PermanentProviderError, match="`judge-model` does not exist") as caught:
-            provider.complete(request_for(stub))
+    with (
+        OpenAIStub(models=["served-model"]) as stub,
+        pytest.raises(PermanentProviderError, match="`judge-model` does not exist") as caught,
+    ):
+        provider.complete(request_for(stub))
     assert caught.value.status == 404
 
 

@@ -109,11 +109,8 @@ def rating_table(rows: list[dict[str, Any]]) -> str:
     """Aligned text table of rating rows; the interval column appears only when there is one."""
     width = max(len("model"), *(len(row["model"]) for row in rows))
     with_ci = rows[0]["ci_low"] is not None
-    header = (
-        f"{'rank':>4}  {'model':<{width}}  {'rating':>8}"
-        + ("  95% interval    " if with_ci else "")
-        + f"  {'n':>7}"
-    )
+    interval_header = f"  {'95% interval':^17}" if with_ci else ""
+    header = f"{'rank':>4}  {'model':<{width}}  {'rating':>8}{interval_header}  {'n':>7}"
     lines = [header, "-" * len(header)]
     for row in rows:
         interval = f"  {row['ci_low']:>7.1f} – {row['ci_high']:<7.1f}" if with_ci else ""

@@ -1,0 +1,3 @@
+"""Human annotation pages (issue #5)."""
+
+urlpatterns: list = []

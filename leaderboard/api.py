@@ -1,0 +1,5 @@
+"""Leaderboard read API (issue #3)."""
+
+from ninja import Router
+
+router = Router(tags=["leaderboard"])

@@ -1,0 +1,4 @@
+"""Public leaderboard pages (issue #3)."""
+
+app_name = "leaderboard"
+urlpatterns: list = []
