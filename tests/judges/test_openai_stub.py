@@ -40,6 +40,12 @@ def judge_body(answer_a, answer_b, model="judge"):
 HTTP = httpx.Client(timeout=10)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _close_http_client():
+    yield
+    HTTP.close()
+
+
 def post(stub, body, path="/chat/completions"):
     return HTTP.post(stub.base_url + path, json=body)
 
@@ -197,31 +203,16 @@ def test_a_bad_control_payload_is_a_400(stub):
 
 
 def test_it_runs_as_a_separate_process():
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.openai_stub",
-            "--port",
-            "0",
-            "--script",
-            "always-a",
-            "--fault",
-            "503",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ready = process.stdout.readline().split()
-        assert ready[0] == "READY"
-        base_url = ready[1]
-        body = {"model": "judge", **judge_body("x", "y")}
-        assert HTTP.post(base_url + "/chat/completions", json=body).status_code == 503
-        reply = HTTP.post(base_url + "/chat/completions", json=body).json()
-        assert json.loads(reply["choices"][0]["message"]["content"])["verdicts"]["overall"] == "A"
-        assert stub_stats(base_url)["requests"] == 2
-    finally:
-        process.terminate()
+    command = [sys.executable, "-m", "tests.support.openai_stub", "--script", "always-a", "--fault", "503"]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            ready, base_url = process.stdout.readline().split()
+            assert ready == "READY"
+            body = judge_body("x", "y")
+            assert HTTP.post(base_url + "/chat/completions", json=body).status_code == 503
+            reply = HTTP.post(base_url + "/chat/completions", json=body).json()
+            assert json.loads(reply["choices"][0]["message"]["content"])["verdicts"]["overall"] == "A"
+            assert stub_stats(base_url)["requests"] == 2
+        finally:
+            process.terminate()
         assert process.wait(timeout=5) == 0
