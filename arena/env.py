@@ -27,7 +27,9 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use one of 1/0, true/false, yes/no, on/off.")
+    raise ImproperlyConfigured(
+        f"{name}={raw!r} is not a boolean: use one of 1/0, true/false, yes/no, on/off."
+    )
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
@@ -60,5 +62,7 @@ def env_size(name: str, default: int) -> int:
     factor = multipliers.get(text[-1:], 1)
     digits = text[:-1] if text[-1:] in multipliers else text
     if not digits.isdigit() or int(digits) == 0:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a positive size: write e.g. 5242880, 512K, 10M or 1G.")
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a positive size: write e.g. 5242880, 512K, 10M or 1G."
+        )
     return int(digits) * factor

@@ -15,15 +15,24 @@ class ContenderForm(forms.Form):
     organization = forms.CharField(max_length=200, required=False)
     license = forms.CharField(max_length=100, required=False)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    endpoint_url = forms.URLField(required=False, assume_scheme="https", label="OpenAI-compatible endpoint (optional)")
+    endpoint_url = forms.URLField(
+        required=False, assume_scheme="https", label="OpenAI-compatible endpoint (optional)"
+    )
     endpoint_model = forms.CharField(max_length=200, required=False)
     endpoint_api_key_env = forms.CharField(
-        max_length=100, required=False, label="API key environment variable", help_text="The variable's name, never the key."
+        max_length=100,
+        required=False,
+        label="API key environment variable",
+        help_text="The variable's name, never the key.",
     )
 
 
 class OutputUploadForm(forms.Form):
-    FORMAT_CHOICES = [("", "Detect from the file"), ("jsonl", "JSONL (prompt_id/prompt, output)"), ("alpaca_eval", "AlpacaEval JSON")]
+    FORMAT_CHOICES = [
+        ("", "Detect from the file"),
+        ("jsonl", "JSONL (prompt_id/prompt, output)"),
+        ("alpaca_eval", "AlpacaEval JSON"),
+    ]
 
     prompt_set = forms.ModelChoiceField(queryset=PromptSet.objects.all(), to_field_name="slug")
     format = forms.ChoiceField(choices=FORMAT_CHOICES, required=False)
@@ -32,5 +41,3 @@ class OutputUploadForm(forms.Form):
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, initial="my token")
-
-

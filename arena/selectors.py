@@ -13,7 +13,9 @@ def contenders_public() -> QuerySet[Contender]:
 
 
 def contenders_of(user) -> QuerySet[Contender]:
-    return Contender.objects.filter(submitted_by=user).annotate(n_outputs=Count("outputs")).order_by("-created")
+    return (
+        Contender.objects.filter(submitted_by=user).annotate(n_outputs=Count("outputs")).order_by("-created")
+    )
 
 
 def can_manage(user, contender: Contender) -> bool:

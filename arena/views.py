@@ -76,7 +76,9 @@ def contender_create(request: HttpRequest) -> HttpResponse:
         except InputError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
-            messages.success(request, f"{contender.name} is registered and awaits review. Upload its outputs next.")
+            messages.success(
+                request, f"{contender.name} is registered and awaits review. Upload its outputs next."
+            )
             return redirect("arena:contender-upload", slug=contender.slug)
     return render(request, "arena/contender_form.html", {"form": form})
 
@@ -102,7 +104,9 @@ def contender_upload(request: HttpRequest, slug: str) -> HttpResponse:
             messages.success(request, f"Imported {result.created} outputs for {result.prompt_set.name}.")
             return redirect("arena:contender-detail", slug=contender.slug)
     status = 400 if form.errors else 200
-    return render(request, "arena/contender_upload.html", {"form": form, "contender": contender}, status=status)
+    return render(
+        request, "arena/contender_upload.html", {"form": form, "contender": contender}, status=status
+    )
 
 
 @login_required
@@ -115,5 +119,3 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
         form = ApiTokenForm()
     tokens = request.user.api_tokens.all()
     return render(request, "arena/api_tokens.html", {"form": form, "tokens": tokens, "new_token": new_token})
-
-

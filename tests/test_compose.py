@@ -13,12 +13,16 @@ ROOT = Path(__file__).resolve().parents[1]
 def _config(tmp_path: Path) -> str:
     (tmp_path / "docker-compose.yml").write_text((ROOT / "docker-compose.yml").read_text())
     (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
-    result = subprocess.run(["docker-compose", "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["docker-compose", "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose is not installed (make test installs it)")
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="docker-compose is not installed (make test installs it)"
+)
 def test_compose_file_is_valid_and_wires_services_with_health_checks(tmp_path):
     config = yaml.safe_load(_config(tmp_path))
     services = config["services"]

@@ -32,7 +32,9 @@ def install_error_handlers(api: NinjaAPI) -> None:
         if isinstance(exc, AuthenticationError):
             message = "Authentication required: send 'Authorization: Bearer <token>' (tokens at /me/tokens/)."
         elif message == "Cannot parse request body":
-            message = "The request body is not valid JSON; send a JSON object with Content-Type: application/json."
+            message = (
+                "The request body is not valid JSON; send a JSON object with Content-Type: application/json."
+            )
         return api.create_response(request, {"error": message, "field": None}, status=exc.status_code)
 
     @api.exception_handler(Http404)

@@ -85,12 +85,22 @@ def list_contenders(request):
     return [_contender_out(c) for c in selectors.contenders_public()]
 
 
-@router.get("/me/contenders", response={200: list[ContenderOut], **ERRORS}, auth=token_auth, summary="My contenders, any status")
+@router.get(
+    "/me/contenders",
+    response={200: list[ContenderOut], **ERRORS},
+    auth=token_auth,
+    summary="My contenders, any status",
+)
 def my_contenders(request):
     return [_contender_out(c) for c in selectors.contenders_of(request.auth)]
 
 
-@router.post("/contenders", response={201: ContenderOut, **ERRORS}, auth=token_auth, summary="Register a contender (pending review)")
+@router.post(
+    "/contenders",
+    response={201: ContenderOut, **ERRORS},
+    auth=token_auth,
+    summary="Register a contender (pending review)",
+)
 def create_contender(request, payload: ContenderIn):
     contender = contender_register(submitted_by=request.auth, **payload.dict())
     return Status(201, _contender_out(contender))
@@ -107,10 +117,14 @@ def get_contender(request, slug: str):
     auth=token_auth,
     summary="Upload outputs (multipart: file, prompt_set, optional format jsonl|alpaca_eval)",
 )
-def upload_outputs(request, slug: str, file: File[UploadedFile], prompt_set: Form[str], format: Form[str] = ""):
+def upload_outputs(
+    request, slug: str, file: File[UploadedFile], prompt_set: Form[str], format: Form[str] = ""
+):
     contender = selectors.contender_managed_or_404(request.auth, slug)
     if format not in ("", "jsonl", "alpaca_eval"):
-        raise InputError(f"Unknown format {format!r}: use jsonl or alpaca_eval, or omit it to detect.", field="format")
+        raise InputError(
+            f"Unknown format {format!r}: use jsonl or alpaca_eval, or omit it to detect.", field="format"
+        )
     result = outputs_import(
         contender=contender,
         prompt_set=prompt_set_get(slug=prompt_set),
@@ -118,7 +132,9 @@ def upload_outputs(request, slug: str, file: File[UploadedFile], prompt_set: For
         filename=file.name or "upload",
         fmt=format or None,
     )
-    return Status(201, {"contender": contender.slug, "prompt_set": result.prompt_set.slug, "created": result.created})
+    return Status(
+        201, {"contender": contender.slug, "prompt_set": result.prompt_set.slug, "created": result.created}
+    )
 
 
 @router.get("/prompt-sets", response=list[PromptSetOut], summary="Prompt sets")
@@ -126,4 +142,6 @@ def list_prompt_sets(request):
     from django.db.models import Count
 
     rows = PromptSet.objects.annotate(n_prompts=Count("prompts"))
-    return [{"slug": p.slug, "name": p.name, "description": p.description, "n_prompts": p.n_prompts} for p in rows]
+    return [
+        {"slug": p.slug, "name": p.name, "description": p.description, "n_prompts": p.n_prompts} for p in rows
+    ]

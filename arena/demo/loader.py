@@ -27,13 +27,20 @@ class DemoSummary:
 def _prompt_set() -> PromptSet:
     prompt_set, created = PromptSet.objects.get_or_create(
         slug=PROMPT_SET_SLUG,
-        defaults={"name": "Arena starter", "description": "Sixteen short questions with reference answers, in six categories."},
+        defaults={
+            "name": "Arena starter",
+            "description": "Sixteen short questions with reference answers, in six categories.",
+        },
     )
     if created:
-        prompt_set.vote_dimensions.set(Dimension.objects.filter(slug__in=["correctness", "conciseness", "clarity"]))
+        prompt_set.vote_dimensions.set(
+            Dimension.objects.filter(slug__in=["correctness", "conciseness", "clarity"])
+        )
     for p in PROMPTS:
         Prompt.objects.get_or_create(
-            prompt_set=prompt_set, external_id=p.id, defaults={"text": p.text, "category": p.category, "reference_answer": p.reference}
+            prompt_set=prompt_set,
+            external_id=p.id,
+            defaults={"text": p.text, "category": p.category, "reference_answer": p.reference},
         )
     return prompt_set
 
@@ -62,7 +69,9 @@ def _outputs(contender: Contender, profile: dict, prompt_set: PromptSet) -> int:
     for demo_prompt in PROMPTS:
         style = rng.choices(styles, weights)[0]
         text = answer(demo_prompt, style)
-        rows.append(Output(contender=contender, prompt=prompts[demo_prompt.id], text=text, **style_counts(text)))
+        rows.append(
+            Output(contender=contender, prompt=prompts[demo_prompt.id], text=text, **style_counts(text))
+        )
     return len(Output.objects.bulk_create(rows, ignore_conflicts=True))
 
 
@@ -74,4 +83,6 @@ def demo_load(*, submitter_username: str = "demo-submitter") -> DemoSummary:
     n_outputs = sum(_outputs(c, profile, prompt_set) for c, profile in contenders)
     approved = [c.pk for c, _ in contenders if c.status == Contender.Status.APPROVED]
     created = battles_ensure_all_pairs(prompt_set_id=prompt_set.pk, contender_ids=approved, seed=7)
-    return DemoSummary(prompt_set=prompt_set, contenders=len(contenders), outputs=n_outputs, battles_created=created)
+    return DemoSummary(
+        prompt_set=prompt_set, contenders=len(contenders), outputs=n_outputs, battles_created=created
+    )

@@ -18,7 +18,9 @@ class Battle(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=~Q(contender_a=F("contender_b")), name="battle_different_contenders"),
+            models.CheckConstraint(
+                condition=~Q(contender_a=F("contender_b")), name="battle_different_contenders"
+            ),
             models.CheckConstraint(condition=~Q(output_a=F("output_b")), name="battle_different_outputs"),
             models.UniqueConstraint(fields=["output_a", "output_b"], name="battle_unique_ordered_pair"),
         ]

@@ -31,7 +31,10 @@ class Contender(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=["pending", "approved", "rejected", "hidden"]), name="contender_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "approved", "rejected", "hidden"]),
+                name="contender_status_valid",
+            ),
             models.CheckConstraint(condition=~Q(slug=""), name="contender_slug_not_empty"),
         ]
 

@@ -73,5 +73,3 @@ class Output(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contender.slug} on {self.prompt}"
-
-

@@ -28,7 +28,11 @@ class Source(models.Model):
 
     class Meta:
         ordering = ["kind", "name"]
-        constraints = [models.CheckConstraint(condition=Q(kind__in=["human", "judge", "import"]), name="source_kind_valid")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["human", "judge", "import"]), name="source_kind_valid"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -49,9 +53,12 @@ class Verdict(models.Model):
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="verdicts")
     contender_a = models.ForeignKey("arena.Contender", on_delete=models.CASCADE, related_name="+")
     contender_b = models.ForeignKey("arena.Contender", on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="verdicts")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="verdicts"
+    )
     voter_key = models.CharField(max_length=80, blank=True, default="")
-    outcome = models.CharField(max_length=10, choices=Outcome.choices, null=True, blank=True)
+    # NULL (not "") marks a soft verdict, so the check constraint below can tell the two kinds apart.
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, null=True, blank=True)  # noqa: DJ001
     score = models.FloatField()
     # An LLM judge disagreed with itself across the two answer orders; the verdict is then a tie.
     inconsistent = models.BooleanField(default=False)
@@ -61,8 +68,12 @@ class Verdict(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["battle", "dimension", "source", "voter_key"], name="verdict_once_per_voter"),
-            models.CheckConstraint(condition=Q(score__gte=0.0, score__lte=1.0), name="verdict_score_in_unit_interval"),
+            models.UniqueConstraint(
+                fields=["battle", "dimension", "source", "voter_key"], name="verdict_once_per_voter"
+            ),
+            models.CheckConstraint(
+                condition=Q(score__gte=0.0, score__lte=1.0), name="verdict_score_in_unit_interval"
+            ),
             models.CheckConstraint(
                 condition=Q(outcome__isnull=True)
                 | Q(outcome="a", score=1.0)
@@ -70,9 +81,15 @@ class Verdict(models.Model):
                 | Q(outcome__in=["tie", "both_bad"], score=0.5),
                 name="verdict_outcome_matches_score",
             ),
-            models.CheckConstraint(condition=~Q(contender_a=models.F("contender_b")), name="verdict_different_contenders"),
+            models.CheckConstraint(
+                condition=~Q(contender_a=models.F("contender_b")), name="verdict_different_contenders"
+            ),
         ]
-        indexes = [models.Index(fields=["source", "dimension", "contender_a", "contender_b"], name="verdict_aggregation")]
+        indexes = [
+            models.Index(
+                fields=["source", "dimension", "contender_a", "contender_b"], name="verdict_aggregation"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.battle_id}/{self.dimension_id}: {self.outcome or self.score}"

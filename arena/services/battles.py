@@ -42,7 +42,9 @@ def people_source() -> Source:
 def _score_for(outcome: str | None, score: float | None) -> float:
     if outcome is not None:
         if outcome not in Outcome.values:
-            raise InputError(f"Unknown outcome {outcome!r}: use one of {', '.join(Outcome.values)}.", field="outcome")
+            raise InputError(
+                f"Unknown outcome {outcome!r}: use one of {', '.join(Outcome.values)}.", field="outcome"
+            )
         return OUTCOME_SCORE[Outcome(outcome)]
     if score is None or not 0.0 <= score <= 1.0:
         raise InputError(f"A soft verdict needs a score in [0, 1], got {score!r}.", field="score")
@@ -79,7 +81,9 @@ def verdict_record(
                 battle=battle, dimension=dimension, source=source, voter_key=voter_key, defaults=fields
             )
     except IntegrityError:
-        return Verdict.objects.get(battle=battle, dimension=dimension, source=source, voter_key=voter_key), False
+        return Verdict.objects.get(
+            battle=battle, dimension=dimension, source=source, voter_key=voter_key
+        ), False
 
 
 def battles_ensure_all_pairs(*, prompt_set_id: int, contender_ids: list[int], seed: int = 0) -> int:
@@ -91,7 +95,9 @@ def battles_ensure_all_pairs(*, prompt_set_id: int, contender_ids: list[int], se
     import random
 
     rng = random.Random(seed)
-    outputs = Output.objects.filter(prompt__prompt_set_id=prompt_set_id, contender_id__in=contender_ids).order_by("prompt_id", "contender_id")
+    outputs = Output.objects.filter(
+        prompt__prompt_set_id=prompt_set_id, contender_id__in=contender_ids
+    ).order_by("prompt_id", "contender_id")
     by_prompt: dict[int, list[Output]] = {}
     for output in outputs:
         by_prompt.setdefault(output.prompt_id, []).append(output)

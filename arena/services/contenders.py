@@ -67,13 +67,17 @@ def contender_register(
                 submitted_by=submitted_by,
             )
     except IntegrityError:
-        raise InputError(f"A contender with slug {slug!r} already exists: choose another slug.", field="slug") from None
+        raise InputError(
+            f"A contender with slug {slug!r} already exists: choose another slug.", field="slug"
+        ) from None
 
 
 def contender_set_status(*, contender: Contender, status: str) -> bool:
     """Set the review status; returns whether anything changed."""
     if status not in Contender.Status.values:
-        raise InputError(f"Unknown status {status!r}: use one of {', '.join(Contender.Status.values)}.", field="status")
+        raise InputError(
+            f"Unknown status {status!r}: use one of {', '.join(Contender.Status.values)}.", field="status"
+        )
     changed = Contender.objects.filter(pk=contender.pk).exclude(status=status).update(status=status)
     contender.status = status
     return bool(changed)

@@ -35,14 +35,20 @@ class _PromptIndex:
         if rec.prompt_id is not None:
             prompt = self.by_id.get(rec.prompt_id.strip())
             if prompt is None:
-                raise InputError(f"{filename}, {rec.where}: unknown prompt id {rec.prompt_id!r} in prompt set {set_slug!r}.")
+                raise InputError(
+                    f"{filename}, {rec.where}: unknown prompt id {rec.prompt_id!r} in prompt set {set_slug!r}."
+                )
             return prompt
         matches = self.by_text.get((rec.prompt_text or "").strip(), [])
         if not matches:
             snippet = (rec.prompt_text or "")[:60]
-            raise InputError(f"{filename}, {rec.where}: no prompt in set {set_slug!r} has the text {snippet!r}.")
+            raise InputError(
+                f"{filename}, {rec.where}: no prompt in set {set_slug!r} has the text {snippet!r}."
+            )
         if len(matches) > 1:
-            raise InputError(f"{filename}, {rec.where}: several prompts in {set_slug!r} share this text; use prompt_id.")
+            raise InputError(
+                f"{filename}, {rec.where}: several prompts in {set_slug!r} share this text; use prompt_id."
+            )
         return matches[0]
 
 
@@ -70,13 +76,21 @@ def outputs_import(
         _check_generator(rec, contender, filename)
         prompt = index.find(rec, filename)
         if prompt.pk in chosen:
-            raise InputError(f"{filename}, {rec.where}: prompt {prompt.external_id!r} was already answered at {chosen[prompt.pk]}.")
+            raise InputError(
+                f"{filename}, {rec.where}: prompt {prompt.external_id!r} was already answered at {chosen[prompt.pk]}."
+            )
         if not rec.output.strip():
-            raise InputError(f"{filename}, {rec.where}: the output for prompt {prompt.external_id!r} is empty.")
+            raise InputError(
+                f"{filename}, {rec.where}: the output for prompt {prompt.external_id!r} is empty."
+            )
         chosen[prompt.pk] = rec.where
         rows.append(Output(contender=contender, prompt=prompt, text=rec.output, **style_counts(rec.output)))
     with transaction.atomic():
-        answered = set(Output.objects.filter(contender=contender, prompt_id__in=chosen).values_list("prompt_id", flat=True))
+        answered = set(
+            Output.objects.filter(contender=contender, prompt_id__in=chosen).values_list(
+                "prompt_id", flat=True
+            )
+        )
         for row in rows:
             if row.prompt_id in answered:
                 raise InputError(
@@ -94,7 +108,9 @@ def output_counts_by_set(*, contender: Contender) -> list[dict]:
     return list(
         PromptSet.objects.annotate(
             n_prompts=Count("prompts", distinct=True),
-            n_outputs=Count("prompts__outputs", filter=Q(prompts__outputs__contender=contender), distinct=True),
+            n_outputs=Count(
+                "prompts__outputs", filter=Q(prompts__outputs__contender=contender), distinct=True
+            ),
         )
         .filter(n_outputs__gt=0)
         .values("slug", "name", "n_prompts", "n_outputs")

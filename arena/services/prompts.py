@@ -25,7 +25,9 @@ def prompt_set_get(*, slug: str) -> PromptSet:
         raise InputError(f"No prompt set with slug {slug!r}.", field="prompt_set", status=404) from None
 
 
-def prompts_import(*, prompt_set_slug: str, data: bytes, filename: str, create_set: bool = True) -> PromptImportResult:
+def prompts_import(
+    *, prompt_set_slug: str, data: bytes, filename: str, create_set: bool = True
+) -> PromptImportResult:
     """Import prompts from JSONL (`id`, `text`, `category`, optional `reference`, `language`).
 
     All or nothing: any bad line, a repeated id (in the file or already in the set) rolls back everything.
@@ -39,11 +41,15 @@ def prompts_import(*, prompt_set_slug: str, data: bytes, filename: str, create_s
         if not rec.text.strip():
             raise InputError(f"{filename}, {rec.where}: field 'text' is empty.", field="text")
         if rec.external_id in seen:
-            raise InputError(f"{filename}, {rec.where}: prompt id {rec.external_id!r} repeats {seen[rec.external_id]}.")
+            raise InputError(
+                f"{filename}, {rec.where}: prompt id {rec.external_id!r} repeats {seen[rec.external_id]}."
+            )
         seen[rec.external_id] = rec.where
     with transaction.atomic():
         if create_set:
-            prompt_set, _ = PromptSet.objects.get_or_create(slug=prompt_set_slug, defaults={"name": prompt_set_slug})
+            prompt_set, _ = PromptSet.objects.get_or_create(
+                slug=prompt_set_slug, defaults={"name": prompt_set_slug}
+            )
         else:
             prompt_set = prompt_set_get(slug=prompt_set_slug)
         existing = set(prompt_set.prompts.filter(external_id__in=seen).values_list("external_id", flat=True))

@@ -73,7 +73,9 @@ def read_jsonl(text: str, *, filename: str) -> list[tuple[str, dict[str, Any]]]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{filename}, {where}: malformed JSON ({exc.msg} at column {exc.colno}).") from None
+            raise InputError(
+                f"{filename}, {where}: malformed JSON ({exc.msg} at column {exc.colno})."
+            ) from None
         if not isinstance(value, dict):
             raise InputError(f"{filename}, {where}: expected a JSON object, got {type(value).__name__}.")
         records.append((where, value))
@@ -84,18 +86,26 @@ def read_json_list(text: str, *, filename: str) -> list[tuple[str, dict[str, Any
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{filename}, line {exc.lineno}: malformed JSON ({exc.msg} at column {exc.colno}).") from None
+        raise InputError(
+            f"{filename}, line {exc.lineno}: malformed JSON ({exc.msg} at column {exc.colno})."
+        ) from None
     if not isinstance(value, list):
-        raise InputError(f"{filename}: expected a JSON list of objects (AlpacaEval format), got {type(value).__name__}.")
+        raise InputError(
+            f"{filename}: expected a JSON list of objects (AlpacaEval format), got {type(value).__name__}."
+        )
     records = []
     for number, item in enumerate(value, start=1):
         if not isinstance(item, dict):
-            raise InputError(f"{filename}, record {number}: expected a JSON object, got {type(item).__name__}.")
+            raise InputError(
+                f"{filename}, record {number}: expected a JSON object, got {type(item).__name__}."
+            )
         records.append((f"record {number}", item))
     return records
 
 
-def _text_field(record: dict[str, Any], key: str, *, filename: str, where: str, required: bool = True) -> str | None:
+def _text_field(
+    record: dict[str, Any], key: str, *, filename: str, where: str, required: bool = True
+) -> str | None:
     value = record.get(key)
     if value is None:
         if required:
@@ -104,14 +114,18 @@ def _text_field(record: dict[str, Any], key: str, *, filename: str, where: str, 
     if isinstance(value, (int, float)) and not isinstance(value, bool) and key in ("prompt_id", "id"):
         value = str(value)
     if not isinstance(value, str):
-        raise InputError(f"{filename}, {where}: field {key!r} must be a string, got {type(value).__name__}.", field=key)
+        raise InputError(
+            f"{filename}, {where}: field {key!r} must be a string, got {type(value).__name__}.", field=key
+        )
     return value
 
 
 def parse_output_records(text: str, *, fmt: str | None, filename: str) -> list[OutputRecord]:
     fmt = fmt or detect_output_format(text, filename=filename)
     if fmt not in OUTPUT_FORMATS:
-        raise InputError(f"Unknown output format {fmt!r}: use one of {', '.join(OUTPUT_FORMATS)}.", field="format")
+        raise InputError(
+            f"Unknown output format {fmt!r}: use one of {', '.join(OUTPUT_FORMATS)}.", field="format"
+        )
     if fmt == "jsonl":
         return [_jsonl_output(where, rec, filename) for where, rec in read_jsonl(text, filename=filename)]
     return [_alpaca_output(where, rec, filename) for where, rec in read_json_list(text, filename=filename)]
@@ -146,8 +160,12 @@ def parse_prompt_records(text: str, *, filename: str) -> list[PromptRecord]:
                 where=where,
                 external_id=(ext_id or "").strip(),
                 text=body or "",
-                category=(_text_field(rec, "category", filename=filename, where=where, required=False) or "").strip(),
-                language=(_text_field(rec, "language", filename=filename, where=where, required=False) or "en").strip(),
+                category=(
+                    _text_field(rec, "category", filename=filename, where=where, required=False) or ""
+                ).strip(),
+                language=(
+                    _text_field(rec, "language", filename=filename, where=where, required=False) or "en"
+                ).strip(),
                 reference_answer=reference or "",
             )
         )

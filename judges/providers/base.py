@@ -106,8 +106,16 @@ class TransientProviderError(ProviderError):
 
     transient = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **where: Any) -> None:
-        super().__init__(message, **where)
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        endpoint: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, endpoint=endpoint, status=status)
         self.retry_after = retry_after
 
 

@@ -192,20 +192,19 @@ def _malformed(request: CompletionRequest, base_url: str, detail: str) -> Transi
 def translate_error(exc: openai.OpenAIError, *, request: CompletionRequest, base_url: str) -> ProviderError:
     """Map an SDK exception to a transient or permanent provider error with a message safe to store."""
     endpoint = _chat_url(base_url)
-    where = {"provider": "openai", "endpoint": endpoint}
-    if isinstance(exc, openai.APITimeoutError):
-        text = f"no reply from {endpoint} within {request.timeout_s:g}s for model {request.model!r}"
-        return TransientProviderError(text, **where)
-    if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc
-        text = f"connection to {endpoint} failed ({type(cause).__name__}: {cause}); is the server up?"
-        return TransientProviderError(_redact(text, request.api_key), **where)
     if isinstance(exc, openai.APIStatusError):
         return _status_error(exc, request, endpoint)
-    if isinstance(exc, openai.APIError):  # e.g. APIResponseValidationError: a reply of the wrong shape
+    if isinstance(exc, openai.APITimeoutError):
+        text = f"no reply from {endpoint} within {request.timeout_s:g}s for model {request.model!r}"
+    elif isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        text = f"connection to {endpoint} failed ({type(cause).__name__}: {cause}); is the server up?"
+    elif isinstance(exc, openai.APIError):  # e.g. APIResponseValidationError: a reply of the wrong shape
         return _malformed(request, base_url, str(exc))
-    text = f"the OpenAI SDK refused the call to {endpoint}: {exc}"
-    return PermanentProviderError(_redact(text, request.api_key), **where)
+    else:  # raised before sending, e.g. a client option the SDK refuses
+        text = _redact(f"the OpenAI SDK refused the call to {endpoint}: {exc}", request.api_key)
+        return PermanentProviderError(text, provider="openai", endpoint=endpoint)
+    return TransientProviderError(_redact(text, request.api_key), provider="openai", endpoint=endpoint)
 
 
 def _status_error(exc: openai.APIStatusError, request: CompletionRequest, endpoint: str) -> ProviderError:
@@ -213,10 +212,12 @@ def _status_error(exc: openai.APIStatusError, request: CompletionRequest, endpoi
     advice = _ADVICE_BY_STATUS.get(status, "server error; it will be retried" if status >= 500 else "")
     text = f"{endpoint} answered HTTP {status} for model {request.model!r}: {_endpoint_message(exc)}"
     text = _redact(f"{text} ({advice})" if advice else text, request.api_key)
-    where = {"provider": "openai", "endpoint": endpoint, "status": status}
     if status in _TRANSIENT_STATUSES or status >= 500:
-        return TransientProviderError(text, retry_after=retry_after_seconds(exc.response.headers), **where)
-    return PermanentProviderError(text, **where)
+        retry_after = retry_after_seconds(exc.response.headers)
+        return TransientProviderError(
+            text, provider="openai", endpoint=endpoint, status=status, retry_after=retry_after
+        )
+    return PermanentProviderError(text, provider="openai", endpoint=endpoint, status=status)
 
 
 def _endpoint_message(exc: openai.APIStatusError) -> str:

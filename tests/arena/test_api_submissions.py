@@ -14,25 +14,40 @@ def auth(user):
 
 
 def test_it_registers_a_pending_contender_and_uploads_outputs(client, auth, prompt_set, user):
-    created = client.post("/api/contenders", {"slug": "m1", "name": "Model One", "license": "MIT"}, content_type="application/json", headers=auth)
+    created = client.post(
+        "/api/contenders",
+        {"slug": "m1", "name": "Model One", "license": "MIT"},
+        content_type="application/json",
+        headers=auth,
+    )
     assert created.status_code == 201, created.content
     assert created.json()["status"] == "pending"
     assert Contender.objects.get(slug="m1").submitted_by == user
 
     data = b'{"prompt_id": "p1", "output": "one"}\n{"prompt": "Question number 2?", "output": "two"}\n'
-    upload = client.post("/api/contenders/m1/outputs", {"prompt_set": prompt_set.slug, "file": SimpleUploadedFile("o.jsonl", data)}, headers=auth)
+    upload = client.post(
+        "/api/contenders/m1/outputs",
+        {"prompt_set": prompt_set.slug, "file": SimpleUploadedFile("o.jsonl", data)},
+        headers=auth,
+    )
     assert upload.status_code == 201, upload.content
     assert upload.json() == {"contender": "m1", "prompt_set": prompt_set.slug, "created": 2}
 
     mine = client.get("/api/me/contenders", headers=auth).json()
     assert mine[0]["n_outputs"] == 2
-    assert mine[0]["prompt_sets"] == [{"slug": prompt_set.slug, "name": prompt_set.name, "n_prompts": 3, "n_outputs": 2}]
+    assert mine[0]["prompt_sets"] == [
+        {"slug": prompt_set.slug, "name": prompt_set.name, "n_prompts": 3, "n_outputs": 2}
+    ]
 
 
 def test_it_accepts_alpaca_eval_json(client, auth, prompt_set, user):
     factories.make_contender("m2", status="pending", user=user)
     data = b'[{"instruction": "Question number 1?", "output": "a", "generator": "m2"}, {"instruction": "Question number 3?", "output": "c", "generator": "m2"}]'
-    upload = client.post("/api/contenders/m2/outputs", {"prompt_set": prompt_set.slug, "format": "alpaca_eval", "file": SimpleUploadedFile("o.json", data)}, headers=auth)
+    upload = client.post(
+        "/api/contenders/m2/outputs",
+        {"prompt_set": prompt_set.slug, "format": "alpaca_eval", "file": SimpleUploadedFile("o.json", data)},
+        headers=auth,
+    )
     assert upload.status_code == 201, upload.content
     assert sorted(Output.objects.values_list("prompt__external_id", flat=True)) == ["p1", "p3"]
 
@@ -48,7 +63,12 @@ def test_it_requires_a_valid_token(client, prompt_set):
     response = client.post("/api/contenders", {"slug": "x", "name": "X"}, content_type="application/json")
     assert response.status_code == 401
     assert "Authorization: Bearer" in response.json()["error"]
-    bad = client.post("/api/contenders", {"slug": "x", "name": "X"}, content_type="application/json", headers={"Authorization": "Bearer nope"})
+    bad = client.post(
+        "/api/contenders",
+        {"slug": "x", "name": "X"},
+        content_type="application/json",
+        headers={"Authorization": "Bearer nope"},
+    )
     assert bad.status_code == 401
     assert not Contender.objects.exists()
 
@@ -56,7 +76,11 @@ def test_it_requires_a_valid_token(client, prompt_set):
 def test_it_refuses_someone_elses_contender(client, auth, other_user, prompt_set):
     factories.make_contender("theirs", status="approved", user=other_user)
     data = b'{"prompt_id": "p1", "output": "x"}\n'
-    response = client.post("/api/contenders/theirs/outputs", {"prompt_set": prompt_set.slug, "file": SimpleUploadedFile("o.jsonl", data)}, headers=auth)
+    response = client.post(
+        "/api/contenders/theirs/outputs",
+        {"prompt_set": prompt_set.slug, "file": SimpleUploadedFile("o.jsonl", data)},
+        headers=auth,
+    )
     assert response.status_code == 404
     assert not Output.objects.exists()
 
@@ -67,7 +91,11 @@ def test_it_refuses_someone_elses_contender(client, auth, other_user, prompt_set
         ({"slug": "bad slug!", "name": "X"}, 400, "Slug 'bad slug!' is not valid"),
         ({"slug": "ok", "name": "  "}, 400, "display name"),
         ({"slug": "ok", "name": "X", "endpoint_url": "ftp://x"}, 400, "not an http(s) URL"),
-        ({"slug": "ok", "name": "X", "endpoint_api_key_env": "sk-live-123"}, 400, "not an environment variable name"),
+        (
+            {"slug": "ok", "name": "X", "endpoint_api_key_env": "sk-live-123"},
+            400,
+            "not an environment variable name",
+        ),
         ({"name": "X"}, 422, "slug"),
     ],
 )
@@ -80,7 +108,9 @@ def test_bad_contender_payloads_are_json_4xx(client, auth, payload, status, frag
 
 def test_duplicate_slug_is_a_client_error(client, auth):
     factories.make_contender("taken")
-    response = client.post("/api/contenders", {"slug": "taken", "name": "X"}, content_type="application/json", headers=auth)
+    response = client.post(
+        "/api/contenders", {"slug": "taken", "name": "X"}, content_type="application/json", headers=auth
+    )
     assert response.status_code == 400
     assert "already exists" in response.json()["error"]
     assert Contender.objects.count() == 1
@@ -94,7 +124,11 @@ def test_malformed_json_body_is_a_4xx_not_a_500(client, auth):
 
 def test_unknown_upload_format_is_refused(client, auth, user, prompt_set):
     factories.make_contender("m3", user=user)
-    response = client.post("/api/contenders/m3/outputs", {"prompt_set": prompt_set.slug, "format": "csv", "file": SimpleUploadedFile("o", b"x")}, headers=auth)
+    response = client.post(
+        "/api/contenders/m3/outputs",
+        {"prompt_set": prompt_set.slug, "format": "csv", "file": SimpleUploadedFile("o", b"x")},
+        headers=auth,
+    )
     assert response.status_code == 400
     assert "Unknown format 'csv'" in response.json()["error"]
 

@@ -3,9 +3,9 @@
 import pytest
 from django.db import IntegrityError, transaction
 
+from arena.errors import InputError
 from arena.models import Battle, Dimension, Output, Verdict
 from arena.services.battles import battle_get_or_create, people_source, verdict_record
-from arena.errors import InputError
 from tests.support import factories
 
 
@@ -37,7 +37,13 @@ def test_empty_output_text_is_refused(two_outputs):
 def test_a_battle_needs_two_contenders(two_outputs):
     first, _ = two_outputs
     with pytest.raises(IntegrityError), transaction.atomic():
-        Battle.objects.create(prompt=first.prompt, output_a=first, output_b=first, contender_a=first.contender, contender_b=first.contender)
+        Battle.objects.create(
+            prompt=first.prompt,
+            output_a=first,
+            output_b=first,
+            contender_a=first.contender,
+            contender_b=first.contender,
+        )
     with pytest.raises(InputError, match="two different contenders"):
         battle_get_or_create(output_a=first, output_b=first)
 
@@ -45,22 +51,36 @@ def test_a_battle_needs_two_contenders(two_outputs):
 def test_verdict_score_must_match_outcome_and_stay_in_unit_interval(two_outputs):
     battle, _ = battle_get_or_create(output_a=two_outputs[0], output_b=two_outputs[1])
     overall = Dimension.objects.get(slug="overall")
-    common = {"battle": battle, "dimension": overall, "source": people_source(), "contender_a": battle.contender_a, "contender_b": battle.contender_b}
+    common = {
+        "battle": battle,
+        "dimension": overall,
+        "source": people_source(),
+        "contender_a": battle.contender_a,
+        "contender_b": battle.contender_b,
+    }
     with pytest.raises(IntegrityError), transaction.atomic():
         Verdict.objects.create(outcome="a", score=0.0, voter_key="u:1", **common)
     with pytest.raises(IntegrityError), transaction.atomic():
         Verdict.objects.create(outcome=None, score=1.5, voter_key="u:2", **common)
     with pytest.raises(InputError, match="Unknown outcome 'maybe'"):
-        verdict_record(battle=battle, dimension=overall, source=people_source(), outcome="maybe", voter_key="u:3")
+        verdict_record(
+            battle=battle, dimension=overall, source=people_source(), outcome="maybe", voter_key="u:3"
+        )
     assert not Verdict.objects.exists()
 
 
 def test_a_verdict_is_stored_once_per_voter(two_outputs):
     battle, _ = battle_get_or_create(output_a=two_outputs[0], output_b=two_outputs[1])
     overall = Dimension.objects.get(slug="overall")
-    first, created = verdict_record(battle=battle, dimension=overall, source=people_source(), outcome="b", voter_key="u:1")
-    again, created_again = verdict_record(battle=battle, dimension=overall, source=people_source(), outcome="a", voter_key="u:1")
+    first, created = verdict_record(
+        battle=battle, dimension=overall, source=people_source(), outcome="b", voter_key="u:1"
+    )
+    again, created_again = verdict_record(
+        battle=battle, dimension=overall, source=people_source(), outcome="a", voter_key="u:1"
+    )
     assert created and not created_again and again.pk == first.pk and again.outcome == "b"
-    soft, _ = verdict_record(battle=battle, dimension=overall, source=people_source(), score=0.7, voter_key="u:2")
+    soft, _ = verdict_record(
+        battle=battle, dimension=overall, source=people_source(), score=0.7, voter_key="u:2"
+    )
     assert soft.outcome is None and soft.score == 0.7
     assert Verdict.objects.count() == 2

@@ -12,7 +12,9 @@ def test_it_creates_the_set_and_prompts(db, tmp_path):
     path = tmp_path / "p.jsonl"
     path.write_bytes(GOOD)
     call_command("import_prompts", str(path), prompt_set="quiz")
-    rows = list(Prompt.objects.order_by("external_id").values_list("external_id", "category", "reference_answer"))
+    rows = list(
+        Prompt.objects.order_by("external_id").values_list("external_id", "category", "reference_answer")
+    )
     assert rows == [("q1", "math", "4"), ("q2", "geo", "")]
     assert PromptSet.objects.get().slug == "quiz"
 

@@ -71,14 +71,17 @@ def test_api_refuses_bad_file_with_json_4xx(owner_setup, client, user, case, dat
 def test_page_shows_error_and_writes_nothing(owner_setup, user_client, case, data, fragment):
     before = _counts()
     response = user_client.post(
-        "/contenders/my-model/upload/", {"prompt_set": "demo-set", "file": SimpleUploadedFile("outputs.jsonl", data)}
+        "/contenders/my-model/upload/",
+        {"prompt_set": "demo-set", "file": SimpleUploadedFile("outputs.jsonl", data)},
     )
     assert response.status_code == 400
     assert fragment in html.unescape(response.content.decode())
     assert _counts() == before
 
 
-def test_file_over_size_limit_is_refused_everywhere(owner_setup, settings, tmp_path, client, user_client, user):
+def test_file_over_size_limit_is_refused_everywhere(
+    owner_setup, settings, tmp_path, client, user_client, user
+):
     settings.ARENA_MAX_UPLOAD_BYTES = 100
     data = b"".join(b'{"prompt_id": "p%d", "output": "%s"}\n' % (i, b"x" * 40) for i in (1, 2, 3))
     path = tmp_path / "big.jsonl"
@@ -94,7 +97,10 @@ def test_file_over_size_limit_is_refused_everywhere(owner_setup, settings, tmp_p
     )
     assert api.status_code == 413
     assert "over the upload limit" in api.json()["error"]
-    page = user_client.post("/contenders/my-model/upload/", {"prompt_set": "demo-set", "file": SimpleUploadedFile("big.jsonl", data)})
+    page = user_client.post(
+        "/contenders/my-model/upload/",
+        {"prompt_set": "demo-set", "file": SimpleUploadedFile("big.jsonl", data)},
+    )
     assert "over the upload limit of 100 bytes" in html.unescape(page.content.decode())
     assert _counts() == before
 
@@ -109,10 +115,18 @@ def test_unknown_contender_or_prompt_set(owner_setup, tmp_path, client, user):
         call_command("import_outputs", str(path), contender="my-model", prompt_set="ghost-set")
     _, token = ApiToken.issue(user=user, name="t")
     auth = {"Authorization": f"Bearer {token}"}
-    missing_set = client.post("/api/contenders/my-model/outputs", {"prompt_set": "ghost-set", "file": SimpleUploadedFile("a.jsonl", GOOD)}, headers=auth)
+    missing_set = client.post(
+        "/api/contenders/my-model/outputs",
+        {"prompt_set": "ghost-set", "file": SimpleUploadedFile("a.jsonl", GOOD)},
+        headers=auth,
+    )
     assert missing_set.status_code == 404
     assert "No prompt set with slug 'ghost-set'" in missing_set.json()["error"]
-    missing_contender = client.post("/api/contenders/ghost/outputs", {"prompt_set": "demo-set", "file": SimpleUploadedFile("a.jsonl", GOOD)}, headers=auth)
+    missing_contender = client.post(
+        "/api/contenders/ghost/outputs",
+        {"prompt_set": "demo-set", "file": SimpleUploadedFile("a.jsonl", GOOD)},
+        headers=auth,
+    )
     assert missing_contender.status_code == 404
     assert missing_contender.json()["error"]
     assert _counts() == before
@@ -123,11 +137,15 @@ def test_outputs_already_stored_cannot_be_replaced(owner_setup, tmp_path):
     path.write_bytes(GOOD)
     call_command("import_outputs", str(path), contender="my-model", prompt_set="demo-set")
     path.write_bytes(b'{"prompt_id": "p2", "output": "new"}\n' + GOOD)
-    with pytest.raises(CommandError, match="line 2: contender 'my-model' already has an output for prompt 'p1'"):
+    with pytest.raises(
+        CommandError, match="line 2: contender 'my-model' already has an output for prompt 'p1'"
+    ):
         call_command("import_outputs", str(path), contender="my-model", prompt_set="demo-set")
     assert list(Output.objects.values_list("prompt__external_id", "text")) == [("p1", "fine answer")]
 
 
 def test_nonexistent_file_is_a_clear_cli_error(owner_setup, tmp_path):
     with pytest.raises(CommandError, match="Cannot read .*missing.jsonl"):
-        call_command("import_outputs", str(tmp_path / "missing.jsonl"), contender="my-model", prompt_set="demo-set")
+        call_command(
+            "import_outputs", str(tmp_path / "missing.jsonl"), contender="my-model", prompt_set="demo-set"
+        )

@@ -9,7 +9,10 @@ from tests.support import factories
 
 
 def test_it_signs_up_and_lands_on_my_contenders(client, db):
-    response = client.post("/accounts/signup/", {"username": "newbie", "password1": "x-Very-long-pass-9", "password2": "x-Very-long-pass-9"})
+    response = client.post(
+        "/accounts/signup/",
+        {"username": "newbie", "password1": "x-Very-long-pass-9", "password2": "x-Very-long-pass-9"},
+    )
     assert response.status_code == 302
     assert client.get("/me/contenders/").status_code == 200
 
@@ -19,7 +22,10 @@ def test_it_registers_then_uploads_and_shows_the_count(user_client, user, prompt
     assert response.status_code == 302 and response["Location"] == "/contenders/mine/upload/"
     assert Contender.objects.get(slug="mine").status == "pending"
     data = b'{"prompt_id": "p1", "output": "a"}\n{"prompt_id": "p2", "output": "b"}\n'
-    response = user_client.post("/contenders/mine/upload/", {"prompt_set": prompt_set.slug, "file": SimpleUploadedFile("o.jsonl", data)})
+    response = user_client.post(
+        "/contenders/mine/upload/",
+        {"prompt_set": prompt_set.slug, "file": SimpleUploadedFile("o.jsonl", data)},
+    )
     assert response.status_code == 302
     page = user_client.get("/contenders/mine/").content.decode()
     assert 'data-testid="output-count">2<' in page
@@ -60,7 +66,9 @@ def test_pages_require_sign_in(client, db):
 def test_staff_approve_from_the_admin(client, staff_user, user):
     contender = factories.make_contender("to-approve", status="pending", user=user)
     client.force_login(staff_user)
-    response = client.post("/admin/arena/contender/", {"action": "approve", "_selected_action": [contender.pk]})
+    response = client.post(
+        "/admin/arena/contender/", {"action": "approve", "_selected_action": [contender.pk]}
+    )
     assert response.status_code == 302
     contender.refresh_from_db()
     assert contender.status == "approved"

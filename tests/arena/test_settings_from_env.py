@@ -11,10 +11,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _start(tmp_path, **env):
-    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY", "DEBUG", "CELERY_BROKER_URL"}}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "SECRET_KEY", "DEBUG", "CELERY_BROKER_URL"}
+    }
     base.update(ARENA_VAR_DIR=str(tmp_path / "var"), DJANGO_SETTINGS_MODULE="arena.settings", **env)
     code = "import django; django.setup(); from django.conf import settings; print(settings.DATABASES['default']['ENGINE'], settings.ARENA_MAX_UPLOAD_BYTES)"
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.mark.parametrize(
@@ -23,7 +29,10 @@ def _start(tmp_path, **env):
         ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
         ({"DEBUG": "0"}, "SECRET_KEY is required when DEBUG is off"),
         ({"DEBUG": "1", "DATABASE_URL": "mysqlx://nope"}, "DATABASE_URL='mysqlx://nope' cannot be used"),
-        ({"DEBUG": "1", "ARENA_MAX_UPLOAD_BYTES": "ten megs"}, "ARENA_MAX_UPLOAD_BYTES='ten megs' is not a positive size"),
+        (
+            {"DEBUG": "1", "ARENA_MAX_UPLOAD_BYTES": "ten megs"},
+            "ARENA_MAX_UPLOAD_BYTES='ten megs' is not a positive size",
+        ),
         ({"DEBUG": "1", "CELERY_BROKER_URL": "kafka://x"}, "CELERY_BROKER_URL='kafka://x' is not supported"),
         ({"DEBUG": "1", "DB_CONN_MAX_AGE": "-3"}, "DB_CONN_MAX_AGE=-3 is below the minimum of 0"),
     ],

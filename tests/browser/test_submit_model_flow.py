@@ -12,7 +12,9 @@ def test_sign_in_register_upload_and_see_outputs(live_server, page, tmp_path, tr
     factories.make_user("carol")
     prompt_set = factories.make_prompt_set("browser-set", n_prompts=3)
     outputs = tmp_path / "outputs.jsonl"
-    outputs.write_text('{"prompt_id": "p1", "output": "one"}\n{"prompt_id": "p2", "output": "two"}\n{"prompt": "Question number 3?", "output": "three"}\n')
+    outputs.write_text(
+        '{"prompt_id": "p1", "output": "one"}\n{"prompt_id": "p2", "output": "two"}\n{"prompt": "Question number 3?", "output": "three"}\n'
+    )
 
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", "carol")

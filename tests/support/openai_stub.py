@@ -123,7 +123,7 @@ def fixed_text(text: str = "Both answers have merit; I cannot decide.") -> Scrip
 
 SCRIPTS: dict[str, Callable[..., Script]] = {
     "prefer-marker": prefer_marker,
-    "always-a": position_biased,
+    "position-biased": position_biased,
     "prefer-longer": prefer_longer,
     "fixed": fixed_verdicts,
     "echo": answer_generator,
@@ -163,7 +163,7 @@ class Fault:
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
-            raise ValueError(f"unknown fault kind {self.kind!r}; use one of {', '.join(_KINDS)}")
+            raise ValueError(f"unknown fault {self.kind!r}; use an HTTP status or one of {', '.join(_KINDS)}")
 
     @classmethod
     def parse(cls, spec: str | int | dict[str, Any] | Fault) -> Fault:
@@ -173,8 +173,6 @@ class Fault:
             return cls(**spec)
         if str(spec).isdigit():
             return cls(kind="http", status=int(spec), retry_after=1.0 if int(spec) == 429 else None)
-        if spec not in _KINDS:
-            raise ValueError(f"unknown fault {spec!r}; use an HTTP status or one of {', '.join(_KINDS)}")
         return cls(kind=str(spec))
 
 
@@ -229,9 +227,10 @@ class OpenAIStub:
     def start(self) -> OpenAIStub:
         self._server = _Server(self._address, _Handler)
         self._server.stub = self
-        # A short poll interval keeps stop() (and so each test's teardown) fast.
-        serve = lambda: self._server.serve_forever(poll_interval=0.02)  # noqa: E731
-        self._thread = threading.Thread(target=serve, name="openai-stub", daemon=True)
+        self._stopping.clear()
+        # A short poll interval keeps stop(), and so each test's teardown, fast.
+        serve, poll = self._server.serve_forever, {"poll_interval": 0.02}
+        self._thread = threading.Thread(target=serve, kwargs=poll, name="openai-stub", daemon=True)
         self._thread.start()
         return self
 

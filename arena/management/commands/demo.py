@@ -32,7 +32,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8000")))
-        parser.add_argument("--no-serve", action="store_true", help="Prepare the data and exit (used by tests).")
+        parser.add_argument(
+            "--no-serve", action="store_true", help="Prepare the data and exit (used by tests)."
+        )
 
     def handle(self, *args, port: int, no_serve: bool, **options):
         call_command("migrate", verbosity=0)
@@ -46,12 +48,16 @@ class Command(BaseCommand):
         procs = self._start(port)
         url = f"http://127.0.0.1:{port}/"
         self.stdout.write(self.style.SUCCESS(f"\nThe demo arena is running at {url}"))
-        self.stdout.write(f"Staff sign-in: admin / {password}   (admin site: {url}admin/)\nCtrl-C stops it.\n")
+        self.stdout.write(
+            f"Staff sign-in: admin / {password}   (admin site: {url}admin/)\nCtrl-C stops it.\n"
+        )
         self._wait(procs)
 
     def _staff_password(self) -> str:
         password = secrets.token_urlsafe(12)
-        user, _ = get_user_model().objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
+        user, _ = get_user_model().objects.get_or_create(
+            username="admin", defaults={"is_staff": True, "is_superuser": True}
+        )
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
@@ -60,8 +66,37 @@ class Command(BaseCommand):
     def _start(self, port: int) -> list[subprocess.Popen]:
         python = sys.executable
         queues = ",".join(getattr(settings, "ARENA_QUEUES", ["celery"]))
-        worker = [python, "-m", "celery", "-A", "arena", "worker", "-B", "-l", "warning", "-P", "threads", "-c", "8", "-Q", queues]
-        web = [python, "-m", "gunicorn", "arena.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--threads", "4", "--log-level", "warning"]
+        worker = [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "arena",
+            "worker",
+            "-B",
+            "-l",
+            "warning",
+            "-P",
+            "threads",
+            "-c",
+            "8",
+            "-Q",
+            queues,
+        ]
+        web = [
+            python,
+            "-m",
+            "gunicorn",
+            "arena.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "2",
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ]
         try:
             return [subprocess.Popen(worker), subprocess.Popen(web)]
         except OSError as exc:

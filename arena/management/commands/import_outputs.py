@@ -15,7 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
         parser.add_argument("--contender", required=True, help="Slug of an existing contender.")
         parser.add_argument("--prompt-set", required=True, help="Slug of an existing prompt set.")
-        parser.add_argument("--format", choices=["jsonl", "alpaca_eval"], help="Default: detected from the file.")
+        parser.add_argument(
+            "--format", choices=["jsonl", "alpaca_eval"], help="Default: detected from the file."
+        )
 
     def handle(self, *args, file: Path, contender: str, prompt_set: str, format: str | None, **options):
         try:

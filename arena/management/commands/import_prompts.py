@@ -11,7 +11,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)
-        parser.add_argument("--prompt-set", required=True, help="Slug of the prompt set (created if missing).")
+        parser.add_argument(
+            "--prompt-set", required=True, help="Slug of the prompt set (created if missing)."
+        )
 
     def handle(self, *args, file: Path, prompt_set: str, **options):
         try:
