@@ -74,6 +74,11 @@ class ParseResult:
 
 
 def parse_verdicts(text: str, dimensions: Sequence[str]) -> ParseResult:
+    """One label per requested dimension (keys as given in `dimensions`), or VerdictParseError.
+
+    Never guesses: a missing, unknown or contradictory verdict is an error, so the caller can ask for one
+    repair and then record a parse failure. A ValueError means the caller passed no dimensions.
+    """
     if not dimensions:
         raise ValueError("parse_verdicts needs at least one requested dimension")
     if not text or not text.strip():
@@ -171,7 +176,7 @@ def _balanced_end(text: str, start: int) -> int | None:
 
 
 def _from_object(obj: _Object, dimensions: Sequence[str]) -> ParseResult:
-    container: Any = obj.get("verdicts", obj)
+    container: Any = next((v for k, v in obj.items() if k.strip().lower() == "verdicts"), obj)
     if not isinstance(container, dict):
         raise VerdictParseError(
             ParseFailure.WRONG_TYPE,

@@ -100,6 +100,17 @@ class ProviderError(Exception):
         self.endpoint = endpoint
         self.status = status
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments defeat Exception's default pickling; workers and result backends pickle.
+        return (_rebuild_error, (type(self), self.message, self.__dict__))
+
+
+def _rebuild_error(cls: type[ProviderError], message: str, state: dict[str, Any]) -> ProviderError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
 
 class TransientProviderError(ProviderError):
     """Worth retrying with backoff. `retry_after` (seconds) is the endpoint's own hint, when it gave one."""

@@ -1,6 +1,7 @@
 """The "openai" provider against a loopback OpenAI-compatible server, through the real SDK."""
 
 import json
+import pickle
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -139,6 +140,19 @@ def test_429_carries_retry_after_from_the_header(stub, provider):
     with pytest.raises(TransientProviderError) as caught:
         provider.complete(request_for(stub))
     assert caught.value.retry_after == 7.0
+
+
+def test_errors_survive_pickling_with_their_details(stub, provider):
+    stub.inject({"kind": "http", "status": 429, "retry_after": 2})
+    with pytest.raises(TransientProviderError) as caught:
+        provider.complete(request_for(stub))
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert (type(copy), str(copy), copy.status, copy.retry_after) == (
+        TransientProviderError,
+        str(caught.value),
+        429,
+        2.0,
+    )
 
 
 def test_a_5xx_without_retry_after_has_no_hint(stub, provider):

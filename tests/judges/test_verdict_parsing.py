@@ -27,6 +27,7 @@ TWO = ["overall", "clarity"]
             id="flat",
         ),
         pytest.param('{"verdicts": {"Overall": "a"}}', ONE, {"overall": "A"}, id="key-and-label-case"),
+        pytest.param('{"Verdicts": {"overall": "b"}}', ONE, {"overall": "B"}, id="wrapper-case"),
         pytest.param('{"verdicts": {"overall": "Assistant B"}}', ONE, {"overall": "B"}, id="assistant-b"),
         pytest.param('{"verdicts": {"overall": "response_a"}}', ONE, {"overall": "A"}, id="response_a"),
         pytest.param('{"verdicts": {"overall": " Tie. "}}', ONE, {"overall": "tie"}, id="tie-padded"),

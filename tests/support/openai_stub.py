@@ -45,6 +45,8 @@ MARKER = "PREFERRED"
 
 # --- scripts: request body -> reply content ------------------------------------------------------------
 
+# Read prompts the way judges.prompting writes them: answers in <answer_a-ID>…</answer_a-ID> blocks and the
+# output shape as {"verdicts": {"<slug>": "<A|B|tie>", ...}}.
 _ANSWER = re.compile(r"<(answer_[ab])-[0-9a-f]+>\n?(.*?)\n?</\1-[0-9a-f]+>", re.DOTALL)
 _DIMENSION = re.compile(r'"([A-Za-z0-9_-]+)": "<A\|B\|tie>"')
 
