@@ -23,6 +23,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -172,8 +173,12 @@ def _parse_alpaca_eval(path: str, text: str) -> _Columns:
 
 def _alpaca_score(preference: object, where: str) -> float:
     """generator_1's score: ``2 − preference`` for a preference in [1, 2]; the legacy 0 is a draw."""
-    if type(preference) in (int, float) and (preference == 0 or 1 <= preference <= 2):
-        return 0.5 if preference == 0 else 2.0 - float(preference)
+    # bool is an int subclass, but true/false are not preferences.
+    if isinstance(preference, int | float) and not isinstance(preference, bool):
+        if preference == 0:
+            return 0.5
+        if 1 <= preference <= 2:
+            return 2.0 - float(preference)
     raise BattleFileError(
         f"{where}: preference {preference!r} is not a number in [1, 2] (nor null to skip, nor 0 for a draw)"
     )
@@ -204,7 +209,7 @@ def _json_lines(path: str, text: str) -> tuple[list, str, list[int]]:
     return records, "line", numbers
 
 
-def _loads(path: str, text: str, line_number: int | None = None) -> object:
+def _loads(path: str, text: str, line_number: int | None = None) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError as error:
@@ -267,7 +272,10 @@ def _csv_rows(path: str, reader, positions: tuple[int, ...]) -> tuple[list, list
         if not row:
             continue  # a blank line
         if len(row) < needed:
-            raise BattleFileError(f"{path}: line {reader.line_num}: {len(row)} fields, the header has more")
+            raise BattleFileError(
+                f"{path}: line {reader.line_num}: only {len(row)} fields, but the header puts "
+                f"{', '.join(CSV_COLUMNS)} within the first {needed}; fix or remove the line"
+            )
         left.append(row[positions[0]])
         right.append(row[positions[1]])
         winner.append(row[positions[2]])
@@ -288,7 +296,8 @@ def _with_label_scores(columns: _Columns, labels: list, table: dict[str, float])
         k = next(k for k, label in enumerate(labels) if type(label) is not str or label not in table)
         expected = ", ".join(map(repr, table))
         raise BattleFileError(
-            f"{columns.where(k)}: unknown winner label {labels[k]!r}; expected one of {expected}"
+            f"{columns.where(k)}: unknown winner label {labels[k]!r}; expected one of {expected}. "
+            f"Fix or remove the record."
         )
     return replace(columns, score=np.fromiter(map(table.__getitem__, labels), float, len(labels)))
 

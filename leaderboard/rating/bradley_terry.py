@@ -43,6 +43,17 @@ class _Solver:
     tol: float
     max_iter: int
 
+    def _alpha_for(self, regularise: bool) -> float:
+        if not regularise:
+            return 0.0
+        if self.fallback_alpha is None:
+            # The full data were checked before fitting, so only a bootstrap resample gets here.
+            raise RatingError(
+                "a bootstrap resample has no finite Bradley–Terry MLE (a sparse pair dropped out) and "
+                "fallback_alpha is None; allow the fallback regulariser or collect more battles"
+            )
+        return self.fallback_alpha
+
     def log_strengths(
         self, comparison_matrix: np.ndarray, initial: np.ndarray | None
     ) -> tuple[np.ndarray, bool]:
@@ -50,13 +61,7 @@ class _Solver:
         if len(comparison_matrix) == 1:
             return np.zeros(1), False
         regularise = not mle_exists(comparison_matrix)
-        if regularise and self.fallback_alpha is None:
-            # The full data were checked before fitting, so only a bootstrap resample gets here.
-            raise RatingError(
-                "a bootstrap resample has no finite Bradley–Terry MLE (a sparse pair dropped out) and "
-                "fallback_alpha is None; allow the fallback regulariser or collect more battles"
-            )
-        alpha = self.fallback_alpha if regularise else 0.0
+        alpha = self._alpha_for(regularise)
         # Imported here: choix pulls in scipy.stats, seconds of start-up that Elo, win rates and every web
         # process importing this package would otherwise pay for nothing.
         import choix

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,8 +28,8 @@ class RatingResult:
     rank_ub: np.ndarray
     n: np.ndarray
     method: str
-    params: dict[str, Any] = field(default_factory=dict)
-    diagnostics: Diagnostics | None = None
+    params: dict[str, Any]
+    diagnostics: Diagnostics
 
     def to_rows(self) -> list[dict[str, Any]]:
         """``{"model", "rating", "ci_low", "ci_high", "rank_ub", "n"}`` per contender, best first.
@@ -58,7 +58,7 @@ def rating_result(
     n: np.ndarray,
     method: str,
     params: dict[str, Any],
-    diagnostics: Diagnostics | None,
+    diagnostics: Diagnostics,
 ) -> RatingResult:
     """Assemble a :class:`RatingResult` from point ratings and optional bootstrap ``samples`` (rounds × n)."""
     if samples is None or len(samples) == 0:

@@ -16,7 +16,9 @@ from leaderboard.rating.intervals import rank_upper_bound
 def simulated_counts(seed: int, n_models: int = 12, n_battles: int = 5000):
     rng = np.random.default_rng(seed)
     true_ratings = rng.normal(1000, 120, size=n_models)
-    return true_ratings, pair_counts_from_sequence(simulate_battles(true_ratings, n_battles, rng, tie_rate=0.2))
+    return true_ratings, pair_counts_from_sequence(
+        simulate_battles(true_ratings, n_battles, rng, tie_rate=0.2)
+    )
 
 
 def test_each_resample_keeps_the_number_of_battles():

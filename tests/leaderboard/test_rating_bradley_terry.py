@@ -64,7 +64,9 @@ def test_bradley_terry_equals_an_independent_scipy_maximum_likelihood_fit():
 
     # Compared on the Elo scale: both sides converge far below 1e-6 points (1e-6 / 173.7 ≈ 6e-9 in θ),
     # so the tolerance measures agreement of the optimum, not of the solvers' stopping rules.
-    np.testing.assert_allclose(result.ratings, independent_mle_ratings(counts.comparison_matrix), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        result.ratings, independent_mle_ratings(counts.comparison_matrix), rtol=0, atol=1e-6
+    )
 
 
 def test_default_anchor_puts_the_mean_at_1000():

@@ -22,7 +22,9 @@ LLMFAO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "llmfa
 
 pytestmark = [
     pytest.mark.shared_data,
-    pytest.mark.skipif(not (LLMFAO / "llmfao.csv").exists(), reason=f"shared LLMFAO data not found at {LLMFAO}"),
+    pytest.mark.skipif(
+        not (LLMFAO / "llmfao.csv").exists(), reason=f"shared LLMFAO data not found at {LLMFAO}"
+    ),
 ]
 
 
@@ -33,7 +35,11 @@ def sequence():
 
 def golden(algorithm: str, models: tuple[str, ...]) -> np.ndarray:
     with open(LLMFAO / "llmfao-golden.csv", newline="", encoding="utf-8") as handle:
-        scores = {row["item"]: float(row["score"]) for row in csv.DictReader(handle) if row["algorithm"] == algorithm}
+        scores = {
+            row["item"]: float(row["score"])
+            for row in csv.DictReader(handle)
+            if row["algorithm"] == algorithm
+        }
     assert set(scores) == set(models)
     return np.array([scores[model] for model in models])
 
@@ -55,7 +61,9 @@ def test_bradley_terry_matches_the_published_normalised_strengths(sequence):
     # The reference publishes exp(θ) normalised to sum to 1; the anchor shift cancels in that ratio.
     theta = result.ratings / ELO_POINTS_PER_LOGIT
     strengths = np.exp(theta - theta.max())
-    np.testing.assert_allclose(strengths / strengths.sum(), golden("bradley_terry", sequence.models), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(
+        strengths / strengths.sum(), golden("bradley_terry", sequence.models), rtol=0, atol=1e-8
+    )
 
 
 def test_average_win_rate_matches_the_published_scores(sequence):

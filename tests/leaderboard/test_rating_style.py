@@ -83,7 +83,9 @@ def test_style_bootstrap_gives_intervals_around_the_point():
 
 
 def test_style_control_refuses_a_disconnected_graph():
-    sequence = BattleSequence(("a", "b", "c", "d"), np.array([0, 1, 2, 3]), np.array([1, 0, 3, 2]), np.ones(4))
+    sequence = BattleSequence(
+        ("a", "b", "c", "d"), np.array([0, 1, 2, 3]), np.array([1, 0, 3, 2]), np.ones(4)
+    )
     styles = np.ones((4, 4))
 
     with pytest.raises(DisconnectedGraphError):

@@ -30,6 +30,8 @@ METHODS = ("bt", "elo", "winrate")
 
 class Command(BaseCommand):
     help = "Rate contenders from battle files (Bradley–Terry, online Elo or win rate); no database access."
+    # Pure computation on files: the project's system checks (database, URLs, templates) are irrelevant here.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("files", nargs="+", metavar="FILE", help="battle files, read in the order given")

@@ -1,0 +1,152 @@
+"""Rating benchmarks: 100 contenders, 1,000,000 battles, 20 % ties (synthetic, seeded). Prints figures.
+
+Run from the repository root: ``.venv/bin/python bench/bench_rating.py``. Not part of the test run.
+
+(a) Bradley–Terry fit + 100-round bootstrap from aggregated counts   target ≤ 0.5 s
+(b) ``manage.py rate --format fastchat --bootstrap 100`` on a 1M-battle JSON file, end to end   ≤ 10 s
+(c) online Elo over the 1M battles in order                           target ≤ 1 s
+(d) end to end from 1M verdict rows in PostgreSQL — a hook for later (see ``bench_database_end_to_end``)
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a plain script, yet import the project's packages
+
+from leaderboard.rating import (  # noqa: E402
+    BattleSequence,
+    fit_bradley_terry,
+    fit_elo,
+    pair_counts_from_sequence,
+    simulate_battles,
+)
+
+T = TypeVar("T")
+N_MODELS = 100
+N_BATTLES = 1_000_000
+TIE_RATE = 0.2
+BOOTSTRAP_ROUNDS = 100
+SEED = 20240601
+FASTCHAT_WINNER = {1.0: "model_a", 0.0: "model_b", 0.5: "tie"}
+
+
+def timed(action: Callable[[], T]) -> tuple[float, T]:
+    start = time.perf_counter()
+    value = action()
+    return time.perf_counter() - start, value
+
+
+def report(label: str, seconds: float | None, target: float | None) -> None:
+    if seconds is None:
+        print(f"{label:<62} {'—':>9}   (not implemented)")
+        return
+    verdict = "" if target is None else f"target ≤ {target:g} s  {'PASS' if seconds <= target else 'MISS'}"
+    print(f"{label:<62} {seconds:>8.3f}s   {verdict}")
+
+
+def synthetic_battles() -> BattleSequence:
+    rng = np.random.default_rng(SEED)
+    return simulate_battles(rng.normal(1000, 150, N_MODELS), N_BATTLES, rng, tie_rate=TIE_RATE)
+
+
+def bench_bradley_terry(sequence: BattleSequence) -> None:
+    # choix imports scipy.stats, seconds of one-off start-up: timed apart so the fit figures are the fit.
+    import_seconds, _ = timed(lambda: __import__("choix"))
+    report("import choix (one-off, pulls in scipy.stats)", import_seconds, None)
+    aggregation, counts = timed(lambda: pair_counts_from_sequence(sequence))
+    report("aggregate 1M battles into counts (np.bincount)", aggregation, None)
+    fit_only, _ = timed(lambda: fit_bradley_terry(counts))
+    report("(a) Bradley–Terry point fit from counts", fit_only, None)
+    with_bootstrap, result = timed(
+        lambda: fit_bradley_terry(counts, bootstrap_rounds=BOOTSTRAP_ROUNDS, seed=0)
+    )
+    report(f"(a) Bradley–Terry fit + {BOOTSTRAP_ROUNDS}-round bootstrap from counts", with_bootstrap, 0.5)
+    assert result.ci_low is not None and result.ci_high is not None
+    widths = result.ci_high - result.ci_low
+    print(
+        f"    median 95% interval width {np.median(widths):.1f} Elo points, diagnostics: {result.diagnostics.notes()}"
+    )
+
+
+def bench_elo(sequence: BattleSequence) -> None:
+    seconds, _ = timed(lambda: fit_elo(sequence))
+    report("(c) online Elo over 1M battles", seconds, 1.0)
+
+
+def write_fastchat_file(sequence: BattleSequence, directory: Path) -> Path:
+    names, labels = sequence.models, [FASTCHAT_WINNER[s] for s in sequence.score.tolist()]
+    records = [
+        {"model_a": names[a], "model_b": names[b], "winner": w, "language": "English", "turn": 1}
+        for a, b, w in zip(sequence.a.tolist(), sequence.b.tolist(), labels, strict=True)
+    ]
+    path = directory / "battles.json"
+    path.write_bytes(orjson.dumps(records))
+    return path
+
+
+def bench_rate_command(sequence: BattleSequence) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = write_fastchat_file(sequence, Path(directory))
+        print(f"    wrote {path.stat().st_size / 1e6:.0f} MB fastchat JSON")
+        command = [sys.executable, "manage.py", "rate", str(path), "--format", "fastchat"]
+        command += ["--bootstrap", str(BOOTSTRAP_ROUNDS), "--json"]
+        # The command never touches the database; DEBUG=1 only spares the settings a SECRET_KEY.
+        env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "1")}
+        cpu_before = _children_cpu_seconds()
+        seconds, finished = timed(lambda: subprocess.run(command, cwd=ROOT, env=env, capture_output=True))
+        cpu_seconds = _children_cpu_seconds() - cpu_before
+    if finished.returncode != 0:
+        print(finished.stderr.decode()[-2000:])
+        raise SystemExit("manage.py rate failed")
+    rows = orjson.loads(finished.stdout)
+    report("(b) manage.py rate --format fastchat --bootstrap 100 (1M battles)", seconds, 10.0)
+    # Wall time suffers when other jobs share the CPUs; the child's CPU time does not.
+    print(f"    child CPU time (user + sys) {cpu_seconds:.2f}s; load average {os.getloadavg()[0]:.2f}")
+    print(f"    {len(rows)} rows, top: {rows[0]['model']} {rows[0]['rating']:.1f}")
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_database_end_to_end(n_rows: int = N_BATTLES) -> float | None:
+    """Hook for the lead: seconds from 1M ``Verdict`` rows in PostgreSQL to stored ratings, or None.
+
+    Intended shape: bulk-insert ``n_rows`` verdicts, then time the selector that runs
+    ``GROUP BY (contender_a, contender_b, outcome)``, maps outcomes to scores (a 1, b 0, tie/both_bad 0.5),
+    calls ``pair_counts_from_scores(models, a, b, score, weights=count)`` and ``fit_bradley_terry(...,
+    bootstrap_rounds=100)``, and writes the snapshot. Needs Django settings and a database, so it is
+    not implemented in this pure benchmark.
+    """
+    return None
+
+
+def main() -> None:
+    print(
+        f"{N_MODELS} contenders, {N_BATTLES:,} battles, {TIE_RATE:.0%} ties, seed {SEED}, {os.cpu_count()} CPUs"
+    )
+    seconds, sequence = timed(synthetic_battles)
+    report("simulate battles", seconds, None)
+    print(f"    tie share {np.mean(sequence.score == 0.5):.3f}")
+    bench_bradley_terry(sequence)
+    bench_elo(sequence)
+    bench_rate_command(sequence)
+    report("(d) end to end from 1M verdict rows in PostgreSQL", bench_database_end_to_end(), 10.0)
+
+
+if __name__ == "__main__":
+    main()
