@@ -167,7 +167,12 @@ elif not CELERY_BROKER_URL.startswith(("redis://", "rediss://", "amqp://", "memo
         "or leave it unset for the zero-setup filesystem broker."
     )
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
+# A prefix for every Redis key (broker and cache), so several arenas — or concurrent test runs — can share
+# one Redis server without consuming each other's tasks.
+REDIS_KEY_PREFIX = env_str("ARENA_REDIS_PREFIX", "")
+if REDIS_KEY_PREFIX and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
@@ -195,12 +200,32 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Shared cache (rate limits, recompute coalescing): Redis when REDIS_URL is set, else files under var/.
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "arena"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": f"{REDIS_KEY_PREFIX}arena"}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}}
 
+# --- Human voting (arena.voting) ---------------------------------------------------------------------
+# Let people vote without an account (identified by their session); off means sign-in is required.
+ARENA_ANONYMOUS_VOTING = env_bool("ARENA_ANONYMOUS_VOTING", False)
+# Votes (and skips) a minute per annotator (user or session) and per client IP; serving battles gets twice as many.
+ARENA_VOTE_RATE_PER_MINUTE = env_int("ARENA_VOTE_RATE_PER_MINUTE", 30, minimum=1)
+ARENA_VOTE_RATE_PER_MINUTE_IP = env_int("ARENA_VOTE_RATE_PER_MINUTE_IP", 240, minimum=1)
+# Request header (as in request.META) holding the client IP behind a trusted proxy, e.g. HTTP_X_FORWARDED_FOR.
+ARENA_CLIENT_IP_HEADER = env_str("ARENA_CLIENT_IP_HEADER", "")
+# A vote is flagged when it comes faster than this base time plus the answers' length at this reading speed.
+ARENA_VOTE_MIN_READ_MS = env_int("ARENA_VOTE_MIN_READ_MS", 2000, minimum=0)
+ARENA_VOTE_READ_CHARS_PER_SECOND = env_int("ARENA_VOTE_READ_CHARS_PER_SECOND", 80, minimum=1)
+# ... or when the same button was pressed this many times in a row.
+ARENA_VOTE_SAME_CHOICE_STREAK = env_int("ARENA_VOTE_SAME_CHOICE_STREAK", 8, minimum=2)
+# Serve battles an LLM judge was inconsistent on first, in every task (tasks can also turn it on one by one).
+ARENA_VOTE_INCONSISTENT_FIRST = env_bool("ARENA_VOTE_INCONSISTENT_FIRST", False)
+# Dotted path of the function ranking contender pairs for serving (see arena.voting.selection).
+ARENA_VOTE_PAIR_PRIORITY = env_str("ARENA_VOTE_PAIR_PRIORITY", "arena.voting.selection.fewest_votes_first")
+# A served battle nobody answered stops holding one of its "votes wanted" places after this long.
+ARENA_VOTE_OPEN_MINUTES = env_int("ARENA_VOTE_OPEN_MINUTES", 30, minimum=1)
+
 # Management commands `make demo` runs after loading the demo arena, in order (each app adds its own).
-ARENA_DEMO_HOOKS: list[str] = []
+ARENA_DEMO_HOOKS: list[str] = ["demo_votes"]
 
 LOGGING = {
     "version": 1,

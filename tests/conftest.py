@@ -9,11 +9,33 @@ from django.conf import settings
 
 from tests.support import factories
 
+# Each test run gets its own Redis key space (broker queues and cache) and its own test database, so two runs
+# on one machine (a developer's and CI's, say) never consume each other's tasks or drop each other's tables.
+RUN_ID = f"t{os.getpid()}"
+os.environ.setdefault("ARENA_REDIS_PREFIX", f"{RUN_ID}:")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_arena_{RUN_ID}"
+
 
 def pytest_configure(config):
     engine = settings.DATABASES["default"]["ENGINE"]
     if "postgresql" not in engine and not os.environ.get("ARENA_ALLOW_NON_POSTGRES_TESTS"):
         raise pytest.UsageError(f"tests need PostgreSQL (DATABASE_URL), got {engine}; run `make test`.")
+    _use_run_prefix()
+
+
+def _use_run_prefix() -> None:
+    """Settings may have been read before this module set the prefix: apply it to the live app and cache too."""
+    from arena.celery import app
+
+    prefix = os.environ["ARENA_REDIS_PREFIX"]
+    if settings.CELERY_BROKER_URL.startswith("redis"):
+        app.conf.broker_transport_options = {**app.conf.broker_transport_options, "global_keyprefix": prefix}
+    if "redis" in settings.CACHES["default"]["BACKEND"].lower():
+        settings.CACHES["default"]["KEY_PREFIX"] = f"{prefix}arena"
 
 
 @pytest.fixture
