@@ -5,5 +5,22 @@ from arena.models.contenders import Contender
 from arena.models.prompts import Dimension, Output, Prompt, PromptSet
 from arena.models.tokens import ApiToken
 from arena.models.verdicts import Outcome, Source, Verdict
+from arena.models.voting import AnnotationTask, Annotator, Assignment, GoldBattle, VoteFlag
 
-__all__ = ["ApiToken", "Battle", "Contender", "Dimension", "Outcome", "Output", "Prompt", "PromptSet", "Source", "Verdict"]
+__all__ = [
+    "AnnotationTask",
+    "Annotator",
+    "ApiToken",
+    "Assignment",
+    "Battle",
+    "Contender",
+    "Dimension",
+    "GoldBattle",
+    "Outcome",
+    "Output",
+    "Prompt",
+    "PromptSet",
+    "Source",
+    "Verdict",
+    "VoteFlag",
+]
