@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+import arena.voting.admin  # noqa: F401  (human voting registers its own models)
 from arena.models import ApiToken, Battle, Contender, Dimension, Output, Prompt, PromptSet, Source, Verdict
 from arena.services.contenders import contender_set_status
 

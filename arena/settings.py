@@ -153,12 +153,13 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIN
 _CELERY_DIR = VAR_DIR / "celery"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (_CELERY_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_CELERY_DIR / "queue"),
         "data_folder_out": str(_CELERY_DIR / "queue"),
         "processed_folder": str(_CELERY_DIR / "processed"),
+        "control_folder": str(_CELERY_DIR / "control"),
         "store_processed": False,
     }
 elif not CELERY_BROKER_URL.startswith(("redis://", "rediss://", "amqp://", "memory://")):
@@ -224,8 +225,59 @@ ARENA_VOTE_PAIR_PRIORITY = env_str("ARENA_VOTE_PAIR_PRIORITY", "arena.voting.sel
 # A served battle nobody answered stops holding one of its "votes wanted" places after this long.
 ARENA_VOTE_OPEN_MINUTES = env_int("ARENA_VOTE_OPEN_MINUTES", 30, minimum=1)
 
+# --- Leaderboard (leaderboard app) ---------------------------------------------------------------------
+# Bootstrap rounds behind every 95% interval, and the seed that makes them reproducible.
+LEADERBOARD_BOOTSTRAP_ROUNDS = env_int("LEADERBOARD_BOOTSTRAP_ROUNDS", 100, minimum=0)
+LEADERBOARD_SEED = env_int("LEADERBOARD_SEED", 0, minimum=0)
+# A leaderboard with fewer verdicts is stored as "not fitted" with a message instead of ratings.
+LEADERBOARD_MIN_VERDICTS = env_int("LEADERBOARD_MIN_VERDICTS", 10, minimum=1)
+# Style-controlled ratings beside the raw ones; their intervals cost a full refit per round (0: none).
+LEADERBOARD_STYLE_CONTROL = env_bool("LEADERBOARD_STYLE_CONTROL", True)
+LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS = env_int("LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS", 0, minimum=0)
+# Finished recomputes kept viewable in the history; older ones are deleted.
+LEADERBOARD_KEEP_RUNS = env_int("LEADERBOARD_KEEP_RUNS", 100, minimum=1)
+# A running recompute's claim lapses this long after its last sign of life (a crashed worker).
+LEADERBOARD_LEASE_SECONDS = env_int("LEADERBOARD_LEASE_SECONDS", 300, minimum=10)
+# A requested recompute whose task has not started after this long is sent again (a lost message).
+LEADERBOARD_QUEUE_TTL_SECONDS = env_int("LEADERBOARD_QUEUE_TTL_SECONDS", 900, minimum=10)
+# PostgreSQL work_mem for the recompute's grouping queries (one per answer pair for style control).
+LEADERBOARD_WORK_MEM = env_str("LEADERBOARD_WORK_MEM", "64MB")
+
 # Management commands `make demo` runs after loading the demo arena, in order (each app adds its own).
 ARENA_DEMO_HOOKS: list[str] = ["demo_votes"]
+
+# --- LLM judges (judges app) ----------------------------------------------------------------------------
+# Attempts per judgment or generation before a transient error (timeout, 429, 5xx) becomes a failure.
+JUDGES_MAX_ATTEMPTS = env_int("JUDGES_MAX_ATTEMPTS", 5, minimum=1)
+# Exponential backoff between attempts: base doubled per attempt, capped, half of it random (milliseconds).
+JUDGES_BACKOFF_BASE_MS = env_int("JUDGES_BACKOFF_BASE_MS", 1000, minimum=1)
+JUDGES_BACKOFF_MAX_MS = env_int("JUDGES_BACKOFF_MAX_MS", 60_000, minimum=1)
+# A claim's lease is 2 × the config's timeout (answer + repair) plus this grace, in seconds; a claim past its
+# lease is handed back by the sweeper (the worker was killed or hung).
+JUDGES_LEASE_GRACE_SECONDS = env_int("JUDGES_LEASE_GRACE_SECONDS", 30, minimum=1)
+# Pending items are queued again when their campaign made no progress for this long (lost messages).
+JUDGES_REQUEUE_STALLED_SECONDS = env_int("JUDGES_REQUEUE_STALLED_SECONDS", 120, minimum=1)
+# How often beat runs the recovery sweep (judges.sweep).
+JUDGES_SWEEP_SECONDS = env_int("JUDGES_SWEEP_SECONDS", 15, minimum=1)
+# How long a task waits for a free concurrency slot before rescheduling itself (seconds).
+JUDGES_SLOT_WAIT_SECONDS = env_int("JUDGES_SLOT_WAIT_SECONDS", 2, minimum=0)
+# Workers cache judge configs this long (seconds): an edit to prices, limits or the key reference reaches them
+# within it. Versions (what the judge is asked) never change, so they are cached for good.
+JUDGES_CONFIG_CACHE_SECONDS = env_int("JUDGES_CONFIG_CACHE_SECONDS", 5, minimum=0)
+# Judgments per Celery task for large campaigns (each task costs the worker ~1 ms of CPU on its own).
+JUDGES_TASK_BATCH = env_int("JUDGES_TASK_BATCH", 4, minimum=1)
+# Per-config concurrency limits are shared by all workers through Redis (empty: one process only, the demo).
+JUDGES_LIMITS_REDIS_URL = env_str("JUDGES_LIMITS_REDIS_URL", REDIS_URL or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""))
+JUDGES_LIMITS_PREFIX = f"{REDIS_KEY_PREFIX}judges:limits:"
+# Adaptive pairing: dotted path of `pair_overlap(contender_ids, dimension) -> {(i, j): score}`.
+JUDGES_PAIR_OVERLAP = env_str("JUDGES_PAIR_OVERLAP", "judges.services.planning.pair_overlap_fewest_verdicts")
+# Generating missing outputs from contender endpoints: calls in flight per contender, reply cap, timeout.
+JUDGES_GENERATION_CONCURRENCY = env_int("JUDGES_GENERATION_CONCURRENCY", 8, minimum=1)
+JUDGES_GENERATION_MAX_TOKENS = env_int("JUDGES_GENERATION_MAX_TOKENS", 1024, minimum=1)
+JUDGES_GENERATION_TIMEOUT_SECONDS = env_int("JUDGES_GENERATION_TIMEOUT_SECONDS", 120, minimum=1)
+JUDGES_GENERATION_TEMPERATURE = 0.0
+CELERY_BEAT_SCHEDULE["judges-sweep"] = {"task": "judges.sweep", "schedule": JUDGES_SWEEP_SECONDS}
+ARENA_DEMO_HOOKS.append("demo_campaign")  # after demo_votes: the demo shows people's votes and a finished campaign
 
 LOGGING = {
     "version": 1,
@@ -233,3 +285,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Keep this the last line: the leaderboard hook must run after every demo hook that writes verdicts, so that
+# `make demo` opens on leaderboards for people and judges (computed synchronously, no worker needed).
+ARENA_DEMO_HOOKS.append("recompute_leaderboards")

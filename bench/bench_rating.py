@@ -1,11 +1,12 @@
 """Rating benchmarks: 100 contenders, 1,000,000 battles, 20 % ties (synthetic, seeded). Prints figures.
 
-Run from the repository root: ``.venv/bin/python bench/bench_rating.py``. Not part of the test run.
+Run from the repository root: ``.venv/bin/python bench/bench_rating.py`` (``--database-only`` for (d));
+``scripts/bench.sh`` provisions PostgreSQL first. Not part of the test run.
 
 (a) Bradley–Terry fit + 100-round bootstrap from aggregated counts   target ≤ 0.5 s
 (b) ``manage.py rate --format fastchat --bootstrap 100`` on a 1M-battle JSON file, end to end   ≤ 10 s
 (c) online Elo over the 1M battles in order                           target ≤ 1 s
-(d) end to end from 1M verdict rows in PostgreSQL — a hook for later (see ``bench_database_end_to_end``)
+(d) one leaderboard end to end from 1M verdict rows in PostgreSQL (SQL aggregation, fit, bootstrap, store)  ≤ 3 s
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a plain script, yet import the project's packages
 
+from bench.verdict_database import Shape, categories_assign, scratch_database, verdicts_load  # noqa: E402
 from leaderboard.rating import (  # noqa: E402
     BattleSequence,
     fit_bradley_terry,
@@ -123,19 +125,76 @@ def _children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bench_database_end_to_end(n_rows: int = N_BATTLES) -> float | None:
-    """Hook for the lead: seconds from 1M ``Verdict`` rows in PostgreSQL to stored ratings, or None.
+def bench_database_end_to_end(shape: Shape | None = None) -> float | None:
+    """(d): seconds from 1M ``Verdict`` rows in PostgreSQL to one stored leaderboard, or None without a server.
 
-    Intended shape: bulk-insert ``n_rows`` verdicts, then time the selector that runs
-    ``GROUP BY (contender_a, contender_b, outcome)``, maps outcomes to scores (a 1, b 0, tie/both_bad 0.5),
-    calls ``pair_counts_from_scores(models, a, b, score, weights=count)`` and ``fit_bradley_terry(...,
-    bootstrap_rounds=100)``, and writes the snapshot. Needs Django settings and a database, so it is
-    not implemented in this pure benchmark.
+    In a scratch database (created and dropped here): COPY the verdicts in, then time (median of 3)
+    ``leaderboards_recompute`` — the SQL ``GROUP BY``, the Bradley–Terry fit with a 100-round bootstrap,
+    matrices, and storing the run — on one leaderboard (people × overall, no categories). Style control, which needs a second grouped query
+    and a logistic fit, is timed on its own, and so is a recompute with five category leaderboards.
     """
-    return None
+    shape = shape or Shape(votes_per_battle=N_BATTLES // 100_000)
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        print("    (d) skipped: DATABASE_URL does not name a PostgreSQL server (run scripts/bench.sh)")
+        return None
+    with scratch_database():
+        seconds, counts = timed(lambda: verdicts_load(shape))
+        report(
+            f"load {counts['verdicts']:,} verdicts, {counts['battles']:,} battles with COPY", seconds, None
+        )
+        return _time_leaderboards()
+
+
+def _time_leaderboards() -> float:
+    from django.conf import settings
+    from django.db import connection
+
+    from leaderboard.services.aggregation import verdict_pairs_aggregate, verdict_styles_aggregate
+    from leaderboard.services.recompute import leaderboards_recompute
+
+    settings.LEADERBOARD_BOOTSTRAP_ROUNDS = BOOTSTRAP_ROUNDS
+    __import__("choix"), __import__("scipy.optimize")  # one-off imports, timed in (a), not here
+    with connection.cursor() as cursor:  # as a recompute sets it for its queries
+        cursor.execute("SELECT set_config('work_mem', %s, false)", [settings.LEADERBOARD_WORK_MEM])
+    report("    SQL GROUP BY (source, dimension, A, B, outcome)", median_of(verdict_pairs_aggregate)[0], None)
+    settings.LEADERBOARD_STYLE_CONTROL = False
+    seconds, run = median_of(lambda: leaderboards_recompute(trigger="bench"))
+    report(
+        f"(d) one leaderboard from 1M verdicts: SQL + BT + {BOOTSTRAP_ROUNDS}-round bootstrap + store",
+        seconds,
+        3.0,
+    )
+    _describe(run)
+    settings.LEADERBOARD_STYLE_CONTROL = True
+    report("    SQL GROUP BY with both answers' style counts", median_of(verdict_styles_aggregate)[0], None)
+    styled, run = median_of(lambda: leaderboards_recompute(trigger="bench"))
+    report("(d) the same with style control (second query + logistic fit)", styled, 3.0)
+    categories_assign(5)
+    total, run = timed(lambda: leaderboards_recompute(trigger="bench"))
+    report(f"    recompute with 5 categories: {run.n_snapshots} leaderboards, style control on", total, None)
+    print(f"    = {total / run.n_snapshots:.2f} s per leaderboard")
+    return seconds
+
+
+def median_of(action: Callable[[], T], repeats: int = 3) -> tuple[float, T]:
+    """Median wall time of `repeats` calls (other jobs sharing the CPUs make single timings noisy)."""
+    results = [timed(action) for _ in range(repeats)]
+    return float(np.median([seconds for seconds, _ in results])), results[-1][1]
+
+
+def _describe(run) -> None:
+    snapshot = run.snapshots.get()
+    widths = [row.ci_high - row.ci_low for row in snapshot.rows.all()]
+    print(
+        f"    {snapshot.n_verdicts:,} verdicts counted (excluded left out), {snapshot.n_contenders} contenders, "
+        f"median 95% interval width {np.median(widths):.1f} Elo points; fit {snapshot.duration_ms} ms"
+    )
 
 
 def main() -> None:
+    if "--database-only" in sys.argv[1:]:
+        bench_database_end_to_end()
+        return
     print(
         f"{N_MODELS} contenders, {N_BATTLES:,} battles, {TIE_RATE:.0%} ties, seed {SEED}, {os.cpu_count()} CPUs"
     )
@@ -145,7 +204,7 @@ def main() -> None:
     bench_bradley_terry(sequence)
     bench_elo(sequence)
     bench_rate_command(sequence)
-    report("(d) end to end from 1M verdict rows in PostgreSQL", bench_database_end_to_end(), 10.0)
+    bench_database_end_to_end()
 
 
 if __name__ == "__main__":

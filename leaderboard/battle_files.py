@@ -49,6 +49,24 @@ class ParsedBattles:
     sequence: BattleSequence
     skipped: int
     files: tuple[str, ...]
+    # Per file, aligned with its slice of ``sequence``: where each battle came from, for importers.
+    records: tuple[FileRecords, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileRecords:
+    """One file's battles as read: ``numbers[k]`` is battle k's record or line number (``unit``);
+    ``labels[k]`` the raw winner label (``None`` per battle for AlpacaEval, whose preferences are scores);
+    ``question_ids[k]`` the record's ``question_id`` field or column, ``None`` where absent."""
+
+    path: str
+    unit: str
+    numbers: Sequence[int]
+    labels: Sequence
+    question_ids: Sequence
+
+    def where(self, k: int) -> str:
+        return f"{self.path}: {self.unit} {self.numbers[k]}"
 
 
 @dataclass(frozen=True)
@@ -62,9 +80,21 @@ class _Columns:
     model_b: list
     score: np.ndarray
     skipped: int = 0
+    labels: Sequence | None = None
+    question_ids: Sequence | None = None
 
     def where(self, k: int) -> str:
         return f"{self.path}: {self.unit} {self.numbers[k]}"
+
+    def records(self) -> FileRecords:
+        absent = [None] * len(self.score)
+        return FileRecords(
+            self.path,
+            self.unit,
+            self.numbers,
+            absent if self.labels is None else self.labels,
+            absent if self.question_ids is None else self.question_ids,
+        )
 
 
 def read_battle_files(paths: Sequence[str | Path], file_format: str) -> ParsedBattles:
@@ -82,7 +112,7 @@ def read_battle_files(paths: Sequence[str | Path], file_format: str) -> ParsedBa
     if not any(len(columns.score) for columns in parsed):
         note = f" ({skipped} records skipped as null preferences)" if skipped else ""
         raise BattleFileError(f"no battles found in {', '.join(files)}{note}; nothing to rate")
-    return ParsedBattles(_sequence(parsed), skipped, files)
+    return ParsedBattles(_sequence(parsed), skipped, files, tuple(columns.records() for columns in parsed))
 
 
 def _sequence(parsed: list[_Columns]) -> BattleSequence:
@@ -149,7 +179,10 @@ def _read_text(path: str | Path) -> str:
 def _parse_fastchat(path: str, text: str) -> _Columns:
     records, unit, numbers = _json_records(path, text, "fastchat")
     model_a, model_b, winner = _key_columns(records, FASTCHAT_KEYS, lambda k: f"{path}: {unit} {numbers[k]}")
-    columns = _Columns(path, unit, numbers, model_a, model_b, np.empty(0))
+    question_ids = [record.get("question_id") for record in records]
+    columns = _Columns(
+        path, unit, numbers, model_a, model_b, np.empty(0), labels=winner, question_ids=question_ids
+    )
     return _with_label_scores(columns, winner, FASTCHAT_SCORES)
 
 
@@ -244,12 +277,20 @@ def _key_columns(records: list, keys: tuple[str, ...], where: Callable[[int], st
 def _parse_csv(path: str, text: str) -> _Columns:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        positions = _csv_positions(path, next(reader, None))
-        left, right, winner, numbers = _csv_rows(path, reader, positions)
+        header = next(reader, None)
+        positions = _csv_positions(path, header)
+        left, right, winner, numbers, question_ids = _csv_rows(path, reader, positions, _optional(header))
     except csv.Error as error:
         raise BattleFileError(f"{path}: line {reader.line_num}: malformed CSV ({error})") from error
-    columns = _Columns(path, "line", numbers, left, right, np.empty(0))
+    columns = _Columns(
+        path, "line", numbers, left, right, np.empty(0), labels=winner, question_ids=question_ids
+    )
     return _with_label_scores(columns, winner, CSV_SCORES)
+
+
+def _optional(header: list[str]) -> int | None:
+    """Position of the optional ``question_id`` column, if the header has one."""
+    return header.index("question_id") if "question_id" in header else None
 
 
 def _csv_positions(path: str, header: list[str] | None) -> tuple[int, ...]:
@@ -265,8 +306,10 @@ def _csv_positions(path: str, header: list[str] | None) -> tuple[int, ...]:
     return tuple(header.index(column) for column in CSV_COLUMNS)
 
 
-def _csv_rows(path: str, reader, positions: tuple[int, ...]) -> tuple[list, list, list, list[int]]:
-    left, right, winner, numbers = [], [], [], []
+def _csv_rows(
+    path: str, reader, positions: tuple[int, ...], question_position: int | None
+) -> tuple[list, list, list, list[int], list]:
+    left, right, winner, numbers, question_ids = [], [], [], [], []
     needed = max(positions) + 1
     for row in reader:
         if not row:
@@ -280,7 +323,9 @@ def _csv_rows(path: str, reader, positions: tuple[int, ...]) -> tuple[list, list
         right.append(row[positions[1]])
         winner.append(row[positions[2]])
         numbers.append(reader.line_num)
-    return left, right, winner, numbers
+        has_question = question_position is not None and question_position < len(row)
+        question_ids.append(row[question_position] or None if has_question else None)
+    return left, right, winner, numbers, question_ids
 
 
 # --- shared ---------------------------------------------------------------------------------------------

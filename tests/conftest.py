@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 
 from tests.support import factories
+from tests.support.browser import browser, page  # noqa: F401  (shared fixtures)
 
 # Each test run gets its own Redis key space (broker queues and cache) and its own test database, so two runs
 # on one machine (a developer's and CI's, say) never consume each other's tasks or drop each other's tables.
@@ -25,6 +26,9 @@ def pytest_configure(config):
     if "postgresql" not in engine and not os.environ.get("ARENA_ALLOW_NON_POSTGRES_TESTS"):
         raise pytest.UsageError(f"tests need PostgreSQL (DATABASE_URL), got {engine}; run `make test`.")
     _use_run_prefix()
+    # pytest-django's live server serves /static/ from the finders, which know no hashed manifest names:
+    # use plain names so the browser tests load the real htmx, plotly and CSS.
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 
 def _use_run_prefix() -> None:
@@ -36,6 +40,20 @@ def _use_run_prefix() -> None:
         app.conf.broker_transport_options = {**app.conf.broker_transport_options, "global_keyprefix": prefix}
     if "redis" in settings.CACHES["default"]["BACKEND"].lower():
         settings.CACHES["default"]["KEY_PREFIX"] = f"{prefix}arena"
+
+
+@pytest.fixture(autouse=True)
+def _standard_dimensions(request):
+    """A transactional test's flush deletes the dimensions the migration seeded: put them back for every
+    test that uses the database, so test order never matters."""
+    names = request.fixturenames
+    if "transactional_db" in names or "live_server" in names:
+        request.getfixturevalue("transactional_db")
+    elif "db" in names:
+        request.getfixturevalue("db")
+    else:
+        return
+    factories.ensure_dimensions()
 
 
 @pytest.fixture

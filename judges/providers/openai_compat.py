@@ -131,15 +131,19 @@ def normalise_base_url(base_url: str) -> str:
 
 
 def _send(client: openai.OpenAI, request: CompletionRequest, base_url: str, *, json_mode: bool) -> Any:
-    extra: dict[str, Any] = {"response_format": {"type": "json_object"}} if json_mode else {}
+    body: dict[str, Any] = {
+        "model": request.model,
+        "messages": request.messages,
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+    }
+    if json_mode:
+        body["response_format"] = {"type": "json_object"}
     try:
-        return client.chat.completions.create(
-            model=request.model,
-            messages=request.messages,  # type: ignore[arg-type]
-            temperature=request.temperature,
-            max_tokens=request.max_tokens,
-            **extra,
-        )
+        # The SDK's own transport, status handling and errors, without `create()`'s per-call walk of the
+        # parameter TypedDicts: that walk cost ~2 ms of CPU per call, a third of a judgment's CPU budget at
+        # 160 calls/s. The body is the plain JSON every compatible server expects.
+        return client.post("/chat/completions", body=body, cast_to=ChatCompletion)
     except openai.BadRequestError as exc:
         if json_mode and _complains_about_response_format(exc):
             raise _ResponseFormatRefusedError from exc

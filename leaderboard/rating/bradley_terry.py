@@ -60,7 +60,10 @@ class _Solver:
         """Centred natural-log strengths of one connected component, and whether it was regularised."""
         if len(comparison_matrix) == 1:
             return np.zeros(1), False
-        regularise = not mle_exists(comparison_matrix)
+        # A bootstrap resample can split a component (a sparse pair drops out); `mle_exists` judges each piece
+        # on its own, but one unregularised fit over disconnected pieces has no unique solution.
+        connected = len(component_members(comparison_matrix + comparison_matrix.T)) == 1
+        regularise = not (connected and mle_exists(comparison_matrix))
         alpha = self._alpha_for(regularise)
         # Imported here: choix pulls in scipy.stats, seconds of start-up that Elo, win rates and every web
         # process importing this package would otherwise pay for nothing.
@@ -72,6 +75,8 @@ class _Solver:
             )
         except RuntimeError as error:
             raise RatingError(f"Bradley–Terry fit did not converge ({error}); try a looser tol") from error
+        except ValueError as error:  # choix: no stationary distribution (a singular chain)
+            raise RatingError(f"Bradley–Terry fit failed: {error}") from error
         return theta - theta.mean(), regularise
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bootstrap import resampled_battle_weights
-from .counts import pair_counts_from_sequence
+from .counts import _validated_weights, pair_counts_from_scores
 from .errors import DisconnectedGraphError, NoMaximumLikelihoodError, RatingError
 from .graph import diagnose
 from .result import RatingResult, rating_result
@@ -110,13 +110,18 @@ def fit_style_controlled(
     anchor: Anchor = DEFAULT_ANCHOR,
     bootstrap_rounds: int = 0,
     seed: int | None = None,
+    weights: np.ndarray | None = None,
 ) -> StyleResult:
     """Style-controlled Bradley–Terry ratings for ``sequence``.
 
     ``style_a`` / ``style_b`` are (battles × 4) raw style counts of each side's answer, columns in the order
     of ``STYLE_FEATURES`` (see :func:`answer_style`). Intervals resample battles with replacement.
+    ``weights`` (default 1 each) lets one entry stand for several verdicts on the same battle: with ``score``
+    their mean, the likelihood is the same as listing them one by one (style is a property of the battle).
+    Resampling then draws battles, each carrying its weight.
     """
-    counts = pair_counts_from_sequence(sequence)
+    base = np.ones(len(sequence)) if weights is None else _validated_weights(weights, len(sequence))
+    counts = pair_counts_from_scores(sequence.models, sequence.a, sequence.b, sequence.score, base)
     diagnostics = diagnose(counts)
     if not diagnostics.connected:
         raise DisconnectedGraphError(diagnostics)
@@ -125,8 +130,8 @@ def fit_style_controlled(
     design = _Design(
         sequence.a, sequence.b, style_covariates(style_a, style_b), sequence.score, len(sequence.models)
     )
-    full = design.fit(np.ones(len(sequence)), np.zeros(design.n_models + len(STYLE_FEATURES)))
-    samples = _bootstrap(design, full, anchor, sequence.models, bootstrap_rounds, seed)
+    full = design.fit(base, np.zeros(design.n_models + len(STYLE_FEATURES)))
+    samples = _bootstrap(design, base, full, anchor, sequence.models, bootstrap_rounds, seed)
     result = rating_result(
         models=sequence.models,
         ratings=_elo(full, design.n_models, sequence.models, anchor),
@@ -150,9 +155,15 @@ def _elo(params: np.ndarray, n_models: int, models: tuple[str, ...], anchor: Anc
 
 
 def _bootstrap(
-    design: _Design, full: np.ndarray, anchor: Anchor, models: tuple[str, ...], rounds: int, seed: int | None
+    design: _Design,
+    base: np.ndarray,
+    full: np.ndarray,
+    anchor: Anchor,
+    models: tuple[str, ...],
+    rounds: int,
+    seed: int | None,
 ) -> np.ndarray | None:
     if rounds <= 0:
         return None
-    weights = resampled_battle_weights(len(design.a), rounds, np.random.default_rng(seed))
-    return np.array([_elo(design.fit(w, full), design.n_models, models, anchor) for w in weights])
+    draws = resampled_battle_weights(len(design.a), rounds, np.random.default_rng(seed))
+    return np.array([_elo(design.fit(base * w, full), design.n_models, models, anchor) for w in draws])

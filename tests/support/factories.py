@@ -43,3 +43,85 @@ def make_outputs(
             Output.objects.create(contender=contender, prompt=prompt, text=text, **style_counts(text))
         )
     return outputs
+
+
+# --- human voting (arena.voting) -----------------------------------------------------------------------
+
+
+def make_voting_task(
+    prompt_set: PromptSet,
+    contenders: list[Contender] | None = None,
+    *,
+    slug: str = "people",
+    votes_per_battle: int = 2,
+    gold_rate: float = 0.0,
+    guidelines: str = "Prefer **correct** answers.",
+    **extra,
+):
+    from arena.voting.staff import task_create
+
+    return task_create(
+        slug=slug, name=slug.title(), prompt_set=prompt_set, contenders=contenders or [], votes_per_battle=votes_per_battle,
+        gold_rate=gold_rate, guidelines=guidelines, **extra,
+    )  # fmt: skip
+
+
+def make_voting_arena(
+    *,
+    n_contenders: int = 3,
+    n_prompts: int = 3,
+    slug: str = "vote-set",
+    prefix: str = "model",
+    task_slug: str = "people",
+    **task_options,
+):
+    """A prompt set, approved contenders with an answer to every prompt, and an open voting task on them."""
+    prompt_set = make_prompt_set(slug, n_prompts=n_prompts)
+    contenders = [
+        make_contender(f"{prefix}-{i}", name=f"{prefix.title()} Number {i}")
+        for i in range(1, n_contenders + 1)
+    ]
+    for contender in contenders:
+        make_outputs(contender, prompt_set, template="Answer {n} from a model, in plain words.")
+    return make_voting_task(prompt_set, contenders, slug=task_slug, **task_options), contenders
+
+
+def voter_of(user):
+    from arena.voting.identity import Voter
+
+    return Voter(key=f"u:{user.pk}", user=user)
+
+
+def serve_to(task, user):
+    """Serve the user's next battle in `task` (an Assignment, or None when none is left)."""
+    from arena.voting.identity import annotator_for
+    from arena.voting.serving import assignment_serve
+
+    return assignment_serve(task=task, annotator=annotator_for(voter_of(user)))
+
+
+def fresh_rate_limits(settings, **limits) -> None:
+    """Give a test its own rate-limit counters (and optionally other limits), so earlier runs do not leak in."""
+    import uuid
+
+    settings.ARENA_VOTE_RATE_NAMESPACE = f"rl-test-{uuid.uuid4().hex}"
+    settings.ARENA_VOTE_RATE_PER_MINUTE = limits.get("per_voter", 10_000)
+    settings.ARENA_VOTE_RATE_PER_MINUTE_IP = limits.get("per_ip", 10_000)
+
+
+def make_annotator_user(username: str, **extra):
+    """A user without a usable password: fast to create (no password hashing) for service and client tests."""
+    return get_user_model().objects.create_user(username=username, password=None, **extra)
+
+
+def ensure_dimensions() -> None:
+    """Re-seed the standard dimensions: a transactional test's flush deletes the rows the migration seeded."""
+    from importlib import import_module
+
+    from arena.models import Dimension
+
+    seeded = import_module("arena.migrations.0002_seed_dimensions").DIMENSIONS
+    for position, (slug, name, rubric) in enumerate(seeded):
+        Dimension.objects.get_or_create(
+            slug=slug, defaults={"name": name, "rubric": rubric, "position": position}
+        )

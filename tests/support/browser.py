@@ -1,4 +1,7 @@
-"""Real headless Chromium (Debian's package) driven by Playwright against pytest-django's live server."""
+"""Browser fixtures: real headless Chromium (Debian's package) driven by Playwright against the live server.
+
+Registered in tests/conftest.py so every test folder shares one browser per session (a second Playwright
+instance inside the first one's event loop would fail)."""
 
 from __future__ import annotations
 

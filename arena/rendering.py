@@ -1,0 +1,80 @@
+"""Untrusted Markdown (model answers, prompts, guidelines) to HTML that cannot run anything in the page.
+
+Two layers, so that a bug in one is caught by the other:
+1. markdown-it renders CommonMark + tables + strikethrough with raw HTML *off*: every tag written in the text
+   comes out escaped, as visible text. Fenced code is highlighted by Pygments (escaped spans only).
+2. nh3 (ammonia) then keeps only an allow-list of tags, attributes, classes and URL schemes, and sets
+   `rel` on links. Images are not rendered at all: an answer must not make annotators' browsers fetch
+   third-party URLs (tracking pixels, or content that hints at which model wrote it).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import nh3
+from django.utils.safestring import SafeString, mark_safe
+from markdown_it import MarkdownIt
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import TextLexer, get_lexer_by_name
+from pygments.token import STANDARD_TYPES
+from pygments.util import ClassNotFound
+
+LINK_REL = "nofollow noopener noreferrer"
+HIGHLIGHT_CLASS = "highlight"
+
+_TAGS = {
+    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "del", "s", "code", "pre",
+    "blockquote", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "a", "span",
+}  # fmt: skip
+_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
+# Table cell alignment is the only inline style markdown-it emits; everything else in `style` is dropped.
+_STYLE_TAGS = {"th", "td"}
+_URL_SCHEMES = {"http", "https", "mailto"}
+_FORMATTER = HtmlFormatter(nowrap=True)
+
+
+def _highlight(code: str, lang: str, _attrs: str) -> str:
+    """Highlight a fenced block; an unknown or missing language is shown as escaped plain text."""
+    try:
+        lexer = get_lexer_by_name(lang.strip()) if lang.strip() else TextLexer()
+    except ClassNotFound:
+        lexer = TextLexer()
+    return f'<pre class="{HIGHLIGHT_CLASS}"><code>{highlight(code, lexer, _FORMATTER)}</code></pre>\n'
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    md = MarkdownIt(
+        "commonmark", {"html": False, "linkify": False, "typographer": False, "highlight": _highlight}
+    )
+    md.enable(["table", "strikethrough"])
+    md.disable("image")
+    return md
+
+
+def _clean(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=_TAGS,
+        attributes={**_ATTRIBUTES, **{tag: {"style"} for tag in _STYLE_TAGS}},
+        filter_style_properties={"text-align"},
+        url_schemes=_URL_SCHEMES,
+        link_rel=LINK_REL,
+        allowed_classes={"pre": {HIGHLIGHT_CLASS}, "span": {c for c in STANDARD_TYPES.values() if c}},
+        clean_content_tags={"script", "style"},
+        strip_comments=True,
+    )
+
+
+def render_markdown(text: str) -> SafeString:
+    """Sanitised HTML for untrusted Markdown `text`; safe to insert into any page as is."""
+    if not text:
+        return mark_safe("")
+    return mark_safe(_clean(_parser().render(text)))  # nh3 has sanitised it
+
+
+def highlight_css() -> str:
+    """The Pygments rules for highlighted code blocks (copied into static/css/vote.css)."""
+    return _FORMATTER.get_style_defs(f".{HIGHLIGHT_CLASS}")

@@ -1,0 +1,51 @@
+"""What the vote pages show: the reveal after a vote and the annotator's progress, shaped for templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arena.models import Assignment, Dimension
+from arena.rendering import render_markdown
+from arena.voting.recording import CHOICES
+from arena.voting.stats import Progress
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """The two model names, shown only after the vote, and what the annotator chose (displayed sides)."""
+
+    left_name: str
+    right_name: str
+    choice: str
+    choice_label: str
+    dimensions: list[tuple[str, str]]
+
+
+def reveal_for(assignment: Assignment) -> Reveal:
+    """Built from the stored assignment alone, so a replayed vote gets exactly the first response."""
+    battle = assignment.battle
+    left, right = (
+        (battle.contender_a, battle.contender_b)
+        if assignment.left_is_a
+        else (battle.contender_b, battle.contender_a)
+    )
+    choice = assignment.displayed(assignment.outcome)
+    dimensions = []
+    if assignment.dimension_outcomes:
+        names = dict(
+            Dimension.objects.filter(slug__in=assignment.dimension_outcomes).values_list("slug", "name")
+        )
+        for slug, outcome in sorted(assignment.dimension_outcomes.items()):
+            dimensions.append((names.get(slug, slug), CHOICES[assignment.displayed(outcome)]))
+    return Reveal(left.name, right.name, choice, CHOICES[choice], dimensions)
+
+
+def progress_context(progress: Progress) -> dict:
+    rate = progress.agreement.rate
+    return {"progress": progress, "agreement_pct": None if rate is None else round(100 * rate)}
+
+
+def guidelines_html(text: str) -> str:
+    return render_markdown(
+        text or "Pick the answer you would rather receive. Judge content first, style second."
+    )

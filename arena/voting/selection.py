@@ -1,0 +1,206 @@
+"""Which battle an annotator sees next.
+
+Order of preference, never a battle the annotator was already served (the database refuses it too):
+1. now and then (the task's `gold_rate`) an unseen gold battle, as an attention check;
+2. when the task or ARENA_VOTE_INCONSISTENT_FIRST asks for it, a battle an LLM judge was inconsistent on;
+3. otherwise the contender pair the *pair priority* function ranks first, on one of its prompts (below).
+Battles still short of the task's `votes_per_battle` come first, those with some votes before fresh ones,
+so battles reach the votes wanted and agreement between people can be measured.
+
+The pair priority is pluggable (ARENA_VOTE_PAIR_PRIORITY): the default serves the pairs with the fewest
+votes; the leaderboard can point it at a function preferring pairs whose rating intervals overlap, without
+the arena importing anything from it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+from itertools import combinations
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from arena.models import AnnotationTask, Annotator, Assignment, Battle, Contender, GoldBattle, Output, Verdict
+from arena.models.verdicts import Source
+from arena.services.battles import battle_get_or_create
+
+
+@dataclass(frozen=True)
+class PairStats:
+    """One unordered contender pair of a task: ids with `low < high`, and the people's votes on it so far."""
+
+    low: int
+    high: int
+    n_votes: int
+
+
+PairPriority = Callable[[AnnotationTask, Sequence[PairStats]], Sequence[float]]
+
+
+def fewest_votes_first(task: AnnotationTask, pairs: Sequence[PairStats]) -> list[float]:
+    """The default pair priority: higher is served sooner, so the least-voted pairs come first."""
+    return [-float(pair.n_votes) for pair in pairs]
+
+
+@lru_cache(maxsize=4)
+def _load_priority(path: str) -> PairPriority:
+    try:
+        return import_string(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"ARENA_VOTE_PAIR_PRIORITY={path!r} cannot be imported ({exc}); give the dotted path of a function "
+            "(task, pairs) -> scores, e.g. arena.voting.selection.fewest_votes_first."
+        ) from None
+
+
+def pair_priority() -> PairPriority:
+    return _load_priority(settings.ARENA_VOTE_PAIR_PRIORITY)
+
+
+@dataclass(frozen=True)
+class Pick:
+    battle: Battle
+    gold: GoldBattle | None = None
+
+
+def task_contender_ids(task: AnnotationTask) -> list[int]:
+    """Approved contenders of the task (all approved ones with answers in its prompt set when none is chosen)."""
+    approved = Contender.objects.filter(status=Contender.Status.APPROVED)
+    chosen = approved.filter(pk__in=task.contenders.values("pk"))
+    if not chosen.exists():
+        chosen = approved.filter(outputs__prompt__prompt_set_id=task.prompt_set_id).distinct()
+    return sorted(chosen.values_list("pk", flat=True))
+
+
+def _seen(annotator: Annotator) -> QuerySet:
+    return Assignment.objects.filter(annotator=annotator).values("battle_id")
+
+
+def _holding_places(task: AnnotationTask) -> Q:
+    """Assignments that count towards a battle's votes wanted: votes, and recent unanswered serves."""
+    fresh = timezone.now() - timedelta(minutes=settings.ARENA_VOTE_OPEN_MINUTES)
+    return Q(vote_assignments__task=task) & (
+        Q(vote_assignments__state=Assignment.State.VOTED)
+        | Q(vote_assignments__state=Assignment.State.SERVED, vote_assignments__served_at__gte=fresh)
+    )
+
+
+def _gold(task: AnnotationTask, annotator: Annotator, rng: random.Random) -> Pick | None:
+    if task.gold_rate <= 0 or rng.random() >= task.gold_rate:
+        return None
+    gold = (
+        GoldBattle.objects.filter(task=task)
+        .exclude(battle_id__in=_seen(annotator))
+        .select_related("battle")
+        .order_by("?")
+        .first()
+    )
+    return Pick(battle=gold.battle, gold=gold) if gold else None
+
+
+def _inconsistent(task: AnnotationTask, annotator: Annotator, ids: list[int]) -> Pick | None:
+    if not (task.inconsistent_first or settings.ARENA_VOTE_INCONSISTENT_FIRST):
+        return None
+    judged = Verdict.objects.filter(battle=OuterRef("pk"), inconsistent=True, source__kind=Source.Kind.JUDGE)
+    battle = (
+        Battle.objects.filter(
+            prompt__prompt_set_id=task.prompt_set_id, contender_a__in=ids, contender_b__in=ids
+        )
+        .filter(Exists(judged))
+        .exclude(pk__in=_seen(annotator))
+        .annotate(n=Count("vote_assignments", filter=_holding_places(task)))
+        .filter(n__lt=task.votes_per_battle)
+        .order_by("n", "?")
+        .first()
+    )
+    return Pick(battle=battle) if battle else None
+
+
+def _pairs_ranked(task: AnnotationTask, ids: list[int], rng: random.Random) -> list[PairStats]:
+    votes: dict[tuple[int, int], int] = {}
+    rows = Assignment.objects.filter(task=task, state=Assignment.State.VOTED).values_list(
+        "battle__contender_a", "battle__contender_b"
+    )
+    for row in rows.annotate(n=Count("pk")):
+        key = (min(row[0], row[1]), max(row[0], row[1]))
+        votes[key] = votes.get(key, 0) + row[2]
+    pairs = [PairStats(low, high, votes.get((low, high), 0)) for low, high in combinations(ids, 2)]
+    scores = pair_priority()(task, pairs)
+    jitter = [rng.random() for _ in pairs]
+    order = sorted(range(len(pairs)), key=lambda i: (-scores[i], jitter[i]))
+    return [pairs[i] for i in order]
+
+
+def _prompt_battles(
+    task: AnnotationTask, annotator: Annotator, pair: PairStats, prompt_ids: list[int]
+) -> dict:
+    """Existing battles of the pair on these prompts: prompt id -> (battle ids, places held, seen by annotator)."""
+    mine = Assignment.objects.filter(annotator=annotator, battle=OuterRef("pk"))
+    rows = (
+        Battle.objects.filter(
+            prompt_id__in=prompt_ids,
+            contender_a__in=(pair.low, pair.high),
+            contender_b__in=(pair.low, pair.high),
+        )
+        .annotate(n=Count("vote_assignments", filter=_holding_places(task)), seen=Exists(mine))
+        .values_list("pk", "prompt_id", "n", "seen")
+    )
+    found: dict[int, tuple[list[int], int, bool]] = {}
+    for pk, prompt_id, n, seen in rows:
+        ids, total, any_seen = found.get(prompt_id, ([], 0, False))
+        found[prompt_id] = ([*ids, pk], total + n, any_seen or seen)
+    return found
+
+
+def _battle_for_pair(
+    task: AnnotationTask, annotator: Annotator, pair: PairStats, rng: random.Random, *, short_only: bool
+) -> Pick | None:
+    """The pair's unseen battle with the fewest votes, created (in a random A/B order) when it does not exist."""
+    answers: dict[int, dict[int, Output]] = {}
+    for output in Output.objects.filter(
+        prompt__prompt_set_id=task.prompt_set_id, contender_id__in=(pair.low, pair.high)
+    ).only("pk", "prompt_id", "contender_id"):
+        answers.setdefault(output.prompt_id, {})[output.contender_id] = output
+    both = [prompt_id for prompt_id, by in answers.items() if len(by) == 2]
+    existing = _prompt_battles(task, annotator, pair, both)
+    candidates = []
+    for prompt_id in both:
+        ids, n, seen = existing.get(prompt_id, ([], 0, False))
+        short = n < task.votes_per_battle
+        if not seen and (short or not short_only):
+            # Short battles that already have votes first, so battles reach the votes wanted (and agreement
+            # between people can be measured) instead of every battle getting one vote; then the least voted.
+            candidates.append(((0, -n) if short else (1, n), rng.random(), prompt_id, ids))
+    if not candidates:
+        return None
+    _, _, prompt_id, ids = min(candidates)
+    if ids:
+        return Pick(battle=Battle.objects.get(pk=ids[0]))
+    first, second = answers[prompt_id][pair.low], answers[prompt_id][pair.high]
+    a, b = (first, second) if rng.random() < 0.5 else (second, first)
+    return Pick(battle=battle_get_or_create(output_a=a, output_b=b)[0])
+
+
+def battle_pick(
+    *, task: AnnotationTask, annotator: Annotator, rng: random.Random | None = None
+) -> Pick | None:
+    """The next battle for this annotator in this task, or None when they have seen every battle."""
+    rng = rng or random.Random()
+    ids = task_contender_ids(task)
+    pick = _gold(task, annotator, rng) or _inconsistent(task, annotator, ids)
+    if pick:
+        return pick
+    pairs = _pairs_ranked(task, ids, rng)
+    for short_only in (True, False):
+        for pair in pairs:
+            pick = _battle_for_pair(task, annotator, pair, rng, short_only=short_only)
+            if pick:
+                return pick
+    return None

@@ -1,0 +1,139 @@
+"""Serving battles to annotators: one open assignment per task, an opaque token, sides drawn at random."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from arena.errors import InputError
+from arena.models import AnnotationTask, Annotator, Assignment, Dimension
+from arena.rendering import render_markdown
+from arena.voting.identity import Voter
+from arena.voting.selection import battle_pick
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def min_read_ms(*texts: str) -> int:
+    """How long reading these answers takes at ARENA_VOTE_READ_CHARS_PER_SECOND, plus the base time."""
+    chars = sum(len(text) for text in texts)
+    return settings.ARENA_VOTE_MIN_READ_MS + int(1000 * chars / settings.ARENA_VOTE_READ_CHARS_PER_SECOND)
+
+
+def _open_assignment(task: AnnotationTask, annotator: Annotator) -> Assignment | None:
+    return Assignment.objects.filter(task=task, annotator=annotator, state=Assignment.State.SERVED).first()
+
+
+def assignment_serve(
+    *, task: AnnotationTask, annotator: Annotator, rng: random.Random | None = None
+) -> Assignment | None:
+    """The annotator's open battle in this task, else a new one; None when nothing is left to vote on.
+
+    A reload serves the same battle again (same token, sides and reading clock). Two tabs serving at the same
+    moment end up with the same assignment: the database allows one open assignment per annotator and task.
+    """
+    for _attempt in range(3):
+        current = _open_assignment(task, annotator)
+        if current is not None:
+            return current
+        pick = battle_pick(task=task, annotator=annotator, rng=rng)
+        if pick is None:
+            return None
+        battle = pick.battle
+        texts = battle.output_a.text, battle.output_b.text
+        try:
+            with transaction.atomic():
+                return Assignment.objects.create(
+                    token=new_token(), task=task, annotator=annotator, battle=battle, gold=pick.gold,
+                    left_is_a=secrets.randbelow(2) == 0, min_read_ms=min_read_ms(*texts),
+                )  # fmt: skip
+        except IntegrityError:  # another tab got there first; take what it served
+            continue
+    return _open_assignment(task, annotator)
+
+
+def owned_assignment(rows: QuerySet[Assignment], voter: Voter) -> Assignment:
+    """The one assignment in `rows` (filtered by token), only if it was served to this voter.
+
+    Raises InputError 404 for an unknown token, 403 for a battle served to someone else.
+    """
+    assignment = next(iter(rows), None)
+    if assignment is None:
+        raise InputError(
+            "Unknown battle: this link is not (or no longer) valid. Load the next battle and vote there.",
+            status=404,
+        )
+    if assignment.annotator.voter_key != voter.key:
+        raise InputError(
+            "This battle was served to someone else: a vote counts only from the person it was shown to. "
+            "Load your own battle and vote there.",
+            status=403,
+        )
+    return assignment
+
+
+def assignment_for_voter(*, token: str, voter: Voter, lock: bool = False) -> Assignment:
+    """The assignment behind `token` with its annotator and task, if served to this voter (see owned_assignment).
+
+    `lock` takes row locks on the assignment and its annotator until the transaction ends.
+    """
+    rows = Assignment.objects.select_related("annotator", "task")
+    if lock:
+        rows = rows.select_for_update(of=("self", "annotator"))
+    return owned_assignment(rows.filter(token=token), voter)
+
+
+def assignment_skip(*, token: str, voter: Voter) -> tuple[Assignment, bool]:
+    """Record a skip (not a vote); repeating it changes nothing. Returns (assignment, changed)."""
+    with transaction.atomic():
+        assignment = assignment_for_voter(token=token, voter=voter, lock=True)
+        if assignment.state == Assignment.State.SKIPPED:
+            return assignment, False
+        if assignment.state == Assignment.State.VOTED:
+            raise InputError(
+                "You already voted on this battle, so it cannot be skipped. Load the next one.", status=409
+            )
+        assignment.state = Assignment.State.SKIPPED
+        assignment.answered_at = timezone.now()
+        assignment.save(update_fields=["state", "answered_at"])
+    return assignment, True
+
+
+@dataclass(frozen=True)
+class BattleView:
+    """What the page shows before the vote: no contender, battle or output identity, only the token."""
+
+    token: str
+    prompt_html: str
+    left_html: str
+    right_html: str
+    dimensions: list[Dimension]
+
+
+def vote_dimensions(task: AnnotationTask) -> list[Dimension]:
+    """The optional dimension rows of this task's prompt set (overall is always asked, so never listed)."""
+    return list(
+        task.prompt_set.vote_dimensions.filter(is_active=True).exclude(slug="overall").order_by("position")
+    )
+
+
+def battle_view(assignment: Assignment) -> BattleView:
+    battle = assignment.battle
+    left, right = (
+        (battle.output_a, battle.output_b) if assignment.left_is_a else (battle.output_b, battle.output_a)
+    )
+    return BattleView(
+        token=assignment.token,
+        prompt_html=render_markdown(battle.prompt.text),
+        left_html=render_markdown(left.text),
+        right_html=render_markdown(right.text),
+        dimensions=vote_dimensions(assignment.task),
+    )

@@ -1,0 +1,123 @@
+"""Annotator statistics: progress, agreement with the majority of other people, attention checks.
+
+Agreement compares overall outcomes in battle A/B terms. A battle counts for an annotator when at least one
+other (non-excluded) person voted on it and the others' outcomes have a single most common value.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from arena.models import Annotator, Assignment, Verdict
+from arena.services.battles import people_source
+
+
+@dataclass(frozen=True)
+class Agreement:
+    compared: int
+    agreed: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.agreed / self.compared if self.compared else None
+
+
+def majority(outcomes: Sequence[str]) -> str | None:
+    """The most common outcome, or None when there is none or two outcomes share the top count."""
+    top = Counter(outcomes).most_common(2)
+    if not top or (len(top) == 2 and top[0][1] == top[1][1]):
+        return None
+    return top[0][0]
+
+
+def agreement_with_majority(mine: Mapping[int, str], others: Mapping[int, Sequence[str]]) -> Agreement:
+    """`mine`: battle -> my outcome; `others`: battle -> the other people's outcomes on it."""
+    compared = agreed = 0
+    for battle_id, outcome in mine.items():
+        consensus = majority(others.get(battle_id, ()))
+        if consensus is not None:
+            compared += 1
+            agreed += consensus == outcome
+    return Agreement(compared, agreed)
+
+
+def pairwise_agreement(votes_by_battle: Iterable[Sequence[str]]) -> Agreement:
+    """Share of agreeing pairs of people over battles with at least two votes (inter-annotator agreement)."""
+    compared = agreed = 0
+    for outcomes in votes_by_battle:
+        counts = Counter(outcomes)
+        n = len(outcomes)
+        compared += n * (n - 1) // 2
+        agreed += sum(c * (c - 1) // 2 for c in counts.values())
+    return Agreement(compared, agreed)
+
+
+@dataclass(frozen=True)
+class OverallVotes:
+    """The people's overall outcomes, battle -> {voter_key: outcome}: counted ones, and those staff excluded."""
+
+    counted: dict[int, dict[str, str]]
+    excluded: dict[int, dict[str, str]]
+
+
+def overall_votes(*, battle_ids=None, task=None) -> OverallVotes:
+    rows = Verdict.objects.filter(source=people_source(), dimension__slug="overall", outcome__isnull=False)
+    if battle_ids is not None:
+        rows = rows.filter(battle_id__in=battle_ids)
+    if task is not None:
+        rows = rows.filter(battle_id__in=Assignment.objects.filter(task=task).values("battle_id"))
+    counted: dict[int, dict[str, str]] = defaultdict(dict)
+    excluded: dict[int, dict[str, str]] = defaultdict(dict)
+    for battle_id, voter_key, outcome, is_excluded in rows.values_list(
+        "battle_id", "voter_key", "outcome", "excluded"
+    ):
+        (excluded if is_excluded else counted)[battle_id][voter_key] = outcome
+    return OverallVotes(counted, excluded)
+
+
+def agreement_of(voter_key: str, votes: OverallVotes) -> Agreement:
+    """The voter's agreement with the counted votes of everyone else (their own excluded votes included)."""
+    mine = {
+        b: by[voter_key]
+        for table in (votes.excluded, votes.counted)
+        for b, by in table.items()
+        if voter_key in by
+    }
+    others = {b: [o for k, o in votes.counted.get(b, {}).items() if k != voter_key] for b in mine}
+    return agreement_with_majority(mine, others)
+
+
+@dataclass(frozen=True)
+class Progress:
+    today: int
+    total: int
+    skipped: int
+    agreement: Agreement
+
+
+def _start_of_today() -> datetime:
+    now = timezone.localtime()
+    return timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
+
+
+def annotator_progress(annotator: Annotator) -> Progress:
+    """Votes today and in total, skips, and agreement with the majority, for the annotator's own page."""
+    voted = Q(state=Assignment.State.VOTED)
+    counts = Assignment.objects.filter(annotator=annotator).aggregate(
+        total=Count("pk", filter=voted),
+        today=Count("pk", filter=voted & Q(answered_at__gte=_start_of_today())),
+        skipped=Count("pk", filter=Q(state=Assignment.State.SKIPPED)),
+    )
+    mine = Verdict.objects.filter(voter_key=annotator.voter_key, dimension__slug="overall").values(
+        "battle_id"
+    )
+    agreement = agreement_of(annotator.voter_key, overall_votes(battle_ids=mine))
+    return Progress(
+        today=counts["today"], total=counts["total"], skipped=counts["skipped"], agreement=agreement
+    )

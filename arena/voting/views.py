@@ -1,0 +1,181 @@
+"""Vote pages. One template serves the page and its htmx fragments; the services hold the logic.
+
+Nothing sent to the browser before a vote identifies the battle or its contenders: the page carries rendered
+answers and an opaque assignment token only.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from arena.errors import InputError
+from arena.models import AnnotationTask, Annotator, Assignment
+from arena.voting.identity import Voter, annotator_for, client_ip, voter_for_request
+from arena.voting.presenting import guidelines_html, progress_context, reveal_for
+from arena.voting.ratelimit import rate_limit_hit
+from arena.voting.recording import CHOICES, ballot_from_post, vote_record
+from arena.voting.serving import assignment_serve, assignment_skip, battle_view, vote_dimensions
+from arena.voting.staff import annotator_set_excluded, annotators_overview, flags_recent, tasks_overview
+from arena.voting.stats import annotator_progress
+
+BATTLE_TEMPLATE = "voting/battle.html"
+
+
+def arena_urls(view):
+    """Make `{% url 'arena:...' %}` in the layout resolve to the arena's pages from these views.
+
+    These URLs are included under the app namespace "arena" with the instance namespace "voting"; without
+    this, Django would look the layout's "arena:" names up in the current instance, "voting", and fail.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        request.current_app = "arena"
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _error(request: HttpRequest, message: str, status: int, headers: dict | None = None) -> HttpResponse:
+    """htmx requests get the message as plain text (vote.js shows it); pages get it in the layout."""
+    if request.htmx:
+        response = HttpResponse(
+            message, status=status, content_type="text/plain; charset=utf-8", headers=headers
+        )
+    else:
+        response = render(request, "voting/error.html", {"message": message}, status=status)
+        for name, value in (headers or {}).items():
+            response[name] = value
+    return response
+
+
+def _rate_limited(request: HttpRequest, voter: Voter, scope: str) -> HttpResponse | None:
+    limited = rate_limit_hit(scope=scope, voter_key=voter.key, ip=client_ip(request))
+    if limited is None:
+        return None
+    return _error(request, limited.message, 429, {"Retry-After": str(limited.retry_after)})
+
+
+def _sign_in(request: HttpRequest, next_url: str) -> HttpResponse:
+    if request.htmx:
+        return HttpResponseClientRedirect(f"{reverse('login')}?next={next_url}")
+    return redirect_to_login(next_url)
+
+
+def _battle_page(request: HttpRequest, task: AnnotationTask, annotator: Annotator) -> HttpResponse:
+    assignment = assignment_serve(task=task, annotator=annotator)
+    context = {
+        "task": task,
+        "view": battle_view(assignment) if assignment else None,
+        "choices": CHOICES.items(),
+        "guidelines_html": guidelines_html(task.guidelines),
+        "next_url": reverse("voting:task", args=[task.slug]) + "?start=1",
+        **progress_context(annotator_progress(annotator)),
+    }
+    return render(request, BATTLE_TEMPLATE + "#battle" if request.htmx else BATTLE_TEMPLATE, context)
+
+
+@arena_urls
+@require_GET
+def vote(request: HttpRequest) -> HttpResponse:
+    """Entry point: straight to the one open task, or a choice between several."""
+    tasks = list(AnnotationTask.objects.filter(is_active=True))
+    if len(tasks) == 1:
+        return redirect("voting:task", slug=tasks[0].slug)
+    return render(request, "voting/tasks.html", {"tasks": tasks})
+
+
+@arena_urls
+@require_GET
+def task(request: HttpRequest, slug: str) -> HttpResponse:
+    """The guidelines first (until the annotator starts), then one battle at a time."""
+    task = get_object_or_404(AnnotationTask, slug=slug, is_active=True)
+    try:
+        voter = voter_for_request(request, create=True)
+    except InputError:
+        return _sign_in(request, request.get_full_path())
+    annotator = annotator_for(voter)
+    started = "start" in request.GET or Assignment.objects.filter(task=task, annotator=annotator).exists()
+    if not started:
+        context = {
+            "task": task,
+            "guidelines_html": guidelines_html(task.guidelines),
+            "dimensions": vote_dimensions(task),
+        }
+        return render(request, "voting/intro.html", context)
+    return _rate_limited(request, voter, "serve") or _battle_page(request, task, annotator)
+
+
+@arena_urls
+@require_POST
+def submit(request: HttpRequest, token: str) -> HttpResponse:
+    """Record the vote on the battle served under `token`, then reveal the models. Replays change nothing."""
+    try:
+        voter = voter_for_request(request, create=False)
+        limited = _rate_limited(request, voter, "vote")
+        if limited:
+            return limited
+        result = vote_record(token=token, voter=voter, ballot=ballot_from_post(request.POST))
+    except InputError as exc:
+        return _error(request, exc.message, exc.status)
+    assignment = result.assignment
+    context = {
+        "task": assignment.task,
+        "reveal": reveal_for(assignment),
+        "choices": CHOICES.items(),
+        "next_url": reverse("voting:task", args=[assignment.task.slug]) + "?start=1",
+    }
+    if request.htmx:
+        return render(request, BATTLE_TEMPLATE + "#panel", {**context, "oob": True})
+    annotator = assignment.annotator
+    context.update(view=battle_view(assignment), guidelines_html=guidelines_html(assignment.task.guidelines))
+    return render(request, BATTLE_TEMPLATE, {**context, **progress_context(annotator_progress(annotator))})
+
+
+@arena_urls
+@require_POST
+def skip(request: HttpRequest, token: str) -> HttpResponse:
+    """Record a skip (never a vote) and serve the next battle."""
+    try:
+        voter = voter_for_request(request, create=False)
+        limited = _rate_limited(request, voter, "vote")
+        if limited:
+            return limited
+        assignment, _ = assignment_skip(token=token, voter=voter)
+    except InputError as exc:
+        return _error(request, exc.message, exc.status)
+    if not request.htmx:
+        return redirect(reverse("voting:task", args=[assignment.task.slug]) + "?start=1")
+    return _battle_page(request, assignment.task, assignment.annotator)
+
+
+@arena_urls
+@staff_member_required
+@require_GET
+def staff(request: HttpRequest) -> HttpResponse:
+    context = {"tasks": tasks_overview(), "annotators": annotators_overview(), "flags": flags_recent()}
+    return render(request, "voting/staff.html", context)
+
+
+@arena_urls
+@staff_member_required
+@require_POST
+def staff_exclusion(request: HttpRequest, pk: int) -> HttpResponse:
+    """Exclude an annotator's votes from ratings (or restore them); htmx gets the updated row back."""
+    annotator = get_object_or_404(Annotator, pk=pk)
+    excluded = request.POST.get("excluded") == "1"
+    annotator_set_excluded(
+        annotator=annotator, excluded=excluded, by=request.user, reason=request.POST.get("reason", "")[:200]
+    )
+    if not request.htmx:
+        return redirect("voting:staff")
+    row = next(row for row in annotators_overview() if row.annotator.pk == annotator.pk)
+    return render(request, "voting/staff.html#annotator-row", {"row": row})

@@ -1,0 +1,256 @@
+"""Judging throughput: 2,000 judgments through real Celery workers on Redis and PostgreSQL, against the
+loopback stub (a subprocess) answering each call after 200 ms, with the judge's concurrency limit at 32.
+
+Ideal: 32 calls in flight, each 0.2 s → 160 calls/s. Target: at least 85 % of that. Prints PASS/MISS.
+
+Run from the repository root, with PostgreSQL and Redis up (the same services `make test` uses):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/15 \\
+        .venv/bin/python bench/bench_judging.py [--workers 2] [--judgments 2000]
+
+A scratch database is created on the DATABASE_URL server, migrated, seeded, used and dropped; Redis keys
+live under a scratch prefix that is deleted afterwards. Not part of the test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a plain script, yet import the project's packages
+
+TARGET = 0.85
+CONTENDERS = 5  # 10 pairs per prompt
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--judgments", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--concurrency", type=int, default=32, help="the judge config's limit")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes sharing the limit")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="threads per worker (default: limit / workers)"
+    )
+    return parser.parse_args()
+
+
+def scratch_database(server_url: str) -> tuple[str, str]:
+    """(admin URL, scratch URL): a fresh database on the same server."""
+    import psycopg
+
+    parts = urlsplit(server_url)
+    name = f"arena_bench_{os.getpid()}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server_url, urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def drop_database(server_url: str, scratch_url: str) -> None:
+    import psycopg
+
+    name = urlsplit(scratch_url).path.lstrip("/")
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_stub(latency: float) -> tuple[subprocess.Popen, str]:
+    cmd = [sys.executable, "-m", "tests.support.openai_stub", "--port", "0", "--latency", str(latency),
+           "--script", "prefer-marker"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().strip()
+    if not line.startswith("READY "):
+        proc.kill()
+        raise SystemExit(f"the stub did not start: {line!r}")
+    return proc, line.split(" ", 1)[1]
+
+
+def start_workers(n: int, threads: int) -> list[subprocess.Popen]:
+    procs = []
+    for i in range(n):
+        cmd = [sys.executable, "-m", "celery", "-A", "arena", "worker", "-l", "warning", "-P", "threads",
+               "-c", str(threads), "-Q", "judge", "-n", f"bench{i}@%h", "--without-gossip", "--without-mingle",
+               "--without-heartbeat"]  # fmt: skip
+        procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+    return procs
+
+
+def wait_for_workers(n: int, timeout: float = 60) -> None:
+    from arena.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies = app.control.ping(timeout=1.0) or []
+        if len(replies) >= n:
+            return
+    raise SystemExit("workers did not answer a ping within 60 s")
+
+
+def seed(base_url: str, n_prompts: int, concurrency: int):
+    """Prompt set, contenders with outputs, every battle (so the timed part is judging, not planning)."""
+    from arena.models import Contender, Dimension, Output, Prompt, PromptSet
+    from arena.services.battles import battles_ensure_all_pairs
+    from arena.services.style import style_counts
+    from judges.services.configs import JudgeConfigData, judge_config_create
+
+    Dimension.objects.get_or_create(slug="overall", defaults={"name": "Overall", "rubric": "Better overall."})
+    prompt_set = PromptSet.objects.create(slug="bench", name="Bench")
+    prompts = Prompt.objects.bulk_create(
+        Prompt(
+            prompt_set=prompt_set,
+            external_id=f"p{i}",
+            text=f"Question {i}: what is {i} + {i}?",
+            reference_answer=str(2 * i),
+        )  # fmt: skip
+        for i in range(n_prompts)
+    )
+    contenders = [
+        Contender.objects.create(slug=f"c{i}", name=f"C{i}", status="approved") for i in range(CONTENDERS)
+    ]
+    outputs = []
+    for c in contenders:
+        for p in prompts:
+            text = f"{c.slug} says {p.reference_answer}" + (" PREFERRED" if c.slug == "c0" else "")
+            outputs.append(Output(contender=c, prompt=p, text=text, **style_counts(text)))
+    Output.objects.bulk_create(outputs)
+    battles_ensure_all_pairs(prompt_set_id=prompt_set.pk, contender_ids=[c.pk for c in contenders], seed=1)
+    data = JudgeConfigData(name="Bench judge", provider="openai", model="stub-model", base_url=base_url,
+                           dimensions=["overall"], concurrency_limit=concurrency, timeout_seconds=10)  # fmt: skip
+    judge_config_create(slug="bench-judge", data=data)
+    return prompt_set, contenders
+
+
+def run(args: argparse.Namespace) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    stub, base_url = start_stub(args.latency)
+    workers: list[subprocess.Popen] = []
+    try:
+        prompt_set, contenders = seed(
+            base_url, args.judgments // (2 * CONTENDERS * (CONTENDERS - 1) // 2), args.concurrency
+        )
+        threads = args.threads or max(1, args.concurrency // args.workers)
+        workers = start_workers(args.workers, threads)
+        wait_for_workers(args.workers)
+        measure(args, prompt_set, contenders, base_url, threads, [p.pid for p in workers], stub.pid)
+    finally:
+        for proc in [*workers, stub]:
+            proc.terminate()
+        for proc in [*workers, stub]:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def measure(
+    args, prompt_set, contenders, base_url: str, threads: int, worker_pids: list[int], stub_pid: int
+) -> None:
+    from judges.models import Campaign, Judgment
+    from judges.services.campaigns import CampaignSpec, campaign_start
+    from tests.support.openai_stub import stub_stats
+
+    spec = CampaignSpec(
+        contenders=[c.slug for c in contenders], prompt_set=prompt_set.slug, judges=["bench-judge"]
+    )
+    cpu_before, machine_before = _process_cpu(worker_pids), _machine_cpu()
+    started = time.perf_counter()
+    campaign = campaign_start(spec=spec)
+    n = Judgment.objects.filter(campaign=campaign).count()
+    while Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).get() == "running":
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    worker_cpu, (busy, total) = _process_cpu(worker_pids) - cpu_before, _machine_cpu() - machine_before
+    done = Judgment.objects.filter(campaign=campaign, status="done").count()
+    stats = stub_stats(base_url)
+    ideal = args.concurrency / args.latency
+    rate = done / elapsed
+    verdict = "PASS" if rate >= TARGET * ideal else "MISS"
+    print(
+        f"judgments: {n} ({done} done), stub requests {stats['requests']}, max in flight {stats['max_concurrency']}"
+    )
+    print(f"per judgment: {_held(campaign)}; worker CPU {1000 * worker_cpu / max(done, 1):.1f} ms")
+    print(
+        f"machine: {100 * busy / total:.0f} % of {os.cpu_count()} cores busy during the run (all processes)"
+    )
+    print(
+        f"workers: {args.workers} × {threads} threads; latency {args.latency * 1000:.0f} ms; limit {args.concurrency}"
+    )
+    print(f"{done} judgments in {elapsed:.2f} s = {rate:.1f} calls/s; ideal {ideal:.0f} calls/s; "
+          f"{100 * rate / ideal:.1f} % of ideal (target ≥ {TARGET:.0%})  {verdict}")  # fmt: skip
+
+
+def _process_cpu(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+class _Ticks(tuple):
+    def __sub__(self, other):
+        return (self[0] - other[0], self[1] - other[1])
+
+
+def _machine_cpu() -> _Ticks:
+    """(busy, total) jiffies of the whole machine, to show how much else was running."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return _Ticks((sum(values) - idle, sum(values)))
+
+
+def _held(campaign) -> str:
+    """Mean endpoint latency vs. mean time a claim was held: the difference is our own per-call overhead."""
+    from django.db.models import Avg, F
+
+    from judges.models import Judgment
+
+    row = Judgment.objects.filter(campaign=campaign).aggregate(
+        latency=Avg("latency_ms"), held=Avg(F("finished_at") - F("claimed_at"))
+    )
+    return f"endpoint latency {row['latency']:.0f} ms, claim held {row['held'].total_seconds() * 1000:.0f} ms"
+
+
+def purge_redis(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        client.delete(key)
+
+
+def main() -> None:
+    args = parse_args()
+    server_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    prefix = f"bench{os.getpid()}:"
+    _, scratch_url = scratch_database(server_url)
+    os.environ.update(
+        DATABASE_URL=scratch_url, CELERY_BROKER_URL=redis_url, REDIS_URL=redis_url, ARENA_REDIS_PREFIX=prefix,
+        DB_CONN_MAX_AGE="600", SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only"), DEBUG="0",
+        DJANGO_SETTINGS_MODULE=os.environ.get("DJANGO_SETTINGS_MODULE", "arena.settings"), LOG_LEVEL="WARNING",
+    )  # fmt: skip
+    try:
+        import django
+
+        django.setup()
+        run(args)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        drop_database(server_url, scratch_url)
+        purge_redis(redis_url, prefix)
+
+
+if __name__ == "__main__":
+    main()

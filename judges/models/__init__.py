@@ -1,0 +1,18 @@
+"""LLM judges: configs and versions, campaigns, the claimable work items, and order-checked final verdicts."""
+
+from judges.models.campaigns import Campaign
+from judges.models.configs import JudgeConfig, JudgeConfigVersion
+from judges.models.verdicts import FinalVerdict
+from judges.models.work import ACTIVE_STATUSES, ErrorKind, Generation, Judgment, WorkStatus
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "Campaign",
+    "ErrorKind",
+    "FinalVerdict",
+    "Generation",
+    "JudgeConfig",
+    "JudgeConfigVersion",
+    "Judgment",
+    "WorkStatus",
+]

@@ -1,0 +1,86 @@
+"""Making one provider call on behalf of a claimed work item: spend accounting, backoff, cost.
+
+Shared by judging and generation, so both count tokens, price calls and back off the same way.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import F
+
+from judges.providers import (
+    CompletionRequest,
+    PermanentProviderError,
+    ProviderResponse,
+    TransientProviderError,
+    get_provider,
+)
+from judges.services.secrets import redact
+
+_MILLION = Decimal(1_000_000)
+_COST_PLACES = Decimal("0.00000001")
+
+# HTTP statuses that say the judge's configuration is wrong for every call, not just this one.
+CONFIG_LEVEL_STATUSES = frozenset({401, 403, 404})
+
+
+@dataclass
+class Spend:
+    """Tokens and money spent by one claim, across its calls (the first answer and any repair)."""
+
+    price_in: Decimal = Decimal(0)
+    price_out: Decimal = Decimal(0)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_s: float = 0.0
+    responses: list[ProviderResponse] = field(default_factory=list)
+
+    def add(self, response: ProviderResponse) -> None:
+        self.tokens_in += response.tokens_in
+        self.tokens_out += response.tokens_out
+        self.latency_s += response.latency_s
+        self.responses.append(response)
+
+    @property
+    def cost(self) -> Decimal:
+        raw = (self.tokens_in * self.price_in + self.tokens_out * self.price_out) / _MILLION
+        return raw.quantize(_COST_PLACES)
+
+    def as_increments(self) -> dict:
+        """UPDATE expressions adding this spend to a row that may hold earlier attempts' spend."""
+        return {
+            "tokens_in": F("tokens_in") + self.tokens_in,
+            "tokens_out": F("tokens_out") + self.tokens_out,
+            "cost": F("cost") + self.cost,
+        }
+
+
+def provider_complete(provider_name: str, request: CompletionRequest, spend: Spend) -> ProviderResponse:
+    """One call through the registry. Anything a provider lets escape besides its two error kinds (a bug, an
+    SDK surprise) becomes a transient error: retried a bounded number of times, then shown as a failure."""
+    provider = get_provider(provider_name)
+    try:
+        response = provider.complete(request)
+    except (TransientProviderError, PermanentProviderError):
+        raise
+    except Exception as exc:
+        message = redact(
+            f"unexpected {type(exc).__name__} from provider {provider_name!r}: {exc}", request.api_key
+        )
+        raise TransientProviderError(message, provider=provider_name) from None
+    spend.add(response)
+    return response
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter for retry number `attempt` (1-based), never sooner than the
+    endpoint's `Retry-After`. "Equal jitter": half fixed, half random, so retries spread but still grow."""
+    base = settings.JUDGES_BACKOFF_BASE_MS / 1000
+    cap = settings.JUDGES_BACKOFF_MAX_MS / 1000
+    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    delay = delay / 2 + random.uniform(0, delay / 2)
+    return max(delay, retry_after or 0.0)

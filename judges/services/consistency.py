@@ -1,0 +1,97 @@
+"""From the two orders of a battle to one verdict per dimension.
+
+The judge saw the battle as shown (output A in position A) and swapped (output B in position A). Its
+positional labels are mapped back to the battle's sides; if both orders name the same side (or both say
+tie), that is the verdict; otherwise the verdict is a tie flagged `inconsistent`, because a judge that changes
+its mind when the answers swap places was swayed by position, not content.
+
+When either order failed or could not be parsed, no final verdict is written for that battle: one order
+alone would bring back the position bias the second order cancels. Such battles are counted as failed.
+
+Idempotent: a battle settled twice (both orders finishing at once, or the sweeper catching up) ends with the
+same rows, because verdicts and final verdicts are unique per battle, dimension and judge.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef
+
+from arena.models import Battle
+from arena.services.battles import verdict_record
+from judges.models import FinalVerdict, Judgment, WorkStatus
+from judges.services.judgment_sql import judgment_pair
+from judges.services.runtime import JudgeRuntime, judge_runtime
+
+_SIDE = {
+    Judgment.Order.SHOWN: {"A": "a", "B": "b", "tie": "tie"},
+    Judgment.Order.SWAPPED: {"A": "b", "B": "a", "tie": "tie"},
+}
+
+
+def battle_side(order: str, label: str) -> str:
+    """The battle side ("a", "b" or "tie") a positional label given in `order` refers to."""
+    return _SIDE[order][label]
+
+
+def combine_orders(shown_label: str, swapped_label: str) -> tuple[str, bool]:
+    """(outcome, inconsistent) from the labels the judge gave in each order."""
+    first = battle_side(Judgment.Order.SHOWN, shown_label)
+    second = battle_side(Judgment.Order.SWAPPED, swapped_label)
+    return (first, False) if first == second else ("tie", True)
+
+
+def battle_finalize(*, battle: Battle, version_id: int, campaign_id: int) -> int:
+    """Settle `battle` for one judge version if both orders are done; returns how many final verdicts it
+    has afterwards (0 while an order is missing or failed). Only `battle`'s keys (pk, contender ids) are
+    used, so a worker can pass one built from the row it already loaded."""
+    pair = judgment_pair(battle.pk, version_id)
+    if len(pair) != 2 or any(status != WorkStatus.DONE for _, status, _ in pair.values()):
+        return 0
+    runtime = judge_runtime(version_id)
+    (shown_id, _, shown), (swapped_id, _, swapped) = pair[Judgment.Order.SHOWN], pair[Judgment.Order.SWAPPED]
+    for slug, dimension in runtime.dimensions.items():
+        outcome, inconsistent = combine_orders(shown[slug], swapped[slug])
+        final = FinalVerdict(
+            battle_id=battle.pk, dimension=dimension, config_version=runtime.version, campaign_id=campaign_id,
+            outcome=outcome, inconsistent=inconsistent, shown_id=shown_id, swapped_id=swapped_id,
+        )  # fmt: skip
+        _settle(battle, runtime, final)
+    return len(runtime.dimensions)
+
+
+def _settle(battle: Battle, runtime: JudgeRuntime, final: FinalVerdict) -> None:
+    verdict, created = verdict_record(
+        battle=battle,
+        dimension=final.dimension,
+        source=runtime.config.source,
+        outcome=final.outcome,
+        inconsistent=final.inconsistent,
+    )
+    owned_elsewhere = (
+        not created
+        and FinalVerdict.objects.filter(verdict=verdict).exclude(config_version=runtime.version).exists()
+    )
+    # An older version of this config recorded the arena verdict first: it keeps it (and its version).
+    final.verdict = None if owned_elsewhere else verdict
+    # ON CONFLICT DO NOTHING: settling twice (both orders finishing together, a sweep) changes nothing.
+    FinalVerdict.objects.bulk_create([final], ignore_conflicts=True)
+
+
+def campaign_settle_missing(*, campaign_id: int) -> int:
+    """Settle the battles of a campaign whose two orders are done but have no final verdict yet (a worker
+    died between its two writes). Returns how many battles it settled."""
+    final = FinalVerdict.objects.filter(
+        battle_id=OuterRef("battle_id"), config_version_id=OuterRef("config_version_id")
+    )
+    unsettled = (
+        Judgment.objects.filter(campaign_id=campaign_id, status=WorkStatus.DONE, order=Judgment.Order.SHOWN)
+        .exclude(Exists(final))
+        .select_related("battle")
+    )
+    settled = 0
+    for judgment in unsettled:
+        found = battle_finalize(
+            battle=judgment.battle, version_id=judgment.config_version_id, campaign_id=campaign_id
+        )
+        settled += bool(found)
+    return settled

@@ -1,0 +1,173 @@
+"""Generating missing outputs from contenders' own OpenAI-compatible endpoints.
+
+A "generate" campaign holds one `Generation` per missing (contender, prompt); each goes through the same
+claim, provider layer, limits, retries and progress display as judgments, then becomes an arena Output with
+its style counts. Endpoint calls are limited per contender by `JUDGES_GENERATION_CONCURRENCY`; generations
+have no price (contenders carry none), so their spend shows tokens only.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from arena.errors import InputError
+from arena.models import Contender, Output
+from arena.services.prompts import prompt_set_get
+from arena.services.style import style_counts
+from judges.models import Campaign, ErrorKind, Generation, WorkStatus
+from judges.providers import CompletionRequest, PermanentProviderError, TransientProviderError
+from judges.services.calls import Spend, provider_complete
+from judges.services.campaigns import contenders_resolve
+from judges.services.claims import lease_seconds, work_claim, work_finish
+from judges.services.enqueue import work_enqueue
+from judges.services.lifecycle import campaign_finish_if_done
+from judges.services.limits import concurrency_slot
+from judges.services.outcomes import Failure, RunResult, after_permanent, after_transient
+from judges.services.secrets import ApiKeyMissingError, api_key_check, api_key_resolve
+
+PROVIDER = "openai"  # contender endpoints are OpenAI-compatible by definition (see Contender.endpoint_url)
+
+
+def generation_missing(*, contender_slugs: list[str], prompt_set_slug: str) -> tuple[Campaign, list, list]:
+    """Validate a generation request; returns (unsaved campaign, contenders, [(contender, prompt), ...])."""
+    prompt_set = prompt_set_get(slug=prompt_set_slug)
+    contenders = contenders_resolve(contender_slugs, minimum=1)
+    for contender in contenders:
+        _check_endpoint(contender)
+    prompts = list(prompt_set.prompts.all())
+    answered = set(
+        Output.objects.filter(contender__in=contenders, prompt__in=prompts).values_list(
+            "contender_id", "prompt_id"
+        )
+    )
+    missing = [(c, p) for c in contenders for p in prompts if (c.pk, p.pk) not in answered]
+    if not missing:
+        raise InputError(
+            f"Every chosen contender already has an output for each prompt of {prompt_set.slug!r}; nothing "
+            "to generate.",
+            field="contenders",
+        )
+    campaign = Campaign(
+        kind=Campaign.Kind.GENERATE, plan=Campaign.Plan.MISSING_OUTPUTS, prompt_set=prompt_set
+    )
+    campaign.est_calls = len(missing)
+    campaign.est_tokens_in = sum(-(-len(p.text) // 4) for _, p in missing)
+    campaign.est_tokens_out = len(missing) * settings.JUDGES_GENERATION_MAX_TOKENS
+    return campaign, contenders, missing
+
+
+def generation_start(
+    *, contender_slugs: list[str], prompt_set_slug: str, name: str = "", created_by=None
+) -> Campaign:
+    campaign, contenders, missing = generation_missing(
+        contender_slugs=contender_slugs, prompt_set_slug=prompt_set_slug
+    )
+    campaign.name = (name.strip() or f"Generate {len(missing)} outputs on {campaign.prompt_set.slug}")[:200]
+    campaign.created_by = created_by
+    now = timezone.now()
+    with transaction.atomic():
+        campaign.save()
+        campaign.contenders.set(contenders)
+        rows = [Generation(campaign=campaign, contender=c, prompt=p, enqueued_at=now) for c, p in missing]
+        Generation.objects.bulk_create(rows, ignore_conflicts=True)
+        Generation.objects.filter(
+            contender__in=contenders, prompt__prompt_set=campaign.prompt_set,
+            status__in=[WorkStatus.FAILED, WorkStatus.CANCELLED],
+        ).exclude(campaign=campaign).update(campaign=campaign, status=WorkStatus.PENDING, attempts=0, error="")  # fmt: skip
+        ids = list(
+            Generation.objects.filter(campaign=campaign, status=WorkStatus.PENDING).values_list(
+                "pk", flat=True
+            )
+        )
+        work_enqueue(campaign=campaign, ids=ids)
+    if not ids:
+        campaign_finish_if_done(campaign_id=campaign.pk)
+    return campaign
+
+
+def generation_run(*, generation_id: int) -> RunResult:
+    """Generate one output if still pending in a running campaign; idempotent like `judgment_run`."""
+    job = (
+        Generation.objects.select_related("campaign", "contender", "prompt").filter(pk=generation_id).first()
+    )
+    if job is None or job.status != WorkStatus.PENDING or job.campaign.status != Campaign.Status.RUNNING:
+        return RunResult("skipped")
+    hold = lease_seconds(settings.JUDGES_GENERATION_TIMEOUT_SECONDS)
+    limit = settings.JUDGES_GENERATION_CONCURRENCY
+    wait = settings.JUDGES_SLOT_WAIT_SECONDS
+    with concurrency_slot(f"gen:{job.contender_id}", limit=limit, hold_s=hold, wait_s=wait) as slot:
+        if not slot.acquired:
+            return RunResult("busy", retry_in=slot.retry_in)
+        token = work_claim(Generation, pk=job.pk, lease_s=hold)
+        if token is None:
+            return RunResult("skipped")
+        result = _generate_claimed(job, token)
+    if result.finished:
+        campaign_finish_if_done(campaign_id=job.campaign_id)
+    return result
+
+
+def _generate_claimed(job: Generation, token) -> RunResult:
+    contender, spend, api_key = job.contender, Spend(), ""
+    try:
+        api_key = api_key_resolve(
+            env_name=contender.endpoint_api_key_env, owner=f"contender {contender.slug!r}"
+        )
+        response = provider_complete(PROVIDER, _request(contender, job.prompt.text, api_key), spend)
+        if not response.text.strip():
+            raise PermanentProviderError(
+                f"the endpoint of {contender.slug!r} returned an empty answer for prompt "
+                f"{job.prompt.external_id!r}",
+                provider=PROVIDER,
+            )
+    except TransientProviderError as exc:
+        return after_transient(_failure(job, token, spend, api_key), exc)
+    except PermanentProviderError as exc:
+        return after_permanent(_failure(job, token, spend, api_key), exc)
+    output = _output_store(contender, job.prompt, response.text)
+    landed = work_finish(
+        Generation, pk=job.pk, token=token, status=WorkStatus.DONE, output=output,
+        raw_text=response.text, raw_response=[response.raw], latency_ms=round(spend.latency_s * 1000),
+        error="", error_kind=ErrorKind.NONE, **spend.as_increments(),
+    )  # fmt: skip
+    return RunResult("done" if landed else "skipped")
+
+
+def _request(contender: Contender, question: str, api_key: str) -> CompletionRequest:
+    return CompletionRequest(
+        model=contender.endpoint_model,
+        messages=[{"role": "user", "content": question}],
+        base_url=contender.endpoint_url,
+        api_key=api_key,
+        temperature=settings.JUDGES_GENERATION_TEMPERATURE,
+        max_tokens=settings.JUDGES_GENERATION_MAX_TOKENS,
+        timeout_s=settings.JUDGES_GENERATION_TIMEOUT_SECONDS,
+    )
+
+
+def _output_store(contender: Contender, prompt, text: str) -> Output:
+    try:
+        with transaction.atomic():
+            return Output.objects.create(contender=contender, prompt=prompt, text=text, **style_counts(text))
+    except IntegrityError:  # uploaded meanwhile: outputs are immutable, the uploaded one stays
+        return Output.objects.get(contender=contender, prompt=prompt)
+
+
+def _failure(job: Generation, token, spend: Spend, api_key: str) -> Failure:
+    return Failure(
+        Generation, job, token, spend, api_key, f"gen:{job.contender_id}", {"contender_id": job.contender_id}
+    )
+
+
+def _check_endpoint(contender: Contender) -> None:
+    if not (contender.endpoint_url and contender.endpoint_model):
+        raise InputError(
+            f"Contender {contender.slug!r} has no endpoint (URL and model) to generate outputs from.",
+            field="contenders",
+        )
+    try:
+        api_key_check(env_name=contender.endpoint_api_key_env, owner=f"Contender {contender.slug!r}")
+    except ApiKeyMissingError as exc:
+        raise InputError(exc.message + ".", field="contenders") from None

@@ -1,0 +1,146 @@
+"""Running one judgment: claim → (reuse | call → parse → one repair) → store → settle the battle.
+
+A reply that cannot be parsed gets one repair request (the judge's reply is sent back with the parse error
+and the required format); if that fails too the judgment is `parse_failed` with both raw replies kept, never
+a tie. Call failures are handled by `outcomes` (transient: backoff and retry; permanent: fail fast).
+
+Kept lean on purpose, since it runs once per judge call: one statement loads the row with the battle's
+texts, the version and config come from a per-process cache, the claim and the result are one UPDATE each
+(`judgment_sql`), so a judgment costs about six short statements plus, once per battle, its verdicts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from judges.models import ErrorKind, Judgment, WorkStatus
+from judges.prompting import repair_messages
+from judges.providers import PermanentProviderError, TransientProviderError
+from judges.services.calls import Spend, provider_complete
+from judges.services.claims import lease_seconds
+from judges.services.consistency import battle_finalize
+from judges.services.judgment_sql import (
+    JudgmentRow,
+    campaign_has_active_judgments,
+    judgment_claim,
+    judgment_finish,
+    judgment_load,
+    judgment_reusable,
+)
+from judges.services.lifecycle import campaign_finish_if_done
+from judges.services.limits import concurrency_slot
+from judges.services.outcomes import Failure, RunResult, after_permanent, after_transient
+from judges.services.requests import JudgeTexts, judge_request
+from judges.services.runtime import JudgeRuntime, judge_runtime
+from judges.services.secrets import api_key_resolve
+from judges.verdict_parsing import ParseResult, VerdictParseError, parse_verdicts
+
+
+@dataclass(frozen=True)
+class _Answer:
+    first_text: str
+    repair_text: str = ""
+    parsed: ParseResult | None = None
+    parse_error: str = ""
+
+
+def judgment_run(*, judgment_id: int) -> RunResult:
+    """Do the judgment if it is still pending in a running campaign; safe to call for any id, any number
+    of times (a duplicate message, a redelivery after a crash): only the one claim that lands does work."""
+    job = judgment_load(judgment_id)
+    if job is None or job.status != WorkStatus.PENDING:
+        return RunResult("skipped")
+    runtime = judge_runtime(job.config_version_id)
+    config = runtime.config
+    hold, wait = lease_seconds(config.timeout_seconds), settings.JUDGES_SLOT_WAIT_SECONDS
+    with concurrency_slot(
+        runtime.limit_key, limit=config.concurrency_limit, hold_s=hold, wait_s=wait
+    ) as slot:
+        if not slot.acquired:
+            return RunResult("busy", retry_in=slot.retry_in)
+        token = uuid.uuid4()
+        if not judgment_claim(job.pk, token, hold):  # also refused when the campaign is paused or cancelled
+            return RunResult("skipped")
+        result = _judge_claimed(job, runtime, token)
+    if result.finished:
+        battle_finalize(battle=job.battle, version_id=job.config_version_id, campaign_id=job.campaign_id)
+        if not campaign_has_active_judgments(job.campaign_id):
+            campaign_finish_if_done(campaign_id=job.campaign_id, model=Judgment)
+    return result
+
+
+def _judge_claimed(job: JudgmentRow, runtime: JudgeRuntime, token) -> RunResult:
+    source = judgment_reusable(job.content_key, job.pk)
+    if source is not None:
+        return _store_reused(job, token, source)
+    config = runtime.config
+    spend = Spend(price_in=config.price_input_per_mtok, price_out=config.price_output_per_mtok)
+    api_key = ""
+    try:
+        owner = f"judge config {config.slug!r}"
+        api_key = api_key_resolve(env_name=config.api_key_env, file_path=config.api_key_file, owner=owner)
+        answer = _ask(job, runtime, api_key, spend)
+    except (TransientProviderError, PermanentProviderError) as exc:
+        scope = {"config_version_id": job.config_version_id}
+        failure = Failure(Judgment, job, token, spend, api_key, runtime.limit_key, scope)
+        handle = after_transient if isinstance(exc, TransientProviderError) else after_permanent
+        return handle(failure, exc)
+    return _store_answer(job, token, answer, spend)
+
+
+def _ask(job: JudgmentRow, runtime: JudgeRuntime, api_key: str, spend: Spend) -> _Answer:
+    version = runtime.version
+    texts = JudgeTexts.for_order(
+        order=job.order, question=job.question, output_a=job.output_a, output_b=job.output_b,
+        reference=job.reference, version=version,
+    )  # fmt: skip
+    request = judge_request(version, texts, api_key=api_key, timeout_s=runtime.config.timeout_seconds)
+    dims = version.dimension_slugs
+    first = provider_complete(version.provider, request, spend).text
+    try:
+        return _Answer(first_text=first, parsed=parse_verdicts(first, dims))
+    except VerdictParseError as problem:
+        first_problem = problem.message  # `problem` is unbound once the except block ends
+        messages = repair_messages(request.messages, first, dims, problem=first_problem)
+        second = provider_complete(
+            version.provider, dataclasses.replace(request, messages=messages), spend
+        ).text
+    try:
+        return _Answer(first_text=first, repair_text=second, parsed=parse_verdicts(second, dims))
+    except VerdictParseError as final:
+        why = f"first reply: {first_problem}; reply to the repair request: {final.message}"
+        return _Answer(first_text=first, repair_text=second, parse_error=why)
+
+
+def _store_answer(job: JudgmentRow, token, answer: _Answer, spend: Spend) -> RunResult:
+    fields = {
+        "raw_text": answer.first_text,
+        "repair_raw_text": answer.repair_text,
+        "raw_response": [response.raw for response in spend.responses],
+        "latency_ms": round(spend.latency_s * 1000),
+        "tokens_in": spend.tokens_in,
+        "tokens_out": spend.tokens_out,
+        "cost": spend.cost,
+    }
+    if answer.parsed is None:
+        status, outcome = WorkStatus.PARSE_FAILED, "parse_failed"
+        fields.update(parse_error=answer.parse_error, error_kind=ErrorKind.PARSE)
+    else:
+        status, outcome = WorkStatus.DONE, "done"
+        fields.update(verdicts=answer.parsed.verdicts, rationale=answer.parsed.rationale)
+    landed = judgment_finish(job.pk, token, status=status, **fields)
+    return RunResult(outcome if landed else "skipped")
+
+
+def _store_reused(job: JudgmentRow, token, source: dict) -> RunResult:
+    """The same request was answered before: copy its result, spend nothing, and say where it came from."""
+    copied = {k: source[k] for k in ("verdicts", "rationale", "raw_text", "repair_raw_text", "raw_response")}
+    origin = source["origin"]  # the first paid judgment of this request
+    landed = judgment_finish(
+        job.pk, token, status=WorkStatus.DONE, reused_from=origin, latency_ms=0, **copied
+    )
+    return RunResult("reused" if landed else "skipped")

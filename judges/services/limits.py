@@ -1,0 +1,141 @@
+"""Concurrency limits shared by every worker process, and the cool-down a 429 `Retry-After` imposes.
+
+A limit is a Redis sorted set of slot tokens scored by their expiry; a Lua script drops expired slots,
+then takes one if fewer than `limit` are held, atomically. A slot expires by itself after `hold_s`
+(the judgment's lease), so a worker killed mid-call frees its slots once its leases have run out, without
+anyone cleaning up. Without Redis (the zero-setup demo: one worker process) the same contract is kept by
+an in-process table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+_ACQUIRE = """
+local cool = redis.call('PTTL', KEYS[2])
+if cool > 0 then return -cool end
+local now = redis.call('TIME')
+local now_ms = now[1] * 1000 + math.floor(now[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[2]), ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 60000)
+  return 1
+end
+return 0
+"""
+_POLL_S = 0.02
+
+
+@dataclass(frozen=True)
+class Slot:
+    """`acquired` False means: try again in `retry_in` seconds (limit busy, or cooling down after a 429)."""
+
+    key: str
+    token: str
+    acquired: bool
+    retry_in: float = 0.0
+
+
+class RedisLimits:
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._client = redis.Redis.from_url(url)
+        self._acquire = self._client.register_script(_ACQUIRE)
+        self._prefix = settings.JUDGES_LIMITS_PREFIX
+
+    def try_acquire(self, key: str, limit: int, hold_s: float, token: str) -> float:
+        """1.0 when taken, 0.0 when full, or minus the cool-down left in seconds."""
+        keys = [f"{self._prefix}slots:{key}", f"{self._prefix}cool:{key}"]
+        result = int(self._acquire(keys=keys, args=[limit, int(hold_s * 1000), token]))
+        return 1.0 if result == 1 else 0.0 if result == 0 else result / 1000
+
+    def release(self, key: str, token: str) -> None:
+        self._client.zrem(f"{self._prefix}slots:{key}", token)
+
+    def cool_down(self, key: str, seconds: float) -> None:
+        self._client.set(f"{self._prefix}cool:{key}", "1", px=max(1, int(seconds * 1000)))
+
+
+class LocalLimits:
+    """One process only: enough for the demo's single worker; multi-worker setups must use Redis."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: dict[str, dict[str, float]] = {}
+        self._cool: dict[str, float] = {}
+
+    def try_acquire(self, key: str, limit: int, hold_s: float, token: str) -> float:
+        now = time.monotonic()
+        with self._lock:
+            if self._cool.get(key, 0) > now:
+                return -(self._cool[key] - now)
+            held = {t: exp for t, exp in self._slots.get(key, {}).items() if exp > now}
+            self._slots[key] = held
+            if len(held) >= limit:
+                return 0.0
+            held[token] = now + hold_s
+            return 1.0
+
+    def release(self, key: str, token: str) -> None:
+        with self._lock:
+            self._slots.get(key, {}).pop(token, None)
+
+    def cool_down(self, key: str, seconds: float) -> None:
+        with self._lock:
+            self._cool[key] = time.monotonic() + seconds
+
+
+@cache
+def limits_backend() -> RedisLimits | LocalLimits:
+    url = settings.JUDGES_LIMITS_REDIS_URL
+    return RedisLimits(url) if url else LocalLimits()
+
+
+@contextlib.contextmanager
+def concurrency_slot(key: str, *, limit: int, hold_s: float, wait_s: float) -> Iterator[Slot]:
+    """Hold one of `limit` slots for `key` for the duration of the block (at most `hold_s`).
+
+    Waits up to `wait_s` for a free slot; yields an unacquired Slot (with `retry_in`) if none came free or
+    the key is cooling down, so the caller can reschedule instead of blocking a worker thread for long.
+    """
+    backend, token = limits_backend(), uuid.uuid4().hex
+    deadline = time.monotonic() + wait_s
+    while True:
+        state = backend.try_acquire(key, limit, hold_s, token)
+        if state > 0 or state < 0 or time.monotonic() >= deadline:
+            break
+        time.sleep(_POLL_S * (1 + random.random()))
+    if state <= 0:
+        retry_in = -state if state < 0 else 0.5 + random.random()
+        yield Slot(key=key, token=token, acquired=False, retry_in=retry_in)
+        return
+    try:
+        yield Slot(key=key, token=token, acquired=True)
+    finally:
+        _release_quietly(backend, key, token)
+
+
+def cool_down(key: str, seconds: float) -> None:
+    """Stop every worker from taking `key` slots for `seconds` (an endpoint's Retry-After)."""
+    limits_backend().cool_down(key, seconds)
+
+
+def _release_quietly(backend: RedisLimits | LocalLimits, key: str, token: str) -> None:
+    try:
+        backend.release(key, token)
+    except Exception:  # the slot expires on its own; a Redis hiccup must not fail a paid, finished call
+        logger.warning("could not release concurrency slot %s; it expires with its lease", key, exc_info=True)

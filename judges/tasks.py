@@ -1,0 +1,44 @@
+"""Celery tasks of the judges app: thin, take ids, call a service. All run on the "judge" queue
+(CELERY_TASK_ROUTES sends `judges.*` there); run it on a threads pool sized for the judge configs' limits.
+
+`acks_late` (with reject-on-worker-lost, set globally): a worker killed mid-call never acknowledged its
+message, and the row it claimed is recovered by `judges.sweep` once its lease runs out. Retry limits live in
+the database (`attempts`), not in Celery, so every path that re-runs an item counts against the same limit.
+"""
+
+from celery import shared_task
+
+from judges.services.generation import generation_run
+from judges.services.judging import judgment_run
+from judges.services.reconcile import campaigns_sweep
+
+
+@shared_task(name="judges.judge", bind=True, acks_late=True, max_retries=None)
+def judge_task(self, judgment_id: int) -> str:
+    result = judgment_run(judgment_id=judgment_id)
+    if result.retry_in is not None:
+        raise self.retry(countdown=result.retry_in)
+    return result.outcome
+
+
+@shared_task(name="judges.judge_batch", acks_late=True)
+def judge_batch_task(judgment_ids: list[int]) -> None:
+    """Several judgments, one after the other; one that must wait (backoff, busy limit) becomes its own
+    delayed `judges.judge` task. A batch redelivered after a crash skips what is already done."""
+    for judgment_id in judgment_ids:
+        result = judgment_run(judgment_id=judgment_id)
+        if result.retry_in is not None:
+            judge_task.apply_async((judgment_id,), countdown=result.retry_in)
+
+
+@shared_task(name="judges.generate", bind=True, acks_late=True, max_retries=None)
+def generate_task(self, generation_id: int) -> str:
+    result = generation_run(generation_id=generation_id)
+    if result.retry_in is not None:
+        raise self.retry(countdown=result.retry_in)
+    return result.outcome
+
+
+@shared_task(name="judges.sweep", acks_late=True)
+def sweep_task() -> int:
+    return len(campaigns_sweep())

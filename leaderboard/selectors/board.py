@@ -1,0 +1,223 @@
+"""Leaderboards as stored: a snapshot's rows (approved contenders only), sorted and filtered, and the choices
+the page offers (dimensions, sources, categories, runs), matrices and per-dimension profiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from arena.models import Contender, Dimension
+from leaderboard.models import ALL_CATEGORIES, RecomputeRun, Snapshot, SnapshotRow
+from leaderboard.query import BoardQuery, runs_finished
+
+
+@dataclass(frozen=True)
+class ContenderRow:
+    """One contender on a leaderboard, as shown and exported. Win rate is a fraction in [0, 1]."""
+
+    contender_id: int
+    slug: str
+    name: str
+    organization: str
+    license: str
+    position: int
+    rating: float
+    ci_low: float | None
+    ci_high: float | None
+    rank_ub: int
+    votes: int
+    average_win_rate: float | None
+    style_rating: float | None
+    style_ci_low: float | None
+    style_ci_high: float | None
+    style_rank_ub: int | None
+
+    def export(self) -> dict:
+        """The exported fields, in column order (CSV header, JSON keys, API schema)."""
+        return {
+            "rank_ub": self.rank_ub,
+            "contender": self.slug,
+            "name": self.name,
+            "rating": self.rating,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "style_rating": self.style_rating,
+            "style_ci_low": self.style_ci_low,
+            "style_ci_high": self.style_ci_high,
+            "style_rank_ub": self.style_rank_ub,
+            "average_win_rate": self.average_win_rate,
+            "votes": self.votes,
+            "organization": self.organization,
+            "license": self.license,
+        }
+
+
+@dataclass(frozen=True)
+class Board:
+    """A leaderboard as requested: its snapshot (None if there is none), the rows to show, and why the rows
+    are empty when they are (`message`). `hidden` counts contenders left out by the min_votes threshold."""
+
+    query: BoardQuery
+    snapshot: Snapshot | None
+    rows: list[ContenderRow]
+    message: str = ""
+    hidden: int = 0
+    all_rows: list[ContenderRow] = field(default_factory=list)
+
+
+def snapshot_find(
+    run: RecomputeRun | None, *, dimension_id: int, category: str, source_key: str
+) -> Snapshot | None:
+    if run is None:
+        return None
+    return (
+        Snapshot.objects.filter(run=run, dimension_id=dimension_id, category=category, source_key=source_key)
+        .select_related("dimension")
+        .first()
+    )
+
+
+def snapshot_rows(snapshot: Snapshot) -> list[ContenderRow]:
+    """The snapshot's rows of approved contenders, best rating first."""
+    rows = (
+        SnapshotRow.objects.filter(snapshot=snapshot, contender__status=Contender.Status.APPROVED)
+        .select_related("contender")
+        .order_by("position")
+    )
+    return [row_view(row) for row in rows]
+
+
+def row_view(row: SnapshotRow) -> ContenderRow:
+    c = row.contender
+    return ContenderRow(
+        contender_id=c.pk,
+        slug=c.slug,
+        name=c.name,
+        organization=c.organization,
+        license=c.license,
+        position=row.position,
+        rating=row.rating,
+        ci_low=row.ci_low,
+        ci_high=row.ci_high,
+        rank_ub=row.rank_ub,
+        votes=row.n_verdicts,
+        average_win_rate=row.average_win_rate,
+        style_rating=row.style_rating,
+        style_ci_low=row.style_ci_low,
+        style_ci_high=row.style_ci_high,
+        style_rank_ub=row.style_rank_ub,
+    )
+
+
+_SORT_VALUES = {
+    "rank": lambda r: (r.rank_ub, -r.rating),
+    "rating": lambda r: r.rating,
+    "style": lambda r: r.style_rating,
+    "winrate": lambda r: r.average_win_rate,
+    "votes": lambda r: r.votes,
+    "name": lambda r: r.name.lower(),
+    "org": lambda r: r.organization.lower() or None,
+    "license": lambda r: r.license.lower() or None,
+}
+
+
+def rows_sorted(rows: list[ContenderRow], sort: str) -> list[ContenderRow]:
+    """Ascending by `sort` (see `leaderboard.query.SORT_KEYS`), descending with a leading "-"; rows without
+    a value always last; equal values keep the rating order."""
+    value = _SORT_VALUES[sort.lstrip("-")]
+    present = sorted((r for r in rows if value(r) is not None), key=lambda r: r.position)
+    present.sort(key=value, reverse=sort.startswith("-"))
+    missing = sorted((r for r in rows if value(r) is None), key=lambda r: r.position)
+    return present + missing
+
+
+def board_get(query: BoardQuery) -> Board:
+    """The leaderboard `query` asks for, ready to show or export."""
+    if query.run is None:
+        return Board(query, None, [], "No leaderboard has been computed yet.")
+    snapshot = snapshot_find(
+        query.run, dimension_id=query.dimension.pk, category=query.category, source_key=query.source_key
+    )
+    if snapshot is None:
+        what = f"{query.source_key} on {query.dimension.name}" + (
+            f" in {query.category}" if query.category else ""
+        )
+        return Board(query, None, [], f"No verdicts from {what} in this run.")
+    if snapshot.status == Snapshot.Status.FAILED:
+        return Board(query, snapshot, [], snapshot.message)
+    every = snapshot_rows(snapshot)
+    shown = [row for row in every if row.votes >= query.min_votes]
+    message = "" if shown else f"No contender has {query.min_votes} votes or more here."
+    return Board(query, snapshot, rows_sorted(shown, query.sort), message, len(every) - len(shown), every)
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    key: str
+    name: str
+    kind: str
+
+
+def dimensions_shown() -> list[Dimension]:
+    return list(Dimension.objects.filter(is_active=True))
+
+
+def sources_in(run: RecomputeRun | None) -> list[SourceChoice]:
+    """Sources with a leaderboard in `run`: people first, then judges, the judges' pool, imports."""
+    if run is None:
+        return []
+    seen = (
+        Snapshot.objects.filter(run=run, category=ALL_CATEGORIES)
+        .values_list("source_key", "source_name", "source_kind")
+        .distinct()
+    )
+    order = {"human": 0, "judge": 1, "judges": 2, "import": 3}
+    choices = {key: SourceChoice(key, name, kind) for key, name, kind in seen}
+    return sorted(choices.values(), key=lambda c: (order.get(c.kind, 9), c.name.lower()))
+
+
+def categories_in(run: RecomputeRun | None) -> list[str]:
+    if run is None:
+        return []
+    names = (
+        Snapshot.objects.filter(run=run).exclude(category=ALL_CATEGORIES).values_list("category", flat=True)
+    )
+    return sorted(set(names))
+
+
+def runs_recent(limit: int = 30) -> list[RecomputeRun]:
+    return list(runs_finished()[:limit])
+
+
+def run_running() -> RecomputeRun | None:
+    return RecomputeRun.objects.filter(status=RecomputeRun.Status.RUNNING).order_by("-started").first()
+
+
+def matrix_for(snapshot: Snapshot, rows: list[ContenderRow], name: str) -> list[list[float | None]]:
+    """Stored matrix `name` ("win_fraction" or "battle_count") restricted to `rows`, in their order."""
+    stored = getattr(snapshot, name)
+    index = {cid: i for i, cid in enumerate(snapshot.contender_ids)}
+    positions = [index[row.contender_id] for row in rows if row.contender_id in index]
+    return [[stored[i][j] for j in positions] for i in positions]
+
+
+@dataclass(frozen=True)
+class ProfilePoint:
+    dimension: Dimension
+    row: ContenderRow | None
+
+
+def profile_get(query: BoardQuery, slugs: tuple[str, ...]) -> dict[str, list[ProfilePoint]]:
+    """For each contender slug: its row on every shown dimension (same run, source and category)."""
+    dimensions = dimensions_shown()
+    snapshots = {
+        s.dimension_id: s
+        for s in Snapshot.objects.filter(
+            run=query.run, category=query.category, source_key=query.source_key, status=Snapshot.Status.OK
+        )
+    }
+    rows = SnapshotRow.objects.filter(snapshot__in=snapshots.values(), contender__slug__in=slugs)
+    by_key = {
+        (r.snapshot.dimension_id, r.contender.slug): row_view(r)
+        for r in rows.select_related("snapshot", "contender")
+    }
+    return {slug: [ProfilePoint(d, by_key.get((d.pk, slug))) for d in dimensions] for slug in slugs}

@@ -1,0 +1,173 @@
+"""One recompute: every leaderboard fitted from one read of the data and stored as a new versioned run.
+
+The run row is created first (status "running", so pages can say a recompute is under way); snapshots,
+rows and judge agreement are written in one transaction at the end, so a run is never seen half stored.
+Older runs stay viewable until pruned (setting LEADERBOARD_KEEP_RUNS). Callers that may run concurrently
+go through `leaderboard.services.coalescing`, which serialises recomputes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from arena.models import Contender
+from leaderboard.models import ALL_CATEGORIES, JudgeAgreement, RecomputeRun, Snapshot, SnapshotRow
+from leaderboard.services.aggregation import (
+    categories_exist,
+    data_fingerprint,
+    verdict_pairs_aggregate,
+    verdict_styles_aggregate,
+)
+from leaderboard.services.agreement import Agreement, judge_agreements_compute
+from leaderboard.services.boards import BoardInput, boards_assemble
+from leaderboard.services.fitting import BoardFit, FitSettings, board_fit
+from leaderboard.services.storing import snapshot_build, snapshot_rows_build
+
+logger = logging.getLogger(__name__)
+Fitted = list[tuple[BoardInput, BoardFit]]
+
+
+def fit_settings() -> FitSettings:
+    return FitSettings(
+        bootstrap_rounds=getattr(settings, "LEADERBOARD_BOOTSTRAP_ROUNDS", 100),
+        seed=getattr(settings, "LEADERBOARD_SEED", 0),
+        min_verdicts=getattr(settings, "LEADERBOARD_MIN_VERDICTS", 10),
+        style_control=getattr(settings, "LEADERBOARD_STYLE_CONTROL", True),
+        style_bootstrap_rounds=getattr(settings, "LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS", 0),
+    )
+
+
+def leaderboards_recompute(
+    *, trigger: str, force: bool = True, heartbeat: Callable[[], None] = lambda: None
+) -> RecomputeRun | None:
+    """Fit and store every leaderboard; returns the finished run, or None when `force` is off and nothing
+    changed since the last finished run (same data fingerprint: the result would be identical).
+
+    `heartbeat` is called after each fit (the coalescer renews its lease there, and may raise to abort).
+    A failure marks the run "failed" with the error and re-raises; the previous run stays the one shown.
+    """
+    fits = fit_settings()
+    fingerprint = data_fingerprint(fits.as_dict())
+    if not force and _latest_fingerprint() == fingerprint:
+        return None
+    run = RecomputeRun.objects.create(trigger=trigger, fingerprint=fingerprint, settings=fits.as_dict())
+    started = time.perf_counter()
+    try:
+        fitted = boards_fit(boards_read(), fits, heartbeat)
+        run_store(run, fitted, judge_agreements_compute(), started)
+    except BaseException as error:
+        _run_failed(run, error, started)
+        raise
+    runs_prune(keep=getattr(settings, "LEADERBOARD_KEEP_RUNS", 100))
+    return run
+
+
+def boards_read(
+    *, source_ids: list[int] | None = None, dimension_ids: list[int] | None = None
+) -> list[BoardInput]:
+    """Every leaderboard's input (optionally of some sources and dimensions only), from one consistent read
+    of the verdicts: two grouped queries in one REPEATABLE READ transaction on PostgreSQL."""
+    by_category = categories_exist()
+    style_on = getattr(settings, "LEADERBOARD_STYLE_CONTROL", True)
+    outer = connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            _postgresql_session(first_in_transaction=not outer)
+        scope = {"source_ids": source_ids, "dimension_ids": dimension_ids, "by_category": by_category}
+        pairs = verdict_pairs_aggregate(**scope)
+        styles = verdict_styles_aggregate(**scope) if style_on else None
+        slugs = dict(Contender.objects.values_list("id", "slug"))
+    return list(boards_assemble(pairs, styles, slugs))
+
+
+def _postgresql_session(*, first_in_transaction: bool) -> None:
+    """Both queries must see the same verdicts, or counts and style groups could disagree; and the style
+    query's hundred thousand groups hash in memory with more than the default 4 MB (1.4 s instead of 2 s)."""
+    with connection.cursor() as cursor:
+        if first_in_transaction:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute(
+            "SELECT set_config('work_mem', %s, true)", [getattr(settings, "LEADERBOARD_WORK_MEM", "64MB")]
+        )
+
+
+def boards_fit(boards: list[BoardInput], fits: FitSettings, heartbeat: Callable[[], None]) -> Fitted:
+    fitted = []
+    for board in boards:
+        fitted.append((board, board_fit(board.data, fits)))
+        heartbeat()
+    return fitted
+
+
+def run_store(run: RecomputeRun, fitted: Fitted, agreements: list[Agreement], started: float) -> None:
+    """Write the snapshots, their rows and judge agreement, and mark the run done, in one transaction."""
+    with transaction.atomic():
+        snapshots = Snapshot.objects.bulk_create([snapshot_build(run, board, fit) for board, fit in fitted])
+        rows = [
+            row
+            for snapshot, (board, fit) in zip(snapshots, fitted, strict=True)
+            for row in snapshot_rows_build(snapshot, board, fit)
+        ]
+        SnapshotRow.objects.bulk_create(rows, batch_size=2000)
+        JudgeAgreement.objects.bulk_create(
+            JudgeAgreement(
+                run=run,
+                source_id=a.source_id,
+                dimension_id=a.dimension_id,
+                n_compared=a.n_compared,
+                n_agreed=a.n_agreed,
+            )
+            for a in agreements
+        )
+        run.status = RecomputeRun.Status.DONE
+        run.finished = timezone.now()
+        run.n_snapshots = len(fitted)
+        run.n_failed = sum(fit.status == "failed" for _, fit in fitted)
+        run.n_verdicts = sum(board.data.n_verdicts for board, _ in fitted if _counts_each_verdict_once(board))
+        run.duration_ms = int(1000 * (time.perf_counter() - started))
+        run.save()
+
+
+def _counts_each_verdict_once(board: BoardInput) -> bool:
+    """The all-categories board of every real source (not the judges' pool) holds each verdict once."""
+    return board.key.category == ALL_CATEGORIES and board.key.source.source_id is not None
+
+
+def _run_failed(run: RecomputeRun, error: BaseException, started: float) -> None:
+    logger.exception("leaderboard recompute (run %s) failed", run.pk)
+    RecomputeRun.objects.filter(pk=run.pk).update(
+        status=RecomputeRun.Status.FAILED,
+        finished=timezone.now(),
+        error=f"{type(error).__name__}: {error}"[:2000],
+        duration_ms=int(1000 * (time.perf_counter() - started)),
+    )
+
+
+def _latest_fingerprint() -> str | None:
+    latest = RecomputeRun.objects.filter(status=RecomputeRun.Status.DONE).order_by("-finished").first()
+    return latest.fingerprint if latest else None
+
+
+def runs_prune(*, keep: int) -> int:
+    """Delete all but the `keep` newest finished runs, and finished or failed runs older than those.
+
+    Returns how many runs were deleted (their snapshots go with them)."""
+    kept = list(
+        RecomputeRun.objects.filter(status=RecomputeRun.Status.DONE)
+        .order_by("-finished")
+        .values_list("pk", "started")[:keep]
+    )
+    if len(kept) < keep:
+        return 0
+    oldest_kept = min(started for _, started in kept)
+    stale = RecomputeRun.objects.exclude(status=RecomputeRun.Status.RUNNING).filter(started__lt=oldest_kept)
+    stale = stale.exclude(pk__in=[pk for pk, _ in kept])
+    count = stale.count()
+    stale.delete()
+    return count

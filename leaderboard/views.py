@@ -1,0 +1,210 @@
+"""Leaderboard pages: thin views over `leaderboard.selectors`; every number shown was stored by a recompute.
+
+The index serves the whole page, or only its `table` partial to htmx requests (tabs, filters, sorting).
+Bad query parameters render a page saying what was wrong, with status 400 (404 for a missing run or
+contender), never a 500.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from arena.errors import InputError
+from leaderboard import charts, selectors
+from leaderboard.query import board_query_parse
+from leaderboard.services.coalescing import recompute_request
+from leaderboard.services.exports import board_csv, board_payload, export_filename
+
+PROFILE_DEFAULT = 3
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+REQUEST_MESSAGES = {
+    "queued": "Recompute queued: the new leaderboards appear here when it finishes.",
+    "pending": "A recompute is already queued: the new leaderboards appear here when it finishes.",
+    "joined": "A recompute is running; it will run once more to include everything up to now.",
+}
+
+
+def _input_errors_as_pages(view):
+    """Render an `InputError` or `Http404` as the error page with its status and message."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except InputError as error:
+            return _error(request, error.message, error.status)
+        except Http404 as error:
+            return _error(request, str(error) or "Not found.", 404)
+
+    return wrapper
+
+
+def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    return render(request, "leaderboard/error.html", {"message": message}, status=status)
+
+
+@require_GET
+@_input_errors_as_pages
+def index(request: HtmxHttpRequest) -> HttpResponse:
+    board = selectors.board_get(board_query_parse(request.GET))
+    template = "leaderboard/index.html#table" if request.htmx else "leaderboard/index.html"
+    return render(request, template, _board_context(board))
+
+
+def _board_context(board: selectors.Board) -> dict:
+    query = board.query
+    index_url = reverse("leaderboard:index")
+    by_rating = sorted(board.rows, key=lambda row: row.position)
+    profile = query.profile or tuple(row.slug for row in by_rating[:PROFILE_DEFAULT])
+    return {
+        "board": board,
+        "query": query,
+        "index_url": index_url,
+        "tabs": [
+            {
+                "dimension": d,
+                "current": d == query.dimension,
+                "url": index_url + query.querystring(dimension=d),
+            }
+            for d in selectors.dimensions_shown()
+        ],
+        "columns": _columns(query, index_url),
+        "sources": selectors.sources_in(query.run),
+        "categories": selectors.categories_in(query.run),
+        "runs": selectors.runs_recent(),
+        "running": selectors.run_running(),
+        "agreements": selectors.agreement_table(query.run, query.dimension),
+        "export_query": query.querystring(profile=()),
+        "contender_query": "?" + urlencode({"dimension": query.dimension.slug, "source": query.source_key}),
+        "profile": profile,
+        "profile_hidden": [(k, v) for k, v in query.params(profile=()).items()],
+        "charts": _charts(board, by_rating) if board.rows else [],
+        "profile_chart": _profile_chart(board, profile) if board.rows else None,
+        "has_style": any(row.style_rating is not None for row in board.rows),
+    }
+
+
+COLUMNS = [
+    ("rank", "Rank (UB)", "num"),
+    ("name", "Contender", ""),
+    ("rating", "Rating", "num"),
+    (None, "95% CI", "num"),
+    ("style", "Style-controlled", "num"),
+    ("winrate", "Avg. win rate", "num"),
+    ("votes", "Votes", "num"),
+    ("org", "Organization", ""),
+    ("license", "License", ""),
+]
+
+
+def _columns(query, index_url: str) -> list[dict]:
+    return [
+        {"key": key, "label": label, "css": css, "sort": key is not None,
+         "url": index_url + query.sort_link(key) if key else ""}
+        for key, label, css in COLUMNS
+    ]  # fmt: skip
+
+
+def _charts(board: selectors.Board, by_rating: list) -> list[dict]:
+    figures = [
+        ("forest", charts.forest_plot(by_rating)),
+        ("win-rate", charts.win_rate_bars(by_rating)),
+        ("win-fraction", charts.heatmap(board.snapshot, by_rating, "win_fraction")),
+        ("battle-count", charts.heatmap(board.snapshot, by_rating, "battle_count")),
+    ]
+    return [{"name": name, "element_id": f"figure-{name}", "figure": figure} for name, figure in figures]
+
+
+def _profile_chart(board: selectors.Board, profile: tuple[str, ...]) -> dict:
+    names = {row.slug: row.name for row in board.all_rows}
+    return charts.dimension_profile(selectors.profile_get(board.query, profile), names)
+
+
+@require_POST
+def recompute(request: HtmxHttpRequest) -> HttpResponse:
+    """Staff only: ask the workers for a recompute (coalesced with any running or queued one)."""
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff can recompute the leaderboards.")
+    outcome = recompute_request(trigger="staff")
+    if request.htmx:
+        context = {"request_message": REQUEST_MESSAGES[outcome]}
+        return render(request, "leaderboard/index.html#recompute-status", context)
+    messages.info(request, REQUEST_MESSAGES[outcome])
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    return redirect(target if safe and target else reverse("leaderboard:index"))
+
+
+@require_GET
+@_input_errors_as_pages
+def export_csv(request: HttpRequest) -> HttpResponse:
+    board = selectors.board_get(board_query_parse(request.GET))
+    response = HttpResponse(board_csv(board), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(board, "csv")}"'
+    return response
+
+
+@require_GET
+@_input_errors_as_pages
+def export_json(request: HttpRequest) -> HttpResponse:
+    board = selectors.board_get(board_query_parse(request.GET))
+    body = json.dumps(board_payload(board), cls=DjangoJSONEncoder, indent=2)
+    response = HttpResponse(body, content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(board, "json")}"'
+    return response
+
+
+@require_GET
+@_input_errors_as_pages
+def contender(request: HttpRequest, slug: str) -> HttpResponse:
+    contender = selectors.contender_public_or_404(slug)
+    query = board_query_parse(request.GET)
+    snapshot = selectors.snapshot_find(
+        query.run, dimension_id=query.dimension.pk, category=query.category, source_key=query.source_key
+    )
+    context = {
+        "contender": contender,
+        "query": query,
+        "ratings": selectors.contender_ratings(query.run, contender, query.category),
+        "sources": selectors.sources_in(query.run),
+        "dimensions": selectors.dimensions_shown(),
+        "snapshot": snapshot,
+        "records": selectors.head_to_head(snapshot, contender),
+        "examples": selectors.battles_example(contender),
+        "others": selectors.contenders_public().exclude(pk=contender.pk),
+    }
+    return render(request, "leaderboard/contender.html", context)
+
+
+@require_GET
+@_input_errors_as_pages
+def compare(request: HttpRequest) -> HttpResponse:
+    first, second = selectors.contender_pair_or_error(request.GET.get("a"), request.GET.get("b"))
+    query = board_query_parse(request.GET)
+    context = {
+        "query": query,
+        "first": first,
+        "second": second,
+        "comparison": selectors.compare_get(query, first, second),
+        "examples": selectors.battles_example(first, opponent=second),
+        "contenders": selectors.contenders_public(),
+        "sources": selectors.sources_in(query.run),
+    }
+    return render(request, "leaderboard/compare.html", context)

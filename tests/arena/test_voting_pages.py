@@ -1,0 +1,229 @@
+"""The vote pages through Django's test client: blind before the vote, revealed after, htmx fragments, errors."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from arena.models import Assignment, Battle, Contender, Output, Verdict
+from arena.voting.identity import SESSION_VOTER
+from tests.support import factories
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def _limits(settings):
+    factories.fresh_rate_limits(settings)
+
+
+@pytest.fixture
+def user(db):
+    return factories.make_annotator_user("alice")
+
+
+@pytest.fixture
+def arena(db):
+    task, contenders = factories.make_voting_arena()
+    return task
+
+
+@pytest.fixture
+def voter_client(client, user):
+    client.force_login(user)
+    return client
+
+
+def _battle_page(client, task, **extra):
+    return client.get(reverse("voting:task", args=[task.slug]) + "?start=1", **extra)
+
+
+def _token(response) -> str:
+    return re.search(r'/vote/b/([A-Za-z0-9_-]+)/"', response.content.decode()).group(1)
+
+
+def test_the_entry_point_goes_to_the_only_open_task(voter_client, arena):
+    response = voter_client.get(reverse("voting:vote"))
+    assert response.status_code == 302 and response["Location"] == reverse("voting:task", args=[arena.slug])
+
+
+def test_first_visit_shows_the_guidelines_and_the_keys(voter_client, arena):
+    response = voter_client.get(reverse("voting:task", args=[arena.slug]))
+    html = response.content.decode()
+    assert "Prefer <strong>correct</strong> answers." in html and 'id="start-voting"' in html
+    assert "<kbd>S</kbd>" in html and not Assignment.objects.exists()
+
+
+def test_the_battle_page_hides_which_models_and_battle_it_shows(voter_client, arena):
+    html = _battle_page(voter_client, arena).content.decode()
+    assignment = Assignment.objects.get()
+    battle = assignment.battle
+    for contender in Contender.objects.all():
+        assert contender.name not in html and contender.slug not in html
+    assert f"/{battle.pk}/" not in html and f'"{battle.pk}"' not in html
+    assert assignment.token in html
+    assert re.search(r"Answer \d from a model", html) and "A is better" in html and "<kbd>1</kbd>" in html
+
+
+def test_a_vote_reveals_the_models_and_disables_the_buttons(voter_client, arena, user):
+    token = _token(_battle_page(voter_client, arena))
+    response = voter_client.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assignment = Assignment.objects.get()
+    left = assignment.battle.contender_a if assignment.left_is_a else assignment.battle.contender_b
+    assert f'data-testid="reveal-left">{left.name}<' in html and 'hx-swap-oob="true"' in html
+    assert html.count("disabled") == 4 and 'id="next-battle"' in html
+    assert Verdict.objects.get().voter_key == f"u:{user.pk}"
+
+
+def test_a_double_submit_returns_the_same_response_and_stores_one_vote(voter_client, arena):
+    token = _token(_battle_page(voter_client, arena))
+    url = reverse("voting:submit", args=[token])
+    first = voter_client.post(url, {"overall": "tie"}, **HX)
+    second = voter_client.post(url, {"overall": "left"}, **HX)
+    assert first.content == second.content and Verdict.objects.count() == 1
+
+
+def test_a_vote_without_htmx_renders_the_whole_page_revealed(voter_client, arena):
+    token = _token(_battle_page(voter_client, arena))
+    response = voter_client.post(reverse("voting:submit", args=[token]), {"overall": "right"})
+    assert (
+        response.status_code == 200
+        and b'data-testid="revealed"' in response.content
+        and b"<html" in response.content
+    )
+
+
+def test_next_battle_via_htmx_is_a_fragment_with_progress(voter_client, arena):
+    token = _token(_battle_page(voter_client, arena))
+    voter_client.post(reverse("voting:submit", args=[token]), {"overall": "right"}, **HX)
+    response = _battle_page(voter_client, arena, **HX)
+    html = response.content.decode()
+    assert not html.lstrip().startswith("<!doctype") and html.lstrip().startswith('<section id="battle"')
+    assert 'data-testid="today">1<' in html and 'data-testid="total">1<' in html
+    assert _token(response) != token
+
+
+def test_a_replay_from_another_user_is_refused_with_a_clear_message(
+    voter_client, client, arena, django_user_model
+):
+    token = _token(_battle_page(voter_client, arena))
+    voter_client.logout()
+    client.force_login(factories.make_annotator_user("mallory"))
+    response = client.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX)
+    assert response.status_code == 403 and "served to someone else" in response.content.decode()
+    assert not Verdict.objects.exists()
+
+
+def test_a_replay_from_another_session_is_refused(client, arena, settings):
+    settings.ARENA_ANONYMOUS_VOTING = True
+    token = _token(_battle_page(client, arena))
+    client.cookies.clear()
+    _battle_page(client, arena)  # a fresh session with its own voter id
+    response = client.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX)
+    assert response.status_code == 403 and "served to someone else" in response.content.decode()
+    assert not Verdict.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("post", "status", "message"),
+    [
+        ({}, 400, "Choose the overall verdict"),
+        ({"overall": "sideways"}, 400, "Unknown choice 'sideways'"),
+        ({"overall": "left", "dim-harmlessness": "left"}, 400, "asks for no dimension harmlessness"),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx_and_stores_nothing(voter_client, arena, post, status, message):
+    token = _token(_battle_page(voter_client, arena))
+    response = voter_client.post(reverse("voting:submit", args=[token]), post, **HX)
+    assert response.status_code == status and message in response.content.decode()
+    assert not Verdict.objects.exists() and Assignment.objects.get().state == "served"
+
+
+def test_an_unknown_token_is_a_404_page(voter_client, arena):
+    response = voter_client.post(reverse("voting:submit", args=["forged-token"]), {"overall": "left"})
+    assert response.status_code == 404 and b"Unknown battle" in response.content
+
+
+def test_anonymous_voting_off_means_sign_in_first(client, arena):
+    page = client.get(reverse("voting:task", args=[arena.slug]) + "?start=1")
+    assert page.status_code == 302 and page["Location"].startswith(reverse("login"))
+    htmx = client.get(reverse("voting:task", args=[arena.slug]), **HX)
+    assert htmx.status_code == 200 and htmx["HX-Redirect"].startswith(reverse("login"))
+    vote = client.post(reverse("voting:submit", args=["whatever"]), {"overall": "left"})
+    assert vote.status_code == 403 and b"Sign in to vote" in vote.content
+    assert not Assignment.objects.exists()
+
+
+def test_anonymous_voting_on_counts_the_session_as_the_voter(client, arena, settings):
+    settings.ARENA_ANONYMOUS_VOTING = True
+    token = _token(_battle_page(client, arena))
+    response = client.post(reverse("voting:submit", args=[token]), {"overall": "both_bad"}, **HX)
+    verdict = Verdict.objects.get()
+    assert response.status_code == 200 and verdict.user is None
+    assert re.fullmatch(r"s:[0-9a-f]{40}", verdict.voter_key)
+    assert client.session[SESSION_VOTER] not in verdict.voter_key  # only a hash of the session's voter id
+
+
+def test_a_skip_serves_the_next_battle_and_is_no_vote(voter_client, arena):
+    token = _token(_battle_page(voter_client, arena))
+    response = voter_client.post(reverse("voting:skip", args=[token]), **HX)
+    assert response.status_code == 200 and _token(response) != token
+    assert not Verdict.objects.exists()
+    assert list(Assignment.objects.order_by("pk").values_list("state", flat=True)) == ["skipped", "served"]
+
+
+def test_votes_over_the_rate_limit_get_429_and_store_nothing(voter_client, arena, settings):
+    factories.fresh_rate_limits(settings, per_voter=2)
+    for _ in range(2):
+        token = _token(_battle_page(voter_client, arena))
+        assert (
+            voter_client.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX).status_code
+            == 200
+        )
+    token = _token(_battle_page(voter_client, arena))
+    response = voter_client.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX)
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert "Too many votes from this account: at most 2 a minute" in response.content.decode()
+    assert Verdict.objects.count() == 2 and Assignment.objects.get(token=token).state == "served"
+
+
+def test_the_ip_limit_applies_across_accounts(client, arena, settings):
+    factories.fresh_rate_limits(settings, per_ip=1)
+    ip = {"REMOTE_ADDR": "203.0.113.7"}
+    client.force_login(factories.make_annotator_user("one"))
+    _battle_page(client, arena, **ip)
+    _battle_page(client, arena, **ip)  # serving has twice the vote budget
+    client.force_login(factories.make_annotator_user("two"))
+    response = _battle_page(client, arena, **ip, **HX)
+    assert response.status_code == 429 and "from your network address" in response.content.decode()
+    assert Assignment.objects.count() == 1
+
+
+def test_the_vote_hot_path_is_lean(voter_client, arena):
+    token = _token(_battle_page(voter_client, arena))
+    Assignment.objects.update(min_read_ms=0)  # no flag row to write: the common case
+    with CaptureQueriesContext(connection) as queries:
+        response = voter_client.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX)
+    assert response.status_code == 200
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    # session, user, the assignment locked with everything the vote needs, the people's source,
+    # verdict_record's select + insert, assignment and annotator updates.
+    assert len(statements) <= 8, "\n".join(sql[:120] for sql in statements)
+    # + verdict_record's savepoints, and the outer transaction's (BEGIN/COMMIT in production)
+    assert len(queries) <= 14
+
+
+def test_the_vote_count_does_not_grow_the_query_count(voter_client, arena):
+    """Queries per vote stay flat as votes accumulate (no scans over history in the hot path)."""
+    counts = []
+    for _ in range(3):
+        token = _token(_battle_page(voter_client, arena))
+        with CaptureQueriesContext(connection) as queries:
+            voter_client.post(reverse("voting:submit", args=[token]), {"overall": "tie"}, **HX)
+        counts.append(len(queries))
+    assert len(set(counts)) == 1
+    assert Battle.objects.count() >= 3 and Output.objects.exists()

@@ -1,0 +1,103 @@
+"""The claim protocol and the recovery sweep, row by row (the worker tests show them under SIGKILL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from judges.models import Campaign, FinalVerdict, Judgment, WorkStatus
+from judges.services.claims import work_claim, work_finish
+from judges.services.lifecycle import campaign_finish_if_done
+from judges.services.reconcile import campaign_reconcile
+from tests.judges.conftest import make_arena, make_judge, run_inline, start_campaign
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def campaign(stub):
+    prompt_set, contenders = make_arena(n_prompts=2, slugs=("alpha", "bravo"))
+    make_judge("fair", base_url=stub.base_url)
+    return start_campaign(prompt_set, contenders, "fair")
+
+
+def test_a_claim_changes_exactly_one_row_once(campaign):
+    judgment = Judgment.objects.filter(campaign=campaign).first()
+    token = work_claim(Judgment, pk=judgment.pk, lease_s=30)
+    assert token is not None
+    assert work_claim(Judgment, pk=judgment.pk, lease_s=30) is None
+    judgment.refresh_from_db()
+    assert judgment.status == "running" and judgment.attempts == 1 and judgment.claim_token == token
+    assert judgment.lease_until > timezone.now() + timedelta(seconds=25)
+
+
+def test_a_worker_whose_lease_ran_out_cannot_overwrite_the_new_claim(
+    campaign, django_capture_on_commit_callbacks
+):
+    judgment = Judgment.objects.filter(campaign=campaign).first()
+    stale = work_claim(Judgment, pk=judgment.pk, lease_s=30)
+    Judgment.objects.filter(pk=judgment.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks() as queued:
+        assert campaign_reconcile(campaign_id=campaign.pk).reclaimed == 1
+    assert len(queued) == 1  # the reclaimed judgment is queued again, on commit
+    fresh = work_claim(Judgment, pk=judgment.pk, lease_s=30)
+    assert not work_finish(
+        Judgment, pk=judgment.pk, token=stale, status=WorkStatus.DONE, verdicts={"overall": "A"}
+    )
+    assert work_finish(
+        Judgment, pk=judgment.pk, token=fresh, status=WorkStatus.DONE, verdicts={"overall": "B"}
+    )
+    judgment.refresh_from_db()
+    assert judgment.verdicts == {"overall": "B"} and judgment.attempts == 2
+
+
+@override_settings(JUDGES_MAX_ATTEMPTS=2)
+def test_a_row_that_keeps_losing_its_worker_fails_instead_of_looping(campaign):
+    judgment = Judgment.objects.filter(campaign=campaign).first()
+    Judgment.objects.filter(pk=judgment.pk).update(attempts=1)
+    work_claim(Judgment, pk=judgment.pk, lease_s=30)
+    Judgment.objects.filter(pk=judgment.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    campaign_reconcile(campaign_id=campaign.pk)
+    judgment.refresh_from_db()
+    assert judgment.status == "failed" and "worker was lost during each of 2 attempts" in judgment.error
+
+
+@override_settings(JUDGES_REQUEUE_STALLED_SECONDS=60)
+def test_pending_work_is_queued_again_only_once_the_campaign_has_stalled(
+    campaign, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as queued:
+        assert campaign_reconcile(campaign_id=campaign.pk).requeued == 0  # just started: messages are queued
+    assert not queued
+    long_ago = timezone.now() - timedelta(minutes=5)
+    Campaign.objects.filter(pk=campaign.pk).update(created=long_ago)
+    Judgment.objects.filter(campaign=campaign).update(enqueued_at=long_ago)
+    with django_capture_on_commit_callbacks() as queued:
+        assert campaign_reconcile(campaign_id=campaign.pk).requeued == 4
+    assert len(queued) == 1
+    assert campaign_reconcile(campaign_id=campaign.pk).requeued == 0  # not again until it stalls again
+
+
+def test_the_sweep_settles_a_battle_whose_worker_died_between_its_two_writes(campaign):
+    run_inline(campaign)
+    FinalVerdict.objects.all().delete()
+    Campaign.objects.filter(pk=campaign.pk).update(status="running", finished_at=None)
+    result = campaign_reconcile(campaign_id=campaign.pk)
+    assert result.settled == 2 and result.finished
+    assert FinalVerdict.objects.count() == 2
+
+
+def test_a_finished_campaign_asks_the_leaderboard_to_recompute_by_task_name(
+    campaign, django_capture_on_commit_callbacks
+):
+    Judgment.objects.filter(campaign=campaign).update(status=WorkStatus.CANCELLED)
+    with mock.patch("arena.celery.app.send_task") as send_task:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert campaign_finish_if_done(campaign_id=campaign.pk)
+        assert not campaign_finish_if_done(campaign_id=campaign.pk)  # once
+    send_task.assert_called_once_with("leaderboard.recompute_all")
+    assert Campaign.objects.get(pk=campaign.pk).status == "finished"

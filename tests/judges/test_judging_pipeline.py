@@ -1,0 +1,240 @@
+"""One judgment end to end, in this process, against the loopback stub: both orders, consistency, repair,
+parse failures, cost, reuse, retries and fail-fast. (The same service runs in workers; see
+test_campaign_worker.py for real worker processes.)"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+
+from arena.models import Verdict
+from judges.models import Campaign, FinalVerdict, Judgment, WorkStatus
+from judges.services.consistency import combine_orders
+from judges.services.judging import judgment_run
+from judges.services.progress import campaign_progress
+from tests.judges.conftest import make_arena, make_judge, run_inline, start_campaign
+from tests.support.openai_stub import fixed_text, position_biased
+
+pytestmark = pytest.mark.django_db
+
+
+def test_each_battle_is_judged_in_both_orders_and_mapped_back_to_its_sides(stub):
+    prompt_set, contenders = make_arena(n_prompts=2, slugs=("alpha", "bravo"))
+    make_judge("fair", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "fair")
+    assert run_inline(campaign) == ["done"] * 4
+    for battle_id in Judgment.objects.values_list("battle_id", flat=True).distinct():
+        shown = Judgment.objects.select_related("battle__contender_a").get(battle_id=battle_id, order="shown")
+        swapped = Judgment.objects.get(battle_id=battle_id, order="swapped")
+        alpha_first = shown.battle.contender_a.slug == "alpha"
+        # Positional labels: the marked (alpha) answer is "A" when shown first.
+        assert shown.verdicts == {"overall": "A" if alpha_first else "B"}
+        assert swapped.verdicts == {"overall": "B" if alpha_first else "A"}
+        assert shown.raw_text and swapped.raw_text and shown.rationale
+        verdict = Verdict.objects.get(battle_id=battle_id, source__key="judge-fair")
+        assert verdict.outcome == ("a" if alpha_first else "b") and not verdict.inconsistent
+    assert Campaign.objects.get(pk=campaign.pk).status == "finished"
+
+
+@pytest.mark.parametrize(
+    ("shown", "swapped", "expected"),
+    [
+        ("A", "B", ("a", False)),
+        ("B", "A", ("b", False)),
+        ("tie", "tie", ("tie", False)),
+        ("A", "A", ("tie", True)),
+        ("B", "B", ("tie", True)),
+        ("A", "tie", ("tie", True)),
+        ("tie", "B", ("tie", True)),
+    ],
+)
+def test_orders_combine_into_one_verdict_or_an_inconsistent_tie(shown, swapped, expected):
+    assert combine_orders(shown, swapped) == expected
+
+
+def test_a_position_biased_judge_gives_inconsistent_ties():
+    from tests.support.openai_stub import OpenAIStub
+
+    prompt_set, contenders = make_arena(n_prompts=3, slugs=("alpha", "bravo"))
+    with OpenAIStub(script=position_biased("A")) as biased:
+        make_judge("biased", base_url=biased.base_url)
+        campaign = start_campaign(prompt_set, contenders, "biased")
+        run_inline(campaign)
+    verdicts = Verdict.objects.filter(source__key="judge-biased")
+    assert verdicts.count() == 3 and all(v.outcome == "tie" and v.inconsistent for v in verdicts)
+    assert campaign_progress(campaign=campaign).inconsistent == 3
+
+
+def test_malformed_output_gets_one_repair_then_is_a_parse_failure_with_its_raw_text(stub):
+    stub.script = fixed_text("Both are fine, I suppose. Verdict: the first one.")
+    prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
+    make_judge("chatty", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "chatty")
+    assert run_inline(campaign) == ["parse_failed", "parse_failed"]
+    assert len(stub.requests) == 4  # each order: the answer and one repair request, no more
+    repair = stub.requests[1].body["messages"]
+    assert repair[-2] == {"role": "assistant", "content": "Both are fine, I suppose. Verdict: the first one."}
+    assert "could not be used" in repair[-1]["content"]
+    for judgment in Judgment.objects.all():
+        assert judgment.status == "parse_failed" and judgment.verdicts is None
+        assert (
+            judgment.raw_text
+            == judgment.repair_raw_text
+            == "Both are fine, I suppose. Verdict: the first one."
+        )
+        assert judgment.parse_error.startswith("first reply: the reply contains no JSON object")
+        assert judgment.tokens_in > 0 and len(judgment.raw_response) == 2
+    # Never silently a tie: no verdict at all for this battle.
+    assert not Verdict.objects.exists() and not FinalVerdict.objects.exists()
+    assert campaign_progress(campaign=campaign).parse_failed == 2
+
+
+def test_a_reply_fixed_by_the_repair_request_is_used(stub):
+    def repairs_when_asked(body):
+        asked_again = any(m["role"] == "assistant" for m in body["messages"])
+        return (
+            json.dumps({"verdicts": {"overall": "tie"}, "rationale": "equal"})
+            if asked_again
+            else "{'overall': A}"
+        )
+
+    stub.script = repairs_when_asked
+    prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
+    make_judge("sloppy", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "sloppy")
+    assert run_inline(campaign) == ["done", "done"]
+    judgment = Judgment.objects.first()
+    assert judgment.raw_text == "{'overall': A}" and '"tie"' in judgment.repair_raw_text
+    assert judgment.verdicts == {"overall": "tie"}
+    assert Verdict.objects.get().outcome == "tie"
+
+
+def test_one_unparseable_order_leaves_the_battle_without_a_final_verdict(stub):
+    prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
+    make_judge("fair", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "fair")
+    stub.inject("garbage_content", "garbage_content")  # the first order's answer and its repair
+    assert run_inline(campaign) == ["parse_failed", "done"]
+    assert not FinalVerdict.objects.exists() and not Verdict.objects.exists()
+    assert Campaign.objects.get(pk=campaign.pk).status == "finished"
+
+
+def test_tokens_cost_latency_and_raw_response_are_recorded(stub):
+    prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
+    make_judge(
+        "priced",
+        base_url=stub.base_url,
+        price_input_per_mtok=Decimal("2.5"),
+        price_output_per_mtok=Decimal("10"),
+    )
+    campaign = start_campaign(prompt_set, contenders, "priced")
+    run_inline(campaign)
+    for judgment, request in zip(Judgment.objects.order_by("pk"), stub.requests, strict=True):
+        words_in = sum(len(m["content"].split()) for m in request.body["messages"])
+        assert judgment.tokens_in == words_in  # the stub counts whitespace words as tokens
+        assert judgment.tokens_out == len(judgment.raw_text.split())
+        assert (
+            judgment.cost
+            == (Decimal(words_in) * Decimal("2.5") + judgment.tokens_out * Decimal(10)) / 1_000_000
+        )
+        assert (
+            judgment.latency_ms is not None and judgment.raw_response[0]["usage"]["prompt_tokens"] == words_in
+        )
+        assert request.body["response_format"] == {"type": "json_object"}  # the endpoint's JSON mode
+    progress = campaign_progress(campaign=campaign)
+    assert progress.spend == sum(j.cost for j in Judgment.objects.all()) > 0
+
+
+def test_an_identical_request_reuses_the_stored_result_instead_of_paying_twice(stub):
+    prompt_set, contenders = make_arena(n_prompts=3, slugs=("alpha", "bravo"))
+    make_judge("first", base_url=stub.base_url)
+    make_judge("twin", base_url=stub.base_url)  # same provider, model, template, dimensions: same fingerprint
+    run_inline(start_campaign(prompt_set, contenders, "first"))
+    assert len(stub.requests) == 6
+    from judges.services.campaigns import CampaignSpec, campaign_estimate
+
+    spec = CampaignSpec(contenders=["alpha", "bravo"], prompt_set=prompt_set.slug, judges=["twin"])
+    assert campaign_estimate(spec=spec).estimate.reused == 6
+    twin = start_campaign(prompt_set, contenders, "twin")
+    assert run_inline(twin) == ["reused"] * 6
+    assert len(stub.requests) == 6, "the reuse cache should have answered"
+    for judgment in Judgment.objects.filter(campaign=twin):
+        assert judgment.reused_from_id and judgment.cost == 0 and judgment.verdicts
+    assert Verdict.objects.filter(source__key="judge-twin").count() == 3
+    assert campaign_progress(campaign=twin).reused == 6
+
+
+def test_a_transient_error_releases_the_claim_and_asks_for_a_retry_with_backoff(stub):
+    prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
+    make_judge("fair", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "fair")
+    judgment = Judgment.objects.filter(campaign=campaign).first()
+    stub.inject("503")
+    result = judgment_run(judgment_id=judgment.pk)
+    assert result.outcome == "retry" and result.retry_in > 0
+    judgment.refresh_from_db()
+    assert judgment.status == "pending" and judgment.attempts == 1 and "HTTP 503" in judgment.error
+    assert judgment_run(judgment_id=judgment.pk).outcome == "done"
+    judgment.refresh_from_db()
+    assert judgment.attempts == 2 and judgment.error == ""
+
+
+def test_a_429_retry_after_is_honoured_by_every_call_of_that_judge(stub):
+    prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
+    make_judge("limited", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "limited")
+    first, second = Judgment.objects.filter(campaign=campaign).order_by("pk")
+    stub.inject({"kind": "http", "status": 429, "retry_after": 3})
+    result = judgment_run(judgment_id=first.pk)
+    assert result.outcome == "retry" and result.retry_in >= 3
+    cooling = judgment_run(judgment_id=second.pk)  # the judge cools down: no call is made
+    assert cooling.outcome == "busy" and 0 < cooling.retry_in <= 3
+    assert len(stub.requests) == 1
+
+
+@override_settings(JUDGES_MAX_ATTEMPTS=2, JUDGES_BACKOFF_BASE_MS=1)
+def test_transient_errors_become_a_failure_after_the_attempt_limit(stub):
+    prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
+    make_judge("flaky", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "flaky")
+    stub.set_fault_rate(1.0, "500")
+    run_inline(campaign, rounds=3)
+    for judgment in Judgment.objects.all():
+        assert judgment.status == "failed" and judgment.attempts == 2
+        assert (
+            judgment.error.startswith("gave up after 2 attempts; last error:")
+            and "HTTP 500" in judgment.error
+        )
+    assert len(stub.requests) == 4
+    assert Campaign.objects.get(pk=campaign.pk).status == "finished"
+
+
+def test_an_unknown_model_fails_the_whole_judge_at_once_with_the_endpoint_message(stub):
+    stub.models = ["real-model"]
+    prompt_set, contenders = make_arena(n_prompts=5, slugs=("alpha", "bravo"))
+    make_judge("typo", base_url=stub.base_url, model="reel-model")
+    campaign = start_campaign(prompt_set, contenders, "typo")
+    first = Judgment.objects.filter(campaign=campaign).order_by("pk").first()
+    assert judgment_run(judgment_id=first.pk).outcome == "failed"
+    assert len(stub.requests) == 1
+    assert set(Judgment.objects.values_list("status", flat=True)) == {"failed"}
+    campaign.refresh_from_db()
+    assert campaign.status == "finished"
+    assert "HTTP 404" in campaign.last_error and "reel-model" in campaign.last_error
+    assert "check the model name" in campaign.last_error
+    assert Judgment.objects.filter(attempts=0).count() == 9  # never called
+
+
+def test_a_paused_campaign_claims_nothing_and_a_cancelled_one_cancels_its_pending_work(stub):
+    from judges.services.lifecycle import campaign_cancel, campaign_pause
+
+    prompt_set, contenders = make_arena(n_prompts=2, slugs=("alpha", "bravo"))
+    make_judge("fair", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "fair")
+    assert campaign_pause(campaign=campaign) and not campaign_pause(campaign=campaign)
+    assert set(run_inline(campaign)) == {"skipped"} and not stub.requests
+    assert campaign_cancel(campaign=campaign)
+    assert set(Judgment.objects.values_list("status", flat=True)) == {WorkStatus.CANCELLED}

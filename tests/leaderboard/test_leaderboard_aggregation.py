@@ -1,0 +1,137 @@
+"""The SQL aggregation behind every leaderboard: exactly what a Python recount of the verdicts gives."""
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from arena.models import Dimension, Verdict
+from leaderboard.rating import pair_counts_from_scores
+from leaderboard.services.aggregation import OUTCOMES, verdict_pairs_aggregate, verdict_styles_aggregate
+from leaderboard.services.recompute import boards_read
+from tests.leaderboard.arena_data import arena_make, judge_source, verdicts_add
+
+pytestmark = pytest.mark.django_db
+
+
+def random_arena():
+    arena = arena_make(
+        ("ant", "bee", "cat", "dog", "eel", "fox"), statuses={"eel": "pending", "fox": "hidden"}, n_prompts=8
+    )
+    verdicts_add(arena.battles, seed=11, soft_share=0.2, excluded_share=0.1)
+    verdicts_add(arena.battles, seed=12, dimension="helpfulness", votes_per_battle=2, soft_share=0.1)
+    verdicts_add(arena.battles, source=judge_source(), seed=13, soft_share=0.3, excluded_share=0.2)
+    Dimension.objects.filter(slug="clarity").update(is_active=False)
+    verdicts_add(arena.battles[:10], seed=14, dimension="clarity")
+    return arena
+
+
+def counted_verdicts():
+    """The verdicts a leaderboard should count, chosen in Python: the specification the SQL must meet."""
+    verdicts = Verdict.objects.select_related("battle__prompt", "contender_a", "contender_b", "dimension")
+    return [
+        v
+        for v in verdicts
+        if not v.excluded
+        and v.contender_a.status == "approved"
+        and v.contender_b.status == "approved"
+        and v.dimension.is_active
+    ]
+
+
+def python_recount():
+    groups = defaultdict(lambda: [0, 0.0])
+    for v in counted_verdicts():
+        key = (
+            v.source_id,
+            v.dimension_id,
+            v.battle.prompt.category,
+            v.contender_a_id,
+            v.contender_b_id,
+            v.outcome,
+        )
+        groups[key][0] += 1
+        groups[key][1] += v.score
+    return {key: tuple(value) for key, value in groups.items()}
+
+
+def sql_groups(rows):
+    return {
+        (s, d, rows.categories[c], a, b, OUTCOMES[o]): (n, t)
+        for s, d, c, a, b, o, n, t in zip(
+            rows.source.tolist(),
+            rows.dimension.tolist(),
+            rows.category.tolist(),
+            rows.a.tolist(),
+            rows.b.tolist(),
+            rows.outcome.tolist(),
+            rows.count.tolist(),
+            rows.total.tolist(),
+            strict=True,
+        )
+    }
+
+
+def test_sql_aggregation_equals_a_python_recount_of_random_verdicts_exactly():
+    random_arena()
+
+    assert sql_groups(verdict_pairs_aggregate(by_category=True)) == python_recount()
+
+
+def test_excluded_verdicts_non_approved_contenders_and_inactive_dimensions_are_left_out():
+    arena = random_arena()
+    left_out = {c.pk for c in arena.contenders if c.status != "approved"}
+
+    rows = verdict_pairs_aggregate(by_category=True)
+
+    assert left_out.isdisjoint(set(rows.a.tolist()) | set(rows.b.tolist()))
+    assert rows.count.sum() == len(counted_verdicts()) < Verdict.objects.count()
+    assert Dimension.objects.get(slug="clarity").pk not in rows.dimension.tolist()
+
+
+def test_style_groups_hold_the_same_verdicts_as_the_pair_groups():
+    random_arena()
+
+    pairs, styles = verdict_pairs_aggregate(by_category=True), verdict_styles_aggregate(by_category=True)
+
+    assert styles.count.sum() == pairs.count.sum()
+    assert styles.total.sum() == pytest.approx(pairs.total.sum(), abs=1e-9)
+
+
+def test_board_counts_equal_counts_folded_from_single_verdicts():
+    random_arena()
+    boards = {(b.key.source.key, b.key.dimension_id, b.key.category): b for b in boards_read()}
+    overall = Dimension.objects.get(slug="overall").pk
+    board = boards["people", overall, ""]
+    mine = [v for v in counted_verdicts() if v.source.key == "people" and v.dimension_id == overall]
+    ids = list(board.data.contender_ids)
+
+    expected = pair_counts_from_scores(
+        board.data.counts.models,
+        np.array([ids.index(v.contender_a_id) for v in mine]),
+        np.array([ids.index(v.contender_b_id) for v in mine]),
+        np.array([v.score for v in mine]),
+    )
+
+    # Soft verdicts split differently into win and tie mass once summed, but each side's score is the same.
+    np.testing.assert_allclose(board.data.counts.comparison_matrix, expected.comparison_matrix, atol=1e-12)
+    np.testing.assert_array_equal(board.data.counts.battles, expected.battles)
+    assert board.data.n_verdicts == len(mine)
+
+
+def test_judges_pool_sums_every_judge_and_categories_partition_all():
+    arena = random_arena()
+    verdicts_add(arena.battles, source=judge_source("judge-two", "Second judge"), seed=21)
+    boards = {(b.key.source.key, b.key.dimension_id, b.key.category): b.data for b in boards_read()}
+    overall = Dimension.objects.get(slug="overall").pk
+
+    pooled = boards["judges", overall, ""].counts.battles
+    one, two = (
+        boards["judge-gpt", overall, ""].counts.battles,
+        boards["judge-two", overall, ""].counts.battles,
+    )
+    np.testing.assert_array_equal(pooled, one + two)
+    by_category = (
+        boards["people", overall, "math"].n_verdicts + boards["people", overall, "writing"].n_verdicts
+    )
+    assert by_category == boards["people", overall, ""].n_verdicts
