@@ -70,9 +70,14 @@ def _clean(html: str) -> str:
 
 def render_markdown(text: str) -> SafeString:
     """Sanitised HTML for untrusted Markdown `text`; safe to insert into any page as is."""
-    if not text:
-        return mark_safe("")
-    return mark_safe(_clean(_parser().render(text)))  # nh3 has sanitised it
+    return mark_safe(_rendered(text)) if text else mark_safe("")  # nh3 has sanitised it
+
+
+@lru_cache(maxsize=2048)
+def _rendered(text: str) -> str:
+    # The same answers are shown to many annotators; rendering (highlighting above all) is the costly part
+    # of serving a battle. Keyed by the text itself, so an edited answer is simply a new entry.
+    return _clean(_parser().render(text))
 
 
 def highlight_css() -> str:

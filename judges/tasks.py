@@ -7,6 +7,8 @@ the database (`attempts`), not in Celery, so every path that re-runs an item cou
 """
 
 from celery import shared_task
+from celery.signals import task_postrun
+from django.db import close_old_connections
 
 from judges.services.generation import generation_run
 from judges.services.judging import judgment_run
@@ -42,3 +44,11 @@ def generate_task(self, generation_id: int) -> str:
 @shared_task(name="judges.sweep", acks_late=True)
 def sweep_task() -> int:
     return len(campaigns_sweep())
+
+
+@task_postrun.connect
+def _close_unusable_connections(sender=None, **kwargs) -> None:
+    # CELERY_DB_REUSE_MAX keeps connections across tasks; this restores Django's own rule for them (drop a
+    # connection that broke or outlived DB_CONN_MAX_AGE), for the judges' tasks only.
+    if sender is not None and sender.name.startswith("judges."):
+        close_old_connections()

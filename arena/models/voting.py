@@ -12,6 +12,15 @@ from django.utils import timezone
 from arena.models.verdicts import Outcome
 
 
+def displayed_choice(outcome: str, *, left_is_a: bool) -> str:
+    """A battle-terms outcome as the annotator saw it: 'left', 'right', 'tie' or 'both_bad'."""
+    if outcome == Outcome.A:
+        return "left" if left_is_a else "right"
+    if outcome == Outcome.B:
+        return "right" if left_is_a else "left"
+    return outcome
+
+
 class AnnotationTask(models.Model):
     """A prompt set × contenders that people are asked to vote on, with guidelines and attention checks."""
 
@@ -174,12 +183,7 @@ class Assignment(models.Model):
         return f"{self.annotator} · battle {self.battle_id} · {self.state}"
 
     def displayed(self, outcome: str) -> str:
-        """A battle-terms outcome as the annotator saw it: 'left', 'right', 'tie' or 'both_bad'."""
-        if outcome == Outcome.A:
-            return "left" if self.left_is_a else "right"
-        if outcome == Outcome.B:
-            return "right" if self.left_is_a else "left"
-        return outcome
+        return displayed_choice(outcome, left_is_a=self.left_is_a)
 
 
 class VoteFlag(models.Model):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from arena.models import Assignment, Dimension
+from arena.models import Dimension
 from arena.rendering import render_markdown
-from arena.voting.recording import CHOICES
+from arena.voting.ballots import CHOICES
 from arena.voting.stats import Progress
+from arena.voting.vote_store import LockedVote
 
 
 @dataclass(frozen=True)
@@ -21,23 +22,15 @@ class Reveal:
     dimensions: list[tuple[str, str]]
 
 
-def reveal_for(assignment: Assignment) -> Reveal:
-    """Built from the stored assignment alone, so a replayed vote gets exactly the first response."""
-    battle = assignment.battle
-    left, right = (
-        (battle.contender_a, battle.contender_b)
-        if assignment.left_is_a
-        else (battle.contender_b, battle.contender_a)
-    )
-    choice = assignment.displayed(assignment.outcome)
+def reveal_for(vote: LockedVote) -> Reveal:
+    """Built from the stored vote alone, so a replayed vote gets exactly the first response."""
+    choice = vote.displayed(vote.outcome)
     dimensions = []
-    if assignment.dimension_outcomes:
-        names = dict(
-            Dimension.objects.filter(slug__in=assignment.dimension_outcomes).values_list("slug", "name")
-        )
-        for slug, outcome in sorted(assignment.dimension_outcomes.items()):
-            dimensions.append((names.get(slug, slug), CHOICES[assignment.displayed(outcome)]))
-    return Reveal(left.name, right.name, choice, CHOICES[choice], dimensions)
+    if vote.dimension_outcomes:
+        names = dict(Dimension.objects.filter(slug__in=vote.dimension_outcomes).values_list("slug", "name"))
+        for slug, outcome in sorted(vote.dimension_outcomes.items()):
+            dimensions.append((names.get(slug, slug), CHOICES[vote.displayed(outcome)]))
+    return Reveal(vote.left_name, vote.right_name, choice, CHOICES[choice], dimensions)
 
 
 def progress_context(progress: Progress) -> dict:

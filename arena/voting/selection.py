@@ -73,10 +73,11 @@ class Pick:
 def task_contender_ids(task: AnnotationTask) -> list[int]:
     """Approved contenders of the task (all approved ones with answers in its prompt set when none is chosen)."""
     approved = Contender.objects.filter(status=Contender.Status.APPROVED)
-    chosen = approved.filter(pk__in=task.contenders.values("pk"))
-    if not chosen.exists():
-        chosen = approved.filter(outputs__prompt__prompt_set_id=task.prompt_set_id).distinct()
-    return sorted(chosen.values_list("pk", flat=True))
+    chosen = list(approved.filter(pk__in=task.contenders.values("pk")).values_list("pk", flat=True))
+    if not chosen:
+        answered = Output.objects.filter(prompt__prompt_set_id=task.prompt_set_id).values("contender_id")
+        chosen = list(approved.filter(pk__in=answered).values_list("pk", flat=True))
+    return sorted(chosen)
 
 
 def _seen(annotator: Annotator) -> QuerySet:
@@ -159,31 +160,43 @@ def _prompt_battles(
     return found
 
 
-def _battle_for_pair(
-    task: AnnotationTask, annotator: Annotator, pair: PairStats, rng: random.Random, *, short_only: bool
-) -> Pick | None:
-    """The pair's unseen battle with the fewest votes, created (in a random A/B order) when it does not exist."""
-    answers: dict[int, dict[int, Output]] = {}
-    for output in Output.objects.filter(
+def _answers_of(task: AnnotationTask, pair: PairStats) -> dict[int, tuple[int, int]]:
+    """prompt id -> (output of pair.low, output of pair.high), for the prompts both contenders answered."""
+    rows = Output.objects.filter(
         prompt__prompt_set_id=task.prompt_set_id, contender_id__in=(pair.low, pair.high)
-    ).only("pk", "prompt_id", "contender_id"):
-        answers.setdefault(output.prompt_id, {})[output.contender_id] = output
-    both = [prompt_id for prompt_id, by in answers.items() if len(by) == 2]
-    existing = _prompt_battles(task, annotator, pair, both)
+    )
+    by_prompt: dict[int, dict[int, int]] = {}
+    for prompt_id, contender_id, output_id in rows.values_list("prompt_id", "contender_id", "pk"):
+        by_prompt.setdefault(prompt_id, {})[contender_id] = output_id
+    return {p: (by[pair.low], by[pair.high]) for p, by in by_prompt.items() if len(by) == 2}
+
+
+def _least_voted(task: AnnotationTask, existing: dict, prompt_ids, rng: random.Random, short_only: bool):
+    """(prompt id, its battle ids) of the best unseen battle, or None."""
     candidates = []
-    for prompt_id in both:
+    for prompt_id in prompt_ids:
         ids, n, seen = existing.get(prompt_id, ([], 0, False))
         short = n < task.votes_per_battle
         if not seen and (short or not short_only):
             # Short battles that already have votes first, so battles reach the votes wanted (and agreement
             # between people can be measured) instead of every battle getting one vote; then the least voted.
             candidates.append(((0, -n) if short else (1, n), rng.random(), prompt_id, ids))
-    if not candidates:
+    return min(candidates)[2:] if candidates else None
+
+
+def _battle_for_pair(
+    task: AnnotationTask, annotator: Annotator, pair: PairStats, rng: random.Random, *, short_only: bool
+) -> Pick | None:
+    """The pair's unseen battle with the fewest votes, created (in a random A/B order) when it does not exist."""
+    answers = _answers_of(task, pair)
+    best = _least_voted(task, _prompt_battles(task, annotator, pair, list(answers)), answers, rng, short_only)
+    if best is None:
         return None
-    _, _, prompt_id, ids = min(candidates)
-    if ids:
-        return Pick(battle=Battle.objects.get(pk=ids[0]))
-    first, second = answers[prompt_id][pair.low], answers[prompt_id][pair.high]
+    prompt_id, battle_ids = best
+    if battle_ids:
+        return Pick(battle=Battle.objects.get(pk=battle_ids[0]))
+    outputs = Output.objects.in_bulk(answers[prompt_id])
+    first, second = (outputs[pk] for pk in answers[prompt_id])
     a, b = (first, second) if rng.random() < 0.5 else (second, first)
     return Pick(battle=battle_get_or_create(output_a=a, output_b=b)[0])
 

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from arena.errors import InputError
-from arena.models import AnnotationTask, Annotator, Assignment, Dimension
+from arena.models import AnnotationTask, Annotator, Assignment, Battle, Dimension, PromptSet
 from arena.rendering import render_markdown
 from arena.voting.identity import Voter
 from arena.voting.selection import battle_pick
@@ -60,6 +60,21 @@ def assignment_serve(
     return _open_assignment(task, annotator)
 
 
+def refuse_unknown_token() -> InputError:
+    return InputError(
+        "Unknown battle: this link is not (or no longer) valid. Load the next battle and vote there.",
+        status=404,
+    )
+
+
+def refuse_not_yours() -> InputError:
+    return InputError(
+        "This battle was served to someone else: a vote counts only from the person it was shown to. "
+        "Load your own battle and vote there.",
+        status=403,
+    )
+
+
 def owned_assignment(rows: QuerySet[Assignment], voter: Voter) -> Assignment:
     """The one assignment in `rows` (filtered by token), only if it was served to this voter.
 
@@ -67,16 +82,9 @@ def owned_assignment(rows: QuerySet[Assignment], voter: Voter) -> Assignment:
     """
     assignment = next(iter(rows), None)
     if assignment is None:
-        raise InputError(
-            "Unknown battle: this link is not (or no longer) valid. Load the next battle and vote there.",
-            status=404,
-        )
+        raise refuse_unknown_token()
     if assignment.annotator.voter_key != voter.key:
-        raise InputError(
-            "This battle was served to someone else: a vote counts only from the person it was shown to. "
-            "Load your own battle and vote there.",
-            status=403,
-        )
+        raise refuse_not_yours()
     return assignment
 
 
@@ -120,13 +128,15 @@ class BattleView:
 
 def vote_dimensions(task: AnnotationTask) -> list[Dimension]:
     """The optional dimension rows of this task's prompt set (overall is always asked, so never listed)."""
-    return list(
-        task.prompt_set.vote_dimensions.filter(is_active=True).exclude(slug="overall").order_by("position")
+    of_prompt_set = PromptSet.vote_dimensions.through.objects.filter(promptset_id=task.prompt_set_id)
+    rows = Dimension.objects.filter(pk__in=of_prompt_set.values("dimension_id"), is_active=True).exclude(
+        slug="overall"
     )
+    return list(rows.order_by("position"))
 
 
 def battle_view(assignment: Assignment) -> BattleView:
-    battle = assignment.battle
+    battle = Battle.objects.select_related("prompt", "output_a", "output_b").get(pk=assignment.battle_id)
     left, right = (
         (battle.output_a, battle.output_b) if assignment.left_is_a else (battle.output_b, battle.output_a)
     )

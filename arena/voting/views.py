@@ -18,10 +18,11 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from arena.errors import InputError
 from arena.models import AnnotationTask, Annotator, Assignment
+from arena.voting.ballots import CHOICES, ballot_from_post
 from arena.voting.identity import Voter, annotator_for, client_ip, voter_for_request
 from arena.voting.presenting import guidelines_html, progress_context, reveal_for
 from arena.voting.ratelimit import rate_limit_hit
-from arena.voting.recording import CHOICES, ballot_from_post, vote_record
+from arena.voting.recording import vote_record
 from arena.voting.serving import assignment_serve, assignment_skip, battle_view, vote_dimensions
 from arena.voting.staff import annotator_set_excluded, annotators_overview, flags_recent, tasks_overview
 from arena.voting.stats import annotator_progress
@@ -87,7 +88,7 @@ def _battle_page(request: HttpRequest, task: AnnotationTask, annotator: Annotato
 @require_GET
 def vote(request: HttpRequest) -> HttpResponse:
     """Entry point: straight to the one open task, or a choice between several."""
-    tasks = list(AnnotationTask.objects.filter(is_active=True))
+    tasks = list(AnnotationTask.objects.filter(is_active=True).select_related("prompt_set"))
     if len(tasks) == 1:
         return redirect("voting:task", slug=tasks[0].slug)
     return render(request, "voting/tasks.html", {"tasks": tasks})
@@ -126,18 +127,21 @@ def submit(request: HttpRequest, token: str) -> HttpResponse:
         result = vote_record(token=token, voter=voter, ballot=ballot_from_post(request.POST))
     except InputError as exc:
         return _error(request, exc.message, exc.status)
-    assignment = result.assignment
-    context = {
-        "task": assignment.task,
-        "reveal": reveal_for(assignment),
-        "choices": CHOICES.items(),
-        "next_url": reverse("voting:task", args=[assignment.task.slug]) + "?start=1",
-    }
+    vote = result.vote
+    next_url = reverse("voting:task", args=[vote.task_slug]) + "?start=1"
+    context = {"reveal": reveal_for(vote), "choices": CHOICES.items(), "next_url": next_url}
     if request.htmx:
         return render(request, BATTLE_TEMPLATE + "#panel", {**context, "oob": True})
-    annotator = assignment.annotator
-    context.update(view=battle_view(assignment), guidelines_html=guidelines_html(assignment.task.guidelines))
-    return render(request, BATTLE_TEMPLATE, {**context, **progress_context(annotator_progress(annotator))})
+    # Without htmx (no JavaScript) the whole page comes back, revealed.
+    assignment = Assignment.objects.select_related("task", "annotator").get(pk=vote.assignment_id)
+    context.update(
+        task=assignment.task,
+        view=battle_view(assignment),
+        guidelines_html=guidelines_html(assignment.task.guidelines),
+    )
+    return render(
+        request, BATTLE_TEMPLATE, {**context, **progress_context(annotator_progress(assignment.annotator))}
+    )
 
 
 @arena_urls

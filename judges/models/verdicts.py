@@ -19,16 +19,22 @@ class FinalVerdict(models.Model):
     The unique constraint on `verdict` makes "which version produced this verdict" a single row.
     """
 
-    battle = models.ForeignKey("arena.Battle", on_delete=models.CASCADE, related_name="+")
-    dimension = models.ForeignKey("arena.Dimension", on_delete=models.PROTECT, related_name="+")
+    # Insert-only and written once per battle on the judging hot path: no single-column index where the
+    # unique and campaign indexes below already lead with the column, or where it only serves deletions.
+    battle = models.ForeignKey("arena.Battle", on_delete=models.CASCADE, related_name="+", db_index=False)
+    dimension = models.ForeignKey(
+        "arena.Dimension", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     config_version = models.ForeignKey(
         "judges.JudgeConfigVersion", on_delete=models.PROTECT, related_name="final_verdicts"
     )
-    campaign = models.ForeignKey("judges.Campaign", on_delete=models.CASCADE, related_name="final_verdicts")
+    campaign = models.ForeignKey(
+        "judges.Campaign", on_delete=models.CASCADE, related_name="final_verdicts", db_index=False
+    )
     outcome = models.CharField(max_length=4)
     inconsistent = models.BooleanField(default=False)
-    shown = models.ForeignKey("judges.Judgment", on_delete=models.CASCADE, related_name="+")
-    swapped = models.ForeignKey("judges.Judgment", on_delete=models.CASCADE, related_name="+")
+    shown = models.ForeignKey("judges.Judgment", on_delete=models.CASCADE, related_name="+", db_index=False)
+    swapped = models.ForeignKey("judges.Judgment", on_delete=models.CASCADE, related_name="+", db_index=False)
     verdict = models.OneToOneField(
         "arena.Verdict", null=True, blank=True, on_delete=models.SET_NULL, related_name="judge_origin"
     )

@@ -39,7 +39,11 @@ class WorkItem(models.Model):
     """Fields every claimable unit of work has. Units: `latency_ms` of the last successful exchange (both
     calls when a repair was needed); tokens and `cost` (US dollars) add up over every attempt, paid or not."""
 
-    campaign = models.ForeignKey("judges.Campaign", on_delete=models.CASCADE, related_name="+")
+    # Indexed through the (campaign, status) index below, not on its own: every claim and result rewrites
+    # the row, and each index is one more write on those hot updates.
+    campaign = models.ForeignKey(
+        "judges.Campaign", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     status = models.CharField(max_length=12, choices=WorkStatus.choices, default=WorkStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     claim_token = models.UUIDField(null=True, blank=True)
@@ -94,9 +98,10 @@ class Judgment(WorkItem):
         SHOWN = "shown", "As shown (A first)"
         SWAPPED = "swapped", "Swapped (B first)"
 
-    battle = models.ForeignKey("arena.Battle", on_delete=models.CASCADE, related_name="+")
+    # Both found through the unique (battle, config_version, order) index.
+    battle = models.ForeignKey("arena.Battle", on_delete=models.CASCADE, related_name="+", db_index=False)
     config_version = models.ForeignKey(
-        "judges.JudgeConfigVersion", on_delete=models.PROTECT, related_name="judgments"
+        "judges.JudgeConfigVersion", on_delete=models.PROTECT, related_name="judgments", db_index=False
     )
     order = models.CharField(max_length=8, choices=Order.choices)
     content_key = models.CharField(max_length=64)
@@ -105,7 +110,7 @@ class Judgment(WorkItem):
     repair_raw_text = models.TextField(blank=True)
     parse_error = models.TextField(blank=True)
     reused_from = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
 
     class Meta:
@@ -125,7 +130,6 @@ class Judgment(WorkItem):
         ]
         indexes = [
             models.Index(fields=["campaign", "status"], name="judgment_campaign_status"),
-            models.Index(fields=["campaign", "finished_at"], name="judgment_campaign_finished"),
             models.Index(
                 fields=["content_key"], condition=Q(status="done"), name="judgment_reusable_results"
             ),
@@ -151,7 +155,6 @@ class Generation(WorkItem):
         ]
         indexes = [
             models.Index(fields=["campaign", "status"], name="generation_campaign_status"),
-            models.Index(fields=["campaign", "finished_at"], name="generation_campaign_finished"),
         ]
 
     def __str__(self) -> str:

@@ -14,12 +14,14 @@ same rows, because verdicts and final verdicts are unique per battle, dimension 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Exists, OuterRef
 
 from arena.models import Battle
 from arena.services.battles import verdict_record
-from judges.models import FinalVerdict, Judgment, WorkStatus
-from judges.services.judgment_sql import judgment_pair
+from judges.models import ACTIVE_STATUSES, FinalVerdict, Judgment, WorkStatus
+from judges.services.judgment_sql import final_verdict_insert, judgment_pair
 from judges.services.runtime import JudgeRuntime, judge_runtime
 
 _SIDE = {
@@ -40,13 +42,19 @@ def combine_orders(shown_label: str, swapped_label: str) -> tuple[str, bool]:
     return (first, False) if first == second else ("tie", True)
 
 
-def battle_finalize(*, battle: Battle, version_id: int, campaign_id: int) -> int:
-    """Settle `battle` for one judge version if both orders are done; returns how many final verdicts it
-    has afterwards (0 while an order is missing or failed). Only `battle`'s keys (pk, contender ids) are
-    used, so a worker can pass one built from the row it already loaded."""
+@dataclass(frozen=True)
+class Settlement:
+    verdicts: int  # final verdicts the battle has for this version now (0: not settled)
+    waiting: bool  # an order of the battle is still pending or running
+
+
+def battle_finalize(*, battle: Battle, version_id: int, campaign_id: int) -> Settlement:
+    """Settle `battle` for one judge version if both orders are done. Only `battle`'s keys (pk, contender
+    ids) are used, so a worker can pass one built from the row it already loaded."""
     pair = judgment_pair(battle.pk, version_id)
-    if len(pair) != 2 or any(status != WorkStatus.DONE for _, status, _ in pair.values()):
-        return 0
+    statuses = {status for _, status, _ in pair.values()}
+    if len(pair) != 2 or statuses != {WorkStatus.DONE}:
+        return Settlement(0, waiting=len(pair) != 2 or bool(statuses & set(ACTIVE_STATUSES)))
     runtime = judge_runtime(version_id)
     (shown_id, _, shown), (swapped_id, _, swapped) = pair[Judgment.Order.SHOWN], pair[Judgment.Order.SWAPPED]
     for slug, dimension in runtime.dimensions.items():
@@ -56,7 +64,7 @@ def battle_finalize(*, battle: Battle, version_id: int, campaign_id: int) -> int
             outcome=outcome, inconsistent=inconsistent, shown_id=shown_id, swapped_id=swapped_id,
         )  # fmt: skip
         _settle(battle, runtime, final)
-    return len(runtime.dimensions)
+    return Settlement(len(runtime.dimensions), waiting=False)
 
 
 def _settle(battle: Battle, runtime: JudgeRuntime, final: FinalVerdict) -> None:
@@ -74,7 +82,7 @@ def _settle(battle: Battle, runtime: JudgeRuntime, final: FinalVerdict) -> None:
     # An older version of this config recorded the arena verdict first: it keeps it (and its version).
     final.verdict = None if owned_elsewhere else verdict
     # ON CONFLICT DO NOTHING: settling twice (both orders finishing together, a sweep) changes nothing.
-    FinalVerdict.objects.bulk_create([final], ignore_conflicts=True)
+    final_verdict_insert(final)
 
 
 def campaign_settle_missing(*, campaign_id: int) -> int:
@@ -93,5 +101,5 @@ def campaign_settle_missing(*, campaign_id: int) -> int:
         found = battle_finalize(
             battle=judgment.battle, version_id=judgment.config_version_id, campaign_id=campaign_id
         )
-        settled += bool(found)
+        settled += bool(found.verdicts)
     return settled

@@ -19,7 +19,7 @@ from django.conf import settings
 
 from judges.models import ErrorKind, Judgment, WorkStatus
 from judges.prompting import repair_messages
-from judges.providers import PermanentProviderError, TransientProviderError
+from judges.providers import PermanentProviderError, ProviderError, TransientProviderError
 from judges.services.calls import Spend, provider_complete
 from judges.services.claims import lease_seconds
 from judges.services.consistency import battle_finalize
@@ -65,31 +65,50 @@ def judgment_run(*, judgment_id: int) -> RunResult:
         token = uuid.uuid4()
         if not judgment_claim(job.pk, token, hold):  # also refused when the campaign is paused or cancelled
             return RunResult("skipped")
-        result = _judge_claimed(job, runtime, token)
+        # The slot covers the claim (the record written before paying) and the call, not the writes after.
+        call = None if job.reusable_id is not None else _call(job, runtime)
+    result = _store(job, runtime, token, call)
     if result.finished:
-        battle_finalize(battle=job.battle, version_id=job.config_version_id, campaign_id=job.campaign_id)
-        if not campaign_has_active_judgments(job.campaign_id):
+        settled = battle_finalize(
+            battle=job.battle, version_id=job.config_version_id, campaign_id=job.campaign_id
+        )
+        # While this battle's other order is still to come, the campaign cannot be done: skip the check.
+        if not settled.waiting and not campaign_has_active_judgments(job.campaign_id):
             campaign_finish_if_done(campaign_id=job.campaign_id, model=Judgment)
     return result
 
 
-def _judge_claimed(job: JudgmentRow, runtime: JudgeRuntime, token) -> RunResult:
-    source = judgment_reusable(job.content_key, job.pk)
-    if source is not None:
-        return _store_reused(job, token, source)
+@dataclass
+class _Call:
+    spend: Spend
+    api_key: str = ""
+    answer: _Answer | None = None
+    error: ProviderError | None = None
+
+
+def _call(job: JudgmentRow, runtime: JudgeRuntime) -> _Call:
     config = runtime.config
-    spend = Spend(price_in=config.price_input_per_mtok, price_out=config.price_output_per_mtok)
-    api_key = ""
+    call = _Call(spend=Spend(price_in=config.price_input_per_mtok, price_out=config.price_output_per_mtok))
     try:
         owner = f"judge config {config.slug!r}"
-        api_key = api_key_resolve(env_name=config.api_key_env, file_path=config.api_key_file, owner=owner)
-        answer = _ask(job, runtime, api_key, spend)
+        call.api_key = api_key_resolve(
+            env_name=config.api_key_env, file_path=config.api_key_file, owner=owner
+        )
+        call.answer = _ask(job, runtime, call.api_key, call.spend)
     except (TransientProviderError, PermanentProviderError) as exc:
+        call.error = exc
+    return call
+
+
+def _store(job: JudgmentRow, runtime: JudgeRuntime, token, call: _Call | None) -> RunResult:
+    if call is None:
+        return _store_reused(job, token, judgment_reusable(job.reusable_id))
+    if call.error is not None:
         scope = {"config_version_id": job.config_version_id}
-        failure = Failure(Judgment, job, token, spend, api_key, runtime.limit_key, scope)
-        handle = after_transient if isinstance(exc, TransientProviderError) else after_permanent
-        return handle(failure, exc)
-    return _store_answer(job, token, answer, spend)
+        failure = Failure(Judgment, job, token, call.spend, call.api_key, runtime.limit_key, scope)
+        handle = after_transient if isinstance(call.error, TransientProviderError) else after_permanent
+        return handle(failure, call.error)
+    return _store_answer(job, token, call.answer, call.spend)
 
 
 def _ask(job: JudgmentRow, runtime: JudgeRuntime, api_key: str, spend: Spend) -> _Answer:

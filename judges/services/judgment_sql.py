@@ -5,9 +5,11 @@ judgment with its battle's texts, 2.4 ms through `values()` against 0.13 ms for 
 statement itself. At the 160 calls/s a judge with 32 calls in flight can sustain, that is more than a core
 spent building strings. Everything else in the app uses the ORM; these five statements are the hot path.
 
-Portable between PostgreSQL and SQLite (the demo): standard SQL, Django's cursor (placeholders, logging),
-and every parameter passed through its model field's `get_db_prep_value`, so dates, UUIDs, decimals and
-JSON reach each backend in the form the ORM would have used.
+Portable between PostgreSQL and SQLite (the demo): standard SQL, and every parameter passed through its
+model field's `get_db_prep_value`, so dates, UUIDs, decimals and JSON reach each backend in the form the ORM
+would have used. On PostgreSQL the statements run on a server-binding psycopg cursor of Django's own
+connection (same transaction), prepared once per connection: parameters travel apart from the SQL instead of
+being escaped into it in Python (the stored replies are the long part), and no statement is planned twice.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from django.db import connection
 from django.utils import timezone
 
 from arena.models import Battle, Output, Prompt
-from judges.models import Campaign, Judgment, WorkStatus
+from judges.models import Campaign, FinalVerdict, Judgment, WorkStatus
 
 _J, _C = Judgment._meta.db_table, Campaign._meta.db_table
 _B, _P, _O = Battle._meta.db_table, Prompt._meta.db_table, Output._meta.db_table
@@ -29,6 +31,30 @@ _FIELD = Judgment._meta.get_field
 
 def _prep(name: str, value):
     return _FIELD(name).get_db_prep_value(value, connection, prepared=False)
+
+
+def _execute(sql: str, params: list) -> tuple[int, list]:
+    """Run one statement in Django's current connection and transaction; returns (rowcount, rows).
+
+    On PostgreSQL the statement is prepared once per connection (Django turns psycopg's automatic
+    preparation off) and its parameters are bound server-side, not escaped into the SQL in Python.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount, cursor.fetchall() if cursor.description else []
+    import psycopg
+
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django turns preparation off for the connection; its own (client-binding) cursors never prepare
+        # anyway, so allowing it only affects the cursors made here.
+        raw.prepare_threshold = 0
+    # Django's connection hands out client-binding cursors; this one binds server-side and can be prepared.
+    with psycopg.Cursor(raw) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.rowcount, cursor.fetchall() if cursor.description else []
 
 
 def _json(value):
@@ -53,6 +79,7 @@ class JudgmentRow:
     reference: str
     output_a: str
     output_b: str
+    reusable_id: int | None  # a finished judgment that sent exactly this request, if any
 
     @property
     def battle(self) -> Battle:
@@ -64,7 +91,8 @@ class JudgmentRow:
 
 _LOAD = f"""
 SELECT j.id, j.status, j.campaign_id, j.battle_id, j.config_version_id, j."order", j.attempts, j.content_key,
-       b.contender_a_id, b.contender_b_id, p.text, p.reference_answer, oa.text, ob.text
+       b.contender_a_id, b.contender_b_id, p.text, p.reference_answer, oa.text, ob.text,
+       (SELECT r.id FROM {_J} r WHERE r.content_key = j.content_key AND r.status = 'done' AND r.id <> j.id LIMIT 1)
 FROM {_J} j
 JOIN {_B} b ON b.id = j.battle_id
 JOIN {_P} p ON p.id = b.prompt_id
@@ -74,10 +102,8 @@ WHERE j.id = %s"""  # noqa: S608 (table names are ours, values are parameters)
 
 
 def judgment_load(pk: int) -> JudgmentRow | None:
-    with connection.cursor() as cursor:
-        cursor.execute(_LOAD, [pk])
-        row = cursor.fetchone()
-    return JudgmentRow(*row) if row else None
+    _, rows = _execute(_LOAD, [pk])
+    return JudgmentRow(*rows[0]) if rows else None
 
 
 _CLAIM = f"""
@@ -95,9 +121,7 @@ def judgment_claim(pk: int, token, lease_s: float) -> bool:
         _prep("lease_until", now + timedelta(seconds=lease_s)),
         pk,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_CLAIM, params)
-        return cursor.rowcount == 1
+    return _execute(_CLAIM, params)[0] == 1
 
 
 _FINISHED_FIELDS = ("status", "raw_text", "repair_raw_text", "raw_response", "verdicts", "rationale", "parse_error",
@@ -116,9 +140,7 @@ def judgment_finish(pk: int, token, *, tokens_in: int = 0, tokens_out: int = 0, 
     params = [_prep("finished_at", timezone.now())]
     params += [_prep(name, values[name]) for name in _FINISHED_FIELDS]
     params += [tokens_in, tokens_out, _prep("cost", cost), pk, _prep("claim_token", token)]
-    with connection.cursor() as cursor:
-        cursor.execute(_FINISH, params)
-        return cursor.rowcount == 1
+    return _execute(_FINISH, params)[0] == 1
 
 
 _PAIR = f"""SELECT "order", id, status, verdicts FROM {_J} WHERE battle_id = %s AND config_version_id = %s"""  # noqa: S608
@@ -126,24 +148,18 @@ _PAIR = f"""SELECT "order", id, status, verdicts FROM {_J} WHERE battle_id = %s 
 
 def judgment_pair(battle_id: int, version_id: int) -> dict[str, tuple[int, str, dict | None]]:
     """Both orders of a battle for one judge version: {order: (id, status, verdicts)}."""
-    with connection.cursor() as cursor:
-        cursor.execute(_PAIR, [battle_id, version_id])
-        return {order: (pk, status, _json(verdicts)) for order, pk, status, verdicts in cursor.fetchall()}
+    _, rows = _execute(_PAIR, [battle_id, version_id])
+    return {order: (pk, status, _json(verdicts)) for order, pk, status, verdicts in rows}
 
 
 _REUSABLE = f"""
-SELECT id, reused_from_id, verdicts, rationale, raw_text, repair_raw_text, raw_response
-FROM {_J} WHERE content_key = %s AND status = 'done' AND id <> %s LIMIT 1"""  # noqa: S608
+SELECT id, reused_from_id, verdicts, rationale, raw_text, repair_raw_text, raw_response FROM {_J} WHERE id = %s"""  # noqa: S608
 
 
-def judgment_reusable(content_key: str, pk: int) -> dict | None:
-    """Any finished judgment that sent exactly this request (see `requests.judge_content_key`)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_REUSABLE, [content_key, pk])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    pk, origin, verdicts, rationale, raw_text, repair_raw_text, raw_response = row
+def judgment_reusable(pk: int) -> dict:
+    """The stored result of a finished judgment (found by `judgment_load`), to copy instead of a new call."""
+    _, rows = _execute(_REUSABLE, [pk])
+    pk, origin, verdicts, rationale, raw_text, repair_raw_text, raw_response = rows[0]
     return {"origin": origin or pk, "verdicts": _json(verdicts), "rationale": rationale, "raw_text": raw_text,
             "repair_raw_text": repair_raw_text, "raw_response": _json(raw_response)}  # fmt: skip
 
@@ -152,6 +168,31 @@ _ACTIVE = f"SELECT 1 FROM {_J} WHERE campaign_id = %s AND status IN (%s, %s) LIM
 
 
 def campaign_has_active_judgments(campaign_id: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(_ACTIVE, [campaign_id, WorkStatus.PENDING.value, WorkStatus.RUNNING.value])
-        return cursor.fetchone() is not None
+    _, rows = _execute(_ACTIVE, [campaign_id, WorkStatus.PENDING.value, WorkStatus.RUNNING.value])
+    return bool(rows)
+
+
+_FV = FinalVerdict._meta.db_table
+_FV_FIELDS = (
+    "battle",
+    "dimension",
+    "config_version",
+    "campaign",
+    "outcome",
+    "inconsistent",
+    "shown",
+    "swapped",
+    "verdict",
+    "created",
+)
+_FINAL = f"""
+INSERT INTO {_FV} ({", ".join(FinalVerdict._meta.get_field(n).column for n in _FV_FIELDS)})
+VALUES ({", ".join(["%s"] * len(_FV_FIELDS))}) ON CONFLICT DO NOTHING"""  # noqa: S608
+
+
+def final_verdict_insert(final: FinalVerdict) -> None:
+    """Insert, or do nothing if this (battle, dimension, version) was settled already."""
+    final.created = timezone.now()
+    fields = [FinalVerdict._meta.get_field(name) for name in _FV_FIELDS]
+    params = [field.get_db_prep_value(field.value_from_object(final), connection) for field in fields]
+    _execute(_FINAL, params)

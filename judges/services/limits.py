@@ -3,15 +3,19 @@
 A limit is a Redis sorted set of slot tokens scored by their expiry; a Lua script drops expired slots,
 then takes one if fewer than `limit` are held, atomically. A slot expires by itself after `hold_s`
 (the judgment's lease), so a worker killed mid-call frees its slots once its leases have run out, without
-anyone cleaning up. Without Redis (the zero-setup demo: one worker process) the same contract is kept by
-an in-process table.
+anyone cleaning up.
+
+Run more worker threads than the limit, so calls stay in flight while threads load and store around them.
+The extra threads wait for a slot without polling: each release pushes onto a short "wake" list that waiters
+block on (BLPOP), in whichever worker process they are. A stale wake-up only costs one failed attempt.
+
+Without Redis (the zero-setup demo: one worker process) the same contract is kept in-process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import threading
 import time
 import uuid
@@ -36,7 +40,14 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
 end
 return 0
 """
-_POLL_S = 0.02
+_RELEASE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('LPUSH', KEYS[2], '1')
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
+redis.call('PEXPIRE', KEYS[2], 60000)
+"""
+# Longest wait before trying again without a wake-up (slots that expired rather than being released).
+_WAIT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -55,32 +66,40 @@ class RedisLimits:
 
         self._client = redis.Redis.from_url(url)
         self._acquire = self._client.register_script(_ACQUIRE)
+        self._release = self._client.register_script(_RELEASE)
         self._prefix = settings.JUDGES_LIMITS_PREFIX
+
+    def _keys(self, key: str) -> tuple[str, str, str]:
+        return f"{self._prefix}slots:{key}", f"{self._prefix}cool:{key}", f"{self._prefix}wake:{key}"
 
     def try_acquire(self, key: str, limit: int, hold_s: float, token: str) -> float:
         """1.0 when taken, 0.0 when full, or minus the cool-down left in seconds."""
-        keys = [f"{self._prefix}slots:{key}", f"{self._prefix}cool:{key}"]
-        result = int(self._acquire(keys=keys, args=[limit, int(hold_s * 1000), token]))
+        slots, cool, _ = self._keys(key)
+        result = int(self._acquire(keys=[slots, cool], args=[limit, int(hold_s * 1000), token]))
         return 1.0 if result == 1 else 0.0 if result == 0 else result / 1000
 
-    def release(self, key: str, token: str) -> None:
-        self._client.zrem(f"{self._prefix}slots:{key}", token)
+    def wait(self, key: str, limit: int, timeout: float) -> None:
+        self._client.blpop([self._keys(key)[2]], timeout=timeout)
+
+    def release(self, key: str, limit: int, token: str) -> None:
+        slots, _, wake = self._keys(key)
+        self._release(keys=[slots, wake], args=[token, limit])
 
     def cool_down(self, key: str, seconds: float) -> None:
-        self._client.set(f"{self._prefix}cool:{key}", "1", px=max(1, int(seconds * 1000)))
+        self._client.set(self._keys(key)[1], "1", px=max(1, int(seconds * 1000)))
 
 
 class LocalLimits:
     """One process only: enough for the demo's single worker; multi-worker setups must use Redis."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._slots: dict[str, dict[str, float]] = {}
         self._cool: dict[str, float] = {}
 
     def try_acquire(self, key: str, limit: int, hold_s: float, token: str) -> float:
         now = time.monotonic()
-        with self._lock:
+        with self._changed:
             if self._cool.get(key, 0) > now:
                 return -(self._cool[key] - now)
             held = {t: exp for t, exp in self._slots.get(key, {}).items() if exp > now}
@@ -90,12 +109,17 @@ class LocalLimits:
             held[token] = now + hold_s
             return 1.0
 
-    def release(self, key: str, token: str) -> None:
-        with self._lock:
+    def wait(self, key: str, limit: int, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait(timeout)
+
+    def release(self, key: str, limit: int, token: str) -> None:
+        with self._changed:
             self._slots.get(key, {}).pop(token, None)
+            self._changed.notify()
 
     def cool_down(self, key: str, seconds: float) -> None:
-        with self._lock:
+        with self._changed:
             self._cool[key] = time.monotonic() + seconds
 
 
@@ -116,17 +140,17 @@ def concurrency_slot(key: str, *, limit: int, hold_s: float, wait_s: float) -> I
     deadline = time.monotonic() + wait_s
     while True:
         state = backend.try_acquire(key, limit, hold_s, token)
-        if state > 0 or state < 0 or time.monotonic() >= deadline:
+        left = deadline - time.monotonic()
+        if state != 0 or left <= 0:
             break
-        time.sleep(_POLL_S * (1 + random.random()))
+        backend.wait(key, limit, min(_WAIT_S, left))
     if state <= 0:
-        retry_in = -state if state < 0 else 0.5 + random.random()
-        yield Slot(key=key, token=token, acquired=False, retry_in=retry_in)
+        yield Slot(key=key, token=token, acquired=False, retry_in=-state if state < 0 else 0.5)
         return
     try:
         yield Slot(key=key, token=token, acquired=True)
     finally:
-        _release_quietly(backend, key, token)
+        _release_quietly(backend, key, limit, token)
 
 
 def cool_down(key: str, seconds: float) -> None:
@@ -134,8 +158,8 @@ def cool_down(key: str, seconds: float) -> None:
     limits_backend().cool_down(key, seconds)
 
 
-def _release_quietly(backend: RedisLimits | LocalLimits, key: str, token: str) -> None:
+def _release_quietly(backend: RedisLimits | LocalLimits, key: str, limit: int, token: str) -> None:
     try:
-        backend.release(key, token)
+        backend.release(key, limit, token)
     except Exception:  # the slot expires on its own; a Redis hiccup must not fail a paid, finished call
         logger.warning("could not release concurrency slot %s; it expires with its lease", key, exc_info=True)

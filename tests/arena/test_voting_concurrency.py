@@ -15,8 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _dimensions_and_limits(settings):
-    factories.ensure_dimensions()
+def _limits(settings):
     factories.fresh_rate_limits(settings)
 
 

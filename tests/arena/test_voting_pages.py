@@ -227,3 +227,13 @@ def test_the_vote_count_does_not_grow_the_query_count(voter_client, arena):
         counts.append(len(queries))
     assert len(set(counts)) == 1
     assert Battle.objects.count() >= 3 and Output.objects.exists()
+
+
+def test_a_vote_without_the_csrf_token_is_refused_and_stores_nothing(arena, user):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    token = _token(_battle_page(browser, arena))
+    response = browser.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX)
+    assert response.status_code == 403 and not Verdict.objects.exists()

@@ -7,8 +7,9 @@ import pytest
 from arena.errors import InputError
 from arena.models import Assignment, Dimension, Verdict, VoteFlag
 from arena.services.battles import people_source
+from arena.voting.ballots import Ballot, ballot_from_post, battle_outcome
 from arena.voting.identity import Voter
-from arena.voting.recording import Ballot, ballot_from_post, battle_outcome, vote_record
+from arena.voting.recording import vote_record
 from arena.voting.serving import assignment_skip
 from tests.support import factories
 
@@ -85,7 +86,7 @@ def test_a_replay_returns_the_first_vote_and_stores_nothing_more(arena, user):
     voter = factories.voter_of(user)
     first = vote_record(token=assignment.token, voter=voter, ballot=Ballot("left"))
     again = vote_record(token=assignment.token, voter=voter, ballot=Ballot("right"))
-    assert again.replayed and again.assignment.outcome == first.assignment.outcome == "a"
+    assert again.replayed and again.vote.outcome == first.vote.outcome == "a"
     assert Verdict.objects.count() == 1
 
 

@@ -6,8 +6,9 @@ import pytest
 
 from arena.models import Assignment, Battle, Dimension, Verdict
 from arena.services.battles import battle_get_or_create, source_get_or_create, verdict_record
+from arena.voting.ballots import Ballot
 from arena.voting.identity import annotator_for
-from arena.voting.recording import Ballot, vote_record
+from arena.voting.recording import vote_record
 from arena.voting.selection import PairStats, battle_pick, fewest_votes_first
 from arena.voting.serving import assignment_serve
 from arena.voting.staff import gold_add

@@ -5,8 +5,9 @@ from django.urls import reverse
 
 from arena.errors import InputError
 from arena.models import AnnotationTask, Annotator, Assignment, Verdict
+from arena.voting.ballots import Ballot
 from arena.voting.identity import annotator_for
-from arena.voting.recording import Ballot, vote_record
+from arena.voting.recording import vote_record
 from arena.voting.staff import annotator_set_excluded, assignments_exclude_votes, gold_add, task_create
 from tests.support import factories
 

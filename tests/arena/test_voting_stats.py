@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 
 from arena.models import Assignment
+from arena.voting.ballots import Ballot
 from arena.voting.identity import annotator_for
-from arena.voting.recording import Ballot, vote_record
+from arena.voting.recording import vote_record
 from arena.voting.stats import (
     Agreement,
     agreement_with_majority,
@@ -48,9 +49,8 @@ def _vote(task, user, choice_for_a: str):
     displayed = {"a": "left", "b": "right"}.get(choice_for_a, choice_for_a)
     if displayed in ("left", "right") and not assignment.left_is_a:
         displayed = "right" if displayed == "left" else "left"
-    return vote_record(
-        token=assignment.token, voter=factories.voter_of(user), ballot=Ballot(displayed)
-    ).assignment
+    vote_record(token=assignment.token, voter=factories.voter_of(user), ballot=Ballot(displayed))
+    return Assignment.objects.get(pk=assignment.pk)
 
 
 def test_progress_counts_today_total_and_skips_and_agreement(task):

@@ -28,15 +28,8 @@ XSS = """Here is my answer.
 
 
 @pytest.fixture(autouse=True)
-def _limits_and_static_files(settings, transactional_db):
+def _limits(settings):
     factories.fresh_rate_limits(settings)
-    factories.ensure_dimensions()
-    # The live server serves /static/ from the finders (source tree), which know no hashed manifest names:
-    # without plain names here, htmx and vote.js would 404 and the page would run without its scripts.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 def _sign_in_with_keys(page, live_server, username: str) -> None:

@@ -19,8 +19,9 @@ from django.utils import timezone
 from arena.demo.loader import PROMPT_SET_SLUG
 from arena.models import AnnotationTask, Assignment, Battle, Output, PromptSet
 from arena.models.verdicts import Outcome
+from arena.voting.ballots import Ballot
 from arena.voting.identity import Voter, annotator_for
-from arena.voting.recording import Ballot, vote_record
+from arena.voting.recording import vote_record
 from arena.voting.serving import assignment_serve, vote_dimensions
 from arena.voting.staff import gold_add, task_create
 
