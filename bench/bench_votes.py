@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -108,7 +109,9 @@ def main() -> int:
         help="concurrent keep-alive connections (closed loop: latency ≈ clients ÷ throughput)",
     )
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (0: sync workers)")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="threads per gunicorn worker (0: sync workers)"
+    )
     parser.add_argument("--round-trip-seconds", type=float, default=8.0)
     parser.add_argument("--round-trip-clients", type=int, default=16)
     args = parser.parse_args()
@@ -169,6 +172,7 @@ def main() -> int:
 
         connections.close_all()
         scratch.drop()
+        shutil.rmtree(static_root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Why not the ORM here: compiling a query costs the ORM about 2 ms of CPU per statement (measured: loading a
 judgment with its battle's texts, 2.4 ms through `values()` against 0.13 ms for the same SQL), ten times the
 statement itself. At the 160 calls/s a judge with 32 calls in flight can sustain, that is more than a core
-spent building strings. Everything else in the app uses the ORM; these five statements are the hot path.
+spent building strings. Everything else in the app uses the ORM; these statements are the per-call path.
 
 Portable between PostgreSQL and SQLite (the demo): standard SQL, and every parameter passed through its
 model field's `get_db_prep_value`, so dates, UUIDs, decimals and JSON reach each backend in the form the ORM
@@ -14,11 +14,12 @@ being escaped into it in Python (the stored replies are the long part), and no s
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from arena.models import Battle, Output, Prompt
@@ -52,7 +53,8 @@ def _execute(sql: str, params: list) -> tuple[int, list]:
         # anyway, so allowing it only affects the cursors made here.
         raw.prepare_threshold = 0
     # Django's connection hands out client-binding cursors; this one binds server-side and can be prepared.
-    with psycopg.Cursor(raw) as cursor:
+    # Errors still come out as Django's (IntegrityError, ...) and mark the connection like Django's own.
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         cursor.execute(sql, params, prepare=True)
         return cursor.rowcount, cursor.fetchall() if cursor.description else []
 
@@ -173,26 +175,27 @@ def campaign_has_active_judgments(campaign_id: int) -> bool:
 
 
 _FV = FinalVerdict._meta.db_table
-_FV_FIELDS = (
-    "battle",
-    "dimension",
-    "config_version",
-    "campaign",
-    "outcome",
-    "inconsistent",
-    "shown",
-    "swapped",
-    "verdict",
-    "created",
-)
+_FV_FIELDS = ("battle", "dimension", "config_version", "campaign", "outcome", "inconsistent", "shown", "swapped",
+              "verdict", "created")  # fmt: skip
+_FV_COLUMNS = [FinalVerdict._meta.get_field(name).column for name in _FV_FIELDS]
 _FINAL = f"""
-INSERT INTO {_FV} ({", ".join(FinalVerdict._meta.get_field(n).column for n in _FV_FIELDS)})
-VALUES ({", ".join(["%s"] * len(_FV_FIELDS))}) ON CONFLICT DO NOTHING"""  # noqa: S608
+INSERT INTO {_FV} ({", ".join(_FV_COLUMNS)}) VALUES ({", ".join(["%s"] * len(_FV_FIELDS))})
+ON CONFLICT ({", ".join(_FV_COLUMNS[:3])}) DO NOTHING"""  # noqa: S608
 
 
 def final_verdict_insert(final: FinalVerdict) -> None:
-    """Insert, or do nothing if this (battle, dimension, version) was settled already."""
+    """Insert, or do nothing if this (battle, dimension, version) was settled already. If another version
+    of the config took the arena verdict meanwhile (the unique `verdict` refuses a second owner), the row
+    is stored without it."""
     final.created = timezone.now()
+    try:
+        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+            _execute(_FINAL, _final_params(final))
+    except IntegrityError:
+        final.verdict = None
+        _execute(_FINAL, _final_params(final))
+
+
+def _final_params(final: FinalVerdict) -> list:
     fields = [FinalVerdict._meta.get_field(name) for name in _FV_FIELDS]
-    params = [field.get_db_prep_value(field.value_from_object(final), connection) for field in fields]
-    _execute(_FINAL, params)
+    return [field.get_db_prep_value(field.value_from_object(final), connection) for field in fields]

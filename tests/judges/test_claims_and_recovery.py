@@ -101,3 +101,22 @@ def test_a_finished_campaign_asks_the_leaderboard_to_recompute_by_task_name(
         assert not campaign_finish_if_done(campaign_id=campaign.pk)  # once
     send_task.assert_called_once_with("leaderboard.recompute_all")
     assert Campaign.objects.get(pk=campaign.pk).status == "finished"
+
+
+def test_a_final_verdict_never_takes_an_arena_verdict_another_version_owns(campaign):
+    from judges.services.configs import JudgeConfigData, judge_config_update
+    from judges.services.judgment_sql import final_verdict_insert
+
+    run_inline(campaign)
+    owned = FinalVerdict.objects.select_related("config_version__config").first()
+    config = owned.config_version.config
+    data = JudgeConfigData(name=config.name, provider=config.provider, model=config.model, dimensions=["overall"],
+                           base_url=config.base_url, temperature=0.5)  # fmt: skip
+    newer = judge_config_update(config=config, data=data)
+    copy = FinalVerdict(battle_id=owned.battle_id, dimension=owned.dimension, config_version=newer, campaign=campaign,
+                        outcome="tie", inconsistent=True, shown=owned.shown, swapped=owned.swapped, verdict=owned.verdict)  # fmt: skip
+    final_verdict_insert(copy)  # as if both versions settled the battle at the same moment
+    stored = FinalVerdict.objects.get(battle_id=owned.battle_id, config_version=newer)
+    assert stored.verdict is None and FinalVerdict.objects.get(pk=owned.pk).verdict == owned.verdict
+    final_verdict_insert(copy)  # and settling again changes nothing
+    assert FinalVerdict.objects.filter(battle_id=owned.battle_id).count() == 2
