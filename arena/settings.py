@@ -279,7 +279,7 @@ JUDGES_GENERATION_TEMPERATURE = 0.0
 CELERY_BEAT_SCHEDULE["judges-sweep"] = {"task": "judges.sweep", "schedule": JUDGES_SWEEP_SECONDS}
 # Celery's Django fixup closes every database connection before and after each task unless this is set,
 # so each judge call paid for a new PostgreSQL connection (a backend fork). With it, worker threads keep
-# their connection; judges tasks still drop unusable or expired ones (DB_CONN_MAX_AGE) after each task.
+# their connection; judges/tasks.py still drops unusable or expired ones (DB_CONN_MAX_AGE) after each task.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=1)
 ARENA_DEMO_HOOKS.append("demo_campaign")  # after demo_votes: the demo shows people's votes and a finished campaign
 

@@ -182,7 +182,8 @@ def report(
     stats, ideal, rate = stub_stats(base_url), args.concurrency / args.latency, done / judging
     per = {name: 1000 * seconds / max(done, 1) for name, seconds in used.items()}
     ours = per["workers"] + per["stub"] + per["postgres"] + per["redis"]
-    others = (used["machine_busy"] - sum(used[k] for k in ("workers", "stub", "postgres", "redis"))) / elapsed
+    ours_s = sum(used[k] for k in ("workers", "stub", "postgres", "redis", "driver"))
+    others = (used["machine_busy"] - ours_s) / elapsed
     print(
         f"judgments: {done} done; stub requests {stats['requests']}, max in flight {stats['max_concurrency']}"
     )
@@ -196,7 +197,8 @@ def report(
         f"workers: {args.workers} × {threads} threads; latency {args.latency * 1000:.0f} ms; limit {args.concurrency}"
     )
     print(
-        f"end to end: {elapsed:.2f} s (of which planning and queueing {planned:.2f} s) = {done / elapsed:.1f} calls/s"
+        f"end to end: {elapsed:.2f} s (planning and queueing {planned:.2f} s; {used['driver']:.2f} s of CPU in this "
+        f"process) = {done / elapsed:.1f} calls/s"
     )
     verdict = "PASS" if rate >= TARGET * ideal else "MISS"
     print(f"judging: {done} judgments in {judging:.2f} s (first claim to last result) = {rate:.1f} calls/s; "
@@ -229,7 +231,8 @@ def _cpu_snapshot(worker_pids: list[int], stub_pid: int) -> _Cpu:
     busy, total = _machine_cpu()
     redis_pid = _redis_pid()
     return _Cpu(workers=_process_cpu(worker_pids), stub=_process_cpu([stub_pid]), postgres=_process_cpu(backends),
-                redis=_process_cpu([redis_pid] if redis_pid else []), machine_busy=busy, machine_total=total)  # fmt: skip
+                redis=_process_cpu([redis_pid] if redis_pid else []), driver=_process_cpu([os.getpid()]),
+                machine_busy=busy, machine_total=total)  # fmt: skip
 
 
 def _redis_pid() -> int | None:

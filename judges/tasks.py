@@ -47,8 +47,8 @@ def sweep_task() -> int:
 
 
 @task_postrun.connect
-def _close_unusable_connections(sender=None, **kwargs) -> None:
-    # CELERY_DB_REUSE_MAX keeps connections across tasks; this restores Django's own rule for them (drop a
-    # connection that broke or outlived DB_CONN_MAX_AGE), for the judges' tasks only.
-    if sender is not None and sender.name.startswith("judges."):
-        close_old_connections()
+def _close_unusable_connections(**kwargs) -> None:
+    # CELERY_DB_REUSE_MAX (set with the judges' settings) keeps worker threads' connections across tasks;
+    # this restores Django's own rule for them after every task: drop one that broke or outlived
+    # DB_CONN_MAX_AGE, as a web request would.
+    close_old_connections()

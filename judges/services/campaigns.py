@@ -58,7 +58,8 @@ class Prepared:
 
 
 def campaign_estimate(*, spec: CampaignSpec) -> Prepared:
-    """Validate and plan without writing anything; `.estimate` holds calls, tokens and cost."""
+    """Validate and plan; `.estimate` holds calls, tokens and cost. Writes nothing, except the new version of
+    a judge config that changed since its last one (versions are bookkeeping, shared by every campaign)."""
     prompt_set = prompt_set_get(slug=spec.prompt_set)
     contenders = contenders_resolve(spec.contenders, minimum=2)
     baseline = _baseline(spec, contenders)
