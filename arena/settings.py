@@ -265,7 +265,7 @@ JUDGES_SLOT_WAIT_SECONDS = env_int("JUDGES_SLOT_WAIT_SECONDS", 2, minimum=0)
 # within it. Versions (what the judge is asked) never change, so they are cached for good.
 JUDGES_CONFIG_CACHE_SECONDS = env_int("JUDGES_CONFIG_CACHE_SECONDS", 5, minimum=0)
 # Judgments per Celery task for large campaigns (each task costs the worker ~1 ms of CPU on its own).
-JUDGES_TASK_BATCH = env_int("JUDGES_TASK_BATCH", 8, minimum=1)
+JUDGES_TASK_BATCH = env_int("JUDGES_TASK_BATCH", 16, minimum=1)
 # Per-config concurrency limits are shared by all workers through Redis (empty: one process only, the demo).
 JUDGES_LIMITS_REDIS_URL = env_str("JUDGES_LIMITS_REDIS_URL", REDIS_URL or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""))
 JUDGES_LIMITS_PREFIX = f"{REDIS_KEY_PREFIX}judges:limits:"

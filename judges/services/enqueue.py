@@ -14,8 +14,8 @@ from judges.models import Campaign
 
 
 def work_enqueue(*, campaign: Campaign, ids: Iterable[int]) -> None:
-    """Queue the ids on commit, in small batches when there are many (see `batch_size`). Duplicates are
-    harmless: only one claim can land per row."""
+    """Queue the ids on commit, in small batches (see `judgment_batches`). Duplicates are harmless: only one
+    claim can land per row."""
     ids = list(ids)
     if not ids:
         return
@@ -24,21 +24,26 @@ def work_enqueue(*, campaign: Campaign, ids: Iterable[int]) -> None:
 
         transaction.on_commit(lambda: _send_all(generate_task, [(pk,) for pk in ids]))
         return
-    from judges.tasks import judge_batch_task, judge_task
+    from judges.tasks import judge_batch_task
 
-    size = batch_size(len(ids), _limits_total(campaign))
-    if size == 1:
-        transaction.on_commit(lambda: _send_all(judge_task, [(pk,) for pk in ids]))
-    else:
-        batches = [(ids[i : i + size],) for i in range(0, len(ids), size)]
-        transaction.on_commit(lambda: _send_all(judge_batch_task, batches))
+    chunks = judgment_batches(ids, in_flight=_limits_total(campaign))
+    transaction.on_commit(lambda: _send_all(judge_batch_task, [(chunk,) for chunk in chunks]))
 
 
-def batch_size(n: int, in_flight: int) -> int:
-    """Judgments per task. A task costs the worker about a millisecond of CPU besides its judgments, which
-    matters at a hundred and more calls a second; batching is only worth it while there are still several
-    tasks per concurrent call, so the last tasks do not leave the limit half used."""
-    return max(1, min(settings.JUDGES_TASK_BATCH, n // (4 * max(1, in_flight))))
+def judgment_batches(ids: list[int], *, in_flight: int) -> list[list[int]]:
+    """Split the ids into tasks of shrinking size ("guided" scheduling): each takes a quarter of the work
+    left per call in flight, at most `JUDGES_TASK_BATCH`, at least one.
+
+    A task costs a worker about a millisecond of CPU besides its judgments, which matters at a hundred and
+    more calls a second, so the bulk goes in batches; the queue's last tasks decide how long the campaign's
+    tail is (a thread deep in a long batch keeps the limit half used), so they hold a judgment or two.
+    """
+    batches, start, cap = [], 0, max(1, settings.JUDGES_TASK_BATCH)
+    while start < len(ids):
+        size = max(1, min(cap, (len(ids) - start) // (4 * max(1, in_flight))))
+        batches.append(ids[start : start + size])
+        start += size
+    return batches
 
 
 def _limits_total(campaign: Campaign) -> int:
