@@ -201,9 +201,12 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Shared cache (rate limits, recompute coalescing): Redis when REDIS_URL is set, else files under var/.
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": f"{REDIS_KEY_PREFIX}arena"}}
+    CACHES = {"default": {"BACKEND": "arena.cache.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": f"{REDIS_KEY_PREFIX}arena"}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}}
+# Sessions are read on every request (a vote included): with Redis, from the cache, written through to the
+# database so a cache flush signs nobody out. The file cache would be slower than the database: not used.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if REDIS_URL else "django.contrib.sessions.backends.db"
 
 # --- Human voting (arena.voting) ---------------------------------------------------------------------
 # Let people vote without an account (identified by their session); off means sign-in is required.

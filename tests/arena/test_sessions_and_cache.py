@@ -1,0 +1,30 @@
+"""The Redis cache keeps one client per pool, and sessions live in it without depending on it."""
+
+from django.conf import settings
+from django.core.cache import caches
+from django.urls import reverse
+
+from arena.cache import RedisCache
+
+
+def test_the_redis_cache_reuses_its_client_and_still_round_trips_values():
+    cache = caches["default"]
+    assert isinstance(cache, RedisCache)
+    assert cache._cache.get_client(write=True) is cache._cache.get_client(write=False)
+    cache.set("cache-test-key", {"n": 3}, 30)
+    assert cache.get("cache-test-key") == {"n": 3}
+    cache.delete("cache-test-key")
+    assert cache.get("cache-test-key") is None
+
+
+def test_a_signed_in_session_survives_losing_its_cache_entry(user_client, user):
+    assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db"
+    page = reverse("arena:my-contenders")
+    assert user_client.get(page).status_code == 200
+    session = user_client.session
+    cached = caches[settings.SESSION_CACHE_ALIAS]
+    assert cached.get(session.cache_key) is not None  # read through the cache ...
+    cached.delete(session.cache_key)  # ... e.g. Redis restarted without persistence
+    response = user_client.get(page)
+    assert response.status_code == 200 and user.username in response.content.decode()
+    assert cached.get(session.cache_key) is not None  # refilled from the database
