@@ -24,7 +24,7 @@ arena_patterns = [
 
 urlpatterns = [
     path("", include((arena_patterns, "arena"))),
-    path("", include(("arena.voting.urls", "arena"), namespace="voting")),
+    path("", include("arena.voting.urls")),
     path("leaderboard/", include("leaderboard.urls")),
     path("judges/", include("judges.urls")),
     path("accounts/signup/", views.signup, name="signup"),

@@ -4,6 +4,7 @@ from django.urls import path
 
 from arena.voting import views
 
+app_name = "voting"
 urlpatterns = [
     path("vote/", views.vote, name="vote"),
     path("vote/staff/", views.staff, name="staff"),

@@ -6,8 +6,6 @@ answers and an opaque assignment token only.
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
@@ -28,21 +26,6 @@ from arena.voting.staff import annotator_set_excluded, annotators_overview, flag
 from arena.voting.stats import annotator_progress
 
 BATTLE_TEMPLATE = "voting/battle.html"
-
-
-def arena_urls(view):
-    """Make `{% url 'arena:...' %}` in the layout resolve to the arena's pages from these views.
-
-    These URLs are included under the app namespace "arena" with the instance namespace "voting"; without
-    this, Django would look the layout's "arena:" names up in the current instance, "voting", and fail.
-    """
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        request.current_app = "arena"
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _error(request: HttpRequest, message: str, status: int, headers: dict | None = None) -> HttpResponse:
@@ -84,7 +67,6 @@ def _battle_page(request: HttpRequest, task: AnnotationTask, annotator: Annotato
     return render(request, BATTLE_TEMPLATE + "#battle" if request.htmx else BATTLE_TEMPLATE, context)
 
 
-@arena_urls
 @require_GET
 def vote(request: HttpRequest) -> HttpResponse:
     """Entry point: straight to the one open task, or a choice between several."""
@@ -94,7 +76,6 @@ def vote(request: HttpRequest) -> HttpResponse:
     return render(request, "voting/tasks.html", {"tasks": tasks})
 
 
-@arena_urls
 @require_GET
 def task(request: HttpRequest, slug: str) -> HttpResponse:
     """The guidelines first (until the annotator starts), then one battle at a time."""
@@ -115,7 +96,6 @@ def task(request: HttpRequest, slug: str) -> HttpResponse:
     return _rate_limited(request, voter, "serve") or _battle_page(request, task, annotator)
 
 
-@arena_urls
 @require_POST
 def submit(request: HttpRequest, token: str) -> HttpResponse:
     """Record the vote on the battle served under `token`, then reveal the models. Replays change nothing."""
@@ -144,7 +124,6 @@ def submit(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-@arena_urls
 @require_POST
 def skip(request: HttpRequest, token: str) -> HttpResponse:
     """Record a skip (never a vote) and serve the next battle."""
@@ -161,7 +140,6 @@ def skip(request: HttpRequest, token: str) -> HttpResponse:
     return _battle_page(request, assignment.task, assignment.annotator)
 
 
-@arena_urls
 @staff_member_required
 @require_GET
 def staff(request: HttpRequest) -> HttpResponse:
@@ -169,7 +147,6 @@ def staff(request: HttpRequest) -> HttpResponse:
     return render(request, "voting/staff.html", context)
 
 
-@arena_urls
 @staff_member_required
 @require_POST
 def staff_exclusion(request: HttpRequest, pk: int) -> HttpResponse:
