@@ -75,7 +75,16 @@ class SourceAdmin(admin.ModelAdmin):
 
 @admin.register(Verdict)
 class VerdictAdmin(admin.ModelAdmin):
-    list_display = ("battle", "dimension", "source", "outcome", "score", "inconsistent", "excluded", "created")
+    list_display = (
+        "battle",
+        "dimension",
+        "source",
+        "outcome",
+        "score",
+        "inconsistent",
+        "excluded",
+        "created",
+    )
     list_filter = ("source", "dimension", "outcome", "inconsistent", "excluded")
     raw_id_fields = ("battle", "user")
 

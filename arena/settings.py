@@ -168,7 +168,9 @@ elif not CELERY_BROKER_URL.startswith(("redis://", "rediss://", "amqp://", "memo
         "or leave it unset for the zero-setup filesystem broker."
     )
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
+    }
 # A prefix for every Redis key (broker and cache), so several arenas — or concurrent test runs — can share
 # one Redis server without consuming each other's tasks.
 REDIS_KEY_PREFIX = env_str("ARENA_REDIS_PREFIX", "")
@@ -201,12 +203,25 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Shared cache (rate limits, recompute coalescing): Redis when REDIS_URL is set, else files under var/.
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "arena.cache.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": f"{REDIS_KEY_PREFIX}arena"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "arena.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{REDIS_KEY_PREFIX}arena",
+        }
+    }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 # Sessions are read on every request (a vote included): with Redis, from the cache, written through to the
 # database so a cache flush signs nobody out. The file cache would be slower than the database: not used.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if REDIS_URL else "django.contrib.sessions.backends.db"
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db" if REDIS_URL else "django.contrib.sessions.backends.db"
+)
 
 # --- Human voting (arena.voting) ---------------------------------------------------------------------
 # Let people vote without an account (identified by their session); off means sign-in is required.
@@ -270,7 +285,10 @@ JUDGES_CONFIG_CACHE_SECONDS = env_int("JUDGES_CONFIG_CACHE_SECONDS", 5, minimum=
 # Judgments per Celery task for large campaigns (each task costs the worker ~1 ms of CPU on its own).
 JUDGES_TASK_BATCH = env_int("JUDGES_TASK_BATCH", 16, minimum=1)
 # Per-config concurrency limits are shared by all workers through Redis (empty: one process only, the demo).
-JUDGES_LIMITS_REDIS_URL = env_str("JUDGES_LIMITS_REDIS_URL", REDIS_URL or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""))
+JUDGES_LIMITS_REDIS_URL = env_str(
+    "JUDGES_LIMITS_REDIS_URL",
+    REDIS_URL or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""),
+)
 JUDGES_LIMITS_PREFIX = f"{REDIS_KEY_PREFIX}judges:limits:"
 # Adaptive pairing: dotted path of `pair_overlap(contender_ids, dimension) -> {(i, j): score}`.
 JUDGES_PAIR_OVERLAP = env_str("JUDGES_PAIR_OVERLAP", "judges.services.planning.pair_overlap_fewest_verdicts")
@@ -284,7 +302,9 @@ CELERY_BEAT_SCHEDULE["judges-sweep"] = {"task": "judges.sweep", "schedule": JUDG
 # so each judge call paid for a new PostgreSQL connection (a backend fork). With it, worker threads keep
 # their connection; judges/tasks.py still drops unusable or expired ones (DB_CONN_MAX_AGE) after each task.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=1)
-ARENA_DEMO_HOOKS.append("demo_campaign")  # after demo_votes: the demo shows people's votes and a finished campaign
+ARENA_DEMO_HOOKS.append(
+    "demo_campaign"
+)  # after demo_votes: the demo shows people's votes and a finished campaign
 
 LOGGING = {
     "version": 1,

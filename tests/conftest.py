@@ -28,7 +28,10 @@ def pytest_configure(config):
     _use_run_prefix()
     # pytest-django's live server serves /static/ from the finders, which know no hashed manifest names:
     # use plain names so the browser tests load the real htmx, plotly and CSS.
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 def _use_run_prefix() -> None:
