@@ -17,7 +17,7 @@ def _documented() -> dict[str, str]:
 
 
 def _read_by_settings() -> set[str]:
-    return set(re.findall(r'env_[a-z]+\("([A-Z0-9_]+)"', (ROOT / "arena" / "settings.py").read_text()))
+    return set(re.findall(r'env_[a-z]+\(\s*"([A-Z0-9_]+)"', (ROOT / "arena" / "settings.py").read_text()))
 
 
 def test_every_environment_setting_is_documented_and_nothing_else_is():
