@@ -3,7 +3,7 @@
 Run from the repository root (PostgreSQL and Redis as for the tests):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/14 \\
-        .venv/bin/python bench/bench_votes.py [--votes 6000] [--clients 12] [--workers 3] [--threads 2]
+        .venv/bin/python bench/bench_votes.py [--votes 10000] [--clients 12] [--workers 3] [--threads 2]
 
 What it does: creates a scratch database on the DATABASE_URL server (dropped at the end), migrates it, seeds a
 prompt set, contenders with Markdown answers and a voting task, then signed-in annotators with their sessions,
@@ -101,7 +101,7 @@ def _stored_votes() -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--votes", type=int, default=6000, help="measured vote POSTs (one annotator each)")
+    parser.add_argument("--votes", type=int, default=10000, help="measured vote POSTs (one annotator each)")
     parser.add_argument(
         "--clients",
         type=int,

@@ -26,6 +26,7 @@ from arena.models import (
 from arena.services.battles import people_source, verdict_record
 from arena.voting.ballots import CHOICES, Ballot, battle_outcome
 from arena.voting.identity import Voter
+from arena.voting.pair_counts import pair_vote_added
 from arena.voting.serving import refuse_not_yours, refuse_unknown_token
 from arena.voting.vote_store import Closing, LockedVote, vote_close, vote_lock
 
@@ -152,4 +153,7 @@ def vote_record(*, token: str, voter: Voter, ballot: Ballot) -> VoteResult:
             slug: battle_outcome(choice, left_is_a=vote.left_is_a) for slug, choice in choices.items()
         }
         _write_verdicts(vote, dimensions, outcomes, voter)
-        return VoteResult(_close(vote, ballot, outcomes, read_ms), replayed=False)
+        result = VoteResult(_close(vote, ballot, outcomes, read_ms), replayed=False)
+    # After the commit, so a vote that failed is not counted: serving ranks pairs by these counts.
+    pair_vote_added(vote.task_id, vote.contender_a_id, vote.contender_b_id)
+    return result

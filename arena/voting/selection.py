@@ -30,6 +30,7 @@ from django.utils.module_loading import import_string
 from arena.models import AnnotationTask, Annotator, Assignment, Battle, Contender, GoldBattle, Output, Verdict
 from arena.models.verdicts import Source
 from arena.services.battles import battle_get_or_create
+from arena.voting.pair_counts import pair_votes
 
 
 @dataclass(frozen=True)
@@ -125,14 +126,9 @@ def _inconsistent(task: AnnotationTask, annotator: Annotator, ids: list[int]) ->
 
 
 def _pairs_ranked(task: AnnotationTask, ids: list[int], rng: random.Random) -> list[PairStats]:
-    votes: dict[tuple[int, int], int] = {}
-    rows = Assignment.objects.filter(task=task, state=Assignment.State.VOTED).values_list(
-        "battle__contender_a", "battle__contender_b"
-    )
-    for row in rows.annotate(n=Count("pk")):
-        key = (min(row[0], row[1]), max(row[0], row[1]))
-        votes[key] = votes.get(key, 0) + row[2]
-    pairs = [PairStats(low, high, votes.get((low, high), 0)) for low, high in combinations(ids, 2)]
+    all_pairs = list(combinations(ids, 2))
+    votes = pair_votes(task.pk, all_pairs)
+    pairs = [PairStats(low, high, votes.get((low, high), 0)) for low, high in all_pairs]
     scores = pair_priority()(task, pairs)
     jitter = [rng.random() for _ in pairs]
     order = sorted(range(len(pairs)), key=lambda i: (-scores[i], jitter[i]))

@@ -114,8 +114,12 @@ def annotator_progress(annotator: Annotator) -> Progress:
         today=Count("pk", filter=voted & Q(answered_at__gte=_start_of_today())),
         skipped=Count("pk", filter=Q(state=Assignment.State.SKIPPED)),
     )
-    mine = Verdict.objects.filter(voter_key=annotator.voter_key, dimension__slug="overall").values(
-        "battle_id"
+    # Fetched first (the verdict_by_voter index), so the vote lookup below is by battle whatever the
+    # planner's statistics say: as one subquery it could scan every people's verdict on a fresh table.
+    mine = list(
+        Verdict.objects.filter(voter_key=annotator.voter_key, dimension__slug="overall").values_list(
+            "battle_id", flat=True
+        )
     )
     agreement = agreement_of(annotator.voter_key, overall_votes(battle_ids=mine))
     return Progress(

@@ -23,7 +23,7 @@ from arena.models.voting import displayed_choice
 _LOCK = """
 SELECT a.id, a.state, a.left_is_a, a.served_at, a.min_read_ms, a.gold_id, a.outcome, a.dimension_outcomes,
        a.annotator_id, n.voter_key, n.excluded, n.last_choice, n.streak,
-       t.slug, t.prompt_set_id, a.battle_id, b.contender_a_id, b.contender_b_id, ca.name, cb.name,
+       t.slug, t.id, t.prompt_set_id, a.battle_id, b.contender_a_id, b.contender_b_id, ca.name, cb.name,
        (SELECT d.id FROM arena_dimension d WHERE d.slug = 'overall'),
        (SELECT s.id FROM arena_source s WHERE s.key = 'people')
   FROM arena_assignment a
@@ -61,6 +61,7 @@ class LockedVote:
     last_choice: str
     streak: int
     task_slug: str
+    task_id: int
     prompt_set_id: int
     battle_id: int
     contender_a_id: int

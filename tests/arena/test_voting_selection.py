@@ -166,3 +166,28 @@ def test_only_approved_contenders_of_the_task_are_served(db, user):
         assert contenders[0].pk not in _pair(assignment.battle)
         _vote(task, user)
     assert Verdict.objects.count() == 3  # the one remaining pair × 3 prompts
+
+
+def test_pair_counts_follow_the_votes_from_the_cache_and_match_a_recount(db, user):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from arena.errors import InputError
+    from arena.voting.pair_counts import _count_from_database, _key, pair_votes
+
+    task, contenders = factories.make_voting_arena(n_contenders=3, n_prompts=4)
+    pairs = [(a.pk, b.pk) for i, a in enumerate(contenders) for b in contenders[i + 1 :]]
+    assert sum(pair_votes(task.pk, pairs).values()) == 0  # counted from the database, now in the cache
+    voters = [factories.make_annotator_user(f"v{i}") for i in range(5)]
+    for voter in voters:
+        _vote(task, voter)
+    refused = factories.serve_to(task, user)
+    with pytest.raises(InputError):
+        vote_record(token=refused.token, voter=factories.voter_of(user), ballot=Ballot("left", {"nope": "a"}))
+    with CaptureQueriesContext(connection) as queries:
+        cached = pair_votes(task.pk, pairs)
+    assert len(queries) == 0 and sum(cached.values()) == 5  # five votes; the refused one is not counted
+    assert {p: n for p, n in cached.items() if n} == _count_from_database(task.pk)
+    cache.delete(_key(task.pk))  # e.g. the recount interval passed
+    assert pair_votes(task.pk, pairs) == _count_from_database(task.pk)
