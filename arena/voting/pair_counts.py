@@ -9,6 +9,7 @@ served next, until the recount.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -52,7 +53,5 @@ def pair_votes(task_id: int, pairs: Sequence[Pair]) -> dict[Pair, int]:
 def pair_vote_added(task_id: int, contender_a_id: int, contender_b_id: int) -> None:
     """Count one more vote on the pair; a counter not in the cache waits for the next count instead."""
     pair = (min(contender_a_id, contender_b_id), max(contender_a_id, contender_b_id))
-    try:
+    with contextlib.suppress(ValueError):  # Django's incr raises it for a missing key
         cache.incr(_key(task_id, pair))
-    except ValueError:
-        pass
