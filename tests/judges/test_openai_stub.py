@@ -165,7 +165,9 @@ def test_the_answer_generator_names_the_model_and_marks_chosen_ones(stub):
 
 
 def test_it_records_bodies_keys_and_the_concurrency_high_water_mark(stub):
-    stub.latency = 0.2
+    # A full second per reply: long enough for 32 client threads to start and connect even on a loaded
+    # machine, so they overlap; the high-water mark must still see at least three quarters of them at once.
+    stub.latency = 1.0
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     with ThreadPoolExecutor(max_workers=32) as pool:
         replies = list(pool.map(lambda _: post(stub, body), range(32)))
