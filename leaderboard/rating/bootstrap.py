@@ -59,12 +59,6 @@ def resampled_battle_indices(n_battles: int, rounds: int, rng: np.random.Generat
         yield np.sort(rng.integers(0, n_battles, size=n_battles))
 
 
-def resampled_battle_weights(n_battles: int, rounds: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Yield ``rounds`` weight vectors: how often each battle is drawn in a with-replacement resample."""
-    for _ in range(rounds):
-        yield np.bincount(rng.integers(0, n_battles, size=n_battles), minlength=n_battles).astype(float)
-
-
 def _cells_of(counts: PairCounts) -> _Cells:
     n = counts.n_models
     win_flat = np.flatnonzero(counts.wins)

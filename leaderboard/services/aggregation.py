@@ -16,10 +16,10 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
 from arena.models import Battle, Contender, Dimension, Output, Prompt, Source, Verdict
+from leaderboard.services.query_arrays import query_arrays
 
 # Outcome codes used in the arrays below; NULL (a soft verdict) gets its own code.
 OUTCOMES = ("a", "b", "tie", "both_bad", None)
@@ -34,7 +34,8 @@ class GroupedRows:
     """One row per group, as parallel arrays. `category` holds codes into `categories` ("" = none).
 
     `count` is the number of verdicts, `total` their SUM(score) and `score` A's mean score in the group
-    (exact for hard outcomes, total / count for soft ones); for style rows, `style_a` / `style_b` are the answers' counts (rows × 4).
+    (exact for hard outcomes, total / count for soft ones); for style rows, `style_a` / `style_b` are the
+    answers' counts (rows × 4) and `battles` the number of battles in each row.
     """
 
     source: np.ndarray
@@ -49,6 +50,7 @@ class GroupedRows:
     outcome: np.ndarray | None = None
     style_a: np.ndarray | None = None
     style_b: np.ndarray | None = None
+    battles: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.count)
@@ -134,11 +136,14 @@ def verdict_styles_aggregate(
     """Verdicts grouped with both answers' style counts, for style control.
 
     Style is a property of the battle, so groups are (source, dimension, [category,] A, B, the eight style
-    counts); battles whose answers look alike share a group. COUNT and SUM(score) as above.
+    counts): one per battle, except that battles whose answers look exactly alike share a group, which
+    keeps imported battles (all with the same placeholder answer) down to one group per pair. `battles`
+    counts the battles in each group, `count` and `total` their verdicts and SUM(score) as above.
 
     Raw SQL around the ORM's own query: verdicts are first summed per battle, then joined to the battle's
     answers once per battle instead of once per verdict (twice as fast as the ORM's single GROUP BY, which
-    cannot aggregate over an aggregate).
+    cannot aggregate over an aggregate). Rows arrive as numpy columns (`query_arrays`), so every selected
+    value is a non-null bigint or double; the category is selected as its position in `categories`.
     """
     per_battle = (
         verdicts_scoped(source_ids=source_ids, dimension_ids=dimension_ids)
@@ -146,23 +151,24 @@ def verdict_styles_aggregate(
         .annotate(n=Count("id"), total=Sum("score"))
         .order_by()
     )
-    inner, params = per_battle.query.sql_with_params()
+    inner, inner_params = per_battle.query.sql_with_params()
+    categories = prompt_categories() if by_category else ("",)
     sql = _STYLE_SQL.format(
         inner=inner,
         battle=Battle._meta.db_table,
         output=Output._meta.db_table,
-        prompt=Prompt._meta.db_table,
-        category="p.category" if by_category else "''",
+        category=_category_code_sql(len(categories)) if by_category else "CAST(0 AS bigint)",
         join_prompt=f"JOIN {Prompt._meta.db_table} p ON p.id = b.prompt_id" if by_category else "",
-        style=", ".join(f"{side}.{field}" for side in ("oa", "ob") for field in STYLE_FIELDS),
+        style=", ".join(f"CAST({side}.{field} AS bigint)" for side in ("oa", "ob") for field in STYLE_FIELDS),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return _style_rows(cursor.fetchall())
+    params = [*(categories if by_category else ()), *inner_params]
+    return _style_rows(query_arrays(sql, params, _STYLE_COLUMNS), categories)
 
 
 _STYLE_SQL = """
-SELECT v.source_id, v.dimension_id, {category}, b.contender_a_id, b.contender_b_id, {style}, SUM(v.n), SUM(v.total)
+SELECT CAST(v.source_id AS bigint), CAST(v.dimension_id AS bigint), {category},
+    CAST(b.contender_a_id AS bigint), CAST(b.contender_b_id AS bigint), {style},
+    CAST(SUM(v.n) AS bigint), CAST(SUM(v.total) AS double precision), CAST(COUNT(*) AS bigint)
 FROM ({inner}) AS v
 JOIN {battle} b ON b.id = v.battle_id
 JOIN {output} oa ON oa.id = b.output_a_id
@@ -170,28 +176,47 @@ JOIN {output} ob ON ob.id = b.output_b_id
 {join_prompt}
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
 """
+_STYLE_COLUMNS = {
+    "source": "int",
+    "dimension": "int",
+    "category": "int",
+    "a": "int",
+    "b": "int",
+    **{f"{side}_{field}": "int" for side in ("a", "b") for field in STYLE_FIELDS},
+    "count": "int",
+    "total": "float",
+    "battles": "int",
+}
 
 
-def _style_rows(rows: list[tuple]) -> GroupedRows:
-    codes, categories = _category_codes([row[2] for row in rows])
-    # One float array for the numeric columns (ids are far below 2**53, so exact): a hundred thousand rows
-    # convert in a tenth of the time column-by-column conversion takes.
-    numbers = np.array([row[:2] + row[3:] for row in rows], dtype=float).reshape(len(rows), 14)
-    ids = numbers[:, [0, 1, 2, 3]].astype(np.int64)
-    counts = numbers[:, 12].astype(np.int64)
+def _style_rows(columns: dict[str, np.ndarray], categories: tuple[str, ...]) -> GroupedRows:
+    counts = columns["count"]
     return GroupedRows(
-        source=ids[:, 0],
-        dimension=ids[:, 1],
-        category=codes,
-        a=ids[:, 2],
-        b=ids[:, 3],
-        score=numbers[:, 13] / np.maximum(counts, 1),
+        source=columns["source"],
+        dimension=columns["dimension"],
+        category=columns["category"].astype(np.intp),
+        a=columns["a"],
+        b=columns["b"],
+        score=columns["total"] / np.maximum(counts, 1),
         count=counts,
-        total=numbers[:, 13],
+        total=columns["total"],
         categories=categories,
-        style_a=numbers[:, 4:8],
-        style_b=numbers[:, 8:12],
+        style_a=np.column_stack([columns[f"a_{field}"] for field in STYLE_FIELDS]).astype(float),
+        style_b=np.column_stack([columns[f"b_{field}"] for field in STYLE_FIELDS]).astype(float),
+        battles=columns["battles"],
     )
+
+
+def prompt_categories() -> tuple[str, ...]:
+    """Every prompt category, "" included, sorted: the codes style groups carry."""
+    named = Prompt.objects.order_by("category").values_list("category", flat=True).distinct()
+    return tuple(sorted(set(named) | {""}))
+
+
+def _category_code_sql(n_categories: int) -> str:
+    """The prompt's category as its position in the parameters (a CASE: portable, and categories are few)."""
+    whens = " ".join(f"WHEN %s THEN {code}" for code in range(n_categories))
+    return f"CAST(CASE p.category {whens} END AS bigint)"
 
 
 def _columns(rows: list[tuple], width: int) -> list[list]:

@@ -111,6 +111,7 @@ def board_data(
             b=np.searchsorted(ids, styles.b[style_mask]),
             score=styles.score[style_mask],
             weight=styles.count[style_mask].astype(float),
+            battles=styles.battles[style_mask].astype(float),
             style_a=styles.style_a[style_mask],
             style_b=styles.style_b[style_mask],
         )

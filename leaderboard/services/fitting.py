@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from leaderboard.rating import (
+    STYLE_FEATURES,
     BattleSequence,
     PairCounts,
     RatingResult,
@@ -35,6 +36,10 @@ class FitSettings:
     min_verdicts: int = 10
     style_control: bool = True
     style_bootstrap_rounds: int = 0
+    # Style-controlled ratings are shown only with this many battles per fitted parameter (contenders − 1,
+    # plus one per style feature): the usual rule of thumb for a logistic regression. Below it, a few dozen
+    # battles would have to separate strengths from four style effects, and the numbers mean little.
+    style_battles_per_parameter: int = 10
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -43,7 +48,8 @@ class FitSettings:
 @dataclass(frozen=True)
 class StyleData:
     """Verdict groups sharing contenders and answer styles: indices into the board's models, A's mean score,
-    the number of verdicts, and both answers' style counts (groups × 4, order of STYLE_FEATURES)."""
+    the number of verdicts, both answers' style counts (groups × 4, order of STYLE_FEATURES) and the number
+    of battles in each group."""
 
     a: np.ndarray
     b: np.ndarray
@@ -51,6 +57,7 @@ class StyleData:
     weight: np.ndarray
     style_a: np.ndarray
     style_b: np.ndarray
+    battles: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,9 @@ def _style(data: BoardData, settings: FitSettings) -> tuple[StyleResult | None, 
     style = data.style
     if style is None or len(style.a) == 0:
         return None, "No answer style counts for these verdicts."
+    too_few = _too_few_battles_for_style(style, data.counts.n_models, settings)
+    if too_few:
+        return None, too_few
     sequence = BattleSequence(data.counts.models, style.a, style.b, style.score)
     try:
         result = fit_style_controlled(
@@ -140,12 +150,28 @@ def _style(data: BoardData, settings: FitSettings) -> tuple[StyleResult | None, 
             style.style_a,
             style.style_b,
             weights=style.weight,
+            battles=style.battles,
             bootstrap_rounds=settings.style_bootstrap_rounds,
             seed=settings.seed,
         )
     except ValueError as error:  # RatingError (ill-posed data, no convergence) or numerical trouble
         return None, "Style control not fitted: " + _sentence(str(error))
-    return result, ""
+    regularised = result.ratings.diagnostics.bootstrap_regularised_rounds
+    note = f"Style control: {regularised} bootstrap rounds needed the fallback prior." if regularised else ""
+    return result, note
+
+
+def _too_few_battles_for_style(style: StyleData, n_models: int, settings: FitSettings) -> str:
+    n_parameters = n_models - 1 + len(STYLE_FEATURES)
+    needed = settings.style_battles_per_parameter * n_parameters
+    n_battles = int(round(style.battles.sum()))
+    if n_battles >= needed:
+        return ""
+    return (
+        f"Style control not shown: it needs at least {needed} battles here "
+        f"({settings.style_battles_per_parameter} per fitted parameter: {n_models - 1} for {n_models} "
+        f"contenders, {len(STYLE_FEATURES)} for the style features), and this leaderboard has {n_battles}."
+    )
 
 
 def _sentence(text: str) -> str:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from arena.models import Contender
+from arena.models import Contender, Source
 from leaderboard.models import ALL_CATEGORIES, JudgeAgreement, RecomputeRun, Snapshot, SnapshotRow
 from leaderboard.services.aggregation import (
     categories_exist,
@@ -40,6 +40,7 @@ def fit_settings() -> FitSettings:
         min_verdicts=getattr(settings, "LEADERBOARD_MIN_VERDICTS", 10),
         style_control=getattr(settings, "LEADERBOARD_STYLE_CONTROL", True),
         style_bootstrap_rounds=getattr(settings, "LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS", 0),
+        style_battles_per_parameter=getattr(settings, "LEADERBOARD_STYLE_BATTLES_PER_PARAMETER", 10),
     )
 
 
@@ -59,8 +60,9 @@ def leaderboards_recompute(
     run = RecomputeRun.objects.create(trigger=trigger, fingerprint=fingerprint, settings=fits.as_dict())
     started = time.perf_counter()
     try:
-        fitted = boards_fit(boards_read(), fits, heartbeat)
-        run_store(run, fitted, judge_agreements_compute(), started)
+        boards = boards_read()
+        fitted = boards_fit(boards, fits, heartbeat)
+        run_store(run, fitted, judge_agreements_compute() if _judges_spoke(boards) else [], started)
     except BaseException as error:
         _run_failed(run, error, started)
         raise
@@ -84,6 +86,13 @@ def boards_read(
         styles = verdict_styles_aggregate(**scope) if style_on else None
         slugs = dict(Contender.objects.values_list("id", "slug"))
     return list(boards_assemble(pairs, styles, slugs))
+
+
+def _judges_spoke(boards: list[BoardInput]) -> bool:
+    """Whether some judge has a verdict that counts. Boards exist for exactly the sources with one, so
+    asking them spares `judge_agreements_compute` its own check, a scan of every verdict (0.1 s per
+    million) that finds nothing when no judge has spoken."""
+    return any(board.key.source.kind == Source.Kind.JUDGE for board in boards)
 
 
 def _postgresql_session(*, first_in_transaction: bool) -> None:
