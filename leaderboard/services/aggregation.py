@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
-from arena.models import Battle, Contender, Dimension, Output, Prompt, Source, Verdict
+from arena.models import Contender, Dimension, Prompt, Source, Verdict
+from leaderboard.services.battle_styles import STYLE_FIELDS, battle_table  # noqa: F401  (re-exported)
 from leaderboard.services.query_arrays import query_arrays
 
 # Outcome codes used in the arrays below; NULL (a soft verdict) gets its own code.
@@ -26,7 +27,6 @@ OUTCOMES = ("a", "b", "tie", "both_bad", None)
 OUTCOME_CODE = {outcome: code for code, outcome in enumerate(OUTCOMES)}
 # A's score per hard outcome code; soft groups use SUM(score) / COUNT instead.
 HARD_SCORE = np.array([1.0, 0.0, 0.5, 0.5, np.nan])
-STYLE_FIELDS = ("n_chars", "n_headers", "n_list_items", "n_bold")
 
 
 @dataclass(frozen=True)
@@ -133,90 +133,98 @@ def _pair_rows(rows: list[tuple]) -> GroupedRows:
 def verdict_styles_aggregate(
     *, source_ids: list[int] | None = None, dimension_ids: list[int] | None = None, by_category: bool = True
 ) -> GroupedRows:
-    """Verdicts grouped with both answers' style counts, for style control.
+    """Verdicts summed per (source, dimension, battle), with the battle's contenders, category and both
+    answers' style counts, for style control; `battles` is 1 on every row.
 
-    Style is a property of the battle, so groups are (source, dimension, [category,] A, B, the eight style
-    counts): one per battle, except that battles whose answers look exactly alike share a group, which
-    keeps imported battles (all with the same placeholder answer) down to one group per pair. `battles`
-    counts the battles in each group, `count` and `total` their verdicts and SUM(score) as above.
-
-    Raw SQL around the ORM's own query: verdicts are first summed per battle, then joined to the battle's
-    answers once per battle instead of once per verdict (twice as fast as the ORM's single GROUP BY, which
-    cannot aggregate over an aggregate). Rows arrive as numpy columns (`query_arrays`), so every selected
-    value is a non-null bigint or double; the category is selected as its position in `categories`.
+    The database returns only the counted verdicts' (source, dimension, battle, score), as numpy columns
+    (`query_arrays`); numpy sums them per battle, and the battles' contenders, prompts and answer styles come
+    from the process's battle table (`battle_styles`), which reads each battle once. Joining every verdict
+    to its battle and both answers in SQL instead cost about 2 s per million verdicts on every recompute.
     """
-    per_battle = (
-        verdicts_scoped(source_ids=source_ids, dimension_ids=dimension_ids)
-        .values_list("source_id", "dimension_id", "battle_id")
-        .annotate(n=Count("id"), total=Sum("score"))
-        .order_by()
+    scoped = verdicts_scoped(source_ids=source_ids, dimension_ids=dimension_ids).order_by()
+    sql, params = scoped.values_list(
+        "source_id", "dimension_id", "battle_id", "score"
+    ).query.sql_with_params()
+    columns = query_arrays(
+        sql, params, {"source": "int", "dimension": "int", "battle": "int", "score": "float"}
     )
-    inner, inner_params = per_battle.query.sql_with_params()
-    categories = prompt_categories() if by_category else ("",)
-    sql = _STYLE_SQL.format(
-        inner=inner,
-        battle=Battle._meta.db_table,
-        output=Output._meta.db_table,
-        category=_category_code_sql(len(categories)) if by_category else "CAST(0 AS bigint)",
-        join_prompt=f"JOIN {Prompt._meta.db_table} p ON p.id = b.prompt_id" if by_category else "",
-        style=", ".join(f"CAST({side}.{field} AS bigint)" for side in ("oa", "ob") for field in STYLE_FIELDS),
+    # (source, dimension) as one key, then (battle, that key) as one: ids are far below 2**31.
+    boards, board = np.unique(columns["source"] << 32 | columns["dimension"], return_inverse=True)
+    n_boards = max(len(boards), 1)
+    groups, group_of = np.unique(columns["battle"] * n_boards + board, return_inverse=True)
+    count = np.bincount(group_of, minlength=len(groups)).astype(np.int64)
+    total = np.bincount(group_of, weights=columns["score"], minlength=len(groups))
+    battle_ids, board_of = groups // n_boards, boards[groups % n_boards] if len(boards) else groups
+    # `groups` is sorted, so equal battle ids are adjacent: their distinct values without another sort.
+    table = battle_table(
+        battle_ids[np.r_[True, battle_ids[1:] != battle_ids[:-1]]] if len(battle_ids) else battle_ids
     )
-    params = [*(categories if by_category else ()), *inner_params]
-    return _style_rows(query_arrays(sql, params, _STYLE_COLUMNS), categories)
+    at = table.positions(battle_ids)
+    categories, category = _battle_categories(table.prompt[at], by_category)
+    keys = [
+        board_of >> 32, board_of & 0xFFFFFFFF, category, table.a[at], table.b[at],
+        *table.style_a[at].T, *table.style_b[at].T,
+    ]  # fmt: skip
+    return _merged_alike(keys, count, total, categories)
 
 
-_STYLE_SQL = """
-SELECT CAST(v.source_id AS bigint), CAST(v.dimension_id AS bigint), {category},
-    CAST(b.contender_a_id AS bigint), CAST(b.contender_b_id AS bigint), {style},
-    CAST(SUM(v.n) AS bigint), CAST(SUM(v.total) AS double precision), CAST(COUNT(*) AS bigint)
-FROM ({inner}) AS v
-JOIN {battle} b ON b.id = v.battle_id
-JOIN {output} oa ON oa.id = b.output_a_id
-JOIN {output} ob ON ob.id = b.output_b_id
-{join_prompt}
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
-"""
-_STYLE_COLUMNS = {
-    "source": "int",
-    "dimension": "int",
-    "category": "int",
-    "a": "int",
-    "b": "int",
-    **{f"{side}_{field}": "int" for side in ("a", "b") for field in STYLE_FIELDS},
-    "count": "int",
-    "total": "float",
-    "battles": "int",
-}
+def _merged_alike(keys: list[np.ndarray], count: np.ndarray, total: np.ndarray, categories) -> GroupedRows:
+    """One row per distinct key (source, dimension, category, A, B, 8 style counts), `battles` saying how many
+    battles each holds: battles whose answers look exactly alike (imported ones, all with the same placeholder
+    answer) share a row, which changes no rating (the fit weighs rows by their battles) but keeps an import of
+    a million battles down to one row per pair.
 
-
-def _style_rows(columns: dict[str, np.ndarray], categories: tuple[str, ...]) -> GroupedRows:
-    counts = columns["count"]
+    Rows are grouped by a 64-bit hash of the key, then checked against the keys themselves; if two different
+    keys ever shared a hash, nothing is merged (still exact, only slower to fit).
+    """
+    digest = np.zeros(len(count), np.uint64)
+    with np.errstate(over="ignore"):
+        for column in keys:
+            digest ^= column.astype(np.uint64, copy=False)
+            digest *= np.uint64(0x9E3779B97F4A7C15)
+    _, first, group = np.unique(digest, return_index=True, return_inverse=True)
+    if len(first) == len(count) or not all(
+        np.array_equal(column[first][group], column) for column in keys
+    ):  # nothing looks alike: every row stays (the common case at scale)
+        first, group = np.arange(len(count)), np.arange(len(count))
+    count_of = np.bincount(group, weights=count, minlength=len(first)).astype(np.int64)
+    total_of = np.bincount(group, weights=total, minlength=len(first))
+    rows = [column[first] for column in keys]
     return GroupedRows(
-        source=columns["source"],
-        dimension=columns["dimension"],
-        category=columns["category"].astype(np.intp),
-        a=columns["a"],
-        b=columns["b"],
-        score=columns["total"] / np.maximum(counts, 1),
-        count=counts,
-        total=columns["total"],
+        source=rows[0],
+        dimension=rows[1],
+        category=rows[2].astype(np.intp),
+        a=rows[3],
+        b=rows[4],
+        score=total_of / np.maximum(count_of, 1),
+        count=count_of,
+        total=total_of,
         categories=categories,
-        style_a=np.column_stack([columns[f"a_{field}"] for field in STYLE_FIELDS]).astype(float),
-        style_b=np.column_stack([columns[f"b_{field}"] for field in STYLE_FIELDS]).astype(float),
-        battles=columns["battles"],
+        style_a=np.column_stack(rows[5:9]).astype(float),
+        style_b=np.column_stack(rows[9:13]).astype(float),
+        battles=np.bincount(group, minlength=len(first)).astype(np.int64),
     )
+
+
+def _battle_categories(prompt_ids: np.ndarray, by_category: bool) -> tuple[tuple[str, ...], np.ndarray]:
+    """Codes into the sorted categories for each row's prompt (prompts can be re-categorised: read each time)."""
+    if not by_category:
+        return ("",), np.zeros(len(prompt_ids), np.intp)
+    categories = prompt_categories()
+    named = list(Prompt.objects.exclude(category="").values_list("id", "category"))
+    ids = np.array([pk for pk, _ in named], np.int64)
+    codes = np.array([categories.index(name) for _, name in named], np.intp)
+    order = np.argsort(ids)
+    ids, codes = ids[order], codes[order]
+    where = np.minimum(np.searchsorted(ids, prompt_ids), max(len(ids) - 1, 0))
+    found = ids[where] == prompt_ids if len(ids) else np.zeros(len(prompt_ids), bool)
+    return categories, np.where(found, codes[where] if len(ids) else 0, categories.index("")).astype(np.intp)
 
 
 def prompt_categories() -> tuple[str, ...]:
     """Every prompt category, "" included, sorted: the codes style groups carry."""
     named = Prompt.objects.order_by("category").values_list("category", flat=True).distinct()
     return tuple(sorted(set(named) | {""}))
-
-
-def _category_code_sql(n_categories: int) -> str:
-    """The prompt's category as its position in the parameters (a CASE: portable, and categories are few)."""
-    whens = " ".join(f"WHEN %s THEN {code}" for code in range(n_categories))
-    return f"CAST(CASE p.category {whens} END AS bigint)"
 
 
 def _columns(rows: list[tuple], width: int) -> list[list]:

@@ -172,3 +172,31 @@ def test_the_battles_per_parameter_rule_is_a_setting(settings):
         ("length", "headers", "list_items", "bold")
     )
     assert all(row.style_rating is not None for row in snapshot.rows.all())
+
+
+def test_battles_are_read_once_then_new_ones_are_picked_up_and_the_groups_stay_exact():
+    """The style rows take battles from the process's battle table: a second aggregate reads no battle
+    rows, and battles created after the first read join it (their verdicts would otherwise be lost)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from arena.models import Battle
+    from leaderboard.services.battle_styles import battle_table
+
+    styled_arena()
+    verdict_styles_aggregate(by_category=True)
+    with CaptureQueriesContext(connection) as queries:
+        again = verdict_styles_aggregate(by_category=True)
+    assert not any(
+        "arena_battle" in q["sql"] and "arena_output" in q["sql"] for q in queries.captured_queries
+    )
+    assert sql_style_groups(again) == python_style_groups()
+
+    battle = Battle.objects.order_by("pk").first()  # a new battle of the same answers, the other way round
+    battle.delete()
+    fresh = Battle.objects.create(
+        prompt_id=battle.prompt_id, output_a_id=battle.output_b_id, output_b_id=battle.output_a_id,
+        contender_a_id=battle.contender_b_id, contender_b_id=battle.contender_a_id,
+    )  # fmt: skip
+    verdicts_add([fresh], votes_per_battle=3)
+    assert len(battle_table(np.array([fresh.pk])).missing(np.array([fresh.pk]))) == 0
+    assert sql_style_groups(verdict_styles_aggregate(by_category=True)) == python_style_groups()

@@ -1,0 +1,119 @@
+"""Each battle's contenders, prompt and both answers' style counts, kept in the worker process.
+
+Style control needs the answers' styles per battle, and joining a million verdicts to their battles and
+answers on every recompute was most of a style-controlled leaderboard's time (about 2 s of the 3 s budget
+at a million battles). A battle never changes once created: its answers cannot be replaced (uploads refuse
+it) and its contenders are fixed. So a process reads each battle once, keeps it in sorted numpy arrays, and
+later recomputes read only the battles it has not seen yet (new ones, or all of them after a restart).
+Deleted battles simply stop being asked for. The cache is per database, so tests and benchmarks that
+switch databases do not mix their battles.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import connection
+
+from arena.models import Battle
+from leaderboard.services.query_arrays import query_arrays
+
+STYLE_FIELDS = ("n_chars", "n_headers", "n_list_items", "n_bold")
+# Battles asked for by id at a time (a portable IN list; SQLite allows 32,766 parameters).
+_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class BattleTable:
+    """Parallel arrays sorted by battle id; `style_a` / `style_b` are rows × 4 counts (STYLE_FIELDS)."""
+
+    ids: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    prompt: np.ndarray
+    style_a: np.ndarray
+    style_b: np.ndarray
+
+    def positions(self, battle_ids: np.ndarray) -> np.ndarray:
+        """Where each id sits in the table; every id must be in it."""
+        return np.searchsorted(self.ids, battle_ids)
+
+    def missing(self, battle_ids: np.ndarray) -> np.ndarray:
+        where = np.minimum(np.searchsorted(self.ids, battle_ids), max(len(self.ids) - 1, 0))
+        known = (self.ids[where] == battle_ids) if len(self.ids) else np.zeros(len(battle_ids), bool)
+        return battle_ids[~known]
+
+
+_EMPTY = BattleTable(
+    *(np.zeros(0, np.int64) for _ in range(4)), *(np.zeros((0, 4), np.int64) for _ in range(2))
+)
+_tables: dict[tuple, BattleTable] = {}
+_lock = threading.Lock()
+
+
+def battle_table(battle_ids: np.ndarray) -> BattleTable:
+    """A table holding at least `battle_ids` (unique, any order), read from the database where needed."""
+    key = (connection.vendor, connection.settings_dict.get("HOST"), connection.settings_dict["NAME"])
+    with _lock:
+        table = _tables.get(key, _EMPTY)
+        missing = table.missing(battle_ids)
+        if len(missing):
+            table = _merged(table, _read(None if not len(table.ids) else missing))
+            _tables[key] = table
+        return table
+
+
+def forget_battles() -> None:
+    """Drop every cached table (tests that rewrite battles in place use it)."""
+    with _lock:
+        _tables.clear()
+
+
+def _read(ids: np.ndarray | None) -> BattleTable:
+    """The given battles (all of them when `ids` is None), through `query_arrays`."""
+    if ids is None:
+        return _table_of(Battle.objects.all())
+    parts = [
+        _table_of(Battle.objects.filter(pk__in=ids[i : i + _CHUNK].tolist()))
+        for i in range(0, len(ids), _CHUNK)
+    ]
+    return _concatenated(parts)
+
+
+def _table_of(battles) -> BattleTable:
+    fields = ["id", "contender_a_id", "contender_b_id", "prompt_id"]
+    fields += [f"output_{side}__{field}" for side in ("a", "b") for field in STYLE_FIELDS]
+    sql, params = battles.order_by().values_list(*fields).query.sql_with_params()
+    columns = list(query_arrays(sql, params, {f"c{i}": "int" for i in range(len(fields))}).values())
+    return BattleTable(
+        ids=columns[0],
+        a=columns[1],
+        b=columns[2],
+        prompt=columns[3],
+        style_a=np.column_stack(columns[4:8]) if len(columns[0]) else np.zeros((0, 4), np.int64),
+        style_b=np.column_stack(columns[8:12]) if len(columns[0]) else np.zeros((0, 4), np.int64),
+    )
+
+
+def _concatenated(parts: list[BattleTable]) -> BattleTable:
+    if not parts:
+        return _EMPTY
+    return BattleTable(
+        *(np.concatenate([getattr(p, name) for p in parts]) for name in ("ids", "a", "b", "prompt")),
+        *(np.concatenate([getattr(p, name) for p in parts]) for name in ("style_a", "style_b")),
+    )
+
+
+def _merged(table: BattleTable, new: BattleTable) -> BattleTable:
+    both = _concatenated([table, new])
+    order = np.argsort(both.ids, kind="stable")
+    return BattleTable(
+        ids=both.ids[order],
+        a=both.a[order],
+        b=both.b[order],
+        prompt=both.prompt[order],
+        style_a=both.style_a[order],
+        style_b=both.style_b[order],
+    )
