@@ -49,8 +49,18 @@ class PromptAdmin(admin.ModelAdmin):
     search_fields = ("external_id", "text")
 
 
+class ReadOnlyOnceSavedAdmin(admin.ModelAdmin):
+    """Rows that must not change once they exist: answers (their text and style counts are what people and
+    judges saw, and ratings cache them per battle) and battles (their verdicts copy the contenders)."""
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return super().get_readonly_fields(request, obj)
+        return [field.name for field in self.model._meta.concrete_fields]
+
+
 @admin.register(Output)
-class OutputAdmin(admin.ModelAdmin):
+class OutputAdmin(ReadOnlyOnceSavedAdmin):
     list_display = ("contender", "prompt", "n_chars", "created")
     list_filter = ("contender", "prompt__prompt_set")
     raw_id_fields = ("prompt",)
@@ -63,7 +73,7 @@ class DimensionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Battle)
-class BattleAdmin(admin.ModelAdmin):
+class BattleAdmin(ReadOnlyOnceSavedAdmin):
     list_display = ("id", "prompt", "contender_a", "contender_b", "created")
     raw_id_fields = ("prompt", "output_a", "output_b")
 

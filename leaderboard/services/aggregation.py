@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
 from arena.models import Contender, Dimension, Prompt, Source, Verdict
@@ -142,37 +143,49 @@ def verdict_styles_aggregate(
     to its battle and both answers in SQL instead cost about 2 s per million verdicts on every recompute.
     """
     scoped = verdicts_scoped(source_ids=source_ids, dimension_ids=dimension_ids).order_by()
-    sql, params = scoped.values_list(
-        "source_id", "dimension_id", "battle_id", "score"
-    ).query.sql_with_params()
-    columns = query_arrays(
-        sql, params, {"source": "int", "dimension": "int", "battle": "int", "score": "float"}
-    )
+    fields = {"source": "int", "dimension": "int", "battle": "int", "a": "int", "b": "int", "score": "float"}
+    try:
+        sql, params = scoped.values_list(
+            "source_id", "dimension_id", "battle_id", "contender_a_id", "contender_b_id", "score"
+        ).query.sql_with_params()
+    except EmptyResultSet:  # no approved contender or no active dimension: nothing to count
+        return _merged_alike([np.zeros(0, np.int64)] * 13, np.zeros(0, np.int64), np.zeros(0), ("",))
+    columns = query_arrays(sql, params, fields)
     # (source, dimension) as one key, then (battle, that key) as one: ids are far below 2**31.
     boards, board = np.unique(columns["source"] << 32 | columns["dimension"], return_inverse=True)
     n_boards = max(len(boards), 1)
-    groups, group_of = np.unique(columns["battle"] * n_boards + board, return_inverse=True)
+    groups, first, group_of = np.unique(
+        columns["battle"] * n_boards + board, return_index=True, return_inverse=True
+    )
     count = np.bincount(group_of, minlength=len(groups)).astype(np.int64)
     total = np.bincount(group_of, weights=columns["score"], minlength=len(groups))
     battle_ids, board_of = groups // n_boards, boards[groups % n_boards] if len(boards) else groups
     # `groups` is sorted, so equal battle ids are adjacent: their distinct values without another sort.
-    table = battle_table(
-        battle_ids[np.r_[True, battle_ids[1:] != battle_ids[:-1]]] if len(battle_ids) else battle_ids
-    )
+    distinct = battle_ids[np.r_[True, battle_ids[1:] != battle_ids[:-1]]] if len(battle_ids) else battle_ids
+    table = battle_table(distinct)
     at = table.positions(battle_ids)
+    # The verdicts carry their battle's contenders: a cached battle that disagrees was rewritten (staff, a
+    # restored database), so it is read again rather than trusted.
+    stale = (table.a[at] != columns["a"][first]) | (table.b[at] != columns["b"][first])
+    if stale.any():
+        table = battle_table(distinct, reread=np.unique(battle_ids[stale]))
+        at = table.positions(battle_ids)
     categories, category = _battle_categories(table.prompt[at], by_category)
     keys = [
         board_of >> 32, board_of & 0xFFFFFFFF, category, table.a[at], table.b[at],
         *table.style_a[at].T, *table.style_b[at].T,
+        count, total.view(np.int64),  # merged battles must also agree on their verdicts (see below)
     ]  # fmt: skip
     return _merged_alike(keys, count, total, categories)
 
 
 def _merged_alike(keys: list[np.ndarray], count: np.ndarray, total: np.ndarray, categories) -> GroupedRows:
-    """One row per distinct key (source, dimension, category, A, B, 8 style counts), `battles` saying how many
-    battles each holds: battles whose answers look exactly alike (imported ones, all with the same placeholder
-    answer) share a row, which changes no rating (the fit weighs rows by their battles) but keeps an import of
-    a million battles down to one row per pair.
+    """One row per distinct key — source, dimension, category, A, B, 8 style counts, and the battle's verdict
+    count and score sum — with `battles` saying how many battles each row holds. Battles that look exactly
+    alike *and* got the same verdicts (imported ones: the same placeholder answer, one verdict each) share a
+    row. That changes no rating, and the style bootstrap, which redraws battles per row, still sees each
+    distinct outcome as its own row, so merging loses no variance; an import of a million battles comes down
+    to a few rows per pair.
 
     Rows are grouped by a 64-bit hash of the key, then checked against the keys themselves; if two different
     keys ever shared a hash, nothing is merged (still exact, only slower to fit).

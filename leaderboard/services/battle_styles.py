@@ -2,10 +2,12 @@
 
 Style control needs the answers' styles per battle, and joining a million verdicts to their battles and
 answers on every recompute was most of a style-controlled leaderboard's time (about 2 s of the 3 s budget
-at a million battles). A battle never changes once created: its answers cannot be replaced (uploads refuse
-it) and its contenders are fixed. So a process reads each battle once, keeps it in sorted numpy arrays, and
-later recomputes read only the battles it has not seen yet (new ones, or all of them after a restart).
-Deleted battles simply stop being asked for. The cache is per database, so tests and benchmarks that
+at a million battles). A battle does not change once created: its answers cannot be replaced (uploads refuse
+it, and the admin shows battles and answers' style counts read-only) and its contenders are fixed. So a
+process reads each battle once, keeps it in sorted numpy arrays, and later recomputes read only the battles
+it has not seen yet (new ones, or all of them after a restart). Deleted battles simply stop being asked for;
+a cached battle whose contenders no longer match its verdicts' (a restored database reusing ids) is read
+again (see `verdict_styles_aggregate`). The cache is per database, so tests and benchmarks that
 switch databases do not mix their battles.
 """
 
@@ -53,16 +55,31 @@ _tables: dict[tuple, BattleTable] = {}
 _lock = threading.Lock()
 
 
-def battle_table(battle_ids: np.ndarray) -> BattleTable:
-    """A table holding at least `battle_ids` (unique, any order), read from the database where needed."""
-    key = (connection.vendor, connection.settings_dict.get("HOST"), connection.settings_dict["NAME"])
+def _key() -> tuple:
+    settings = connection.settings_dict
+    return (connection.vendor, settings.get("HOST"), settings.get("PORT"), settings["NAME"])
+
+
+def battle_table(battle_ids: np.ndarray, *, reread: np.ndarray | None = None) -> BattleTable:
+    """A table holding at least `battle_ids` (unique, any order), read from the database where needed;
+    `reread` names cached battles found out of date, read again and replaced."""
+    key = _key()
     with _lock:
         table = _tables.get(key, _EMPTY)
+        if reread is not None and len(reread):
+            table = _without(table, reread)
         missing = table.missing(battle_ids)
         if len(missing):
             table = _merged(table, _read(None if not len(table.ids) else missing))
-            _tables[key] = table
+        _tables[key] = table
         return table
+
+
+def _without(table: BattleTable, ids: np.ndarray) -> BattleTable:
+    keep = ~np.isin(table.ids, ids)
+    return BattleTable(
+        *(getattr(table, name)[keep] for name in ("ids", "a", "b", "prompt", "style_a", "style_b"))
+    )
 
 
 def battles_preload() -> int:
@@ -71,7 +88,7 @@ def battles_preload() -> int:
     Workers that serve the "ratings" queue call it when they start (leaderboard/tasks.py), so their first
     style-controlled recompute does not pay for reading a million battles (3–4 s) on top of its own work.
     """
-    key = (connection.vendor, connection.settings_dict.get("HOST"), connection.settings_dict["NAME"])
+    key = _key()
     with _lock:
         if key not in _tables:
             _tables[key] = _read(None)

@@ -85,22 +85,29 @@ def test_stored_style_ratings_equal_a_per_verdict_reference_fit():
 
 
 def python_style_groups() -> dict[tuple, tuple[int, float, int]]:
-    """(source, dimension, category, A, B, both answers' style counts) → (verdicts, SUM(score), battles)."""
-    verdicts, totals, battles = Counter(), Counter(), defaultdict(set)
+    """(source, dimension, category, A, B, both answers' style counts, one battle's verdicts and SUM(score))
+    → (verdicts, SUM(score), battles): battles merge when they look alike and got the same verdicts."""
+    per_battle = defaultdict(lambda: [0, 0.0])
+    looks = {}
     for v in counted() + counted("judge-gpt"):
         battle = v.battle
-        key = (
+        look = (
             v.source_id,
             v.dimension_id,
             battle.prompt.category,
             battle.contender_a_id,
             battle.contender_b_id,
         )
-        key += style_of(battle.output_a) + style_of(battle.output_b)
-        verdicts[key] += 1
-        totals[key] += v.score
-        battles[key].add(v.battle_id)
-    return {key: (verdicts[key], totals[key], len(battles[key])) for key in verdicts}
+        looks[(v.source_id, v.dimension_id, v.battle_id)] = (
+            look + style_of(battle.output_a) + style_of(battle.output_b)
+        )
+        per_battle[(v.source_id, v.dimension_id, v.battle_id)][0] += 1
+        per_battle[(v.source_id, v.dimension_id, v.battle_id)][1] += v.score
+    groups = defaultdict(lambda: [0, 0.0, 0])
+    for key, (n, total) in per_battle.items():
+        group = groups[looks[key] + (n, total)]
+        group[0], group[1], group[2] = group[0] + n, group[1] + total, group[2] + 1
+    return {key: tuple(value) for key, value in groups.items()}
 
 
 def sql_style_groups(rows) -> dict[tuple, tuple[int, float, int]]:
@@ -108,7 +115,10 @@ def sql_style_groups(rows) -> dict[tuple, tuple[int, float, int]]:
     for i in range(len(rows)):
         key = (int(rows.source[i]), int(rows.dimension[i]), rows.categories[rows.category[i]])
         key += (int(rows.a[i]), int(rows.b[i]), *rows.style_a[i].astype(int), *rows.style_b[i].astype(int))
-        found[key] = (int(rows.count[i]), float(rows.total[i]), int(rows.battles[i]))
+        n, total, battles = int(rows.count[i]), float(rows.total[i]), int(rows.battles[i])
+        key += (n // battles, total / battles)
+        assert key not in found, "two rows with the same look and the same verdicts: not merged"
+        found[key] = (n, total, battles)
     return found
 
 
@@ -199,4 +209,21 @@ def test_battles_are_read_once_then_new_ones_are_picked_up_and_the_groups_stay_e
     )  # fmt: skip
     verdicts_add([fresh], votes_per_battle=3)
     assert len(battle_table(np.array([fresh.pk])).missing(np.array([fresh.pk]))) == 0
+    assert sql_style_groups(verdict_styles_aggregate(by_category=True)) == python_style_groups()
+
+
+def test_a_cached_battle_that_no_longer_matches_its_verdicts_is_read_again():
+    from arena.models import Battle
+
+    styled_arena()
+    verdict_styles_aggregate(by_category=True)  # every battle is now in this process's table
+    battle = Battle.objects.filter(verdicts__isnull=False).order_by("pk").first()
+    # What a database restored under the same name can hold: the same battle id, other sides.
+    Battle.objects.filter(pk=battle.pk).update(
+        contender_a_id=battle.contender_b_id, contender_b_id=battle.contender_a_id,
+        output_a_id=battle.output_b_id, output_b_id=battle.output_a_id,
+    )  # fmt: skip
+    Verdict.objects.filter(battle=battle).update(
+        contender_a_id=battle.contender_b_id, contender_b_id=battle.contender_a_id
+    )
     assert sql_style_groups(verdict_styles_aggregate(by_category=True)) == python_style_groups()

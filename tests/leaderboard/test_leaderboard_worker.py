@@ -73,7 +73,9 @@ def test_the_scheduled_task_skips_an_unchanged_arena_and_the_cli_can_wait(worker
     assert sum("leaderboard.recompute_all[" in line and "succeeded" in line for line in worker.log) == 2
 
 
-@pytest.mark.parametrize("pool", ["threads", "prefork"])  # compose runs ratings on prefork, the demo on threads
+@pytest.mark.parametrize(
+    "pool", ["threads", "prefork"]
+)  # compose runs ratings on prefork, the demo on threads
 def test_a_ratings_worker_reads_the_battles_when_it_starts_and_a_judge_worker_does_not(worker_factory, pool):
     from arena.models import Battle
 
@@ -83,7 +85,9 @@ def test_a_ratings_worker_reads_the_battles_when_it_starts_and_a_judge_worker_do
 
     warmed = f"Battle table warmed: {Battle.objects.count()} battles"
     wait_until(
-        lambda: any(warmed in line for line in ratings_worker.log), timeout=60, what="the battle table warm-up"
+        lambda: any(warmed in line for line in ratings_worker.log),
+        timeout=60,
+        what="the battle table warm-up",
     )
     assert Battle.objects.count() > 0
     assert not any("Battle table warmed" in line for line in judge_worker.log)
