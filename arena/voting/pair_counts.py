@@ -9,7 +9,7 @@ served next, until the recount.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -18,6 +18,7 @@ from django.db.models import Count
 
 from arena.models import Assignment
 
+logger = logging.getLogger(__name__)
 Pair = tuple[int, int]  # (lower contender id, higher contender id)
 
 
@@ -51,7 +52,16 @@ def pair_votes(task_id: int, pairs: Sequence[Pair]) -> dict[Pair, int]:
 
 
 def pair_vote_added(task_id: int, contender_a_id: int, contender_b_id: int) -> None:
-    """Count one more vote on the pair; a counter not in the cache waits for the next count instead."""
+    """Count one more vote on the pair; a counter not in the cache waits for the next count instead.
+
+    Called after the vote is stored: a cache that is down must not turn a stored vote into an error page.
+    """
     pair = (min(contender_a_id, contender_b_id), max(contender_a_id, contender_b_id))
-    with contextlib.suppress(ValueError):  # Django's incr raises it for a missing key
+    try:
         cache.incr(_key(task_id, pair))
+    except ValueError:  # Django's incr raises it for a missing key
+        pass
+    except Exception:
+        logger.warning(
+            "Could not count a vote on pair %s of task %s in the cache", pair, task_id, exc_info=True
+        )

@@ -164,11 +164,12 @@ def _to_response(
     completion: Any, request: CompletionRequest, base_url: str, json_mode: bool, latency_s: float
 ) -> ProviderResponse:
     """Read a chat.completion body (a decoded JSON object); anything of another shape is malformed."""
-    choice, usage = _first_choice(completion), _usage(completion)
-    if choice is None or usage is None:
+    choice = _first_choice(completion)
+    if choice is None:
         raise _malformed(
             request, base_url, f"expected a chat.completion with choices, got {completion!r:.200}"
         )
+    usage = _usage(completion)
     return ProviderResponse(
         text=choice["message"].get("content") or "",
         tokens_in=usage[0],
@@ -191,15 +192,20 @@ def _first_choice(completion: Any) -> dict | None:
     return choices[0]
 
 
-def _usage(completion: dict) -> tuple[int, int] | None:
-    """(prompt tokens, completion tokens); zeros when the server reports no usage, None when it is garbled."""
-    usage = completion.get("usage") or {}
-    counts = (
-        (usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
-        if isinstance(usage, dict)
-        else None
-    )
-    return counts if counts and all(isinstance(n, int) for n in counts) else None
+def _usage(completion: dict) -> tuple[int, int]:
+    """(prompt tokens, completion tokens). Usage only prices the call: a server that reports none, or reports
+    it oddly ("12", 12.0), does not make a good answer malformed; what cannot be read counts as 0."""
+    usage = completion.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    return _token_count(usage.get("prompt_tokens")), _token_count(usage.get("completion_tokens"))
+
+
+def _token_count(value: Any) -> int:
+    try:
+        count = float(value)
+    except (TypeError, ValueError):
+        return 0
+    return int(count) if count.is_integer() and count >= 0 else 0
 
 
 def _malformed(request: CompletionRequest, base_url: str, detail: str) -> TransientProviderError:

@@ -26,24 +26,32 @@ def work_enqueue(*, campaign: Campaign, ids: Iterable[int]) -> None:
         return
     from judges.tasks import judge_batch_task
 
-    chunks = judgment_batches(ids, in_flight=_limits_total(campaign))
+    chunks = judgment_batches(ids, in_flight=_limits_total(campaign), cap=_batch_cap(campaign))
     transaction.on_commit(lambda: _send_all(judge_batch_task, [(chunk,) for chunk in chunks]))
 
 
-def judgment_batches(ids: list[int], *, in_flight: int) -> list[list[int]]:
+def judgment_batches(ids: list[int], *, in_flight: int, cap: int | None = None) -> list[list[int]]:
     """Split the ids into tasks of shrinking size ("guided" scheduling): each takes a quarter of the work
-    left per call in flight, at most `JUDGES_TASK_BATCH`, at least one.
+    left per call in flight, at most `cap` (default `JUDGES_TASK_BATCH`), at least one.
 
     A task costs a worker about a millisecond of CPU besides its judgments, which matters at a hundred and
     more calls a second, so the bulk goes in batches; the queue's last tasks decide how long the campaign's
     tail is (a thread deep in a long batch keeps the limit half used), so they hold a judgment or two.
     """
-    batches, start, cap = [], 0, max(1, settings.JUDGES_TASK_BATCH)
+    batches, start, cap = [], 0, max(1, cap if cap is not None else settings.JUDGES_TASK_BATCH)
     while start < len(ids):
         size = max(1, min(cap, (len(ids) - start) // (4 * max(1, in_flight))))
         batches.append(ids[start : start + size])
         start += size
     return batches
+
+
+def _batch_cap(campaign: Campaign) -> int:
+    """`JUDGES_TASK_BATCH`, lowered so that a batch whose every call times out twice (answer and repair)
+    still ends within the task's soft time limit, instead of being killed with judgments left unclaimed."""
+    slowest = max((v.config.timeout_seconds for v in campaign.judges.select_related("config")), default=1)
+    fits = settings.CELERY_TASK_SOFT_TIME_LIMIT // max(1, 2 * slowest)
+    return max(1, min(settings.JUDGES_TASK_BATCH, fits))
 
 
 def _limits_total(campaign: Campaign) -> int:

@@ -129,7 +129,11 @@ class PairedLogistic:
             if self.objective(params + scale * step, weights) <= current + 0.25 * scale * slope:
                 return scale
             scale *= 0.5
-        return scale
+        # A long step along which nothing decreases: rounding has taken over far from the optimum. Stopping
+        # here would report a point that is not the fit as if it had converged.
+        raise RatingError(
+            "style-controlled fit stalled: no decrease along the Newton step (numerically ill-conditioned data)"
+        )
 
 
 def _newton_step(hessian: np.ndarray, gradient: np.ndarray) -> np.ndarray:

@@ -327,3 +327,12 @@ def test_a_taken_name_cannot_be_registered_again():
 def test_a_class_without_the_protocol_cannot_be_registered():
     with pytest.raises(TypeError, match="does not implement"):
         register(type("Half", (), {"name": "half", "offline": False}))
+
+
+def test_odd_token_counts_do_not_make_a_good_answer_malformed(stub, provider):
+    """Usage only prices the call: "12" and 3.0 are read as counts, never a reason to pay for a retry."""
+    stub.inject({"kind": "odd_usage", "message": "A is better"})
+    response = provider.complete(request_for(stub))
+    assert response.text == "A is better"
+    assert (response.tokens_in, response.tokens_out) == (12, 3)
+    assert len(stub.requests) == 1

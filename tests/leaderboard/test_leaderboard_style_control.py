@@ -5,7 +5,7 @@ battle's answers: no SQL grouping, no merged battles, no weights, no Newton code
 Elo points, as in test_rating_style_fit.py: both fits converge to ~1e-8 points of the same optimum.
 """
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 import numpy as np
 import pytest

@@ -152,7 +152,7 @@ _HTTP_FAULTS: dict[int, tuple[str, str | None, str]] = {
     502: ("server_error", None, "Bad gateway."),
     503: ("server_error", None, "The engine is currently overloaded, please try again later."),
 }
-_KINDS = ("http", "timeout", "reset", "garbage", "garbage_content")
+_KINDS = ("http", "timeout", "reset", "garbage", "garbage_content", "odd_usage")
 
 
 @dataclass(frozen=True)
@@ -438,6 +438,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif fault.kind == "garbage":
             self._send(200, b"<html>502 upstream hiccup{{{", "application/json")
+        elif fault.kind == "odd_usage":  # a good answer whose server reports token counts as text and floats
+            reply = completion_body(body, fault.message or "fine")
+            reply["usage"] = {"prompt_tokens": "12", "completion_tokens": 3.0, "total_tokens": None}
+            self._send_json(200, reply)
         else:  # garbage_content: a valid completion whose content is no verdict at all
             self._send_json(200, completion_body(body, fault.message or "~~ lorem ipsum, no verdict here ~~"))
 
