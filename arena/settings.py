@@ -242,7 +242,7 @@ ARENA_VOTE_INCONSISTENT_FIRST = env_bool("ARENA_VOTE_INCONSISTENT_FIRST", False)
 ARENA_VOTE_PAIR_PRIORITY = env_str("ARENA_VOTE_PAIR_PRIORITY", "arena.voting.selection.fewest_votes_first")
 # A served battle nobody answered stops holding one of its "votes wanted" places after this long.
 ARENA_VOTE_OPEN_MINUTES = env_int("ARENA_VOTE_OPEN_MINUTES", 30, minimum=1)
-# Serving ranks contender pairs by their votes, counted in the cache as votes come in and recounted from the
+# Serving ranks contender pairs by their votes, counted in Redis as votes come in and recounted from the
 # database this often (seconds), which corrects any drift.
 ARENA_VOTE_PAIR_RECOUNT_SECONDS = env_int("ARENA_VOTE_PAIR_RECOUNT_SECONDS", 3600, minimum=1)
 

@@ -1,10 +1,14 @@
-"""People's votes per contender pair of a task, kept in the cache for serving to rank pairs by.
+"""People's votes per contender pair of a task, kept in Redis for serving to rank pairs by.
 
 Counting a task's votes from the database reads all of them: a tenth of a second per serve at a hundred
-thousand votes. So the count is taken from the database once (and again every ARENA_VOTE_PAIR_RECOUNT_SECONDS,
-which corrects any drift), and each vote adds one to its pair's counter in the cache meanwhile. The ranking is a
-heuristic: a vote missed in between (a vote racing a recount, a counter evicted) only nudges which pair is
-served next, until the recount.
+thousand votes. So with Redis the count lives in one hash per task (field "low-high" → votes, plus a
+"counted" marker): taken from the database once, and again every ARENA_VOTE_PAIR_RECOUNT_SECONDS (the hash
+expires, which corrects any drift), while each vote adds one to its pair with HINCRBY. Serving reads the hash
+with one HGETALL, however many contenders there are. One server at a time recounts (a short SET NX lock);
+others count for themselves meanwhile without writing. The ranking is a heuristic: a vote that races a
+recount only nudges which pair is served next, until the next recount.
+
+Without Redis (the demo's file cache) serving counts from the database each time: such arenas are small.
 """
 
 from __future__ import annotations
@@ -13,18 +17,29 @@ import logging
 from collections.abc import Sequence
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db.models import Count
 
+from arena.cache import RedisCache
 from arena.models import Assignment
 
 logger = logging.getLogger(__name__)
 Pair = tuple[int, int]  # (lower contender id, higher contender id)
+_COUNTED = b"counted"
+_RECOUNT_LOCK_SECONDS = 30
 
 
-def _key(task_id: int, pair: Pair | None = None) -> str:
-    suffix = f"{pair[0]}-{pair[1]}" if pair else "counted"
-    return f"arena:vote-pairs:{task_id}:{suffix}"
+def _redis(task_id: int):
+    """(client, hash key, lock key), or None when the cache is not Redis."""
+    cache = caches["default"]
+    if not isinstance(cache, RedisCache):
+        return None
+    key = cache.make_and_validate_key(f"vote-pairs:{task_id}")
+    return cache._cache.get_client(key, write=True), key, f"{key}:recounting"
+
+
+def _field(pair: Pair) -> str:
+    return f"{pair[0]}-{pair[1]}"
 
 
 def _count_from_database(task_id: int) -> dict[Pair, int]:
@@ -38,30 +53,42 @@ def _count_from_database(task_id: int) -> dict[Pair, int]:
     return votes
 
 
-def pair_votes(task_id: int, pairs: Sequence[Pair]) -> dict[Pair, int]:
-    """Votes so far on each of `pairs` in the task (pairs with none are absent or 0)."""
-    keys = [_key(task_id), *(_key(task_id, pair) for pair in pairs)]
-    found = cache.get_many(keys)
-    if len(found) == len(keys):
-        return {pair: found[_key(task_id, pair)] for pair in pairs}
+def pair_votes(task_id: int, pairs: Sequence[Pair] = ()) -> dict[Pair, int]:
+    """Votes so far per pair of the task (pairs without votes may be absent); `pairs` is unused with Redis
+    and kept for callers that list the pairs they will rank."""
+    redis = _redis(task_id)
+    if redis is None:
+        return _count_from_database(task_id)
+    client, key, lock = redis
+    found = client.hgetall(key)
+    if _COUNTED in found:
+        return {
+            tuple(int(part) for part in field.split(b"-")): int(n)  # type: ignore[misc]
+            for field, n in found.items()
+            if field != _COUNTED
+        }
     votes = _count_from_database(task_id)
-    seconds = settings.ARENA_VOTE_PAIR_RECOUNT_SECONDS
-    entries = {_key(task_id, pair): votes.get(pair, 0) for pair in pairs}
-    cache.set_many({_key(task_id): True, **entries}, seconds)
+    if client.set(lock, 1, nx=True, ex=_RECOUNT_LOCK_SECONDS):
+        try:
+            pipe = client.pipeline(transaction=True)
+            pipe.delete(key)
+            pipe.hset(key, mapping={_COUNTED: 1, **{_field(pair): n for pair, n in votes.items()}})
+            pipe.expire(key, settings.ARENA_VOTE_PAIR_RECOUNT_SECONDS)
+            pipe.execute()
+        finally:
+            client.delete(lock)
     return votes
 
 
 def pair_vote_added(task_id: int, contender_a_id: int, contender_b_id: int) -> None:
-    """Count one more vote on the pair; a counter not in the cache waits for the next count instead.
-
-    Called after the vote is stored: a cache that is down must not turn a stored vote into an error page.
-    """
+    """Count one more vote on the pair. Called after the vote is stored: a cache that is down must not turn
+    a stored vote into an error page, so failures are logged, and the next recount catches up."""
+    redis = _redis(task_id)
+    if redis is None:
+        return
+    client, key, _ = redis
     pair = (min(contender_a_id, contender_b_id), max(contender_a_id, contender_b_id))
     try:
-        cache.incr(_key(task_id, pair))
-    except ValueError:  # Django's incr raises it for a missing key
-        pass
+        client.hincrby(key, _field(pair), 1)
     except Exception:
-        logger.warning(
-            "Could not count a vote on pair %s of task %s in the cache", pair, task_id, exc_info=True
-        )
+        logger.warning("Could not count a vote on pair %s of task %s", pair, task_id, exc_info=True)

@@ -168,17 +168,16 @@ def test_only_approved_contenders_of_the_task_are_served(db, user):
     assert Verdict.objects.count() == 3  # the one remaining pair × 3 prompts
 
 
-def test_pair_counts_follow_the_votes_from_the_cache_and_match_a_recount(db, user):
-    from django.core.cache import cache
+def test_pair_counts_follow_the_votes_in_redis_and_match_a_recount(db, user):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from arena.errors import InputError
-    from arena.voting.pair_counts import _count_from_database, _key, pair_votes
+    from arena.voting.pair_counts import _count_from_database, _redis, pair_votes
 
     task, contenders = factories.make_voting_arena(n_contenders=3, n_prompts=4)
     pairs = [(a.pk, b.pk) for i, a in enumerate(contenders) for b in contenders[i + 1 :]]
-    assert sum(pair_votes(task.pk, pairs).values()) == 0  # counted from the database, now in the cache
+    assert sum(pair_votes(task.pk, pairs).values()) == 0  # counted from the database, now in Redis
     voters = [factories.make_annotator_user(f"v{i}") for i in range(5)]
     for voter in voters:
         _vote(task, voter)
@@ -188,6 +187,18 @@ def test_pair_counts_follow_the_votes_from_the_cache_and_match_a_recount(db, use
     with CaptureQueriesContext(connection) as queries:
         cached = pair_votes(task.pk, pairs)
     assert len(queries) == 0 and sum(cached.values()) == 5  # five votes; the refused one is not counted
-    assert {p: n for p, n in cached.items() if n} == _count_from_database(task.pk)
-    cache.delete(_key(task.pk))  # e.g. the recount interval passed
-    assert pair_votes(task.pk, pairs) == _count_from_database(task.pk)
+    assert cached == _count_from_database(task.pk)
+    client, key, _ = _redis(task.pk)
+    assert 0 < client.ttl(key) <= 3600  # the hash expires, so it is recounted now and then
+    client.delete(key)  # e.g. the recount interval passed
+    assert pair_votes(task.pk, pairs) == _count_from_database(task.pk) == cached
+
+
+def test_without_redis_serving_counts_pair_votes_from_the_database(db, user, settings):
+    from arena.voting.pair_counts import pair_votes
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    task, _ = factories.make_voting_arena(n_contenders=3, n_prompts=4)
+    for i in range(3):
+        _vote(task, factories.make_annotator_user(f"w{i}"))
+    assert sum(pair_votes(task.pk).values()) == 3
