@@ -96,6 +96,17 @@ def test_a_newcomer_reads_the_guidelines_and_votes_twenty_battles_with_the_keybo
     assert Assignment.objects.filter(state="skipped").count() == 1
     assert set(overall.values_list("outcome", flat=True)) == {"a", "b", "tie", "both_bad"}
 
+    # ... and after a recompute, the people's leaderboard is made of those twenty votes.
+    from leaderboard.services.recompute import leaderboards_recompute
+
+    leaderboards_recompute(trigger="test")
+    page.goto(f"{live_server.url}/leaderboard/?source=people&dimension=overall")
+    shown = page.locator("main [data-testid=leaderboard-table] tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.contender)"
+    )
+    assert sorted(shown) == sorted(c.slug for c in contenders)
+    assert "· 20 verdicts" in page.inner_text("main")
+
 
 def _xss_arena():
     task, contenders = factories.make_voting_arena(n_contenders=2, n_prompts=1)
