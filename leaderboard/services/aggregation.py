@@ -135,12 +135,13 @@ def verdict_styles_aggregate(
     *, source_ids: list[int] | None = None, dimension_ids: list[int] | None = None, by_category: bool = True
 ) -> GroupedRows:
     """Verdicts summed per (source, dimension, battle), with the battle's contenders, category and both
-    answers' style counts, for style control; `battles` is 1 on every row.
+    answers' style counts, for style control; battles that look alike and got the same verdicts share a row
+    (`battles` says how many, see `_merged_alike`).
 
-    The database returns only the counted verdicts' (source, dimension, battle, score), as numpy columns
-    (`query_arrays`); numpy sums them per battle, and the battles' contenders, prompts and answer styles come
-    from the process's battle table (`battle_styles`), which reads each battle once. Joining every verdict
-    to its battle and both answers in SQL instead cost about 2 s per million verdicts on every recompute.
+    The database returns only the counted verdicts' (source, dimension, battle, contenders, score), as numpy
+    columns (`query_arrays`); numpy sums them per battle, and the battles' prompts and answer styles come from
+    the process's battle table (`battle_styles`), which reads each battle once. Joining every verdict to its
+    battle and both answers in SQL instead cost about 2 s per million verdicts on every recompute.
     """
     scoped = verdicts_scoped(source_ids=source_ids, dimension_ids=dimension_ids).order_by()
     fields = {"source": "int", "dimension": "int", "battle": "int", "a": "int", "b": "int", "score": "float"}
