@@ -14,7 +14,6 @@ Without Redis (the demo's file cache) serving counts from the database each time
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 from django.conf import settings
 from django.core.cache import caches
@@ -53,9 +52,8 @@ def _count_from_database(task_id: int) -> dict[Pair, int]:
     return votes
 
 
-def pair_votes(task_id: int, pairs: Sequence[Pair] = ()) -> dict[Pair, int]:
-    """Votes so far per pair of the task (pairs without votes may be absent); `pairs` is unused with Redis
-    and kept for callers that list the pairs they will rank."""
+def pair_votes(task_id: int) -> dict[Pair, int]:
+    """Votes so far per contender pair of the task; pairs without votes are absent."""
     redis = _redis(task_id)
     if redis is None:
         return _count_from_database(task_id)

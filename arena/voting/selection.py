@@ -126,9 +126,8 @@ def _inconsistent(task: AnnotationTask, annotator: Annotator, ids: list[int]) ->
 
 
 def _pairs_ranked(task: AnnotationTask, ids: list[int], rng: random.Random) -> list[PairStats]:
-    all_pairs = list(combinations(ids, 2))
-    votes = pair_votes(task.pk, all_pairs)
-    pairs = [PairStats(low, high, votes.get((low, high), 0)) for low, high in all_pairs]
+    votes = pair_votes(task.pk)
+    pairs = [PairStats(low, high, votes.get((low, high), 0)) for low, high in combinations(ids, 2)]
     scores = pair_priority()(task, pairs)
     jitter = [rng.random() for _ in pairs]
     order = sorted(range(len(pairs)), key=lambda i: (-scores[i], jitter[i]))

@@ -176,8 +176,7 @@ def test_pair_counts_follow_the_votes_in_redis_and_match_a_recount(db, user):
     from arena.voting.pair_counts import _count_from_database, _redis, pair_votes
 
     task, contenders = factories.make_voting_arena(n_contenders=3, n_prompts=4)
-    pairs = [(a.pk, b.pk) for i, a in enumerate(contenders) for b in contenders[i + 1 :]]
-    assert sum(pair_votes(task.pk, pairs).values()) == 0  # counted from the database, now in Redis
+    assert sum(pair_votes(task.pk).values()) == 0  # counted from the database, now in Redis
     voters = [factories.make_annotator_user(f"v{i}") for i in range(5)]
     for voter in voters:
         _vote(task, voter)
@@ -185,13 +184,13 @@ def test_pair_counts_follow_the_votes_in_redis_and_match_a_recount(db, user):
     with pytest.raises(InputError):
         vote_record(token=refused.token, voter=factories.voter_of(user), ballot=Ballot("left", {"nope": "a"}))
     with CaptureQueriesContext(connection) as queries:
-        cached = pair_votes(task.pk, pairs)
+        cached = pair_votes(task.pk)
     assert len(queries) == 0 and sum(cached.values()) == 5  # five votes; the refused one is not counted
     assert cached == _count_from_database(task.pk)
     client, key, _ = _redis(task.pk)
     assert 0 < client.ttl(key) <= 3600  # the hash expires, so it is recounted now and then
     client.delete(key)  # e.g. the recount interval passed
-    assert pair_votes(task.pk, pairs) == _count_from_database(task.pk) == cached
+    assert pair_votes(task.pk) == _count_from_database(task.pk) == cached
 
 
 def test_without_redis_serving_counts_pair_votes_from_the_database(db, user, settings):
