@@ -263,6 +263,15 @@ LEADERBOARD_LEASE_SECONDS = env_int("LEADERBOARD_LEASE_SECONDS", 300, minimum=10
 LEADERBOARD_QUEUE_TTL_SECONDS = env_int("LEADERBOARD_QUEUE_TTL_SECONDS", 900, minimum=10)
 # PostgreSQL work_mem for the recompute's grouping queries (one per answer pair for style control).
 LEADERBOARD_WORK_MEM = env_str("LEADERBOARD_WORK_MEM", "64MB")
+# A rating is "provisional" (shown greyed, never ranked) until its 95% interval is narrower than this many
+# points or it rests on at least LEADERBOARD_MIN_VOTES votes.
+LEADERBOARD_PROVISIONAL_CI = env_int("LEADERBOARD_PROVISIONAL_CI", 100, minimum=1)
+LEADERBOARD_MIN_VOTES = env_int("LEADERBOARD_MIN_VOTES", 300, minimum=1)
+# A contender is ranked only when it answered at least this percentage of the prompts a leaderboard uses;
+# below it is listed apart as "incomplete (n of N)".
+ARENA_MIN_COVERAGE = env_int("ARENA_MIN_COVERAGE", 100, minimum=0)
+if ARENA_MIN_COVERAGE > 100:
+    raise ImproperlyConfigured(f"ARENA_MIN_COVERAGE={ARENA_MIN_COVERAGE} is a percentage: 0 to 100.")
 
 # Management commands `make demo` runs after loading the demo arena, in order (each app adds its own).
 ARENA_DEMO_HOOKS: list[str] = ["demo_votes"]

@@ -36,9 +36,12 @@ class BoardParams(Schema):
     min_votes: str = ""
     sort: str = ""
     run: str = ""
+    since: str = ""
 
 
 class RowOut(Schema):
+    rank: int | None
+    standing: str
     rank_ub: int
     contender: str
     name: str
@@ -51,6 +54,10 @@ class RowOut(Schema):
     style_rank_ub: int | None
     average_win_rate: float | None
     votes: int
+    prompts_answered: int | None
+    prompts_total: int | None
+    rating_change: float | None
+    rank_change: int | None
     organization: str
     license: str
 
@@ -145,7 +152,7 @@ def judges_vs_people(request: HttpRequest, dimension: str = "", run: str = ""):
             "agreement_all_dimensions": a.fraction_all,
             "compared_all_dimensions": a.compared_all,
         }
-        for a in selectors.agreement_table(query.run, query.dimension)
+        for a in selectors.agreement_table(query.run, query.dimension, query.category)
     ]
 
 

@@ -156,3 +156,38 @@ def _above(point: ProfilePoint) -> float | None:
 def _below(point: ProfilePoint) -> float | None:
     row = point.row
     return None if row is None or row.ci_low is None else row.rating - row.ci_low
+
+
+def rating_history(points: list, name: str) -> dict:
+    """One contender's rating over runs (x: when each run finished, UTC) with its 95 % interval as bars."""
+    rows = [point.row for point in points]
+    trace = {
+        "type": "scatter",
+        "mode": "lines+markers",
+        "name": name,
+        "x": [point.finished.strftime("%Y-%m-%d %H:%M:%S") for point in points],
+        "y": [row.rating for row in rows],
+        "text": [
+            f"run #{point.run_id}" + (f", rank {point.row.rank}" if point.row.rank else ", unranked")
+            for point in points
+        ],  # fmt: skip
+        "marker": {"color": "#3b5bdb", "size": 7},
+        "line": {"color": "#3b5bdb"},
+        "error_y": {
+            "type": "data",
+            "symmetric": False,
+            "array": [None if row.ci_high is None else row.ci_high - row.rating for row in rows],
+            "arrayminus": [None if row.ci_low is None else row.rating - row.ci_low for row in rows],
+            "color": "#91a7ff",
+        },
+        "hovertemplate": "%{x}: %{y:.1f} (%{text})<extra></extra>",
+    }
+    layout = _layout(
+        f"{name}: rating over time",
+        height=320,
+        margin={"l": 60, "r": 20, "t": 40, "b": 60},
+        xaxis={"title": {"text": "run finished (UTC)"}, "type": "date"},
+        yaxis={"title": {"text": "rating"}},
+        showlegend=False,
+    )
+    return {"data": [trace], "layout": layout}

@@ -143,6 +143,10 @@ class SnapshotRow(models.Model):
     style_ci_low = models.FloatField(null=True, blank=True)
     style_ci_high = models.FloatField(null=True, blank=True)
     style_rank_ub = models.PositiveIntegerField(null=True, blank=True)
+    # Coverage: of the prompts this leaderboard uses (those of the prompt sets its verdicts came from, in its
+    # category), how many the contender answered. Null in runs stored before coverage was recorded.
+    prompts_answered = models.PositiveIntegerField(null=True, blank=True)
+    prompts_total = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["snapshot", "position"]
@@ -175,12 +179,16 @@ class JudgeAgreement(models.Model):
     run = models.ForeignKey(RecomputeRun, on_delete=models.CASCADE, related_name="agreements")
     source = models.ForeignKey("arena.Source", on_delete=models.CASCADE, related_name="+")
     dimension = models.ForeignKey("arena.Dimension", on_delete=models.CASCADE, related_name="+")
+    # The prompts' category; ALL_CATEGORIES ("") for the battles of every category together.
+    category = models.CharField(max_length=100, blank=True, default=ALL_CATEGORIES)
     n_compared = models.PositiveIntegerField()
     n_agreed = models.PositiveIntegerField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["run", "source", "dimension"], name="agreement_once_per_judge"),
+            models.UniqueConstraint(
+                fields=["run", "source", "dimension", "category"], name="agreement_once_per_judge_category"
+            ),
             models.CheckConstraint(condition=Q(n_agreed__lte=F("n_compared")), name="agreement_at_most_all"),
         ]
 

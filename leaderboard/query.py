@@ -7,6 +7,7 @@ are not errors: the page says there is nothing to show.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
@@ -37,6 +38,8 @@ class BoardQuery:
     sort: str
     profile: tuple[str, ...] = ()
     explicit_run: bool = False
+    # The Δ column compares with the last run finished on or before this day (None: the previous run).
+    since: datetime.date | None = None
 
     @property
     def sort_key(self) -> str:
@@ -56,6 +59,7 @@ class BoardQuery:
             "min_votes": query.min_votes or "",
             "sort": "" if query.sort == DEFAULT_SORT else query.sort,
             "run": query.run.pk if query.explicit_run and query.run else "",
+            "since": query.since.isoformat() if query.since else "",
         }
         items = [(k, v) for k, v in params.items() if v != ""]
         return dict(items) | ({"profile": list(query.profile)} if query.profile else {})
@@ -73,8 +77,9 @@ class BoardQuery:
 
 
 def board_query_parse(params: Mapping) -> BoardQuery:
-    """Read `dimension`, `category`, `source`, `min_votes`, `sort`, `run` and `profile` (repeated)."""
+    """Read `dimension`, `category`, `source`, `min_votes`, `sort`, `run`, `since` and `profile` (repeated)."""
     run, explicit = _run(params.get("run"))
+    since = _since(params.get("since") or None, run)
     return BoardQuery(
         run=run,
         dimension=_dimension(params.get("dimension") or None),
@@ -84,6 +89,7 @@ def board_query_parse(params: Mapping) -> BoardQuery:
         sort=_sort(params.get("sort") or DEFAULT_SORT),
         profile=_profile(_list(params, "profile")),
         explicit_run=explicit,
+        since=since,
     )
 
 
@@ -108,6 +114,41 @@ def _run(value) -> tuple[RecomputeRun | None, bool]:
     if run is None:
         raise Http404(f"No finished leaderboard run #{run_id}; leave run out for the latest one.")
     return run, True
+
+
+def _since(value: str | None, run: RecomputeRun | None) -> datetime.date | None:
+    if value is None:
+        return None
+    try:
+        day = datetime.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"since must be a date written YYYY-MM-DD, e.g. since=2026-01-31, not {value!r}.", field="since"
+        ) from None
+    if run is not None and _run_on_or_before(day, run) is None:
+        oldest = runs_finished().last()
+        raise InputError(
+            f"No earlier leaderboard run finished on or before {day.isoformat()} (the oldest kept run is from "
+            f"{oldest.finished:%Y-%m-%d}); choose a later date, or leave since out to compare with the "
+            "previous run.",
+            field="since",
+        )
+    return day
+
+
+def _run_on_or_before(day: datetime.date, run: RecomputeRun) -> RecomputeRun | None:
+    return (
+        runs_finished().filter(finished__date__lte=day, finished__lt=run.finished).exclude(pk=run.pk).first()
+    )
+
+
+def run_baseline(query: BoardQuery) -> RecomputeRun | None:
+    """The run the Δ column compares with: the last one on or before `since`, else the one before `run`."""
+    if query.run is None:
+        return None
+    if query.since is not None:
+        return _run_on_or_before(query.since, query.run)
+    return runs_finished().filter(finished__lt=query.run.finished).exclude(pk=query.run.pk).first()
 
 
 def _dimension(slug: str | None) -> Dimension:

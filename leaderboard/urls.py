@@ -10,6 +10,8 @@ urlpatterns = [
     path("export.csv", views.export_csv, name="export-csv"),
     path("export.json", views.export_json, name="export-json"),
     path("recompute/", views.recompute, name="recompute"),
+    path("recompute/status/", views.recompute_progress, name="recompute-status"),
+    path("about/", views.about, name="about"),
     path("compare/", views.compare, name="compare"),
     path("contenders/<slug:slug>/", views.contender, name="contender"),
 ]

@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from arena.errors import InputError
 from leaderboard import charts, selectors
-from leaderboard.query import board_query_parse
-from leaderboard.services.coalescing import recompute_request
+from leaderboard.models import RecomputeRun
+from leaderboard.notices import board_notices, style_notice
+from leaderboard.query import board_query_parse, runs_finished
+from leaderboard.services.coalescing import recompute_request, recompute_status
 from leaderboard.services.exports import board_csv, board_payload, export_filename
 
 PROFILE_DEFAULT = 3
@@ -35,10 +40,12 @@ class HtmxHttpRequest(HttpRequest):
 
 
 REQUEST_MESSAGES = {
-    "queued": "Recompute queued: the new leaderboards appear here when it finishes.",
-    "pending": "A recompute is already queued: the new leaderboards appear here when it finishes.",
+    "queued": "Recompute queued: this page shows the new leaderboard by itself when it finishes.",
+    "pending": "A recompute is already queued: this page shows the new leaderboard by itself when it finishes.",
     "joined": "A recompute is running; it will run once more to include everything up to now.",
 }
+# Seconds between the page's checks of a running recompute (htmx polling).
+POLL_SECONDS = 2
 
 
 def _input_errors_as_pages(view):
@@ -65,7 +72,9 @@ def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:
 def index(request: HtmxHttpRequest) -> HttpResponse:
     board = selectors.board_get(board_query_parse(request.GET))
     template = "leaderboard/index.html#table" if request.htmx else "leaderboard/index.html"
-    return render(request, template, _board_context(board))
+    context = _board_context(board)
+    context["status"] = _recompute_status_context(request, shown=runs_finished().first())
+    return render(request, template, context)
 
 
 def _board_context(board: selectors.Board) -> dict:
@@ -73,25 +82,34 @@ def _board_context(board: selectors.Board) -> dict:
     index_url = reverse("leaderboard:index")
     by_rating = sorted(board.rows, key=lambda row: row.position)
     profile = query.profile or tuple(row.slug for row in by_rating[:PROFILE_DEFAULT])
+    with_data = selectors.dimensions_with_data(query.run, query.source_key, query.category)
+    style = style_notice(board)
     return {
         "board": board,
         "query": query,
         "index_url": index_url,
+        "notices": board_notices(board),
+        "style_notice": style,
         "tabs": [
             {
                 "dimension": d,
                 "current": d == query.dimension,
+                "empty": d.pk not in with_data,
                 "url": index_url + query.querystring(dimension=d),
             }
             for d in selectors.dimensions_shown()
         ],
-        "columns": _columns(query, index_url),
+        "columns": _columns(query, index_url, show_style=style is None),
         "sources": selectors.sources_in(query.run),
         "categories": selectors.categories_in(query.run),
         "runs": selectors.runs_recent(),
         "running": selectors.run_running(),
-        "agreements": selectors.agreement_table(query.run, query.dimension),
+        "agreements": selectors.agreement_table(query.run, query.dimension, query.category),
         "export_query": query.querystring(profile=()),
+        "compare_url": reverse("leaderboard:compare"),
+        "baseline_runs": [
+            r for r in selectors.runs_recent() if query.run and r.finished < query.run.finished
+        ],
         "contender_query": "?" + urlencode({"dimension": query.dimension.slug, "source": query.source_key}),
         "profile": profile,
         "profile_hidden": [(k, v) for k, v in query.params(profile=()).items()],
@@ -102,10 +120,12 @@ def _board_context(board: selectors.Board) -> dict:
 
 
 COLUMNS = [
-    ("rank", "Rank (UB)", "num"),
+    (None, "Compare", ""),
+    ("rank", "Rank", "num"),
     ("name", "Contender", ""),
     ("rating", "Rating", "num"),
     (None, "95% CI", "num"),
+    (None, "Change", "num"),
     ("style", "Style-controlled", "num"),
     ("winrate", "Avg. win rate", "num"),
     ("votes", "Votes", "num"),
@@ -114,11 +134,12 @@ COLUMNS = [
 ]
 
 
-def _columns(query, index_url: str) -> list[dict]:
+def _columns(query, index_url: str, *, show_style: bool) -> list[dict]:
     return [
         {"key": key, "label": label, "css": css, "sort": key is not None,
          "url": index_url + query.sort_link(key) if key else ""}
         for key, label, css in COLUMNS
+        if show_style or key != "style"
     ]  # fmt: skip
 
 
@@ -144,12 +165,69 @@ def recompute(request: HtmxHttpRequest) -> HttpResponse:
         raise PermissionDenied("Only staff can recompute the leaderboards.")
     outcome = recompute_request(trigger="staff")
     if request.htmx:
-        context = {"request_message": REQUEST_MESSAGES[outcome]}
+        shown = runs_finished().first()
+        context = {
+            "request_message": REQUEST_MESSAGES[outcome],
+            "status": _recompute_status_context(request, shown=shown, polling=True),
+        }
         return render(request, "leaderboard/index.html#recompute-status", context)
     messages.info(request, REQUEST_MESSAGES[outcome])
     target = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
     return redirect(target if safe and target else reverse("leaderboard:index"))
+
+
+def _recompute_status_context(
+    request: HttpRequest, *, shown: RecomputeRun | None, polling: bool = False, polled: bool = False
+) -> dict:
+    """Whether a recompute is under way (the status box keeps polling), or finished since the page showed
+    run `shown` (the box fetches the new board), or neither (the box stops polling). Under way means a
+    live lease or a fresh queued request, not a "running" run row, which a dead worker can leave behind."""
+    state, now = recompute_status(), timezone.now()
+    running = selectors.run_running()
+    queue_ttl = timedelta(seconds=settings.LEADERBOARD_QUEUE_TTL_SECONDS)
+    busy = (
+        polling
+        or bool(state.holder and state.lease_until and state.lease_until >= now)
+        or bool(state.queued_at and state.queued_at >= now - queue_ttl)
+    )
+    latest = runs_finished().first()
+    finished = latest is not None and (shown is None or latest.pk != shown.pk)
+    board_query = request.GET.copy()
+    board_query.pop("run", None)
+    return {
+        "busy": busy and not finished,
+        "finished": latest if finished else None,
+        "unchanged": polled and not busy and not finished,
+        "running": running,
+        "poll_seconds": POLL_SECONDS,
+        "poll_url": reverse("leaderboard:recompute-status")
+        + "?"
+        + urlencode({"shown": shown.pk if shown else "", "board": board_query.urlencode()}),
+        "board_url": reverse("leaderboard:index") + "?" + board_query.urlencode(),
+    }
+
+
+@require_GET
+def recompute_progress(request: HttpRequest) -> HttpResponse:
+    """The status box alone, for htmx polling: `shown` is the run the page shows, `board` its query."""
+    shown_id = request.GET.get("shown", "")
+    shown = runs_finished().filter(pk=int(shown_id)).first() if shown_id.isdigit() else None
+    board = request.GET.get("board", "")
+    request.GET = QueryDict(board)
+    context = {"status": _recompute_status_context(request, shown=shown, polled=True)}
+    return render(request, "leaderboard/index.html#recompute-status", context)
+
+
+@require_GET
+def about(request: HttpRequest) -> HttpResponse:
+    context = {
+        "provisional_ci": settings.LEADERBOARD_PROVISIONAL_CI,
+        "min_votes": settings.LEADERBOARD_MIN_VOTES,
+        "min_coverage": settings.ARENA_MIN_COVERAGE,
+        "min_verdicts": settings.LEADERBOARD_MIN_VERDICTS,
+    }
+    return render(request, "leaderboard/about.html", context)
 
 
 @require_GET
@@ -187,17 +265,39 @@ def contender(request: HttpRequest, slug: str) -> HttpResponse:
         "dimensions": selectors.dimensions_shown(),
         "snapshot": snapshot,
         "records": selectors.head_to_head(snapshot, contender),
+        "history_chart": _history_chart(query, contender),
         "examples": selectors.battles_example(contender),
         "others": selectors.contenders_public().exclude(pk=contender.pk),
     }
     return render(request, "leaderboard/contender.html", context)
 
 
+def _history_chart(query, contender) -> dict | None:
+    points = selectors.rating_history(query, contender)
+    return charts.rating_history(points, contender.name) if points else None
+
+
 @require_GET
 @_input_errors_as_pages
 def compare(request: HttpRequest) -> HttpResponse:
-    first, second = selectors.contender_pair_or_error(request.GET.get("a"), request.GET.get("b"))
+    """Two contenders side by side, named by `a` and `b` or by two `pick` values (the leaderboard's tick
+    boxes). Without any, a picker; with a wrong choice, the picker again with what was wrong."""
     query = board_query_parse(request.GET)
+    picked = [slug for slug in request.GET.getlist("pick") if slug]
+    first_slug, second_slug = request.GET.get("a"), request.GET.get("b")
+    if not (picked or first_slug or second_slug):
+        return _compare_picker(request, query, "", 200)
+    if picked:
+        if len(picked) != 2:
+            message = f"Tick exactly two contenders to compare; {len(picked)} were ticked."
+            return _compare_picker(request, query, message, 400, picked)
+        first_slug, second_slug = picked
+    try:
+        first, second = selectors.contender_pair_or_error(first_slug, second_slug)
+    except InputError as error:
+        return _compare_picker(request, query, error.message, error.status, [first_slug, second_slug])
+    except Http404 as error:
+        return _compare_picker(request, query, str(error), 404, [first_slug, second_slug])
     context = {
         "query": query,
         "first": first,
@@ -208,3 +308,16 @@ def compare(request: HttpRequest) -> HttpResponse:
         "sources": selectors.sources_in(query.run),
     }
     return render(request, "leaderboard/compare.html", context)
+
+
+def _compare_picker(request, query, message: str, status: int, chosen=()) -> HttpResponse:
+    chosen = list(chosen) + ["", ""]
+    context = {
+        "query": query,
+        "message": message,
+        "contenders": selectors.contenders_public(),
+        "sources": selectors.sources_in(query.run),
+        "chosen_a": chosen[0] or "",
+        "chosen_b": chosen[1] or "",
+    }
+    return render(request, "leaderboard/compare_picker.html", context, status=status)

@@ -12,6 +12,7 @@ from leaderboard.selectors.board import (
     board_get,
     categories_in,
     dimensions_shown,
+    dimensions_with_data,
     matrix_for,
     profile_get,
     rows_sorted,
@@ -34,6 +35,7 @@ from leaderboard.selectors.contenders import (
     contenders_public,
     head_to_head,
 )
+from leaderboard.selectors.history import HistoryPoint, rating_history
 
 __all__ = [
     "AgreementRow",
@@ -42,6 +44,7 @@ __all__ = [
     "ComparisonLine",
     "ContenderRow",
     "HeadToHead",
+    "HistoryPoint",
     "ProfilePoint",
     "RatingCell",
     "SourceChoice",
@@ -55,9 +58,11 @@ __all__ = [
     "contender_ratings",
     "contenders_public",
     "dimensions_shown",
+    "dimensions_with_data",
     "head_to_head",
     "matrix_for",
     "profile_get",
+    "rating_history",
     "rows_sorted",
     "run_running",
     "runs_recent",

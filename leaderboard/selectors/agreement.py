@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Sum
 
 from arena.models import Dimension
-from leaderboard.models import JudgeAgreement, RecomputeRun
+from leaderboard.models import ALL_CATEGORIES, JudgeAgreement, RecomputeRun
 
 
 @dataclass(frozen=True)
@@ -28,20 +28,20 @@ class AgreementRow:
         return self.agreed_all / self.compared_all if self.compared_all else None
 
 
-def agreement_table(run: RecomputeRun | None, dimension: Dimension) -> list[AgreementRow]:
-    """Per judge: agreement with the people's majority on `dimension`, and over all dimensions."""
+def agreement_table(
+    run: RecomputeRun | None, dimension: Dimension, category: str = ALL_CATEGORIES
+) -> list[AgreementRow]:
+    """Per judge: agreement with the people's majority on `dimension`, and over all dimensions, on the
+    battles of prompts in `category` ("" for all)."""
     if run is None:
         return []
+    in_category = JudgeAgreement.objects.filter(run=run, category=category)
     totals = (
-        JudgeAgreement.objects.filter(run=run)
-        .values("source__key", "source__name")
+        in_category.values("source__key", "source__name")
         .annotate(compared=Sum("n_compared"), agreed=Sum("n_agreed"))
         .order_by("source__name")
     )
-    this = {
-        a.source.key: a
-        for a in JudgeAgreement.objects.filter(run=run, dimension=dimension).select_related("source")
-    }
+    this = {a.source.key: a for a in in_category.filter(dimension=dimension).select_related("source")}
     return [
         AgreementRow(
             t["source__key"],

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from arena.models import Contender, Dimension
 from leaderboard.models import ALL_CATEGORIES, RecomputeRun, Snapshot, SnapshotRow
-from leaderboard.query import BoardQuery, runs_finished
+from leaderboard.query import BoardQuery, run_baseline, runs_finished
+from leaderboard.selectors.standing import INCOMPLETE, changes_apply, standings_apply
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,25 @@ class ContenderRow:
     style_ci_low: float | None
     style_ci_high: float | None
     style_rank_ub: int | None
+    prompts_answered: int | None = None
+    prompts_total: int | None = None
+    # Set by `leaderboard.selectors.standing`: "ranked", "provisional" or "incomplete"; the rank among the
+    # ranked rows (None for the others); the change since the baseline run (None: not on it, or unranked).
+    standing: str = "ranked"
+    rank: int | None = None
+    rating_change: float | None = None
+    rank_change: int | None = None
+    is_new: bool = False
+
+    @property
+    def interval_width(self) -> float | None:
+        return None if self.ci_low is None or self.ci_high is None else self.ci_high - self.ci_low
 
     def export(self) -> dict:
         """The exported fields, in column order (CSV header, JSON keys, API schema)."""
         return {
+            "rank": self.rank,
+            "standing": self.standing,
             "rank_ub": self.rank_ub,
             "contender": self.slug,
             "name": self.name,
@@ -46,6 +62,10 @@ class ContenderRow:
             "style_rank_ub": self.style_rank_ub,
             "average_win_rate": self.average_win_rate,
             "votes": self.votes,
+            "prompts_answered": self.prompts_answered,
+            "prompts_total": self.prompts_total,
+            "rating_change": self.rating_change,
+            "rank_change": self.rank_change,
             "organization": self.organization,
             "license": self.license,
         }
@@ -53,8 +73,10 @@ class ContenderRow:
 
 @dataclass(frozen=True)
 class Board:
-    """A leaderboard as requested: its snapshot (None if there is none), the rows to show, and why the rows
-    are empty when they are (`message`). `hidden` counts contenders left out by the min_votes threshold."""
+    """A leaderboard as requested: its snapshot (None if there is none), the rows to show (ranked and
+    provisional ones), and why the rows are empty when they are (`message`). `hidden` counts contenders
+    left out by the min_votes threshold; `incomplete` holds those that answered too few of the prompts
+    (never ranked); `baseline` is the run the Δ column compares with (None: no earlier run)."""
 
     query: BoardQuery
     snapshot: Snapshot | None
@@ -62,6 +84,12 @@ class Board:
     message: str = ""
     hidden: int = 0
     all_rows: list[ContenderRow] = field(default_factory=list)
+    incomplete: list[ContenderRow] = field(default_factory=list)
+    baseline: RecomputeRun | None = None
+
+    @property
+    def n_provisional(self) -> int:
+        return sum(row.standing == "provisional" for row in self.rows)
 
 
 def snapshot_find(
@@ -105,11 +133,14 @@ def row_view(row: SnapshotRow) -> ContenderRow:
         style_ci_low=row.style_ci_low,
         style_ci_high=row.style_ci_high,
         style_rank_ub=row.style_rank_ub,
+        prompts_answered=row.prompts_answered,
+        prompts_total=row.prompts_total,
     )
 
 
 _SORT_VALUES = {
-    "rank": lambda r: (r.rank_ub, -r.rating),
+    # Ranked rows by rank, then the provisional ones by rating (they have no rank).
+    "rank": lambda r: (r.rank is None, r.rank or 0, -r.rating),
     "rating": lambda r: r.rating,
     "style": lambda r: r.style_rating,
     "winrate": lambda r: r.average_win_rate,
@@ -144,10 +175,38 @@ def board_get(query: BoardQuery) -> Board:
         return Board(query, None, [], f"No verdicts from {what} in this run.")
     if snapshot.status == Snapshot.Status.FAILED:
         return Board(query, snapshot, [], snapshot.message)
-    every = snapshot_rows(snapshot)
-    shown = [row for row in every if row.votes >= query.min_votes]
+    every = standings_apply(snapshot_rows(snapshot))
+    baseline = run_baseline(query)
+    if baseline is not None:
+        every = changes_apply(every, _baseline_rows(baseline, snapshot))
+    complete = [row for row in every if row.standing != INCOMPLETE]
+    shown = [row for row in complete if row.votes >= query.min_votes]
     message = "" if shown else f"No contender has {query.min_votes} votes or more here."
-    return Board(query, snapshot, rows_sorted(shown, query.sort), message, len(every) - len(shown), every)
+    if not complete:
+        message = "No contender answered enough of the prompts to be ranked here (see the list below)."
+    incomplete = [row for row in every if row.standing == INCOMPLETE]
+    return Board(
+        query,
+        snapshot,
+        rows_sorted(shown, query.sort),
+        message,
+        len(complete) - len(shown),
+        every,
+        incomplete,
+        baseline,
+    )
+
+
+def _baseline_rows(baseline: RecomputeRun, snapshot: Snapshot) -> list[ContenderRow]:
+    earlier = snapshot_find(
+        baseline,
+        dimension_id=snapshot.dimension_id,
+        category=snapshot.category,
+        source_key=snapshot.source_key,
+    )
+    if earlier is None or earlier.status != Snapshot.Status.OK:
+        return []
+    return standings_apply(snapshot_rows(earlier))
 
 
 @dataclass(frozen=True)
@@ -186,6 +245,17 @@ def categories_in(run: RecomputeRun | None) -> list[str]:
 
 def runs_recent(limit: int = 30) -> list[RecomputeRun]:
     return list(runs_finished()[:limit])
+
+
+def dimensions_with_data(run: RecomputeRun | None, source_key: str, category: str) -> set[int]:
+    """Ids of the dimensions with a leaderboard (fitted or not) for this source and category in `run`."""
+    if run is None:
+        return set()
+    return set(
+        Snapshot.objects.filter(run=run, source_key=source_key, category=category).values_list(
+            "dimension_id", flat=True
+        )
+    )
 
 
 def run_running() -> RecomputeRun | None:

@@ -19,7 +19,7 @@ import numpy as np
 from django.core.exceptions import EmptyResultSet
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
-from arena.models import Contender, Dimension, Prompt, Source, Verdict
+from arena.models import Contender, Dimension, Output, Prompt, Source, Verdict
 from leaderboard.services.battle_styles import STYLE_FIELDS, battle_table  # noqa: F401  (re-exported)
 from leaderboard.services.query_arrays import query_arrays
 
@@ -263,6 +263,8 @@ def data_fingerprint(settings: dict) -> str:
     )
     parts = {
         "verdicts": verdicts,
+        # Outputs are immutable once stored, so their count and largest id stand for the coverage counts.
+        "outputs": Output.objects.aggregate(n=Count("id"), last=Max("id")),
         "approved": list(
             Contender.objects.filter(status="approved").order_by("id").values_list("id", "slug")
         ),

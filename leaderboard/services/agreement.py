@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from arena.models import Source
+from leaderboard.models import ALL_CATEGORIES
 from leaderboard.services.aggregation import verdicts_counted
 
 DRAW = "draw"
@@ -25,6 +26,7 @@ class Agreement:
     dimension_id: int
     n_compared: int
     n_agreed: int
+    category: str = ALL_CATEGORIES
 
 
 def people_majorities() -> dict[tuple[int, int], str | None]:
@@ -48,7 +50,8 @@ def _strict_majority(tally: Counter) -> str | None:
 
 
 def judge_agreements_compute() -> list[Agreement]:
-    """Agreement of each judge source with the people, per dimension; judges with no overlap are absent."""
+    """Agreement of each judge source with the people, per dimension, over all categories (category "")
+    and per prompt category; judges with no overlap are absent."""
     if not verdicts_counted().filter(source__kind=Source.Kind.JUDGE).exists():
         return []  # spares scanning every human vote when no judge has spoken yet
     majorities = people_majorities()
@@ -57,15 +60,17 @@ def judge_agreements_compute() -> list[Agreement]:
     verdicts = (
         verdicts_counted()
         .filter(source__kind=Source.Kind.JUDGE, outcome__isnull=False)
-        .values_list("source_id", "battle_id", "dimension_id", "outcome")
+        .values_list("source_id", "battle_id", "dimension_id", "outcome", "battle__prompt__category")
         .order_by()
     )
     compared: Counter = Counter()
     agreed: Counter = Counter()
-    for source_id, battle_id, dimension_id, outcome in verdicts.iterator(chunk_size=20_000):
+    for source_id, battle_id, dimension_id, outcome, category in verdicts.iterator(chunk_size=20_000):
         majority = majorities.get((battle_id, dimension_id))
         if majority is None:
             continue
-        compared[source_id, dimension_id] += 1
-        agreed[source_id, dimension_id] += LABEL[outcome] == majority
-    return [Agreement(s, d, n, agreed[s, d]) for (s, d), n in sorted(compared.items())]
+        # Uncategorised prompts count in "all categories" only, as on the leaderboards.
+        for key in {(source_id, dimension_id, ALL_CATEGORIES), (source_id, dimension_id, category)}:
+            compared[key] += 1
+            agreed[key] += LABEL[outcome] == majority
+    return [Agreement(s, d, n, agreed[s, d, c], c) for (s, d, c), n in sorted(compared.items())]

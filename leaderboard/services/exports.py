@@ -1,4 +1,5 @@
-"""A leaderboard as CSV or JSON: the rows the page's table shows, in its order, at full precision."""
+"""A leaderboard as CSV or JSON: the rows the page's table shows, in its order, at full precision, then the
+incomplete ones (their `standing` says so; `rank` is empty for every row that is not ranked)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import io
 from leaderboard.selectors import Board
 
 COLUMNS = (
+    "rank",
+    "standing",
     "rank_ub",
     "contender",
     "name",
@@ -20,6 +23,10 @@ COLUMNS = (
     "style_rank_ub",
     "average_win_rate",
     "votes",
+    "prompts_answered",
+    "prompts_total",
+    "rating_change",
+    "rank_change",
     "organization",
     "license",
 )
@@ -42,7 +49,7 @@ def board_payload(board: Board) -> dict:
         "n_verdicts": 0 if snapshot is None else snapshot.n_verdicts,
         "computed": None if snapshot is None else snapshot.computed,
         "hidden_below_min_votes": board.hidden,
-        "rows": [row.export() for row in board.rows],
+        "rows": [row.export() for row in board.rows + board.incomplete],
     }
 
 
@@ -51,7 +58,7 @@ def board_csv(board: Board) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for row in board.rows:
+    for row in board.rows + board.incomplete:
         writer.writerow({k: _cell(v) for k, v in row.export().items()})
     return out.getvalue()
 

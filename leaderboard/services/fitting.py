@@ -130,8 +130,8 @@ def _too_few(data: BoardData, settings: FitSettings) -> str:
         return f"Too few contenders to rate: {n_models} has verdicts here; a leaderboard needs at least 2."
     if data.n_verdicts < settings.min_verdicts:
         return (
-            f"Too few verdicts to rate: {data.n_verdicts} between {n_models} contenders; at least "
-            f"{settings.min_verdicts} are needed (setting LEADERBOARD_MIN_VERDICTS)."
+            f"Too few verdicts to rate: {data.n_verdicts} between {n_models} contenders so far; ratings "
+            f"appear once there are {settings.min_verdicts}."
         )
     return ""
 

@@ -26,6 +26,7 @@ from leaderboard.services.aggregation import (
 )
 from leaderboard.services.agreement import Agreement, judge_agreements_compute
 from leaderboard.services.boards import BoardInput, boards_assemble
+from leaderboard.services.coverage import Coverage, coverage_read
 from leaderboard.services.fitting import BoardFit, FitSettings, board_fit
 from leaderboard.services.storing import snapshot_build, snapshot_rows_build
 
@@ -62,7 +63,8 @@ def leaderboards_recompute(
     try:
         boards = boards_read()
         fitted = boards_fit(boards, fits, heartbeat)
-        run_store(run, fitted, judge_agreements_compute() if _judges_spoke(boards) else [], started)
+        agreements = judge_agreements_compute() if _judges_spoke(boards) else []
+        run_store(run, fitted, agreements, started, coverage=coverage_read())
     except BaseException as error:
         _run_failed(run, error, started)
         raise
@@ -114,14 +116,22 @@ def boards_fit(boards: list[BoardInput], fits: FitSettings, heartbeat: Callable[
     return fitted
 
 
-def run_store(run: RecomputeRun, fitted: Fitted, agreements: list[Agreement], started: float) -> None:
-    """Write the snapshots, their rows and judge agreement, and mark the run done, in one transaction."""
+def run_store(
+    run: RecomputeRun,
+    fitted: Fitted,
+    agreements: list[Agreement],
+    started: float,
+    *,
+    coverage: Coverage | None = None,
+) -> None:
+    """Write the snapshots, their rows (with each contender's prompt coverage) and judge agreement, and
+    mark the run done, in one transaction."""
     with transaction.atomic():
         snapshots = Snapshot.objects.bulk_create([snapshot_build(run, board, fit) for board, fit in fitted])
         rows = [
             row
             for snapshot, (board, fit) in zip(snapshots, fitted, strict=True)
-            for row in snapshot_rows_build(snapshot, board, fit)
+            for row in snapshot_rows_build(snapshot, board, fit, coverage)
         ]
         SnapshotRow.objects.bulk_create(rows, batch_size=2000)
         JudgeAgreement.objects.bulk_create(
@@ -129,6 +139,7 @@ def run_store(run: RecomputeRun, fitted: Fitted, agreements: list[Agreement], st
                 run=run,
                 source_id=a.source_id,
                 dimension_id=a.dimension_id,
+                category=a.category,
                 n_compared=a.n_compared,
                 n_agreed=a.n_agreed,
             )

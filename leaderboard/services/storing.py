@@ -8,6 +8,7 @@ import numpy as np
 
 from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
 from leaderboard.services.boards import BoardInput
+from leaderboard.services.coverage import Coverage
 from leaderboard.services.fitting import BoardFit
 
 
@@ -38,12 +39,17 @@ def snapshot_build(run: RecomputeRun, board: BoardInput, fit: BoardFit) -> Snaps
     )
 
 
-def snapshot_rows_build(snapshot: Snapshot, board: BoardInput, fit: BoardFit) -> list[SnapshotRow]:
-    """One row per contender, best rating first; none for a failed fit."""
+def snapshot_rows_build(
+    snapshot: Snapshot, board: BoardInput, fit: BoardFit, coverage: Coverage | None = None
+) -> list[SnapshotRow]:
+    """One row per contender, best rating first; none for a failed fit. Without `coverage`, rows record
+    none (null answered / total)."""
     result = fit.result
     if result is None:
         return []
     ids = board.data.contender_ids
+    keys = coverage.prompt_keys(board.key.source.source_ids, board.key.category) if coverage else []
+    covered = {cid: coverage.of(keys, cid) if coverage else (None, None) for cid in ids}
     order = sorted(range(len(ids)), key=lambda i: (-result.ratings[i], result.models[i]))
     style = fit.style.ratings if fit.style else None
     return [
@@ -61,6 +67,8 @@ def snapshot_rows_build(snapshot: Snapshot, board: BoardInput, fit: BoardFit) ->
             style_ci_low=_at(None if style is None else style.ci_low, i),
             style_ci_high=_at(None if style is None else style.ci_high, i),
             style_rank_ub=None if style is None else int(style.rank_ub[i]),
+            prompts_answered=covered[ids[i]][0],
+            prompts_total=covered[ids[i]][1],
         )
         for position, i in enumerate(order, start=1)
     ]

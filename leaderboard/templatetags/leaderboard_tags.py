@@ -46,3 +46,23 @@ def markdown(text: str) -> SafeString:
 @register.filter
 def get_item(mapping: dict, key):
     return mapping.get(key)
+
+
+@register.filter
+def signed(value: float | None) -> str:
+    """A rating change with its sign, to one decimal ("+12.3", "−4.0", "±0.0")."""
+    if value is None:
+        return DASH
+    if round(value, 1) == 0:
+        return "±0.0"
+    return f"+{value:.1f}" if value > 0 else f"−{-value:.1f}"
+
+
+@register.filter
+def rank_change(value: int | None) -> str:
+    """Rank movement as an arrow: "▲2" moved up two places, "▼1" down one, "=" unchanged."""
+    if value is None:
+        return DASH
+    if value == 0:
+        return "="
+    return f"▲{value}" if value > 0 else f"▼{-value}"

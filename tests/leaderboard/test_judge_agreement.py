@@ -45,7 +45,7 @@ def test_agreement_counts_only_battles_with_a_strict_people_majority():
     vote(b[3], judge, "a")  # disagrees
     vote(b[4], judge, "a")  # people never voted: left out
 
-    [agreement] = judge_agreements_compute()
+    [agreement] = [a for a in judge_agreements_compute() if a.category == ""]
 
     assert (agreement.source_id, agreement.n_compared, agreement.n_agreed) == (judge.pk, 3, 2)
 
@@ -63,7 +63,9 @@ def test_excluded_votes_soft_verdicts_and_other_dimensions_are_kept_apart():
     people(b[0], "b", dimension="clarity")
     vote(b[0], judge, "b", dimension="clarity")
 
-    rows = {(a.dimension_id, a.n_compared, a.n_agreed) for a in judge_agreements_compute()}
+    rows = {
+        (a.dimension_id, a.n_compared, a.n_agreed) for a in judge_agreements_compute() if a.category == ""
+    }
 
     overall, clarity = Dimension.objects.get(slug="overall").pk, Dimension.objects.get(slug="clarity").pk
     assert rows == {(overall, 1, 1), (clarity, 1, 1)}
@@ -79,5 +81,7 @@ def test_a_recompute_stores_agreement_per_judge_and_dimension():
 
     run = leaderboards_recompute(trigger="test")
 
-    stored = {a.source.key: (a.n_compared, a.n_agreed) for a in JudgeAgreement.objects.filter(run=run)}
+    stored = {
+        a.source.key: (a.n_compared, a.n_agreed) for a in JudgeAgreement.objects.filter(run=run, category="")
+    }
     assert stored == {"judge-one": (4, 4), "judge-two": (4, 0)}

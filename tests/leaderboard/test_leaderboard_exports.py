@@ -13,7 +13,7 @@ INDEX = "/leaderboard/"
 
 def table(response) -> list[list[str]]:
     """The table's cells as text, row by row."""
-    rows = re.findall(r'<tr data-contender="[^"]+">(.*?)</tr>', response.content.decode(), re.DOTALL)
+    rows = re.findall(r'<tr data-contender="[^"]+"[^>]*>(.*?)</tr>', response.content.decode(), re.DOTALL)
     cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL) for row in rows]
     return [[unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in row] for row in cells]
 
@@ -22,7 +22,7 @@ def shown(value, digits=1):
     return "—" if value in (None, "") else f"{float(value):.{digits}f}"
 
 
-def as_table(record: dict) -> list[str]:
+def as_table(record: dict, with_style: bool = True) -> list[str]:
     """An exported row rendered as the page renders it."""
     interval = (
         "—" if record["ci_low"] in (None, "") else f"{shown(record['ci_low'])} – {shown(record['ci_high'])}"
@@ -33,12 +33,15 @@ def as_table(record: dict) -> list[str]:
     rate = (
         "—" if record["average_win_rate"] in (None, "") else f"{100 * float(record['average_win_rate']):.1f}%"
     )
+    # The page has a tick box (no text) first, and the change column (no earlier run here: a dash).
     return [
-        str(record["rank_ub"]),
+        "",
+        str(record["rank"]) if record["rank"] not in (None, "") else record["standing"],
         record["name"],
         shown(record["rating"]),
         interval,
-        style,
+        "—",
+        *([style] if with_style else []),
         rate,
         str(record["votes"]),
         record["organization"],
@@ -61,8 +64,10 @@ def test_csv_and_json_exports_equal_the_table(client, rated_arena, params):
 
     from_csv = list(csv.DictReader(io.StringIO(csv_response.content.decode())))
     from_json = json.loads(json_response.content)["rows"]
-    assert page and [as_table(r) for r in from_csv] == page
-    assert [as_table(r) for r in from_json] == page
+    # The page hides the style-controlled column when no row has a style-controlled rating.
+    with_style = any(r["style_rating"] is not None for r in from_json)
+    assert page and [as_table(r, with_style) for r in from_csv] == page
+    assert [as_table(r, with_style) for r in from_json] == page
     assert [r["contender"] for r in from_csv] == [r["contender"] for r in from_json]
     assert csv_response["Content-Type"].startswith("text/csv")
     assert 'attachment; filename="leaderboard-' in csv_response["Content-Disposition"]

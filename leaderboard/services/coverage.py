@@ -1,0 +1,70 @@
+"""Coverage: how many of a leaderboard's prompts each contender answered, read once per recompute.
+
+A leaderboard "uses" every prompt of the prompt sets its verdicts came from (for a category board, those
+of that category). A contender that answered fewer than `ARENA_MIN_COVERAGE` percent of them is not ranked
+on it (the pages list it apart as incomplete): it was compared on a subset that may favour it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import Count
+
+from arena.models import Output, Prompt
+from leaderboard.models import ALL_CATEGORIES
+from leaderboard.services.aggregation import verdicts_counted
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Counts behind every board's coverage. `prompts[set, category]` is the number of prompts;
+    `answered[contender][set, category]` the number the contender answered; `sets_by_source[source]` the
+    prompt sets that source's counted verdicts came from."""
+
+    sets_by_source: dict[int, frozenset[int]] = field(default_factory=dict)
+    prompts: Counter = field(default_factory=Counter)
+    answered: dict[int, Counter] = field(default_factory=dict)
+
+    def prompt_keys(self, source_ids: Iterable[int], category: str) -> list[tuple[int, str]]:
+        sets = set().union(*(self.sets_by_source.get(s, frozenset()) for s in source_ids))
+        return [
+            key
+            for key in self.prompts
+            if key[0] in sets and (category == ALL_CATEGORIES or key[1] == category)
+        ]
+
+    def of(self, keys: list[tuple[int, str]], contender_id: int) -> tuple[int, int]:
+        """(answered, total) over the prompts under `keys` (from `prompt_keys`)."""
+        answered = self.answered.get(contender_id, Counter())
+        return sum(answered[k] for k in keys), sum(self.prompts[k] for k in keys)
+
+
+def coverage_read() -> Coverage:
+    """Three grouped queries: the prompt sets each source judged on, prompts and outputs per set × category."""
+    pairs = verdicts_counted().values_list("source_id", "battle__prompt__prompt_set_id").distinct().order_by()
+    sets_by_source: dict[int, set[int]] = defaultdict(set)
+    for source_id, set_id in pairs:
+        sets_by_source[source_id].add(set_id)
+    used = set().union(*sets_by_source.values()) if sets_by_source else set()
+    prompts = Counter(
+        {
+            (row["prompt_set_id"], row["category"]): row["n"]
+            for row in Prompt.objects.filter(prompt_set_id__in=used)
+            .values("prompt_set_id", "category")
+            .annotate(n=Count("id"))
+            .order_by()
+        }
+    )
+    answered: dict[int, Counter] = defaultdict(Counter)
+    outputs = (
+        Output.objects.filter(prompt__prompt_set_id__in=used)
+        .values_list("contender_id", "prompt__prompt_set_id", "prompt__category")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for contender_id, set_id, category, n in outputs:
+        answered[contender_id][set_id, category] = n
+    return Coverage({s: frozenset(v) for s, v in sets_by_source.items()}, prompts, dict(answered))
