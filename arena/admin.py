@@ -3,14 +3,25 @@ from django.contrib import admin
 import arena.voting.admin  # noqa: F401  (human voting registers its own models)
 from arena.models import ApiToken, Battle, Contender, Dimension, Output, Prompt, PromptSet, Source, Verdict
 from arena.services.contenders import contender_set_status
+from arena.services.prompt_sets import contender_coverage
 
 
 @admin.register(Contender)
 class ContenderAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "organization", "license", "status", "submitted_by", "created")
+    list_display = (
+        "slug", "name", "organization", "license", "status", "outputs_per_prompt_set", "submitted_by", "created",
+    )  # fmt: skip
     list_filter = ("status",)
     search_fields = ("slug", "name", "organization")
     actions = ["approve", "reject", "hide"]
+
+    @admin.display(description="Outputs per prompt set")
+    def outputs_per_prompt_set(self, obj: Contender) -> str:
+        """ "set: answered of prompts" for each set the contender answered, so incomplete uploads show."""
+        counts = [c for c in contender_coverage(obj) if c.n_answered]
+        if not counts:
+            return "none"
+        return "; ".join(f"{c.prompt_set.slug}: {c.n_answered} of {c.n_prompts}" for c in counts)
 
     def _set(self, request, queryset, status):
         changed = sum(contender_set_status(contender=c, status=status) for c in queryset)
@@ -37,7 +48,7 @@ class PromptInline(admin.TabularInline):
 
 @admin.register(PromptSet)
 class PromptSetAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "created")
+    list_display = ("slug", "name", "show_references", "created")
     filter_horizontal = ("vote_dimensions",)
     inlines = [PromptInline]
 

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from arena import views
+from arena import prompt_set_views, views
 from arena.api import api
 from judges.api import router as judges_router
 from leaderboard.api import router as leaderboard_router
@@ -19,6 +19,18 @@ arena_patterns = [
     path("contenders/<slug:slug>/", views.contender_detail, name="contender-detail"),
     path("contenders/<slug:slug>/upload/", views.contender_upload, name="contender-upload"),
     path("me/contenders/", views.my_contenders, name="my-contenders"),
+    path("prompt-sets/", prompt_set_views.prompt_set_list, name="prompt-set-list"),
+    path("prompt-sets/<slug:slug>/", prompt_set_views.prompt_set_detail, name="prompt-set-detail"),
+    path(
+        "prompt-sets/<slug:slug>/prompts.jsonl",
+        prompt_set_views.prompt_set_prompts,
+        name="prompt-set-prompts",
+    ),
+    path(
+        "prompt-sets/<slug:slug>/outputs-template.jsonl",
+        prompt_set_views.prompt_set_outputs_template,
+        name="prompt-set-outputs-template",
+    ),
     path("me/tokens/", views.api_tokens, name="api-tokens"),
 ]
 

@@ -16,6 +16,7 @@ from arena.models import ApiToken, Dimension, PromptSet
 from arena.services.contenders import contender_register
 from arena.services.files import read_limited
 from arena.services.outputs import output_counts_by_set, outputs_import
+from arena.services.prompt_sets import contender_coverage
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -99,14 +100,14 @@ def contender_upload(request: HttpRequest, slug: str) -> HttpResponse:
                 fmt=form.cleaned_data["format"] or None,
             )
         except InputError as exc:
-            form.add_error(None, exc.message)
+            for line in exc.message.splitlines():  # a summary, then one problem a line
+                form.add_error(None, line)
         else:
             messages.success(request, f"Imported {result.created} outputs for {result.prompt_set.name}.")
             return redirect("arena:contender-detail", slug=contender.slug)
     status = 400 if form.errors else 200
-    return render(
-        request, "arena/contender_upload.html", {"form": form, "contender": contender}, status=status
-    )
+    context = {"form": form, "contender": contender, "coverage": contender_coverage(contender)}
+    return render(request, "arena/contender_upload.html", context, status=status)
 
 
 @login_required

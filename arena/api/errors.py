@@ -19,7 +19,10 @@ def _validation_message(exc: ValidationError) -> str:
 def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(InputError)
     def input_error(request, exc: InputError):
-        return api.create_response(request, {"error": exc.message, "field": exc.field}, status=exc.status)
+        body = {"error": exc.message, "field": exc.field}
+        if exc.problems:
+            body["problems"] = exc.problems  # each problem of an uploaded file, one a line of "error" too
+        return api.create_response(request, body, status=exc.status)
 
     @api.exception_handler(ValidationError)
     def validation_error(request, exc: ValidationError):

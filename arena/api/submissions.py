@@ -8,10 +8,11 @@ from ninja.files import UploadedFile
 from arena import selectors
 from arena.api.auth import token_auth
 from arena.errors import InputError
-from arena.models import Contender, PromptSet
+from arena.models import Contender
 from arena.services.contenders import contender_register
 from arena.services.files import read_limited
 from arena.services.outputs import output_counts_by_set, outputs_import
+from arena.services.prompt_sets import prompt_record, prompt_sets_listed, prompts_ordered
 from arena.services.prompts import prompt_set_get
 
 router = Router(tags=["submissions"])
@@ -20,6 +21,15 @@ router = Router(tags=["submissions"])
 class ErrorOut(Schema):
     error: str
     field: str | None = None
+    problems: list[str] | None = None
+
+
+class PromptOut(Schema):
+    id: str
+    category: str
+    language: str
+    text: str
+    reference: str | None = None
 
 
 class ContenderIn(Schema):
@@ -139,9 +149,17 @@ def upload_outputs(
 
 @router.get("/prompt-sets", response=list[PromptSetOut], summary="Prompt sets")
 def list_prompt_sets(request):
-    from django.db.models import Count
-
-    rows = PromptSet.objects.annotate(n_prompts=Count("prompts"))
     return [
-        {"slug": p.slug, "name": p.name, "description": p.description, "n_prompts": p.n_prompts} for p in rows
+        {"slug": p.slug, "name": p.name, "description": p.description, "n_prompts": p.n_prompts}
+        for p in prompt_sets_listed()
     ]
+
+
+@router.get(
+    "/prompt-sets/{slug}/prompts",
+    response={200: list[PromptOut], **ERRORS},
+    summary="A prompt set's prompts (reference answers only when the set shows them)",
+)
+def list_prompts(request, slug: str):
+    prompt_set = prompt_set_get(slug=slug)
+    return [prompt_record(p, with_reference=prompt_set.show_references) for p in prompts_ordered(prompt_set)]

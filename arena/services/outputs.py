@@ -9,7 +9,7 @@ from django.db import transaction
 from arena.errors import InputError
 from arena.models import Contender, Output, Prompt, PromptSet
 from arena.services.style import style_counts
-from arena.services.uploads import OutputRecord, decode_upload, parse_output_records
+from arena.services.uploads import OutputRecord, Problems, decode_upload, parse_output_records
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,21 @@ def _check_generator(rec: OutputRecord, contender: Contender, filename: str) -> 
         )
 
 
+def _record_prompt(
+    rec: OutputRecord, index: _PromptIndex, contender: Contender, chosen: dict[int, str], filename: str
+) -> Prompt:
+    """The prompt `rec` answers, or an InputError saying why the record cannot be imported."""
+    _check_generator(rec, contender, filename)
+    prompt = index.find(rec, filename)
+    if prompt.pk in chosen:
+        raise InputError(
+            f"{filename}, {rec.where}: prompt {prompt.external_id!r} was already answered at {chosen[prompt.pk]}."
+        )
+    if not rec.output.strip():
+        raise InputError(f"{filename}, {rec.where}: the output for prompt {prompt.external_id!r} is empty.")
+    return prompt
+
+
 def outputs_import(
     *, contender: Contender, prompt_set: PromptSet, data: bytes, filename: str, fmt: str | None = None
 ) -> OutputImportResult:
@@ -67,24 +82,21 @@ def outputs_import(
 
     Rejected as a whole: malformed records, unknown prompts, a prompt answered twice in the file, an empty
     output, a prompt the contender has already answered (outputs are immutable once battles may use them).
+    Every bad record is named in the one `InputError` raised (up to `uploads.MAX_PROBLEMS`).
     """
-    records = parse_output_records(decode_upload(data, filename=filename), fmt=fmt, filename=filename)
+    text = decode_upload(data, filename=filename)
+    problems = Problems(filename)
+    records = parse_output_records(text, fmt=fmt, filename=filename, problems=problems)
     index = _PromptIndex(prompt_set)
     chosen: dict[int, str] = {}
     rows = []
     for rec in records:
-        _check_generator(rec, contender, filename)
-        prompt = index.find(rec, filename)
-        if prompt.pk in chosen:
-            raise InputError(
-                f"{filename}, {rec.where}: prompt {prompt.external_id!r} was already answered at {chosen[prompt.pk]}."
-            )
-        if not rec.output.strip():
-            raise InputError(
-                f"{filename}, {rec.where}: the output for prompt {prompt.external_id!r} is empty."
-            )
+        prompt = problems.check(_record_prompt, rec, index, contender, chosen, filename)
+        if prompt is None:
+            continue
         chosen[prompt.pk] = rec.where
         rows.append(Output(contender=contender, prompt=prompt, text=rec.output, **style_counts(rec.output)))
+    problems.raise_if_any()
     with transaction.atomic():
         answered = set(
             Output.objects.filter(contender=contender, prompt_id__in=chosen).values_list(
@@ -93,10 +105,13 @@ def outputs_import(
         )
         for row in rows:
             if row.prompt_id in answered:
-                raise InputError(
-                    f"{filename}, {chosen[row.prompt_id]}: contender {contender.slug!r} already has an output "
-                    f"for prompt {row.prompt.external_id!r}; outputs cannot be replaced."
+                problems.add(
+                    InputError(
+                        f"{filename}, {chosen[row.prompt_id]}: contender {contender.slug!r} already has an "
+                        f"output for prompt {row.prompt.external_id!r}; outputs cannot be replaced."
+                    )
                 )
+        problems.raise_if_any()
         Output.objects.bulk_create(rows)
     return OutputImportResult(contender=contender, prompt_set=prompt_set, created=len(rows))
 

@@ -1,7 +1,9 @@
 """Reading uploaded files: size, encoding, and the record formats for outputs and prompts.
 
-Parsing is all-or-nothing: the first bad record raises an `InputError` naming the file and line, before
-anything is written. Line numbers are 1-based; for JSON-list formats the record number is given too.
+Parsing is all-or-nothing: bad records are collected (`Problems`, up to `MAX_PROBLEMS` listed) and raised
+together as one `InputError` naming the file and each line, before anything is written. Whole-file problems
+(size, encoding, an empty file) are raised at once. Line numbers are 1-based; for JSON-list formats the
+record number is given instead.
 """
 
 from __future__ import annotations
@@ -15,6 +17,45 @@ from django.conf import settings
 from arena.errors import InputError
 
 OUTPUT_FORMATS = ("jsonl", "alpaca_eval")
+# Problems listed in one error; past this many, the message says how many more there are.
+MAX_PROBLEMS = 50
+
+
+class Problems:
+    """What is wrong with one uploaded file, collected record by record so one error can list them all."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.errors: list[InputError] = []
+        self.count = 0
+
+    def add(self, error: InputError) -> None:
+        self.count += 1
+        if len(self.errors) < MAX_PROBLEMS:
+            self.errors.append(error)
+
+    def check(self, function, *args, **kwargs):
+        """`function(...)`'s value, or None after recording the `InputError` it raised."""
+        try:
+            return function(*args, **kwargs)
+        except InputError as error:
+            self.add(error)
+            return None
+
+    def raise_if_any(self) -> None:
+        """Raise the one problem as it was, or an error listing every problem (one a line)."""
+        if self.count == 0:
+            return
+        if self.count == 1:
+            raise self.errors[0]
+        lines = [error.message for error in self.errors]
+        if self.count > len(lines):
+            lines.append(f"... and {self.count - len(lines)} more problems not listed.")
+        summary = (
+            f"{self.filename}: {self.count} problems, so nothing was imported; fix them all and upload the "
+            "file again."
+        )
+        raise InputError(summary + "\n" + "\n".join(lines), problems=lines)
 
 
 @dataclass(frozen=True)
@@ -63,26 +104,39 @@ def detect_output_format(text: str, *, filename: str) -> str:
     return "alpaca_eval" if text.lstrip().startswith("[") else "jsonl"
 
 
-def read_jsonl(text: str, *, filename: str) -> list[tuple[str, dict[str, Any]]]:
-    """Return (where, object) for each non-blank line, or raise InputError at the first bad one."""
+def read_jsonl(
+    text: str, *, filename: str, problems: Problems | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """Return (where, object) for each good non-blank line. Bad lines go to `problems`; without it, they
+    are raised together at the end."""
+    own = problems is None
+    problems = problems or Problems(filename)
     records = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         where = f"line {number}"
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"{filename}, {where}: malformed JSON ({exc.msg} at column {exc.colno})."
-            ) from None
-        if not isinstance(value, dict):
-            raise InputError(f"{filename}, {where}: expected a JSON object, got {type(value).__name__}.")
-        records.append((where, value))
+        value = problems.check(_json_line, line, where=where, filename=filename)
+        if value is not None:
+            records.append((where, value))
+    if own:
+        problems.raise_if_any()
     return records
 
 
-def read_json_list(text: str, *, filename: str) -> list[tuple[str, dict[str, Any]]]:
+def _json_line(line: str, *, where: str, filename: str) -> dict[str, Any]:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{filename}, {where}: malformed JSON ({exc.msg} at column {exc.colno}).") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{filename}, {where}: expected a JSON object, got {type(value).__name__}.")
+    return value
+
+
+def read_json_list(
+    text: str, *, filename: str, problems: Problems | None = None
+) -> list[tuple[str, dict[str, Any]]]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -93,13 +147,18 @@ def read_json_list(text: str, *, filename: str) -> list[tuple[str, dict[str, Any
         raise InputError(
             f"{filename}: expected a JSON list of objects (AlpacaEval format), got {type(value).__name__}."
         )
+    own = problems is None
+    problems = problems or Problems(filename)
     records = []
     for number, item in enumerate(value, start=1):
         if not isinstance(item, dict):
-            raise InputError(
-                f"{filename}, record {number}: expected a JSON object, got {type(item).__name__}."
+            problems.add(
+                InputError(f"{filename}, record {number}: expected a JSON object, got {type(item).__name__}.")
             )
+            continue
         records.append((f"record {number}", item))
+    if own:
+        problems.raise_if_any()
     return records
 
 
@@ -120,15 +179,25 @@ def _text_field(
     return value
 
 
-def parse_output_records(text: str, *, fmt: str | None, filename: str) -> list[OutputRecord]:
+def parse_output_records(
+    text: str, *, fmt: str | None, filename: str, problems: Problems | None = None
+) -> list[OutputRecord]:
+    """The file's good records; bad ones go to `problems` (without it, they are raised together)."""
     fmt = fmt or detect_output_format(text, filename=filename)
     if fmt not in OUTPUT_FORMATS:
         raise InputError(
             f"Unknown output format {fmt!r}: use one of {', '.join(OUTPUT_FORMATS)}.", field="format"
         )
+    own = problems is None
+    problems = problems or Problems(filename)
     if fmt == "jsonl":
-        return [_jsonl_output(where, rec, filename) for where, rec in read_jsonl(text, filename=filename)]
-    return [_alpaca_output(where, rec, filename) for where, rec in read_json_list(text, filename=filename)]
+        raw, parse = read_jsonl(text, filename=filename, problems=problems), _jsonl_output
+    else:
+        raw, parse = read_json_list(text, filename=filename, problems=problems), _alpaca_output
+    records = [problems.check(parse, where, rec, filename) for where, rec in raw]
+    if own:
+        problems.raise_if_any()
+    return [record for record in records if record is not None]
 
 
 def _jsonl_output(where: str, record: dict[str, Any], filename: str) -> OutputRecord:
@@ -148,25 +217,30 @@ def _alpaca_output(where: str, record: dict[str, Any], filename: str) -> OutputR
 
 
 def parse_prompt_records(text: str, *, filename: str) -> list[PromptRecord]:
+    problems = Problems(filename)
     records = []
-    for where, rec in read_jsonl(text, filename=filename):
-        ext_id = _text_field(rec, "id", filename=filename, where=where)
-        body = _text_field(rec, "text", filename=filename, where=where)
-        reference = _text_field(rec, "reference", filename=filename, where=where, required=False)
-        if reference is None:
-            reference = _text_field(rec, "reference_answer", filename=filename, where=where, required=False)
-        records.append(
-            PromptRecord(
-                where=where,
-                external_id=(ext_id or "").strip(),
-                text=body or "",
-                category=(
-                    _text_field(rec, "category", filename=filename, where=where, required=False) or ""
-                ).strip(),
-                language=(
-                    _text_field(rec, "language", filename=filename, where=where, required=False) or "en"
-                ).strip(),
-                reference_answer=reference or "",
-            )
-        )
+    for where, rec in read_jsonl(text, filename=filename, problems=problems):
+        record = problems.check(_prompt_record, where, rec, filename)
+        if record is not None:
+            records.append(record)
+    problems.raise_if_any()
     return records
+
+
+def _prompt_record(where: str, rec: dict[str, Any], filename: str) -> PromptRecord:
+    def text(key: str, required: bool = False) -> str | None:
+        return _text_field(rec, key, filename=filename, where=where, required=required)
+
+    ext_id = text("id", required=True)
+    body = text("text", required=True)
+    reference = text("reference")
+    if reference is None:
+        reference = text("reference_answer")
+    return PromptRecord(
+        where=where,
+        external_id=(ext_id or "").strip(),
+        text=body or "",
+        category=(text("category") or "").strip(),
+        language=(text("language") or "en").strip(),
+        reference_answer=reference or "",
+    )
