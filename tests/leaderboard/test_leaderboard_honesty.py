@@ -149,9 +149,7 @@ def test_notices_speak_plain_words_and_link_to_the_explanation(client, db, setti
 
 def test_an_unbeaten_contender_is_explained_without_jargon(client, db, settings):
     arena = arena_make(("alpha", "beta", "gamma"))
-    verdicts_add(
-        arena.battles, seed=1, strengths={"alpha": 200, "beta": 10, "gamma": 0}, outcomes=("a", "b")
-    )
+    verdicts_add(arena.battles, seed=1, strengths={"alpha": 200, "beta": 10, "gamma": 0}, outcomes=("a", "b"))
     leaderboards_recompute(trigger="test")
 
     html = client.get(INDEX).content.decode()
