@@ -149,3 +149,89 @@ def test_nonexistent_file_is_a_clear_cli_error(owner_setup, tmp_path):
         call_command(
             "import_outputs", str(tmp_path / "missing.jsonl"), contender="my-model", prompt_set="demo-set"
         )
+
+
+# Three bad lines around a good one: every problem is named, with its line, and nothing is written.
+SEVERAL = (
+    b'{"prompt_id": "p1", "output": "fine"}\n'
+    b'{"prompt_id": "p2", "output": "unclosed\n'
+    b'{"prompt_id": "nope", "output": "x"}\n'
+    b'{"prompt_id": "p3", "output": "  "}\n'
+)
+SEVERAL_PROBLEMS = (
+    "line 2: malformed JSON",
+    "line 3: unknown prompt id 'nope'",
+    "line 4: the output for prompt 'p3' is empty",
+)
+
+
+def test_cli_lists_every_problem_of_the_file(owner_setup, tmp_path):
+    path = tmp_path / "outputs.jsonl"
+    path.write_bytes(SEVERAL)
+    before = _counts()
+    with pytest.raises(CommandError) as err:
+        call_command("import_outputs", str(path), contender="my-model", prompt_set="demo-set")
+    assert "3 problems, so nothing was imported" in str(err.value)
+    assert all(problem in str(err.value) for problem in SEVERAL_PROBLEMS)
+    assert _counts() == before
+
+
+def test_api_lists_every_problem_of_the_file(owner_setup, client, user):
+    _, token = ApiToken.issue(user=user, name="t")
+    before = _counts()
+    response = client.post(
+        "/api/contenders/my-model/outputs",
+        {"prompt_set": "demo-set", "file": SimpleUploadedFile("outputs.jsonl", SEVERAL)},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    body = response.json()
+    assert response.status_code == 400 and len(body["problems"]) == 3
+    assert all(problem in line for problem, line in zip(SEVERAL_PROBLEMS, body["problems"], strict=True))
+    assert _counts() == before
+
+
+def test_page_lists_every_problem_of_the_file_one_a_line(owner_setup, user_client):
+    before = _counts()
+    response = user_client.post(
+        "/contenders/my-model/upload/",
+        {"prompt_set": "demo-set", "file": SimpleUploadedFile("outputs.jsonl", SEVERAL)},
+    )
+    page = html.unescape(response.content.decode())
+    assert response.status_code == 400
+    for problem in SEVERAL_PROBLEMS:
+        assert f"<p>outputs.jsonl, {problem}" in page
+    assert _counts() == before
+
+
+def test_past_the_cap_the_message_counts_the_problems_left_out(owner_setup, tmp_path):
+    from arena.services.uploads import MAX_PROBLEMS
+
+    extra = 7
+    data = b"".join(b'{"prompt_id": "nope%d", "output": "x"}\n' % i for i in range(MAX_PROBLEMS + extra))
+    path = tmp_path / "outputs.jsonl"
+    path.write_bytes(data)
+    before = _counts()
+    with pytest.raises(CommandError) as err:
+        call_command("import_outputs", str(path), contender="my-model", prompt_set="demo-set")
+    message = str(err.value)
+    assert f"{MAX_PROBLEMS + extra} problems" in message
+    assert f"line {MAX_PROBLEMS}: unknown prompt id" in message
+    assert f"line {MAX_PROBLEMS + 1}:" not in message
+    assert f"... and {extra} more problems not listed." in message
+    assert _counts() == before
+
+
+def test_an_already_answered_prompt_is_listed_with_the_others(owner_setup, tmp_path):
+    contender, prompt_set = owner_setup
+    first = tmp_path / "first.jsonl"
+    first.write_bytes(GOOD)
+    call_command("import_outputs", str(first), contender="my-model", prompt_set="demo-set")
+    again = tmp_path / "again.jsonl"
+    again.write_bytes(
+        b'{"prompt_id": "p2", "output": "new"}\n{"prompt_id": "p1", "output": "again"}\n{"prompt_id": "p3", "output": "new"}\n'
+    )
+    before = _counts()
+    with pytest.raises(CommandError) as err:
+        call_command("import_outputs", str(again), contender="my-model", prompt_set="demo-set")
+    assert "line 2: contender 'my-model' already has an output for prompt 'p1'" in str(err.value)
+    assert _counts() == before and contender.outputs.get().text == "fine answer"
