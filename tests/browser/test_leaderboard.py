@@ -64,7 +64,8 @@ def test_switch_dimension_and_source_and_see_the_table_and_charts(live_server, p
     page.wait_for_url("**source=judge-gpt**")
     page.wait_for_function("() => document.querySelector('main [data-testid=source]').value === 'judge-gpt'")
     # The judge has no helpfulness verdicts: the board says so, and the overall tab shows its own order.
-    assert "No verdicts from judge-gpt on Helpfulness" in page.inner_text("main [data-testid=board-message]")
+    notice = page.inner_text("main [data-testid=notice-no-data]")
+    assert "No verdicts on Helpfulness from this source yet" in notice and "judge campaign" in notice
     page.click("main .lb-tab[data-dimension=overall]")
     page.wait_for_selector("main .lb-tab.current[data-dimension=overall]")
     page.wait_for_function("() => document.querySelector('main tbody tr')?.dataset.contender === 'delta'")
