@@ -163,6 +163,8 @@ class RatingOut(Schema):
     rating: float | None
     ci_low: float | None
     ci_high: float | None
+    rank: int | None
+    standing: str | None
     rank_ub: int | None
     votes: int | None
 
@@ -198,6 +200,8 @@ def contender(request: HttpRequest, slug: str, params: Query[BoardParams]):
             "rating": cell.row.rating if cell.row else None,
             "ci_low": cell.row.ci_low if cell.row else None,
             "ci_high": cell.row.ci_high if cell.row else None,
+            "rank": cell.row.rank if cell.row else None,
+            "standing": cell.row.standing if cell.row else None,
             "rank_ub": cell.row.rank_ub if cell.row else None,
             "votes": cell.row.votes if cell.row else None,
         }

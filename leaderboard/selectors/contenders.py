@@ -3,6 +3,7 @@ example battles. Head-to-head records come from the stored matrices; nothing is 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -13,6 +14,7 @@ from arena.models import Battle, Contender, Dimension, Verdict
 from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
 from leaderboard.query import BoardQuery
 from leaderboard.selectors.board import ContenderRow, SourceChoice, dimensions_shown, row_view, sources_in
+from leaderboard.selectors.standing import standings_apply
 
 
 def contender_public_or_404(slug: str) -> Contender:
@@ -39,10 +41,19 @@ def contender_ratings(
         if run
         else {}
     )
-    rows = SnapshotRow.objects.filter(snapshot__in=snapshots.values(), contender=contender).select_related(
-        "contender"
-    )
-    by_snapshot = {r.snapshot_id: row_view(r) for r in rows}
+    # Standing and rank depend on the whole leaderboard, so every approved row of each snapshot is read.
+    rows = SnapshotRow.objects.filter(
+        snapshot__in=snapshots.values(), contender__status=Contender.Status.APPROVED
+    ).select_related("contender")
+    boards: dict[int, list[ContenderRow]] = defaultdict(list)
+    for r in rows.order_by("snapshot_id", "position"):
+        boards[r.snapshot_id].append(row_view(r))
+    by_snapshot = {
+        snapshot_id: row
+        for snapshot_id, board in boards.items()
+        for row in standings_apply(board)
+        if row.contender_id == contender.pk
+    }
     table = []
     for dimension in dimensions_shown():
         cells = []
