@@ -64,7 +64,12 @@ def _input_errors_as_pages(view):
 
 
 def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    return render(request, "leaderboard/error.html", {"message": message}, status=status)
+    """The error page; to htmx (a filter or the profile picker changed the board) only the board's place,
+    holding the message and a way back, which static/js/leaderboard.js lets htmx swap in despite the 4xx."""
+    template = (
+        "leaderboard/error.html#board-error" if getattr(request, "htmx", False) else "leaderboard/error.html"
+    )
+    return render(request, template, {"message": message}, status=status)
 
 
 @require_GET

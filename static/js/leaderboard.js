@@ -20,6 +20,16 @@
     });
   }
 
+  // A bad filter value (say a seventh contender ticked in the profile picker) answers 400 with the board's
+  // place holding the message: show it instead of ignoring the click, as htmx does with 4xx by default.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var status = event.detail.xhr.status;
+    if (status >= 400 && status < 500 && event.detail.target && event.detail.target.id === "board") {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   if (window.htmx) {
     // Called for the whole body once loaded, then for each piece of content htmx swaps in.
     htmx.onLoad(drawCharts);

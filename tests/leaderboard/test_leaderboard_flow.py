@@ -137,3 +137,11 @@ def test_judges_vs_people_follows_the_category_filter(client, db):
     assert agreement("writing") == "0.0%"
     n_math = sum(b.prompt.category == "math" for b in battles)
     assert agreement("") == f"{100 * n_math / len(battles):.1f}%"
+
+
+def test_a_bad_filter_by_htmx_answers_the_board_place_with_the_message(client, rated_arena):
+    response = client.get(INDEX, {"profile": ["alpha"] * 7}, headers={"HX-Request": "true"})
+
+    html = response.content.decode()
+    assert response.status_code == 400 and html.strip().startswith('<div id="board">')
+    assert "profile takes at most 6 contenders" in html and "<html" not in html
