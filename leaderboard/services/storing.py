@@ -42,12 +42,15 @@ def snapshot_build(run: RecomputeRun, board: BoardInput, fit: BoardFit) -> Snaps
 def snapshot_rows_build(
     snapshot: Snapshot, board: BoardInput, fit: BoardFit, coverage: Coverage | None = None
 ) -> list[SnapshotRow]:
-    """One row per contender, best rating first; none for a failed fit. Without `coverage`, rows record
-    none (null answered / total)."""
+    """One row per contender, best rating first; none for a failed fit. Without `coverage`, and on boards
+    of imported battles (their synthetic prompts exist only for the battles a file held, so nobody was
+    asked to answer them all), rows record none (null answered / total)."""
     result = fit.result
     if result is None:
         return []
     ids = board.data.contender_ids
+    if board.key.source.kind == Snapshot.SourceKind.IMPORT:
+        coverage = None
     keys = coverage.prompt_keys(board.key.source.source_ids, board.key.category) if coverage else []
     covered = {cid: coverage.of(keys, cid) if coverage else (None, None) for cid in ids}
     order = sorted(range(len(ids)), key=lambda i: (-result.ratings[i], result.models[i]))

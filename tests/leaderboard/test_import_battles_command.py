@@ -87,6 +87,8 @@ def test_csv_with_a_named_source_and_approved_new_contenders_gets_a_leaderboard(
     run_ = leaderboards_recompute(trigger="test")
     snapshot = Snapshot.objects.get(run=run_, source_key="lmsys", category="")
     assert snapshot.source_kind == "import" and snapshot.n_verdicts == 9 and snapshot.rows.count() == 3
+    # Each synthetic prompt has only its battle's two contenders: coverage does not apply to imports.
+    assert set(snapshot.rows.values_list("prompts_answered", "prompts_total")) == {(None, None)}
 
 
 def test_a_bad_label_names_the_line_and_writes_nothing(tmp_path):

@@ -195,3 +195,21 @@ def test_the_style_column_is_hidden_with_a_reason_when_empty(client, rated_arena
     header = html.split('data-testid="leaderboard-table"', 1)[1].split("</thead>", 1)[0]
     assert "Style-controlled" not in header
     assert 'data-testid="style-notice"' in html and "/leaderboard/about/#style" in html
+
+
+def test_coverage_is_counted_per_category_board(partial_arena):
+    """delta misses one uncategorised prompt: short on "all categories", complete in each category."""
+    from leaderboard.models import SnapshotRow
+
+    rows = SnapshotRow.objects.filter(
+        snapshot__run=partial_arena.run, snapshot__source_key="people", snapshot__dimension__slug="overall"
+    )
+    per_board = {
+        r.snapshot.category: (r.prompts_answered, r.prompts_total)
+        for r in rows.filter(contender__slug="delta").select_related("snapshot")
+    }
+    prompts = partial_arena.prompt_set.prompts
+    assert per_board[""] == (prompts.count() - 1, prompts.count())
+    for category in ("math", "writing"):
+        n = prompts.filter(category=category).count()
+        assert per_board[category] == (n, n)
