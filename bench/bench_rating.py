@@ -155,6 +155,7 @@ def _time_leaderboards() -> float:
     from django.db import connection
 
     from leaderboard.services.aggregation import verdict_pairs_aggregate, verdict_styles_aggregate
+    from leaderboard.services.coverage import coverage_read
     from leaderboard.services.recompute import leaderboards_recompute
 
     settings.LEADERBOARD_BOOTSTRAP_ROUNDS = BOOTSTRAP_ROUNDS
@@ -162,6 +163,11 @@ def _time_leaderboards() -> float:
     with connection.cursor() as cursor:  # as a recompute sets it for its queries
         cursor.execute("SELECT set_config('work_mem', %s, false)", [settings.LEADERBOARD_WORK_MEM])
     report("    SQL GROUP BY (source, dimension, A, B, outcome)", median_of(verdict_pairs_aggregate)[0], None)
+    report(
+        "    coverage counts (prompt sets per source; prompts, outputs per set)",
+        median_of(coverage_read)[0],
+        None,
+    )
     settings.LEADERBOARD_STYLE_CONTROL = False
     seconds, run = median_of(lambda: leaderboards_recompute(trigger="bench"))
     report(

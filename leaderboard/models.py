@@ -180,7 +180,7 @@ class JudgeAgreement(models.Model):
     source = models.ForeignKey("arena.Source", on_delete=models.CASCADE, related_name="+")
     dimension = models.ForeignKey("arena.Dimension", on_delete=models.CASCADE, related_name="+")
     # The prompts' category; ALL_CATEGORIES ("") for the battles of every category together.
-    category = models.CharField(max_length=100, blank=True, default=ALL_CATEGORIES)
+    category = models.CharField(max_length=100, blank=True, default=ALL_CATEGORIES, db_default=ALL_CATEGORIES)
     n_compared = models.PositiveIntegerField()
     n_agreed = models.PositiveIntegerField()
 

@@ -24,7 +24,7 @@ class PromptSet(models.Model):
     description = models.TextField(blank=True)
     # Whether the public prompt-set pages and downloads show each prompt's reference answer (off: references
     # stay with the judges, e.g. for a held-out test set).
-    show_references = models.BooleanField(default=False)
+    show_references = models.BooleanField(default=False, db_default=False)
     # Dimensions offered to human annotators besides "overall"; empty means overall only.
     vote_dimensions = models.ManyToManyField(Dimension, blank=True, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
