@@ -34,6 +34,9 @@ class RecomputeRun(models.Model):
     fingerprint = models.CharField(max_length=64, blank=True)
     n_verdicts = models.PositiveBigIntegerField(default=0)
     n_snapshots = models.PositiveIntegerField(default=0)
+    # Progress while running: leaderboards to fit, and fitted so far (pages show "12 of 54").
+    n_boards = models.PositiveIntegerField(default=0, db_default=0)
+    n_fitted = models.PositiveIntegerField(default=0, db_default=0)
     n_failed = models.PositiveIntegerField(default=0, help_text="Snapshots stored with a failure message.")
     duration_ms = models.PositiveIntegerField(default=0)
     settings = models.JSONField(default=dict, blank=True)

@@ -62,7 +62,8 @@ def leaderboards_recompute(
     started = time.perf_counter()
     try:
         boards = boards_read()
-        fitted = boards_fit(boards, fits, heartbeat)
+        RecomputeRun.objects.filter(pk=run.pk).update(n_boards=len(boards))
+        fitted = boards_fit(boards, fits, _with_progress(run, heartbeat))
         agreements = judge_agreements_compute() if _judges_spoke(boards) else []
         run_store(run, fitted, agreements, started, coverage=coverage_read())
     except BaseException as error:
@@ -108,6 +109,24 @@ def _postgresql_session(*, first_in_transaction: bool) -> None:
         )
 
 
+# Progress is written after every this many fits (one small UPDATE each), and after the last.
+PROGRESS_EVERY = 5
+
+
+def _with_progress(run: RecomputeRun, heartbeat: Callable[[], None]) -> Callable[[], None]:
+    """`heartbeat`, also counting fits into `run.n_fitted` so the pages' status box can show progress."""
+    done = 0
+
+    def beat() -> None:
+        nonlocal done
+        heartbeat()
+        done += 1
+        if done % PROGRESS_EVERY == 0:
+            RecomputeRun.objects.filter(pk=run.pk).update(n_fitted=done)
+
+    return beat
+
+
 def boards_fit(boards: list[BoardInput], fits: FitSettings, heartbeat: Callable[[], None]) -> Fitted:
     fitted = []
     for board in boards:
@@ -147,7 +166,7 @@ def run_store(
         )
         run.status = RecomputeRun.Status.DONE
         run.finished = timezone.now()
-        run.n_snapshots = len(fitted)
+        run.n_snapshots = run.n_fitted = run.n_boards = len(fitted)
         run.n_failed = sum(fit.status == "failed" for _, fit in fitted)
         run.n_verdicts = sum(board.data.n_verdicts for board, _ in fitted if _counts_each_verdict_once(board))
         run.duration_ms = int(1000 * (time.perf_counter() - started))

@@ -3,6 +3,7 @@ table per category."""
 
 from __future__ import annotations
 
+import datetime
 import re
 
 from django.utils import timezone
@@ -145,3 +146,20 @@ def test_a_bad_filter_by_htmx_answers_the_board_place_with_the_message(client, r
     html = response.content.decode()
     assert response.status_code == 400 and html.strip().startswith('<div id="board">')
     assert "profile takes at most 6 contenders" in html and "<html" not in html
+
+
+def test_the_status_box_shows_how_far_a_running_recompute_got(client, rated_arena):
+    lease = timezone.now() + datetime.timedelta(minutes=5)
+    RecomputeState.objects.update_or_create(pk=1, defaults={"holder": "worker-1", "lease_until": lease})
+    RecomputeRun.objects.create(trigger="staff", n_boards=54, n_fitted=12)
+
+    polled = client.get(STATUS, {"shown": rated_arena.run.pk}).content.decode()
+
+    assert 'data-state="busy"' in polled
+    assert '<span data-testid="recompute-progress">12 of 54</span> leaderboards fitted' in polled
+
+
+def test_a_finished_run_records_its_progress_complete(rated_arena):
+    run = RecomputeRun.objects.get(pk=rated_arena.run.pk)
+
+    assert run.n_boards == run.n_fitted == run.n_snapshots > 0
