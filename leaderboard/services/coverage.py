@@ -43,11 +43,17 @@ class Coverage:
 
 
 def coverage_read() -> Coverage:
-    """Three grouped queries: the prompt sets each source judged on, prompts and outputs per set × category."""
-    pairs = verdicts_counted().values_list("source_id", "battle__prompt__prompt_set_id").distinct().order_by()
+    """Three grouped queries: the prompt sets each source judged on, prompts and outputs per set × category.
+
+    The first reads every counted verdict; it asks for (source, prompt) pairs, which joins the battles only,
+    and maps prompts to their sets here (prompts are few next to verdicts)."""
+    pairs = list(verdicts_counted().values_list("source_id", "battle__prompt_id").distinct().order_by())
+    set_of = dict(
+        Prompt.objects.filter(id__in={prompt_id for _, prompt_id in pairs}).values_list("id", "prompt_set_id")
+    )
     sets_by_source: dict[int, set[int]] = defaultdict(set)
-    for source_id, set_id in pairs:
-        sets_by_source[source_id].add(set_id)
+    for source_id, prompt_id in pairs:
+        sets_by_source[source_id].add(set_of[prompt_id])
     used = set().union(*sets_by_source.values()) if sets_by_source else set()
     prompts = Counter(
         {
