@@ -112,15 +112,11 @@ def _board_context(board: selectors.Board) -> dict:
         "agreements": selectors.agreement_table(query.run, query.dimension, query.category),
         "export_query": query.querystring(profile=()),
         "compare_url": reverse("leaderboard:compare"),
-        "baseline_runs": [
-            r for r in selectors.runs_recent() if query.run and r.finished < query.run.finished
-        ],
         "contender_query": "?" + urlencode({"dimension": query.dimension.slug, "source": query.source_key}),
         "profile": profile,
         "profile_hidden": [(k, v) for k, v in query.params(profile=()).items()],
         "charts": _charts(board, by_rating) if board.rows else [],
         "profile_chart": _profile_chart(board, profile) if board.rows else None,
-        "has_style": any(row.style_rating is not None for row in board.rows),
     }
 
 
