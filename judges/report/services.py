@@ -7,6 +7,7 @@ snapshots) and cached for a few minutes under a key that changes whenever the ro
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -110,10 +111,9 @@ def report_card_for_source(
     or any source kind with a registered row reader (a jury). Adds who and what it is about."""
     if version is None and source.kind == Source.Kind.JUDGE:
         version = version_get(source, None)
-    key = (
-        f"judge-report:{source.pk}:{version.pk if version else 0}:{dimension.pk}:{rounds}:{seed}:"
-        + _data_stamp(source, version, dimension)
-    )
+    stamp = f"{source.pk}:{version.pk if version else 0}:{dimension.pk}:{rounds}:{seed}:"
+    stamp += _data_stamp(source, version, dimension)
+    key = "judge-report:" + hashlib.sha256(stamp.encode()).hexdigest()
     card = cache.get(key)
     if card is None:
         rows = version_rows(version, dimension) if version is not None else source_rows(source, dimension)
