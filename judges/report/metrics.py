@@ -54,9 +54,8 @@ def _resample_counts(n_clusters: int, rounds: int, rng: np.random.Generator):
     while done < rounds:
         block = min(per_block, rounds - done)
         picks = rng.integers(0, n_clusters, size=(block, n_clusters))
-        counts = np.zeros((block, n_clusters), dtype=np.int32)
-        np.add.at(counts, (np.arange(block)[:, None], picks), 1)
-        yield counts
+        flat = (picks + (np.arange(block) * n_clusters)[:, None]).ravel()
+        yield np.bincount(flat, minlength=block * n_clusters).reshape(block, n_clusters)
         done += block
 
 
