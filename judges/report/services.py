@@ -1,7 +1,7 @@
 """Report cards for judge sources: finding the source and dimension asked for, and computing the cards.
 
 Cards are computed from the stored rows when asked (nothing is fitted: the leaderboards compared are stored
-snapshots) and cached for a few minutes under a key that changes whenever the rows they read change
+snapshots) and cached for a few minutes under a key that changes when rows are added to what they read
 (`_data_stamp`), so a page full of cards does not recompute the bootstraps at every view.
 """
 
@@ -15,7 +15,7 @@ from django.db.models import Count, Max
 
 from arena.errors import InputError
 from arena.models import Dimension, Source, Verdict
-from judges.models import JudgeConfig, JudgeConfigVersion, Judgment
+from judges.models import FinalVerdict, JudgeConfig, JudgeConfigVersion
 from judges.report.card import Disagreement, disagreements, report_card
 from judges.report.selectors import (
     source_rows,
@@ -90,13 +90,16 @@ def version_get(source: Source, number: int | None) -> JudgeConfigVersion | None
     return version
 
 
-def _data_stamp(source: Source, version: JudgeConfigVersion | None, dimension: Dimension) -> str:
-    """Changes whenever a row the card reads may have changed: judgments, verdicts, votes, recomputes."""
-    judged = Judgment.objects.filter(config_version=version).aggregate(n=Count("id"), m=Max("finished_at"))
-    ledger = Verdict.objects.filter(dimension=dimension).aggregate(n=Count("id"), m=Max("id"))
-    excluded = Verdict.objects.filter(dimension=dimension, excluded=True).count()
+def _data_stamp(version: JudgeConfigVersion | None, dimension: Dimension) -> str:
+    """Changes when rows the card reads are added: the version's final verdicts, any verdict or vote, a
+    recompute. Each part is an indexed lookup, so checking the cache stays cheap; changes that add no row
+    (a staff exclusion, a lone parse failure) show once the cached card expires (`CACHE_SECONDS`)."""
+    finals = FinalVerdict.objects.filter(config_version=version, dimension=dimension).aggregate(
+        n=Count("id"), m=Max("id")
+    )
+    ledger = Verdict.objects.aggregate(m=Max("id"))
     run = RecomputeRun.objects.filter(status=RecomputeRun.Status.DONE).aggregate(m=Max("id"))
-    return f"{judged['n']}:{judged['m']}:{ledger['n']}:{ledger['m']}:{excluded}:{run['m']}"
+    return f"{finals['n']}:{finals['m']}:{ledger['m']}:{run['m']}"
 
 
 def report_card_for_source(
@@ -112,7 +115,7 @@ def report_card_for_source(
     if version is None and source.kind == Source.Kind.JUDGE:
         version = version_get(source, None)
     stamp = f"{source.pk}:{version.pk if version else 0}:{dimension.pk}:{rounds}:{seed}:"
-    stamp += _data_stamp(source, version, dimension)
+    stamp += _data_stamp(version, dimension)
     key = "judge-report:" + hashlib.sha256(stamp.encode()).hexdigest()
     card = cache.get(key)
     if card is None:
