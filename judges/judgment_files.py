@@ -283,6 +283,10 @@ def _mtbench_judgment(study, path, number, row, turns, categories, replies) -> N
     qid = str(_field(row, "question_id", path, number, (int, str)))
     m1, m2 = _field(row, "model_1", path, number), _field(row, "model_2", path, number)
     turn = _field(row, "turn", path, number, int) if "turn" in row else 1
+    if m1 == m2:
+        raise JudgmentFileError(
+            f"{path}:{number}: model_1 and model_2 are both {m1!r}; a battle needs two models."
+        )
     judge = row.get("judge")
     judge_model = judge[0] if isinstance(judge, list) and judge and isinstance(judge[0], str) else None
     if judge_model is None:

@@ -187,7 +187,16 @@ def _prompts(prompt_set: PromptSet, study: Study) -> dict[str, int]:
         batch_size=BATCH,
         ignore_conflicts=True,
     )
-    return dict(prompt_set.prompts.values_list("external_id", "id"))
+    stored = {
+        key: (pk, text) for key, pk, text in prompt_set.prompts.values_list("external_id", "id", "text")
+    }
+    for question in study.questions.values():
+        if stored[question.key[:100]][1] != question.text:
+            raise InputError(
+                f"Question {question.key} differs from the one stored in prompt set {prompt_set.slug!r}; "
+                "import a changed study under a new --source key."
+            )
+    return {key: pk for key, (pk, _) in stored.items()}
 
 
 def _outputs(study: Study, contenders, prompts) -> dict[tuple[str, str], int]:

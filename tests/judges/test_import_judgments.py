@@ -346,3 +346,34 @@ def test_judge_report_bad_arguments_say_what_is_known(tmp_path):
     assert (Judgment.objects.count(), Verdict.objects.count()) == before
     text = run("judge_report", "--source", "gpt4-small", "--rounds", "0")
     assert "consistent" in text and "n=2" in text
+
+
+def test_reimport_with_a_changed_question_writes_nothing(tmp_path):
+    root = make_qlora(tmp_path / "study")
+    run("import_judgments", str(root), "--format", "qlora", "--source", "gpt4-small")
+    counts = (
+        Judgment.objects.count(),
+        Verdict.objects.count(),
+        Output.objects.count(),
+        Prompt.objects.count(),
+    )
+    write_jsonl(root / "questions.jsonl", [{"question_id": 1, "text": "Why is the sea blue?"},
+                                            {"question_id": 2, "text": "Name a prime."}])  # fmt: skip
+    with pytest.raises(CommandError, match="Question 1 differs from the one stored"):
+        run("import_judgments", str(root), "--format", "qlora", "--source", "gpt4-small")
+    assert (
+        Judgment.objects.count(),
+        Verdict.objects.count(),
+        Output.objects.count(),
+        Prompt.objects.count(),
+    ) == counts
+    assert Prompt.objects.get(external_id="1").text == "Why is the sky blue?"
+
+
+def test_mtbench_line_pairing_a_model_with_itself_is_refused(tmp_path):
+    same = [{"question_id": 81, "model_1": "gpt-4", "model_2": "gpt-4", "g1_winner": "tie", "g2_winner": "tie",
+             "judge": ["gpt-4", "pair-v2"], "turn": 1}]  # fmt: skip
+    root = make_mtbench(tmp_path / "mt", judgments=same)
+    with pytest.raises(CommandError, match=r"gpt-4_pair.jsonl:1: model_1 and model_2 are both 'gpt-4'"):
+        run("import_judgments", str(root), "--format", "mtbench", "--source", "mt-same")
+    assert nothing_written()
