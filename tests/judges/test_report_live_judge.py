@@ -82,5 +82,7 @@ def test_live_judge_card_against_the_ledger(judged_live):
     # Both boards are stored, over the same three contenders: rank correlations exist.
     assert card["figures"]["kendall_tau_b"]["n"] == 3
     assert -1.0 <= card["kendall_tau_b"] <= 1.0 and -1.0 <= card["spearman_rho"] <= 1.0
-    assert card["people_alpha"] is not None and card["figures"]["people_alpha"]["n"] == battles  # two or three votes each
+    assert (
+        card["people_alpha"] is not None and card["figures"]["people_alpha"]["n"] == battles
+    )  # two or three votes each
     assert card["cost_per_1000"] == 0.0 and card["parse_failures_per_1000"] == 0.0
