@@ -81,6 +81,8 @@ def version_get(source: Source, number: int | None) -> JudgeConfigVersion | None
         return None
     if number is None:
         return config.current_version
+    if not 1 <= number <= 2_147_483_647:  # the column's range: a bigger number must not reach the database
+        raise InputError(f"Version must be a whole number from 1, got {number}.", field="version")
     version = config.versions.filter(number=number).first()
     if version is None:
         known = ", ".join(str(n) for n in config.versions.values_list("number", flat=True))

@@ -56,6 +56,7 @@ def test_detail_lists_the_disagreement_and_links_the_battle(client, judged):
     assert f'data-battle="{other.pk}"' not in html
     battle_page = client.get(f"/judges/report/battles/{judged.pk}/").content.decode()
     assert "Answer-Alpha" in battle_page or "answer-alpha" in battle_page  # approved, no open task: named
+    assert client.get(f"/judges/report/battles/{10**30}/").status_code == 404
 
 
 def test_blind_battles_hide_names_from_everyone_but_staff(client, judged):
@@ -89,6 +90,9 @@ def test_exports_and_api_carry_the_same_numbers(client, judged):
         assert float(rows[0][name]) == pytest.approx(listed[0][name], abs=1e-12)  # CSV text round-trip
     assert client.get("/api/judge-reports/nope").status_code == 400
     assert client.get("/api/judge-reports/gpt4-small?version=3").json()["field"] == "version"
+    huge = client.get(f"/api/judge-reports/gpt4-small?version={10**30}")
+    assert huge.status_code in (400, 422)  # too big for the column: refused before the database sees it
+    assert client.get(f"/judges/report/gpt4-small/?version={10**30}").status_code == 400
 
 
 def test_leaderboard_and_nav_link_to_the_judges_pages(client, judged):
