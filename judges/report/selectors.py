@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
+from django.db.models import Exists, OuterRef
+
 from arena.models import Battle, Contender, Dimension, Source, Verdict
 from judges.models import FinalVerdict, JudgeConfig, JudgeConfigVersion, Judgment, WorkStatus
 from judges.report.card import BattleRow, BoardRow, JudgmentRow, ReportRows, VerdictRow, VoteRow
@@ -161,14 +163,13 @@ def board_rows(source_key: str, dimension: Dimension) -> list[BoardRow]:
 
 
 def versions_reported() -> list[JudgeConfigVersion]:
-    """Every judge config version with at least one finished judgment, newest config first."""
-    ids = (
-        Judgment.objects.filter(status__in=[WorkStatus.DONE, WorkStatus.PARSE_FAILED])
-        .values_list("config_version_id", flat=True)
-        .distinct()
-    )
+    """Every judge config version with at least one final verdict, by config name then newest version first.
+
+    Read through the final verdicts' index on the version, not by scanning judgments (a version whose every
+    battle failed to parse has no card until one settles)."""
+    settled = FinalVerdict.objects.filter(config_version=OuterRef("pk"))
     return list(
-        JudgeConfigVersion.objects.filter(pk__in=ids)
+        JudgeConfigVersion.objects.filter(Exists(settled))
         .select_related("config__source")
         .order_by("config__name", "-number")
     )
