@@ -55,8 +55,54 @@ def _resample_counts(n_clusters: int, rounds: int, rng: np.random.Generator):
         block = min(per_block, rounds - done)
         picks = rng.integers(0, n_clusters, size=(block, n_clusters))
         flat = (picks + (np.arange(block) * n_clusters)[:, None]).ravel()
-        yield np.bincount(flat, minlength=block * n_clusters).reshape(block, n_clusters)
+        # As floats, so the products with per-cluster sums that follow run in BLAS.
+        yield np.bincount(flat, minlength=block * n_clusters).reshape(block, n_clusters).astype(np.float64)
         done += block
+
+
+def shares(
+    cluster: np.ndarray,
+    hits: dict[str, np.ndarray],
+    eligible: np.ndarray | None = None,
+    *,
+    rng: np.random.Generator | None = None,
+    rounds: int = 1000,
+) -> dict[str, Figure]:
+    """For each named `hits` array (0/1 or a score in [0, 1]), its mean over the `eligible` items, with
+    bounds from one shared bootstrap over `cluster` (the same resampled battles for every name).
+
+    `n` is the number of eligible items. With `rounds=0` or a single cluster there is no interval.
+    """
+    cluster = np.asarray(cluster)
+    keep = np.ones(len(cluster), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
+    n = int(keep.sum())
+    if n == 0:
+        return {name: Figure(None, 0) for name in hits}
+    _, index = np.unique(cluster[keep], return_inverse=True)
+    den = np.bincount(index).astype(float)
+    nums = np.stack(
+        [
+            np.bincount(index, weights=np.asarray(h, dtype=float)[keep], minlength=len(den))
+            for h in hits.values()
+        ],
+        axis=1,
+    )
+    values = nums.sum(axis=0) / den.sum()
+    if rounds <= 0 or len(den) < 2:
+        return {name: Figure(float(v), n) for name, v in zip(hits, values, strict=True)}
+    rng = rng if rng is not None else np.random.default_rng(0)
+    samples = []
+    for counts in _resample_counts(len(den), rounds, rng):
+        total = counts @ den
+        ratio = np.divide(
+            counts @ nums,
+            total[:, None],
+            out=np.full((len(total), nums.shape[1]), np.nan),
+            where=total[:, None] > 0,
+        )
+        samples.append(ratio)
+    low, high = np.nanpercentile(np.concatenate(samples), _tail(), axis=0)
+    return {name: Figure(float(values[k]), n, float(low[k]), float(high[k])) for k, name in enumerate(hits)}
 
 
 def share(
@@ -67,29 +113,8 @@ def share(
     rng: np.random.Generator | None = None,
     rounds: int = 1000,
 ) -> Figure:
-    """Mean of `hit` (0/1 or a score in [0, 1]) over the `eligible` items, bootstrapped over `cluster`.
-
-    `n` is the number of eligible items. With `rounds=0` or a single cluster there is no interval.
-    """
-    cluster = np.asarray(cluster)
-    hit = np.asarray(hit, dtype=float)
-    keep = np.ones(len(hit), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
-    n = int(keep.sum())
-    if n == 0:
-        return Figure(None, 0)
-    _, index = np.unique(cluster[keep], return_inverse=True)
-    num = np.bincount(index, weights=hit[keep])
-    den = np.bincount(index).astype(float)
-    value = float(num.sum() / den.sum())
-    if rounds <= 0 or len(den) < 2:
-        return Figure(value, n)
-    rng = rng if rng is not None else np.random.default_rng(0)
-    samples = []
-    for counts in _resample_counts(len(den), rounds, rng):
-        total = counts @ den
-        samples.append(np.divide(counts @ num, total, out=np.full(len(total), np.nan), where=total > 0))
-    low, high = np.nanpercentile(np.concatenate(samples), _tail())
-    return Figure(value, n, float(low), float(high))
+    """Mean of `hit` (0/1 or a score in [0, 1]) over the `eligible` items, bootstrapped over `cluster`."""
+    return shares(cluster, {"share": hit}, eligible, rng=rng, rounds=rounds)["share"]
 
 
 def _statistic_bootstrap(
@@ -142,10 +167,8 @@ def position_figures(
 ) -> dict[str, Figure]:
     """Shares of units in each position class (they sum to 1); each unit is one battle, so one cluster."""
     classes = position_classes(shown, swapped)
-    units = np.arange(len(classes))
-    return {
-        name: share(units, classes == k, rng=rng, rounds=rounds) for k, name in enumerate(POSITION_CLASSES)
-    }
+    hits = {name: classes == k for k, name in enumerate(POSITION_CLASSES)}
+    return shares(np.arange(len(classes)), hits, rng=rng, rounds=rounds)
 
 
 def prefer_first(
