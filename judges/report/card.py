@@ -194,7 +194,8 @@ def _self_preference(verdicts: dict[int, int], votes, battles: dict[int, BattleR
     judged = sorted(k for k in verdicts if k in mixed)
     voted = {v.battle for v in votes}
     shared = [k for k in judged if k in voted]
-    people = [v for v in votes if v.battle in set(judged)]
+    judged_set = set(judged)
+    people = [v for v in votes if v.battle in judged_set]
 
     def judge_figure(keys):
         scores = np.array([_own_score(verdicts[k], battles[k]) for k in keys], dtype=float)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max
 
@@ -24,9 +25,6 @@ from judges.report.selectors import (
     versions_reported,
 )
 from leaderboard.models import RecomputeRun
-
-ROUNDS = 1000
-CACHE_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,7 @@ def version_get(source: Source, number: int | None) -> JudgeConfigVersion | None
 def _data_stamp(version: JudgeConfigVersion | None, dimension: Dimension) -> str:
     """Changes when rows the card reads are added: the version's final verdicts, any verdict or vote, a
     recompute. Each part is an indexed lookup, so checking the cache stays cheap; changes that add no row
-    (a staff exclusion, a lone parse failure) show once the cached card expires (`CACHE_SECONDS`)."""
+    (a staff exclusion, a lone parse failure) show once the cached card expires (JUDGES_REPORT_CACHE_SECONDS)."""
     finals = FinalVerdict.objects.filter(config_version=version, dimension=dimension).aggregate(
         n=Count("id"), m=Max("id")
     )
@@ -109,11 +107,13 @@ def report_card_for_source(
     dimension: Dimension,
     *,
     version: JudgeConfigVersion | None = None,
-    rounds: int = ROUNDS,
+    rounds: int | None = None,
     seed: int = 0,
 ) -> dict:
     """The report card of `source` on `dimension`: a judge config's `version` (default: its current one),
-    or any source kind with a registered row reader (a jury). Adds who and what it is about."""
+    or any source kind with a registered row reader (a jury). Adds who and what it is about. `rounds`
+    defaults to JUDGES_REPORT_BOOTSTRAP_ROUNDS."""
+    rounds = settings.JUDGES_REPORT_BOOTSTRAP_ROUNDS if rounds is None else rounds
     if version is None and source.kind == Source.Kind.JUDGE:
         version = version_get(source, None)
     stamp = f"{source.pk}:{version.pk if version else 0}:{dimension.pk}:{rounds}:{seed}:"
@@ -123,7 +123,7 @@ def report_card_for_source(
     if card is None:
         rows = version_rows(version, dimension) if version is not None else source_rows(source, dimension)
         card = report_card(rows, rounds=rounds, seed=seed)
-        cache.set(key, card, CACHE_SECONDS)
+        cache.set(key, card, settings.JUDGES_REPORT_CACHE_SECONDS)
     about = {
         "source": source.key,
         "source_name": source.name,
@@ -135,7 +135,7 @@ def report_card_for_source(
     return {**about, **card}
 
 
-def report_overview(dimension: Dimension, *, rounds: int = ROUNDS) -> list[CardLine]:
+def report_overview(dimension: Dimension, *, rounds: int | None = None) -> list[CardLine]:
     """One card per judge config version with judgments, then one per jury (registered) source."""
     lines = [
         CardLine(

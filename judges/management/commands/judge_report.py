@@ -14,7 +14,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from arena.errors import InputError
 from judges.report.card import FIGURES
 from judges.report.services import (
-    ROUNDS,
     report_card_for_source,
     report_dimension_get,
     report_source_get,
@@ -33,11 +32,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--judge-version", metavar="N", type=int, help="judge config version (default: current)"
         )
-        parser.add_argument("--rounds", type=int, default=ROUNDS, help="bootstrap rounds for the intervals")
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            help="bootstrap rounds for the intervals (default: JUDGES_REPORT_BOOTSTRAP_ROUNDS)",
+        )
         parser.add_argument("--json", action="store_true", help="one JSON object instead of a table")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["rounds"] < 0:
+        if options["rounds"] is not None and options["rounds"] < 0:
             raise CommandError("--rounds must be 0 or more.")
         try:
             source = report_source_get(options["source"])
