@@ -13,10 +13,13 @@ from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from arena.api.auth import token_auth
+from arena.blindness import may_see_blind
 from leaderboard import selectors
 from leaderboard.query import board_query_parse
+from leaderboard.services.battle_export import battle_export_parse
 from leaderboard.services.coalescing import recompute_request
 from leaderboard.services.exports import board_payload
+from leaderboard.views import battles_download
 
 router = Router(tags=["leaderboard"])
 
@@ -260,3 +263,30 @@ def recompute(request: HttpRequest):
     if not request.auth.is_staff:
         raise HttpError(403, "Only staff can recompute the leaderboards.")
     return Status(202, {"status": recompute_request(trigger="api")})
+
+
+class BattleExportParams(Schema):
+    format: str = "jsonl"
+    source: list[str] = []
+    dimension: list[str] = []
+    since: str = ""
+
+
+def _anyone(request: HttpRequest) -> bool:
+    """Public data: a request without a (valid) token is served as a visitor's."""
+    return True
+
+
+@router.get(
+    "/battles",
+    auth=[token_auth, _anyone],
+    response={200: None, **ERRORS},
+    summary="Raw verdicts, one record per verdict, streamed (fastchat, jsonl or csv)",
+)
+def battles(request: HttpRequest, params: Query[BattleExportParams]):
+    """Every verdict the leaderboards count: `format` (fastchat, jsonl, csv), `source` and `dimension`
+    (repeat for several; default all), `since` (ISO date or time). Voters are salted hashes. Answers an open
+    annotation task may serve are `null` (with `answers_withheld`) unless the token belongs to staff."""
+    lists = {"source": params.source, "dimension": params.dimension}
+    export = battle_export_parse({"format": params.format, "since": params.since}, lists=lists)
+    return battles_download(export, sees_blind=may_see_blind(request.user))
