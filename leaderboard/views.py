@@ -99,6 +99,9 @@ def _board_context(board: selectors.Board) -> dict:
         "running": selectors.run_running(),
         "agreements": selectors.agreement_table(query.run, query.dimension),
         "export_query": query.querystring(profile=()),
+        "battles_query": urlencode(
+            {"format": "fastchat", "source": query.source_key, "dimension": query.dimension.slug}
+        ),
         "contender_query": "?" + urlencode({"dimension": query.dimension.slug, "source": query.source_key}),
         "profile": profile,
         "profile_hidden": [(k, v) for k, v in query.params(profile=()).items()],

@@ -1,7 +1,8 @@
 """The arena's raw verdicts out, one record per verdict, streamed: FastChat battles, JSON lines or CSV.
 
 Which verdicts: exactly those the leaderboards count (not excluded, both contenders approved, an active
-dimension; `aggregation.verdicts_counted`), optionally narrowed by source, dimension and time. So rating a
+dimension; `aggregation.verdicts_counted`), optionally narrowed by source (a key, or `judges` for every LLM
+judge, as on the leaderboard), dimension and time. So rating a
 `fastchat` export of one source and dimension with `manage.py rate` gives that leaderboard's ratings back.
 
 Each record carries the prompt, both answers, the contenders (slugs), the outcome and A's score, the
@@ -31,7 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
-from django.db.models import BooleanField, Case, QuerySet, Value, When
+from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -90,6 +91,8 @@ _FIELDS = {
     "blind": "blind",
 }
 _CHUNK = 2000
+# The pseudo-source the leaderboard pools every LLM judge under.
+JUDGES = "judges"
 _VOTER_SALT = "leaderboard.battle_export.voter"
 
 
@@ -112,9 +115,8 @@ def battle_export_parse(params: Mapping, *, lists: Mapping[str, list[str]] | Non
         raise InputError(
             f"Unknown format {file_format!r}: choose one of {', '.join(EXPORT_FORMATS)}.", field="format"
         )
-    sources = _known(
-        _values(lists.get("source")), set(Source.objects.values_list("key", flat=True)), "source"
-    )
+    keys = set(Source.objects.values_list("key", flat=True)) | {JUDGES}
+    sources = _known(_values(lists.get("source")), keys, "source")
     active = set(Dimension.objects.filter(is_active=True).values_list("slug", flat=True))
     dimensions = _known(_values(lists.get("dimension")), active, "dimension")
     return BattleExport(file_format, sources, dimensions, _since(params.get("since") or ""))
@@ -164,7 +166,10 @@ def verdicts_exported(export: BattleExport, *, sees_blind: bool) -> QuerySet:
     """The verdict rows of an export, oldest first, as dictionaries keyed by the lookups of :data:`_FIELDS`."""
     verdicts = verdicts_counted()
     if export.sources:
-        verdicts = verdicts.filter(source__key__in=export.sources)
+        chosen = Q(source__key__in=export.sources)
+        if JUDGES in export.sources:
+            chosen |= Q(source__kind=Source.Kind.JUDGE)
+        verdicts = verdicts.filter(chosen)
     if export.dimensions:
         verdicts = verdicts.filter(dimension__slug__in=export.dimensions)
     if export.since is not None:

@@ -188,3 +188,15 @@ def test_command_error_names_the_problem_and_writes_no_file(rated_arena, tmp_pat
         call_command("export_battles", "--output", str(tmp_path / "missing" / "out.jsonl"))
 
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_leaderboard_links_its_raw_battles_and_judges_means_every_llm_judge(client, rated_arena):
+    html = client.get("/leaderboard/", {"source": "judges"}).content.decode()
+    link = unescape(html.split('data-testid="battles-export"')[0].rsplit('href="', 1)[1].split('"')[0])
+
+    response = client.get(link)
+    assert response.status_code == 200, (link, unescape(response.content.decode())[-600:])
+    battles = json.loads(body(response))
+
+    assert link.startswith(PAGE) and "source=judges" in link
+    assert {b["source"] for b in battles} == {"judge-gpt", "judge-llama"}
