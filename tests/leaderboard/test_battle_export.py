@@ -200,3 +200,21 @@ def test_the_leaderboard_links_its_raw_battles_and_judges_means_every_llm_judge(
 
     assert link.startswith(PAGE) and "source=judges" in link
     assert {b["source"] for b in battles} == {"judge-gpt", "judge-llama"}
+
+
+def test_llm_judge_verdicts_carry_their_config_version(db):
+    from judges.models import JudgeConfig
+    from tests.judges.conftest import make_arena, make_judge, run_inline, start_campaign
+    from tests.support.openai_stub import OpenAIStub
+
+    with OpenAIStub(script="prefer-marker") as stub:
+        prompt_set, contenders = make_arena(n_prompts=2, slugs=("alpha", "bravo"))
+        make_judge("fair", base_url=stub.base_url)
+        assert run_inline(start_campaign(prompt_set, contenders, "fair")) == ["done"] * 4
+    config = JudgeConfig.objects.get(slug="fair")
+
+    records = lines(export("--source", config.source.key))
+
+    assert len(records) == 2
+    assert {r["judge_version"] for r in records} == {config.current_version.number}
+    assert all(r["voter"] is None and r["source_kind"] == "judge" for r in records)
