@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from arena.api.auth import token_auth
+from arena.api.auth import token_auth, user_of
 from arena.blindness import may_see_blind
 from leaderboard import selectors
 from leaderboard.query import board_query_parse
@@ -272,14 +272,8 @@ class BattleExportParams(Schema):
     since: str = ""
 
 
-def _anyone(request: HttpRequest) -> bool:
-    """Public data: a request without a (valid) token is served as a visitor's."""
-    return True
-
-
 @router.get(
     "/battles",
-    auth=[token_auth, _anyone],
     response={200: None, **ERRORS},
     summary="Raw verdicts, one record per verdict, streamed (fastchat, jsonl or csv)",
 )
@@ -289,4 +283,4 @@ def battles(request: HttpRequest, params: Query[BattleExportParams]):
     annotation task may serve are `null` (with `answers_withheld`) unless the token belongs to staff."""
     lists = {"source": params.source, "dimension": params.dimension}
     export = battle_export_parse({"format": params.format, "since": params.since}, lists=lists)
-    return battles_download(export, sees_blind=may_see_blind(request.user))
+    return battles_download(export, sees_blind=may_see_blind(user_of(request)))

@@ -6,7 +6,7 @@ from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from arena import selectors
-from arena.api.auth import token_auth
+from arena.api.auth import token_auth, user_of
 from arena.errors import InputError
 from arena.models import Contender, PromptSet
 from arena.services.contenders import contender_register
@@ -139,23 +139,18 @@ def upload_outputs(
     )
 
 
-def _anyone(request) -> bool:
-    """Public data: a request without a (valid) token is served as a visitor's."""
-    return True
-
-
 @router.get(
     "/contenders/{slug}/outputs",
-    auth=[token_auth, _anyone],
     response={200: None, **ERRORS},
     summary="Download outputs (format alpaca_eval or jsonl; optional prompt_set), streamed",
 )
 def download_outputs(request, slug: str, format: str = "jsonl", prompt_set: str = ""):
     """Every output to the submitter and staff; to others, of an approved contender, the outputs no open
     annotation task may still serve."""
-    contender = selectors.contender_visible_or_404(request.user, slug)
+    user = user_of(request)
+    contender = selectors.contender_visible_or_404(user, slug)
     fmt, prompt_set = output_format_parse({"format": format, "prompt_set": prompt_set})
-    return outputs_download(contender, fmt, prompt_set, sees_blind=outputs_see_blind(request.user, contender))
+    return outputs_download(contender, fmt, prompt_set, sees_blind=outputs_see_blind(user, contender))
 
 
 @router.get("/prompt-sets", response=list[PromptSetOut], summary="Prompt sets")
