@@ -40,6 +40,7 @@ from arena.blindness import battles_blind_q
 from arena.errors import InputError
 from arena.models import Dimension, Source
 from leaderboard.services.aggregation import verdicts_counted
+from leaderboard.services.exports import csv_cell
 
 EXPORT_FORMATS = ("fastchat", "jsonl", "csv")
 CONTENT_TYPES = {
@@ -275,17 +276,8 @@ def _csv(records: Iterable[dict]) -> Iterator[str]:
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for record in records:
-        writer.writerow({key: _cell(value) for key, value in record.items()})
+        writer.writerow({key: csv_cell(value) for key, value in record.items()})
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
     yield buffer.getvalue()
-
-
-def _cell(value):
-    """Missing values empty; text a spreadsheet would run as a formula (answers are user input) quoted."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

@@ -218,3 +218,15 @@ def test_llm_judge_verdicts_carry_their_config_version(db):
     assert len(records) == 2
     assert {r["judge_version"] for r in records} == {config.current_version.number}
     assert all(r["voter"] is None and r["source_kind"] == "judge" for r in records)
+
+
+def test_a_failure_part_way_leaves_no_file(rated_arena, tmp_path, monkeypatch):
+    def failing(export, *, sees_blind):
+        yield '{"id": 1}\n'
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("leaderboard.management.commands.export_battles.export_chunks", failing)
+
+    with pytest.raises(RuntimeError, match="went away"):
+        call_command("export_battles", "--output", str(tmp_path / "out.jsonl"))
+    assert list(tmp_path.iterdir()) == []

@@ -7,8 +7,6 @@ operator has the database, so every output is included (staff's view).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from arena.errors import InputError
 from arena.models import Contender
+from arena.services.files import text_write_atomically
 from arena.services.output_export import OUTPUT_FORMATS, output_chunks, output_format_parse
 
 
@@ -43,16 +42,7 @@ class Command(BaseCommand):
             for chunk in chunks:
                 self.stdout.write(chunk, ending="")
             return
-        path = Path(options["output"])
-        if not path.parent.is_dir():
-            raise CommandError(
-                f"--output {path}: the folder {path.parent} does not exist. Nothing was exported."
-            )
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
         try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.writelines(chunks)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+            text_write_atomically(Path(options["output"]), chunks)
+        except InputError as error:
+            raise CommandError(f"--output {error.message} Nothing was exported.") from error

@@ -9,14 +9,13 @@ unless ``--public`` asks for what a visitor would download.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from arena.errors import InputError
+from arena.services.files import text_write_atomically
 from leaderboard.services.battle_export import EXPORT_FORMATS, battle_export_parse, export_chunks
 
 
@@ -61,21 +60,10 @@ class Command(BaseCommand):
             raise CommandError(f"{error.message} Nothing was exported.") from error
         chunks = export_chunks(export, sees_blind=not options["public"])
         if options["output"]:
-            _write_atomically(Path(options["output"]), chunks)
+            try:
+                text_write_atomically(Path(options["output"]), chunks)
+            except InputError as error:
+                raise CommandError(f"--output {error.message} Nothing was exported.") from error
         else:
             for chunk in chunks:
                 self.stdout.write(chunk, ending="")
-
-
-def _write_atomically(path: Path, chunks) -> None:
-    if not path.parent.is_dir():
-        raise CommandError(f"--output {path}: the folder {path.parent} does not exist. Nothing was exported.")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            for chunk in chunks:
-                out.write(chunk)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
