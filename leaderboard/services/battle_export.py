@@ -230,7 +230,6 @@ def _record(row: dict) -> dict:
         "outcome": row["outcome"],
         "score": row["score"],
         "inconsistent": row["inconsistent"],
-        "_tstamp": row["created"].timestamp(),
     }
 
 
@@ -247,7 +246,7 @@ def _fastchat(record: dict) -> dict:
         "turn": 1,
         "anony": True,
         "language": "",
-        "tstamp": record["_tstamp"],
+        "tstamp": datetime.fromisoformat(record["time"]).timestamp(),
         "dimension": record["dimension"],
         "source": record["source"],
         "judge_version": record["judge_version"],

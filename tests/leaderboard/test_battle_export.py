@@ -230,3 +230,12 @@ def test_a_failure_part_way_leaves_no_file(rated_arena, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="went away"):
         call_command("export_battles", "--output", str(tmp_path / "out.jsonl"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_jsonl_and_csv_hold_the_same_documented_fields(rated_arena):
+    from leaderboard.services.battle_export import CSV_COLUMNS
+
+    record = lines(export("--source", "people"))[0]
+    header = export("--format", "csv", "--source", "people").splitlines()[0]
+
+    assert tuple(record) == CSV_COLUMNS == tuple(header.split(","))
