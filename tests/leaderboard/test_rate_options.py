@@ -122,11 +122,12 @@ def test_mtbench_turn_is_passed_to_the_reader(tmp_path):
 
 
 BAD_OPTIONS = [
-    (["--method", "bt", "--k", "32"], "--k apply to --method elo only"),
+    (["--method", "bt", "--k", "32"], "--k: only for --method elo (this run uses --method bt)"),
     (
         ["--method", "winrate", "--baseline", "a", "--permutations", "5"],
-        "--permutations apply to --method elo",
+        "--permutations: only for --method elo",
     ),
+    (["--method", "elo", "--k", "inf"], "--k must be a finite number, not inf"),
     (["--method", "elo", "--k", "0"], "--k must be a positive number, not 0"),
     (["--method", "elo", "--scale", "-400"], "--scale must be a positive number"),
     (["--method", "elo", "--base", "1"], "--base must be above 1"),

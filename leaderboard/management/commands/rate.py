@@ -137,7 +137,7 @@ def _refuse_mismatched_options(options: dict[str, Any]) -> None:
         raise CommandError("--baseline applies to --method winrate only")
     given = [f"--{name}" for name in ELO_OPTIONS if options[name] is not None]
     if method != "elo" and given:
-        raise CommandError(f"{', '.join(given)} apply to --method elo only")
+        raise CommandError(f"{', '.join(given)}: only for --method elo (this run uses --method {method})")
     _refuse_bad_elo_settings(options)
     if options["unparsed"] and options["file_format"] != "qlora":
         raise CommandError("--unparsed applies to --format qlora only (its reviews scored -1)")
@@ -148,13 +148,14 @@ def _refuse_mismatched_options(options: dict[str, Any]) -> None:
 
 
 def _refuse_bad_elo_settings(options: dict[str, Any]) -> None:
+    for name in ("k", "initial", "scale", "base"):
+        if options[name] is not None and not math.isfinite(options[name]):
+            raise CommandError(f"--{name} must be a finite number, not {options[name]}")
     for name in ("k", "scale"):
         if options[name] is not None and not options[name] > 0:
             raise CommandError(f"--{name} must be a positive number, not {options[name]:g}")
     if options["base"] is not None and not options["base"] > 1:
         raise CommandError(f"--base must be above 1 (10 for Elo's usual scale), not {options['base']:g}")
-    if options["initial"] is not None and not math.isfinite(options["initial"]):
-        raise CommandError(f"--initial must be a finite number, not {options['initial']}")
     if options["permutations"] is not None and options["permutations"] < 1:
         raise CommandError(f"--permutations must be 1 or more, not {options['permutations']}")
 
