@@ -86,3 +86,31 @@ def test_live_judge_card_against_the_ledger(judged_live):
         card["people_alpha"] is not None and card["figures"]["people_alpha"]["n"] == battles
     )  # two or three votes each
     assert card["cost_per_1000"] == 0.0 and card["parse_failures_per_1000"] == 0.0
+
+
+def test_a_registered_reader_gives_a_jury_like_source_its_card(monkeypatch):
+    """Sources without per-order judgments of their own (e.g. a jury) feed their rows through a reader
+    registered for their kind; the card is computed from exactly those rows."""
+    from judges.report import selectors
+    from judges.report.card import JudgmentRow, ReportRows, VerdictRow
+
+    monkeypatch.setattr(selectors, "_READERS", {})  # leave the registry as it was after the test
+    factories.ensure_dimensions()
+    overall = Dimension.objects.get(slug="overall")
+    jury = Source.objects.create(kind="judge", key="jury-like", name="Jury-like")  # no judge config
+    assert selectors.source_rows(jury, overall) == selectors.ledger_rows(jury, overall)  # no reader yet
+
+    rows = ReportRows(
+        judgments=[
+            JudgmentRow(1, "shown", "A"),
+            JudgmentRow(1, "swapped", "A"),
+            JudgmentRow(2, "shown", "B"),
+            JudgmentRow(2, "swapped", "A"),
+        ],  # fmt: skip
+        verdicts=[VerdictRow(2, "b")],
+    )
+    seen = []
+    selectors.row_reader_register("judge", lambda source, dimension: seen.append(source.key) or rows)
+    card = report_card_for_source(jury, overall, rounds=0)
+    assert seen == ["jury-like"]
+    assert (card["biased_first"], card["consistent"], card["version"]) == (0.5, 0.5, None)
