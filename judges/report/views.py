@@ -125,7 +125,9 @@ def detail(request: HttpRequest, key: str) -> HttpResponse:
     card = report_card_for_source(source, dimension, version=version)
     found = report_disagreements(source, dimension, version=version)
     shown = found[:DISAGREEMENTS_SHOWN]
-    battles = Battle.objects.in_bulk([d.battle for d in shown])
+    battles = Battle.objects.select_related("prompt", "contender_a", "contender_b").in_bulk(
+        [d.battle for d in shown]
+    )
     blind = set(
         Battle.objects.filter(battles_blind_q(), pk__in=[d.battle for d in shown]).values_list(
             "pk", flat=True
@@ -152,10 +154,9 @@ def detail(request: HttpRequest, key: str) -> HttpResponse:
 
 
 def _both_public(battle: Battle) -> bool:
-    statuses = Contender.objects.filter(pk__in=[battle.contender_a_id, battle.contender_b_id]).values_list(
-        "status", flat=True
-    )
-    return all(s == Contender.Status.APPROVED for s in statuses)
+    """Both contenders are approved (pending or withdrawn ones are never named on public pages)."""
+    approved = Contender.Status.APPROVED
+    return battle.contender_a.status == approved and battle.contender_b.status == approved
 
 
 @require_GET

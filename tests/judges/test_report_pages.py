@@ -98,3 +98,13 @@ def test_exports_and_api_carry_the_same_numbers(client, judged):
 def test_leaderboard_and_nav_link_to_the_judges_pages(client, judged):
     html = client.get("/leaderboard/").content.decode()
     assert 'href="/judges/report/"' in html
+
+
+def test_pending_contenders_are_not_named_to_the_public(client, judged):
+    from arena.models import Contender
+
+    Contender.objects.filter(slug="7b-beta").update(status=Contender.Status.PENDING)
+    page = client.get("/judges/report/gpt4-small/").content.decode()
+    assert "hidden" in page and ">7b-beta<" not in page and ">answer-alpha<" not in page
+    battle_page = client.get(f"/judges/report/battles/{judged.pk}/").content.decode()
+    assert "7b-beta" not in battle_page
