@@ -39,7 +39,11 @@ class AnnotationTask(models.Model):
         blank=True, help_text="Markdown, shown to annotators before and during voting."
     )
     inconsistent_first = models.BooleanField(
-        default=False, help_text="Serve battles an LLM judge was inconsistent on before any other."
+        default=False,
+        help_text=(
+            "Serve disputed battles before any other: judges disagree with each other, or a judge "
+            "was inconsistent across the two answer orders."
+        ),
     )
     gold_rate = models.FloatField(
         default=0.1, help_text="Share of served battles drawn from the gold battles."
