@@ -236,7 +236,8 @@ ARENA_VOTE_MIN_READ_MS = env_int("ARENA_VOTE_MIN_READ_MS", 2000, minimum=0)
 ARENA_VOTE_READ_CHARS_PER_SECOND = env_int("ARENA_VOTE_READ_CHARS_PER_SECOND", 80, minimum=1)
 # ... or when the same button was pressed this many times in a row.
 ARENA_VOTE_SAME_CHOICE_STREAK = env_int("ARENA_VOTE_SAME_CHOICE_STREAK", 8, minimum=2)
-# Serve battles an LLM judge was inconsistent on first, in every task (tasks can also turn it on one by one).
+# Serve disputed battles first (LLM judges disagree with each other, or one was inconsistent across the two
+# answer orders), in every task (tasks can also turn it on one by one).
 ARENA_VOTE_INCONSISTENT_FIRST = env_bool("ARENA_VOTE_INCONSISTENT_FIRST", False)
 # Dotted path of the function ranking contender pairs for serving (see arena.voting.selection).
 ARENA_VOTE_PAIR_PRIORITY = env_str("ARENA_VOTE_PAIR_PRIORITY", "arena.voting.selection.fewest_votes_first")
@@ -255,6 +256,10 @@ LEADERBOARD_MIN_VERDICTS = env_int("LEADERBOARD_MIN_VERDICTS", 10, minimum=1)
 # Style-controlled ratings beside the raw ones; their intervals cost a full refit per round (0: none).
 LEADERBOARD_STYLE_CONTROL = env_bool("LEADERBOARD_STYLE_CONTROL", True)
 LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS = env_int("LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS", 0, minimum=0)
+# Judge and jury boards calibrated by people (prediction-powered inference): battles both must have judged
+# before a calibrated rating is shown, and the bootstrap rounds of its interval.
+LEADERBOARD_CALIBRATION_MIN_LABELLED = env_int("LEADERBOARD_CALIBRATION_MIN_LABELLED", 30, minimum=1)
+LEADERBOARD_CALIBRATION_BOOTSTRAP_ROUNDS = env_int("LEADERBOARD_CALIBRATION_BOOTSTRAP_ROUNDS", 200, minimum=0)
 # Finished recomputes kept viewable in the history; older ones are deleted.
 LEADERBOARD_KEEP_RUNS = env_int("LEADERBOARD_KEEP_RUNS", 100, minimum=1)
 # A running recompute's claim lapses this long after its last sign of life (a crashed worker).

@@ -159,7 +159,8 @@ def _solve(comparison: np.ndarray, labelled: LabelledBattles | None, start: np.n
     theta = start - start.mean()
     value = _objective(theta, pairs, target)
     for _ in range(_MAX_NEWTON_STEPS):
-        p = 1.0 / (1.0 + np.exp(theta[None, :] - theta[:, None]))  # p[i, j] = P(i beats j)
+        # p[i, j] = P(i beats j), as a tanh so that far-apart strengths do not overflow an exponential
+        p = 0.5 * (1.0 + np.tanh(0.5 * (theta[:, None] - theta[None, :])))
         gradient = (pairs * p).sum(axis=1) - target + RIDGE * theta
         weights = pairs * p * p.T
         hessian = np.diag(weights.sum(axis=1) + RIDGE) - weights

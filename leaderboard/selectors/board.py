@@ -30,6 +30,10 @@ class ContenderRow:
     style_ci_low: float | None
     style_ci_high: float | None
     style_rank_ub: int | None
+    # Judge and jury boards calibrated by people (None elsewhere); shown beside the raw rating, not exported.
+    calibrated_rating: float | None = None
+    calibrated_ci_low: float | None = None
+    calibrated_ci_high: float | None = None
 
     def export(self) -> dict:
         """The exported fields, in column order (CSV header, JSON keys, API schema)."""
@@ -105,6 +109,9 @@ def row_view(row: SnapshotRow) -> ContenderRow:
         style_ci_low=row.style_ci_low,
         style_ci_high=row.style_ci_high,
         style_rank_ub=row.style_rank_ub,
+        calibrated_rating=row.calibrated_rating,
+        calibrated_ci_low=row.calibrated_ci_low,
+        calibrated_ci_high=row.calibrated_ci_high,
     )
 
 
