@@ -306,6 +306,15 @@ JUDGES_GENERATION_MAX_TOKENS = env_int("JUDGES_GENERATION_MAX_TOKENS", 1024, min
 JUDGES_GENERATION_TIMEOUT_SECONDS = env_int("JUDGES_GENERATION_TIMEOUT_SECONDS", 120, minimum=1)
 JUDGES_GENERATION_TEMPERATURE = 0.0
 CELERY_BEAT_SCHEDULE["judges-sweep"] = {"task": "judges.sweep", "schedule": JUDGES_SWEEP_SECONDS}
+# Juries (several judge configs combined): battles with a people's majority and a member's verdict needed
+# before weights are learned (fewer: majority vote), and how often beat refreshes every jury's verdicts
+# (they also follow each finished judge campaign; learned weights follow people's votes at this pace).
+JUDGES_JURY_MIN_TRAINING = env_int("JUDGES_JURY_MIN_TRAINING", 30, minimum=1)
+JUDGES_JURY_REFRESH_SECONDS = env_int("JUDGES_JURY_REFRESH_SECONDS", 15 * 60, minimum=10)
+CELERY_BEAT_SCHEDULE["judges-juries"] = {
+    "task": "judges.juries_refresh",
+    "schedule": JUDGES_JURY_REFRESH_SECONDS,
+}
 # Celery's Django fixup closes every database connection before and after each task unless this is set,
 # so each judge call paid for a new PostgreSQL connection (a backend fork). With it, worker threads keep
 # their connection; judges/tasks.py still drops unusable or expired ones (DB_CONN_MAX_AGE) after each task.
@@ -313,6 +322,7 @@ CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=1)
 ARENA_DEMO_HOOKS.append(
     "demo_campaign"
 )  # after demo_votes: the demo shows people's votes and a finished campaign
+ARENA_DEMO_HOOKS.append("demo_jury")  # after demo_campaign: a jury of the demo's two judges
 
 LOGGING = {
     "version": 1,
