@@ -169,7 +169,7 @@ def dimensions_shown() -> list[Dimension]:
 
 
 def sources_in(run: RecomputeRun | None) -> list[SourceChoice]:
-    """Sources with a leaderboard in `run`: people first, then judges, the judges' pool, imports."""
+    """Sources with a leaderboard in `run`: people first, then judges, juries, the judges' pool, imports."""
     if run is None:
         return []
     seen = (
@@ -177,7 +177,7 @@ def sources_in(run: RecomputeRun | None) -> list[SourceChoice]:
         .values_list("source_key", "source_name", "source_kind")
         .distinct()
     )
-    order = {"human": 0, "judge": 1, "judges": 2, "import": 3}
+    order = {"human": 0, "judge": 1, "jury": 2, "judges": 3, "import": 4}
     choices = {key: SourceChoice(key, name, kind) for key, name, kind in seen}
     return sorted(choices.values(), key=lambda c: (order.get(c.kind, 9), c.name.lower()))
 

@@ -250,7 +250,7 @@ def test_per_order_choices_combine_the_members_choices_in_that_order(db):
     assert {c.n_members for c in JuryOrderChoice.objects.filter(jury=jury)} == {3}
 
 
-def test_a_jury_is_a_leaderboard_source(three_judges, settings):
+def test_a_jury_is_a_leaderboard_source(three_judges, settings, client):
     from leaderboard.models import Snapshot
     from leaderboard.services.recompute import leaderboards_recompute
 
@@ -269,3 +269,5 @@ def test_a_jury_is_a_leaderboard_source(three_judges, settings):
     # The pool of all judges still counts each judge's verdicts, not the jury's again.
     pool = Snapshot.objects.get(run=run, source_key="judges", category="")
     assert pool.n_verdicts == 18
+    page = client.get("/leaderboard/", {"source": "panel"}).content.decode()
+    assert "Panel (jury of LLM judges)" in page and 'data-contender="alpha"' in page
