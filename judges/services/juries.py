@@ -114,12 +114,27 @@ def _members(slugs: list[str]) -> list[JudgeConfig]:
 
 
 def juries_refresh() -> dict[str, JuryRefresh]:
-    """Refresh every active jury; returns what changed, by jury slug."""
-    return {jury.slug: jury_refresh(jury=jury) for jury in Jury.objects.filter(is_active=True)}
+    """Refresh every jury; returns what changed, by jury slug. A jury staff switched off loses its verdicts
+    and per-order choices (so it leaves the leaderboard at the next refit); switched on again, it gets them
+    back at the next refresh."""
+    return {jury.slug: jury_refresh(jury=jury) for jury in Jury.objects.all()}
 
 
 def jury_refresh(*, jury: Jury) -> JuryRefresh:
-    """Recompute the jury's verdicts and per-order choices from its members' (see the module docstring)."""
+    """Recompute the jury's verdicts and per-order choices from its members' (see the module docstring).
+
+    The whole refresh holds a lock on the jury's row: two refreshes at once (beat and a finished campaign)
+    run one after the other, the second reading what the first wrote, instead of inserting the same rows."""
+    with transaction.atomic():
+        locked = Jury.objects.select_for_update().get(pk=jury.pk)
+        if not locked.is_active:
+            removed = derived_verdicts_sync(source=locked.source, outcomes={})[2]
+            JuryOrderChoice.objects.filter(jury=locked).delete()
+            return JuryRefresh(0, 0, removed, 0)
+        return _refresh(locked)
+
+
+def _refresh(jury: Jury) -> JuryRefresh:
     members = list(jury.members.select_related("source").order_by("slug"))
     column = {m.source_id: k for k, m in enumerate(members)}
     finals = _member_finals(list(column))
@@ -145,11 +160,10 @@ def jury_refresh(*, jury: Jury) -> JuryRefresh:
             if ok:
                 outcomes[battle, dimension_id] = OUTCOME_OF[choice]
     order_rows = _order_choices(jury, members, weights_by_dimension)
-    with transaction.atomic():
-        created, changed, removed = derived_verdicts_sync(source=jury.source, outcomes=outcomes)
-        JuryOrderChoice.objects.filter(jury=jury).delete()
-        JuryOrderChoice.objects.bulk_create(order_rows, batch_size=2000)
-        Jury.objects.filter(pk=jury.pk).update(weights=weights_used, refreshed=timezone.now())
+    created, changed, removed = derived_verdicts_sync(source=jury.source, outcomes=outcomes)
+    JuryOrderChoice.objects.filter(jury=jury).delete()
+    JuryOrderChoice.objects.bulk_create(order_rows, batch_size=2000)
+    Jury.objects.filter(pk=jury.pk).update(weights=weights_used, refreshed=timezone.now())
     return JuryRefresh(created, changed, removed, len(order_rows))
 
 

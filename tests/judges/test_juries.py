@@ -16,7 +16,7 @@ from arena.models import Dimension, Source, Verdict
 from arena.services.battles import derived_verdicts_sync, people_source, verdict_record
 from judges.jury_maths import majority_choice, weighted_choice, weights_fit
 from judges.models import Judgment, Jury, JuryOrderChoice, WorkStatus
-from judges.services.juries import jury_create, jury_refresh
+from judges.services.juries import juries_refresh, jury_create, jury_refresh
 from tests.judges.conftest import make_arena, make_judge, run_inline, start_campaign
 from tests.support.openai_stub import OpenAIStub, position_biased, prefer_marker
 
@@ -170,6 +170,11 @@ def test_a_majority_jury_needs_a_quorum_and_follows_its_members(three_judges):
     again = jury_refresh(jury=jury)
     assert (again.created, again.changed, again.removed) == (0, 0, 1)
     assert _jury_outcomes(jury) == {b[0].pk: "a", b[1].pk: "tie"}
+    # Switched off, the jury loses its verdicts (and leaves the leaderboard); switched on, gets them back.
+    Jury.objects.filter(pk=jury.pk).update(is_active=False)
+    assert juries_refresh()["panel"].removed == 2 and not _jury_outcomes(jury)
+    Jury.objects.filter(pk=jury.pk).update(is_active=True)
+    assert juries_refresh()["panel"].created == 2
 
 
 def test_learned_weights_follow_people_and_fall_back_to_majority_with_too_few(three_judges, settings):
