@@ -56,7 +56,8 @@ def labelled_rows_read() -> dict[tuple[int, int], LabelledRows]:
     human = {(battle, dimension): mean for battle, dimension, mean in people.iterator(chunk_size=20_000)}
     if not human:
         return {}
-    voted = {battle for battle, _ in human}
+    # A subquery, not the ids: people may have voted on a great many battles.
+    voted = verdicts_counted().filter(source__kind=Source.Kind.HUMAN).values("battle_id")
     judged = (
         verdicts_counted()
         .filter(source__kind__in=CALIBRATED_KINDS, outcome__isnull=False, battle_id__in=voted)

@@ -276,3 +276,20 @@ def test_a_jury_is_a_leaderboard_source(three_judges, settings, client):
     assert pool.n_verdicts == 18
     page = client.get("/leaderboard/", {"source": "panel"}).content.decode()
     assert "Panel (jury of LLM judges)" in page and 'data-contender="alpha"' in page
+
+
+def test_staff_edit_a_jury_in_the_admin_and_one_member_is_refused(three_judges, client, staff_user):
+    jury = jury_create(slug="panel", name="Panel", method="majority", members=["judge-1", "judge-2"])
+    client.force_login(staff_user)
+    url = f"/admin/judges/jury/{jury.pk}/change/"
+    one = [three_judges[0].pk]
+    refused = client.post(url, {"name": "Solo", "method": "majority", "members": one, "is_active": "on"})
+    assert refused.status_code == 200
+    assert "A jury needs at least two judge configs; 1 chosen." in refused.content.decode()
+    jury.refresh_from_db()
+    assert jury.name == "Panel" and jury.members.count() == 2
+    everyone = [j.pk for j in three_judges]
+    saved = client.post(url, {"name": "Trio", "method": "learned", "members": everyone, "is_active": "on"})
+    assert saved.status_code == 302
+    jury.refresh_from_db()
+    assert (jury.name, jury.method, jury.members.count(), jury.source.name) == ("Trio", "learned", 3, "Trio")
