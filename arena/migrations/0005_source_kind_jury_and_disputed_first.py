@@ -28,4 +28,9 @@ class Migration(migrations.Migration):
             model_name='source',
             constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['human', 'judge', 'import', 'jury'])), name='source_kind_valid'),
         ),
+        migrations.AddField(
+            model_name='assignment',
+            name='disputed',
+            field=models.BooleanField(default=False),
+        ),
     ]

@@ -156,6 +156,9 @@ class Assignment(models.Model):
     dimension_outcomes = models.JSONField(default=dict, blank=True)
     gold_passed = models.BooleanField(null=True, blank=True)
     flagged = models.BooleanField(default=False)
+    # Served before others because LLM judges disputed the battle (the task's "Inconsistent first"): such
+    # battles are not a fair sample of the judges' battles, so the calibrated judge boards leave them out.
+    disputed = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

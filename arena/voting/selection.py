@@ -73,6 +73,7 @@ def pair_priority() -> PairPriority:
 class Pick:
     battle: Battle
     gold: GoldBattle | None = None
+    disputed: bool = False  # served first because LLM judges dispute it (recorded on the assignment)
 
 
 def task_contender_ids(task: AnnotationTask) -> list[int]:
@@ -163,7 +164,7 @@ def _disputed(task: AnnotationTask, annotator: Annotator, ids: list[int], rng: r
     # Most disputed first; among equals the one with the fewest votes held, then at random.
     jitter = {pk: rng.random() for pk in open_}
     best = max(open_, key=lambda pk: (disputes[pk], -held.get(pk, 0), jitter[pk]))
-    return Pick(battle=Battle.objects.get(pk=best))
+    return Pick(battle=Battle.objects.get(pk=best), disputed=True)
 
 
 def _pairs_ranked(task: AnnotationTask, ids: list[int], rng: random.Random) -> list[PairStats]:

@@ -3,7 +3,8 @@ prediction-powered fit of `leaderboard.rating.calibrated` on each such board ove
 
 The labelled slice of a judge (or jury) source on a dimension: the battles where it gave a hard verdict and
 people voted (hard or soft), each with the people's mean score for A and the judge's score. Only verdicts that
-ratings count take part (not excluded, approved contenders, active dimensions), as on the boards themselves.
+ratings count take part (not excluded, approved contenders, active dimensions), as on the boards themselves;
+battles people voted on because they were routed to them as disputed (`Assignment.disputed`) are left out.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.db.models import Avg
 
-from arena.models import Source
+from arena.models import Assignment, Source
 from leaderboard.models import ALL_CATEGORIES
 from leaderboard.rating import RatingError
 from leaderboard.rating.calibrated import CalibratedResult, LabelledBattles, fit_calibrated_bradley_terry
@@ -46,9 +47,13 @@ class Calibration:
 
 def labelled_rows_read() -> dict[tuple[int, int], LabelledRows]:
     """(source id, dimension id) → the labelled battles of every judge and jury source that has some."""
+    # Battles people were served first because judges disputed them are no fair sample of the judge's
+    # battles (their errors are why they were chosen): they would exaggerate the correction, so they are out.
+    routed = Assignment.objects.filter(disputed=True, state=Assignment.State.VOTED).values("battle_id")
     people = (
         verdicts_counted()
         .filter(source__kind=Source.Kind.HUMAN)
+        .exclude(battle_id__in=routed)
         .values_list("battle_id", "dimension_id")
         .annotate(mean=Avg("score"))
         .order_by()
@@ -57,7 +62,8 @@ def labelled_rows_read() -> dict[tuple[int, int], LabelledRows]:
     if not human:
         return {}
     # A subquery, not the ids: people may have voted on a great many battles.
-    voted = verdicts_counted().filter(source__kind=Source.Kind.HUMAN).values("battle_id")
+    voted = verdicts_counted().filter(source__kind=Source.Kind.HUMAN).exclude(battle_id__in=routed)
+    voted = voted.values("battle_id")
     judged = (
         verdicts_counted()
         .filter(source__kind__in=CALIBRATED_KINDS, outcome__isnull=False, battle_id__in=voted)

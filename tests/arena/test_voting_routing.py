@@ -50,10 +50,14 @@ def test_served_order_follows_the_dispute_priority(db, judges):
     _say(agreed, judges[0], "b")
     _say(agreed, judges[1], "b")
     user = factories.make_annotator_user("alice")
-    served = [_serve_and_vote(task, user).battle_id for _ in range(3)]
+    routed = [_serve_and_vote(task, user) for _ in range(3)]
+    served = [assignment.battle_id for assignment in routed]
     assert served == [both_ways.pk, disagree.pk, inconsistent.pk]
     # Then the ordinary pair priority takes over, which may serve any other battle, the agreed one included.
-    assert _serve_and_vote(task, user).battle_id not in served
+    # Each assignment records whether routing chose it (calibrated judge boards leave those battles out).
+    ordinary = _serve_and_vote(task, user)
+    assert ordinary.battle_id not in served
+    assert [a.disputed for a in routed] == [True, True, True] and ordinary.disputed is False
 
 
 def test_disagreement_counts_only_within_one_dimension(db, judges):

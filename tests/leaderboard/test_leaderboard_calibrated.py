@@ -109,3 +109,24 @@ def test_the_page_shows_the_calibrated_board_and_the_labels_it_rests_on(client, 
     assert 'data-testid="calibrated"' in html and 'data-testid="n-labelled">24<' in html
     people_page = client.get("/leaderboard/", {"source": "people"}).content.decode()
     assert 'data-testid="calibrated"' not in people_page
+
+
+def test_battles_people_were_routed_to_as_disputed_are_left_out(settings):
+    from django.utils import timezone
+
+    from arena.models import Assignment
+    from arena.voting.identity import annotator_for
+    from tests.support import factories
+
+    settings.LEADERBOARD_CALIBRATION_MIN_LABELLED = 20
+    settings.LEADERBOARD_CALIBRATION_BOOTSTRAP_ROUNDS = 20
+    arena, judge = _judged_arena(n_people_battles=30)
+    task = factories.make_voting_task(arena.prompt_set, arena.contenders, slug="routed")
+    annotator = annotator_for(factories.voter_of(factories.make_annotator_user("router")))
+    for k, battle in enumerate(arena.battles[:10]):
+        Assignment.objects.create(
+            token=f"t{k}", task=task, annotator=annotator, battle=battle, left_is_a=True, state="voted",
+            outcome="a", answered_at=timezone.now(), disputed=k < 8,  # two served the ordinary way: they count
+        )  # fmt: skip
+    run = leaderboards_recompute(trigger="test")
+    assert _judge_snapshot(run, judge).n_labelled == 30 - 8
