@@ -30,7 +30,7 @@ class ContenderRow:
     style_ci_low: float | None
     style_ci_high: float | None
     style_rank_ub: int | None
-    # Judge and jury boards calibrated by people (None elsewhere); shown beside the raw rating, not exported.
+    # Judge and jury boards calibrated by people (None elsewhere), shown beside the raw rating.
     calibrated_rating: float | None = None
     calibrated_ci_low: float | None = None
     calibrated_ci_high: float | None = None
@@ -52,6 +52,9 @@ class ContenderRow:
             "votes": self.votes,
             "organization": self.organization,
             "license": self.license,
+            "calibrated_rating": self.calibrated_rating,
+            "calibrated_ci_low": self.calibrated_ci_low,
+            "calibrated_ci_high": self.calibrated_ci_high,
         }
 
 

@@ -109,6 +109,17 @@ def test_the_page_shows_the_calibrated_board_and_the_labels_it_rests_on(client, 
     assert 'data-testid="calibrated"' in html and 'data-testid="n-labelled">24<' in html
     people_page = client.get("/leaderboard/", {"source": "people"}).content.decode()
     assert 'data-testid="calibrated"' not in people_page
+    # The same figures in the read API and the exports, beside the raw ones.
+    api = client.get("/api/leaderboard/", {"source": "judge-gpt"}).json()
+    assert api["n_labelled"] == 24 and all(row["calibrated_ci_low"] is not None for row in api["rows"])
+    rows = {
+        r.contender.slug: r
+        for r in SnapshotRow.objects.filter(snapshot__source__key="judge-gpt", snapshot__category="")
+    }
+    for row in api["rows"]:
+        assert row["calibrated_rating"] == pytest.approx(rows[row["contender"]].calibrated_rating)
+    header = client.get("/leaderboard/export.csv", {"source": "judge-gpt"}).content.decode().splitlines()[0]
+    assert header.endswith("calibrated_rating,calibrated_ci_low,calibrated_ci_high")
 
 
 def test_battles_people_were_routed_to_as_disputed_are_left_out(settings):
