@@ -246,23 +246,27 @@ def _order_choices(
         for slug, label in (verdicts or {}).items():
             if slug in dimension_ids and label in POSITION_VOTE:
                 labels[battle_id, order, dimension_ids[slug]][column[config_id]] = label
-    rows = []
-    for (battle_id, order, dimension_id), by_member in labels.items():
-        if len(by_member) * 2 <= len(members):
-            continue  # no quorum in this order, as for verdicts
-        votes = np.zeros((1, len(members)))
-        for k, label in by_member.items():
-            votes[0, k] = POSITION_VOTE[label]
+    keys = [key for key, by_member in labels.items() if len(by_member) * 2 > len(members)]  # quorum
+    votes = np.zeros((len(keys), len(members)))
+    for row, key in enumerate(keys):
+        for k, label in labels[key].items():
+            votes[row, k] = POSITION_VOTE[label]
+    choices = np.zeros(len(keys))
+    dimension_of = np.array([dimension_id for _, _, dimension_id in keys], dtype=np.int64)
+    for dimension_id in set(dimension_of.tolist()):
+        rows = dimension_of == dimension_id
         learned = weights.get(dimension_id)
-        choice = majority_choice(votes) if learned is None else weighted_choice(votes, learned)
-        rows.append(
-            JuryOrderChoice(
-                jury=jury,
-                battle_id=battle_id,
-                dimension_id=dimension_id,
-                order=order,
-                choice=LABEL_OF[float(choice[0])],
-                n_members=len(by_member),
-            )  # fmt: skip
+        choices[rows] = (
+            majority_choice(votes[rows]) if learned is None else weighted_choice(votes[rows], learned)
         )
-    return rows
+    return [
+        JuryOrderChoice(
+            jury=jury,
+            battle_id=battle_id,
+            dimension_id=dimension_id,
+            order=order,
+            choice=LABEL_OF[float(choice)],
+            n_members=len(labels[battle_id, order, dimension_id]),
+        )
+        for (battle_id, order, dimension_id), choice in zip(keys, choices.tolist(), strict=True)
+    ]
