@@ -170,13 +170,10 @@ def derived_verdicts_sync(*, source: Source, outcomes: dict[tuple[int, int], str
             .values_list("pk", "battle_id", "dimension_id", "outcome")
         }
         stale = [pk for key, (pk, _) in stored.items() if key not in outcomes]
-        Verdict.objects.filter(pk__in=stale).delete()
-        changed = [
-            Verdict(pk=stored[key][0], outcome=outcome, score=OUTCOME_SCORE[Outcome(outcome)])
-            for key, outcome in outcomes.items()
-            if key in stored and stored[key][1] != outcome
-        ]
-        Verdict.objects.bulk_update(changed, ["outcome", "score"], batch_size=2000)
+        changed = [key for key, outcome in outcomes.items() if key in stored and stored[key][1] != outcome]
+        # A changed verdict is deleted and inserted again rather than updated: verdicts are otherwise
+        # append-only, and the leaderboard's data fingerprint (count, largest id) relies on it to notice.
+        Verdict.objects.filter(pk__in=stale + [stored[key][0] for key in changed]).delete()
         now = timezone.now()
         fresh = [
             Verdict(
@@ -191,7 +188,7 @@ def derived_verdicts_sync(*, source: Source, outcomes: dict[tuple[int, int], str
                 created=now,
             )  # fmt: skip
             for (battle, dimension), outcome in outcomes.items()
-            if (battle, dimension) not in stored
+            if (battle, dimension) not in stored or stored[battle, dimension][1] != outcome
         ]
         Verdict.objects.bulk_create(fresh, batch_size=2000)
-    return len(fresh), len(changed), len(stale)
+    return len(fresh) - len(changed), len(changed), len(stale)

@@ -201,8 +201,15 @@ def test_learned_weights_follow_people_and_fall_back_to_majority_with_too_few(th
     outcomes = _jury_outcomes(jury)
     agree = sum(outcomes[battle.pk] == ("a" if k % 2 else "b") for k, battle in enumerate(b))
     assert agree == 30
+    from leaderboard.services.aggregation import data_fingerprint
+
+    before = data_fingerprint({})
     settings.JUDGES_JURY_MIN_TRAINING = 31
-    jury_refresh(jury=jury)
+    fallback = jury_refresh(jury=jury)
+    # The majority now sides with judges 2 and 3 on the 20 battles judge 3 got wrong: 20 verdicts change,
+    # and the leaderboard's data fingerprint notices (a scheduled recompute would not skip the change).
+    assert (fallback.created, fallback.changed, fallback.removed) == (0, 20, 0)
+    assert data_fingerprint({}) != before
     jury.refresh_from_db()
     assert jury.weights["overall"]["method"] == "majority"
     assert "needs 31 (setting JUDGES_JURY_MIN_TRAINING)" in jury.weights["overall"]["note"]
