@@ -27,7 +27,8 @@ from itertools import combinations
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -126,14 +127,21 @@ def _judges_disagree() -> Exists:
 def _dispute_score():
     """2 when judges disagree with each other, plus 1 per judge verdict flagged inconsistent (a judge that
     changed its mind when the answers swapped places). Disagreement weighs more: it says the judges' panel,
-    not one judge, cannot tell the answers apart, and it is what juries and calibrated boards learn from."""
-    inconsistent = Count(
-        "verdicts",
-        filter=Q(
-            verdicts__inconsistent=True, verdicts__excluded=False, verdicts__source__kind=Source.Kind.JUDGE
-        ),
+    not one judge, cannot tell the answers apart, and it is what juries and calibrated boards learn from.
+
+    Correlated subqueries on the verdicts' battle index, not a join: a join would read every verdict of every
+    battle of the prompt set (people's votes included) on each serve."""
+    inconsistent = (
+        Verdict.objects.filter(
+            battle=OuterRef("pk"), inconsistent=True, excluded=False, source__kind=Source.Kind.JUDGE
+        )
+        .values("battle")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
-    return inconsistent + Case(When(_judges_disagree(), then=Value(2)), default=Value(0))
+    return Coalesce(Subquery(inconsistent), 0) + Case(
+        When(_judges_disagree(), then=Value(2)), default=Value(0)
+    )
 
 
 def _disputed(task: AnnotationTask, annotator: Annotator, ids: list[int], rng: random.Random) -> Pick | None:
