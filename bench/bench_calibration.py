@@ -32,7 +32,11 @@ def main() -> None:
     parser.add_argument("--replicates", type=int, default=400)
     parser.add_argument("--battles", type=int, default=3000)
     parser.add_argument("--labelled", type=int, default=400)
+    parser.add_argument("--scale", action="store_true", help="Time one fit: 100 contenders, 1M battles.")
     args = parser.parse_args()
+    if args.scale:
+        scale()
+        return
     truth = TRUTH - TRUTH.mean() + 1000.0
     hits = {"raw": [], "calibrated": []}
     widths = {"raw": [], "calibrated": []}
@@ -59,6 +63,21 @@ def main() -> None:
             f"contender; mean interval width {np.mean(widths[name]):.0f} Elo points"
         )
     print(f"({elapsed:.1f} s)")
+
+
+def scale() -> None:
+    """One calibrated fit at the size of a large arena: 100 contenders, 1M judge battles, 5,000 labelled."""
+    rng = np.random.default_rng(0)
+    truth = rng.normal(1000.0, 150.0, 100)
+    bias = np.where(np.arange(100) < 5, 100.0, 0.0)  # five favoured contenders
+    sequence, people = simulate_judged_battles(truth, bias, 1_000_000, 5000, rng)
+    counts = pair_counts_from_sequence(sequence)
+    labelled = LabelledBattles(sequence.a[:5000], sequence.b[:5000], people, sequence.score[:5000])
+    started = time.perf_counter()
+    fit_calibrated_bradley_terry(counts, labelled, bootstrap_rounds=200, seed=0)
+    print(
+        f"100 contenders, 1M judge battles, 5000 labelled, 200 rounds: {time.perf_counter() - started:.2f} s"
+    )
 
 
 if __name__ == "__main__":

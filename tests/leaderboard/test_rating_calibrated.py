@@ -80,9 +80,10 @@ def test_calibrated_intervals_cover_the_truth_where_the_raw_judge_board_misses_i
     for seed in range(replicates):
         counts, labelled, _ = _simulated(seed=100 + seed)
         calibrated = fit_calibrated_bradley_terry(counts, labelled, bootstrap_rounds=100, seed=seed)
-        raw = fit_bradley_terry(counts, bootstrap_rounds=50, seed=seed)
         calibrated_hits.append((calibrated.ci_low <= truth) & (truth <= calibrated.ci_high))
-        raw_hits.append((raw.ci_low <= truth) & (truth <= raw.ci_high))
+        if seed < 10:  # the raw board misses by ~7 of its standard errors: 10 arenas show it plainly
+            raw = fit_bradley_terry(counts, bootstrap_rounds=50, seed=seed)
+            raw_hits.append((raw.ci_low <= truth) & (truth <= raw.ci_high))
     calibrated_hits, raw_hits = np.array(calibrated_hits), np.array(raw_hits)
     # 240 intervals (40 arenas × 6 contenders). At a true 95 % coverage the share has a binomial standard
     # error of √(0.95·0.05/240) = 1.4 points; intervals of one arena share its data (they are centred
@@ -91,9 +92,9 @@ def test_calibrated_intervals_cover_the_truth_where_the_raw_judge_board_misses_i
     assert calibrated_hits.mean() >= 0.89
     # The favoured contender alone: 40 intervals; P(Binomial(40, 0.95) ≤ 33) < 1 %, so 34 hits or more.
     assert calibrated_hits[:, -1].sum() >= 34
-    # The raw judge board is confidently wrong about it: its interval (about ±40 points) sits 125 points
-    # too high, so it essentially never covers the truth; the rest are dragged along by the centring.
-    assert raw_hits[:, -1].mean() <= 0.05
+    # The raw judge board is confidently wrong about it: its interval (about ±18 points) sits 125 points
+    # too high, so it never covers the truth; the rest are dragged along by the centring.
+    assert raw_hits[:, -1].sum() == 0
     assert raw_hits.mean() <= 0.5
 
 
