@@ -26,6 +26,8 @@ class Jury(models.Model):
     weights = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
     refreshed = models.DateTimeField(null=True, blank=True)
+    # Digest of what the last refresh read (see `jury_inputs_digest`): unchanged, a refresh has nothing to do.
+    inputs_digest = models.CharField(max_length=64, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

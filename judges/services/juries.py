@@ -10,6 +10,8 @@ verdicts, and returns what changed; running it twice on the same data changes no
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from arena.errors import InputError
@@ -130,8 +133,39 @@ def jury_refresh(*, jury: Jury) -> JuryRefresh:
         if not locked.is_active:
             removed = derived_verdicts_sync(source=locked.source, outcomes={})[2]
             JuryOrderChoice.objects.filter(jury=locked).delete()
+            Jury.objects.filter(pk=locked.pk).update(inputs_digest="")
             return JuryRefresh(0, 0, removed, 0)
-        return _refresh(locked)
+        digest = jury_inputs_digest(locked)
+        if digest == locked.inputs_digest:
+            return JuryRefresh(0, 0, 0, JuryOrderChoice.objects.filter(jury=locked).count())
+        refreshed = _refresh(locked)
+        Jury.objects.filter(pk=locked.pk).update(inputs_digest=digest)
+        return refreshed
+
+
+def jury_inputs_digest(jury: Jury) -> str:
+    """A digest of everything a refresh reads: the jury's method and members, its members' verdicts and
+    judgments, the people's votes (learned weights), the dimensions and the training setting. Verdicts are
+    append-only apart from `excluded`, and judgments only move forward in status, so counts and largest ids
+    stand for their content; a beat refresh with an equal digest skips the work."""
+    members = sorted(jury.members.values_list("pk", "source_id"))
+    sources = [source_id for _, source_id in members]
+    verdicts = Verdict.objects.filter(source_id__in=sources)
+    if jury.method == Jury.Method.LEARNED:
+        verdicts = Verdict.objects.filter(Q(source_id__in=sources) | Q(source__kind=Source.Kind.HUMAN))
+    parts = {
+        "method": jury.method,
+        "members": members,
+        "verdicts": verdicts.aggregate(
+            n=Count("id"), last=Max("id"), out=Count("id", filter=Q(excluded=True))
+        ),
+        "judgments": Judgment.objects.filter(
+            config_version__config_id__in=[pk for pk, _ in members], status=WorkStatus.DONE
+        ).aggregate(n=Count("id"), last=Max("id")),
+        "dimensions": list(Dimension.objects.order_by("pk").values_list("pk", "slug")),
+        "min_training": settings.JUDGES_JURY_MIN_TRAINING,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _refresh(jury: Jury) -> JuryRefresh:

@@ -163,8 +163,11 @@ def test_a_majority_jury_needs_a_quorum_and_follows_its_members(three_judges):
     refreshed = jury_refresh(jury=jury)
     assert _jury_outcomes(jury) == {b[0].pk: "a", b[1].pk: "tie", b[2].pk: "b"}
     assert (refreshed.created, refreshed.changed, refreshed.removed) == (3, 0, 0)
-    # Idempotent, and it follows its members: a member's verdict excluded by staff drops out.
+    # Idempotent: with nothing new to read, a refresh skips the work (beat asks every 15 minutes).
+    refreshed_at = Jury.objects.get(pk=jury.pk).refreshed
     assert jury_refresh(jury=jury).created == 0
+    assert Jury.objects.get(pk=jury.pk).refreshed == refreshed_at
+    # It follows its members: a member's verdict excluded by staff drops out.
     Verdict.objects.filter(source=s2, battle=b[2]).update(excluded=True)
     Verdict.objects.filter(source=s3, battle=b[0]).update(excluded=True)
     again = jury_refresh(jury=jury)
