@@ -40,6 +40,10 @@ class ContenderRow:
     rating_change: float | None = None
     rank_change: int | None = None
     is_new: bool = False
+    # Judge and jury boards calibrated by people (None elsewhere), shown beside the raw rating.
+    calibrated_rating: float | None = None
+    calibrated_ci_low: float | None = None
+    calibrated_ci_high: float | None = None
 
     @property
     def interval_width(self) -> float | None:
@@ -68,6 +72,9 @@ class ContenderRow:
             "rank_change": self.rank_change,
             "organization": self.organization,
             "license": self.license,
+            "calibrated_rating": self.calibrated_rating,
+            "calibrated_ci_low": self.calibrated_ci_low,
+            "calibrated_ci_high": self.calibrated_ci_high,
         }
 
 
@@ -135,6 +142,9 @@ def row_view(row: SnapshotRow) -> ContenderRow:
         style_rank_ub=row.style_rank_ub,
         prompts_answered=row.prompts_answered,
         prompts_total=row.prompts_total,
+        calibrated_rating=row.calibrated_rating,
+        calibrated_ci_low=row.calibrated_ci_low,
+        calibrated_ci_high=row.calibrated_ci_high,
     )
 
 
@@ -221,7 +231,7 @@ def dimensions_shown() -> list[Dimension]:
 
 
 def sources_in(run: RecomputeRun | None) -> list[SourceChoice]:
-    """Sources with a leaderboard in `run`: people first, then judges, the judges' pool, imports."""
+    """Sources with a leaderboard in `run`: people first, then judges, juries, the judges' pool, imports."""
     if run is None:
         return []
     seen = (
@@ -229,7 +239,7 @@ def sources_in(run: RecomputeRun | None) -> list[SourceChoice]:
         .values_list("source_key", "source_name", "source_kind")
         .distinct()
     )
-    order = {"human": 0, "judge": 1, "judges": 2, "import": 3}
+    order = {"human": 0, "judge": 1, "jury": 2, "judges": 3, "import": 4}
     choices = {key: SourceChoice(key, name, kind) for key, name, kind in seen}
     return sorted(choices.values(), key=lambda c: (order.get(c.kind, 9), c.name.lower()))
 

@@ -8,11 +8,14 @@ import numpy as np
 
 from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
 from leaderboard.services.boards import BoardInput
+from leaderboard.services.calibration import Calibration
 from leaderboard.services.coverage import Coverage
 from leaderboard.services.fitting import BoardFit
 
 
-def snapshot_build(run: RecomputeRun, board: BoardInput, fit: BoardFit) -> Snapshot:
+def snapshot_build(
+    run: RecomputeRun, board: BoardInput, fit: BoardFit, calibration: Calibration | None = None
+) -> Snapshot:
     key, counts = board.key, board.data.counts
     return Snapshot(
         run=run,
@@ -35,12 +38,18 @@ def snapshot_build(run: RecomputeRun, board: BoardInput, fit: BoardFit) -> Snaps
         battle_count=_matrix(fit.battle_count),
         style_coefficients=fit.style.coefficients if fit.style else {},
         style_message=fit.style_message,
+        n_labelled=calibration.n_labelled if calibration and calibration.result else 0,
+        calibration_message=calibration.message if calibration else "",
         duration_ms=fit.duration_ms,
     )
 
 
 def snapshot_rows_build(
-    snapshot: Snapshot, board: BoardInput, fit: BoardFit, coverage: Coverage | None = None
+    snapshot: Snapshot,
+    board: BoardInput,
+    fit: BoardFit,
+    calibration: Calibration | None = None,
+    coverage: Coverage | None = None,
 ) -> list[SnapshotRow]:
     """One row per contender, best rating first; none for a failed fit. Without `coverage`, and on boards
     of imported battles (their synthetic prompts exist only for the battles a file held, so nobody was
@@ -48,6 +57,7 @@ def snapshot_rows_build(
     result = fit.result
     if result is None:
         return []
+    calibrated = calibration.result if calibration else None
     ids = board.data.contender_ids
     if board.key.source.kind == Snapshot.SourceKind.IMPORT:
         coverage = None
@@ -72,6 +82,9 @@ def snapshot_rows_build(
             style_rank_ub=None if style is None else int(style.rank_ub[i]),
             prompts_answered=covered[ids[i]][0],
             prompts_total=covered[ids[i]][1],
+            calibrated_rating=_at(None if calibrated is None else calibrated.ratings, i),
+            calibrated_ci_low=_at(None if calibrated is None else calibrated.ci_low, i),
+            calibrated_ci_high=_at(None if calibrated is None else calibrated.ci_high, i),
         )
         for position, i in enumerate(order, start=1)
     ]

@@ -66,3 +66,9 @@ def rank_change(value: int | None) -> str:
     if value == 0:
         return "="
     return f"▲{value}" if value > 0 else f"▼{-value}"
+
+
+@register.filter
+def get_figure(figures: dict, name: str) -> dict:
+    """A report-card figure `{value, n, low, high}` by name (the judges pages)."""
+    return figures.get(name, {})

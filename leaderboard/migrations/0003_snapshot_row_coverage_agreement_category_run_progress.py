@@ -6,8 +6,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('arena', '0004_verdict_by_voter_index'),
-        ('leaderboard', '0001_initial'),
+        ('arena', '0005_source_kind_jury_and_disputed_first'),
+        ('leaderboard', '0002_jury_source_and_calibration'),
     ]
 
     operations = [
