@@ -165,8 +165,9 @@ def undo(request: HttpRequest, token: str) -> HttpResponse:
     except InputError as exc:
         return _error(request, exc.message, exc.status)
     if not request.htmx:
+        messages.info(request, "Your vote was withdrawn. Vote on this battle again, or skip it.")
         return redirect(reverse("voting:task", args=[assignment.task.slug]) + "?start=1")
-    return _battle_page(request, assignment.task, assignment.annotator)
+    return _battle_page(request, assignment.task, assignment.annotator, undone=True)
 
 
 @require_POST
@@ -181,9 +182,8 @@ def skip(request: HttpRequest, token: str) -> HttpResponse:
     except InputError as exc:
         return _error(request, exc.message, exc.status)
     if not request.htmx:
-        messages.info(request, "Your vote was withdrawn. Vote on this battle again, or skip it.")
         return redirect(reverse("voting:task", args=[assignment.task.slug]) + "?start=1")
-    return _battle_page(request, assignment.task, assignment.annotator, undone=True)
+    return _battle_page(request, assignment.task, assignment.annotator)
 
 
 @staff_member_required
