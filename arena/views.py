@@ -12,7 +12,8 @@ from django.views.decorators.http import require_http_methods
 from arena import selectors
 from arena.errors import InputError
 from arena.forms import ApiTokenForm, ContenderForm, OutputUploadForm, SignUpForm
-from arena.models import ApiToken, Dimension, PromptSet
+from arena.home import activity_recent, scope_get, tasks_open
+from arena.models import ApiToken
 from arena.services.contenders import contender_register
 from arena.services.files import read_limited
 from arena.services.outputs import output_counts_by_set, outputs_import
@@ -28,11 +29,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    context = {
-        "contenders": selectors.contenders_public()[:20],
-        "prompt_sets": PromptSet.objects.all(),
-        "dimensions": Dimension.objects.filter(is_active=True),
-    }
+    context = {"scope": scope_get(), "tasks": tasks_open(), "activity": activity_recent()}
     return render(request, "arena/home.html", context)
 
 
