@@ -77,6 +77,8 @@ def _ballot(assignment: Assignment, taste: Taste, dimension_slugs: list[str]) ->
         dimensions["correctness"] = assignment.displayed(_preference(good_a, good_b, taste))
     if "helpfulness" in dimension_slugs and taste.rng.random() < 0.4:
         dimensions["helpfulness"] = assignment.displayed(_preference(good_a, good_b, taste))
+    if "clarity" in dimension_slugs and taste.rng.random() < 0.3:
+        dimensions["clarity"] = assignment.displayed(_preference(good_a, good_b, taste))
     if "harmlessness" in dimension_slugs and taste.rng.random() < 0.2:
         dimensions["harmlessness"] = "tie"  # the demo's answers are all harmless
     if "conciseness" in dimension_slugs and taste.rng.random() < 0.3:
