@@ -40,7 +40,9 @@ class Activity:
 
 
 def scope_get() -> Scope:
-    categories = Prompt.objects.exclude(category="").values_list("category", flat=True).distinct()
+    categories = (
+        Prompt.objects.exclude(category="").order_by().values_list("category", flat=True).distinct()
+    )  # order_by(): the model's ordering would make every row distinct
     return Scope(
         contenders=Contender.objects.filter(status=Contender.Status.APPROVED).count(),
         prompts=Prompt.objects.count(),

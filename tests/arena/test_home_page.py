@@ -42,6 +42,7 @@ def test_the_home_page_shows_scope_top_board_tasks_and_activity(client, db):
     leaderboards_recompute(trigger="test")
     html = client.get(reverse("arena:home")).content.decode()
     assert "This arena ranks <strong>3 models</strong>" in html and "<strong>2 prompts</strong>" in html
+    assert "in 1 category," in html and "Categories: general." in html  # each category once
     assert re.search(r'<a class="button big" href="/vote/" data-testid="vote-now">Vote now</a>', html)
     top = html[html.index('data-testid="home-top"') : html.index('data-testid="home-tasks"')]
     assert '<div class="table-scroll">' in top
