@@ -161,6 +161,7 @@ def test_the_vote_bar_is_compact_and_the_answers_are_on_the_first_screen(
         assert _bar_share(page) <= BAR_SHARE, f"the bar takes {_bar_share(page):.0%} of the screen"
         _check_first_screen(page)
         assert _overflow(page) <= 0
+        assert _serious(Axe().run(page)) == []  # the phone layout too (its answer boxes scroll)
 
         # the dimensions unfold on demand: the bar grows, every dimension of the prompt set is offered
         closed = _box(page, "#vote-panel")["height"]
@@ -247,3 +248,21 @@ def test_axe_finds_no_critical_or_serious_violation(live_server, browser, site, 
         for context in by_user.values():
             context.close()
     assert problems == {}, "\n".join(f"{path}: {found}" for path, found in problems.items())
+
+
+def test_the_undo_button_goes_when_its_window_closes(live_server, browser, site, settings):
+    settings.ARENA_VOTE_UNDO_SECONDS = 1
+    context = _context(browser, DESKTOP)
+    page = context.new_page()
+    try:
+        _sign_in(page, live_server, "voter")
+        page.goto(f"{live_server.url}/vote/t/{site['task'].slug}/?start=1")
+        page.wait_for_selector('#vote-panel[data-vote-state="open"]')
+        page.keyboard.press("3")
+        page.wait_for_selector("#undo-vote", state="visible")
+        page.wait_for_selector("#undo-vote", state="hidden", timeout=5_000)
+        page.keyboard.press("u")  # nothing to press any more: the vote stands
+        page.wait_for_timeout(300)
+        assert page.locator('[data-testid="revealed"]').count() == 1
+    finally:
+        context.close()
