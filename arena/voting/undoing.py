@@ -7,7 +7,7 @@ token, sides and reading clock, as if it had never been answered.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -22,7 +22,7 @@ from arena.voting.recording import locked_vote_of
 from arena.voting.vote_store import LockedVote
 
 
-def undo_deadline(answered_at):
+def undo_deadline(answered_at: datetime) -> datetime:
     """The last moment a vote answered at `answered_at` may be undone."""
     return answered_at + timedelta(seconds=settings.ARENA_VOTE_UNDO_SECONDS)
 

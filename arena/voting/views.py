@@ -83,7 +83,8 @@ def vote(request: HttpRequest) -> HttpResponse:
     tasks = list(AnnotationTask.objects.filter(is_active=True).select_related("prompt_set"))
     if len(tasks) == 1:
         return redirect("voting:task", slug=tasks[0].slug)
-    return render(request, "voting/tasks.html", {"tasks": tasks})
+    rows = [(task, task_progress(task)) for task in tasks]
+    return render(request, "voting/tasks.html", {"tasks": rows})
 
 
 @require_GET

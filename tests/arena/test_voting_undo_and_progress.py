@@ -207,3 +207,14 @@ def test_staff_choose_the_dimensions_on_the_task_form(admin_client, arena):
     response = admin_client.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert list(arena.prompt_set.vote_dimensions.values_list("slug", flat=True)) == ["clarity"]
+
+
+def test_the_task_choice_shows_each_tasks_progress(voter_client, arena):
+    other, _ = factories.make_voting_arena(
+        n_contenders=2, n_prompts=1, slug="other-set", prefix="other", task_slug="other"
+    )
+    html = voter_client.get(reverse("voting:vote")).content.decode()
+    for task in (arena, other):
+        goal = task_progress(task).goal
+        assert f'<progress id="task-{task.pk}" max="{goal}" value="0">' in html
+        assert f'<label for="task-{task.pk}">0 of {goal} votes wanted</label>' in html
