@@ -87,6 +87,7 @@ def _pages(site) -> list[tuple[str, str]]:
         ("/leaderboard/contenders/alpha/", ""),
         ("/leaderboard/compare/?a=alpha&b=beta", ""),
         ("/contenders/", ""),
+        ("/contenders/alpha/", ""),
         (f"/vote/t/{site['task'].slug}/?start=1", "voter"),
         (f"/judges/campaigns/{site['campaign'].pk}/", "staff"),
     ]
