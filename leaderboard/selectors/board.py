@@ -46,6 +46,10 @@ class ContenderRow:
     calibrated_ci_high: float | None = None
 
     @property
+    def provisional(self) -> bool:
+        return self.standing == "provisional"
+
+    @property
     def interval_width(self) -> float | None:
         return None if self.ci_low is None or self.ci_high is None else self.ci_high - self.ci_low
 

@@ -12,8 +12,9 @@ register = template.Library()
 
 @register.simple_tag
 def leaderboard_top(limit: int = 5) -> dict:
-    """The default board (the leaderboard page without parameters): its best `limit` rows by rank, the
-    snapshot's dimension and source, and the latest finished runs (for "recent activity")."""
+    """The default board (the leaderboard page without parameters): its first `limit` rows in the page's
+    order (ranked rows by rank, then provisional ones, which have no rank), the snapshot's dimension and
+    source, and the latest finished runs (for "recent activity")."""
     board = board_get(board_query_parse({}))
-    rows = sorted(board.rows, key=lambda row: (row.rank_ub, row.position))[:limit]
+    rows = board.rows[:limit]
     return {"board": board, "rows": rows, "runs": runs_recent(limit=3)}

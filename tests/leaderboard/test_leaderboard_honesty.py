@@ -213,3 +213,15 @@ def test_coverage_is_counted_per_category_board(partial_arena):
     for category in ("math", "writing"):
         n = prompts.filter(category=category).count()
         assert per_board[category] == (n, n)
+
+
+def test_the_home_page_top_never_ranks_a_provisional_row(client, rated_arena, settings):
+    settings.LEADERBOARD_PROVISIONAL_CI = 1  # no interval is this narrow here
+    settings.LEADERBOARD_MIN_VOTES = 10**6
+
+    html = client.get("/").content.decode()
+
+    top = html.split('data-testid="home-top"', 1)[1].split("</table>", 1)[0]
+    assert top.count('class="provisional"') == 4 and "provisional</span>" in top
+    ranks = re.findall(r'<tr class="provisional">\s*<td class="num">([^<]*)</td>', top)
+    assert ranks == ["—"] * 4
