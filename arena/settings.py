@@ -246,6 +246,45 @@ ARENA_VOTE_OPEN_MINUTES = env_int("ARENA_VOTE_OPEN_MINUTES", 30, minimum=1)
 # database this often (seconds), which corrects any drift.
 ARENA_VOTE_PAIR_RECOUNT_SECONDS = env_int("ARENA_VOTE_PAIR_RECOUNT_SECONDS", 3600, minimum=1)
 
+# --- Integrity and security (arena.services.endpoints, arena.services.identity_leaks, arena.throttling) ---
+# Names of the environment variables staff may choose as the key sent to a contender's endpoint; submitters
+# never name one. Credentials of the arena itself can never be listed (refused at start-up).
+ARENA_ENDPOINT_KEY_NAMES = env_list("ARENA_ENDPOINT_KEY_NAMES", [])
+FORBIDDEN_ENDPOINT_KEY_NAMES = frozenset(
+    {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND",
+     "JUDGES_LIMITS_REDIS_URL", "POSTGRES_PASSWORD", "EMAIL_HOST_PASSWORD", "DJANGO_SECRET_KEY"}
+)  # fmt: skip
+_forbidden_keys = sorted(
+    name
+    for name in ARENA_ENDPOINT_KEY_NAMES
+    if name in FORBIDDEN_ENDPOINT_KEY_NAMES or name.startswith(("DATABASE", "POSTGRES", "REDIS", "CELERY"))
+)
+if _forbidden_keys:
+    raise ImproperlyConfigured(
+        f"ARENA_ENDPOINT_KEY_NAMES lists {', '.join(_forbidden_keys)}: the arena's own credentials can never "
+        "be sent to a contender's endpoint. Remove them and list only the variables holding endpoint keys."
+    )
+# Outbound calls to loopback, link-local, private, multicast or reserved addresses are refused unless this is
+# on (the demo and the test suite call a loopback stub). Checked when an endpoint is saved and again per call.
+ARENA_ALLOW_PRIVATE_ENDPOINTS = env_bool("ARENA_ALLOW_PRIVATE_ENDPOINTS", False)
+# Identity leaks: answers naming a vendor or model ("As an AI developed by OpenAI", "I am Claude") are flagged
+# when stored and never served to people. These names fill the patterns (comma-separated, case-insensitive);
+# the contender's own name, slug and organization are always checked too.
+ARENA_IDENTITY_LEAK_NAMES = env_list(
+    "ARENA_IDENTITY_LEAK_NAMES",
+    ["OpenAI", "Anthropic", "Google", "Google DeepMind", "DeepMind", "Meta", "Meta AI", "Mistral AI",
+     "Mistral", "Microsoft", "Alibaba", "Cohere", "xAI", "DeepSeek", "Claude", "ChatGPT", "GPT-3.5", "GPT-4",
+     "GPT-4o", "GPT", "Gemini", "Bard", "Llama", "LLaMA", "Qwen", "Grok", "Phi", "Gemma", "Vicuna"],
+)  # fmt: skip
+# Sign-up and sign-in throttling (429 with Retry-After): sign-ups per client IP per hour; failed sign-ins per
+# account and per IP before a lockout of ARENA_SIGNIN_LOCKOUT_SECONDS (counted over that same window).
+ARENA_SIGNUP_PER_HOUR_IP = env_int("ARENA_SIGNUP_PER_HOUR_IP", 5, minimum=1)
+ARENA_SIGNIN_FAILURES_PER_ACCOUNT = env_int("ARENA_SIGNIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
+ARENA_SIGNIN_FAILURES_PER_IP = env_int("ARENA_SIGNIN_FAILURES_PER_IP", 20, minimum=1)
+ARENA_SIGNIN_LOCKOUT_SECONDS = env_int("ARENA_SIGNIN_LOCKOUT_SECONDS", 900, minimum=1)
+# Votes count towards ratings only from accounts at least this old (seconds; 0: from the first minute).
+ARENA_VOTE_MIN_ACCOUNT_AGE = env_int("ARENA_VOTE_MIN_ACCOUNT_AGE", 0, minimum=0)
+
 # --- Leaderboard (leaderboard app) ---------------------------------------------------------------------
 # Bootstrap rounds behind every 95% interval, and the seed that makes them reproducible.
 LEADERBOARD_BOOTSTRAP_ROUNDS = env_int("LEADERBOARD_BOOTSTRAP_ROUNDS", 100, minimum=0)

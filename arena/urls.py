@@ -28,6 +28,7 @@ urlpatterns = [
     path("leaderboard/", include("leaderboard.urls")),
     path("judges/", include("judges.urls")),
     path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/login/", views.SignInView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),

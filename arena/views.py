@@ -5,17 +5,19 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from arena import selectors
+from arena import selectors, throttling
 from arena.errors import InputError
 from arena.forms import ApiTokenForm, ContenderForm, OutputUploadForm, SignUpForm
 from arena.models import ApiToken, Dimension, PromptSet
 from arena.services.contenders import contender_register
 from arena.services.files import read_limited
 from arena.services.outputs import output_counts_by_set, outputs_import
+from arena.voting.identity import client_ip
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -36,14 +38,43 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "arena/home.html", context)
 
 
+def _throttled(request: HttpRequest, refusal: throttling.Throttled) -> HttpResponse:
+    response = render(request, "registration/throttled.html", {"message": refusal.message}, status=429)
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user)
-        return redirect("arena:my-contenders")
-    return render(request, "registration/signup.html", {"form": form})
+    if request.method == "POST":
+        refusal = throttling.signup_check(ip=client_ip(request))
+        if refusal:
+            return _throttled(request, refusal)
+        if form.is_valid():
+            user = form.save()
+            throttling.signup_count(ip=client_ip(request))
+            login(request, user)
+            return redirect("arena:my-contenders")
+    status = 400 if form.errors else 200
+    return render(request, "registration/signup.html", {"form": form}, status=status)
+
+
+class SignInView(LoginView):
+    """Django's sign-in, throttled per account and per address (arena.throttling): 429 while locked out."""
+
+    def post(self, request, *args, **kwargs):
+        username, ip = request.POST.get("username", ""), client_ip(request)
+        refusal = throttling.signin_check(username=username, ip=ip)
+        if refusal:
+            return _throttled(request, refusal)
+        response = super().post(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            throttling.signin_succeeded(username=username)
+        else:
+            throttling.signin_failed(username=username, ip=ip)
+            response.status_code = 400
+        return response
 
 
 def contender_list(request: HttpRequest) -> HttpResponse:
@@ -57,6 +88,8 @@ def contender_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "can_manage": selectors.can_manage(request.user, contender),
         "output_sets": output_counts_by_set(contender=contender),
         "n_outputs": contender.outputs.count(),
+        # Staff review answers that name a model or vendor: they are never served to people.
+        "identity_leaks": selectors.identity_leaks_of(contender) if request.user.is_staff else None,
     }
     return render(request, "arena/contender_detail.html", context)
 
@@ -80,7 +113,8 @@ def contender_create(request: HttpRequest) -> HttpResponse:
                 request, f"{contender.name} is registered and awaits review. Upload its outputs next."
             )
             return redirect("arena:contender-upload", slug=contender.slug)
-    return render(request, "arena/contender_form.html", {"form": form})
+    status = 400 if form.errors else 200
+    return render(request, "arena/contender_form.html", {"form": form}, status=status)
 
 
 @login_required
