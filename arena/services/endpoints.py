@@ -19,13 +19,14 @@ from django.core.validators import URLValidator
 
 from arena.errors import InputError
 
+# Most specific first: Python counts 0.0.0.0 and 240.0.0.0/4 as "private" too, which would hide the reason.
 _ADDRESS_KINDS = (
     ("is_loopback", "loopback"),
     ("is_link_local", "link-local"),
-    ("is_private", "private"),
     ("is_multicast", "multicast"),
     ("is_unspecified", "unspecified"),
     ("is_reserved", "reserved"),
+    ("is_private", "private"),
 )
 
 
