@@ -18,6 +18,7 @@ from arena.models import Annotator, Contender
 
 
 def _conflicting(annotator_id: int) -> Q:
+    # The vote's hot path checks the same rule inside its locking query (arena.voting.vote_store._LOCK).
     same_org = Annotator.objects.filter(
         pk=annotator_id, organization__iexact=OuterRef("organization")
     ).exclude(organization="")
@@ -27,10 +28,6 @@ def _conflicting(annotator_id: int) -> Q:
 def contenders_conflicting(annotator: Annotator) -> QuerySet:
     """Ids of the contenders this annotator may not vote on (submitted by them or their organization's)."""
     return Contender.objects.filter(_conflicting(annotator.pk)).values("pk")
-
-
-def vote_conflicts(*, annotator_id: int, contender_ids: tuple[int, int]) -> bool:
-    return Contender.objects.filter(pk__in=contender_ids).filter(_conflicting(annotator_id)).exists()
 
 
 def account_too_young(user) -> bool:

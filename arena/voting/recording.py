@@ -25,7 +25,7 @@ from arena.models import (
 )
 from arena.services.battles import people_source, verdict_record
 from arena.voting.ballots import CHOICES, Ballot, battle_outcome
-from arena.voting.conflicts import account_too_young, vote_conflicts
+from arena.voting.conflicts import account_too_young
 from arena.voting.identity import Voter
 from arena.voting.pair_counts import pair_vote_added
 from arena.voting.serving import refuse_not_yours, refuse_unknown_token
@@ -97,13 +97,7 @@ def _write_verdicts(
 def _left_out(vote: LockedVote, voter: Voter) -> bool:
     """Stored but not counted: staff excluded the annotator, the voter judged their own (organization's)
     contender, or the account is younger than ARENA_VOTE_MIN_ACCOUNT_AGE."""
-    return (
-        vote.excluded
-        or account_too_young(voter.user)
-        or vote_conflicts(
-            annotator_id=vote.annotator_id, contender_ids=(vote.contender_a_id, vote.contender_b_id)
-        )
-    )
+    return vote.excluded or vote.conflicts or account_too_young(voter.user)
 
 
 def _gold_passed(vote: LockedVote, outcome: str) -> tuple[bool | None, str]:
