@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from django.apps import apps
 
-from arena.models import Assignment, Battle, Output
+from arena.models import Assignment, Output
 from arena.services.identity_leaks import identity_leak_find
 from arena.services.outputs import outputs_import
 from judges.models import Generation
