@@ -5,8 +5,17 @@ from arena.models import PromptSet
 
 
 class SignUpForm(UserCreationForm):
+    email = forms.EmailField(
+        required=False,
+        help_text="Optional: we mail a link to confirm it (some arenas count votes only then).",
+    )
+
     class Meta(UserCreationForm.Meta):
-        fields = ("username",)
+        fields = ("username", "email")
+
+
+class EmailVerificationForm(forms.Form):
+    email = forms.EmailField()
 
 
 class ContenderForm(forms.Form):

@@ -282,8 +282,12 @@ ARENA_SIGNUP_PER_HOUR_IP = env_int("ARENA_SIGNUP_PER_HOUR_IP", 5, minimum=1)
 ARENA_SIGNIN_FAILURES_PER_ACCOUNT = env_int("ARENA_SIGNIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
 ARENA_SIGNIN_FAILURES_PER_IP = env_int("ARENA_SIGNIN_FAILURES_PER_IP", 20, minimum=1)
 ARENA_SIGNIN_LOCKOUT_SECONDS = env_int("ARENA_SIGNIN_LOCKOUT_SECONDS", 900, minimum=1)
-# Votes count towards ratings only from accounts at least this old (seconds; 0: from the first minute).
+# Votes count towards ratings only from accounts at least this old (seconds; 0: from the first minute), unless
+# the account's email is verified; or, with ARENA_VOTE_REQUIRE_VERIFIED_EMAIL, only from verified accounts.
 ARENA_VOTE_MIN_ACCOUNT_AGE = env_int("ARENA_VOTE_MIN_ACCOUNT_AGE", 0, minimum=0)
+ARENA_VOTE_REQUIRE_VERIFIED_EMAIL = env_bool("ARENA_VOTE_REQUIRE_VERIFIED_EMAIL", False)
+# Email verification links (sent through Django's mail backend) stay valid this many days.
+ARENA_EMAIL_VERIFICATION_DAYS = env_int("ARENA_EMAIL_VERIFICATION_DAYS", 3, minimum=1)
 
 # --- Leaderboard (leaderboard app) ---------------------------------------------------------------------
 # Bootstrap rounds behind every 95% interval, and the seed that makes them reproducible.

@@ -29,6 +29,8 @@ urlpatterns = [
     path("judges/", include("judges.urls")),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/login/", views.SignInView.as_view(), name="login"),
+    path("accounts/verify-email/", views.verify_email, name="verify-email"),
+    path("accounts/verify-email/<str:token>/", views.verify_email_confirm, name="verify-email-confirm"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),

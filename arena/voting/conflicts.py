@@ -3,7 +3,8 @@
 A submitter recognises their model's answers, so they are never served battles of contenders they submitted,
 nor of their organization's when staff set one on their annotator row; should such a battle reach them anyway
 (a contender registered after the serve), the vote is stored but left out of ratings. With
-ARENA_VOTE_MIN_ACCOUNT_AGE set, votes from younger accounts (and anonymous sessions) are stored, not counted.
+ARENA_VOTE_MIN_ACCOUNT_AGE set, votes from younger accounts without a verified email (and from anonymous
+sessions) are stored, not counted; ARENA_VOTE_REQUIRE_VERIFIED_EMAIL asks every account for a verified email.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from arena.models import Annotator, Contender
+from arena.services.email_verification import email_verified
 
 
 def _conflicting(annotator_id: int) -> Q:
@@ -30,11 +32,15 @@ def contenders_conflicting(annotator: Annotator) -> QuerySet:
     return Contender.objects.filter(_conflicting(annotator.pk)).values("pk")
 
 
-def account_too_young(user) -> bool:
-    """True when ARENA_VOTE_MIN_ACCOUNT_AGE is set and the voter has no account that old (sessions included)."""
-    min_age = settings.ARENA_VOTE_MIN_ACCOUNT_AGE
-    if not min_age:
+def account_unproven(user) -> bool:
+    """True when the settings ask more of a voter's account than it has: with ARENA_VOTE_REQUIRE_VERIFIED_EMAIL
+    a verified email; with ARENA_VOTE_MIN_ACCOUNT_AGE that age, or else a verified email. Anonymous sessions
+    have neither, so they never count once either setting is on."""
+    require_email, min_age = settings.ARENA_VOTE_REQUIRE_VERIFIED_EMAIL, settings.ARENA_VOTE_MIN_ACCOUNT_AGE
+    if not (require_email or min_age):
         return False
-    if user is None or not getattr(user, "date_joined", None):
+    if user is None or not getattr(user, "pk", None):
         return True
-    return user.date_joined > timezone.now() - timedelta(seconds=min_age)
+    joined = getattr(user, "date_joined", None)
+    young = bool(min_age) and (joined is None or joined > timezone.now() - timedelta(seconds=min_age))
+    return (require_email or young) and not email_verified(user)

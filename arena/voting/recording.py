@@ -25,7 +25,7 @@ from arena.models import (
 )
 from arena.services.battles import people_source, verdict_record
 from arena.voting.ballots import CHOICES, Ballot, battle_outcome
-from arena.voting.conflicts import account_too_young
+from arena.voting.conflicts import account_unproven
 from arena.voting.identity import Voter
 from arena.voting.pair_counts import pair_vote_added
 from arena.voting.serving import refuse_not_yours, refuse_unknown_token
@@ -96,8 +96,8 @@ def _write_verdicts(
 
 def _left_out(vote: LockedVote, voter: Voter) -> bool:
     """Stored but not counted: staff excluded the annotator, the voter judged their own (organization's)
-    contender, or the account is younger than ARENA_VOTE_MIN_ACCOUNT_AGE."""
-    return vote.excluded or vote.conflicts or account_too_young(voter.user)
+    contender, or the account lacks the age or verified email the settings ask for (arena.voting.conflicts)."""
+    return vote.excluded or vote.conflicts or account_unproven(voter.user)
 
 
 def _gold_passed(vote: LockedVote, outcome: str) -> tuple[bool | None, str]:
