@@ -7,6 +7,7 @@ SECRET_KEY (required once DEBUG is off).
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
@@ -276,6 +277,33 @@ ARENA_IDENTITY_LEAK_NAMES = env_list(
      "Mistral", "Microsoft", "Alibaba", "Cohere", "xAI", "DeepSeek", "Claude", "ChatGPT", "GPT-3.5", "GPT-4",
      "GPT-4o", "GPT", "Gemini", "Bard", "Llama", "LLaMA", "Qwen", "Grok", "Phi", "Gemma", "Vicuna"],
 )  # fmt: skip
+# More patterns (Python regular expressions, one a line, '#' comments), matched ignoring case, from a file.
+ARENA_IDENTITY_LEAK_PATTERNS_FILE = env_str("ARENA_IDENTITY_LEAK_PATTERNS_FILE", "")
+
+
+def _leak_patterns(path: str) -> list[str]:
+    if not path:
+        return []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImproperlyConfigured(
+            f"ARENA_IDENTITY_LEAK_PATTERNS_FILE={path!r} cannot be read ({exc})."
+        ) from None
+    patterns = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            try:
+                re.compile(line.strip())
+            except re.error as exc:
+                raise ImproperlyConfigured(
+                    f"{path}, line {number}: {line.strip()!r} is not a regular expression ({exc})."
+                ) from None
+            patterns.append(line.strip())
+    return patterns
+
+
+ARENA_IDENTITY_LEAK_PATTERNS = _leak_patterns(ARENA_IDENTITY_LEAK_PATTERNS_FILE)
 # Sign-up and sign-in throttling (429 with Retry-After): sign-ups per client IP per hour; failed sign-ins per
 # account and per IP before a lockout of ARENA_SIGNIN_LOCKOUT_SECONDS (counted over that same window).
 ARENA_SIGNUP_PER_HOUR_IP = env_int("ARENA_SIGNUP_PER_HOUR_IP", 5, minimum=1)

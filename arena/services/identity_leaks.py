@@ -4,8 +4,9 @@ Checked whenever an output is stored (uploads, generation, the demo, data migrat
 on `Output.identity_leak`. Battles with such an answer are never served to people (arena.voting.selection)
 but stay judgeable, and staff see the flag (admin, contender page).
 
-The patterns are built from ARENA_IDENTITY_LEAK_NAMES (vendors and model families) plus, per contender, its
-own name, slug and organization, all matched ignoring case and on word boundaries.
+The patterns are built from ARENA_IDENTITY_LEAK_NAMES (vendors and model families), plus any regular
+expressions from ARENA_IDENTITY_LEAK_PATTERNS_FILE, plus, per contender, its own name, slug and organization,
+all matched ignoring case (names on word boundaries).
 """
 
 from __future__ import annotations
@@ -56,9 +57,18 @@ def _own_pattern(contender) -> re.Pattern | None:
     return re.compile(rf"(?<![\w-])(?:{_alternatives(own)})(?![\w-])", re.IGNORECASE)
 
 
+@lru_cache(maxsize=8)
+def _extra_patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+
+
 def identity_leak_find(*, contender, text: str) -> str:
     """The first phrase of `text` that names a model or vendor (at most 200 characters), or "" if none."""
-    patterns = [*_vendor_patterns(tuple(settings.ARENA_IDENTITY_LEAK_NAMES)), _own_pattern(contender)]
+    patterns = [
+        *_vendor_patterns(tuple(settings.ARENA_IDENTITY_LEAK_NAMES)),
+        *_extra_patterns(tuple(settings.ARENA_IDENTITY_LEAK_PATTERNS)),
+        _own_pattern(contender),
+    ]
     for pattern in patterns:
         match = pattern.search(text) if pattern else None
         if match:

@@ -150,3 +150,26 @@ def test_outputs_stored_before_the_check_are_flagged_by_the_migration(db):
     Output.objects.create(contender=contender, prompt=prompt_set.prompts.get(), text="I am ChatGPT, hi.")
     importlib.import_module("arena.migrations.0005_integrity_and_security").identity_leaks_flagged(apps, None)
     assert Output.objects.get().identity_leak == "I am ChatGPT"
+
+
+def test_more_patterns_come_from_a_file_and_a_bad_one_stops_start_up(tmp_path, settings):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    settings.ARENA_IDENTITY_LEAK_PATTERNS = [r"\bbuilt at (?:the )?acme research lab\b"]
+    assert identity_leak_find(contender=ZEPHYR, text="I was built at the ACME research lab.") == (
+        "built at the ACME research lab"
+    )
+
+    patterns = tmp_path / "patterns.txt"
+    patterns.write_text("# vendors of our own\n\\bfine pattern\\b\n(unclosed\n")
+    env = {**os.environ, "ARENA_IDENTITY_LEAK_PATTERNS_FILE": str(patterns), "ARENA_VAR_DIR": str(tmp_path),
+           "DJANGO_SETTINGS_MODULE": "arena.settings"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"], cwd=Path(__file__).resolve().parents[2],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert f"{patterns}, line 3: '(unclosed' is not a regular expression" in result.stderr
