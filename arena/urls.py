@@ -18,6 +18,11 @@ arena_patterns = [
     path("contenders/new/", views.contender_create, name="contender-create"),
     path("contenders/<slug:slug>/", views.contender_detail, name="contender-detail"),
     path("contenders/<slug:slug>/upload/", views.contender_upload, name="contender-upload"),
+    path(
+        "contenders/<slug:slug>/outputs/export/",
+        views.contender_outputs_export,
+        name="contender-outputs-export",
+    ),
     path("me/contenders/", views.my_contenders, name="my-contenders"),
     path("me/tokens/", views.api_tokens, name="api-tokens"),
 ]

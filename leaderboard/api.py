@@ -12,11 +12,14 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from arena.api.auth import token_auth
+from arena.api.auth import token_auth, user_of
+from arena.blindness import may_see_blind
 from leaderboard import selectors
 from leaderboard.query import board_query_parse
+from leaderboard.services.battle_export import battle_export_parse
 from leaderboard.services.coalescing import recompute_request
 from leaderboard.services.exports import board_payload
+from leaderboard.views import battles_download
 
 router = Router(tags=["leaderboard"])
 
@@ -260,3 +263,24 @@ def recompute(request: HttpRequest):
     if not request.auth.is_staff:
         raise HttpError(403, "Only staff can recompute the leaderboards.")
     return Status(202, {"status": recompute_request(trigger="api")})
+
+
+class BattleExportParams(Schema):
+    format: str = "jsonl"
+    source: list[str] = []
+    dimension: list[str] = []
+    since: str = ""
+
+
+@router.get(
+    "/battles",
+    response={200: None, **ERRORS},
+    summary="Raw verdicts, one record per verdict, streamed (fastchat, jsonl or csv)",
+)
+def battles(request: HttpRequest, params: Query[BattleExportParams]):
+    """Every verdict the leaderboards count: `format` (fastchat, jsonl, csv), `source` and `dimension`
+    (repeat for several; default all), `since` (ISO date or time). Voters are salted hashes. Answers an open
+    annotation task may serve are `null` (with `answers_withheld`) unless the token belongs to staff."""
+    lists = {"source": params.source, "dimension": params.dimension}
+    export = battle_export_parse({"format": params.format, "since": params.since}, lists=lists)
+    return battles_download(export, sees_blind=may_see_blind(user_of(request)))

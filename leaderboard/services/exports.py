@@ -52,11 +52,11 @@ def board_csv(board: Board) -> str:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in board.rows:
-        writer.writerow({k: _cell(v) for k, v in row.export().items()})
+        writer.writerow({k: csv_cell(v) for k, v in row.export().items()})
     return out.getvalue()
 
 
-def _cell(value):
+def csv_cell(value):
     """Missing values empty; text a spreadsheet would run as a formula (names are user input) quoted."""
     if value is None:
         return ""
