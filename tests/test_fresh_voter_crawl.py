@@ -67,6 +67,8 @@ def _seed_urls(client, arena) -> list[str]:
         urls += [f"/leaderboard/contenders/{s}/{query}" for s in slugs]
         urls += [f"/api/leaderboard/{query}"]
     urls += [f"/leaderboard/compare/?a={a}&b={b}" for a, b in itertools.permutations(slugs, 2)]
+    urls += [f"/leaderboard/battles/export/?format={f}" for f in ("fastchat", "jsonl", "csv")]
+    urls += [f"/contenders/{s}/outputs/export/?format={f}" for s in slugs for f in ("jsonl", "alpaca_eval")]
     urls += _api_reads(client, slugs)
     return urls
 
@@ -96,9 +98,10 @@ def _crawl(client, seeds: list[str], *, follow_links: bool = True) -> dict[str, 
         url = queue.popleft()
         response = client.get(url)
         assert response.status_code < 500, f"{url} answered {response.status_code}"
-        if response.status_code >= 400 or getattr(response, "streaming", False):
+        if response.status_code >= 400:
             continue
-        body = response.content.decode("utf-8", errors="replace")
+        raw = b"".join(response.streaming_content) if response.streaming else response.content
+        body = raw.decode("utf-8", errors="replace")
         bodies[url] = unescape(body)
         if not follow_links or "html" not in response.get("Content-Type", ""):
             continue
@@ -146,7 +149,7 @@ def test_a_fresh_voter_crawling_every_public_page_first_can_identify_no_served_a
     assert len(served) == 4 * 6  # every answer of the four contenders on the six prompts was served
     pages_per_kind = {
         kind: sum(kind in url for url in crawled)
-        for kind in ("/leaderboard/contenders/", "compare", "export", "/api/")
+        for kind in ("/leaderboard/contenders/", "compare", "export", "/battles", "/outputs", "/api/")
     }
     assert all(pages_per_kind.values()), pages_per_kind  # every kind of public page was read
     leaked = {url: sorted(_tokens_in({url: body}) & served) for url, body in crawled.items()}
