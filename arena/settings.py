@@ -356,6 +356,10 @@ JUDGES_SLOT_WAIT_SECONDS = env_int("JUDGES_SLOT_WAIT_SECONDS", 2, minimum=0)
 # Workers cache judge configs this long (seconds): an edit to prices, limits or the key reference reaches them
 # within it. Versions (what the judge is asked) never change, so they are cached for good.
 JUDGES_CONFIG_CACHE_SECONDS = env_int("JUDGES_CONFIG_CACHE_SECONDS", 5, minimum=0)
+# Judges' report cards: bootstrap rounds behind their 95 % intervals (pages, API, `judge_report`'s default)
+# and how long a computed card stays cached (seconds; a card's key also changes when rows are added).
+JUDGES_REPORT_BOOTSTRAP_ROUNDS = env_int("JUDGES_REPORT_BOOTSTRAP_ROUNDS", 200, minimum=0)
+JUDGES_REPORT_CACHE_SECONDS = env_int("JUDGES_REPORT_CACHE_SECONDS", 300, minimum=0)
 # Judgments per Celery task for large campaigns (each task costs the worker ~1 ms of CPU on its own).
 JUDGES_TASK_BATCH = env_int("JUDGES_TASK_BATCH", 16, minimum=1)
 # Per-config concurrency limits are shared by all workers through Redis (empty: one process only, the demo).

@@ -6,11 +6,13 @@ from django.urls import include, path
 from arena import account_views, views
 from arena.api import api
 from judges.api import router as judges_router
+from judges.report.api import router as judge_reports_router
 from leaderboard.api import router as leaderboard_router
 
 # The project package wires the apps together; the arena domain itself knows nothing of judges or ratings.
 api.add_router("/leaderboard/", leaderboard_router)
 api.add_router("/judges/", judges_router)
+api.add_router("/judge-reports/", judge_reports_router)
 
 arena_patterns = [
     path("", views.home, name="home"),
