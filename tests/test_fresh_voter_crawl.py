@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from arena.models import AnnotationTask, Assignment, Output
+from arena.models import AnnotationTask, Assignment, Output, Source
 from leaderboard.selectors import dimensions_shown, sources_in
 from leaderboard.services.recompute import leaderboards_recompute
 from tests.leaderboard.arena_data import arena_make, judge_source, verdicts_add
@@ -27,7 +27,14 @@ from tests.support import factories
 pytestmark = pytest.mark.django_db
 
 # Pages that act rather than show (serving a battle, signing out) or are staff-only tools.
-NOT_CRAWLED = ("/vote/", "/accounts/logout", "/admin/", "/judges/", "/leaderboard/recompute")
+NOT_CRAWLED = (
+    "/vote/",
+    "/accounts/logout",
+    "/admin/",
+    "/judges/campaigns",
+    "/judges/configs",
+    "/leaderboard/recompute",
+)
 # Seeds are ~210 URLs; the links found add every sort order, category and profile combination of the boards,
 # more than a test should fetch, so the crawl stops here (seeds and the pages they link first come first).
 MAX_PAGES = 350
@@ -69,13 +76,17 @@ def _seed_urls(client, arena) -> list[str]:
     urls += [f"/leaderboard/compare/?a={a}&b={b}" for a, b in itertools.permutations(slugs, 2)]
     urls += [f"/leaderboard/battles/export/?format={f}" for f in ("fastchat", "jsonl", "csv")]
     urls += [f"/contenders/{s}/outputs/export/?format={f}" for s in slugs for f in ("jsonl", "alpaca_eval")]
-    urls += _api_reads(client, slugs)
+    judges = list(Source.objects.filter(kind=Source.Kind.JUDGE).values_list("key", flat=True))
+    urls += ["/judges/report/", "/judges/report/export.csv", "/judges/report/export.json"]
+    urls += [f"/judges/report/{key}/" for key in judges]
+    urls += [f"/judges/report/battles/{battle.pk}/" for battle in arena.battles]  # disagreement details
+    urls += _api_reads(client, slugs, judges)
     return urls
 
 
-def _api_reads(client, slugs: list[str]) -> list[str]:
-    """Every GET operation of the API: a contender path parameter gets each slug, a pair of contender query
-    parameters (`a`, `b`) each ordered pair."""
+def _api_reads(client, slugs: list[str], judges: list[str]) -> list[str]:
+    """Every GET operation of the API: a contender path parameter gets each slug, a judge's `key` each judge
+    source, a pair of contender query parameters (`a`, `b`) each ordered pair."""
     document = client.get("/api/openapi.json").json()
     pairs = [f"?a={a}&b={b}" for a, b in itertools.permutations(slugs, 2)]
     urls = []
@@ -87,6 +98,8 @@ def _api_reads(client, slugs: list[str]) -> list[str]:
         paths = [path] if not params else []
         if params in (["slug"], ["contender"]):
             paths = [path.replace(f"{{{params[0]}}}", s) for s in slugs]
+        if params == ["key"]:
+            paths = [path.replace("{key}", key) for key in judges]
         urls += [p + q for p in paths for q in (pairs if {"a", "b"} <= query_names else [""])]
     return urls
 
@@ -149,7 +162,16 @@ def test_a_fresh_voter_crawling_every_public_page_first_can_identify_no_served_a
     assert len(served) == 4 * 6  # every answer of the four contenders on the six prompts was served
     pages_per_kind = {
         kind: sum(kind in url for url in crawled)
-        for kind in ("/leaderboard/contenders/", "compare", "export", "/battles", "/outputs", "/api/")
+        for kind in (
+            "/leaderboard/contenders/",
+            "compare",
+            "export",
+            "/battles",
+            "/outputs",
+            "/judges/report/",
+            "/api/judge-reports/",
+            "/api/",
+        )
     }
     assert all(pages_per_kind.values()), pages_per_kind  # every kind of public page was read
     leaked = {url: sorted(_tokens_in({url: body}) & served) for url, body in crawled.items()}
