@@ -74,7 +74,7 @@ def test_the_database_refuses_case_variants_too(field, value):
 
 
 def test_the_migration_renames_existing_case_variants_before_adding_the_constraints(db):
-    migration = importlib.import_module("arena.migrations.0005_integrity_and_security")
+    migration = importlib.import_module("arena.migrations.0006_integrity_and_security")
     with transaction.atomic():
         # Rows as they could exist before the migration: drop the new indexes inside this transaction only.
         from django.db import connection

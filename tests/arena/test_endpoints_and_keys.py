@@ -167,7 +167,7 @@ def test_key_names_set_before_the_allow_list_are_cleared_by_the_migration(settin
     settings.ARENA_ENDPOINT_KEY_NAMES = ["VLLM_KEY"]
     factories.make_contender("old-bad", endpoint_api_key_env="SECRET_KEY")
     factories.make_contender("old-good", endpoint_api_key_env="VLLM_KEY")
-    migration = importlib.import_module("arena.migrations.0005_integrity_and_security")
+    migration = importlib.import_module("arena.migrations.0006_integrity_and_security")
     migration.keys_off_the_allow_list_cleared(apps, None)
     keys = dict(Contender.objects.values_list("slug", "endpoint_api_key_env"))
     assert keys == {"old-bad": "", "old-good": "VLLM_KEY"}

@@ -148,7 +148,7 @@ def test_outputs_stored_before_the_check_are_flagged_by_the_migration(db):
     prompt_set = factories.make_prompt_set("old", n_prompts=1)
     contender = factories.make_contender("old-model")
     Output.objects.create(contender=contender, prompt=prompt_set.prompts.get(), text="I am ChatGPT, hi.")
-    importlib.import_module("arena.migrations.0005_integrity_and_security").identity_leaks_flagged(apps, None)
+    importlib.import_module("arena.migrations.0006_integrity_and_security").identity_leaks_flagged(apps, None)
     assert Output.objects.get().identity_leak == "I am ChatGPT"
 
 

@@ -45,7 +45,7 @@ def identity_leaks_flagged(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('arena', '0004_verdict_by_voter_index'),
+        ('arena', '0005_source_kind_jury_and_disputed_first'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('arena', '0005_integrity_and_security'),
+        ('arena', '0006_integrity_and_security'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
