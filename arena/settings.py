@@ -247,6 +247,8 @@ ARENA_VOTE_OPEN_MINUTES = env_int("ARENA_VOTE_OPEN_MINUTES", 30, minimum=1)
 # Serving ranks contender pairs by their votes, counted in Redis as votes come in and recounted from the
 # database this often (seconds), which corrects any drift.
 ARENA_VOTE_PAIR_RECOUNT_SECONDS = env_int("ARENA_VOTE_PAIR_RECOUNT_SECONDS", 3600, minimum=1)
+# Seconds after a vote during which its voter may undo it (the verdicts are withdrawn, the battle served again).
+ARENA_VOTE_UNDO_SECONDS = env_int("ARENA_VOTE_UNDO_SECONDS", 30, minimum=0)
 
 # --- Integrity and security (arena.services.endpoints, arena.services.identity_leaks, arena.throttling) ---
 # Names of the environment variables staff may choose as the key sent to a contender's endpoint; submitters
