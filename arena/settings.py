@@ -106,6 +106,9 @@ def _database() -> dict:
         config.setdefault("OPTIONS", {})["timeout"] = 20
         config["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
         config["CONN_MAX_AGE"] = 0
+    # A kept connection is checked before a request reuses it, so one broken by a database restart is
+    # replaced instead of failing the first request after the restart.
+    config["CONN_HEALTH_CHECKS"] = True
     return config
 
 
@@ -208,6 +211,9 @@ if REDIS_URL:
             "BACKEND": "arena.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"{REDIS_KEY_PREFIX}arena",
+            # A Redis that is down or unreachable must cost a request a second at most, not hang it: the
+            # cache then acts as a miss (arena.cache) and sessions come from the database.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:
