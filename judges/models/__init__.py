@@ -1,5 +1,6 @@
 """LLM judges: configs and versions, campaigns, the claimable work items, and order-checked final verdicts."""
 
+from judges.models.calls import PaidCall
 from judges.models.campaigns import Campaign
 from judges.models.configs import JudgeConfig, JudgeConfigVersion
 from judges.models.verdicts import FinalVerdict
@@ -14,5 +15,6 @@ __all__ = [
     "JudgeConfig",
     "JudgeConfigVersion",
     "Judgment",
+    "PaidCall",
     "WorkStatus",
 ]

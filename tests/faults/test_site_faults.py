@@ -14,8 +14,7 @@ import psycopg
 import pytest
 
 from tests.faults.http import SiteClient
-from tests.support import factories
-from tests.support import celery_worker
+from tests.support import celery_worker, factories
 from tests.support.services import PostgresServer, RedisServer, WebServer
 
 pytestmark = pytest.mark.fault

@@ -5,6 +5,7 @@ are never touched: these are started from scratch inside the test and removed af
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -56,7 +57,17 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
-        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        cmd = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait(lambda: port_open(self.port), 10, f"redis-server on port {self.port}")
         return self
@@ -98,7 +109,9 @@ class PostgresServer:
         return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
 
     def _pg(self, tool: str, *args: str) -> None:
-        subprocess.run([*self._run_as, str(self.bin / tool), *args], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [*self._run_as, str(self.bin / tool), *args], check=True, capture_output=True, timeout=60
+        )
 
     def init(self) -> PostgresServer:
         self._pg("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
@@ -125,10 +138,8 @@ class PostgresServer:
         return self.url(dbname)
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop()
-        except subprocess.CalledProcessError:
-            pass  # already stopped
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
