@@ -286,7 +286,7 @@ JUDGES_BACKOFF_BASE_MS = env_int("JUDGES_BACKOFF_BASE_MS", 1000, minimum=1)
 JUDGES_BACKOFF_MAX_MS = env_int("JUDGES_BACKOFF_MAX_MS", 60_000, minimum=1)
 # A claim's lease, in seconds: its worker renews it every third of this while the call runs, so a claim whose
 # worker died lapses this long after the death and the sweeper hands it back (judges.services.leases).
-JUDGES_LEASE_SECONDS = env_int("JUDGES_LEASE_SECONDS", 15, minimum=3)
+JUDGES_LEASE_SECONDS = env_int("JUDGES_LEASE_SECONDS", 10, minimum=3)
 # Renewal stops 2 × the config's timeout (answer + repair) plus this grace after the claim: a hung call's
 # claim lapses then, although its worker lives.
 JUDGES_LEASE_GRACE_SECONDS = env_int("JUDGES_LEASE_GRACE_SECONDS", 30, minimum=1)

@@ -15,7 +15,7 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 class SiteClient:
     def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=10, follow_redirects=False)
+        self.http = httpx.Client(base_url=base_url, timeout=30, follow_redirects=False)
 
     def _csrf(self, page: str) -> str:
         return CSRF.search(page).group(1)

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.celery_worker import ROOT
@@ -170,7 +171,15 @@ class WebServer:
             return port_open(self.port)
 
         _wait(up, timeout, "gunicorn to listen")
+        # The first request loads the URL conf and every view: make it here, not in the test's first step.
+        _wait(self._healthy, timeout, "/healthz to answer 200")
         return self
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(self.base_url + "/healthz", timeout=10).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
