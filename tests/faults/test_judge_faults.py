@@ -89,14 +89,16 @@ def test_a_judge_worker_killed_mid_campaign_recovers_within_30_s_and_every_paid_
     _assert_each_judgment_once(campaign, battles=90)
     # Every request the endpoint received is in the ledger, the repeated ones too ...
     assert requests > 180, "the calls in flight at the kill were made again"
+    # (a killed worker may also have recorded a call it never got to send: at most one per claim it held).
     progress = campaign_progress(campaign=Campaign.objects.get(pk=campaign.pk))
-    assert progress.calls == PaidCall.objects.filter(campaign=campaign).count() == requests
+    assert progress.calls == PaidCall.objects.filter(campaign=campaign).count()
+    assert requests <= progress.calls <= requests + len(stranded)
     # ... those whose reply died with the worker are shown as unanswered, the rest are in the spend.
     assert 1 <= progress.calls_unanswered <= len(stranded)
     answered = PaidCall.objects.filter(campaign=campaign, outcome="answered").aggregate(
         n=Count("pk"), cost=Sum("cost")
     )
-    assert answered["n"] == requests - progress.calls_unanswered
+    assert answered["n"] == progress.calls - progress.calls_unanswered >= requests - len(stranded)
     assert (
         progress.spend
         == answered["cost"]
