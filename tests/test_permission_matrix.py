@@ -242,7 +242,7 @@ def test_every_page_route_has_a_rule_and_keeps_it_for_every_role(world):
     routes = [(key, template, entry) for key, template, entry in _page_routes() if not key.startswith("api:")]
     missing = [key for key, _, _ in routes if key not in RULES and not key.startswith("admin:")]
     assert not missing, f"routes without an entry in RULES (add one): {missing}"
-    clients, problems = _clients(world), []
+    clients, problems, checked = _clients(world), [], 0
     for key, template, _ in routes:
         rule = RULES.get(key, ADMIN_DEFAULT)
         path = _fill(template, {**world["values"], **world["by_route"].get(key, {})})
@@ -252,8 +252,10 @@ def test_every_page_route_has_a_rule_and_keeps_it_for_every_role(world):
                 data = POST_DATA.get(key, {}) if method == "post" else {}
                 response = getattr(clients[role], method)(path, data)
                 _check(rule, role, response, f"{method.upper()} {path}", problems)
+                checked += 1
                 if key == "logout":  # signing out ends the session the next requests need
                     clients = _clients(world)
+    print(f"\npermission matrix: {len(routes)} page routes, {checked} requests, {len(problems)} problems")
     assert not problems, "\n".join(problems)
 
 
@@ -300,4 +302,5 @@ def test_every_api_operation_has_a_rule_and_keeps_it_for_every_role(world, clien
             else:
                 response = Client().generic(method, url, "{}", content_type="application/json", **headers)
             _check(rule, role, response, f"{method} {url}", problems)
+    print(f"\npermission matrix: {len(operations)} API operations, {len(operations) * len(ROLES)} requests")
     assert not problems, "\n".join(problems)

@@ -128,7 +128,9 @@ class _WorkerDied(BaseException):
     """Stands for SIGKILL between the paid reply and storing it: nothing after it runs in that worker."""
 
 
-def test_a_call_paid_but_never_stored_still_counts_in_the_campaign_spend(campaign, stub, monkeypatch):
+def test_a_call_paid_but_never_stored_still_counts_in_the_campaign_spend(
+    campaign, stub, monkeypatch, client, staff_user
+):
     judgment = Judgment.objects.filter(campaign=campaign).order_by("pk").first()
 
     def die(*args, **kwargs):
@@ -149,6 +151,9 @@ def test_a_call_paid_but_never_stored_still_counts_in_the_campaign_spend(campaig
     progress = campaign_progress(campaign=Campaign.objects.get(pk=campaign.pk))
     assert progress.calls == 2 and progress.calls_unanswered == 0
     assert progress.spend == sum(call.cost for call in calls) == 2 * judgment.cost
+    client.force_login(staff_user)
+    page = client.get(f"/judges/campaigns/{campaign.pk}/").content.decode()
+    assert 'data-testid="calls">2<' in page and f'data-testid="spend">${progress.spend:.4f}<' in page
 
 
 def test_a_call_that_fails_is_in_the_ledger_without_cost(campaign, stub):
