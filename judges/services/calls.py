@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import F
-from django.utils import timezone
 
 from judges.models import PaidCall
 from judges.providers import (
@@ -22,6 +21,7 @@ from judges.providers import (
     TransientProviderError,
     get_provider,
 )
+from judges.services.judgment_sql import paid_call_ended, paid_call_sent
 from judges.services.secrets import redact
 
 _MILLION = Decimal(1_000_000)
@@ -101,22 +101,18 @@ def _call_sent(ledger: Ledger | None) -> int | None:
     """The ledger row written before the request leaves, so a worker killed mid-call still leaves it."""
     if ledger is None:
         return None
-    row = PaidCall.objects.create(
-        campaign_id=ledger.campaign_id, item_id=ledger.item_id, claim_token=ledger.claim_token
-    )
-    return row.pk
+    return paid_call_sent(ledger.campaign_id, ledger.item_id, ledger.claim_token)
 
 
 def _call_ended(call_id: int | None, spend: Spend, response: ProviderResponse | None = None) -> None:
     if call_id is None:
         return
     if response is None:
-        PaidCall.objects.filter(pk=call_id).update(outcome=PaidCall.Outcome.FAILED, replied_at=timezone.now())
+        paid_call_ended(call_id, outcome=PaidCall.Outcome.FAILED.value)
         return
-    PaidCall.objects.filter(pk=call_id).update(
-        outcome=PaidCall.Outcome.ANSWERED, replied_at=timezone.now(), tokens_in=response.tokens_in,
-        tokens_out=response.tokens_out, cost=spend.cost_of(response.tokens_in, response.tokens_out),
-    )  # fmt: skip
+    cost = spend.cost_of(response.tokens_in, response.tokens_out)
+    paid_call_ended(call_id, outcome=PaidCall.Outcome.ANSWERED.value, tokens_in=response.tokens_in,
+                    tokens_out=response.tokens_out, cost=cost)  # fmt: skip
 
 
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
