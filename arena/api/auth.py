@@ -17,3 +17,9 @@ class TokenAuth(HttpBearer):
 
 
 token_auth = TokenAuth()
+
+
+def user_of(request):
+    """Who asks, for endpoints open to everyone that serve staff more: the user of a valid Bearer token,
+    else the session's user (possibly anonymous). A bad token is served as a visitor, never refused."""
+    return token_auth(request) or request.user

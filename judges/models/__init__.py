@@ -3,6 +3,7 @@
 from judges.models.calls import PaidCall
 from judges.models.campaigns import Campaign
 from judges.models.configs import JudgeConfig, JudgeConfigVersion
+from judges.models.juries import Jury, JuryOrderChoice
 from judges.models.verdicts import FinalVerdict
 from judges.models.work import ACTIVE_STATUSES, ErrorKind, Generation, Judgment, WorkStatus
 
@@ -15,6 +16,8 @@ __all__ = [
     "JudgeConfig",
     "JudgeConfigVersion",
     "Judgment",
+    "Jury",
+    "JuryOrderChoice",
     "PaidCall",
     "WorkStatus",
 ]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('judges', '0001_initial'),
+        ('judges', '0002_juries'),
     ]
 
     operations = [
