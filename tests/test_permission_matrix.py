@@ -54,6 +54,7 @@ RULES = {
     "arena:contender-create": "signed_in",
     "arena:contender-detail": "owner",  # filled with the submitter's pending contender
     "arena:contender-upload": "owner",
+    "arena:contender-outputs-export": "owner",  # the submitter's pending contender
     "arena:my-contenders": "signed_in",
     "arena:api-tokens": "signed_in",
     "voting:vote": "public",  # lists the open tasks, or redirects to the only one
@@ -68,6 +69,7 @@ RULES = {
     "leaderboard:recompute": "staff",
     "leaderboard:compare": "public",
     "leaderboard:contender": "public",  # filled with an approved contender
+    "leaderboard:battles-export": "public",
     "judges:campaign-list": "staff",
     "judges:campaign-new": "staff",
     "judges:campaign-detail": "staff",
@@ -77,6 +79,11 @@ RULES = {
     "judges:config-list": "staff",
     "judges:config-new": "staff",
     "judges:config-edit": "staff",
+    "judges:report": "public",
+    "judges:report-export-csv": "public",
+    "judges:report-export-json": "public",
+    "judges:report-battle": "public",
+    "judges:report-detail": "public",
     "signup": "any",
     "login": "any",
     "logout": "any",
@@ -104,6 +111,10 @@ API_RULES = {
     # Public and anonymous (pending contenders are 404 for everyone there): filled with an approved one.
     "GET /api/contenders/{slug}": "public",
     "POST /api/contenders/{slug}/outputs": "owner",
+    "GET /api/contenders/{slug}/outputs": "owner",  # the submitter's pending contender
+    "GET /api/leaderboard/battles": "public",
+    "GET /api/judge-reports/": "public",
+    "GET /api/judge-reports/{key}": "public",
     "GET /api/prompt-sets": "public",
     "GET /api/leaderboard/": "public",
     "GET /api/leaderboard/options": "public",
@@ -167,7 +178,7 @@ def world(db, settings):
     pending = factories.make_contender("sub-pending", status="pending", user=people["submitter"])
     assignment = factories.serve_to(task, people["annotator"])
     annotator = annotator_for(factories.voter_of(people["annotator"]))
-    make_judge("lex", provider="lexical", model="token_f1", sees_reference=True)
+    judge_source = make_judge("lex", provider="lexical", model="token_f1", sees_reference=True).source.key
     spec = CampaignSpec(
         contenders=[c.slug for c in contenders], prompt_set=task.prompt_set.slug, judges=["lex"]
     )
@@ -186,10 +197,13 @@ def world(db, settings):
         "voting:staff-exclusion": {"pk": annotator.pk},
         "leaderboard:contender": {"slug": contenders[0].slug},
         "judges:config-edit": {"slug": "lex"},
+        "judges:report-battle": {"pk": assignment.battle_id},
+        "judges:report-detail": {"key": judge_source},
     }
     api_values = {
         "/api/leaderboard/contenders/{slug}": {"slug": contenders[0].slug},
         "/api/contenders/{slug}": {"slug": contenders[0].slug},
+        "/api/judge-reports/{key}": {"key": judge_source},
     }
     campaign_body = {
         "contenders": [c.slug for c in contenders],
