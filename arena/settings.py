@@ -257,6 +257,8 @@ ARENA_VOTE_OPEN_MINUTES = env_int("ARENA_VOTE_OPEN_MINUTES", 30, minimum=1)
 # Serving ranks contender pairs by their votes, counted in Redis as votes come in and recounted from the
 # database this often (seconds), which corrects any drift.
 ARENA_VOTE_PAIR_RECOUNT_SECONDS = env_int("ARENA_VOTE_PAIR_RECOUNT_SECONDS", 3600, minimum=1)
+# Seconds after a vote during which its voter may undo it (the verdicts are withdrawn, the battle served again).
+ARENA_VOTE_UNDO_SECONDS = env_int("ARENA_VOTE_UNDO_SECONDS", 30, minimum=0)
 
 # --- Leaderboard (leaderboard app) ---------------------------------------------------------------------
 # Bootstrap rounds behind every 95% interval, and the seed that makes them reproducible.

@@ -13,7 +13,8 @@ from arena import selectors
 from arena.blindness import may_see_blind
 from arena.errors import InputError
 from arena.forms import ApiTokenForm, ContenderForm, OutputUploadForm, SignUpForm
-from arena.models import ApiToken, Dimension, PromptSet
+from arena.home import activity_recent, scope_get, tasks_open
+from arena.models import ApiToken
 from arena.services.contenders import contender_register
 from arena.services.files import read_limited
 from arena.services.output_export import CONTENT_TYPES, output_chunks, output_format_parse, outputs_filename
@@ -30,11 +31,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    context = {
-        "contenders": selectors.contenders_public()[:20],
-        "prompt_sets": PromptSet.objects.all(),
-        "dimensions": Dimension.objects.filter(is_active=True),
-    }
+    context = {"scope": scope_get(), "tasks": tasks_open(), "activity": activity_recent()}
     return render(request, "arena/home.html", context)
 
 

@@ -32,10 +32,8 @@ def _prompt_set() -> PromptSet:
             "description": "Sixteen short questions with reference answers, in six categories.",
         },
     )
-    if created:
-        prompt_set.vote_dimensions.set(
-            Dimension.objects.filter(slug__in=["correctness", "conciseness", "clarity"])
-        )
+    if created:  # people may vote on every dimension (overall is always asked); staff can narrow it down
+        prompt_set.vote_dimensions.set(Dimension.objects.filter(is_active=True).exclude(slug="overall"))
     for p in PROMPTS:
         Prompt.objects.get_or_create(
             prompt_set=prompt_set,

@@ -37,7 +37,8 @@ class VoteResult:
     replayed: bool
 
 
-def _locked(token: str, voter: Voter) -> LockedVote:
+def locked_vote_of(token: str, voter: Voter) -> LockedVote:
+    """Lock and read the vote behind `token` (inside a transaction): 404 unknown, 403 someone else's."""
     vote = vote_lock(token)
     if vote is None:
         raise refuse_unknown_token()
@@ -139,7 +140,7 @@ def vote_record(*, token: str, voter: Voter, ballot: Ballot) -> VoteResult:
     Nothing is written when it raises.
     """
     with transaction.atomic():
-        vote = _locked(token, voter)
+        vote = locked_vote_of(token, voter)
         if vote.state == Assignment.State.VOTED:
             return VoteResult(vote, replayed=True)
         if vote.state == Assignment.State.SKIPPED:

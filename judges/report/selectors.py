@@ -178,3 +178,13 @@ def versions_reported() -> list[JudgeConfigVersion]:
 def sources_registered() -> list[Source]:
     """Sources of the kinds a reader was registered for (juries), which have a card of their own."""
     return list(Source.objects.filter(kind__in=list(_READERS)).order_by("name"))
+
+
+def _jury_rows(source: Source, dimension: Dimension) -> ReportRows:
+    from judges.report.jury_rows import jury_rows  # imports this module: read on first use
+
+    return jury_rows(source, dimension)
+
+
+# Juries get report cards like judges: their per-order combined choices stand in for judgments.
+row_reader_register(Source.Kind.JURY, _jury_rows)

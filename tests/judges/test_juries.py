@@ -303,3 +303,36 @@ def test_staff_edit_a_jury_in_the_admin_and_one_member_is_refused(three_judges, 
     assert saved.status_code == 302
     jury.refresh_from_db()
     assert (jury.name, jury.method, jury.members.count(), jury.source.name) == ("Trio", "learned", 3, "Trio")
+
+
+def test_a_jury_has_a_report_card_from_its_per_order_choices(db):
+    from judges.report.services import report_card_for_source
+
+    with OpenAIStub(script=_by_model) as stub:
+        prompt_set, contenders = make_arena(n_prompts=3)
+        for n in (1, 2, 3):
+            make_judge(f"judge-{n}", model=f"m{n}", base_url=stub.base_url)
+        campaign = start_campaign(prompt_set, contenders, "judge-1", "judge-2", "judge-3")
+        run_inline(campaign)
+    jury = jury_create(
+        slug="panel", name="Panel", method="majority", members=["judge-1", "judge-2", "judge-3"]
+    )
+    jury_refresh(jury=jury)
+    overall = Dimension.objects.get(slug="overall")
+    card = report_card_for_source(jury.source, overall, rounds=20)
+
+    # Independently: a battle is consistent when its two orders' positional choices name the same answer.
+    by_battle: dict[int, dict[str, str]] = {}
+    for c in JuryOrderChoice.objects.filter(jury=jury, dimension=overall):
+        by_battle.setdefault(c.battle_id, {})[c.order] = c.choice
+    mapped_back = {"A": "B", "B": "A", "tie": "tie"}
+    same = [orders["shown"] == mapped_back[orders["swapped"]] for orders in by_battle.values()]
+    assert card["source_kind"] == "jury"
+    assert card["counts"]["judgments"] == JuryOrderChoice.objects.filter(jury=jury, dimension=overall).count()
+    assert card["counts"]["units_both_orders"] == len(by_battle) == 9
+    assert card["consistent"] == pytest.approx(sum(same) / len(same))
+    # The jury costs what its members' calls cost (the stub bills every call).
+    members_cost = sum(
+        float(j.cost) for j in Judgment.objects.filter(campaign=campaign, status=WorkStatus.DONE)
+    )
+    assert card["cost_per_1000"] == pytest.approx(1000 * members_cost / card["counts"]["judgments"])
