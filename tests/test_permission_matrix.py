@@ -62,6 +62,8 @@ RULES = {
     "voting:staff-exclusion": "staff",
     "voting:submit": "assignee",
     "voting:skip": "assignee",
+    "voting:undo": "assignee",
+    "voting:progress": "signed_in",
     "voting:task": "signed_in",
     "leaderboard:index": "public",
     "leaderboard:export-csv": "public",
@@ -194,6 +196,7 @@ def world(db, settings):
     }
     by_route = {
         "voting:task": {"slug": task.slug},
+        "voting:progress": {"slug": task.slug},
         "voting:staff-exclusion": {"pk": annotator.pk},
         "leaderboard:contender": {"slug": contenders[0].slug},
         "judges:config-edit": {"slug": "lex"},
