@@ -11,7 +11,7 @@ from django.db import transaction
 from arena.demo.content import CONTENDERS, PROMPTS, answer
 from arena.models import Contender, Dimension, Output, Prompt, PromptSet
 from arena.services.battles import battles_ensure_all_pairs
-from arena.services.style import style_counts
+from arena.services.outputs import output_build
 
 PROMPT_SET_SLUG = "arena-starter"
 
@@ -67,9 +67,7 @@ def _outputs(contender: Contender, profile: dict, prompt_set: PromptSet) -> int:
     for demo_prompt in PROMPTS:
         style = rng.choices(styles, weights)[0]
         text = answer(demo_prompt, style)
-        rows.append(
-            Output(contender=contender, prompt=prompts[demo_prompt.id], text=text, **style_counts(text))
-        )
+        rows.append(output_build(contender=contender, prompt=prompts[demo_prompt.id], text=text))
     return len(Output.objects.bulk_create(rows, ignore_conflicts=True))
 
 

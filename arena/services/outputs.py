@@ -8,6 +8,7 @@ from django.db import transaction
 
 from arena.errors import InputError
 from arena.models import Contender, Output, Prompt, PromptSet
+from arena.services.identity_leaks import identity_leak_find
 from arena.services.style import style_counts
 from arena.services.uploads import OutputRecord, Problems, decode_upload, parse_output_records
 
@@ -75,6 +76,12 @@ def _record_prompt(
     return prompt
 
 
+def output_build(*, contender: Contender, prompt: Prompt, text: str) -> Output:
+    """An unsaved Output with its style counts and identity-leak check: every writer of outputs builds them here."""
+    leak = identity_leak_find(contender=contender, text=text)
+    return Output(contender=contender, prompt=prompt, text=text, identity_leak=leak, **style_counts(text))
+
+
 def outputs_import(
     *, contender: Contender, prompt_set: PromptSet, data: bytes, filename: str, fmt: str | None = None
 ) -> OutputImportResult:
@@ -95,7 +102,7 @@ def outputs_import(
         if prompt is None:
             continue
         chosen[prompt.pk] = rec.where
-        rows.append(Output(contender=contender, prompt=prompt, text=rec.output, **style_counts(rec.output)))
+        rows.append(output_build(contender=contender, prompt=prompt, text=rec.output))
     problems.raise_if_any()
     with transaction.atomic():
         answered = set(

@@ -70,7 +70,7 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
 
 @admin.register(Annotator)
 class AnnotatorAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "voter_key", "excluded", "excluded_reason", "created")
+    list_display = ("__str__", "voter_key", "organization", "excluded", "excluded_reason", "created")
     list_filter = ("excluded",)
     search_fields = ("voter_key", "user__username")
     readonly_fields = (
