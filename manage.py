@@ -13,6 +13,10 @@ def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     settings = "arena.settings_files" if command in FILE_ONLY_COMMANDS else "arena.settings"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings)
+    if command in FILE_ONLY_COMMANDS:
+        # Before numpy loads: the fits solve systems of contenders × contenders, too small for BLAS threads to
+        # pay off, and their spinning doubled the fit's CPU time on a busy 2-core machine. Overridable.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

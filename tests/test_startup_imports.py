@@ -3,6 +3,7 @@
 Each check runs a fresh interpreter: this test process has all of Django, Celery and the SDK loaded already.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -130,3 +131,25 @@ def test_installs_compile_bytecode_in_the_venv_and_the_image():
     ]
     assert len(sync_lines) == 2 and all("--compile-bytecode" in line for line in sync_lines)
     assert "compileall" in (ROOT / "Dockerfile").read_text()
+
+
+def test_rate_with_a_bootstrap_on_well_posed_battles_loads_neither_choix_nor_scipy(tmp_path):
+    # choix (and the scipy.stats it imports) is most of a second of start-up; well-posed fits, bootstrap
+    # included, are Newton in numpy. choix remains for regularised fits only.
+    names = ["a", "b", "c"]
+    battles = [
+        {"model_a": x, "model_b": y, "winner": w}
+        for x in names
+        for y in names
+        if x != y
+        for w in ("model_a", "model_b", "tie")
+    ]
+    path = tmp_path / "battles.json"
+    path.write_text(json.dumps(battles))
+
+    modules = imported_modules(
+        "rate", str(path), "--format", "fastchat", "--bootstrap", "20", env=file_only_env()
+    )
+
+    assert "leaderboard.rating.bt_newton" in modules
+    assert sorted(m for m in modules if m.split(".")[0] in ("choix", "scipy")) == []
