@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 # Top-level packages a file-only command must not import: the judges' SDK and its HTTP stack, the task
 # queue and its broker library, the API framework and its schema library, the Redis client.
@@ -49,6 +51,8 @@ def test_rate_help_imports_no_sdk_broker_or_api_framework():
     assert {"leaderboard.battle_files", "leaderboard.management.commands.rate"} <= modules
     heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
     assert heavy == []
+    # Nor any app's models: the command runs without django.setup() (manage.FILE_ONLY_COMMANDS).
+    assert sorted(m for m in modules if m.endswith(".models")) == []
 
 
 def test_the_provider_registry_imports_a_provider_only_when_it_is_asked_for():
@@ -153,3 +157,32 @@ def test_rate_with_a_bootstrap_on_well_posed_battles_loads_neither_choix_nor_sci
 
     assert "leaderboard.rating.bt_newton" in modules
     assert sorted(m for m in modules if m.split(".")[0] in ("choix", "scipy")) == []
+
+
+@pytest.mark.parametrize("bad", [False, True], ids=["good file", "bad file"])
+def test_the_file_only_path_answers_as_the_django_path_does(tmp_path, bad):
+    path = tmp_path / "battles.json"
+    winner = "draw" if bad else "model_a"
+    path.write_text(
+        json.dumps(
+            [
+                {"model_a": "a", "model_b": "b", "winner": winner},
+                {"model_a": "b", "model_b": "a", "winner": "tie"},
+            ]
+        )
+    )
+    command = [sys.executable, "manage.py", "rate", str(path), "--format", "fastchat", "--json"]
+    through_django = {**file_only_env(), "DJANGO_SETTINGS_MODULE": "arena.settings_files"}
+
+    direct, django = (
+        subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        for env in (file_only_env(), through_django)
+    )
+
+    assert (direct.returncode, direct.stdout, direct.stderr) == (
+        django.returncode,
+        django.stdout,
+        django.stderr,
+    )
+    assert direct.returncode == (1 if bad else 0)
+    assert ("record 1: unknown winner label 'draw'" in direct.stderr) is bad

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .bootstrap import resampled_comparison_stacks
 from .bt_newton import curvature_inverse, log_strengths_near, log_strengths_newton
@@ -140,8 +141,13 @@ def fit_bradley_terry(
     _refuse_unless_fittable(counts, diagnostics, anchor, bootstrap_rounds, per_component, fallback_alpha)
     solver = _Solver(fallback_alpha, tol, max_iter)
     groups = component_members(counts.battles)
-    theta, regularised = _log_strengths_by_component(counts.comparison_matrix, groups, solver, None)
-    samples, regularised_rounds = _bootstrap(counts, groups, solver, theta, anchor, bootstrap_rounds, seed)
+    # The linear algebra is contenders × contenders: too small for BLAS threads to pay off, and their
+    # spin-waiting took 5–10× the fit's own CPU time on a busy 2-core machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        theta, regularised = _log_strengths_by_component(counts.comparison_matrix, groups, solver, None)
+        samples, regularised_rounds = _bootstrap(
+            counts, groups, solver, theta, anchor, bootstrap_rounds, seed
+        )
     alpha_used = fallback_alpha if regularised else None
     return rating_result(
         models=counts.models,
