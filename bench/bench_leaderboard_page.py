@@ -79,10 +79,14 @@ def main() -> None:
         print(f"recompute: {run.n_snapshots} leaderboard(s) stored in {time.perf_counter() - started:.1f} s")
         first_ms, latencies, size = page_latencies_ms(args.requests)
         p50, p99 = np.percentile(latencies, [50, 99])
-        print(f"GET /leaderboard/ ({size / 1e6:.2f} MB of HTML): first view after the recompute {first_ms:.1f} ms")
+        print(
+            f"GET /leaderboard/ ({size / 1e6:.2f} MB of HTML): first view after the recompute {first_ms:.1f} ms"
+        )
         print(f"  p50 {p50:7.1f} ms   target ≤ {TARGET_P50_MS:g} ms   {verdict(p50 <= TARGET_P50_MS)}")
         print(f"  p99 {p99:7.1f} ms   target ≤ {TARGET_P99_MS:g} ms   {verdict(p99 <= TARGET_P99_MS)}")
-        print(f"  ({args.requests} requests, one at a time; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
+        print(
+            f"  ({args.requests} requests, one at a time; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)"
+        )
 
 
 if __name__ == "__main__":
