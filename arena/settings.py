@@ -7,6 +7,7 @@ SECRET_KEY (required once DEBUG is off).
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
@@ -236,7 +237,8 @@ ARENA_VOTE_MIN_READ_MS = env_int("ARENA_VOTE_MIN_READ_MS", 2000, minimum=0)
 ARENA_VOTE_READ_CHARS_PER_SECOND = env_int("ARENA_VOTE_READ_CHARS_PER_SECOND", 80, minimum=1)
 # ... or when the same button was pressed this many times in a row.
 ARENA_VOTE_SAME_CHOICE_STREAK = env_int("ARENA_VOTE_SAME_CHOICE_STREAK", 8, minimum=2)
-# Serve battles an LLM judge was inconsistent on first, in every task (tasks can also turn it on one by one).
+# Serve disputed battles first (LLM judges disagree with each other, or one was inconsistent across the two
+# answer orders), in every task (tasks can also turn it on one by one).
 ARENA_VOTE_INCONSISTENT_FIRST = env_bool("ARENA_VOTE_INCONSISTENT_FIRST", False)
 # Dotted path of the function ranking contender pairs for serving (see arena.voting.selection).
 ARENA_VOTE_PAIR_PRIORITY = env_str("ARENA_VOTE_PAIR_PRIORITY", "arena.voting.selection.fewest_votes_first")
@@ -245,6 +247,78 @@ ARENA_VOTE_OPEN_MINUTES = env_int("ARENA_VOTE_OPEN_MINUTES", 30, minimum=1)
 # Serving ranks contender pairs by their votes, counted in Redis as votes come in and recounted from the
 # database this often (seconds), which corrects any drift.
 ARENA_VOTE_PAIR_RECOUNT_SECONDS = env_int("ARENA_VOTE_PAIR_RECOUNT_SECONDS", 3600, minimum=1)
+# Seconds after a vote during which its voter may undo it (the verdicts are withdrawn, the battle served again).
+ARENA_VOTE_UNDO_SECONDS = env_int("ARENA_VOTE_UNDO_SECONDS", 30, minimum=0)
+
+# --- Integrity and security (arena.services.endpoints, arena.services.identity_leaks, arena.throttling) ---
+# Names of the environment variables staff may choose as the key sent to a contender's endpoint; submitters
+# never name one. Credentials of the arena itself can never be listed (refused at start-up).
+ARENA_ENDPOINT_KEY_NAMES = env_list("ARENA_ENDPOINT_KEY_NAMES", [])
+FORBIDDEN_ENDPOINT_KEY_NAMES = frozenset(
+    {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND",
+     "JUDGES_LIMITS_REDIS_URL", "POSTGRES_PASSWORD", "EMAIL_HOST_PASSWORD", "DJANGO_SECRET_KEY"}
+)  # fmt: skip
+_forbidden_keys = sorted(
+    name
+    for name in ARENA_ENDPOINT_KEY_NAMES
+    if name in FORBIDDEN_ENDPOINT_KEY_NAMES or name.startswith(("DATABASE", "POSTGRES", "REDIS", "CELERY"))
+)
+if _forbidden_keys:
+    raise ImproperlyConfigured(
+        f"ARENA_ENDPOINT_KEY_NAMES lists {', '.join(_forbidden_keys)}: the arena's own credentials can never "
+        "be sent to a contender's endpoint. Remove them and list only the variables holding endpoint keys."
+    )
+# Outbound calls to loopback, link-local, private, multicast or reserved addresses are refused unless this is
+# on (the demo and the test suite call a loopback stub). Checked when an endpoint is saved and again per call.
+ARENA_ALLOW_PRIVATE_ENDPOINTS = env_bool("ARENA_ALLOW_PRIVATE_ENDPOINTS", False)
+# Identity leaks: answers naming a vendor or model ("As an AI developed by OpenAI", "I am Claude") are flagged
+# when stored and never served to people. These names fill the patterns (comma-separated, case-insensitive);
+# the contender's own name, slug and organization are always checked too.
+ARENA_IDENTITY_LEAK_NAMES = env_list(
+    "ARENA_IDENTITY_LEAK_NAMES",
+    ["OpenAI", "Anthropic", "Google", "Google DeepMind", "DeepMind", "Meta", "Meta AI", "Mistral AI",
+     "Mistral", "Microsoft", "Alibaba", "Cohere", "xAI", "DeepSeek", "Claude", "ChatGPT", "GPT-3.5", "GPT-4",
+     "GPT-4o", "GPT", "Gemini", "Bard", "Llama", "LLaMA", "Qwen", "Grok", "Phi", "Gemma", "Vicuna"],
+)  # fmt: skip
+# More patterns (Python regular expressions, one a line, '#' comments), matched ignoring case, from a file.
+ARENA_IDENTITY_LEAK_PATTERNS_FILE = env_str("ARENA_IDENTITY_LEAK_PATTERNS_FILE", "")
+
+
+def _leak_patterns(path: str) -> list[str]:
+    if not path:
+        return []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImproperlyConfigured(
+            f"ARENA_IDENTITY_LEAK_PATTERNS_FILE={path!r} cannot be read ({exc})."
+        ) from None
+    patterns = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            try:
+                re.compile(line.strip())
+            except re.error as exc:
+                raise ImproperlyConfigured(
+                    f"{path}, line {number}: {line.strip()!r} is not a regular expression ({exc})."
+                ) from None
+            patterns.append(line.strip())
+    return patterns
+
+
+ARENA_IDENTITY_LEAK_PATTERNS = _leak_patterns(ARENA_IDENTITY_LEAK_PATTERNS_FILE)
+# Sign-up and sign-in throttling (429 with Retry-After): sign-ups per client IP per hour; failed sign-ins per
+# account and per IP before a lockout of ARENA_SIGNIN_LOCKOUT_SECONDS (counted over that same window).
+ARENA_SIGNUP_PER_HOUR_IP = env_int("ARENA_SIGNUP_PER_HOUR_IP", 5, minimum=1)
+ARENA_SIGNIN_FAILURES_PER_ACCOUNT = env_int("ARENA_SIGNIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
+ARENA_SIGNIN_FAILURES_PER_IP = env_int("ARENA_SIGNIN_FAILURES_PER_IP", 20, minimum=1)
+ARENA_SIGNIN_LOCKOUT_SECONDS = env_int("ARENA_SIGNIN_LOCKOUT_SECONDS", 900, minimum=1)
+# Votes count towards ratings only from accounts at least this old (seconds; 0: from the first minute), unless
+# the account's email is verified; or, with ARENA_VOTE_REQUIRE_VERIFIED_EMAIL, only from verified accounts.
+ARENA_VOTE_MIN_ACCOUNT_AGE = env_int("ARENA_VOTE_MIN_ACCOUNT_AGE", 0, minimum=0)
+ARENA_VOTE_REQUIRE_VERIFIED_EMAIL = env_bool("ARENA_VOTE_REQUIRE_VERIFIED_EMAIL", False)
+# Email verification links (sent through Django's mail backend) stay valid this many days.
+ARENA_EMAIL_VERIFICATION_DAYS = env_int("ARENA_EMAIL_VERIFICATION_DAYS", 3, minimum=1)
 
 # --- Leaderboard (leaderboard app) ---------------------------------------------------------------------
 # Bootstrap rounds behind every 95% interval, and the seed that makes them reproducible.
@@ -255,6 +329,10 @@ LEADERBOARD_MIN_VERDICTS = env_int("LEADERBOARD_MIN_VERDICTS", 10, minimum=1)
 # Style-controlled ratings beside the raw ones; their intervals cost a full refit per round (0: none).
 LEADERBOARD_STYLE_CONTROL = env_bool("LEADERBOARD_STYLE_CONTROL", True)
 LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS = env_int("LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS", 0, minimum=0)
+# Judge and jury boards calibrated by people (prediction-powered inference): battles both must have judged
+# before a calibrated rating is shown, and the bootstrap rounds of its interval.
+LEADERBOARD_CALIBRATION_MIN_LABELLED = env_int("LEADERBOARD_CALIBRATION_MIN_LABELLED", 30, minimum=1)
+LEADERBOARD_CALIBRATION_BOOTSTRAP_ROUNDS = env_int("LEADERBOARD_CALIBRATION_BOOTSTRAP_ROUNDS", 200, minimum=0)
 # Finished recomputes kept viewable in the history; older ones are deleted.
 LEADERBOARD_KEEP_RUNS = env_int("LEADERBOARD_KEEP_RUNS", 100, minimum=1)
 # A running recompute's claim lapses this long after its last sign of life (a crashed worker).
@@ -285,6 +363,10 @@ JUDGES_SLOT_WAIT_SECONDS = env_int("JUDGES_SLOT_WAIT_SECONDS", 2, minimum=0)
 # Workers cache judge configs this long (seconds): an edit to prices, limits or the key reference reaches them
 # within it. Versions (what the judge is asked) never change, so they are cached for good.
 JUDGES_CONFIG_CACHE_SECONDS = env_int("JUDGES_CONFIG_CACHE_SECONDS", 5, minimum=0)
+# Judges' report cards: bootstrap rounds behind their 95 % intervals (pages, API, `judge_report`'s default)
+# and how long a computed card stays cached (seconds; a card's key also changes when rows are added).
+JUDGES_REPORT_BOOTSTRAP_ROUNDS = env_int("JUDGES_REPORT_BOOTSTRAP_ROUNDS", 200, minimum=0)
+JUDGES_REPORT_CACHE_SECONDS = env_int("JUDGES_REPORT_CACHE_SECONDS", 300, minimum=0)
 # Judgments per Celery task for large campaigns (each task costs the worker ~1 ms of CPU on its own).
 JUDGES_TASK_BATCH = env_int("JUDGES_TASK_BATCH", 16, minimum=1)
 # Per-config concurrency limits are shared by all workers through Redis (empty: one process only, the demo).
@@ -301,6 +383,15 @@ JUDGES_GENERATION_MAX_TOKENS = env_int("JUDGES_GENERATION_MAX_TOKENS", 1024, min
 JUDGES_GENERATION_TIMEOUT_SECONDS = env_int("JUDGES_GENERATION_TIMEOUT_SECONDS", 120, minimum=1)
 JUDGES_GENERATION_TEMPERATURE = 0.0
 CELERY_BEAT_SCHEDULE["judges-sweep"] = {"task": "judges.sweep", "schedule": JUDGES_SWEEP_SECONDS}
+# Juries (several judge configs combined): battles with a people's majority and a member's verdict needed
+# before weights are learned (fewer: majority vote), and how often beat refreshes every jury's verdicts
+# (they also follow each finished judge campaign; learned weights follow people's votes at this pace).
+JUDGES_JURY_MIN_TRAINING = env_int("JUDGES_JURY_MIN_TRAINING", 30, minimum=1)
+JUDGES_JURY_REFRESH_SECONDS = env_int("JUDGES_JURY_REFRESH_SECONDS", 15 * 60, minimum=10)
+CELERY_BEAT_SCHEDULE["judges-juries"] = {
+    "task": "judges.juries_refresh",
+    "schedule": JUDGES_JURY_REFRESH_SECONDS,
+}
 # Celery's Django fixup closes every database connection before and after each task unless this is set,
 # so each judge call paid for a new PostgreSQL connection (a backend fork). With it, worker threads keep
 # their connection; judges/tasks.py still drops unusable or expired ones (DB_CONN_MAX_AGE) after each task.
@@ -308,6 +399,7 @@ CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=1)
 ARENA_DEMO_HOOKS.append(
     "demo_campaign"
 )  # after demo_votes: the demo shows people's votes and a finished campaign
+ARENA_DEMO_HOOKS.append("demo_jury")  # after demo_campaign: a jury of the demo's two judges
 
 LOGGING = {
     "version": 1,

@@ -3,14 +3,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from arena import views
+from arena import account_views, views
 from arena.api import api
 from judges.api import router as judges_router
+from judges.report.api import router as judge_reports_router
 from leaderboard.api import router as leaderboard_router
 
 # The project package wires the apps together; the arena domain itself knows nothing of judges or ratings.
 api.add_router("/leaderboard/", leaderboard_router)
 api.add_router("/judges/", judges_router)
+api.add_router("/judge-reports/", judge_reports_router)
 
 arena_patterns = [
     path("", views.home, name="home"),
@@ -32,7 +34,12 @@ urlpatterns = [
     path("", include("arena.voting.urls")),
     path("leaderboard/", include("leaderboard.urls")),
     path("judges/", include("judges.urls")),
-    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/signup/", account_views.signup, name="signup"),
+    path("accounts/login/", account_views.SignInView.as_view(), name="login"),
+    path("accounts/verify-email/", account_views.verify_email, name="verify-email"),
+    path(
+        "accounts/verify-email/<str:token>/", account_views.verify_email_confirm, name="verify-email-confirm"
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from arena.api.auth import token_auth, user_of
@@ -56,6 +56,11 @@ class RowOut(Schema):
     votes: int
     organization: str
     license: str
+    calibrated_rating: float | None = Field(
+        None, description="Judge and jury boards: the rating corrected by people's votes (null elsewhere)."
+    )
+    calibrated_ci_low: float | None = None
+    calibrated_ci_high: float | None = None
 
 
 class RunOut(Schema):
@@ -76,6 +81,8 @@ class BoardOut(Schema):
     method: str | None
     params: dict
     n_verdicts: int
+    n_labelled: int = Field(0, description="Battles judged by both this judge and people that calibrate it.")
+    calibration_message: str = ""
     computed: datetime | None
     hidden_below_min_votes: int
     rows: list[RowOut]

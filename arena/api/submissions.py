@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
+from pydantic import ConfigDict, model_validator
 
 from arena import selectors
 from arena.api.auth import token_auth, user_of
 from arena.errors import InputError
+from arena.forms import ContenderForm
 from arena.models import Contender, PromptSet
 from arena.services.contenders import contender_register
 from arena.services.files import read_limited
@@ -25,6 +27,11 @@ class ErrorOut(Schema):
 
 
 class ContenderIn(Schema):
+    """A submitter gives an endpoint's URL and model, never a key name or file: unknown fields are refused
+    (422), so `endpoint_api_key_env` and the like cannot slip in. Staff pick the key after review."""
+
+    model_config = ConfigDict(extra="forbid")
+
     slug: str
     name: str
     organization: str = ""
@@ -32,7 +39,17 @@ class ContenderIn(Schema):
     description: str = ""
     endpoint_url: str = ""
     endpoint_model: str = ""
-    endpoint_api_key_env: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_reference(cls, data):
+        named = [f for f in ContenderForm.REFUSED_FIELDS if isinstance(data, dict) and f in data]
+        if named:
+            raise ValueError(
+                f"submitters give an endpoint URL and model only; {', '.join(named)} cannot be set. "
+                "Staff choose which key (if any) the endpoint receives after review"
+            )
+        return data
 
 
 class OutputSetOut(Schema):

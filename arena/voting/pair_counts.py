@@ -78,15 +78,24 @@ def pair_votes(task_id: int) -> dict[Pair, int]:
     return votes
 
 
-def pair_vote_added(task_id: int, contender_a_id: int, contender_b_id: int) -> None:
-    """Count one more vote on the pair. Called after the vote is stored: a cache that is down must not turn
-    a stored vote into an error page, so failures are logged, and the next recount catches up."""
+def _pair_vote_change(task_id: int, contender_a_id: int, contender_b_id: int, by: int) -> None:
     redis = _redis(task_id)
     if redis is None:
         return
     client, key, _ = redis
     pair = (min(contender_a_id, contender_b_id), max(contender_a_id, contender_b_id))
     try:
-        client.hincrby(key, _field(pair), 1)
+        client.hincrby(key, _field(pair), by)
     except Exception:
-        logger.warning("Could not count a vote on pair %s of task %s", pair, task_id, exc_info=True)
+        logger.warning("Could not count a vote (%+d) on pair %s of task %s", by, pair, task_id, exc_info=True)
+
+
+def pair_vote_added(task_id: int, contender_a_id: int, contender_b_id: int) -> None:
+    """Count one more vote on the pair. Called after the vote is stored: a cache that is down must not turn
+    a stored vote into an error page, so failures are logged, and the next recount catches up."""
+    _pair_vote_change(task_id, contender_a_id, contender_b_id, 1)
+
+
+def pair_vote_removed(task_id: int, contender_a_id: int, contender_b_id: int) -> None:
+    """Count one vote fewer on the pair (an undone vote), after the undo is stored; failures as above."""
+    _pair_vote_change(task_id, contender_a_id, contender_b_id, -1)

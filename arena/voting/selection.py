@@ -1,8 +1,14 @@
 """Which battle an annotator sees next.
 
-Order of preference, never a battle the annotator was already served (the database refuses it too):
+Never a battle the annotator was already served (the database refuses it too), nor one with an answer that
+names its model (an identity leak) or with a contender they submitted (or their organization's).
+Order of preference:
 1. now and then (the task's `gold_rate`) an unseen gold battle, as an attention check;
-2. when the task or ARENA_VOTE_INCONSISTENT_FIRST asks for it, a battle an LLM judge was inconsistent on;
+2. when the task or ARENA_VOTE_INCONSISTENT_FIRST asks for it, a *disputed* battle: LLM judges gave
+   different verdicts on it (same dimension), or a judge contradicted itself across the two answer orders.
+   Human votes there calibrate the judges the most (their report cards, juries and calibrated boards).
+   The most disputed come first (see `_dispute_score`); judges' verdicts are arena data (`Verdict` rows
+   under sources of kind "judge"), so this needs nothing from the judges app;
 3. otherwise the contender pair the *pair priority* function ranks first, on one of its prompts (below).
 Battles still short of the task's `votes_per_battle` come first, those with some votes before fresh ones,
 so battles reach the votes wanted and agreement between people can be measured.
@@ -23,13 +29,15 @@ from itertools import combinations
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from arena.models import AnnotationTask, Annotator, Assignment, Battle, Contender, GoldBattle, Output, Verdict
 from arena.models.verdicts import Source
 from arena.services.battles import battle_get_or_create
+from arena.voting.conflicts import contenders_conflicting
 from arena.voting.pair_counts import pair_votes
 
 
@@ -69,6 +77,7 @@ def pair_priority() -> PairPriority:
 class Pick:
     battle: Battle
     gold: GoldBattle | None = None
+    disputed: bool = False  # served first because LLM judges dispute it (recorded on the assignment)
 
 
 def task_contender_ids(task: AnnotationTask) -> list[int]:
@@ -94,12 +103,25 @@ def _holding_places(task: AnnotationTask) -> Q:
     )
 
 
+def _unservable(annotator: Annotator, prefix: str = "") -> Q:
+    """Battles never served to this annotator: an answer names its model (identity leak), or a side is a
+    contender they submitted or their organization's (arena.voting.conflicts)."""
+    own = contenders_conflicting(annotator)
+    return (
+        ~Q(**{f"{prefix}output_a__identity_leak": ""})
+        | ~Q(**{f"{prefix}output_b__identity_leak": ""})
+        | Q(**{f"{prefix}contender_a__in": own})
+        | Q(**{f"{prefix}contender_b__in": own})
+    )
+
+
 def _gold(task: AnnotationTask, annotator: Annotator, rng: random.Random) -> Pick | None:
     if task.gold_rate <= 0 or rng.random() >= task.gold_rate:
         return None
     gold = (
         GoldBattle.objects.filter(task=task)
         .exclude(battle_id__in=_seen(annotator))
+        .exclude(_unservable(annotator, "battle__"))
         .select_related("battle")
         .order_by("?")
         .first()
@@ -107,22 +129,67 @@ def _gold(task: AnnotationTask, annotator: Annotator, rng: random.Random) -> Pic
     return Pick(battle=gold.battle, gold=gold) if gold else None
 
 
-def _inconsistent(task: AnnotationTask, annotator: Annotator, ids: list[int]) -> Pick | None:
+def _judges_disagree() -> Exists:
+    """Two judge sources gave different hard verdicts on the battle, on the same dimension."""
+    judge_verdicts = Verdict.objects.filter(
+        source__kind=Source.Kind.JUDGE, excluded=False, outcome__isnull=False
+    )
+    other_outcome = judge_verdicts.filter(
+        battle_id=OuterRef("battle_id"), dimension_id=OuterRef("dimension_id")
+    ).exclude(outcome=OuterRef("outcome"))
+    return Exists(judge_verdicts.filter(battle=OuterRef("pk")).filter(Exists(other_outcome)))
+
+
+def _dispute_score():
+    """2 when judges disagree with each other, plus 1 per judge verdict flagged inconsistent (a judge that
+    changed its mind when the answers swapped places). Disagreement weighs more: it says the judges' panel,
+    not one judge, cannot tell the answers apart, and it is what juries and calibrated boards learn from.
+
+    Correlated subqueries on the verdicts' battle index, not a join: a join would read every verdict of every
+    battle of the prompt set (people's votes included) on each serve."""
+    inconsistent = (
+        Verdict.objects.filter(
+            battle=OuterRef("pk"), inconsistent=True, excluded=False, source__kind=Source.Kind.JUDGE
+        )
+        .values("battle")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(inconsistent), 0) + Case(
+        When(_judges_disagree(), then=Value(2)), default=Value(0)
+    )
+
+
+def _disputed(task: AnnotationTask, annotator: Annotator, ids: list[int], rng: random.Random) -> Pick | None:
     if not (task.inconsistent_first or settings.ARENA_VOTE_INCONSISTENT_FIRST):
         return None
-    judged = Verdict.objects.filter(battle=OuterRef("pk"), inconsistent=True, source__kind=Source.Kind.JUDGE)
-    battle = (
+    candidates = (
         Battle.objects.filter(
             prompt__prompt_set_id=task.prompt_set_id, contender_a__in=ids, contender_b__in=ids
         )
-        .filter(Exists(judged))
         .exclude(pk__in=_seen(annotator))
-        .annotate(n=Count("vote_assignments", filter=_holding_places(task)))
-        .filter(n__lt=task.votes_per_battle)
-        .order_by("n", "?")
-        .first()
+        .exclude(_unservable(annotator))
+        .annotate(dispute=_dispute_score())
+        .filter(dispute__gt=0)
+        .values("pk", "dispute")
     )
-    return Pick(battle=battle) if battle else None
+    # Votes held are counted in a second query, on the disputed battles only: counting both in one query
+    # would join verdicts and assignments, multiplying each count by the other.
+    disputes = {row["pk"]: row["dispute"] for row in candidates}
+    if not disputes:
+        return None
+    held = dict(
+        Battle.objects.filter(pk__in=disputes)
+        .annotate(n=Count("vote_assignments", filter=_holding_places(task)))
+        .values_list("pk", "n")
+    )
+    open_ = [pk for pk in disputes if held.get(pk, 0) < task.votes_per_battle]
+    if not open_:
+        return None
+    # Most disputed first; among equals the one with the fewest votes held, then at random.
+    jitter = {pk: rng.random() for pk in open_}
+    best = max(open_, key=lambda pk: (disputes[pk], -held.get(pk, 0), jitter[pk]))
+    return Pick(battle=Battle.objects.get(pk=best), disputed=True)
 
 
 def _pairs_ranked(task: AnnotationTask, ids: list[int], rng: random.Random) -> list[PairStats]:
@@ -157,13 +224,17 @@ def _prompt_battles(
 
 def _answers_of(task: AnnotationTask, pair: PairStats) -> dict[int, tuple[int, int]]:
     """prompt id -> (output of pair.low, output of pair.high), for the prompts both contenders answered."""
+    # An answer that names its model would unblind every battle it is in: such prompts are left out.
     rows = Output.objects.filter(
         prompt__prompt_set_id=task.prompt_set_id, contender_id__in=(pair.low, pair.high)
     )
+    leaked = set(rows.exclude(identity_leak="").values_list("prompt_id", flat=True))
     by_prompt: dict[int, dict[int, int]] = {}
     for prompt_id, contender_id, output_id in rows.values_list("prompt_id", "contender_id", "pk"):
         by_prompt.setdefault(prompt_id, {})[contender_id] = output_id
-    return {p: (by[pair.low], by[pair.high]) for p, by in by_prompt.items() if len(by) == 2}
+    return {
+        p: (by[pair.low], by[pair.high]) for p, by in by_prompt.items() if len(by) == 2 and p not in leaked
+    }
 
 
 def _least_voted(task: AnnotationTask, existing: dict, prompt_ids, rng: random.Random, short_only: bool):
@@ -201,8 +272,9 @@ def battle_pick(
 ) -> Pick | None:
     """The next battle for this annotator in this task, or None when they have seen every battle."""
     rng = rng or random.Random()
-    ids = task_contender_ids(task)
-    pick = _gold(task, annotator, rng) or _inconsistent(task, annotator, ids)
+    own = set(contenders_conflicting(annotator).values_list("pk", flat=True))
+    ids = [pk for pk in task_contender_ids(task) if pk not in own]
+    pick = _gold(task, annotator, rng) or _disputed(task, annotator, ids, rng)
     if pick:
         return pick
     pairs = _pairs_ranked(task, ids, rng)
