@@ -107,6 +107,9 @@ def _database() -> dict:
         config.setdefault("OPTIONS", {})["timeout"] = 20
         config["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
         config["CONN_MAX_AGE"] = 0
+    # A kept connection is checked before a request reuses it, so one broken by a database restart is
+    # replaced instead of failing the first request after the restart.
+    config["CONN_HEALTH_CHECKS"] = True
     return config
 
 
@@ -192,7 +195,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # with enough concurrency for every judge config's limit), "ratings" for leaderboard fits (CPU-bound).
 ARENA_QUEUES = ["celery", "judge", "ratings"]
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"judges.*": {"queue": "judge"}, "leaderboard.*": {"queue": "ratings"}}
+# The recovery sweep goes to the housekeeping queue, so a long judge queue never delays it.
+CELERY_TASK_ROUTES = {
+    "judges.sweep": {"queue": "celery"},
+    "judges.*": {"queue": "judge"},
+    "leaderboard.*": {"queue": "ratings"},
+}
 CELERY_BEAT_SCHEDULE = {
     "recompute-leaderboards": {
         "task": "leaderboard.recompute_all",
@@ -209,6 +217,9 @@ if REDIS_URL:
             "BACKEND": "arena.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"{REDIS_KEY_PREFIX}arena",
+            # A Redis that is down or unreachable must cost a request a second at most, not hang it: the
+            # cache then acts as a miss (arena.cache) and sessions come from the database.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:
@@ -351,13 +362,17 @@ JUDGES_MAX_ATTEMPTS = env_int("JUDGES_MAX_ATTEMPTS", 5, minimum=1)
 # Exponential backoff between attempts: base doubled per attempt, capped, half of it random (milliseconds).
 JUDGES_BACKOFF_BASE_MS = env_int("JUDGES_BACKOFF_BASE_MS", 1000, minimum=1)
 JUDGES_BACKOFF_MAX_MS = env_int("JUDGES_BACKOFF_MAX_MS", 60_000, minimum=1)
-# A claim's lease is 2 × the config's timeout (answer + repair) plus this grace, in seconds; a claim past its
-# lease is handed back by the sweeper (the worker was killed or hung).
+# A claim's lease, in seconds: its worker renews it every third of this while the call runs, so a claim whose
+# worker died lapses this long after the death and the sweeper hands it back (judges.services.leases).
+JUDGES_LEASE_SECONDS = env_int("JUDGES_LEASE_SECONDS", 10, minimum=3)
+# Renewal stops 2 × the config's timeout (answer + repair) plus this grace after the claim: a hung call's
+# claim lapses then, although its worker lives.
 JUDGES_LEASE_GRACE_SECONDS = env_int("JUDGES_LEASE_GRACE_SECONDS", 30, minimum=1)
-# Pending items are queued again when their campaign made no progress for this long (lost messages).
-JUDGES_REQUEUE_STALLED_SECONDS = env_int("JUDGES_REQUEUE_STALLED_SECONDS", 120, minimum=1)
-# How often beat runs the recovery sweep (judges.sweep).
-JUDGES_SWEEP_SECONDS = env_int("JUDGES_SWEEP_SECONDS", 15, minimum=1)
+# Pending items are queued again when their campaign had nothing running and made no progress for this
+# long (their messages were lost with a worker or a broker restart).
+JUDGES_REQUEUE_STALLED_SECONDS = env_int("JUDGES_REQUEUE_STALLED_SECONDS", 10, minimum=1)
+# How often beat runs the recovery sweep (judges.sweep, on the housekeeping "celery" queue).
+JUDGES_SWEEP_SECONDS = env_int("JUDGES_SWEEP_SECONDS", 5, minimum=1)
 # How long a task waits for a free concurrency slot before rescheduling itself (seconds).
 JUDGES_SLOT_WAIT_SECONDS = env_int("JUDGES_SLOT_WAIT_SECONDS", 2, minimum=0)
 # Workers cache judge configs this long (seconds): an edit to prices, limits or the key reference reaches them

@@ -29,6 +29,8 @@ arena_patterns = [
     path("me/tokens/", views.api_tokens, name="api-tokens"),
 ]
 
+handler500 = "arena.unavailable.server_error"
+
 urlpatterns = [
     path("", include((arena_patterns, "arena"))),
     path("", include("arena.voting.urls")),

@@ -19,10 +19,11 @@ from arena.services.outputs import output_build
 from arena.services.prompts import prompt_set_get
 from judges.models import Campaign, ErrorKind, Generation, WorkStatus
 from judges.providers import CompletionRequest, PermanentProviderError, TransientProviderError
-from judges.services.calls import Spend, provider_complete
+from judges.services.calls import Ledger, Spend, provider_complete
 from judges.services.campaigns import contenders_resolve
 from judges.services.claims import lease_seconds, work_claim, work_finish
 from judges.services.enqueue import work_enqueue
+from judges.services.leases import lease_kept, lease_seconds_short
 from judges.services.lifecycle import campaign_finish_if_done
 from judges.services.limits import concurrency_slot
 from judges.services.outcomes import Failure, RunResult, after_permanent, after_transient
@@ -95,23 +96,25 @@ def generation_run(*, generation_id: int) -> RunResult:
     )
     if job is None or job.status != WorkStatus.PENDING or job.campaign.status != Campaign.Status.RUNNING:
         return RunResult("skipped")
-    hold = lease_seconds(settings.JUDGES_GENERATION_TIMEOUT_SECONDS)
+    lease, hard = lease_seconds_short(), lease_seconds(settings.JUDGES_GENERATION_TIMEOUT_SECONDS)
     limit = settings.JUDGES_GENERATION_CONCURRENCY
     wait = settings.JUDGES_SLOT_WAIT_SECONDS
-    with concurrency_slot(f"gen:{job.contender_id}", limit=limit, hold_s=hold, wait_s=wait) as slot:
+    with concurrency_slot(f"gen:{job.contender_id}", limit=limit, hold_s=lease, wait_s=wait) as slot:
         if not slot.acquired:
             return RunResult("busy", retry_in=slot.retry_in)
-        token = work_claim(Generation, pk=job.pk, lease_s=hold)
+        token = work_claim(Generation, pk=job.pk, lease_s=lease)
         if token is None:
             return RunResult("skipped")
-        result = _generate_claimed(job, token)
+        with lease_kept(Generation, token=token, slot=slot, hard_s=hard):
+            result = _generate_claimed(job, token)
     if result.finished:
         campaign_finish_if_done(campaign_id=job.campaign_id)
     return result
 
 
 def _generate_claimed(job: Generation, token) -> RunResult:
-    contender, spend, api_key = job.contender, Spend(), ""
+    ledger = Ledger(campaign_id=job.campaign_id, item_id=job.pk, claim_token=token)
+    contender, spend, api_key = job.contender, Spend(ledger=ledger), ""
     try:
         _check_call_time(contender)
         api_key = api_key_resolve(
