@@ -28,6 +28,7 @@ from django.utils.text import slugify
 from arena.errors import InputError
 from arena.models import Battle, Contender, Dimension, Output, Prompt, PromptSet, Source
 from arena.services.battles import verdict_record
+from arena.services.imported_contenders import contender_slugs, contenders_ensure
 from arena.services.style import style_counts
 from judges.judgment_files import JUDGMENT_FORMATS, JudgmentFileError, Study, study_read
 from judges.models import Campaign, FinalVerdict, JudgeConfig, JudgeConfigVersion, Judgment, WorkStatus
@@ -65,7 +66,7 @@ def judgments_import(
         study = study_read(path, file_format)
     except JudgmentFileError as error:
         raise InputError(str(error), field="path") from error
-    slugs = _contender_slugs(sorted({system for system, _ in study.answers}))
+    slugs = contender_slugs(kind="System name", names=sorted({system for system, _ in study.answers}))
     with transaction.atomic():
         return _write(study, slugs, source_key, source_name or f"{study.judge} (imported)", approve_new, path)
 
@@ -79,18 +80,6 @@ def _check_key(key: str) -> None:
         )
 
 
-def _contender_slugs(names: list[str]) -> dict[str, str]:
-    slugs, owners = {}, {}
-    for name in names:
-        slug = name if slugify(name) == name and len(name) <= 100 else slugify(name.replace(".", "-"))[:100]
-        if not slug:
-            raise InputError(f"System name {name!r} has no letters or digits to make a contender slug from.")
-        if slug in owners:
-            raise InputError(f"System names {owners[slug]!r} and {name!r} would both get the slug {slug!r}.")
-        owners[slug], slugs[name] = name, slug
-    return slugs
-
-
 def _write(study: Study, slugs, key, name, approve_new, path) -> JudgmentImportResult:
     overall = Dimension.objects.filter(slug="overall").first()
     if overall is None:
@@ -102,7 +91,8 @@ def _write(study: Study, slugs, key, name, approve_new, path) -> JudgmentImportR
         slug=f"imported-{key}"[:100], defaults={"name": f"Imported judgments: {name}"[:200]}
     )
     campaign = _campaign(prompt_set, version, name)
-    contenders, created = _contenders(slugs, approve_new, path)
+    note = f"Created by import_judgments from {path}."
+    contenders, created = contenders_ensure(slugs, approve_new=approve_new, note=note)
     prompts = _prompts(prompt_set, study)
     outputs = _outputs(study, contenders, prompts)
     battles = _battles(study, contenders, prompts, outputs)
@@ -162,20 +152,6 @@ def _campaign(prompt_set: PromptSet, version: JudgeConfigVersion, name: str) -> 
         )
     campaign.judges.add(version)
     return campaign
-
-
-def _contenders(slugs: dict[str, str], approve_new: bool, path: str):
-    existing = {c.slug: c for c in Contender.objects.filter(slug__in=slugs.values())}
-    status = Contender.Status.APPROVED if approve_new else Contender.Status.PENDING
-    note = f"Created by import_judgments from {path}."[:2000]
-    new = [
-        Contender(slug=slug, name=name[:200], status=status, description=note)
-        for name, slug in slugs.items()
-        if slug not in existing
-    ]
-    Contender.objects.bulk_create(new)
-    by_slug = {c.slug: c for c in Contender.objects.filter(slug__in=slugs.values())}
-    return {name: by_slug[slug] for name, slug in slugs.items()}, [c.slug for c in new]
 
 
 def _prompts(prompt_set: PromptSet, study: Study) -> dict[str, int]:

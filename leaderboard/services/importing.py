@@ -27,6 +27,7 @@ from django.utils.text import slugify
 
 from arena.errors import InputError
 from arena.models import Battle, Contender, Dimension, Output, Prompt, PromptSet, Source, Verdict
+from arena.services.imported_contenders import contender_slugs, contenders_ensure
 from arena.services.style import style_counts
 from leaderboard.battle_files import BattleFileError, FileRecords, read_battle_files
 
@@ -130,30 +131,11 @@ def _prompt_text(question, file_name: str, unit: str, number: int) -> str:
     return f"Imported question {question} (from {file_name}); the file does not include the prompt."
 
 
-def contender_slugs(names: Iterable[str]) -> dict[str, str]:
-    """Name → slug (the name itself when it is a valid slug); refuses names that would share a slug."""
-    slugs: dict[str, str] = {}
-    owners: dict[str, str] = {}
-    for name in names:
-        slug = name if slugify(name) == name and len(name) <= 100 else slugify(name.replace(".", "-"))[:100]
-        if not slug:
-            raise InputError(
-                f"Contender name {name!r} has no letters or digits to make a slug from; rename it."
-            )
-        if slug in owners:
-            raise InputError(
-                f"Contender names {owners[slug]!r} and {name!r} would both get the slug {slug!r}; "
-                "rename one of them in the file."
-            )
-        owners[slug] = name
-        slugs[name] = slug
-    return slugs
-
-
 def _write(records, slugs, key, name, approve_new, paths) -> ImportResult:
     source = _import_source(key, name)
     dimension = _overall()
-    contenders, created = _contenders(slugs, approve_new, paths)
+    note = f"Created by import_battles from {', '.join(Path(p).name for p in paths)}."
+    contenders, created = contenders_ensure(slugs, approve_new=approve_new, note=note)
     prompt_set, _ = PromptSet.objects.get_or_create(
         slug=f"imported-{key}"[:100], defaults={"name": f"Imported battles: {name}"[:200]}
     )
@@ -214,20 +196,6 @@ def _overall() -> Dimension:
         return Dimension.objects.get(slug="overall")
     except Dimension.DoesNotExist:
         raise InputError("Dimension 'overall' is missing; run `manage.py migrate` first.") from None
-
-
-def _contenders(slugs: dict[str, str], approve_new: bool, paths) -> tuple[dict[str, Contender], list[str]]:
-    existing = {c.slug: c for c in Contender.objects.filter(slug__in=slugs.values())}
-    status = Contender.Status.APPROVED if approve_new else Contender.Status.PENDING
-    note = f"Created by import_battles from {', '.join(Path(p).name for p in paths)}."[:2000]
-    new = [
-        Contender(slug=slug, name=name[:200], status=status, description=note)
-        for name, slug in slugs.items()
-        if slug not in existing
-    ]
-    Contender.objects.bulk_create(new)
-    by_slug = {**existing, **{c.slug: Contender.objects.get(slug=c.slug) for c in new}}
-    return {name: by_slug[slug] for name, slug in slugs.items()}, [c.slug for c in new]
 
 
 def _prompts(prompt_set: PromptSet, records: list[_Record]) -> dict[str, int]:
