@@ -6,6 +6,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from arena.errors import InputError
+from arena.services.files import upload_limit_message
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -43,5 +44,5 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(RequestDataTooBig)
     def too_big(request, exc):
-        body = {"error": "The request body is over the upload limit (ARENA_MAX_UPLOAD_BYTES).", "field": None}
+        body = {"error": upload_limit_message(), "field": None}
         return api.create_response(request, body, status=413)

@@ -8,11 +8,13 @@ from django.db import IntegrityError, transaction
 
 from arena.errors import InputError
 from arena.models import Contender
+from arena.services.lengths import lengths_check
 
 _ENV_NAME_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
 def _check_slug(slug: str) -> None:
+    lengths_check(Contender, {"slug": slug})
     try:
         validate_slug(slug)
     except ValidationError:
@@ -53,6 +55,17 @@ def contender_register(
     if not name:
         raise InputError("Give the contender a display name.", field="name")
     _check_endpoint(endpoint_url.strip(), endpoint_api_key_env.strip())
+    lengths_check(
+        Contender,
+        {
+            "name": name,
+            "organization": organization.strip(),
+            "license": license.strip(),
+            "endpoint_url": endpoint_url.strip(),
+            "endpoint_model": endpoint_model.strip(),
+            "endpoint_api_key_env": endpoint_api_key_env.strip(),
+        },
+    )
     try:
         with transaction.atomic():
             return Contender.objects.create(
