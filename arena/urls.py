@@ -20,6 +20,7 @@ arena_patterns = [
     path("contenders/<slug:slug>/upload/", views.contender_upload, name="contender-upload"),
     path("me/contenders/", views.my_contenders, name="my-contenders"),
     path("me/tokens/", views.api_tokens, name="api-tokens"),
+    path("me/tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
 ]
 
 urlpatterns = [

@@ -13,17 +13,13 @@ from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from arena.api.auth import token_auth
+from arena.api.errors import ErrorOut
 from leaderboard import selectors
 from leaderboard.query import board_query_parse
 from leaderboard.services.coalescing import recompute_request
 from leaderboard.services.exports import board_payload
 
 router = Router(tags=["leaderboard"])
-
-
-class ErrorOut(Schema):
-    error: str
-    field: str | None = None
 
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
@@ -168,7 +164,7 @@ class RecordOut(Schema):
     losses: float
 
 
-class ContenderOut(Schema):
+class ContenderRatingsOut(Schema):
     contender: str
     name: str
     run: RunOut | None
@@ -177,7 +173,9 @@ class ContenderOut(Schema):
 
 
 @router.get(
-    "/contenders/{slug}", response={200: ContenderOut, **ERRORS}, summary="A contender's ratings and record"
+    "/contenders/{slug}",
+    response={200: ContenderRatingsOut, **ERRORS},
+    summary="A contender's ratings and record",
 )
 def contender(request: HttpRequest, slug: str, params: Query[BoardParams]):
     """Ratings on every dimension × source of the run; the head-to-head record for `dimension` and `source`."""

@@ -2,11 +2,19 @@
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from arena.api.auth import TokenRefused
 from arena.errors import InputError
 from arena.services.files import upload_limit_message
+
+
+class ErrorOut(Schema):
+    """The body of every API error."""
+
+    error: str
+    field: str | None = None
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -30,7 +38,9 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
         message = str(exc)
-        if isinstance(exc, AuthenticationError):
+        if isinstance(exc, TokenRefused):
+            pass  # says which: unknown, revoked or expired
+        elif isinstance(exc, AuthenticationError):
             message = "Authentication required: send 'Authorization: Bearer <token>' (tokens at /me/tokens/)."
         elif message == "Cannot parse request body":
             message = (

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from ninja import File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from arena import selectors
-from arena.api.auth import token_auth
+from arena.api.auth import optional_token_auth, token_auth
+from arena.api.errors import ErrorOut
 from arena.errors import InputError
 from arena.models import Contender, PromptSet
 from arena.services.contenders import contender_register
@@ -17,20 +18,16 @@ from arena.services.prompts import prompt_set_get
 router = Router(tags=["submissions"])
 
 
-class ErrorOut(Schema):
-    error: str
-    field: str | None = None
-
-
 class ContenderIn(Schema):
-    slug: str
-    name: str
-    organization: str = ""
-    license: str = ""
-    description: str = ""
-    endpoint_url: str = ""
-    endpoint_model: str = ""
-    endpoint_api_key_env: str = ""
+    # Limits are the model's column lengths, declared here so the OpenAPI document states them.
+    slug: str = Field(min_length=1, max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")
+    name: str = Field(min_length=1, max_length=200)
+    organization: str = Field("", max_length=200)
+    license: str = Field("", max_length=100)
+    description: str = Field("", max_length=20_000)
+    endpoint_url: str = Field("", max_length=200)
+    endpoint_model: str = Field("", max_length=200)
+    endpoint_api_key_env: str = Field("", max_length=100)
 
 
 class OutputSetOut(Schema):
@@ -80,7 +77,7 @@ def _contender_out(contender: Contender) -> dict:
 ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut}
 
 
-@router.get("/contenders", response=list[ContenderOut], summary="Approved contenders")
+@router.get("/contenders", response={200: list[ContenderOut], **ERRORS}, summary="Approved contenders")
 def list_contenders(request):
     return [_contender_out(c) for c in selectors.contenders_public()]
 
@@ -106,9 +103,14 @@ def create_contender(request, payload: ContenderIn):
     return Status(201, _contender_out(contender))
 
 
-@router.get("/contenders/{slug}", response={200: ContenderOut, **ERRORS}, summary="One contender")
+@router.get(
+    "/contenders/{slug}",
+    response={200: ContenderOut, **ERRORS},
+    auth=optional_token_auth,
+    summary="One contender (approved; yours in any status with your token)",
+)
 def get_contender(request, slug: str):
-    return _contender_out(selectors.contender_visible_or_404(request.user, slug))
+    return _contender_out(selectors.contender_visible_or_404(request.auth, slug))
 
 
 @router.post(
@@ -118,7 +120,11 @@ def get_contender(request, slug: str):
     summary="Upload outputs (multipart: file, prompt_set, optional format jsonl|alpaca_eval)",
 )
 def upload_outputs(
-    request, slug: str, file: File[UploadedFile], prompt_set: Form[str], format: Form[str] = ""
+    request,
+    slug: str,
+    file: File[UploadedFile],
+    prompt_set: str = Form(..., max_length=100),
+    format: str = Form("", max_length=20),
 ):
     contender = selectors.contender_managed_or_404(request.auth, slug)
     if format not in ("", "jsonl", "alpaca_eval"):
@@ -137,7 +143,7 @@ def upload_outputs(
     )
 
 
-@router.get("/prompt-sets", response=list[PromptSetOut], summary="Prompt sets")
+@router.get("/prompt-sets", response={200: list[PromptSetOut], **ERRORS}, summary="Prompt sets")
 def list_prompt_sets(request):
     from django.db.models import Count
 
