@@ -161,10 +161,17 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # Content-Security-Policy (django-csp): scripts and styles only from our own static files, no inline code,
 # no style="" attributes; plotly and htmx are served from static/. `report-only` sends the same policy as
 # Content-Security-Policy-Report-Only instead (to try a change on a live site first).
+_PLOTLY_STYLE_ATTR_SHA256 = (
+    "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",  # ""
+    "AR/cKIZjWPcPmBUPDA6oti9XBiTbJvz0Cro2J1VzzS8=",  # "image-rendering: optimizeSpeed; ... pixelated; "
+)
 _CSP_DIRECTIVES = {
     "default-src": [SELF],
     "script-src": [SELF],
     "style-src": [SELF],
+    # Plotly sets exactly two style attributes while drawing heatmaps (an empty one on colour-bar fills, and
+    # `image-rendering: ...` for crisp cells); 'unsafe-hashes' allows those two strings and nothing else.
+    "style-src-attr": ["'unsafe-hashes'", *(f"'sha256-{digest}'" for digest in _PLOTLY_STYLE_ATTR_SHA256)],
     "img-src": [SELF, "data:"],
     "font-src": [SELF],
     "connect-src": [SELF],
