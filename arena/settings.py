@@ -202,8 +202,6 @@ EMAIL_BACKEND = env_str(
     if DEBUG
     else "django.core.mail.backends.dummy.EmailBackend",
 )
-# Whether a password-reset mail can reach anyone (the reset page says so when not).
-ARENA_MAIL_CONFIGURED = not EMAIL_BACKEND.endswith("dummy.EmailBackend")
 
 # --- Celery -------------------------------------------------------------------------------------------
 # The default broker needs no server: kombu's filesystem transport passes messages through files under

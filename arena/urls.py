@@ -29,6 +29,7 @@ urlpatterns = [
     path("leaderboard/", include("leaderboard.urls")),
     path("judges/", include("judges.urls")),
     path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -139,3 +141,20 @@ def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     if changed:
         messages.success(request, "The token is revoked: requests using it now get 401.")
     return redirect("arena:api-tokens")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset by e-mail, or a page saying it is not configured (no mail backend can deliver)."""
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "mail_configured": _mail_configured()}
+
+    def post(self, request, *args, **kwargs):
+        if not _mail_configured():
+            return self.render_to_response(self.get_context_data(), status=503)
+        return super().post(request, *args, **kwargs)
+
+
+def _mail_configured() -> bool:
+    # settings.py picks the dummy backend when no mail server is set and DEBUG is off: nothing would arrive.
+    return not settings.EMAIL_BACKEND.endswith("dummy.EmailBackend")
