@@ -47,4 +47,6 @@ class ApiTokenForm(forms.Form):
         choices=[(days, f"{days} days") for days in TOKEN_LIFETIMES_DAYS],
         coerce=int,
         initial=DEFAULT_LIFETIME_DAYS,
+        required=False,
+        empty_value=DEFAULT_LIFETIME_DAYS,
     )
