@@ -4,7 +4,7 @@ This is `schemathesis run --checks all` itself (its CLI, in a subprocess, agains
 server on the test database): every operation is called with generated valid and invalid data through its
 coverage (as staff), fuzzing and stateful phases, and every built-in check runs — no 5xx, responses match
 their declared schemas, status codes and content types are documented, authentication is not ignored,
-invalid data is refused (positive_data_acceptance alone is left out: see below). Examples per operation are bounded (SCHEMATHESIS_EXAMPLES, default 10) so the three
+invalid data is refused (positive_data_acceptance alone is left out: see below). Examples per operation are bounded (SCHEMATHESIS_EXAMPLES, default 6) so the three
 runs together stay near a minute on two cores. Each run prints the requests it made and how many got a 5xx.
 """
 
@@ -23,7 +23,7 @@ from leaderboard.services.recompute import leaderboards_recompute
 from tests.leaderboard.arena_data import arena_make, judge_source, verdicts_add
 from tests.support import factories
 
-EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "10")
+EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "6")
 ST = Path(sys.executable).with_name("st")
 
 
