@@ -292,7 +292,8 @@ ARENA_VOTE_MIN_READ_MS = env_int("ARENA_VOTE_MIN_READ_MS", 2000, minimum=0)
 ARENA_VOTE_READ_CHARS_PER_SECOND = env_int("ARENA_VOTE_READ_CHARS_PER_SECOND", 80, minimum=1)
 # ... or when the same button was pressed this many times in a row.
 ARENA_VOTE_SAME_CHOICE_STREAK = env_int("ARENA_VOTE_SAME_CHOICE_STREAK", 8, minimum=2)
-# Serve battles an LLM judge was inconsistent on first, in every task (tasks can also turn it on one by one).
+# Serve disputed battles first (LLM judges disagree with each other, or one was inconsistent across the two
+# answer orders), in every task (tasks can also turn it on one by one).
 ARENA_VOTE_INCONSISTENT_FIRST = env_bool("ARENA_VOTE_INCONSISTENT_FIRST", False)
 # Dotted path of the function ranking contender pairs for serving (see arena.voting.selection).
 ARENA_VOTE_PAIR_PRIORITY = env_str("ARENA_VOTE_PAIR_PRIORITY", "arena.voting.selection.fewest_votes_first")
@@ -311,6 +312,10 @@ LEADERBOARD_MIN_VERDICTS = env_int("LEADERBOARD_MIN_VERDICTS", 10, minimum=1)
 # Style-controlled ratings beside the raw ones; their intervals cost a full refit per round (0: none).
 LEADERBOARD_STYLE_CONTROL = env_bool("LEADERBOARD_STYLE_CONTROL", True)
 LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS = env_int("LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS", 0, minimum=0)
+# Judge and jury boards calibrated by people (prediction-powered inference): battles both must have judged
+# before a calibrated rating is shown, and the bootstrap rounds of its interval.
+LEADERBOARD_CALIBRATION_MIN_LABELLED = env_int("LEADERBOARD_CALIBRATION_MIN_LABELLED", 30, minimum=1)
+LEADERBOARD_CALIBRATION_BOOTSTRAP_ROUNDS = env_int("LEADERBOARD_CALIBRATION_BOOTSTRAP_ROUNDS", 200, minimum=0)
 # Finished recomputes kept viewable in the history; older ones are deleted.
 LEADERBOARD_KEEP_RUNS = env_int("LEADERBOARD_KEEP_RUNS", 100, minimum=1)
 # A running recompute's claim lapses this long after its last sign of life (a crashed worker).
@@ -341,6 +346,10 @@ JUDGES_SLOT_WAIT_SECONDS = env_int("JUDGES_SLOT_WAIT_SECONDS", 2, minimum=0)
 # Workers cache judge configs this long (seconds): an edit to prices, limits or the key reference reaches them
 # within it. Versions (what the judge is asked) never change, so they are cached for good.
 JUDGES_CONFIG_CACHE_SECONDS = env_int("JUDGES_CONFIG_CACHE_SECONDS", 5, minimum=0)
+# Judges' report cards: bootstrap rounds behind their 95 % intervals (pages, API, `judge_report`'s default)
+# and how long a computed card stays cached (seconds; a card's key also changes when rows are added).
+JUDGES_REPORT_BOOTSTRAP_ROUNDS = env_int("JUDGES_REPORT_BOOTSTRAP_ROUNDS", 200, minimum=0)
+JUDGES_REPORT_CACHE_SECONDS = env_int("JUDGES_REPORT_CACHE_SECONDS", 300, minimum=0)
 # Judgments per Celery task for large campaigns (each task costs the worker ~1 ms of CPU on its own).
 JUDGES_TASK_BATCH = env_int("JUDGES_TASK_BATCH", 16, minimum=1)
 # Per-config concurrency limits are shared by all workers through Redis (empty: one process only, the demo).
@@ -357,6 +366,15 @@ JUDGES_GENERATION_MAX_TOKENS = env_int("JUDGES_GENERATION_MAX_TOKENS", 1024, min
 JUDGES_GENERATION_TIMEOUT_SECONDS = env_int("JUDGES_GENERATION_TIMEOUT_SECONDS", 120, minimum=1)
 JUDGES_GENERATION_TEMPERATURE = 0.0
 CELERY_BEAT_SCHEDULE["judges-sweep"] = {"task": "judges.sweep", "schedule": JUDGES_SWEEP_SECONDS}
+# Juries (several judge configs combined): battles with a people's majority and a member's verdict needed
+# before weights are learned (fewer: majority vote), and how often beat refreshes every jury's verdicts
+# (they also follow each finished judge campaign; learned weights follow people's votes at this pace).
+JUDGES_JURY_MIN_TRAINING = env_int("JUDGES_JURY_MIN_TRAINING", 30, minimum=1)
+JUDGES_JURY_REFRESH_SECONDS = env_int("JUDGES_JURY_REFRESH_SECONDS", 15 * 60, minimum=10)
+CELERY_BEAT_SCHEDULE["judges-juries"] = {
+    "task": "judges.juries_refresh",
+    "schedule": JUDGES_JURY_REFRESH_SECONDS,
+}
 # Celery's Django fixup closes every database connection before and after each task unless this is set,
 # so each judge call paid for a new PostgreSQL connection (a backend fork). With it, worker threads keep
 # their connection; judges/tasks.py still drops unusable or expired ones (DB_CONN_MAX_AGE) after each task.
@@ -364,6 +382,7 @@ CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=1)
 ARENA_DEMO_HOOKS.append(
     "demo_campaign"
 )  # after demo_votes: the demo shows people's votes and a finished campaign
+ARENA_DEMO_HOOKS.append("demo_jury")  # after demo_campaign: a jury of the demo's two judges
 
 LOGGING = {
     "version": 1,

@@ -6,11 +6,13 @@ from django.urls import include, path
 from arena import views
 from arena.api import api
 from judges.api import router as judges_router
+from judges.report.api import router as judge_reports_router
 from leaderboard.api import router as leaderboard_router
 
 # The project package wires the apps together; the arena domain itself knows nothing of judges or ratings.
 api.add_router("/leaderboard/", leaderboard_router)
 api.add_router("/judges/", judges_router)
+api.add_router("/judge-reports/", judge_reports_router)
 
 arena_patterns = [
     path("", views.home, name="home"),
@@ -18,6 +20,11 @@ arena_patterns = [
     path("contenders/new/", views.contender_create, name="contender-create"),
     path("contenders/<slug:slug>/", views.contender_detail, name="contender-detail"),
     path("contenders/<slug:slug>/upload/", views.contender_upload, name="contender-upload"),
+    path(
+        "contenders/<slug:slug>/outputs/export/",
+        views.contender_outputs_export,
+        name="contender-outputs-export",
+    ),
     path("me/contenders/", views.my_contenders, name="my-contenders"),
     path("me/tokens/", views.api_tokens, name="api-tokens"),
     path("me/tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),

@@ -7,18 +7,20 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from arena import selectors
+from arena.blindness import may_see_blind
 from arena.errors import InputError
 from arena.forms import ApiTokenForm, ContenderForm, OutputUploadForm, SignUpForm
 from arena.models import Dimension, PromptSet
 from arena.services.contenders import contender_register
 from arena.services.files import read_limited
+from arena.services.output_export import CONTENT_TYPES, output_chunks, output_format_parse, outputs_filename
 from arena.services.outputs import output_counts_by_set, outputs_import
 from arena.services.tokens import token_issue, token_revoke
 
@@ -64,6 +66,31 @@ def contender_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "n_outputs": contender.outputs.count(),
     }
     return render(request, "arena/contender_detail.html", context)
+
+
+@require_GET
+def contender_outputs_export(request: HttpRequest, slug: str) -> HttpResponse:
+    """The contender's outputs as a download (``format`` alpaca_eval or jsonl, optional ``prompt_set``)."""
+    contender = selectors.contender_visible_or_404(request.user, slug)
+    try:
+        fmt, prompt_set = output_format_parse(request.GET)
+    except InputError as error:
+        return render(request, "arena/error.html", {"message": error.message}, status=error.status)
+    return outputs_download(contender, fmt, prompt_set, sees_blind=outputs_see_blind(request.user, contender))
+
+
+def outputs_see_blind(user, contender) -> bool:
+    """The submitter and staff see every output of the contender; others only the ones not blind."""
+    return selectors.can_manage(user, contender) or may_see_blind(user)
+
+
+def outputs_download(contender, fmt: str, prompt_set: str, *, sees_blind: bool) -> StreamingHttpResponse:
+    """A streamed attachment of the contender's outputs (shared with the API)."""
+    chunks = output_chunks(contender, fmt=fmt, prompt_set=prompt_set, sees_blind=sees_blind)
+    response = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{outputs_filename(contender, fmt, prompt_set)}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @login_required

@@ -1,9 +1,20 @@
 """Admin views of judge data. Configs are edited on /judges/configs/ (which versions them); judgments,
 generations and final verdicts are records and read-only here."""
 
+from django import forms
 from django.contrib import admin
 
-from judges.models import Campaign, FinalVerdict, Generation, JudgeConfig, JudgeConfigVersion, Judgment
+from arena.models import Source
+from judges.models import (
+    Campaign,
+    FinalVerdict,
+    Generation,
+    JudgeConfig,
+    JudgeConfigVersion,
+    Judgment,
+    Jury,
+    JuryOrderChoice,
+)
 from judges.services.configs import judge_config_version_current
 
 
@@ -93,3 +104,46 @@ class FinalVerdictAdmin(ReadOnlyAdmin):
     list_display = ("battle", "dimension", "config_version", "outcome", "inconsistent", "verdict", "created")
     list_filter = ("inconsistent", "outcome", "config_version")
     raw_id_fields = ("battle", "shown", "swapped", "verdict", "campaign")
+
+
+class JuryForm(forms.ModelForm):
+    class Meta:
+        model = Jury
+        fields = ("name", "method", "members", "is_active")
+
+    def clean_members(self):
+        members = self.cleaned_data["members"]
+        if len(members) < 2:
+            raise forms.ValidationError(f"A jury needs at least two judge configs; {len(members)} chosen.")
+        return members
+
+
+@admin.register(Jury)
+class JuryAdmin(admin.ModelAdmin):
+    """Juries are created with `manage.py jury_create` (which makes their leaderboard source); here staff
+    change the name, method, members or switch one off. Saving refreshes its verdicts through the worker."""
+
+    list_display = ("slug", "name", "method", "is_active", "refreshed")
+    list_filter = ("method", "is_active")
+    form = JuryForm
+    readonly_fields = ("slug", "source", "weights", "refreshed")
+    filter_horizontal = ("members",)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        Source.objects.filter(pk=obj.source_id).update(name=obj.name)  # the leaderboard shows this name
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        from judges.services.enqueue import leaderboard_recompute_on_commit
+
+        leaderboard_recompute_on_commit()  # refreshes the juries first, then refits
+
+
+@admin.register(JuryOrderChoice)
+class JuryOrderChoiceAdmin(ReadOnlyAdmin):
+    list_display = ("jury", "battle", "dimension", "order", "choice", "n_members")
+    list_filter = ("jury", "order")

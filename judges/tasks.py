@@ -10,8 +10,10 @@ from celery import shared_task
 from celery.signals import task_postrun
 from django.db import close_old_connections
 
+from judges.services.enqueue import leaderboard_recompute_now_on_commit
 from judges.services.generation import generation_run
 from judges.services.judging import judgment_run
+from judges.services.juries import juries_refresh
 from judges.services.reconcile import campaigns_sweep
 
 
@@ -44,6 +46,17 @@ def generate_task(self, generation_id: int) -> str:
 @shared_task(name="judges.sweep", acks_late=True)
 def sweep_task() -> int:
     return len(campaigns_sweep())
+
+
+@shared_task(name="judges.juries_refresh", acks_late=True)
+def juries_refresh_task() -> dict:
+    """Recompute every active jury from its members' verdicts (sent when a judge campaign finishes, and by
+    beat every JUDGES_JURY_REFRESH_SECONDS for the people's votes learned weights follow); when any jury's
+    verdicts changed, ask for a leaderboard refit. Idempotent: a redelivery finds nothing to change."""
+    refreshed = juries_refresh()
+    if any(r.created or r.changed or r.removed for r in refreshed.values()):
+        leaderboard_recompute_now_on_commit()
+    return {slug: [r.created, r.changed, r.removed, r.order_choices] for slug, r in refreshed.items()}
 
 
 @task_postrun.connect

@@ -9,15 +9,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from arena.api.auth import token_auth
+from arena.api.auth import token_auth, user_of
 from arena.api.errors import ErrorOut
+from arena.blindness import may_see_blind
 from leaderboard import selectors
 from leaderboard.query import board_query_parse
+from leaderboard.services.battle_export import battle_export_parse
 from leaderboard.services.coalescing import recompute_request
 from leaderboard.services.exports import board_payload
+from leaderboard.views import battles_download
 
 router = Router(tags=["leaderboard"])
 
@@ -49,6 +52,11 @@ class RowOut(Schema):
     votes: int
     organization: str
     license: str
+    calibrated_rating: float | None = Field(
+        None, description="Judge and jury boards: the rating corrected by people's votes (null elsewhere)."
+    )
+    calibrated_ci_low: float | None = None
+    calibrated_ci_high: float | None = None
 
 
 class RunOut(Schema):
@@ -69,6 +77,8 @@ class BoardOut(Schema):
     method: str | None
     params: dict
     n_verdicts: int
+    n_labelled: int = Field(0, description="Battles judged by both this judge and people that calibrate it.")
+    calibration_message: str = ""
     computed: datetime | None
     hidden_below_min_votes: int
     rows: list[RowOut]
@@ -258,3 +268,24 @@ def recompute(request: HttpRequest):
     if not request.auth.is_staff:
         raise HttpError(403, "Only staff can recompute the leaderboards.")
     return Status(202, {"status": recompute_request(trigger="api")})
+
+
+class BattleExportParams(Schema):
+    format: str = "jsonl"
+    source: list[str] = []
+    dimension: list[str] = []
+    since: str = ""
+
+
+@router.get(
+    "/battles",
+    response={200: None, **ERRORS},
+    summary="Raw verdicts, one record per verdict, streamed (fastchat, jsonl or csv)",
+)
+def battles(request: HttpRequest, params: Query[BattleExportParams]):
+    """Every verdict the leaderboards count: `format` (fastchat, jsonl, csv), `source` and `dimension`
+    (repeat for several; default all), `since` (ISO date or time). Voters are salted hashes. Answers an open
+    annotation task may serve are `null` (with `answers_withheld`) unless the token belongs to staff."""
+    lists = {"source": params.source, "dimension": params.dimension}
+    export = battle_export_parse({"format": params.format, "since": params.since}, lists=lists)
+    return battles_download(export, sees_blind=may_see_blind(user_of(request)))

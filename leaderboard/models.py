@@ -73,6 +73,7 @@ class Snapshot(models.Model):
         HUMAN = "human", "People"
         JUDGE = "judge", "LLM judge"
         IMPORT = "import", "Imported battles"
+        JURY = "jury", "Jury of LLM judges"
         JUDGES = "judges", "All LLM judges"
 
     run = models.ForeignKey(RecomputeRun, on_delete=models.CASCADE, related_name="snapshots")
@@ -99,6 +100,10 @@ class Snapshot(models.Model):
     battle_count = models.JSONField(default=list, blank=True)
     style_coefficients = models.JSONField(default=dict, blank=True)
     style_message = models.TextField(blank=True)
+    # Calibrated by people (judge and jury boards over all categories): how many battles people also judged
+    # that the correction rests on (0: not calibrated), and why it is missing or what to know about it.
+    n_labelled = models.PositiveIntegerField(default=0)
+    calibration_message = models.TextField(blank=True)
     computed = models.DateTimeField(default=timezone.now)
     duration_ms = models.PositiveIntegerField(default=0)
 
@@ -109,7 +114,7 @@ class Snapshot(models.Model):
             ),
             models.CheckConstraint(condition=Q(status__in=["ok", "failed"]), name="snapshot_status_valid"),
             models.CheckConstraint(
-                condition=Q(source_kind__in=["human", "judge", "import", "judges"]),
+                condition=Q(source_kind__in=["human", "judge", "import", "jury", "judges"]),
                 name="snapshot_source_kind_valid",
             ),
             models.CheckConstraint(
@@ -143,6 +148,11 @@ class SnapshotRow(models.Model):
     style_ci_low = models.FloatField(null=True, blank=True)
     style_ci_high = models.FloatField(null=True, blank=True)
     style_rank_ub = models.PositiveIntegerField(null=True, blank=True)
+    # The judge's rating corrected by people's verdicts on the battles both judged (prediction-powered
+    # inference, see leaderboard.rating.calibrated); null when the board is not calibrated.
+    calibrated_rating = models.FloatField(null=True, blank=True)
+    calibrated_ci_low = models.FloatField(null=True, blank=True)
+    calibrated_ci_high = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["snapshot", "position"]

@@ -14,16 +14,23 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from arena.blindness import may_see_blind
 from arena.errors import InputError
 from leaderboard import charts, selectors
 from leaderboard.query import board_query_parse
+from leaderboard.services.battle_export import (
+    CONTENT_TYPES,
+    battle_export_parse,
+    battles_filename,
+    export_chunks,
+)
 from leaderboard.services.coalescing import recompute_request
 from leaderboard.services.exports import board_csv, board_payload, export_filename
 
@@ -92,6 +99,9 @@ def _board_context(board: selectors.Board) -> dict:
         "running": selectors.run_running(),
         "agreements": selectors.agreement_table(query.run, query.dimension),
         "export_query": query.querystring(profile=()),
+        "battles_query": urlencode(
+            {"format": "fastchat", "source": query.source_key, "dimension": query.dimension.slug}
+        ),
         "contender_query": "?" + urlencode({"dimension": query.dimension.slug, "source": query.source_key}),
         "profile": profile,
         "profile_hidden": [(k, v) for k, v in query.params(profile=()).items()],
@@ -208,3 +218,25 @@ def compare(request: HttpRequest) -> HttpResponse:
         "sources": selectors.sources_in(query.run),
     }
     return render(request, "leaderboard/compare.html", context)
+
+
+@require_GET
+@_input_errors_as_pages
+def battles_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The raw verdicts (``format``, repeated ``source`` / ``dimension``, ``since``), streamed as a download."""
+    export = battle_export_parse(request.GET, lists=_lists(request.GET, "source", "dimension"))
+    return battles_download(export, sees_blind=may_see_blind(request.user))
+
+
+def _lists(params, *names: str) -> dict[str, list[str]]:
+    return {name: params.getlist(name) for name in names}
+
+
+def battles_download(export, *, sees_blind: bool) -> StreamingHttpResponse:
+    """A streamed attachment of ``export`` (shared with the API)."""
+    response = StreamingHttpResponse(
+        export_chunks(export, sees_blind=sees_blind), content_type=CONTENT_TYPES[export.file_format]
+    )
+    response["Content-Disposition"] = f'attachment; filename="{battles_filename(export)}"'
+    response["Cache-Control"] = "private, no-store" if sees_blind else "no-cache"
+    return response

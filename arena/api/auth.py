@@ -43,3 +43,12 @@ class OptionalTokenAuth(TokenAuth):
 
 token_auth = TokenAuth()
 optional_token_auth = OptionalTokenAuth()
+
+
+def user_of(request):
+    """Who asks, for endpoints open to everyone that serve staff more: the user of a valid Bearer token,
+    else the session's user (possibly anonymous). A bad token is served as a visitor, never refused."""
+    try:
+        return token_auth(request) or request.user
+    except TokenRefused:
+        return request.user

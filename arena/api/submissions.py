@@ -6,14 +6,16 @@ from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from arena import selectors
-from arena.api.auth import optional_token_auth, token_auth
+from arena.api.auth import optional_token_auth, token_auth, user_of
 from arena.api.errors import ErrorOut
 from arena.errors import InputError
 from arena.models import Contender, PromptSet
 from arena.services.contenders import contender_register
 from arena.services.files import read_limited
+from arena.services.output_export import output_format_parse
 from arena.services.outputs import output_counts_by_set, outputs_import
 from arena.services.prompts import prompt_set_get
+from arena.views import outputs_download, outputs_see_blind
 
 router = Router(tags=["submissions"])
 
@@ -141,6 +143,20 @@ def upload_outputs(
     return Status(
         201, {"contender": contender.slug, "prompt_set": result.prompt_set.slug, "created": result.created}
     )
+
+
+@router.get(
+    "/contenders/{slug}/outputs",
+    response={200: None, **ERRORS},
+    summary="Download outputs (format alpaca_eval or jsonl; optional prompt_set), streamed",
+)
+def download_outputs(request, slug: str, format: str = "jsonl", prompt_set: str = ""):
+    """Every output to the submitter and staff; to others, of an approved contender, the outputs no open
+    annotation task may still serve."""
+    user = user_of(request)
+    contender = selectors.contender_visible_or_404(user, slug)
+    fmt, prompt_set = output_format_parse({"format": format, "prompt_set": prompt_set})
+    return outputs_download(contender, fmt, prompt_set, sees_blind=outputs_see_blind(user, contender))
 
 
 @router.get("/prompt-sets", response={200: list[PromptSetOut], **ERRORS}, summary="Prompt sets")

@@ -15,12 +15,14 @@ OUTCOME_SCORE = {Outcome.A: 1.0, Outcome.B: 0.0, Outcome.TIE: 0.5, Outcome.BOTH_
 
 
 class Source(models.Model):
-    """Who gave verdicts, as one leaderboard source: the people, one LLM judge config, or an import."""
+    """Who gave verdicts, as one leaderboard source: the people, one LLM judge config, an import, or a jury
+    (several judge configs combined; its verdicts are derived from theirs and rewritten when they change)."""
 
     class Kind(models.TextChoices):
         HUMAN = "human", "People"
         JUDGE = "judge", "LLM judge"
         IMPORT = "import", "Imported battles"
+        JURY = "jury", "Jury of LLM judges"
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     key = models.SlugField(max_length=120, unique=True)
@@ -30,7 +32,7 @@ class Source(models.Model):
         ordering = ["kind", "name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["human", "judge", "import"]), name="source_kind_valid"
+                condition=Q(kind__in=["human", "judge", "import", "jury"]), name="source_kind_valid"
             )
         ]
 

@@ -39,7 +39,11 @@ class AnnotationTask(models.Model):
         blank=True, help_text="Markdown, shown to annotators before and during voting."
     )
     inconsistent_first = models.BooleanField(
-        default=False, help_text="Serve battles an LLM judge was inconsistent on before any other."
+        default=False,
+        help_text=(
+            "Serve disputed battles before any other: judges disagree with each other, or a judge "
+            "was inconsistent across the two answer orders."
+        ),
     )
     gold_rate = models.FloatField(
         default=0.1, help_text="Share of served battles drawn from the gold battles."
@@ -152,6 +156,9 @@ class Assignment(models.Model):
     dimension_outcomes = models.JSONField(default=dict, blank=True)
     gold_passed = models.BooleanField(null=True, blank=True)
     flagged = models.BooleanField(default=False)
+    # Served before others because LLM judges disputed the battle (the task's "Inconsistent first"): such
+    # battles are not a fair sample of the judges' battles, so the calibrated judge boards leave them out.
+    disputed = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -130,3 +130,65 @@ def battles_ensure_all_pairs(*, prompt_set_id: int, contender_ids: list[int], se
                     continue
                 created += battle_get_or_create(output_a=a, output_b=b)[1]
     return created
+
+
+def derived_verdicts_sync(*, source: Source, outcomes: dict[tuple[int, int], str]) -> tuple[int, int, int]:
+    """Make a derived source's verdicts exactly `outcomes` ((battle id, dimension id) → outcome); returns
+    (created, changed, removed).
+
+    Only a jury's verdicts are derived (computed from its member judges' verdicts, and recomputed when those
+    or the people's votes it learns from change), so only they are ever rewritten: people's votes and a
+    judge's own verdicts are written once, by `verdict_record`. All or nothing, in one transaction; an
+    unknown outcome or battle changes nothing.
+    """
+    if source.kind != Source.Kind.JURY:
+        raise InputError(
+            f"Source {source.key!r} is of kind {source.kind!r}: only a jury's verdicts are derived and can be "
+            "rewritten; people's and judges' verdicts are recorded once with verdict_record.",
+            field="source",
+        )
+    unknown = {outcome for outcome in outcomes.values() if outcome not in Outcome.values}
+    if unknown:
+        raise InputError(
+            f"Unknown outcome(s) {sorted(unknown)}: use one of {', '.join(Outcome.values)}.", field="outcome"
+        )
+    battle_ids = {battle_id for battle_id, _ in outcomes}
+    sides = {
+        pk: (a, b)
+        for pk, a, b in Battle.objects.filter(pk__in=battle_ids).values_list(
+            "pk", "contender_a_id", "contender_b_id"
+        )
+    }
+    missing = battle_ids - set(sides)
+    if missing:
+        raise InputError(f"No battle with id(s) {sorted(missing)[:10]}.", field="battle")
+    with transaction.atomic():
+        stored = {
+            (battle, dimension): (pk, outcome)
+            for pk, battle, dimension, outcome in Verdict.objects.select_for_update()
+            .filter(source=source)
+            .values_list("pk", "battle_id", "dimension_id", "outcome")
+        }
+        stale = [pk for key, (pk, _) in stored.items() if key not in outcomes]
+        changed = [key for key, outcome in outcomes.items() if key in stored and stored[key][1] != outcome]
+        # A changed verdict is deleted and inserted again rather than updated: verdicts are otherwise
+        # append-only, and the leaderboard's data fingerprint (count, largest id) relies on it to notice.
+        Verdict.objects.filter(pk__in=stale + [stored[key][0] for key in changed]).delete()
+        now = timezone.now()
+        fresh = [
+            Verdict(
+                battle_id=battle,
+                dimension_id=dimension,
+                source=source,
+                voter_key="",
+                contender_a_id=sides[battle][0],
+                contender_b_id=sides[battle][1],
+                outcome=outcome,
+                score=OUTCOME_SCORE[Outcome(outcome)],
+                created=now,
+            )  # fmt: skip
+            for (battle, dimension), outcome in outcomes.items()
+            if (battle, dimension) not in stored or stored[battle, dimension][1] != outcome
+        ]
+        Verdict.objects.bulk_create(fresh, batch_size=2000)
+    return len(fresh) - len(changed), len(changed), len(stale)

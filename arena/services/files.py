@@ -1,9 +1,14 @@
-"""Reading what people send: uploads within the size limit, JSON within a depth limit, text the database stores."""
+"""Reading what people send: uploads within the size limit, JSON within a depth limit, text the database stores;
+writing files atomically."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -101,3 +106,18 @@ def json_text_problem(value: Any) -> tuple[str, str] | None:
         elif isinstance(item, list):
             stack.extend((f"{path}/{i}", sub) for i, sub in enumerate(item))
     return None
+
+
+def text_write_atomically(path: Path, chunks: Iterable[str]) -> None:
+    """Write ``chunks`` to ``path`` through a temporary file renamed into place, so a failure part-way (or an
+    interrupt) leaves no half-written file; a missing folder is an InputError and nothing is written."""
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: the folder {path.parent} does not exist.", field="output")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.writelines(chunks)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

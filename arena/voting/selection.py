@@ -2,7 +2,11 @@
 
 Order of preference, never a battle the annotator was already served (the database refuses it too):
 1. now and then (the task's `gold_rate`) an unseen gold battle, as an attention check;
-2. when the task or ARENA_VOTE_INCONSISTENT_FIRST asks for it, a battle an LLM judge was inconsistent on;
+2. when the task or ARENA_VOTE_INCONSISTENT_FIRST asks for it, a *disputed* battle: LLM judges gave
+   different verdicts on it (same dimension), or a judge contradicted itself across the two answer orders.
+   Human votes there calibrate the judges the most (their report cards, juries and calibrated boards).
+   The most disputed come first (see `_dispute_score`); judges' verdicts are arena data (`Verdict` rows
+   under sources of kind "judge"), so this needs nothing from the judges app;
 3. otherwise the contender pair the *pair priority* function ranks first, on one of its prompts (below).
 Battles still short of the task's `votes_per_battle` come first, those with some votes before fresh ones,
 so battles reach the votes wanted and agreement between people can be measured.
@@ -23,7 +27,8 @@ from itertools import combinations
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -69,6 +74,7 @@ def pair_priority() -> PairPriority:
 class Pick:
     battle: Battle
     gold: GoldBattle | None = None
+    disputed: bool = False  # served first because LLM judges dispute it (recorded on the assignment)
 
 
 def task_contender_ids(task: AnnotationTask) -> list[int]:
@@ -107,22 +113,66 @@ def _gold(task: AnnotationTask, annotator: Annotator, rng: random.Random) -> Pic
     return Pick(battle=gold.battle, gold=gold) if gold else None
 
 
-def _inconsistent(task: AnnotationTask, annotator: Annotator, ids: list[int]) -> Pick | None:
+def _judges_disagree() -> Exists:
+    """Two judge sources gave different hard verdicts on the battle, on the same dimension."""
+    judge_verdicts = Verdict.objects.filter(
+        source__kind=Source.Kind.JUDGE, excluded=False, outcome__isnull=False
+    )
+    other_outcome = judge_verdicts.filter(
+        battle_id=OuterRef("battle_id"), dimension_id=OuterRef("dimension_id")
+    ).exclude(outcome=OuterRef("outcome"))
+    return Exists(judge_verdicts.filter(battle=OuterRef("pk")).filter(Exists(other_outcome)))
+
+
+def _dispute_score():
+    """2 when judges disagree with each other, plus 1 per judge verdict flagged inconsistent (a judge that
+    changed its mind when the answers swapped places). Disagreement weighs more: it says the judges' panel,
+    not one judge, cannot tell the answers apart, and it is what juries and calibrated boards learn from.
+
+    Correlated subqueries on the verdicts' battle index, not a join: a join would read every verdict of every
+    battle of the prompt set (people's votes included) on each serve."""
+    inconsistent = (
+        Verdict.objects.filter(
+            battle=OuterRef("pk"), inconsistent=True, excluded=False, source__kind=Source.Kind.JUDGE
+        )
+        .values("battle")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(inconsistent), 0) + Case(
+        When(_judges_disagree(), then=Value(2)), default=Value(0)
+    )
+
+
+def _disputed(task: AnnotationTask, annotator: Annotator, ids: list[int], rng: random.Random) -> Pick | None:
     if not (task.inconsistent_first or settings.ARENA_VOTE_INCONSISTENT_FIRST):
         return None
-    judged = Verdict.objects.filter(battle=OuterRef("pk"), inconsistent=True, source__kind=Source.Kind.JUDGE)
-    battle = (
+    candidates = (
         Battle.objects.filter(
             prompt__prompt_set_id=task.prompt_set_id, contender_a__in=ids, contender_b__in=ids
         )
-        .filter(Exists(judged))
         .exclude(pk__in=_seen(annotator))
-        .annotate(n=Count("vote_assignments", filter=_holding_places(task)))
-        .filter(n__lt=task.votes_per_battle)
-        .order_by("n", "?")
-        .first()
+        .annotate(dispute=_dispute_score())
+        .filter(dispute__gt=0)
+        .values("pk", "dispute")
     )
-    return Pick(battle=battle) if battle else None
+    # Votes held are counted in a second query, on the disputed battles only: counting both in one query
+    # would join verdicts and assignments, multiplying each count by the other.
+    disputes = {row["pk"]: row["dispute"] for row in candidates}
+    if not disputes:
+        return None
+    held = dict(
+        Battle.objects.filter(pk__in=disputes)
+        .annotate(n=Count("vote_assignments", filter=_holding_places(task)))
+        .values_list("pk", "n")
+    )
+    open_ = [pk for pk in disputes if held.get(pk, 0) < task.votes_per_battle]
+    if not open_:
+        return None
+    # Most disputed first; among equals the one with the fewest votes held, then at random.
+    jitter = {pk: rng.random() for pk in open_}
+    best = max(open_, key=lambda pk: (disputes[pk], -held.get(pk, 0), jitter[pk]))
+    return Pick(battle=Battle.objects.get(pk=best), disputed=True)
 
 
 def _pairs_ranked(task: AnnotationTask, ids: list[int], rng: random.Random) -> list[PairStats]:
@@ -202,7 +252,7 @@ def battle_pick(
     """The next battle for this annotator in this task, or None when they have seen every battle."""
     rng = rng or random.Random()
     ids = task_contender_ids(task)
-    pick = _gold(task, annotator, rng) or _inconsistent(task, annotator, ids)
+    pick = _gold(task, annotator, rng) or _disputed(task, annotator, ids, rng)
     if pick:
         return pick
     pairs = _pairs_ranked(task, ids, rng)

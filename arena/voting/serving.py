@@ -53,7 +53,8 @@ def assignment_serve(
             with transaction.atomic():
                 return Assignment.objects.create(
                     token=new_token(), task=task, annotator=annotator, battle=battle, gold=pick.gold,
-                    left_is_a=secrets.randbelow(2) == 0, min_read_ms=min_read_ms(*texts),
+                    disputed=pick.disputed, left_is_a=secrets.randbelow(2) == 0,
+                    min_read_ms=min_read_ms(*texts),
                 )  # fmt: skip
         except IntegrityError:  # another tab got there first; take what it served
             continue

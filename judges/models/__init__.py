@@ -2,6 +2,7 @@
 
 from judges.models.campaigns import Campaign
 from judges.models.configs import JudgeConfig, JudgeConfigVersion
+from judges.models.juries import Jury, JuryOrderChoice
 from judges.models.verdicts import FinalVerdict
 from judges.models.work import ACTIVE_STATUSES, ErrorKind, Generation, Judgment, WorkStatus
 
@@ -14,5 +15,7 @@ __all__ = [
     "JudgeConfig",
     "JudgeConfigVersion",
     "Judgment",
+    "Jury",
+    "JuryOrderChoice",
     "WorkStatus",
 ]

@@ -59,7 +59,19 @@ def _limits_total(campaign: Campaign) -> int:
 
 
 def leaderboard_recompute_on_commit() -> None:
-    """Ask the leaderboard app (by task name, on its "ratings" queue) to refit; it is not imported here."""
+    """Ask the leaderboard app (by task name, on its "ratings" queue) to refit; it is not imported here.
+
+    When a jury exists, its verdicts derive from the judges' that just changed: the juries are refreshed
+    first (`judges.juries_refresh`), and that task asks for the refit once they are up to date."""
+    from arena.celery import app
+    from judges.models import Jury
+
+    task = "judges.juries_refresh" if Jury.objects.exists() else "leaderboard.recompute_all"
+    transaction.on_commit(lambda: app.send_task(task))
+
+
+def leaderboard_recompute_now_on_commit() -> None:
+    """The refit alone (after the juries were refreshed)."""
     from arena.celery import app
 
     transaction.on_commit(lambda: app.send_task("leaderboard.recompute_all"))

@@ -2,13 +2,15 @@
 
 Typical use: fold battles into :class:`PairCounts` (``pair_counts_from_scores``, or from SQL ``GROUP BY``
 rows with ``weights``), then call ``fit_bradley_terry``; ``fit_elo`` replays a :class:`BattleSequence` in
-time order; ``win_rate_against`` compares everyone with a baseline; ``fit_style_controlled`` adds style
-covariates. Every fit returns a result whose ``to_rows()`` is ready for a table or JSON.
+time order and ``fit_elo_orderings`` averages it over random orderings; ``win_rate_against`` compares
+everyone with a baseline; ``fit_style_controlled`` adds style covariates. Every fit returns a result whose
+``to_rows()`` is ready for a table or JSON.
 """
 
 from .bradley_terry import FALLBACK_ALPHA, fit_bradley_terry
 from .counts import PairCounts, pair_counts_from_scores, pair_counts_from_sequence
 from .elo import DEFAULT_ELO_SETTINGS, EloSettings, fit_elo, online_elo
+from .elo_orderings import fit_elo_orderings, replay_orderings
 from .errors import DisconnectedGraphError, NoMaximumLikelihoodError, RatingError
 from .graph import Diagnostics, diagnose
 from .result import RatingResult
@@ -47,10 +49,12 @@ __all__ = [
     "diagnose",
     "fit_bradley_terry",
     "fit_elo",
+    "fit_elo_orderings",
     "fit_style_controlled",
     "online_elo",
     "pair_counts_from_scores",
     "pair_counts_from_sequence",
+    "replay_orderings",
     "simulate_battles",
     "style_covariates",
     "win_fraction_matrix",

@@ -32,6 +32,10 @@ class BattleSequence:
         """The battles at ``indices``, in the order given (used by the Elo bootstrap)."""
         return BattleSequence(self.models, self.a[indices], self.b[indices], self.score[indices])
 
+    def without_ties(self) -> BattleSequence:
+        """The battles not scored exactly 0.5 (ties, both-bad, even soft draws), in order."""
+        return self.take(np.flatnonzero(self.score != 0.5))
+
 
 def validate_battle_arrays(n_models: int, a: np.ndarray, b: np.ndarray, score: np.ndarray) -> None:
     """Raise :class:`RatingError` unless the arrays describe valid battles between ``n_models`` models."""

@@ -30,6 +30,10 @@ class ContenderRow:
     style_ci_low: float | None
     style_ci_high: float | None
     style_rank_ub: int | None
+    # Judge and jury boards calibrated by people (None elsewhere), shown beside the raw rating.
+    calibrated_rating: float | None = None
+    calibrated_ci_low: float | None = None
+    calibrated_ci_high: float | None = None
 
     def export(self) -> dict:
         """The exported fields, in column order (CSV header, JSON keys, API schema)."""
@@ -48,6 +52,9 @@ class ContenderRow:
             "votes": self.votes,
             "organization": self.organization,
             "license": self.license,
+            "calibrated_rating": self.calibrated_rating,
+            "calibrated_ci_low": self.calibrated_ci_low,
+            "calibrated_ci_high": self.calibrated_ci_high,
         }
 
 
@@ -105,6 +112,9 @@ def row_view(row: SnapshotRow) -> ContenderRow:
         style_ci_low=row.style_ci_low,
         style_ci_high=row.style_ci_high,
         style_rank_ub=row.style_rank_ub,
+        calibrated_rating=row.calibrated_rating,
+        calibrated_ci_low=row.calibrated_ci_low,
+        calibrated_ci_high=row.calibrated_ci_high,
     )
 
 
@@ -162,7 +172,7 @@ def dimensions_shown() -> list[Dimension]:
 
 
 def sources_in(run: RecomputeRun | None) -> list[SourceChoice]:
-    """Sources with a leaderboard in `run`: people first, then judges, the judges' pool, imports."""
+    """Sources with a leaderboard in `run`: people first, then judges, juries, the judges' pool, imports."""
     if run is None:
         return []
     seen = (
@@ -170,7 +180,7 @@ def sources_in(run: RecomputeRun | None) -> list[SourceChoice]:
         .values_list("source_key", "source_name", "source_kind")
         .distinct()
     )
-    order = {"human": 0, "judge": 1, "judges": 2, "import": 3}
+    order = {"human": 0, "judge": 1, "jury": 2, "judges": 3, "import": 4}
     choices = {key: SourceChoice(key, name, kind) for key, name, kind in seen}
     return sorted(choices.values(), key=lambda c: (order.get(c.kind, 9), c.name.lower()))
 

@@ -255,8 +255,8 @@ def _category_codes(values: list[str | None]) -> tuple[np.ndarray, tuple[str, ..
 def data_fingerprint(settings: dict) -> str:
     """A digest of everything a recompute reads: equal digests give identical leaderboards.
 
-    Verdicts are append-only apart from `excluded`, so their count, largest id and number excluded stand
-    for their content; approvals, categories, dimensions, sources and the fit settings are hashed whole.
+    Verdicts are append-only apart from `excluded` (a jury's derived verdicts are rewritten by deleting and
+    inserting, never updated), so their count, largest id and number excluded stand for their content; approvals, categories, dimensions, sources and the fit settings are hashed whole.
     """
     verdicts = Verdict.objects.aggregate(
         n=Count("id"), last=Max("id"), excluded=Count("id", filter=Q(excluded=True))

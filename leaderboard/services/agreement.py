@@ -16,6 +16,8 @@ from arena.models import Source
 from leaderboard.services.aggregation import verdicts_counted
 
 DRAW = "draw"
+# Judges and juries (several judges combined) are compared with people alike.
+JUDGING_KINDS = (Source.Kind.JUDGE, Source.Kind.JURY)
 LABEL = {"a": "a", "b": "b", "tie": DRAW, "both_bad": DRAW}
 
 
@@ -29,7 +31,7 @@ class Agreement:
 
 def people_majorities() -> dict[tuple[int, int], str | None]:
     """(battle, dimension) → the people's strict-majority label (None without one), on battles a judge judged."""
-    judged = verdicts_counted().filter(source__kind=Source.Kind.JUDGE).values("battle_id")
+    judged = verdicts_counted().filter(source__kind__in=JUDGING_KINDS).values("battle_id")
     votes = (
         verdicts_counted()
         .filter(source__kind=Source.Kind.HUMAN, outcome__isnull=False, battle_id__in=judged)
@@ -49,14 +51,14 @@ def _strict_majority(tally: Counter) -> str | None:
 
 def judge_agreements_compute() -> list[Agreement]:
     """Agreement of each judge source with the people, per dimension; judges with no overlap are absent."""
-    if not verdicts_counted().filter(source__kind=Source.Kind.JUDGE).exists():
+    if not verdicts_counted().filter(source__kind__in=JUDGING_KINDS).exists():
         return []  # spares scanning every human vote when no judge has spoken yet
     majorities = people_majorities()
     if not majorities:
         return []
     verdicts = (
         verdicts_counted()
-        .filter(source__kind=Source.Kind.JUDGE, outcome__isnull=False)
+        .filter(source__kind__in=JUDGING_KINDS, outcome__isnull=False)
         .values_list("source_id", "battle_id", "dimension_id", "outcome")
         .order_by()
     )

@@ -22,6 +22,9 @@ COLUMNS = (
     "votes",
     "organization",
     "license",
+    "calibrated_rating",
+    "calibrated_ci_low",
+    "calibrated_ci_high",
 )
 
 
@@ -40,6 +43,8 @@ def board_payload(board: Board) -> dict:
         "method": None if snapshot is None else snapshot.method,
         "params": {} if snapshot is None else snapshot.params,
         "n_verdicts": 0 if snapshot is None else snapshot.n_verdicts,
+        "n_labelled": 0 if snapshot is None else snapshot.n_labelled,
+        "calibration_message": "" if snapshot is None else snapshot.calibration_message,
         "computed": None if snapshot is None else snapshot.computed,
         "hidden_below_min_votes": board.hidden,
         "rows": [row.export() for row in board.rows],
@@ -52,11 +57,11 @@ def board_csv(board: Board) -> str:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in board.rows:
-        writer.writerow({k: _cell(v) for k, v in row.export().items()})
+        writer.writerow({k: csv_cell(v) for k, v in row.export().items()})
     return out.getvalue()
 
 
-def _cell(value):
+def csv_cell(value):
     """Missing values empty; text a spreadsheet would run as a formula (names are user input) quoted."""
     if value is None:
         return ""

@@ -40,6 +40,9 @@ class FitSettings:
     # plus one per style feature): the usual rule of thumb for a logistic regression. Below it, a few dozen
     # battles would have to separate strengths from four style effects, and the numbers mean little.
     style_battles_per_parameter: int = 10
+    # Judge and jury boards calibrated by people: needed battles judged by both, and bootstrap rounds.
+    calibration_min_labelled: int = 30
+    calibration_bootstrap_rounds: int = 200
 
     def as_dict(self) -> dict:
         return asdict(self)

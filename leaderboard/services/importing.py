@@ -1,4 +1,5 @@
-"""Battle files (fastchat, csv, alpaca_eval) into the database as verdicts of one import source; all or nothing.
+"""Battle files (fastchat, csv, alpaca_eval, qlora, mtbench) into the database as verdicts of one import
+source; all or nothing.
 
 What an import creates:
 - contenders by name: a contender whose slug is the name (or the name's slug) is reused with its status
@@ -29,7 +30,7 @@ from arena.models import Battle, Contender, Dimension, Output, Prompt, PromptSet
 from arena.services.style import style_counts
 from leaderboard.battle_files import BattleFileError, FileRecords, read_battle_files
 
-IMPORT_FORMATS = ("fastchat", "csv", "alpaca_eval")
+IMPORT_FORMATS = ("fastchat", "csv", "alpaca_eval", "qlora", "mtbench")
 LABEL_OUTCOMES = {
     "model_a": "a",
     "model_b": "b",

@@ -26,11 +26,18 @@ from leaderboard.services.aggregation import (
 )
 from leaderboard.services.agreement import Agreement, judge_agreements_compute
 from leaderboard.services.boards import BoardInput, boards_assemble
+from leaderboard.services.calibration import (
+    CALIBRATED_KINDS,
+    Calibration,
+    board_calibrate,
+    labelled_rows_read,
+)
 from leaderboard.services.fitting import BoardFit, FitSettings, board_fit
 from leaderboard.services.storing import snapshot_build, snapshot_rows_build
 
 logger = logging.getLogger(__name__)
 Fitted = list[tuple[BoardInput, BoardFit]]
+Calibrations = list[Calibration | None]
 
 
 def fit_settings() -> FitSettings:
@@ -41,6 +48,8 @@ def fit_settings() -> FitSettings:
         style_control=getattr(settings, "LEADERBOARD_STYLE_CONTROL", True),
         style_bootstrap_rounds=getattr(settings, "LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS", 0),
         style_battles_per_parameter=getattr(settings, "LEADERBOARD_STYLE_BATTLES_PER_PARAMETER", 10),
+        calibration_min_labelled=getattr(settings, "LEADERBOARD_CALIBRATION_MIN_LABELLED", 30),
+        calibration_bootstrap_rounds=getattr(settings, "LEADERBOARD_CALIBRATION_BOOTSTRAP_ROUNDS", 200),
     )
 
 
@@ -62,7 +71,9 @@ def leaderboards_recompute(
     try:
         boards = boards_read()
         fitted = boards_fit(boards, fits, heartbeat)
-        run_store(run, fitted, judge_agreements_compute() if _judges_spoke(boards) else [], started)
+        calibrations = boards_calibrate(fitted, fits, heartbeat)
+        agreements = judge_agreements_compute() if _judges_spoke(boards) else []
+        run_store(run, fitted, agreements, started, calibrations)
     except BaseException as error:
         _run_failed(run, error, started)
         raise
@@ -88,11 +99,25 @@ def boards_read(
     return list(boards_assemble(pairs, styles, slugs))
 
 
+def boards_calibrate(fitted: Fitted, fits: FitSettings, heartbeat: Callable[[], None]) -> Calibrations:
+    """Each judge and jury board over all categories calibrated by people (None for other boards); the
+    labelled battles are read once, and only when such a board exists."""
+    if not any(board.key.source.kind in CALIBRATED_KINDS for board, _ in fitted):
+        return [None] * len(fitted)
+    labelled = labelled_rows_read()
+    calibrations = []
+    for board, fit in fitted:
+        calibrations.append(board_calibrate(board, fit, labelled, fits))
+        if calibrations[-1] is not None:
+            heartbeat()
+    return calibrations
+
+
 def _judges_spoke(boards: list[BoardInput]) -> bool:
     """Whether some judge has a verdict that counts. Boards exist for exactly the sources with one, so
     asking them spares `judge_agreements_compute` its own check, a scan of every verdict (0.1 s per
     million) that finds nothing when no judge has spoken."""
-    return any(board.key.source.kind == Source.Kind.JUDGE for board in boards)
+    return any(board.key.source.kind in (Source.Kind.JUDGE, Source.Kind.JURY) for board in boards)
 
 
 def _postgresql_session(*, first_in_transaction: bool) -> None:
@@ -114,14 +139,26 @@ def boards_fit(boards: list[BoardInput], fits: FitSettings, heartbeat: Callable[
     return fitted
 
 
-def run_store(run: RecomputeRun, fitted: Fitted, agreements: list[Agreement], started: float) -> None:
+def run_store(
+    run: RecomputeRun,
+    fitted: Fitted,
+    agreements: list[Agreement],
+    started: float,
+    calibrations: Calibrations | None = None,
+) -> None:
     """Write the snapshots, their rows and judge agreement, and mark the run done, in one transaction."""
+    calibrations = calibrations or [None] * len(fitted)
     with transaction.atomic():
-        snapshots = Snapshot.objects.bulk_create([snapshot_build(run, board, fit) for board, fit in fitted])
+        snapshots = Snapshot.objects.bulk_create(
+            [
+                snapshot_build(run, board, fit, calibration)
+                for (board, fit), calibration in zip(fitted, calibrations, strict=True)
+            ]
+        )
         rows = [
             row
-            for snapshot, (board, fit) in zip(snapshots, fitted, strict=True)
-            for row in snapshot_rows_build(snapshot, board, fit)
+            for snapshot, (board, fit), calibration in zip(snapshots, fitted, calibrations, strict=True)
+            for row in snapshot_rows_build(snapshot, board, fit, calibration)
         ]
         SnapshotRow.objects.bulk_create(rows, batch_size=2000)
         JudgeAgreement.objects.bulk_create(

@@ -8,10 +8,13 @@ import numpy as np
 
 from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
 from leaderboard.services.boards import BoardInput
+from leaderboard.services.calibration import Calibration
 from leaderboard.services.fitting import BoardFit
 
 
-def snapshot_build(run: RecomputeRun, board: BoardInput, fit: BoardFit) -> Snapshot:
+def snapshot_build(
+    run: RecomputeRun, board: BoardInput, fit: BoardFit, calibration: Calibration | None = None
+) -> Snapshot:
     key, counts = board.key, board.data.counts
     return Snapshot(
         run=run,
@@ -34,15 +37,20 @@ def snapshot_build(run: RecomputeRun, board: BoardInput, fit: BoardFit) -> Snaps
         battle_count=_matrix(fit.battle_count),
         style_coefficients=fit.style.coefficients if fit.style else {},
         style_message=fit.style_message,
+        n_labelled=calibration.n_labelled if calibration and calibration.result else 0,
+        calibration_message=calibration.message if calibration else "",
         duration_ms=fit.duration_ms,
     )
 
 
-def snapshot_rows_build(snapshot: Snapshot, board: BoardInput, fit: BoardFit) -> list[SnapshotRow]:
+def snapshot_rows_build(
+    snapshot: Snapshot, board: BoardInput, fit: BoardFit, calibration: Calibration | None = None
+) -> list[SnapshotRow]:
     """One row per contender, best rating first; none for a failed fit."""
     result = fit.result
     if result is None:
         return []
+    calibrated = calibration.result if calibration else None
     ids = board.data.contender_ids
     order = sorted(range(len(ids)), key=lambda i: (-result.ratings[i], result.models[i]))
     style = fit.style.ratings if fit.style else None
@@ -61,6 +69,9 @@ def snapshot_rows_build(snapshot: Snapshot, board: BoardInput, fit: BoardFit) ->
             style_ci_low=_at(None if style is None else style.ci_low, i),
             style_ci_high=_at(None if style is None else style.ci_high, i),
             style_rank_ub=None if style is None else int(style.rank_ub[i]),
+            calibrated_rating=_at(None if calibrated is None else calibrated.ratings, i),
+            calibrated_ci_low=_at(None if calibrated is None else calibrated.ci_low, i),
+            calibrated_ci_high=_at(None if calibrated is None else calibrated.ci_high, i),
         )
         for position, i in enumerate(order, start=1)
     ]

@@ -46,3 +46,9 @@ def markdown(text: str) -> SafeString:
 @register.filter
 def get_item(mapping: dict, key):
     return mapping.get(key)
+
+
+@register.filter
+def get_figure(figures: dict, name: str) -> dict:
+    """A report-card figure `{value, n, low, high}` by name (the judges pages)."""
+    return figures.get(name, {})

@@ -90,7 +90,7 @@ def test_only_null_preferences_is_no_battles_and_says_how_many_were_skipped(tmp_
         tmp_path / "nulls.json", json.dumps([{"generator_1": "a", "generator_2": "b", "preference": None}])
     )
 
-    with pytest.raises(BattleFileError, match=r"no battles found .*1 records skipped"):
+    with pytest.raises(BattleFileError, match=r"no battles found .*skipped 1 records with a null preference"):
         read_battle_files([path], "alpaca_eval")
 
 

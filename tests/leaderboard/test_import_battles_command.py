@@ -159,3 +159,32 @@ def test_alpaca_eval_preferences_keep_soft_scores(tmp_path):
     run(path, "--format", "alpaca_eval")
 
     assert list(Verdict.objects.order_by("pk").values_list("outcome", "score")) == [("a", 1.0), (None, 0.75)]
+
+
+def test_qlora_and_mtbench_files_import_with_their_outcomes(tmp_path):
+    directory = tmp_path / "reviews"
+    directory.mkdir()
+    (directory / "gpt-4-vs-bard-gpt-4-reviewer-threeclass.jsonl").write_text(
+        '{"question_id": 1, "score": 1}\n{"question_id": 2, "score": 3}\n{"question_id": 3, "score": -1}\n'
+    )
+    line = {"question_id": 81, "model_1": "gpt-4", "model_2": "bard", "g1_winner": "model_2", "turn": 1}
+    mtbench = write(tmp_path, "gpt-4_pair.jsonl", json.dumps(line | {"g2_winner": "model_1"}))
+
+    run(str(directory), "--format", "qlora", "--source", "qlora-reviews")
+    run(mtbench, "--format", "mtbench", "--source", "mt-bench")
+
+    qlora = Verdict.objects.filter(source__key="qlora-reviews")
+    assert sorted(qlora.values_list("contender_a__slug", "outcome")) == [("gpt-4", "a"), ("gpt-4", "tie")]
+    mt = Verdict.objects.filter(source__key="mt-bench")
+    # Game 1 (gpt-4 shown first) went to bard; game 2 (bard shown first) went to gpt-4.
+    assert sorted(mt.values_list("contender_a__slug", "outcome")) == [("bard", "b"), ("gpt-4", "b")]
+
+
+def test_a_bad_qlora_file_imports_nothing(tmp_path):
+    directory = tmp_path / "reviews"
+    directory.mkdir()
+    (directory / "a-vs-b-gpt-4-reviewer-threeclass.jsonl").write_text('{"score": 1}\n{"score": 7}\n')
+
+    with pytest.raises(CommandError, match=r"a-vs-b-gpt-4-reviewer-threeclass.jsonl: line 2: score 7"):
+        run(str(directory), "--format", "qlora")
+    assert nothing_written()

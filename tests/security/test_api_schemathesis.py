@@ -106,7 +106,8 @@ def test_the_api_answers_by_its_schema_and_never_5xx(live_server, rated_arena, r
         "--no-color",
         *headers,
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    # cwd: schemathesis keeps a cache folder (.schemathesis/) where it runs; not in the checkout.
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     (tmp_path / "stdout.txt").write_text(result.stdout + result.stderr)
     requests, server_errors = _report_counts(tmp_path)
     print(f"\nschemathesis ({role}): {requests} requests, {server_errors} answered 5xx")

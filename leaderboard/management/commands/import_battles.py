@@ -1,4 +1,5 @@
-"""``manage.py import_battles FILE [FILE ...] --format fastchat|csv|alpaca_eval``: battles into the database.
+"""``manage.py import_battles FILE [FILE ...] --format fastchat|csv|alpaca_eval|qlora|mtbench``:
+battles into the database.
 
 Thin: the import service does the work in one transaction (nothing is written if anything is wrong);
 this command turns its `InputError` into a `CommandError` and prints what was created. New contenders are

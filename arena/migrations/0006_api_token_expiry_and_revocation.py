@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('arena', '0004_verdict_by_voter_index'),
+        ('arena', '0005_source_kind_jury_and_disputed_first'),
     ]
 
     operations = [

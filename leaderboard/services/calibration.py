@@ -1,0 +1,132 @@
+"""Judge and jury leaderboards calibrated by people: the labelled slice read from the verdicts, then the
+prediction-powered fit of `leaderboard.rating.calibrated` on each such board over all categories.
+
+The labelled slice of a judge (or jury) source on a dimension: the battles where it gave a hard verdict and
+people voted (hard or soft), each with the people's mean score for A and the judge's score. Only verdicts that
+ratings count take part (not excluded, approved contenders, active dimensions), as on the boards themselves;
+battles people voted on because they were routed to them as disputed (`Assignment.disputed`) are left out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from django.db.models import Avg
+
+from arena.models import Assignment, Source
+from leaderboard.models import ALL_CATEGORIES
+from leaderboard.rating import RatingError
+from leaderboard.rating.calibrated import CalibratedResult, LabelledBattles, fit_calibrated_bradley_terry
+from leaderboard.services.aggregation import verdicts_counted
+from leaderboard.services.boards import BoardInput
+from leaderboard.services.fitting import BoardFit, FitSettings
+
+CALIBRATED_KINDS = (Source.Kind.JUDGE, Source.Kind.JURY)
+
+
+@dataclass(frozen=True)
+class LabelledRows:
+    """One source × dimension's labelled battles: contender ids and both scores for A, parallel arrays."""
+
+    a: np.ndarray
+    b: np.ndarray
+    human: np.ndarray
+    judge: np.ndarray
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A board's calibration: the fit, or None with the reason; `n_labelled` battles it rests on."""
+
+    result: CalibratedResult | None
+    n_labelled: int
+    message: str
+
+
+def labelled_rows_read() -> dict[tuple[int, int], LabelledRows]:
+    """(source id, dimension id) → the labelled battles of every judge and jury source that has some."""
+    # Battles people were served first because judges disputed them are no fair sample of the judge's
+    # battles (their errors are why they were chosen): they would exaggerate the correction, so they are out.
+    routed = Assignment.objects.filter(disputed=True, state=Assignment.State.VOTED).values("battle_id")
+    people = (
+        verdicts_counted()
+        .filter(source__kind=Source.Kind.HUMAN)
+        .exclude(battle_id__in=routed)
+        .values_list("battle_id", "dimension_id")
+        .annotate(mean=Avg("score"))
+        .order_by()
+    )
+    human = {(battle, dimension): mean for battle, dimension, mean in people.iterator(chunk_size=20_000)}
+    if not human:
+        return {}
+    # A subquery, not the ids: people may have voted on a great many battles.
+    voted = verdicts_counted().filter(source__kind=Source.Kind.HUMAN).exclude(battle_id__in=routed)
+    voted = voted.values("battle_id")
+    judged = (
+        verdicts_counted()
+        .filter(source__kind__in=CALIBRATED_KINDS, outcome__isnull=False, battle_id__in=voted)
+        .values_list("source_id", "dimension_id", "battle_id", "contender_a_id", "contender_b_id", "score")
+        .order_by("battle_id")
+    )
+    columns: dict[tuple[int, int], list[tuple]] = defaultdict(list)
+    for source, dimension, battle, a, b, score in judged.iterator(chunk_size=20_000):
+        mean = human.get((battle, dimension))
+        if mean is not None:
+            columns[source, dimension].append((a, b, mean, score))
+    return {key: _as_arrays(rows) for key, rows in columns.items()}
+
+
+def _as_arrays(rows: list[tuple]) -> LabelledRows:
+    a, b, human, judge = zip(*rows, strict=True)
+    return LabelledRows(
+        np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), np.array(human), np.array(judge)
+    )
+
+
+def board_calibrate(
+    board: BoardInput, fit: BoardFit, labelled: dict[tuple[int, int], LabelledRows], settings: FitSettings
+) -> Calibration | None:
+    """The calibration of a judge or jury board over all categories (None for any other board)."""
+    key = board.key
+    if key.category != ALL_CATEGORIES or key.source.kind not in CALIBRATED_KINDS:
+        return None
+    if fit.status != "ok":
+        return Calibration(None, 0, "Not calibrated: the judge's own leaderboard could not be fitted.")
+    rows = labelled.get((key.source.source_id, key.dimension_id))
+    slice_ = _on_board(rows, board)
+    n = 0 if slice_ is None else len(slice_)
+    if n < settings.calibration_min_labelled:
+        return Calibration(
+            None,
+            n,
+            f"Not calibrated: {n} battle{'s' if n != 1 else ''} judged by both this judge and people; "
+            f"at least {settings.calibration_min_labelled} are needed (setting "
+            "LEADERBOARD_CALIBRATION_MIN_LABELLED).",
+        )
+    try:
+        result = fit_calibrated_bradley_terry(
+            board.data.counts,
+            slice_,
+            bootstrap_rounds=settings.calibration_bootstrap_rounds,
+            seed=settings.seed,
+        )
+    except (RatingError, np.linalg.LinAlgError) as error:
+        return Calibration(None, n, f"Not calibrated: {error}.")
+    return Calibration(result, n, "")
+
+
+def _on_board(rows: LabelledRows | None, board: BoardInput) -> LabelledBattles | None:
+    """The labelled battles as indices into the board's contenders (sorted ids); battles of contenders the
+    board does not hold (it cannot happen when both read the same verdicts) are left out."""
+    if rows is None:
+        return None
+    ids = np.asarray(board.data.contender_ids, dtype=np.int64)
+    inside = np.isin(rows.a, ids) & np.isin(rows.b, ids)
+    return LabelledBattles(
+        np.searchsorted(ids, rows.a[inside]),
+        np.searchsorted(ids, rows.b[inside]),
+        rows.human[inside],
+        rows.judge[inside],
+    )
