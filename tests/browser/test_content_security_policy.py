@@ -78,6 +78,9 @@ def _pages(data) -> list[str]:
         "/judges/report/",
         "/judges/report/judge-gpt/",
         "/accounts/password_reset/",
+        "/api/docs",
+        "/admin/",
+        "/admin/arena/contender/",
     ]
 
 
