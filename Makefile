@@ -16,7 +16,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 ## Run the app on SQLite with a real Celery worker on the filesystem broker, demo arena loaded.
 demo: venv
-	DEBUG=1 $(PY) manage.py demo
+	DEBUG=1 ARENA_ALLOW_PRIVATE_ENDPOINTS=1 $(PY) manage.py demo
 
 ## Provision PostgreSQL, Redis and Chromium as needed, then run the whole suite.
 test: venv

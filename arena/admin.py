@@ -1,12 +1,48 @@
+from django import forms
 from django.contrib import admin
 
 import arena.voting.admin  # noqa: F401  (human voting registers its own models)
+from arena.errors import InputError
 from arena.models import ApiToken, Battle, Contender, Dimension, Output, Prompt, PromptSet, Source, Verdict
 from arena.services.contenders import contender_set_status
+from arena.services.endpoints import endpoint_key_names, endpoint_url_check
+
+
+class ContenderAdminForm(forms.ModelForm):
+    """Staff choose the endpoint's key from ARENA_ENDPOINT_KEY_NAMES only (never a free-typed name)."""
+
+    endpoint_url = forms.URLField(required=False, assume_scheme="https", label="Endpoint URL")
+    endpoint_api_key_env = forms.ChoiceField(
+        required=False,
+        label="Key sent to the endpoint",
+        help_text="Environment variables listed in ARENA_ENDPOINT_KEY_NAMES; the key itself is never stored.",
+    )
+
+    class Meta:
+        model = Contender
+        fields = (
+            "slug", "name", "organization", "license", "description", "endpoint_url", "endpoint_model",
+            "endpoint_api_key_env", "submitted_by", "status",
+        )  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        names = endpoint_key_names()
+        self.fields["endpoint_api_key_env"].choices = [("", "none")] + [(n, n) for n in names]
+
+    def clean_endpoint_url(self):
+        url = self.cleaned_data.get("endpoint_url", "")
+        if url:
+            try:
+                endpoint_url_check(url)
+            except InputError as exc:
+                raise forms.ValidationError(exc.message) from None
+        return url
 
 
 @admin.register(Contender)
 class ContenderAdmin(admin.ModelAdmin):
+    form = ContenderAdminForm
     list_display = ("slug", "name", "organization", "license", "status", "submitted_by", "created")
     list_filter = ("status",)
     search_fields = ("slug", "name", "organization")
@@ -59,10 +95,25 @@ class ReadOnlyOnceSavedAdmin(admin.ModelAdmin):
         return [field.name for field in self.model._meta.concrete_fields]
 
 
+class IdentityLeakFilter(admin.SimpleListFilter):
+    title = "identity leak"
+    parameter_name = "leak"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "names a model or vendor (not served to people)"), ("no", "none found")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(identity_leak="")
+        if self.value() == "no":
+            return queryset.filter(identity_leak="")
+        return queryset
+
+
 @admin.register(Output)
 class OutputAdmin(ReadOnlyOnceSavedAdmin):
-    list_display = ("contender", "prompt", "n_chars", "created")
-    list_filter = ("contender", "prompt__prompt_set")
+    list_display = ("contender", "prompt", "n_chars", "identity_leak", "created")
+    list_filter = ("contender", "prompt__prompt_set", IdentityLeakFilter)
     raw_id_fields = ("prompt",)
 
 

@@ -1,14 +1,39 @@
-"""Django's Redis cache, keeping its redis-py client instead of building one per call.
+"""Django's Redis cache, keeping its redis-py client and degrading to a miss when Redis is unreachable.
 
 Django's RedisCacheClient makes a new `redis.Redis` for every cache call; its constructor (response
 callbacks and all) was ~9 % of a vote's CPU (the session read and the rate-limit counters are cache calls).
 A client is only a handle on the connection pool, which Django already keeps, so one per pool is enough;
 Django's caches are per thread, so nothing here is shared between threads either.
+
+The cache only ever holds copies (sessions are written through to the database) and counters, so a Redis
+that is down or restarting must not turn a page into a 500: every operation that cannot reach it acts as a
+miss (reads return the default, writes store nothing) and logs one warning line, at most every
+`_LOG_EVERY_S` seconds per process, naming the operation and the error.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import time
+
 from django.core.cache.backends import redis as django_redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
+_LOG_EVERY_S = 10.0
+_last_logged = 0.0
+
+
+def cache_unreachable_logged(operation: str, exc: BaseException) -> None:
+    """Log that Redis could not be reached for `operation` (rate-limited: one line per `_LOG_EVERY_S`)."""
+    global _last_logged
+    now = time.monotonic()
+    if now - _last_logged >= _LOG_EVERY_S:
+        _last_logged = now
+        logger.warning("Redis cache unreachable during %s (%s): serving without it", operation, exc)
 
 
 class _ClientKeepingRedisCacheClient(django_redis.RedisCacheClient):
@@ -24,7 +49,61 @@ class _ClientKeepingRedisCacheClient(django_redis.RedisCacheClient):
         return client
 
 
+def _degrading(fallback):
+    """Wrap a cache method: when Redis is unreachable, log and return `fallback(*args, **kwargs)`."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except UNREACHABLE as exc:
+                cache_unreachable_logged(f"cache.{method.__name__}", exc)
+                return fallback(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _default(key, default=None, *args, **kwargs):
+    return default
+
+
+def _false(*args, **kwargs):
+    return False
+
+
+def _none(*args, **kwargs):
+    return None
+
+
+def _empty(*args, **kwargs):
+    return {}
+
+
+def _all_failed(data, *args, **kwargs):
+    return list(data)
+
+
+def _incr_unreachable(key, delta=1, version=None):
+    # Django's contract for a missing key; callers of incr already handle it.
+    raise ValueError(f"Key {key!r} not found (Redis unreachable)")
+
+
 class RedisCache(django_redis.RedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = _ClientKeepingRedisCacheClient
+
+    get = _degrading(_default)(django_redis.RedisCache.get)
+    add = _degrading(_false)(django_redis.RedisCache.add)
+    set = _degrading(_none)(django_redis.RedisCache.set)
+    touch = _degrading(_false)(django_redis.RedisCache.touch)
+    delete = _degrading(_false)(django_redis.RedisCache.delete)
+    has_key = _degrading(_false)(django_redis.RedisCache.has_key)
+    get_many = _degrading(_empty)(django_redis.RedisCache.get_many)
+    set_many = _degrading(_all_failed)(django_redis.RedisCache.set_many)
+    delete_many = _degrading(_none)(django_redis.RedisCache.delete_many)
+    incr = _degrading(_incr_unreachable)(django_redis.RedisCache.incr)
+    clear = _degrading(_false)(django_redis.RedisCache.clear)

@@ -6,8 +6,17 @@ from arena.services.tokens import DEFAULT_LIFETIME_DAYS, TOKEN_LIFETIMES_DAYS
 
 
 class SignUpForm(UserCreationForm):
+    email = forms.EmailField(
+        required=False,
+        help_text="Optional: we mail a link to confirm it (some arenas count votes only then).",
+    )
+
     class Meta(UserCreationForm.Meta):
-        fields = ("username",)
+        fields = ("username", "email")
+
+
+class EmailVerificationForm(forms.Form):
+    email = forms.EmailField()
 
 
 class ContenderForm(forms.Form):
@@ -20,12 +29,25 @@ class ContenderForm(forms.Form):
         required=False, assume_scheme="https", label="OpenAI-compatible endpoint (optional)"
     )
     endpoint_model = forms.CharField(max_length=200, required=False)
-    endpoint_api_key_env = forms.CharField(
-        max_length=100,
-        required=False,
-        label="API key environment variable",
-        help_text="The variable's name, never the key.",
+
+    # Which secret (if any) an endpoint receives is staff's decision; a submitted key name or file path is refused.
+    REFUSED_FIELDS = (
+        "endpoint_api_key_env",
+        "endpoint_api_key_file",
+        "api_key_env",
+        "api_key_file",
+        "api_key",
     )
+
+    def clean(self):
+        cleaned = super().clean()
+        named = [f for f in self.REFUSED_FIELDS if f in self.data]
+        if named:
+            raise forms.ValidationError(
+                f"Submitters give an endpoint URL and model only; {', '.join(named)} cannot be set here. "
+                "Staff choose which key (if any) the endpoint receives after review."
+            )
+        return cleaned
 
 
 class OutputUploadForm(forms.Form):

@@ -35,3 +35,8 @@ def contender_managed_or_404(user, slug: str) -> Contender:
     if contender is None or not can_manage(user, contender):
         raise Http404("No such contender.")
     return contender
+
+
+def identity_leaks_of(contender: Contender) -> list:
+    """The contender's answers flagged as naming a model or vendor (staff pages only), first 100."""
+    return list(contender.outputs.exclude(identity_leak="").select_related("prompt__prompt_set")[:100])

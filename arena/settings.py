@@ -7,6 +7,7 @@ SECRET_KEY (required once DEBUG is off).
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
@@ -111,6 +112,9 @@ def _database() -> dict:
         config.setdefault("OPTIONS", {})["timeout"] = 20
         config["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
         config["CONN_MAX_AGE"] = 0
+    # A kept connection is checked before a request reuses it, so one broken by a database restart is
+    # replaced instead of failing the first request after the restart.
+    config["CONN_HEALTH_CHECKS"] = True
     return config
 
 
@@ -247,7 +251,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # with enough concurrency for every judge config's limit), "ratings" for leaderboard fits (CPU-bound).
 ARENA_QUEUES = ["celery", "judge", "ratings"]
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"judges.*": {"queue": "judge"}, "leaderboard.*": {"queue": "ratings"}}
+# The recovery sweep goes to the housekeeping queue, so a long judge queue never delays it.
+CELERY_TASK_ROUTES = {
+    "judges.sweep": {"queue": "celery"},
+    "judges.*": {"queue": "judge"},
+    "leaderboard.*": {"queue": "ratings"},
+}
 CELERY_BEAT_SCHEDULE = {
     "recompute-leaderboards": {
         "task": "leaderboard.recompute_all",
@@ -264,6 +273,9 @@ if REDIS_URL:
             "BACKEND": "arena.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"{REDIS_KEY_PREFIX}arena",
+            # A Redis that is down or unreachable must cost a request a second at most, not hang it: the
+            # cache then acts as a miss (arena.cache) and sessions come from the database.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:
@@ -302,6 +314,78 @@ ARENA_VOTE_OPEN_MINUTES = env_int("ARENA_VOTE_OPEN_MINUTES", 30, minimum=1)
 # Serving ranks contender pairs by their votes, counted in Redis as votes come in and recounted from the
 # database this often (seconds), which corrects any drift.
 ARENA_VOTE_PAIR_RECOUNT_SECONDS = env_int("ARENA_VOTE_PAIR_RECOUNT_SECONDS", 3600, minimum=1)
+# Seconds after a vote during which its voter may undo it (the verdicts are withdrawn, the battle served again).
+ARENA_VOTE_UNDO_SECONDS = env_int("ARENA_VOTE_UNDO_SECONDS", 30, minimum=0)
+
+# --- Integrity and security (arena.services.endpoints, arena.services.identity_leaks, arena.throttling) ---
+# Names of the environment variables staff may choose as the key sent to a contender's endpoint; submitters
+# never name one. Credentials of the arena itself can never be listed (refused at start-up).
+ARENA_ENDPOINT_KEY_NAMES = env_list("ARENA_ENDPOINT_KEY_NAMES", [])
+FORBIDDEN_ENDPOINT_KEY_NAMES = frozenset(
+    {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND",
+     "JUDGES_LIMITS_REDIS_URL", "POSTGRES_PASSWORD", "EMAIL_HOST_PASSWORD", "DJANGO_SECRET_KEY"}
+)  # fmt: skip
+_forbidden_keys = sorted(
+    name
+    for name in ARENA_ENDPOINT_KEY_NAMES
+    if name in FORBIDDEN_ENDPOINT_KEY_NAMES or name.startswith(("DATABASE", "POSTGRES", "REDIS", "CELERY"))
+)
+if _forbidden_keys:
+    raise ImproperlyConfigured(
+        f"ARENA_ENDPOINT_KEY_NAMES lists {', '.join(_forbidden_keys)}: the arena's own credentials can never "
+        "be sent to a contender's endpoint. Remove them and list only the variables holding endpoint keys."
+    )
+# Outbound calls to loopback, link-local, private, multicast or reserved addresses are refused unless this is
+# on (the demo and the test suite call a loopback stub). Checked when an endpoint is saved and again per call.
+ARENA_ALLOW_PRIVATE_ENDPOINTS = env_bool("ARENA_ALLOW_PRIVATE_ENDPOINTS", False)
+# Identity leaks: answers naming a vendor or model ("As an AI developed by OpenAI", "I am Claude") are flagged
+# when stored and never served to people. These names fill the patterns (comma-separated, case-insensitive);
+# the contender's own name, slug and organization are always checked too.
+ARENA_IDENTITY_LEAK_NAMES = env_list(
+    "ARENA_IDENTITY_LEAK_NAMES",
+    ["OpenAI", "Anthropic", "Google", "Google DeepMind", "DeepMind", "Meta", "Meta AI", "Mistral AI",
+     "Mistral", "Microsoft", "Alibaba", "Cohere", "xAI", "DeepSeek", "Claude", "ChatGPT", "GPT-3.5", "GPT-4",
+     "GPT-4o", "GPT", "Gemini", "Bard", "Llama", "LLaMA", "Qwen", "Grok", "Phi", "Gemma", "Vicuna"],
+)  # fmt: skip
+# More patterns (Python regular expressions, one a line, '#' comments), matched ignoring case, from a file.
+ARENA_IDENTITY_LEAK_PATTERNS_FILE = env_str("ARENA_IDENTITY_LEAK_PATTERNS_FILE", "")
+
+
+def _leak_patterns(path: str) -> list[str]:
+    if not path:
+        return []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImproperlyConfigured(
+            f"ARENA_IDENTITY_LEAK_PATTERNS_FILE={path!r} cannot be read ({exc})."
+        ) from None
+    patterns = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            try:
+                re.compile(line.strip())
+            except re.error as exc:
+                raise ImproperlyConfigured(
+                    f"{path}, line {number}: {line.strip()!r} is not a regular expression ({exc})."
+                ) from None
+            patterns.append(line.strip())
+    return patterns
+
+
+ARENA_IDENTITY_LEAK_PATTERNS = _leak_patterns(ARENA_IDENTITY_LEAK_PATTERNS_FILE)
+# Sign-up and sign-in throttling (429 with Retry-After): sign-ups per client IP per hour; failed sign-ins per
+# account and per IP before a lockout of ARENA_SIGNIN_LOCKOUT_SECONDS (counted over that same window).
+ARENA_SIGNUP_PER_HOUR_IP = env_int("ARENA_SIGNUP_PER_HOUR_IP", 5, minimum=1)
+ARENA_SIGNIN_FAILURES_PER_ACCOUNT = env_int("ARENA_SIGNIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
+ARENA_SIGNIN_FAILURES_PER_IP = env_int("ARENA_SIGNIN_FAILURES_PER_IP", 20, minimum=1)
+ARENA_SIGNIN_LOCKOUT_SECONDS = env_int("ARENA_SIGNIN_LOCKOUT_SECONDS", 900, minimum=1)
+# Votes count towards ratings only from accounts at least this old (seconds; 0: from the first minute), unless
+# the account's email is verified; or, with ARENA_VOTE_REQUIRE_VERIFIED_EMAIL, only from verified accounts.
+ARENA_VOTE_MIN_ACCOUNT_AGE = env_int("ARENA_VOTE_MIN_ACCOUNT_AGE", 0, minimum=0)
+ARENA_VOTE_REQUIRE_VERIFIED_EMAIL = env_bool("ARENA_VOTE_REQUIRE_VERIFIED_EMAIL", False)
+# Email verification links (sent through Django's mail backend) stay valid this many days.
+ARENA_EMAIL_VERIFICATION_DAYS = env_int("ARENA_EMAIL_VERIFICATION_DAYS", 3, minimum=1)
 
 # --- Leaderboard (leaderboard app) ---------------------------------------------------------------------
 # Bootstrap rounds behind every 95% interval, and the seed that makes them reproducible.
@@ -334,13 +418,17 @@ JUDGES_MAX_ATTEMPTS = env_int("JUDGES_MAX_ATTEMPTS", 5, minimum=1)
 # Exponential backoff between attempts: base doubled per attempt, capped, half of it random (milliseconds).
 JUDGES_BACKOFF_BASE_MS = env_int("JUDGES_BACKOFF_BASE_MS", 1000, minimum=1)
 JUDGES_BACKOFF_MAX_MS = env_int("JUDGES_BACKOFF_MAX_MS", 60_000, minimum=1)
-# A claim's lease is 2 × the config's timeout (answer + repair) plus this grace, in seconds; a claim past its
-# lease is handed back by the sweeper (the worker was killed or hung).
+# A claim's lease, in seconds: its worker renews it every third of this while the call runs, so a claim whose
+# worker died lapses this long after the death and the sweeper hands it back (judges.services.leases).
+JUDGES_LEASE_SECONDS = env_int("JUDGES_LEASE_SECONDS", 10, minimum=3)
+# Renewal stops 2 × the config's timeout (answer + repair) plus this grace after the claim: a hung call's
+# claim lapses then, although its worker lives.
 JUDGES_LEASE_GRACE_SECONDS = env_int("JUDGES_LEASE_GRACE_SECONDS", 30, minimum=1)
-# Pending items are queued again when their campaign made no progress for this long (lost messages).
-JUDGES_REQUEUE_STALLED_SECONDS = env_int("JUDGES_REQUEUE_STALLED_SECONDS", 120, minimum=1)
-# How often beat runs the recovery sweep (judges.sweep).
-JUDGES_SWEEP_SECONDS = env_int("JUDGES_SWEEP_SECONDS", 15, minimum=1)
+# Pending items are queued again when their campaign had nothing running and made no progress for this
+# long (their messages were lost with a worker or a broker restart).
+JUDGES_REQUEUE_STALLED_SECONDS = env_int("JUDGES_REQUEUE_STALLED_SECONDS", 10, minimum=1)
+# How often beat runs the recovery sweep (judges.sweep, on the housekeeping "celery" queue).
+JUDGES_SWEEP_SECONDS = env_int("JUDGES_SWEEP_SECONDS", 5, minimum=1)
 # How long a task waits for a free concurrency slot before rescheduling itself (seconds).
 JUDGES_SLOT_WAIT_SECONDS = env_int("JUDGES_SLOT_WAIT_SECONDS", 2, minimum=0)
 # Workers cache judge configs this long (seconds): an edit to prices, limits or the key reference reaches them

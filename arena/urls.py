@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from arena import views
+from arena import account_views, views
 from arena.api import api
 from judges.api import router as judges_router
 from judges.report.api import router as judge_reports_router
@@ -30,13 +30,20 @@ arena_patterns = [
     path("me/tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
 ]
 
+handler500 = "arena.unavailable.server_error"
+
 urlpatterns = [
     path("", include((arena_patterns, "arena"))),
     path("", include("arena.voting.urls")),
     path("leaderboard/", include("leaderboard.urls")),
     path("judges/", include("judges.urls")),
-    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/signup/", account_views.signup, name="signup"),
     path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/login/", account_views.SignInView.as_view(), name="login"),
+    path("accounts/verify-email/", account_views.verify_email, name="verify-email"),
+    path(
+        "accounts/verify-email/<str:token>/", account_views.verify_email_confirm, name="verify-email-confirm"
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),

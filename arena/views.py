@@ -1,10 +1,9 @@
-"""Pages for people: sign up, register contenders, upload outputs, see them listed. Logic lives in services."""
+"""Pages for people: register contenders, upload outputs, see them listed (accounts: arena.account_views)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -16,8 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from arena import selectors
 from arena.blindness import may_see_blind
 from arena.errors import InputError
-from arena.forms import ApiTokenForm, ContenderForm, OutputUploadForm, SignUpForm
-from arena.models import Dimension, PromptSet
+from arena.forms import ApiTokenForm, ContenderForm, OutputUploadForm
+from arena.home import activity_recent, scope_get, tasks_open
 from arena.services.contenders import contender_register
 from arena.services.files import read_limited
 from arena.services.output_export import CONTENT_TYPES, output_chunks, output_format_parse, outputs_filename
@@ -35,22 +34,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    context = {
-        "contenders": selectors.contenders_public()[:20],
-        "prompt_sets": PromptSet.objects.all(),
-        "dimensions": Dimension.objects.filter(is_active=True),
-    }
+    context = {"scope": scope_get(), "tasks": tasks_open(), "activity": activity_recent()}
     return render(request, "arena/home.html", context)
-
-
-@require_http_methods(["GET", "POST"])
-def signup(request: HttpRequest) -> HttpResponse:
-    form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user)
-        return redirect("arena:my-contenders")
-    return render(request, "registration/signup.html", {"form": form})
 
 
 def contender_list(request: HttpRequest) -> HttpResponse:
@@ -64,6 +49,8 @@ def contender_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "can_manage": selectors.can_manage(request.user, contender),
         "output_sets": output_counts_by_set(contender=contender),
         "n_outputs": contender.outputs.count(),
+        # Staff review answers that name a model or vendor: they are never served to people.
+        "identity_leaks": selectors.identity_leaks_of(contender) if request.user.is_staff else None,
     }
     return render(request, "arena/contender_detail.html", context)
 
@@ -112,7 +99,8 @@ def contender_create(request: HttpRequest) -> HttpResponse:
                 request, f"{contender.name} is registered and awaits review. Upload its outputs next."
             )
             return redirect("arena:contender-upload", slug=contender.slug)
-    return render(request, "arena/contender_form.html", {"form": form})
+    status = 400 if form.errors else 200
+    return render(request, "arena/contender_form.html", {"form": form}, status=status)
 
 
 @login_required

@@ -65,11 +65,21 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
 
 def _estimate(form: CampaignForm) -> dict:
     if form.cleaned_data["kind"] == "generate":
-        campaign, _, _ = generation_missing(
+        campaign, contenders, _ = generation_missing(
             contender_slugs=form.spec().contenders, prompt_set_slug=form.spec().prompt_set
         )
+        # Staff see where each request goes and which key it carries before anything is sent.
+        endpoints = [
+            {
+                "slug": c.slug,
+                "url": c.endpoint_url,
+                "model": c.endpoint_model,
+                "key_name": c.endpoint_api_key_env,
+            }
+            for c in contenders
+        ]
         return {"calls": campaign.est_calls, "tokens_in": campaign.est_tokens_in,
-                "tokens_out": campaign.est_tokens_out, "cost_usd": None}  # fmt: skip
+                "tokens_out": campaign.est_tokens_out, "cost_usd": None, "endpoints": endpoints}  # fmt: skip
     return campaign_estimate(spec=form.spec()).estimate.as_dict()
 
 

@@ -197,7 +197,8 @@ def contender(request: HttpRequest, slug: str) -> HttpResponse:
         "dimensions": selectors.dimensions_shown(),
         "snapshot": snapshot,
         "records": selectors.head_to_head(snapshot, contender),
-        "examples": selectors.battles_example(contender),
+        "examples": selectors.battles_example(contender, user=request.user),
+        "examples_withheld": selectors.battles_example_withheld(contender, user=request.user),
         "others": selectors.contenders_public().exclude(pk=contender.pk),
     }
     return render(request, "leaderboard/contender.html", context)
@@ -213,7 +214,8 @@ def compare(request: HttpRequest) -> HttpResponse:
         "first": first,
         "second": second,
         "comparison": selectors.compare_get(query, first, second),
-        "examples": selectors.battles_example(first, opponent=second),
+        "examples": selectors.battles_example(first, opponent=second, user=request.user),
+        "examples_withheld": selectors.battles_example_withheld(first, opponent=second, user=request.user),
         "contenders": selectors.contenders_public(),
         "sources": selectors.sources_in(query.run),
     }

@@ -12,6 +12,9 @@ export DEBUG=0
 export ALLOWED_HOSTS="*"
 export SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
 export ARENA_VAR_DIR="$ARENA_TMP/var"
+# The loopback OpenAI stub is a private address; SSRF tests turn this off with the settings fixture.
+export ARENA_ALLOW_PRIVATE_ENDPOINTS=1
+export ARENA_ENDPOINT_KEY_NAMES="ARENA_TEST_JUDGE_KEY,ARENA_TEST_MISSING_KEY"
 echo "DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL"
 .venv/bin/python manage.py collectstatic --noinput -v0
 .venv/bin/pytest "$@"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
+from pydantic import ConfigDict, model_validator
 
 from arena import selectors
 from arena.api.auth import optional_token_auth, token_auth, user_of
 from arena.api.errors import ErrorOut
 from arena.errors import InputError
+from arena.forms import ContenderForm
 from arena.models import Contender, PromptSet
 from arena.services.contenders import contender_register
 from arena.services.files import read_limited
@@ -21,6 +23,11 @@ router = Router(tags=["submissions"])
 
 
 class ContenderIn(Schema):
+    """A submitter gives an endpoint's URL and model, never a key name or file: unknown fields are refused
+    (422), so `endpoint_api_key_env` and the like cannot slip in. Staff pick the key after review."""
+
+    model_config = ConfigDict(extra="forbid")
+
     # Limits are the model's column lengths, declared here so the OpenAPI document states them.
     slug: str = Field(min_length=1, max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")
     name: str = Field(min_length=1, max_length=200)
@@ -29,7 +36,17 @@ class ContenderIn(Schema):
     description: str = Field("", max_length=20_000)
     endpoint_url: str = Field("", max_length=200)
     endpoint_model: str = Field("", max_length=200)
-    endpoint_api_key_env: str = Field("", max_length=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_reference(cls, data):
+        named = [f for f in ContenderForm.REFUSED_FIELDS if isinstance(data, dict) and f in data]
+        if named:
+            raise ValueError(
+                f"submitters give an endpoint URL and model only; {', '.join(named)} cannot be set. "
+                "Staff choose which key (if any) the endpoint receives after review"
+            )
+        return data
 
 
 class OutputSetOut(Schema):

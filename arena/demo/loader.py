@@ -11,7 +11,7 @@ from django.db import transaction
 from arena.demo.content import CONTENDERS, PROMPTS, answer
 from arena.models import Contender, Dimension, Output, Prompt, PromptSet
 from arena.services.battles import battles_ensure_all_pairs
-from arena.services.style import style_counts
+from arena.services.outputs import output_build
 
 PROMPT_SET_SLUG = "arena-starter"
 
@@ -32,10 +32,8 @@ def _prompt_set() -> PromptSet:
             "description": "Sixteen short questions with reference answers, in six categories.",
         },
     )
-    if created:
-        prompt_set.vote_dimensions.set(
-            Dimension.objects.filter(slug__in=["correctness", "conciseness", "clarity"])
-        )
+    if created:  # people may vote on every dimension (overall is always asked); staff can narrow it down
+        prompt_set.vote_dimensions.set(Dimension.objects.filter(is_active=True).exclude(slug="overall"))
     for p in PROMPTS:
         Prompt.objects.get_or_create(
             prompt_set=prompt_set,
@@ -69,9 +67,7 @@ def _outputs(contender: Contender, profile: dict, prompt_set: PromptSet) -> int:
     for demo_prompt in PROMPTS:
         style = rng.choices(styles, weights)[0]
         text = answer(demo_prompt, style)
-        rows.append(
-            Output(contender=contender, prompt=prompts[demo_prompt.id], text=text, **style_counts(text))
-        )
+        rows.append(output_build(contender=contender, prompt=prompts[demo_prompt.id], text=text))
     return len(Output.objects.bulk_create(rows, ignore_conflicts=True))
 
 

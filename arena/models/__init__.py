@@ -1,5 +1,6 @@
 """The arena's core domain: who competes, on what prompts, which battles, and every verdict on them."""
 
+from arena.models.accounts import VerifiedEmail
 from arena.models.battles import Battle
 from arena.models.contenders import Contender
 from arena.models.prompts import Dimension, Output, Prompt, PromptSet
@@ -22,5 +23,6 @@ __all__ = [
     "PromptSet",
     "Source",
     "Verdict",
+    "VerifiedEmail",
     "VoteFlag",
 ]

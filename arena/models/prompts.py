@@ -63,6 +63,9 @@ class Output(models.Model):
     n_headers = models.PositiveIntegerField(default=0)
     n_list_items = models.PositiveIntegerField(default=0)
     n_bold = models.PositiveIntegerField(default=0)
+    # What in the text names a model or vendor ("I am Claude"), found when it was stored; blank: nothing.
+    # Battles with such an answer are never served to people (the name would unblind them); judges still judge.
+    identity_leak = models.CharField(max_length=200, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -101,6 +101,10 @@ class Annotator(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotator"
     )
+    organization = models.CharField(
+        max_length=200, blank=True,
+        help_text="Set by staff: this person is never served (nor counted on) contenders of this organization.",
+    )  # fmt: skip
     excluded = models.BooleanField(
         default=False, help_text="Their votes are kept but left out of ratings, now and later."
     )

@@ -85,6 +85,17 @@ def verdict_record(
     return verdict, True
 
 
+def verdicts_withdraw(*, battle_id: int, source: Source, voter_key: str) -> int:
+    """Delete one voter's verdicts on a battle (every dimension), as if never given; returns how many.
+
+    For a vote its voter undoes: deleted rather than marked excluded, so the same voter may vote on the
+    battle again (the once-per-voter constraint) and nothing counts it twice. Call inside the transaction
+    that reopens the vote.
+    """
+    deleted, _ = Verdict.objects.filter(battle_id=battle_id, source=source, voter_key=voter_key).delete()
+    return deleted
+
+
 _VERDICT_FIELDS = [
     "battle", "dimension", "source", "voter_key", "contender_a", "contender_b", "user", "outcome", "score",
     "inconsistent", "excluded", "created",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator, validate_slug
+from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 
 from arena.errors import InputError
 from arena.models import Contender
+from arena.services.endpoints import endpoint_key_name_check, endpoint_url_check
 from arena.services.lengths import lengths_check
-
-_ENV_NAME_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
 def _check_slug(slug: str) -> None:
@@ -23,17 +22,18 @@ def _check_slug(slug: str) -> None:
         ) from None
 
 
-def _check_endpoint(url: str, api_key_env: str) -> None:
-    if url:
-        try:
-            URLValidator(schemes=["http", "https"])(url)
-        except ValidationError:
-            raise InputError(f"Endpoint {url!r} is not an http(s) URL.", field="endpoint_url") from None
-    if api_key_env and not set(api_key_env) <= _ENV_NAME_CHARS:
+def _check_unused(slug: str, name: str) -> None:
+    """Slugs and names are unique whatever their case. The message is the same whether the holder is public
+    or still pending review, so registering cannot probe for contenders nobody may see yet."""
+    if Contender.objects.filter(slug__iexact=slug).exists():
         raise InputError(
-            f"{api_key_env!r} is not an environment variable name: use capitals, digits and underscores "
-            "(the key itself is never stored).",
-            field="endpoint_api_key_env",
+            f"The slug {slug!r} is not available (slugs are compared ignoring case): choose another slug.",
+            field="slug",
+        )
+    if Contender.objects.filter(name__iexact=name).exists():
+        raise InputError(
+            f"The name {name!r} is not available (names are compared ignoring case): choose another name.",
+            field="name",
         )
 
 
@@ -47,25 +47,30 @@ def contender_register(
     description: str = "",
     endpoint_url: str = "",
     endpoint_model: str = "",
-    endpoint_api_key_env: str = "",
 ) -> Contender:
-    """Create a pending contender; staff approve it before it shows on public pages."""
-    slug, name = slug.strip(), name.strip()
+    """Create a pending contender; staff approve it before it shows on public pages.
+
+    Submitters give an endpoint's URL and model only: which key (if any) the endpoint receives is staff's
+    choice, from ARENA_ENDPOINT_KEY_NAMES (`contender_endpoint_key_set`). The URL is checked now and again
+    before every call (arena.services.endpoints).
+    """
+    slug, name, endpoint_url = slug.strip(), name.strip(), endpoint_url.strip()
     _check_slug(slug)
     if not name:
         raise InputError("Give the contender a display name.", field="name")
-    _check_endpoint(endpoint_url.strip(), endpoint_api_key_env.strip())
     lengths_check(
         Contender,
         {
             "name": name,
             "organization": organization.strip(),
             "license": license.strip(),
-            "endpoint_url": endpoint_url.strip(),
+            "endpoint_url": endpoint_url,
             "endpoint_model": endpoint_model.strip(),
-            "endpoint_api_key_env": endpoint_api_key_env.strip(),
         },
     )
+    if endpoint_url:
+        endpoint_url_check(endpoint_url)
+    _check_unused(slug, name)
     try:
         with transaction.atomic():
             return Contender.objects.create(
@@ -74,15 +79,26 @@ def contender_register(
                 organization=organization.strip(),
                 license=license.strip(),
                 description=description.strip(),
-                endpoint_url=endpoint_url.strip(),
+                endpoint_url=endpoint_url,
                 endpoint_model=endpoint_model.strip(),
-                endpoint_api_key_env=endpoint_api_key_env.strip(),
                 submitted_by=submitted_by,
             )
-    except IntegrityError:
+    except IntegrityError:  # registered at the same moment by someone else: the database's unique indexes
         raise InputError(
-            f"A contender with slug {slug!r} already exists: choose another slug.", field="slug"
+            f"The slug {slug!r} or the name {name!r} is not available: choose another.", field="slug"
         ) from None
+
+
+def contender_endpoint_key_set(*, contender: Contender, key_name: str) -> bool:
+    """Staff only: the environment variable whose value the endpoint receives ("" for none)."""
+    endpoint_key_name_check(key_name)
+    changed = (
+        Contender.objects.filter(pk=contender.pk)
+        .exclude(endpoint_api_key_env=key_name)
+        .update(endpoint_api_key_env=key_name)
+    )
+    contender.endpoint_api_key_env = key_name
+    return bool(changed)
 
 
 def contender_set_status(*, contender: Contender, status: str) -> bool:

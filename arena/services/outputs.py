@@ -8,6 +8,7 @@ from django.db import transaction
 
 from arena.errors import InputError
 from arena.models import Contender, Output, Prompt, PromptSet
+from arena.services.identity_leaks import identity_leak_find
 from arena.services.style import style_counts
 from arena.services.uploads import OutputRecord, decode_upload, parse_output_records
 
@@ -60,6 +61,12 @@ def _check_generator(rec: OutputRecord, contender: Contender, filename: str) -> 
         )
 
 
+def output_build(*, contender: Contender, prompt: Prompt, text: str) -> Output:
+    """An unsaved Output with its style counts and identity-leak check: every writer of outputs builds them here."""
+    leak = identity_leak_find(contender=contender, text=text)
+    return Output(contender=contender, prompt=prompt, text=text, identity_leak=leak, **style_counts(text))
+
+
 def outputs_import(
     *, contender: Contender, prompt_set: PromptSet, data: bytes, filename: str, fmt: str | None = None
 ) -> OutputImportResult:
@@ -84,7 +91,7 @@ def outputs_import(
                 f"{filename}, {rec.where}: the output for prompt {prompt.external_id!r} is empty."
             )
         chosen[prompt.pk] = rec.where
-        rows.append(Output(contender=contender, prompt=prompt, text=rec.output, **style_counts(rec.output)))
+        rows.append(output_build(contender=contender, prompt=prompt, text=rec.output))
     with transaction.atomic():
         answered = set(
             Output.objects.filter(contender=contender, prompt_id__in=chosen).values_list(

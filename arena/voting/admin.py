@@ -1,8 +1,9 @@
 """Admin for human voting: staff open tasks with gold battles, review flagged votes and exclude annotators."""
 
+from django import forms
 from django.contrib import admin, messages
 
-from arena.models import AnnotationTask, Annotator, Assignment, GoldBattle, VoteFlag
+from arena.models import AnnotationTask, Annotator, Assignment, Dimension, GoldBattle, VoteFlag
 from arena.voting.staff import annotator_set_excluded, assignments_exclude_votes
 
 
@@ -13,8 +14,35 @@ class GoldBattleInline(admin.TabularInline):
     fields = ("battle", "expected", "explanation")
 
 
+class AnnotationTaskForm(forms.ModelForm):
+    """The task's fields plus the dimensions its people vote on, which belong to the task's prompt set."""
+
+    vote_dimensions = forms.ModelMultipleChoiceField(
+        queryset=Dimension.objects.filter(is_active=True).exclude(slug="overall"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Optional rows offered beside Overall (always asked). Stored on the prompt set: every task "
+        "on that set offers the same dimensions, so people's verdicts stay comparable.",
+    )
+
+    class Meta:
+        model = AnnotationTask
+        fields = [
+            "name", "slug", "prompt_set", "contenders", "votes_per_battle", "guidelines", "gold_rate",
+            "inconsistent_first", "is_active",
+        ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["vote_dimensions"].initial = self.instance.prompt_set.vote_dimensions.all()
+        else:  # a new task: every dimension, unless staff narrow it down
+            self.fields["vote_dimensions"].initial = self.fields["vote_dimensions"].queryset
+
+
 @admin.register(AnnotationTask)
 class AnnotationTaskAdmin(admin.ModelAdmin):
+    form = AnnotationTaskForm
     list_display = (
         "name",
         "slug",
@@ -35,11 +63,14 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        # Other (inactive) dimensions the set already offers are kept: the form lists active ones only.
+        kept = obj.prompt_set.vote_dimensions.filter(is_active=False)
+        obj.prompt_set.vote_dimensions.set([*kept, *form.cleaned_data["vote_dimensions"]])
 
 
 @admin.register(Annotator)
 class AnnotatorAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "voter_key", "excluded", "excluded_reason", "created")
+    list_display = ("__str__", "voter_key", "organization", "excluded", "excluded_reason", "created")
     list_filter = ("excluded",)
     search_fields = ("voter_key", "user__username")
     readonly_fields = (

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db.models import Count
 
-from arena.cache import RedisCache
+from arena.cache import UNREACHABLE, RedisCache, cache_unreachable_logged
 from arena.models import Assignment
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,11 @@ def pair_votes(task_id: int) -> dict[Pair, int]:
     if redis is None:
         return _count_from_database(task_id)
     client, key, lock = redis
-    found = client.hgetall(key)
+    try:
+        found = client.hgetall(key)
+    except UNREACHABLE as exc:
+        cache_unreachable_logged("vote pair counts (counted from the database)", exc)
+        return _count_from_database(task_id)
     if _COUNTED in found:
         return {
             tuple(int(part) for part in field.split(b"-")): int(n)  # type: ignore[misc]
@@ -66,6 +70,14 @@ def pair_votes(task_id: int) -> dict[Pair, int]:
             if field != _COUNTED
         }
     votes = _count_from_database(task_id)
+    try:
+        _recount_store(client, key, lock, votes)
+    except UNREACHABLE as exc:  # went away between the two calls: the database count stands
+        cache_unreachable_logged("vote pair recount", exc)
+    return votes
+
+
+def _recount_store(client, key: str, lock: str, votes: dict[Pair, int]) -> None:
     if client.set(lock, 1, nx=True, ex=_RECOUNT_LOCK_SECONDS):
         try:
             pipe = client.pipeline(transaction=True)
@@ -75,18 +87,28 @@ def pair_votes(task_id: int) -> dict[Pair, int]:
             pipe.execute()
         finally:
             client.delete(lock)
-    return votes
 
 
-def pair_vote_added(task_id: int, contender_a_id: int, contender_b_id: int) -> None:
-    """Count one more vote on the pair. Called after the vote is stored: a cache that is down must not turn
-    a stored vote into an error page, so failures are logged, and the next recount catches up."""
+def _pair_vote_change(task_id: int, contender_a_id: int, contender_b_id: int, by: int) -> None:
     redis = _redis(task_id)
     if redis is None:
         return
     client, key, _ = redis
     pair = (min(contender_a_id, contender_b_id), max(contender_a_id, contender_b_id))
     try:
-        client.hincrby(key, _field(pair), 1)
+        client.hincrby(key, _field(pair), by)
+    except UNREACHABLE as exc:
+        cache_unreachable_logged(f"counting a vote ({by:+d}) on pair {pair} of task {task_id}", exc)
     except Exception:
-        logger.warning("Could not count a vote on pair %s of task %s", pair, task_id, exc_info=True)
+        logger.warning("Could not count a vote (%+d) on pair %s of task %s", by, pair, task_id, exc_info=True)
+
+
+def pair_vote_added(task_id: int, contender_a_id: int, contender_b_id: int) -> None:
+    """Count one more vote on the pair. Called after the vote is stored: a cache that is down must not turn
+    a stored vote into an error page, so failures are logged, and the next recount catches up."""
+    _pair_vote_change(task_id, contender_a_id, contender_b_id, 1)
+
+
+def pair_vote_removed(task_id: int, contender_a_id: int, contender_b_id: int) -> None:
+    """Count one vote fewer on the pair (an undone vote), after the undo is stored; failures as above."""
+    _pair_vote_change(task_id, contender_a_id, contender_b_id, -1)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from arena.models import Dimension
 from arena.rendering import render_markdown
 from arena.voting.ballots import CHOICES
-from arena.voting.stats import Progress
+from arena.voting.stats import Progress, TaskProgress
 from arena.voting.vote_store import LockedVote
 
 
@@ -33,9 +35,15 @@ def reveal_for(vote: LockedVote) -> Reveal:
     return Reveal(vote.left_name, vote.right_name, choice, CHOICES[choice], dimensions)
 
 
-def progress_context(progress: Progress) -> dict:
+def progress_context(progress: Progress, task_progress: TaskProgress) -> dict:
+    """The annotator's counters and the task's progress toward its goal (the page header and its updates)."""
     rate = progress.agreement.rate
-    return {"progress": progress, "agreement_pct": None if rate is None else round(100 * rate)}
+    return {
+        "progress": progress,
+        "agreement_pct": None if rate is None else round(100 * rate),
+        "task_progress": task_progress,
+        "undo_seconds": settings.ARENA_VOTE_UNDO_SECONDS,
+    }
 
 
 def guidelines_html(text: str) -> str:

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
+from arena.cache import UNREACHABLE, cache_unreachable_logged
+
 WINDOW_SECONDS = 60
 SCOPE_FACTOR = {"vote": 1, "serve": 2}
 
@@ -52,7 +54,13 @@ def _count_redis(cache: RedisCache, keys: list[str]) -> list[int]:
     for key in full:
         pipe.set(key, 0, ex=WINDOW_SECONDS + 5, nx=True)
         pipe.incr(key)
-    return [int(n) for n in pipe.execute()[1::2]]
+    try:
+        return [int(n) for n in pipe.execute()[1::2]]
+    except UNREACHABLE as exc:
+        # Counters live only in Redis: while it is down nothing is counted (and nothing refused), rather than
+        # refusing every vote; the warning says so.
+        cache_unreachable_logged("vote rate limit (not enforced meanwhile)", exc)
+        return [0] * len(keys)
 
 
 def rate_limit_hit(*, scope: str, voter_key: str, ip: str) -> RateLimited | None:

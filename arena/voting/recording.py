@@ -25,6 +25,7 @@ from arena.models import (
 )
 from arena.services.battles import people_source, verdict_record
 from arena.voting.ballots import CHOICES, Ballot, battle_outcome
+from arena.voting.conflicts import account_unproven
 from arena.voting.identity import Voter
 from arena.voting.pair_counts import pair_vote_added
 from arena.voting.serving import refuse_not_yours, refuse_unknown_token
@@ -37,7 +38,8 @@ class VoteResult:
     replayed: bool
 
 
-def _locked(token: str, voter: Voter) -> LockedVote:
+def locked_vote_of(token: str, voter: Voter) -> LockedVote:
+    """Lock and read the vote behind `token` (inside a transaction): 404 unknown, 403 someone else's."""
     vote = vote_lock(token)
     if vote is None:
         raise refuse_unknown_token()
@@ -89,8 +91,14 @@ def _write_verdicts(
             user=voter.user, voter_key=voter.key,
         )  # fmt: skip
         created.append(verdict.pk)
-    if vote.excluded:  # staff excluded this annotator: keep their votes out of ratings too
+    if _left_out(vote, voter):
         Verdict.objects.filter(pk__in=created).update(excluded=True)
+
+
+def _left_out(vote: LockedVote, voter: Voter) -> bool:
+    """Stored but not counted: staff excluded the annotator, the voter judged their own (organization's)
+    contender, or the account lacks the age or verified email the settings ask for (arena.voting.conflicts)."""
+    return vote.excluded or vote.conflicts or account_unproven(voter.user)
 
 
 def _gold_passed(vote: LockedVote, outcome: str) -> tuple[bool | None, str]:
@@ -139,7 +147,7 @@ def vote_record(*, token: str, voter: Voter, ballot: Ballot) -> VoteResult:
     Nothing is written when it raises.
     """
     with transaction.atomic():
-        vote = _locked(token, voter)
+        vote = locked_vote_of(token, voter)
         if vote.state == Assignment.State.VOTED:
             return VoteResult(vote, replayed=True)
         if vote.state == Assignment.State.SKIPPED:

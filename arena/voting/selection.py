@@ -1,6 +1,8 @@
 """Which battle an annotator sees next.
 
-Order of preference, never a battle the annotator was already served (the database refuses it too):
+Never a battle the annotator was already served (the database refuses it too), nor one with an answer that
+names its model (an identity leak) or with a contender they submitted (or their organization's).
+Order of preference:
 1. now and then (the task's `gold_rate`) an unseen gold battle, as an attention check;
 2. when the task or ARENA_VOTE_INCONSISTENT_FIRST asks for it, a *disputed* battle: LLM judges gave
    different verdicts on it (same dimension), or a judge contradicted itself across the two answer orders.
@@ -35,6 +37,7 @@ from django.utils.module_loading import import_string
 from arena.models import AnnotationTask, Annotator, Assignment, Battle, Contender, GoldBattle, Output, Verdict
 from arena.models.verdicts import Source
 from arena.services.battles import battle_get_or_create
+from arena.voting.conflicts import contenders_conflicting
 from arena.voting.pair_counts import pair_votes
 
 
@@ -100,12 +103,25 @@ def _holding_places(task: AnnotationTask) -> Q:
     )
 
 
+def _unservable(annotator: Annotator, prefix: str = "") -> Q:
+    """Battles never served to this annotator: an answer names its model (identity leak), or a side is a
+    contender they submitted or their organization's (arena.voting.conflicts)."""
+    own = contenders_conflicting(annotator)
+    return (
+        ~Q(**{f"{prefix}output_a__identity_leak": ""})
+        | ~Q(**{f"{prefix}output_b__identity_leak": ""})
+        | Q(**{f"{prefix}contender_a__in": own})
+        | Q(**{f"{prefix}contender_b__in": own})
+    )
+
+
 def _gold(task: AnnotationTask, annotator: Annotator, rng: random.Random) -> Pick | None:
     if task.gold_rate <= 0 or rng.random() >= task.gold_rate:
         return None
     gold = (
         GoldBattle.objects.filter(task=task)
         .exclude(battle_id__in=_seen(annotator))
+        .exclude(_unservable(annotator, "battle__"))
         .select_related("battle")
         .order_by("?")
         .first()
@@ -152,6 +168,7 @@ def _disputed(task: AnnotationTask, annotator: Annotator, ids: list[int], rng: r
             prompt__prompt_set_id=task.prompt_set_id, contender_a__in=ids, contender_b__in=ids
         )
         .exclude(pk__in=_seen(annotator))
+        .exclude(_unservable(annotator))
         .annotate(dispute=_dispute_score())
         .filter(dispute__gt=0)
         .values("pk", "dispute")
@@ -207,13 +224,17 @@ def _prompt_battles(
 
 def _answers_of(task: AnnotationTask, pair: PairStats) -> dict[int, tuple[int, int]]:
     """prompt id -> (output of pair.low, output of pair.high), for the prompts both contenders answered."""
+    # An answer that names its model would unblind every battle it is in: such prompts are left out.
     rows = Output.objects.filter(
         prompt__prompt_set_id=task.prompt_set_id, contender_id__in=(pair.low, pair.high)
     )
+    leaked = set(rows.exclude(identity_leak="").values_list("prompt_id", flat=True))
     by_prompt: dict[int, dict[int, int]] = {}
     for prompt_id, contender_id, output_id in rows.values_list("prompt_id", "contender_id", "pk"):
         by_prompt.setdefault(prompt_id, {})[contender_id] = output_id
-    return {p: (by[pair.low], by[pair.high]) for p, by in by_prompt.items() if len(by) == 2}
+    return {
+        p: (by[pair.low], by[pair.high]) for p, by in by_prompt.items() if len(by) == 2 and p not in leaked
+    }
 
 
 def _least_voted(task: AnnotationTask, existing: dict, prompt_ids, rng: random.Random, short_only: bool):
@@ -251,7 +272,8 @@ def battle_pick(
 ) -> Pick | None:
     """The next battle for this annotator in this task, or None when they have seen every battle."""
     rng = rng or random.Random()
-    ids = task_contender_ids(task)
+    own = set(contenders_conflicting(annotator).values_list("pk", flat=True))
+    ids = [pk for pk in task_contender_ids(task) if pk not in own]
     pick = _gold(task, annotator, rng) or _disputed(task, annotator, ids, rng)
     if pick:
         return pick

@@ -14,8 +14,9 @@ from datetime import datetime, time
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from arena.models import Annotator, Assignment, Verdict
+from arena.models import AnnotationTask, Annotator, Assignment, Output, Verdict
 from arena.services.battles import people_source
+from arena.voting.selection import task_contender_ids
 
 
 @dataclass(frozen=True)
@@ -125,3 +126,30 @@ def annotator_progress(annotator: Annotator) -> Progress:
     return Progress(
         today=counts["today"], total=counts["total"], skipped=counts["skipped"], agreement=agreement
     )
+
+
+@dataclass(frozen=True)
+class TaskProgress:
+    """A task's people's votes so far against its goal: `votes_per_battle` votes on every battle it can serve
+    (each pair of its contenders on each prompt both answered)."""
+
+    votes: int
+    goal: int
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.votes / self.goal)) if self.goal else 100
+
+
+def task_progress(task: AnnotationTask) -> TaskProgress:
+    answered = (
+        Output.objects.filter(
+            prompt__prompt_set_id=task.prompt_set_id, contender_id__in=task_contender_ids(task)
+        )
+        .values("prompt_id")
+        .annotate(n=Count("pk"))
+        .values_list("n", flat=True)
+    )
+    battles = sum(n * (n - 1) // 2 for n in answered)
+    votes = Assignment.objects.filter(task=task, state=Assignment.State.VOTED).count()
+    return TaskProgress(votes=votes, goal=battles * task.votes_per_battle)

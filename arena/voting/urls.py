@@ -11,5 +11,7 @@ urlpatterns = [
     path("vote/staff/annotators/<int:pk>/exclusion/", views.staff_exclusion, name="staff-exclusion"),
     path("vote/b/<str:token>/", views.submit, name="submit"),
     path("vote/b/<str:token>/skip/", views.skip, name="skip"),
+    path("vote/b/<str:token>/undo/", views.undo, name="undo"),
     path("vote/t/<slug:slug>/", views.task, name="task"),
+    path("vote/t/<slug:slug>/progress/", views.progress, name="progress"),
 ]

@@ -6,6 +6,8 @@ answers and an opaque assignment token only.
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
@@ -23,7 +25,8 @@ from arena.voting.ratelimit import rate_limit_hit
 from arena.voting.recording import vote_record
 from arena.voting.serving import assignment_serve, assignment_skip, battle_view, vote_dimensions
 from arena.voting.staff import annotator_set_excluded, annotators_overview, flags_recent, tasks_overview
-from arena.voting.stats import annotator_progress
+from arena.voting.stats import annotator_progress, task_progress
+from arena.voting.undoing import vote_undo
 
 BATTLE_TEMPLATE = "voting/battle.html"
 
@@ -54,7 +57,13 @@ def _sign_in(request: HttpRequest, next_url: str) -> HttpResponse:
     return redirect_to_login(next_url)
 
 
-def _battle_page(request: HttpRequest, task: AnnotationTask, annotator: Annotator) -> HttpResponse:
+def _progress(task: AnnotationTask, annotator: Annotator) -> dict:
+    return progress_context(annotator_progress(annotator), task_progress(task))
+
+
+def _battle_page(
+    request: HttpRequest, task: AnnotationTask, annotator: Annotator, undone: bool = False
+) -> HttpResponse:
     assignment = assignment_serve(task=task, annotator=annotator)
     context = {
         "task": task,
@@ -62,7 +71,8 @@ def _battle_page(request: HttpRequest, task: AnnotationTask, annotator: Annotato
         "choices": CHOICES.items(),
         "guidelines_html": guidelines_html(task.guidelines),
         "next_url": reverse("voting:task", args=[task.slug]) + "?start=1",
-        **progress_context(annotator_progress(annotator)),
+        "undone": undone,
+        **_progress(task, annotator),
     }
     return render(request, BATTLE_TEMPLATE + "#battle" if request.htmx else BATTLE_TEMPLATE, context)
 
@@ -73,7 +83,8 @@ def vote(request: HttpRequest) -> HttpResponse:
     tasks = list(AnnotationTask.objects.filter(is_active=True).select_related("prompt_set"))
     if len(tasks) == 1:
         return redirect("voting:task", slug=tasks[0].slug)
-    return render(request, "voting/tasks.html", {"tasks": tasks})
+    rows = [(task, task_progress(task)) for task in tasks]
+    return render(request, "voting/tasks.html", {"tasks": rows})
 
 
 @require_GET
@@ -108,20 +119,56 @@ def submit(request: HttpRequest, token: str) -> HttpResponse:
     except InputError as exc:
         return _error(request, exc.message, exc.status)
     vote = result.vote
-    next_url = reverse("voting:task", args=[vote.task_slug]) + "?start=1"
-    context = {"reveal": reveal_for(vote), "choices": CHOICES.items(), "next_url": next_url}
+    context = {
+        "reveal": reveal_for(vote),
+        "choices": CHOICES.items(),
+        "next_url": reverse("voting:task", args=[vote.task_slug]) + "?start=1",
+        "undo_url": reverse("voting:undo", args=[token]),
+        "undo_seconds": settings.ARENA_VOTE_UNDO_SECONDS,
+        "progress_url": reverse("voting:progress", args=[vote.task_slug]),
+    }
     if request.htmx:
-        return render(request, BATTLE_TEMPLATE + "#panel", {**context, "oob": True})
-    # Without htmx (no JavaScript) the whole page comes back, revealed.
+        # The panel, the names and the announcement; the counters follow in a request of their own
+        # (progress_url), so that the vote itself stays a handful of statements.
+        return render(request, BATTLE_TEMPLATE + "#revealed", {**context, "oob": True})
+    # Without htmx (no JavaScript) the whole page comes back, revealed, counters included.
     assignment = Assignment.objects.select_related("task", "annotator").get(pk=vote.assignment_id)
     context.update(
         task=assignment.task,
         view=battle_view(assignment),
         guidelines_html=guidelines_html(assignment.task.guidelines),
+        **_progress(assignment.task, assignment.annotator),
     )
-    return render(
-        request, BATTLE_TEMPLATE, {**context, **progress_context(annotator_progress(assignment.annotator))}
-    )
+    return render(request, BATTLE_TEMPLATE, context)
+
+
+@require_GET
+def progress(request: HttpRequest, slug: str) -> HttpResponse:
+    """The voter's counters and the task's progress bar (the fragment a reveal refreshes)."""
+    task = get_object_or_404(AnnotationTask, slug=slug)
+    try:
+        voter = voter_for_request(request, create=False)
+    except InputError as exc:
+        return _error(request, exc.message, exc.status)
+    context = {"task": task, **_progress(task, annotator_for(voter))}
+    return render(request, BATTLE_TEMPLATE + "#progress", context)
+
+
+@require_POST
+def undo(request: HttpRequest, token: str) -> HttpResponse:
+    """Take back the vote given under `token` (within ARENA_VOTE_UNDO_SECONDS) and serve the battle again."""
+    try:
+        voter = voter_for_request(request, create=False)
+        limited = _rate_limited(request, voter, "vote")
+        if limited:
+            return limited
+        assignment = vote_undo(token=token, voter=voter)
+    except InputError as exc:
+        return _error(request, exc.message, exc.status)
+    if not request.htmx:
+        messages.info(request, "Your vote was withdrawn. Vote on this battle again, or skip it.")
+        return redirect(reverse("voting:task", args=[assignment.task.slug]) + "?start=1")
+    return _battle_page(request, assignment.task, assignment.annotator, undone=True)
 
 
 @require_POST

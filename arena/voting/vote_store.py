@@ -25,7 +25,11 @@ SELECT a.id, a.state, a.left_is_a, a.served_at, a.min_read_ms, a.gold_id, a.outc
        a.annotator_id, n.voter_key, n.excluded, n.last_choice, n.streak,
        t.slug, t.id, t.prompt_set_id, a.battle_id, b.contender_a_id, b.contender_b_id, ca.name, cb.name,
        (SELECT d.id FROM arena_dimension d WHERE d.slug = 'overall'),
-       (SELECT s.id FROM arena_source s WHERE s.key = 'people')
+       (SELECT s.id FROM arena_source s WHERE s.key = 'people'),
+       EXISTS (SELECT 1 FROM arena_contender c
+                WHERE c.id IN (b.contender_a_id, b.contender_b_id)
+                  AND ((n.user_id IS NOT NULL AND c.submitted_by_id = n.user_id)
+                       OR (n.organization <> '' AND UPPER(c.organization) = UPPER(n.organization))))
   FROM arena_assignment a
   JOIN arena_annotator n ON n.id = a.annotator_id
   JOIN arena_annotationtask t ON t.id = a.task_id
@@ -70,6 +74,8 @@ class LockedVote:
     contender_b_name: str
     overall_dimension_id: int | None
     people_source_id: int | None
+    # A side is the voter's own contender or their organization's (see arena.voting.conflicts).
+    conflicts: bool = False
 
     def displayed(self, outcome: str) -> str:
         return displayed_choice(outcome, left_is_a=self.left_is_a)
@@ -98,7 +104,7 @@ def vote_lock(token: str) -> LockedVote | None:
     if row is None:
         return None
     values = list(row)
-    values[2], values[10] = bool(values[2]), bool(values[10])
+    values[2], values[10], values[23] = bool(values[2]), bool(values[10]), bool(values[23])
     values[3] = _aware(values[3])
     values[7] = values[7] if isinstance(values[7], dict) else json.loads(values[7] or "{}")
     return LockedVote(*values)

@@ -1,5 +1,6 @@
 """LLM judges: configs and versions, campaigns, the claimable work items, and order-checked final verdicts."""
 
+from judges.models.calls import PaidCall
 from judges.models.campaigns import Campaign
 from judges.models.configs import JudgeConfig, JudgeConfigVersion
 from judges.models.juries import Jury, JuryOrderChoice
@@ -17,5 +18,6 @@ __all__ = [
     "Judgment",
     "Jury",
     "JuryOrderChoice",
+    "PaidCall",
     "WorkStatus",
 ]

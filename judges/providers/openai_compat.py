@@ -9,6 +9,7 @@ Works with OpenAI itself and with vLLM, Ollama, llama.cpp server and LM Studio v
   to that parameter; we then retry once without it and remember, per (base_url, model), not to send it
   again. The judge prompt asks for JSON anyway, so the parser still gets JSON from well-behaved models.
 - `max_tokens` (not `max_completion_tokens`) because every compatible server understands it.
+- Redirects are never followed: the URL checked before the call is the only one called.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ class _ClientCache:
                     base_url=base_url,
                     timeout=timeout_s,
                     max_retries=0,
+                    # A redirect would carry the request (and its key) to an address nobody checked:
+                    # a 3xx is answered as an error instead (see arena.services.endpoints).
+                    http_client=openai.DefaultHttpxClient(follow_redirects=False),
                 )
                 self._clients[key] = client
                 while len(self._clients) > self._max_size:

@@ -185,7 +185,11 @@ def battle(request: HttpRequest, pk: int) -> HttpResponse:
         if v.outcome:
             tallies.setdefault(v.dimension.name, {}).setdefault(v.outcome, 0)
             tallies[v.dimension.name][v.outcome] += 1
-    context = {"battle": found, "named": named, "blind": blind, "judgments": judgments, "tallies": tallies}
+    # Blind answers are not shown to non-staff even unnamed: the battle's id (here and in other public lists)
+    # would pair them with their contenders.
+    answers_shown = may_see_blind(request.user) or not blind
+    context = {"battle": found, "named": named, "blind": blind, "judgments": judgments, "tallies": tallies,
+               "answers_shown": answers_shown}  # fmt: skip
     return render(request, "judges/report_battle.html", context)
 
 

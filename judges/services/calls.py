@@ -6,12 +6,14 @@ Shared by judging and generation, so both count tokens, price calls and back off
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import F
 
+from judges.models import PaidCall
 from judges.providers import (
     CompletionRequest,
     PermanentProviderError,
@@ -19,6 +21,7 @@ from judges.providers import (
     TransientProviderError,
     get_provider,
 )
+from judges.services.judgment_sql import paid_call_ended, paid_call_sent
 from judges.services.secrets import redact
 
 _MILLION = Decimal(1_000_000)
@@ -28,9 +31,19 @@ _COST_PLACES = Decimal("0.00000001")
 CONFIG_LEVEL_STATUSES = frozenset({401, 403, 404})
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """Where a claim's calls are recorded (`judges.models.PaidCall`): the campaign, the item, the claim."""
+
+    campaign_id: int
+    item_id: int
+    claim_token: uuid.UUID
+
+
 @dataclass
 class Spend:
-    """Tokens and money spent by one claim, across its calls (the first answer and any repair)."""
+    """Tokens and money spent by one claim, across its calls (the first answer and any repair). With a
+    `ledger`, each call is also recorded in `PaidCall` before it is sent and when it ends."""
 
     price_in: Decimal = Decimal(0)
     price_out: Decimal = Decimal(0)
@@ -38,6 +51,7 @@ class Spend:
     tokens_out: int = 0
     latency_s: float = 0.0
     responses: list[ProviderResponse] = field(default_factory=list)
+    ledger: Ledger | None = None
 
     def add(self, response: ProviderResponse) -> None:
         self.tokens_in += response.tokens_in
@@ -47,7 +61,10 @@ class Spend:
 
     @property
     def cost(self) -> Decimal:
-        raw = (self.tokens_in * self.price_in + self.tokens_out * self.price_out) / _MILLION
+        return self.cost_of(self.tokens_in, self.tokens_out)
+
+    def cost_of(self, tokens_in: int, tokens_out: int) -> Decimal:
+        raw = (tokens_in * self.price_in + tokens_out * self.price_out) / _MILLION
         return raw.quantize(_COST_PLACES)
 
     def as_increments(self) -> dict:
@@ -63,17 +80,39 @@ def provider_complete(provider_name: str, request: CompletionRequest, spend: Spe
     """One call through the registry. Anything a provider lets escape besides its two error kinds (a bug, an
     SDK surprise) becomes a transient error: retried a bounded number of times, then shown as a failure."""
     provider = get_provider(provider_name)
+    call_id = _call_sent(spend.ledger)
     try:
         response = provider.complete(request)
     except (TransientProviderError, PermanentProviderError):
+        _call_ended(call_id, spend)
         raise
     except Exception as exc:
+        _call_ended(call_id, spend)
         message = redact(
             f"unexpected {type(exc).__name__} from provider {provider_name!r}: {exc}", request.api_key
         )
         raise TransientProviderError(message, provider=provider_name) from None
     spend.add(response)
+    _call_ended(call_id, spend, response)
     return response
+
+
+def _call_sent(ledger: Ledger | None) -> int | None:
+    """The ledger row written before the request leaves, so a worker killed mid-call still leaves it."""
+    if ledger is None:
+        return None
+    return paid_call_sent(ledger.campaign_id, ledger.item_id, ledger.claim_token)
+
+
+def _call_ended(call_id: int | None, spend: Spend, response: ProviderResponse | None = None) -> None:
+    if call_id is None:
+        return
+    if response is None:
+        paid_call_ended(call_id, outcome=PaidCall.Outcome.FAILED.value)
+        return
+    cost = spend.cost_of(response.tokens_in, response.tokens_out)
+    paid_call_ended(call_id, outcome=PaidCall.Outcome.ANSWERED.value, tokens_in=response.tokens_in,
+                    tokens_out=response.tokens_out, cost=cost)  # fmt: skip
 
 
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:

@@ -18,7 +18,8 @@ from judges.models import Campaign, ErrorKind, WorkStatus
 
 
 def lease_seconds(timeout_s: float) -> float:
-    """How long a claim may run: two calls (the answer and one repair) plus a grace for the database."""
+    """The longest a claim may be kept alive: two calls (the answer and one repair) plus a grace for the
+    database. Its lease itself is short and renewed while the worker lives (`judges.services.leases`)."""
     return 2 * timeout_s + settings.JUDGES_LEASE_GRACE_SECONDS
 
 

@@ -14,18 +14,20 @@ from django.utils import timezone
 
 from arena.errors import InputError
 from arena.models import Contender, Output
+from arena.services.endpoints import endpoint_key_name_check, endpoint_url_check
+from arena.services.outputs import output_build
 from arena.services.prompts import prompt_set_get
-from arena.services.style import style_counts
 from judges.models import Campaign, ErrorKind, Generation, WorkStatus
 from judges.providers import CompletionRequest, PermanentProviderError, TransientProviderError
-from judges.services.calls import Spend, provider_complete
+from judges.services.calls import Ledger, Spend, provider_complete
 from judges.services.campaigns import contenders_resolve
 from judges.services.claims import lease_seconds, work_claim, work_finish
 from judges.services.enqueue import work_enqueue
+from judges.services.leases import lease_kept, lease_seconds_short
 from judges.services.lifecycle import campaign_finish_if_done
 from judges.services.limits import concurrency_slot
 from judges.services.outcomes import Failure, RunResult, after_permanent, after_transient
-from judges.services.secrets import ApiKeyMissingError, api_key_check, api_key_resolve, redact, redact_data
+from judges.services.secrets import api_key_check, api_key_resolve, redact, redact_data
 
 PROVIDER = "openai"  # contender endpoints are OpenAI-compatible by definition (see Contender.endpoint_url)
 
@@ -94,24 +96,27 @@ def generation_run(*, generation_id: int) -> RunResult:
     )
     if job is None or job.status != WorkStatus.PENDING or job.campaign.status != Campaign.Status.RUNNING:
         return RunResult("skipped")
-    hold = lease_seconds(settings.JUDGES_GENERATION_TIMEOUT_SECONDS)
+    lease, hard = lease_seconds_short(), lease_seconds(settings.JUDGES_GENERATION_TIMEOUT_SECONDS)
     limit = settings.JUDGES_GENERATION_CONCURRENCY
     wait = settings.JUDGES_SLOT_WAIT_SECONDS
-    with concurrency_slot(f"gen:{job.contender_id}", limit=limit, hold_s=hold, wait_s=wait) as slot:
+    with concurrency_slot(f"gen:{job.contender_id}", limit=limit, hold_s=lease, wait_s=wait) as slot:
         if not slot.acquired:
             return RunResult("busy", retry_in=slot.retry_in)
-        token = work_claim(Generation, pk=job.pk, lease_s=hold)
+        token = work_claim(Generation, pk=job.pk, lease_s=lease)
         if token is None:
             return RunResult("skipped")
-        result = _generate_claimed(job, token)
+        with lease_kept(Generation, token=token, slot=slot, hard_s=hard):
+            result = _generate_claimed(job, token)
     if result.finished:
         campaign_finish_if_done(campaign_id=job.campaign_id)
     return result
 
 
 def _generate_claimed(job: Generation, token) -> RunResult:
-    contender, spend, api_key = job.contender, Spend(), ""
+    ledger = Ledger(campaign_id=job.campaign_id, item_id=job.pk, claim_token=token)
+    contender, spend, api_key = job.contender, Spend(ledger=ledger), ""
     try:
+        _check_call_time(contender)
         api_key = api_key_resolve(
             env_name=contender.endpoint_api_key_env, owner=f"contender {contender.slug!r}"
         )
@@ -151,7 +156,9 @@ def _request(contender: Contender, question: str, api_key: str) -> CompletionReq
 def _output_store(contender: Contender, prompt, text: str) -> Output:
     try:
         with transaction.atomic():
-            return Output.objects.create(contender=contender, prompt=prompt, text=text, **style_counts(text))
+            output = output_build(contender=contender, prompt=prompt, text=text)
+            output.save()
+            return output
     except IntegrityError:  # uploaded meanwhile: outputs are immutable, the uploaded one stays
         return Output.objects.get(contender=contender, prompt=prompt)
 
@@ -169,6 +176,19 @@ def _check_endpoint(contender: Contender) -> None:
             field="contenders",
         )
     try:
+        _check_call_time(contender)
         api_key_check(env_name=contender.endpoint_api_key_env, owner=f"Contender {contender.slug!r}")
-    except ApiKeyMissingError as exc:
+    except PermanentProviderError as exc:
         raise InputError(exc.message + ".", field="contenders") from None
+
+
+def _check_call_time(contender: Contender) -> None:
+    """Before a key is read or a byte sent: the URL resolves to a callable address now (DNS may have changed
+    since it was saved) and the key name is on today's allow-list (never a name a submitter once typed)."""
+    try:
+        endpoint_url_check(contender.endpoint_url, field="contenders")
+        endpoint_key_name_check(contender.endpoint_api_key_env, field="contenders")
+    except InputError as exc:
+        raise PermanentProviderError(
+            f"contender {contender.slug!r}: {exc.message.rstrip('.')}", provider=PROVIDER
+        ) from None

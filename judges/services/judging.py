@@ -20,7 +20,7 @@ from django.conf import settings
 from judges.models import ErrorKind, Judgment, WorkStatus
 from judges.prompting import repair_messages
 from judges.providers import PermanentProviderError, ProviderError, TransientProviderError
-from judges.services.calls import Spend, provider_complete
+from judges.services.calls import Ledger, Spend, provider_complete
 from judges.services.claims import lease_seconds
 from judges.services.consistency import battle_finalize
 from judges.services.judgment_sql import (
@@ -31,6 +31,7 @@ from judges.services.judgment_sql import (
     judgment_load,
     judgment_reusable,
 )
+from judges.services.leases import lease_kept, lease_seconds_short
 from judges.services.lifecycle import campaign_finish_if_done
 from judges.services.limits import concurrency_slot
 from judges.services.outcomes import Failure, RunResult, after_permanent, after_transient
@@ -56,17 +57,21 @@ def judgment_run(*, judgment_id: int) -> RunResult:
         return RunResult("skipped")
     runtime = judge_runtime(job.config_version_id)
     config = runtime.config
-    hold, wait = lease_seconds(config.timeout_seconds), settings.JUDGES_SLOT_WAIT_SECONDS
+    # Claims and slots start with a short lease that this process renews while the call runs
+    # (`judges.services.leases`), up to the longest the call may take.
+    lease, hard = lease_seconds_short(), lease_seconds(config.timeout_seconds)
+    wait = settings.JUDGES_SLOT_WAIT_SECONDS
     with concurrency_slot(
-        runtime.limit_key, limit=config.concurrency_limit, hold_s=hold, wait_s=wait
+        runtime.limit_key, limit=config.concurrency_limit, hold_s=lease, wait_s=wait
     ) as slot:
         if not slot.acquired:
             return RunResult("busy", retry_in=slot.retry_in)
         token = uuid.uuid4()
-        if not judgment_claim(job.pk, token, hold):  # also refused when the campaign is paused or cancelled
+        if not judgment_claim(job.pk, token, lease):  # also refused when the campaign is paused or cancelled
             return RunResult("skipped")
         # The slot covers the claim (the record written before paying) and the call, not the writes after.
-        call = None if job.reusable_id is not None else _call(job, runtime)
+        with lease_kept(Judgment, token=token, slot=slot, hard_s=hard):
+            call = None if job.reusable_id is not None else _call(job, runtime, token)
     result = _store(job, runtime, token, call)
     if result.finished:
         settled = battle_finalize(
@@ -86,9 +91,11 @@ class _Call:
     error: ProviderError | None = None
 
 
-def _call(job: JudgmentRow, runtime: JudgeRuntime) -> _Call:
+def _call(job: JudgmentRow, runtime: JudgeRuntime, token: uuid.UUID) -> _Call:
     config = runtime.config
-    call = _Call(spend=Spend(price_in=config.price_input_per_mtok, price_out=config.price_output_per_mtok))
+    ledger = Ledger(campaign_id=job.campaign_id, item_id=job.pk, claim_token=token)
+    prices = {"price_in": config.price_input_per_mtok, "price_out": config.price_output_per_mtok}
+    call = _Call(spend=Spend(**prices, ledger=ledger))
     try:
         owner = f"judge config {config.slug!r}"
         call.api_key = api_key_resolve(

@@ -23,7 +23,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from arena.models import Battle, Output, Prompt
-from judges.models import Campaign, FinalVerdict, Judgment, WorkStatus
+from judges.models import Campaign, FinalVerdict, Judgment, PaidCall, WorkStatus
 
 _J, _C = Judgment._meta.db_table, Campaign._meta.db_table
 _B, _P, _O = Battle._meta.db_table, Prompt._meta.db_table, Output._meta.db_table
@@ -199,3 +199,28 @@ def final_verdict_insert(final: FinalVerdict) -> None:
 def _final_params(final: FinalVerdict) -> list:
     fields = [FinalVerdict._meta.get_field(name) for name in _FV_FIELDS]
     return [field.get_db_prep_value(field.value_from_object(final), connection) for field in fields]
+
+
+# --- the ledger of paid calls (judges.models.PaidCall): two statements around every provider call --------
+
+_PC = PaidCall._meta.db_table
+_PC_FIELD = PaidCall._meta.get_field
+_CALL_SENT = f"""
+INSERT INTO {_PC} (campaign_id, item_id, claim_token, outcome, sent_at, tokens_in, tokens_out, cost)
+VALUES (%s, %s, %s, 'sent', %s, 0, 0, %s) RETURNING id"""  # noqa: S608
+_CALL_ENDED = f"""
+UPDATE {_PC} SET outcome = %s, replied_at = %s, tokens_in = %s, tokens_out = %s, cost = %s WHERE id = %s"""  # noqa: S608
+
+
+def paid_call_sent(campaign_id: int, item_id: int, claim_token) -> int:
+    """The ledger row written before a request leaves; its id."""
+    params = [campaign_id, item_id, _PC_FIELD("claim_token").get_db_prep_value(claim_token, connection),
+              _PC_FIELD("sent_at").get_db_prep_value(timezone.now(), connection),
+              _PC_FIELD("cost").get_db_prep_value(0, connection)]  # fmt: skip
+    return _execute(_CALL_SENT, params)[1][0][0]
+
+
+def paid_call_ended(call_id: int, *, outcome: str, tokens_in: int = 0, tokens_out: int = 0, cost=0) -> None:
+    params = [outcome, _PC_FIELD("replied_at").get_db_prep_value(timezone.now(), connection), tokens_in,
+              tokens_out, _PC_FIELD("cost").get_db_prep_value(cost, connection), call_id]  # fmt: skip
+    _execute(_CALL_ENDED, params)

@@ -46,6 +46,13 @@ redis.call('LPUSH', KEYS[2], '1')
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
 redis.call('PEXPIRE', KEYS[2], 60000)
 """
+_RENEW = """
+local now = redis.call('TIME')
+local now_ms = now[1] * 1000 + math.floor(now[2] / 1000)
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now_ms + tonumber(ARGV[2]), ARGV[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 60000)
+end
+"""
 # Longest wait before trying again without a wake-up (slots that expired rather than being released).
 _WAIT_S = 0.5
 
@@ -67,6 +74,7 @@ class RedisLimits:
         self._client = redis.Redis.from_url(url)
         self._acquire = self._client.register_script(_ACQUIRE)
         self._release = self._client.register_script(_RELEASE)
+        self._renew = self._client.register_script(_RENEW)
         self._prefix = settings.JUDGES_LIMITS_PREFIX
 
     def _keys(self, key: str) -> tuple[str, str, str]:
@@ -84,6 +92,10 @@ class RedisLimits:
     def release(self, key: str, limit: int, token: str) -> None:
         slots, _, wake = self._keys(key)
         self._release(keys=[slots, wake], args=[token, limit])
+
+    def renew(self, key: str, token: str, hold_s: float) -> None:
+        """Hold a slot still held for another `hold_s` (a slot that already expired stays free)."""
+        self._renew(keys=[self._keys(key)[0]], args=[token, int(hold_s * 1000)])
 
     def cool_down(self, key: str, seconds: float) -> None:
         self._client.set(self._keys(key)[1], "1", px=max(1, int(seconds * 1000)))
@@ -117,6 +129,12 @@ class LocalLimits:
         with self._changed:
             self._slots.get(key, {}).pop(token, None)
             self._changed.notify()
+
+    def renew(self, key: str, token: str, hold_s: float) -> None:
+        with self._changed:
+            held = self._slots.get(key, {})
+            if token in held:
+                held[token] = time.monotonic() + hold_s
 
     def cool_down(self, key: str, seconds: float) -> None:
         with self._changed:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from judges.models import Campaign, FinalVerdict, WorkStatus
+from judges.models import Campaign, FinalVerdict, PaidCall, WorkStatus
 from judges.services.lifecycle import work_model
 
 RATE_WINDOW_S = 20.0
@@ -30,6 +30,8 @@ class Progress:
     failed: int = 0
     cancelled: int = 0
     spend: Decimal = Decimal(0)
+    calls: int = 0
+    calls_unanswered: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
     rate: float = 0.0
@@ -64,6 +66,7 @@ def campaign_progress(*, campaign: Campaign) -> Progress:
         progress.spend += row["cost"] or Decimal(0)
         progress.tokens_in += row["t_in"] or 0
         progress.tokens_out += row["t_out"] or 0
+    _add_ledger(progress, campaign)
     _add_rate(progress, campaign, items)
     progress.errors = _errors(items.filter(status=WorkStatus.FAILED))
     progress.retrying = _errors(items.filter(status=WorkStatus.PENDING).exclude(error=""))
@@ -74,6 +77,24 @@ def campaign_progress(*, campaign: Campaign) -> Progress:
         )
         progress.final_verdicts, progress.inconsistent = finals["total"], finals["inconsistent"]
     return progress
+
+
+def _add_ledger(progress: Progress, campaign: Campaign) -> None:
+    """Spend from the ledger of paid calls, which also counts calls whose result never landed (a worker
+    killed after paying, a row reclaimed and answered twice); campaigns from before the ledger keep the
+    items' own sum."""
+    ledger = PaidCall.objects.filter(campaign=campaign).aggregate(
+        calls=Count("pk"),
+        unanswered=Count("pk", filter=Q(outcome=PaidCall.Outcome.SENT)),
+        cost=Sum("cost"),
+        t_in=Sum("tokens_in"),
+        t_out=Sum("tokens_out"),
+    )
+    if not ledger["calls"]:
+        return
+    progress.calls, progress.calls_unanswered = ledger["calls"], ledger["unanswered"]
+    progress.spend = ledger["cost"] or Decimal(0)
+    progress.tokens_in, progress.tokens_out = ledger["t_in"] or 0, ledger["t_out"] or 0
 
 
 def _add_rate(progress: Progress, campaign: Campaign, items) -> None:

@@ -7,8 +7,8 @@ Run by Celery beat (`judges.sweep`, every `JUDGES_SWEEP_SECONDS`), by `manage.py
    queued again; a late reply from the old worker cannot land, because finishing needs its claim token.
 2. Pending items whose message was lost (it sat prefetched in a killed worker, unacknowledged; Redis would
    redeliver it only after the broker's visibility timeout) are queued again once the campaign has made no
-   progress for `JUDGES_REQUEUE_STALLED_SECONDS`. Waiting for a stall keeps a long, healthy queue from being
-   duplicated; a duplicate would be harmless anyway, since only one claim per row can land.
+   progress for `JUDGES_REQUEUE_STALLED_SECONDS` and has nothing running. Waiting for a stall keeps a long,
+   healthy queue from being duplicated; a duplicate would be harmless anyway, since only one claim per row can land.
 3. Battles whose two orders are done but which have no final verdict (a worker died between the two
    writes) are settled; finishing a campaign does this too, so no battle is left behind.
 4. A campaign with nothing pending or running is marked finished.
@@ -62,8 +62,10 @@ def _requeue_if_stalled(model, campaign: Campaign) -> list[int]:
     items = model.objects.filter(campaign=campaign)
     last = items.aggregate(claimed=Max("claimed_at"), finished=Max("finished_at"))
     latest = max(t for t in (last["claimed"], last["finished"], campaign.created) if t is not None)
-    if latest > cutoff:
-        return []  # still moving: pending items are most likely just waiting in the queue
+    if latest > cutoff or items.filter(status=WorkStatus.RUNNING).exists():
+        # Still moving, or calls in flight (their leases are live: lapsed ones were reclaimed just before):
+        # pending items are most likely just waiting in the queue.
+        return []
     lost = items.filter(status=WorkStatus.PENDING, enqueued_at__lt=cutoff)
     ids = list(lost.values_list("pk", flat=True))
     model.objects.filter(pk__in=ids, status=WorkStatus.PENDING).update(enqueued_at=now)

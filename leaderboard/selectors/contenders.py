@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.http import Http404
 
+from arena.blindness import battles_blind_q, may_see_blind
 from arena.errors import InputError
 from arena.models import Battle, Contender, Dimension, Verdict
 from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
@@ -96,15 +97,25 @@ class BattleExample:
     tallies: dict[str, dict[str, int]]  # source name → outcome → verdicts
 
 
-def battles_example(
-    contender: Contender, *, opponent: Contender | None = None, limit: int = 5
-) -> list[BattleExample]:
-    """Recent battles of the contender (against `opponent` if given) that have counted verdicts."""
+def _battles_judged(contender: Contender, opponent: Contender | None):
     involved = Q(contender_a=contender) | Q(contender_b=contender)
     battles = Battle.objects.filter(involved, verdicts__excluded=False)
     if opponent is not None:
         battles = battles.filter(Q(contender_a=opponent) | Q(contender_b=opponent))
-    battles = battles.filter(contender_a__status="approved", contender_b__status="approved").distinct()
+    return battles.filter(contender_a__status="approved", contender_b__status="approved").distinct()
+
+
+def battles_example(
+    contender: Contender, *, opponent: Contender | None = None, limit: int = 5, user=None
+) -> list[BattleExample]:
+    """Recent battles of the contender (against `opponent` if given) that have counted verdicts.
+
+    Battles with an answer an open annotation task may serve are shown to staff only (arena.blindness):
+    with names beside it, one published example would unblind that answer in every battle serving it.
+    """
+    battles = _battles_judged(contender, opponent)
+    if not may_see_blind(user):
+        battles = battles.exclude(battles_blind_q())
     chosen = list(
         battles.select_related("prompt", "output_a", "output_b", "contender_a", "contender_b").order_by(
             "-pk"
@@ -119,6 +130,13 @@ def battles_example(
         per_source = tallies[v.battle_id].setdefault(v.source.name, {})
         per_source[label] = per_source.get(label, 0) + 1
     return [BattleExample(b, tallies[b.pk]) for b in chosen]
+
+
+def battles_example_withheld(contender: Contender, *, opponent: Contender | None = None, user=None) -> bool:
+    """Whether judged battles exist that `battles_example` keeps from this user until their task closes."""
+    if may_see_blind(user):
+        return False
+    return _battles_judged(contender, opponent).filter(battles_blind_q()).exists()
 
 
 def contenders_public():

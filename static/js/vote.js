@@ -19,6 +19,9 @@
     if (!all.length) { return; }
     index = (index + all.length) % all.length;
     all.forEach(function (row, i) { row.classList.toggle("active", i === index); });
+    // The optional rows fold away to keep the bar small: moving onto one unfolds them.
+    var folded = all[index].closest("details");
+    if (folded && !folded.open) { folded.open = true; }
     all[index].scrollIntoView({ block: "nearest" });
   }
 
@@ -85,6 +88,7 @@
     }
     if (form.dataset.voteState === "revealed") {
       if (key === "Enter" || key === "n" || key === "N") { event.preventDefault(); clickIfPresent("next-battle"); }
+      if (key === "u" || key === "U") { event.preventDefault(); clickIfPresent("undo-vote"); }
       return;
     }
     onOpenPanel(event, form);
@@ -101,6 +105,15 @@
     }
     box.textContent = message;  // text, never HTML: messages may quote what was posted
   }
+
+  // Undo is offered for a short window after the vote; the server refuses it afterwards, so hide it then.
+  function expireUndo(root) {
+    var form = root && root.querySelector ? root.querySelector("form.undo[data-undo-seconds]") : null;
+    if (!form) { return; }
+    window.setTimeout(function () { form.hidden = true; }, 1000 * Number(form.dataset.undoSeconds));
+  }
+  document.addEventListener("DOMContentLoaded", function () { expireUndo(document); });
+  document.addEventListener("htmx:afterSettle", function () { expireUndo(document); });
 
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;

@@ -94,9 +94,9 @@ def test_it_refuses_someone_elses_contender(client, auth, other_user, prompt_set
         ({"slug": "ok", "name": "  "}, 400, "display name"),
         ({"slug": "ok", "name": "X", "endpoint_url": "ftp://x"}, 400, "not an http(s) URL"),
         (
-            {"slug": "ok", "name": "X", "endpoint_api_key_env": "sk-live-123"},
-            400,
-            "not an environment variable name",
+            {"slug": "ok", "name": "X", "endpoint_api_key_env": "SECRET_KEY"},
+            422,
+            "endpoint_api_key_env cannot be set",
         ),
         ({"name": "X"}, 422, "slug"),
     ],
@@ -114,7 +114,7 @@ def test_duplicate_slug_is_a_client_error(client, auth):
         "/api/contenders", {"slug": "taken", "name": "X"}, content_type="application/json", headers=auth
     )
     assert response.status_code == 400
-    assert "already exists" in response.json()["error"]
+    assert "is not available" in response.json()["error"]
     assert Contender.objects.count() == 1
 
 

@@ -36,8 +36,8 @@ def test_it_registers_then_uploads_and_shows_the_count(user_client, user, prompt
 def test_duplicate_slug_is_shown_on_the_form(user_client, db):
     factories.make_contender("taken")
     response = user_client.post("/contenders/new/", {"slug": "taken", "name": "Again"})
-    assert response.status_code == 200
-    assert "A contender with slug &#x27;taken&#x27; already exists" in response.content.decode()
+    assert response.status_code == 400
+    assert "The slug &#x27;taken&#x27; is not available" in response.content.decode()
     assert Contender.objects.count() == 1
 
 

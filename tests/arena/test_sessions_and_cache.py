@@ -28,3 +28,22 @@ def test_a_signed_in_session_survives_losing_its_cache_entry(user_client, user):
     response = user_client.get(page)
     assert response.status_code == 200 and user.username in response.content.decode()
     assert cached.get(session.cache_key) is not None  # refilled from the database
+
+
+def test_an_unreachable_redis_cache_acts_as_a_miss_and_logs_it(caplog, monkeypatch):
+    import pytest
+
+    import arena.cache
+    from tests.support.services import free_port
+
+    monkeypatch.setattr(arena.cache, "_last_logged", 0.0)  # an earlier test may have logged within 10 s
+    down = RedisCache(f"redis://127.0.0.1:{free_port()}/0", {"OPTIONS": {"socket_connect_timeout": 1}})
+    with caplog.at_level("WARNING", logger="arena.cache"):
+        assert down.get("key", "fallback") == "fallback"
+        assert down.set("key", 1) is None  # stores nothing, raises nothing
+        assert down.add("key", 1) is False
+        assert down.get_many(["key"]) == {}
+        assert down.delete("key") is False
+        with pytest.raises(ValueError, match="Redis unreachable"):
+            down.incr("key")  # Django's "no such key", which callers handle
+    assert caplog.text.count("Redis cache unreachable during cache.get") == 1  # one line, not one per call

@@ -35,3 +35,12 @@ def test_demo_annotators_prefer_answers_with_the_reference(db):
             total += 1
             wins += (verdict.outcome == "a") == good_a
     assert total >= 20 and wins / total > 0.7
+
+
+def test_demo_people_vote_on_every_dimension_of_the_demo_set(db):
+    call_command("load_demo")
+    call_command("demo_votes")
+    voted = set(
+        Verdict.objects.filter(source=people_source()).values_list("dimension__slug", flat=True).distinct()
+    )
+    assert voted == {"overall", "helpfulness", "correctness", "conciseness", "clarity", "harmlessness"}

@@ -9,9 +9,11 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from judges.models import Campaign, FinalVerdict, Judgment, WorkStatus
+from judges.models import Campaign, FinalVerdict, Judgment, PaidCall, WorkStatus
 from judges.services.claims import work_claim, work_finish
+from judges.services.judging import judgment_run
 from judges.services.lifecycle import campaign_finish_if_done
+from judges.services.progress import campaign_progress
 from judges.services.reconcile import campaign_reconcile
 from tests.judges.conftest import make_arena, make_judge, run_inline, start_campaign
 
@@ -120,3 +122,43 @@ def test_a_final_verdict_never_takes_an_arena_verdict_another_version_owns(campa
     assert stored.verdict is None and FinalVerdict.objects.get(pk=owned.pk).verdict == owned.verdict
     final_verdict_insert(copy)  # and settling again changes nothing
     assert FinalVerdict.objects.filter(battle_id=owned.battle_id).count() == 2
+
+
+class _WorkerDied(BaseException):
+    """Stands for SIGKILL between the paid reply and storing it: nothing after it runs in that worker."""
+
+
+def test_a_call_paid_but_never_stored_still_counts_in_the_campaign_spend(
+    campaign, stub, monkeypatch, client, staff_user
+):
+    judgment = Judgment.objects.filter(campaign=campaign).order_by("pk").first()
+
+    def die(*args, **kwargs):
+        raise _WorkerDied
+
+    monkeypatch.setattr("judges.services.judging._store", die)
+    with pytest.raises(_WorkerDied):
+        judgment_run(judgment_id=judgment.pk)
+    monkeypatch.undo()
+    Judgment.objects.filter(pk=judgment.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert campaign_reconcile(campaign_id=campaign.pk).reclaimed == 1
+    assert judgment_run(judgment_id=judgment.pk).outcome == "done"
+    judgment.refresh_from_db()
+    calls = PaidCall.objects.filter(campaign=campaign, item_id=judgment.pk)
+    assert len(stub.requests) == calls.count() == calls.filter(outcome="answered").count() == 2
+    # The row's own cost counts the call whose result landed; the campaign's spend counts both paid calls.
+    assert judgment.cost > 0 and judgment.attempts == 2
+    progress = campaign_progress(campaign=Campaign.objects.get(pk=campaign.pk))
+    assert progress.calls == 2 and progress.calls_unanswered == 0
+    assert progress.spend == sum(call.cost for call in calls) == 2 * judgment.cost
+    client.force_login(staff_user)
+    page = client.get(f"/judges/campaigns/{campaign.pk}/").content.decode()
+    assert 'data-testid="calls">2<' in page and f'data-testid="spend">${progress.spend:.4f}<' in page
+
+
+def test_a_call_that_fails_is_in_the_ledger_without_cost(campaign, stub):
+    stub.inject({"kind": "http", "status": 400, "message": "bad request"})
+    judgment = Judgment.objects.filter(campaign=campaign).order_by("pk").first()
+    assert judgment_run(judgment_id=judgment.pk).outcome == "failed"
+    call = PaidCall.objects.get(campaign=campaign, item_id=judgment.pk)
+    assert call.outcome == "failed" and call.cost == 0 and call.replied_at is not None

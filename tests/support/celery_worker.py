@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -33,8 +34,10 @@ class WorkerProcess:
         pool: str = "threads",
         name: str = "w1",
         env: dict | None = None,
+        beat: bool = False,
     ):
         self.queues, self.concurrency, self.pool, self.name = queues, concurrency, pool, name
+        self.beat = beat
         self.extra_env = env or {}
         self.proc: subprocess.Popen | None = None
         self.log: list[str] = []
@@ -47,6 +50,11 @@ class WorkerProcess:
             "-c", str(self.concurrency), "-Q", self.queues, "-n", f"{self.name}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
+        if (
+            self.beat
+        ):  # embedded beat (what `celery beat` runs in production), with a schedule file of its own
+            schedule = Path(tempfile.mkdtemp(prefix="arena-beat-")) / "schedule"
+            cmd += ["-B", "-s", str(schedule)]
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import secrets
 import signal
@@ -17,8 +19,16 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:port now (binding, not connecting: a port held by a process
+    that accepts no connections, e.g. a stuck worker, still counts as busy)."""
     with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
+        # As gunicorn does: connections of a stopped server lingering in TIME_WAIT do not make it busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _free_port() -> int:
@@ -27,16 +37,47 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def port_busy_message(port: int) -> str:
+    return (
+        f"Port {port} on 127.0.0.1 is already in use (an earlier demo still running?). "
+        f"See who holds it with `ss -ltnp 'sport = :{port}'`, stop that process, or choose another port: "
+        f"`DEMO_PORT=9000 make demo`, or `manage.py demo --port 0` for any free port."
+    )
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: own process group (so the demo can stop it and all its workers at once), and
+    on Linux a SIGTERM when the demo itself dies, even by SIGKILL, so no server outlives it."""
+    os.setpgid(0, 0)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run the demo arena: web server + Celery worker on the configured broker, until Ctrl-C."
 
     def add_arguments(self, parser):
-        parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8000")))
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=int(os.environ.get("DEMO_PORT", "8000")),
+            help="Port to serve on (default $DEMO_PORT or 8000); 0 for any free port. A busy port is an error.",
+        )
         parser.add_argument(
             "--no-serve", action="store_true", help="Prepare the data and exit (used by tests)."
         )
 
     def handle(self, *args, port: int, no_serve: bool, **options):
+        if not no_serve:  # before the slow set-up, so a busy port is reported at once
+            if port == 0:
+                port = _free_port()
+            elif not _port_is_free(port):
+                raise CommandError(port_busy_message(port))
         call_command("migrate", verbosity=0)
         call_command("load_demo", stdout=self.stdout)
         for hook in getattr(settings, "ARENA_DEMO_HOOKS", []):
@@ -44,7 +85,16 @@ class Command(BaseCommand):
         password = self._staff_password()
         if no_serve:
             return
-        port = port if _port_is_free(port) else _free_port()
+        self.serve(port, password)
+
+    def serve(self, port: int, password: str) -> None:
+        """Run the web server and the worker until Ctrl-C (or SIGTERM/SIGHUP), then stop both entirely."""
+        if not _port_is_free(port):  # taken while the data loaded
+            raise CommandError(port_busy_message(port))
+        # Ctrl-C reaches this process only (the servers run in process groups of their own): stop them in
+        # order, whichever signal asks the demo to end.
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        signal.signal(signal.SIGHUP, _raise_interrupt)
         procs = self._start(port)
         url = f"http://127.0.0.1:{port}/"
         self.stdout.write(self.style.SUCCESS(f"\nThe demo arena is running at {url}"))
@@ -97,9 +147,13 @@ class Command(BaseCommand):
             "--log-level",
             "warning",
         ]
+        procs: list[subprocess.Popen] = []
         try:
-            return [subprocess.Popen(worker), subprocess.Popen(web)]
+            for command in (worker, web):
+                procs.append(subprocess.Popen(command, preexec_fn=_die_with_parent))  # noqa: PLW1509
+            return procs
         except OSError as exc:
+            self._stop(procs)
             raise CommandError(f"Could not start the demo processes: {exc}") from None
 
     def _wait(self, procs: list[subprocess.Popen]) -> None:
@@ -108,13 +162,25 @@ class Command(BaseCommand):
                 time.sleep(0.5)
             self.stderr.write("A demo process exited; stopping the rest.")
         except KeyboardInterrupt:
-            pass
+            self.stdout.write("\nStopping the demo ...")
         finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-            for p in procs:
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            self._stop(procs)
+
+    @staticmethod
+    def _stop(procs: list[subprocess.Popen], grace_seconds: float = 15) -> None:
+        """SIGTERM to each process group (a server and all its workers), SIGKILL to what is left after the
+        grace period: nothing the demo started keeps running, or holds its port."""
+        for p in procs:
+            _signal_group(p, signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        for p in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(max(0.1, deadline - time.monotonic()))
+        for p in procs:  # the group leader may be gone while a worker of its group lingers
+            _signal_group(p, signal.SIGKILL)
+            p.wait()
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the whole group has exited
+        os.killpg(proc.pid, signum)

@@ -33,7 +33,8 @@ GUIDELINES = """\
 2. Then *clear and concise*: no padding, no needless repetition.
 3. **Tie** when both are about as good; **Both are bad** when neither answers the question.
 
-The optional rows (correctness, conciseness, clarity) help when the answers differ on one of them.
+The optional dimensions (helpfulness, correctness, conciseness, clarity, harmlessness) help when the answers
+differ on one of them.
 Some battles have a known answer and check attention. Answers are shown as Markdown; nothing in them can run.
 """
 # (username, accuracy, votes): how often they prefer the better answer, and how many votes they cast.
@@ -74,6 +75,12 @@ def _ballot(assignment: Assignment, taste: Taste, dimension_slugs: list[str]) ->
     dimensions = {}
     if "correctness" in dimension_slugs and taste.rng.random() < 0.5:
         dimensions["correctness"] = assignment.displayed(_preference(good_a, good_b, taste))
+    if "helpfulness" in dimension_slugs and taste.rng.random() < 0.4:
+        dimensions["helpfulness"] = assignment.displayed(_preference(good_a, good_b, taste))
+    if "clarity" in dimension_slugs and taste.rng.random() < 0.3:
+        dimensions["clarity"] = assignment.displayed(_preference(good_a, good_b, taste))
+    if "harmlessness" in dimension_slugs and taste.rng.random() < 0.2:
+        dimensions["harmlessness"] = "tie"  # the demo's answers are all harmless
     if "conciseness" in dimension_slugs and taste.rng.random() < 0.3:
         shorter = Outcome.A if len(battle.output_a.text) < len(battle.output_b.text) else Outcome.B
         dimensions["conciseness"] = assignment.displayed(shorter)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('arena', '0005_source_kind_jury_and_disputed_first'),
+        ('arena', '0007_verified_email'),
     ]
 
     operations = [

@@ -1,0 +1,97 @@
+"""Account pages: sign-up and sign-in (throttled, see arena.throttling) and email verification."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from arena import throttling
+from arena.errors import InputError
+from arena.forms import EmailVerificationForm, SignUpForm
+from arena.models import VerifiedEmail
+from arena.services.email_verification import verification_confirm, verification_send
+from arena.voting.identity import client_ip
+
+
+def _throttled(request: HttpRequest, refusal: throttling.Throttled) -> HttpResponse:
+    response = render(request, "registration/throttled.html", {"message": refusal.message}, status=429)
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST":
+        refusal = throttling.signup_check(ip=client_ip(request))
+        if refusal:
+            return _throttled(request, refusal)
+        if form.is_valid():
+            user = form.save()
+            throttling.signup_count(ip=client_ip(request))
+            login(request, user)
+            if user.email:
+                _mail_link(request, user.email)
+            return redirect("arena:my-contenders")
+    status = 400 if form.errors else 200
+    return render(request, "registration/signup.html", {"form": form}, status=status)
+
+
+def _mail_link(request: HttpRequest, email: str) -> bool:
+    """Mail a confirmation link; a mail server that is down is said on the page, never a 500."""
+    link_for = lambda token: request.build_absolute_uri(reverse("verify-email-confirm", args=[token]))  # noqa: E731
+    try:
+        verification_send(user=request.user, email=email, link_for=link_for)
+    except InputError as exc:
+        messages.warning(request, exc.message)
+        return False
+    messages.info(request, f"We mailed a link to {email}: follow it to confirm the address.")
+    return True
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def verify_email(request: HttpRequest) -> HttpResponse:
+    """Show whether the account's email is verified; POST mails a (new) confirmation link."""
+    form = EmailVerificationForm(request.POST or None, initial={"email": request.user.email})
+    posted = request.method == "POST" and form.is_valid()
+    if posted and _mail_link(request, form.cleaned_data["email"]):
+        return redirect("verify-email")
+    verified = VerifiedEmail.objects.filter(user=request.user).first()
+    status = 400 if form.errors else 503 if posted else 200  # 503: the mail server refused
+    return render(
+        request, "registration/verify_email.html", {"form": form, "verified": verified}, status=status
+    )
+
+
+def verify_email_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        verified = verification_confirm(token=token)
+    except InputError as exc:
+        return render(
+            request, "registration/verify_email_done.html", {"error": exc.message}, status=exc.status
+        )
+    return render(request, "registration/verify_email_done.html", {"verified": verified})
+
+
+class SignInView(LoginView):
+    """Django's sign-in, throttled per account and per address (arena.throttling): 429 while locked out."""
+
+    def post(self, request, *args, **kwargs):
+        username, ip = request.POST.get("username", ""), client_ip(request)
+        refusal = throttling.signin_check(username=username, ip=ip)
+        if refusal:
+            return _throttled(request, refusal)
+        response = super().post(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            throttling.signin_succeeded(username=username)
+        else:
+            throttling.signin_failed(username=username, ip=ip)
+            response.status_code = 400
+        return response
