@@ -95,6 +95,8 @@ RULES = {
     "password_reset_done": "any",
     "password_reset_confirm": "any",
     "password_reset_complete": "any",
+    "verify-email": "signed_in",
+    "verify-email-confirm": "any",  # a signed link: a bad one is a 400 page for everyone
     "admin:login": "any",
     "admin:logout": "any",
     # Django's admin answers `<model>/<id>/` with a redirect to `<model>/<id>/change/` for anyone; the
