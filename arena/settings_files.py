@@ -19,3 +19,5 @@ DATABASES: dict = {}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
+# No Celery app: nothing here sends tasks (see arena/apps.py).
+ARENA_CELERY_APP = False

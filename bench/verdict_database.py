@@ -150,9 +150,12 @@ def _outputs(raw, rng, contender_ids: list[int], prompt_ids: list[int]) -> np.nd
     for c, contender in enumerate(contender_ids):
         for p, prompt in enumerate(prompt_ids):
             out.write(
-                f"{contender}\t{prompt}\tanswer\t{chars[c, p]}\t{headers[c, p]}\t{items[c, p]}\t{bold[c, p]}\tnow\n"
+                f"{contender}\t{prompt}\tanswer\t{chars[c, p]}\t{headers[c, p]}\t{items[c, p]}\t{bold[c, p]}\tnow\t\n"
             )
-    columns = "contender_id, prompt_id, text, n_chars, n_headers, n_list_items, n_bold, created"
+    # identity_leak: empty, no answer names its contender (a CharField with no database default).
+    columns = (
+        "contender_id, prompt_id, text, n_chars, n_headers, n_list_items, n_bold, created, identity_leak"
+    )
     _copy(raw, "arena_output", columns, out.getvalue())
     rows = _rows(raw, "SELECT contender_id, prompt_id, id FROM arena_output")
     index_c = {cid: i for i, cid in enumerate(contender_ids)}

@@ -6,8 +6,18 @@ figure computes a rating. Contenders appear in the order given (the page passes 
 
 from __future__ import annotations
 
+import hashlib
+
+from django.core.cache import cache
+from django.utils.html import json_script
+from django.utils.safestring import SafeString, mark_safe
+
 from leaderboard.models import Snapshot
 from leaderboard.selectors import ContenderRow, ProfilePoint, matrix_for
+
+# A stored snapshot never changes, so its charts are built once per run and board and kept this long; the key
+# also holds the rows shown and the contenders' names, so a renamed or withdrawn contender gets fresh charts.
+CHARTS_CACHE_SECONDS = 24 * 3600
 
 FONT = {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12}
 
@@ -21,6 +31,43 @@ def _layout(title: str, **extra) -> dict:
         "plot_bgcolor": "#fff",
         **extra,
     }
+
+
+def board_charts(snapshot: Snapshot, rows: list[ContenderRow]) -> list[dict]:
+    """The board's four charts, best first, each as ``{"name", "element_id", "script"}`` where ``script`` is
+    the figure's ``<script type="application/json">`` element, built once per snapshot and rows shown."""
+    # Everything the figures show from the rows, so the key also changes with the contents (a reused id after
+    # the database was recreated cannot serve another arena's charts).
+    shown = "\n".join(
+        f"{r.contender_id}\t{r.name}\t{r.rating!r}\t{r.ci_low!r}\t{r.ci_high!r}\t{r.style_rating!r}\t"
+        f"{r.average_win_rate!r}\t{r.votes}"
+        for r in rows
+    )
+    key = f"leaderboard:charts:v1:{snapshot.pk}:{hashlib.sha256(shown.encode()).hexdigest()[:32]}"
+    scripts = cache.get(key)
+    if scripts is None:
+        scripts = {
+            name: str(json_script(figure, f"figure-{name}")) for name, figure in _figures(snapshot, rows)
+        }
+        cache.set(key, scripts, CHARTS_CACHE_SECONDS)
+    return [
+        {"name": name, "element_id": f"figure-{name}", "script": _safe(script)}
+        for name, script in scripts.items()
+    ]
+
+
+def _figures(snapshot: Snapshot, rows: list[ContenderRow]) -> list[tuple[str, dict]]:
+    return [
+        ("forest", forest_plot(rows)),
+        ("win-rate", win_rate_bars(rows)),
+        ("win-fraction", heatmap(snapshot, rows, "win_fraction")),
+        ("battle-count", heatmap(snapshot, rows, "battle_count")),
+    ]
+
+
+def _safe(script: str) -> SafeString:
+    # Built by json_script (which escapes <, > and &) in this module; the cache holds it as a plain str.
+    return mark_safe(script)  # noqa: S308
 
 
 def forest_plot(rows: list[ContenderRow]) -> dict:

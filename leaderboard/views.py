@@ -133,13 +133,7 @@ def _columns(query, index_url: str) -> list[dict]:
 
 
 def _charts(board: selectors.Board, by_rating: list) -> list[dict]:
-    figures = [
-        ("forest", charts.forest_plot(by_rating)),
-        ("win-rate", charts.win_rate_bars(by_rating)),
-        ("win-fraction", charts.heatmap(board.snapshot, by_rating, "win_fraction")),
-        ("battle-count", charts.heatmap(board.snapshot, by_rating, "battle_count")),
-    ]
-    return [{"name": name, "element_id": f"figure-{name}", "figure": figure} for name, figure in figures]
+    return charts.board_charts(board.snapshot, by_rating)
 
 
 def _profile_chart(board: selectors.Board, profile: tuple[str, ...]) -> dict:

@@ -9,7 +9,8 @@ Other fields and columns are ignored. Anything else — an unknown label, a miss
 format, invalid JSON, a wrong encoding, a contender battling itself, no battles at all — raises
 :class:`BattleFileError` naming the file and the record or line, never a silent tie.
 
-Speed: a million-record file is validated column-wise (names and labels are checked once per distinct
+Speed: ``fastchat`` files are decoded straight into typed columns (see ``fastchat.fastchat_columns``), the
+other formats record by record; a million-record file is then validated column-wise (names and labels are checked once per distinct
 value, self-battles with one vectorised comparison); records are only walked one by one to locate an error.
 """
 
@@ -30,11 +31,12 @@ from ._common import (
     FileRecords,
     ParsedBattles,
     ReadOptions,
+    read_bytes,
     read_text,
 )
 from .alpaca_eval import parse_alpaca_eval
 from .csv_votes import parse_csv
-from .fastchat import parse_fastchat
+from .fastchat import fastchat_columns, parse_fastchat
 from .mtbench import parse_mtbench
 from .qlora import parse_qlora, qlora_systems
 
@@ -56,6 +58,8 @@ _PARSERS: dict[str, Callable[[str, str, ReadOptions], Columns]] = {
     "mtbench": parse_mtbench,
 }
 FORMATS = tuple(_PARSERS)
+# Readers that take a well-formed file's bytes in one pass, or return None to leave it to the careful parser.
+_FAST_READERS: dict[str, Callable[[str, bytes, ReadOptions], Columns | None]] = {"fastchat": fastchat_columns}
 # Which files of a directory each format reads.
 _DIRECTORY_PATTERNS = {
     "fastchat": ("*.json", "*.jsonl"),
@@ -84,7 +88,7 @@ def read_battle_files(
     if not paths:
         raise BattleFileError("no battle file given")
     files = tuple(str(path) for path in _expand(paths, file_format))
-    parsed = [_PARSERS[file_format](path, read_text(path), options) for path in files]
+    parsed = [_parse(path, file_format, options) for path in files]
     skipped = sum(columns.skipped for columns in parsed)
     notes = _skip_notes(parsed)
     if not any(len(columns.score) for columns in parsed):
@@ -92,6 +96,13 @@ def read_battle_files(
         raise BattleFileError(f"no battles found in {', '.join(files)}{note}; nothing to rate")
     records = tuple(columns.records() for columns in parsed)
     return ParsedBattles(_sequence(parsed), skipped, files, records, notes)
+
+
+def _parse(path: str, file_format: str, options: ReadOptions) -> Columns:
+    raw = read_bytes(path)
+    fast = _FAST_READERS.get(file_format)
+    columns = None if fast is None else fast(path, raw, options)
+    return columns if columns is not None else _PARSERS[file_format](path, read_text(path, raw), options)
 
 
 def _expand(paths: Sequence[str | Path], file_format: str) -> list[Path]:

@@ -89,11 +89,16 @@ class Columns:
         )
 
 
-def read_text(path: str | Path) -> str:
+def read_bytes(path: str | Path) -> bytes:
     try:
-        raw = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as error:
         raise BattleFileError(f"{path}: cannot read the file ({error.strerror})") from error
+
+
+def read_text(path: str | Path, raw: bytes | None = None) -> str:
+    """The file as text (its bytes ``raw`` when already read), or a located error for bad UTF-8."""
+    raw = read_bytes(path) if raw is None else raw
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

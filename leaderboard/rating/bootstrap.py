@@ -3,6 +3,7 @@
 Batch fits resample *aggregated cells* — (i, j, win) and (i, j, tie) — with one multinomial draw per round
 over all cells, which is the same as resampling battles with replacement but costs contenders², not votes.
 Online Elo depends on order, so it resamples battle indices and keeps them in their original order.
+Bradley–Terry takes its resamples as stacks (rounds × n × n) so that all rounds are fitted together.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from .counts import PairCounts
 
 # Rounds drawn per multinomial call: bounds memory at (chunk × cells) integers however many rounds are asked.
 _ROUNDS_PER_DRAW = 64
+# Matrix entries per stack: 2M floats (16 MB) per array, a few arrays live at once in a batched fit.
+_ENTRIES_PER_STACK = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,18 @@ class _Cells:
     tie_targets: np.ndarray  # flat index i·n + j (i < j) credited with half a win each way
     mass: np.ndarray  # battles (or soft mass) per cell: wins first, then ties
     n_models: int
+
+    def comparison_matrices(self, cell_counts: np.ndarray) -> np.ndarray:
+        """One matrix per row of ``cell_counts`` (rounds × cells): the stacked :meth:`comparison_matrix`."""
+        n, rounds = self.n_models, len(cell_counts)
+        n_wins = len(self.win_targets)
+        # Each target appears once per kind (the cells are distinct), so plain assignment places them.
+        wins = np.zeros((rounds, n * n))
+        wins[:, self.win_targets] = cell_counts[:, :n_wins]
+        ties = np.zeros((rounds, n * n))
+        ties[:, self.tie_targets] = cell_counts[:, n_wins:]
+        ties = ties.reshape(rounds, n, n)
+        return wins.reshape(rounds, n, n) + 0.5 * (ties + ties.transpose(0, 2, 1))
 
     def comparison_matrix(self, cell_counts: np.ndarray) -> np.ndarray:
         n = self.n_models
@@ -51,6 +66,21 @@ def resampled_comparison_matrices(
         draws = rng.multinomial(total, probabilities, size=min(_ROUNDS_PER_DRAW, rounds - start))
         for cell_counts in draws:
             yield cells.comparison_matrix(cell_counts)
+
+
+def resampled_comparison_stacks(
+    counts: PairCounts, rounds: int, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
+    """The matrices of :func:`resampled_comparison_matrices` (the same draws for the same ``rng`` state), in
+    order, as stacks of shape (k, n, n), k bounded so that a stack stays near 16 MB."""
+    cells = _cells_of(counts)
+    total = max(1, int(round(cells.mass.sum())))
+    probabilities = cells.mass / cells.mass.sum()
+    per_stack = max(1, _ENTRIES_PER_STACK // (counts.n_models**2))
+    for start in range(0, rounds, _ROUNDS_PER_DRAW):
+        draws = rng.multinomial(total, probabilities, size=min(_ROUNDS_PER_DRAW, rounds - start))
+        for first in range(0, len(draws), per_stack):
+            yield cells.comparison_matrices(draws[first : first + per_stack])
 
 
 def resampled_battle_indices(n_battles: int, rounds: int, rng: np.random.Generator) -> Iterator[np.ndarray]:

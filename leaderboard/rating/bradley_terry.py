@@ -1,4 +1,7 @@
-"""Bradley–Terry ratings with bootstrap intervals, fitted on aggregated counts with choix's I-LSR.
+"""Bradley–Terry ratings with bootstrap intervals, fitted on aggregated counts.
+
+Well-posed fits (connected, finite MLE) use Newton's method on the likelihood, all bootstrap rounds of a
+component at once (``bt_newton``); the regularised ones use choix's I-LSR with ``alpha`` (below), one at a time.
 
 Ties and both-bad verdicts count as half a win each way (``W = wins + 0.5·ties``). The point estimate is
 the full-data maximum-likelihood fit; intervals come from multinomial resamples of the counts.
@@ -19,8 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from .bootstrap import resampled_comparison_matrices
+from .bootstrap import resampled_comparison_stacks
+from .bt_newton import curvature_inverse, log_strengths_near, log_strengths_newton
 from .counts import PairCounts
 from .errors import DisconnectedGraphError, NoMaximumLikelihoodError, RatingError
 from .graph import Diagnostics, component_members, diagnose, mle_exists
@@ -28,13 +33,33 @@ from .result import RatingResult, rating_result
 from .scale import DEFAULT_ANCHOR, Anchor, logits_to_elo
 
 FALLBACK_ALPHA = 0.01
-# choix stops when the mean absolute change of the centred log-strengths drops below this; 1e-12 puts the
-# fit within ~1e-10 Elo points of the exact MLE, far below anything displayed, and costs a few iterations.
+# Fits stop when the largest Newton step (or, for choix, the mean absolute change) of the centred
+# log-strengths drops below this; 1e-12 puts the fit within ~1e-10 Elo points of the exact MLE, far below
+# anything displayed, and costs an iteration or two.
 TOLERANCE = 1e-12
 # Bootstrap rounds only feed percentiles of a spread measured in Elo points, so 1e-8 (~1e-6 points) is
-# ample there and saves a third of the bootstrap time.
+# ample there.
 BOOTSTRAP_TOLERANCE = 1e-8
 MAX_ITERATIONS = 1000
+
+
+@dataclass(frozen=True)
+class _Centre:
+    """One component of the full data, as its bootstrap resamples are fitted around it."""
+
+    members: np.ndarray
+    matrix: np.ndarray
+    theta: np.ndarray
+    # Whether the full data are plainly fittable; a resample keeping all of its non-zero cells then is too.
+    plain: bool
+    inverse: np.ndarray | None
+
+    @classmethod
+    def of(cls, counts: PairCounts, members: np.ndarray, theta: np.ndarray) -> _Centre:
+        matrix = counts.comparison_matrix[np.ix_(members, members)]
+        plain = plainly_fittable(matrix)
+        inverse = curvature_inverse(matrix, theta[members]) if plain and len(members) > 1 else None
+        return cls(members, matrix, theta[members], plain, inverse)
 
 
 @dataclass(frozen=True)
@@ -54,6 +79,16 @@ class _Solver:
             )
         return self.fallback_alpha
 
+    def newton(self, comparison_matrices: np.ndarray, initial: np.ndarray | None) -> np.ndarray:
+        """Centred log-strengths of a stack of plainly fittable matrices (see :func:`plainly_fittable`)."""
+        return log_strengths_newton(comparison_matrices, initial, tol=self.tol, max_iter=self.max_iter)
+
+    def near(self, comparison_matrices: np.ndarray, centre: _Centre) -> np.ndarray:
+        """As :meth:`newton`, for resamples of ``centre``."""
+        return log_strengths_near(
+            comparison_matrices, centre.theta, centre.inverse, tol=self.tol, max_iter=self.max_iter
+        )
+
     def log_strengths(
         self, comparison_matrix: np.ndarray, initial: np.ndarray | None
     ) -> tuple[np.ndarray, bool]:
@@ -62,11 +97,11 @@ class _Solver:
             return np.zeros(1), False
         # A bootstrap resample can split a component (a sparse pair drops out); `mle_exists` judges each piece
         # on its own, but one unregularised fit over disconnected pieces has no unique solution.
-        connected = len(component_members(comparison_matrix + comparison_matrix.T)) == 1
-        regularise = not (connected and mle_exists(comparison_matrix))
-        alpha = self._alpha_for(regularise)
-        # Imported here: choix pulls in scipy.stats, seconds of start-up that Elo, win rates and every web
-        # process importing this package would otherwise pay for nothing.
+        if plainly_fittable(comparison_matrix):
+            return self.newton(comparison_matrix[np.newaxis], initial)[0], False
+        alpha = self._alpha_for(True)
+        # Imported here: choix pulls in scipy.stats, most of a second of start-up that every well-posed fit,
+        # Elo, win rates and every web process importing this package would otherwise pay for nothing.
         import choix
 
         try:
@@ -77,7 +112,13 @@ class _Solver:
             raise RatingError(f"Bradley–Terry fit did not converge ({error}); try a looser tol") from error
         except ValueError as error:  # choix: no stationary distribution (a singular chain)
             raise RatingError(f"Bradley–Terry fit failed: {error}") from error
-        return theta - theta.mean(), regularise
+        return theta - theta.mean(), True
+
+
+def plainly_fittable(comparison_matrix: np.ndarray) -> bool:
+    """Connected with a finite MLE: fitted without a regulariser."""
+    connected = len(component_members(comparison_matrix + comparison_matrix.T)) == 1
+    return connected and mle_exists(comparison_matrix)
 
 
 def fit_bradley_terry(
@@ -100,8 +141,13 @@ def fit_bradley_terry(
     _refuse_unless_fittable(counts, diagnostics, anchor, bootstrap_rounds, per_component, fallback_alpha)
     solver = _Solver(fallback_alpha, tol, max_iter)
     groups = component_members(counts.battles)
-    theta, regularised = _log_strengths_by_component(counts.comparison_matrix, groups, solver, None)
-    samples, regularised_rounds = _bootstrap(counts, groups, solver, theta, anchor, bootstrap_rounds, seed)
+    # The linear algebra is contenders × contenders: too small for BLAS threads to pay off, and their
+    # spin-waiting took 5–10× the fit's own CPU time on a busy 2-core machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        theta, regularised = _log_strengths_by_component(counts.comparison_matrix, groups, solver, None)
+        samples, regularised_rounds = _bootstrap(
+            counts, groups, solver, theta, anchor, bootstrap_rounds, seed
+        )
     alpha_used = fallback_alpha if regularised else None
     return rating_result(
         models=counts.models,
@@ -167,15 +213,48 @@ def _bootstrap(
     needed the regulariser because a sparse pair dropped out of the resample."""
     if rounds == 0:
         return None, 0
-    samples = np.empty((rounds, counts.n_models))
-    regularised_rounds = 0
+    theta_samples = np.empty((rounds, counts.n_models))
+    regularised = np.zeros(rounds, dtype=bool)
     round_solver = replace(solver, tol=max(solver.tol, BOOTSTRAP_TOLERANCE))
-    matrices = resampled_comparison_matrices(counts, rounds, np.random.default_rng(seed))
-    for round_index, matrix in enumerate(matrices):
-        round_theta, regularised = _log_strengths_by_component(matrix, groups, round_solver, theta)
-        samples[round_index] = _anchored(round_theta, groups, counts.models, anchor)
-        regularised_rounds += regularised
-    return samples, regularised_rounds
+    centres = [_Centre.of(counts, members, theta) for members in groups]
+    done = 0
+    for stack in resampled_comparison_stacks(counts, rounds, np.random.default_rng(seed)):
+        batch = slice(done, done + len(stack))
+        for centre in centres:
+            inside = stack[:, centre.members[:, np.newaxis], centre.members]
+            theta_samples[batch, centre.members], needed = _stack_log_strengths(inside, round_solver, centre)
+            regularised[batch] |= needed
+        done += len(stack)
+    samples = np.stack([_anchored(row, groups, counts.models, anchor) for row in theta_samples])
+    return samples, int(regularised.sum())
+
+
+def _stack_log_strengths(
+    stack: np.ndarray, solver: _Solver, centre: _Centre
+) -> tuple[np.ndarray, np.ndarray]:
+    """One component's log-strengths for each resample in ``stack``, and which ones needed the regulariser.
+
+    The plainly fittable resamples (with plenty of battles, all of them) are fitted together around the
+    full-data fit; the rest one by one, as the full data would be.
+    """
+    m = stack.shape[1]
+    if m == 1:
+        return np.zeros((len(stack), 1)), np.zeros(len(stack), dtype=bool)
+    # A resample has no cell the data lack; keeping all of theirs, it has the same graphs, so it is as
+    # fittable as the data. Only resamples that lost a cell (sparse data) are judged one by one.
+    kept_every_cell = ((stack > 0) | (centre.matrix == 0)).all(axis=(1, 2))
+    plain = kept_every_cell & centre.plain
+    for r in np.flatnonzero(~kept_every_cell):
+        plain[r] = plainly_fittable(stack[r])
+    theta = np.empty((len(stack), m))
+    if plain.any():
+        theta[plain] = (
+            solver.near(stack[plain], centre) if centre.plain else solver.newton(stack[plain], centre.theta)
+        )
+    needed = ~plain
+    for r in np.flatnonzero(needed):
+        theta[r], needed[r] = solver.log_strengths(stack[r], centre.theta)
+    return theta, needed
 
 
 def _params(

@@ -71,16 +71,23 @@ class Board:
     all_rows: list[ContenderRow] = field(default_factory=list)
 
 
+# Contenders² numbers each, as JSON: 160,000 numbers to decode at 200 contenders, which a page showing the
+# table and cached charts never reads. Deferred fields still load (one query each) if something asks for them.
+MATRIX_FIELDS = ("wins", "ties", "win_fraction", "battle_count")
+
+
 def snapshot_find(
-    run: RecomputeRun | None, *, dimension_id: int, category: str, source_key: str
+    run: RecomputeRun | None, *, dimension_id: int, category: str, source_key: str, matrices: bool = True
 ) -> Snapshot | None:
+    """The snapshot of `run` for that board, or None; `matrices=False` leaves the matrices unread until used."""
     if run is None:
         return None
-    return (
-        Snapshot.objects.filter(run=run, dimension_id=dimension_id, category=category, source_key=source_key)
-        .select_related("dimension")
-        .first()
-    )
+    snapshots = Snapshot.objects.filter(
+        run=run, dimension_id=dimension_id, category=category, source_key=source_key
+    ).select_related("dimension")
+    if not matrices:
+        snapshots = snapshots.defer(*MATRIX_FIELDS)
+    return snapshots.first()
 
 
 def snapshot_rows(snapshot: Snapshot) -> list[ContenderRow]:
@@ -145,7 +152,11 @@ def board_get(query: BoardQuery) -> Board:
     if query.run is None:
         return Board(query, None, [], "No leaderboard has been computed yet.")
     snapshot = snapshot_find(
-        query.run, dimension_id=query.dimension.pk, category=query.category, source_key=query.source_key
+        query.run,
+        dimension_id=query.dimension.pk,
+        category=query.category,
+        source_key=query.source_key,
+        matrices=False,
     )
     if snapshot is None:
         what = f"{query.source_key} on {query.dimension.name}" + (
@@ -219,15 +230,14 @@ class ProfilePoint:
 def profile_get(query: BoardQuery, slugs: tuple[str, ...]) -> dict[str, list[ProfilePoint]]:
     """For each contender slug: its row on every shown dimension (same run, source and category)."""
     dimensions = dimensions_shown()
-    snapshots = {
-        s.dimension_id: s
-        for s in Snapshot.objects.filter(
+    # Ids only: a snapshot's JSON matrices (contenders² numbers each) are not needed for a profile.
+    dimension_of = dict(
+        Snapshot.objects.filter(
             run=query.run, category=query.category, source_key=query.source_key, status=Snapshot.Status.OK
-        )
-    }
-    rows = SnapshotRow.objects.filter(snapshot__in=snapshots.values(), contender__slug__in=slugs)
+        ).values_list("pk", "dimension_id")
+    )
+    rows = SnapshotRow.objects.filter(snapshot_id__in=dimension_of, contender__slug__in=slugs)
     by_key = {
-        (r.snapshot.dimension_id, r.contender.slug): row_view(r)
-        for r in rows.select_related("snapshot", "contender")
+        (dimension_of[r.snapshot_id], r.contender.slug): row_view(r) for r in rows.select_related("contender")
     }
     return {slug: [ProfilePoint(d, by_key.get((d.pk, slug))) for d in dimensions] for slug in slugs}
