@@ -163,5 +163,5 @@ class VerdictAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("name", "user", "prefix", "created", "last_used")
+    list_display = ("name", "user", "prefix", "created", "expires", "last_used", "revoked")
     readonly_fields = ("prefix", "digest")

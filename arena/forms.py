@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
 from arena.models import PromptSet
+from arena.services.tokens import DEFAULT_LIFETIME_DAYS, TOKEN_LIFETIMES_DAYS
 
 
 class SignUpForm(UserCreationForm):
@@ -63,3 +64,11 @@ class OutputUploadForm(forms.Form):
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, initial="my token")
+    expires_in_days = forms.TypedChoiceField(
+        label="Expires after",
+        choices=[(days, f"{days} days") for days in TOKEN_LIFETIMES_DAYS],
+        coerce=int,
+        initial=DEFAULT_LIFETIME_DAYS,
+        required=False,
+        empty_value=DEFAULT_LIFETIME_DAYS,
+    )

@@ -39,6 +39,7 @@ arena_patterns = [
         name="prompt-set-outputs-template",
     ),
     path("me/tokens/", views.api_tokens, name="api-tokens"),
+    path("me/tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
 ]
 
 handler500 = "arena.unavailable.server_error"
@@ -49,6 +50,7 @@ urlpatterns = [
     path("leaderboard/", include("leaderboard.urls")),
     path("judges/", include("judges.urls")),
     path("accounts/signup/", account_views.signup, name="signup"),
+    path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/login/", account_views.SignInView.as_view(), name="login"),
     path("accounts/verify-email/", account_views.verify_email, name="verify-email"),
     path(

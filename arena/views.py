@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from arena import selectors
 from arena.blindness import may_see_blind
 from arena.errors import InputError
 from arena.forms import ApiTokenForm, ContenderForm, OutputUploadForm
 from arena.home import activity_recent, scope_get, tasks_open
-from arena.models import ApiToken
 from arena.services.contenders import contender_register
 from arena.services.files import read_limited
 from arena.services.output_export import CONTENT_TYPES, output_chunks, output_format_parse, outputs_filename
 from arena.services.outputs import output_counts_by_set, outputs_import
 from arena.services.prompt_sets import contender_coverage
+from arena.services.tokens import token_issue, token_revoke
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -126,13 +130,47 @@ def contender_upload(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "arena/contender_upload.html", context, status=status)
 
 
+@never_cache  # the page shows a new token once: no cache, proxy or back button may keep it
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     new_token = None
     if request.method == "POST" and form.is_valid():
-        _, new_token = ApiToken.issue(user=request.user, name=form.cleaned_data["name"])
+        _, new_token = token_issue(user=request.user, **form.cleaned_data)
         form = ApiTokenForm()
-    tokens = request.user.api_tokens.all()
-    return render(request, "arena/api_tokens.html", {"form": form, "tokens": tokens, "new_token": new_token})
+    now = timezone.now()
+    tokens = [(row, row.state_at(now)) for row in request.user.api_tokens.all()]
+    status = 400 if form.errors else 200
+    context = {"form": form, "tokens": tokens, "new_token": new_token}
+    return render(request, "arena/api_tokens.html", context, status=status)
+
+
+@never_cache
+@login_required
+@require_POST
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        changed = token_revoke(user=request.user, token_id=pk)
+    except InputError:
+        raise Http404("No such token.") from None
+    if changed:
+        messages.success(request, "The token is revoked: requests using it now get 401.")
+    return redirect("arena:api-tokens")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset by e-mail, or a page saying it is not configured (no mail backend can deliver)."""
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "mail_configured": _mail_configured()}
+
+    def post(self, request, *args, **kwargs):
+        if not _mail_configured():
+            return self.render_to_response(self.get_context_data(), status=503)
+        return super().post(request, *args, **kwargs)
+
+
+def _mail_configured() -> bool:
+    # settings.py picks the dummy backend when no mail server is set and DEBUG is off: nothing would arrive.
+    return not settings.EMAIL_BACKEND.endswith("dummy.EmailBackend")

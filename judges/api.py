@@ -8,6 +8,7 @@ from __future__ import annotations
 from ninja import Router, Schema, Status
 
 from arena.api.auth import token_auth
+from arena.api.errors import ErrorOut
 from arena.errors import InputError
 from judges import selectors
 from judges.models import Campaign
@@ -17,11 +18,6 @@ from judges.services.lifecycle import campaign_cancel, campaign_pause, campaign_
 from judges.services.progress import campaign_progress
 
 router = Router(tags=["judges"], auth=token_auth)
-
-
-class ErrorOut(Schema):
-    error: str
-    field: str | None = None
 
 
 class CampaignIn(Schema):

@@ -13,6 +13,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from arena.api.auth import token_auth, user_of
+from arena.api.errors import ErrorOut
 from arena.blindness import may_see_blind
 from leaderboard import selectors
 from leaderboard.query import board_query_parse
@@ -22,11 +23,6 @@ from leaderboard.services.exports import board_payload
 from leaderboard.views import battles_download
 
 router = Router(tags=["leaderboard"])
-
-
-class ErrorOut(Schema):
-    error: str
-    field: str | None = None
 
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
@@ -187,7 +183,7 @@ class RecordOut(Schema):
     losses: float
 
 
-class ContenderOut(Schema):
+class ContenderRatingsOut(Schema):
     contender: str
     name: str
     run: RunOut | None
@@ -196,7 +192,9 @@ class ContenderOut(Schema):
 
 
 @router.get(
-    "/contenders/{slug}", response={200: ContenderOut, **ERRORS}, summary="A contender's ratings and record"
+    "/contenders/{slug}",
+    response={200: ContenderRatingsOut, **ERRORS},
+    summary="A contender's ratings and record",
 )
 def contender(request: HttpRequest, slug: str, params: Query[BoardParams]):
     """Ratings on every dimension × source of the run; the head-to-head record for `dimension` and `source`."""

@@ -39,6 +39,7 @@ ALLOWED = {
     "public": set(ROLES),
     "signed_in": set(ROLES) - {"anonymous"},
     "owner": {"submitter", "staff"},
+    "self": {"submitter"},  # one's own API tokens: not even staff revoke them
     "assignee": {"annotator"},
     "staff": {"staff"},
     "admin": {"staff"},
@@ -57,6 +58,7 @@ RULES = {
     "arena:contender-outputs-export": "owner",  # the submitter's pending contender
     "arena:my-contenders": "signed_in",
     "arena:api-tokens": "signed_in",
+    "arena:api-token-revoke": "self",  # filled with a spare token of the submitter
     "voting:vote": "public",  # lists the open tasks, or redirects to the only one
     "voting:staff": "staff",
     "voting:staff-exclusion": "staff",
@@ -126,6 +128,9 @@ API_RULES = {
     "GET /api/leaderboard/contenders/{slug}": "public",
     "GET /api/leaderboard/compare": "public",
     "POST /api/leaderboard/recompute": "staff",
+    "GET /api/me/tokens": "signed_in",
+    "POST /api/me/tokens": "signed_in",
+    "POST /api/me/tokens/{token_id}/revoke": "self",  # a spare token of the submitter
     "GET /api/judges/configs": "staff",
     "POST /api/judges/campaigns/estimate": "staff",
     "POST /api/judges/campaigns": "staff",
@@ -187,6 +192,7 @@ def world(db, settings):
         contenders=[c.slug for c in contenders], prompt_set=task.prompt_set.slug, judges=["lex"]
     )
     campaign = campaign_start(spec=spec, enqueue=False)
+    spare_token, _ = ApiToken.issue(user=people["submitter"], name="spare")  # revoked by the matrix
     values = {
         "slug": pending.slug,
         "token": assignment.token,
@@ -204,11 +210,13 @@ def world(db, settings):
         "judges:config-edit": {"slug": "lex"},
         "judges:report-battle": {"pk": assignment.battle_id},
         "judges:report-detail": {"key": judge_source},
+        "arena:api-token-revoke": {"pk": spare_token.pk},
     }
     api_values = {
         "/api/leaderboard/contenders/{slug}": {"slug": contenders[0].slug},
         "/api/contenders/{slug}": {"slug": contenders[0].slug},
         "/api/judge-reports/{key}": {"key": judge_source},
+        "/api/me/tokens/{token_id}/revoke": {"token_id": spare_token.pk},
     }
     campaign_body = {
         "contenders": [c.slug for c in contenders],

@@ -2,10 +2,21 @@
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from arena.api.auth import TokenRefused
 from arena.errors import InputError
+from arena.services.files import upload_limit_message
+
+
+class ErrorOut(Schema):
+    """The body of every API error."""
+
+    error: str
+    field: str | None = None
+    # Every problem found, when there were several (e.g. each bad line of an upload, up to a cap).
+    problems: list[str] | None = None
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -32,7 +43,9 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
         message = str(exc)
-        if isinstance(exc, AuthenticationError):
+        if isinstance(exc, TokenRefused):
+            pass  # says which: unknown, revoked or expired
+        elif isinstance(exc, AuthenticationError):
             message = "Authentication required: send 'Authorization: Bearer <token>' (tokens at /me/tokens/)."
         elif message == "Cannot parse request body":
             message = (
@@ -46,5 +59,5 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(RequestDataTooBig)
     def too_big(request, exc):
-        body = {"error": "The request body is over the upload limit (ARENA_MAX_UPLOAD_BYTES).", "field": None}
+        body = {"error": upload_limit_message(), "field": None}
         return api.create_response(request, body, status=413)

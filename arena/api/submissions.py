@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from ninja import File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import ConfigDict, model_validator
 
 from arena import selectors
-from arena.api.auth import token_auth, user_of
+from arena.api.auth import optional_token_auth, token_auth, user_of
+from arena.api.errors import ErrorOut
 from arena.errors import InputError
 from arena.forms import ContenderForm
 from arena.models import Contender
@@ -20,12 +21,6 @@ from arena.services.prompts import prompt_set_get
 from arena.views import outputs_download, outputs_see_blind
 
 router = Router(tags=["submissions"])
-
-
-class ErrorOut(Schema):
-    error: str
-    field: str | None = None
-    problems: list[str] | None = None
 
 
 class PromptOut(Schema):
@@ -42,13 +37,14 @@ class ContenderIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    slug: str
-    name: str
-    organization: str = ""
-    license: str = ""
-    description: str = ""
-    endpoint_url: str = ""
-    endpoint_model: str = ""
+    # Limits are the model's column lengths, declared here so the OpenAPI document states them.
+    slug: str = Field(min_length=1, max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")
+    name: str = Field(min_length=1, max_length=200)
+    organization: str = Field("", max_length=200)
+    license: str = Field("", max_length=100)
+    description: str = Field("", max_length=20_000)
+    endpoint_url: str = Field("", max_length=200)
+    endpoint_model: str = Field("", max_length=200)
 
     @model_validator(mode="before")
     @classmethod
@@ -109,7 +105,7 @@ def _contender_out(contender: Contender) -> dict:
 ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut}
 
 
-@router.get("/contenders", response=list[ContenderOut], summary="Approved contenders")
+@router.get("/contenders", response={200: list[ContenderOut], **ERRORS}, summary="Approved contenders")
 def list_contenders(request):
     return [_contender_out(c) for c in selectors.contenders_public()]
 
@@ -135,9 +131,14 @@ def create_contender(request, payload: ContenderIn):
     return Status(201, _contender_out(contender))
 
 
-@router.get("/contenders/{slug}", response={200: ContenderOut, **ERRORS}, summary="One contender")
+@router.get(
+    "/contenders/{slug}",
+    response={200: ContenderOut, **ERRORS},
+    auth=optional_token_auth,
+    summary="One contender (approved; yours in any status with your token)",
+)
 def get_contender(request, slug: str):
-    return _contender_out(selectors.contender_visible_or_404(request.user, slug))
+    return _contender_out(selectors.contender_visible_or_404(request.auth, slug))
 
 
 @router.post(
@@ -147,7 +148,11 @@ def get_contender(request, slug: str):
     summary="Upload outputs (multipart: file, prompt_set, optional format jsonl|alpaca_eval)",
 )
 def upload_outputs(
-    request, slug: str, file: File[UploadedFile], prompt_set: Form[str], format: Form[str] = ""
+    request,
+    slug: str,
+    file: File[UploadedFile],
+    prompt_set: str = Form(..., max_length=100),
+    format: str = Form("", max_length=20),
 ):
     contender = selectors.contender_managed_or_404(request.auth, slug)
     if format not in ("", "jsonl", "alpaca_eval"):
@@ -180,7 +185,7 @@ def download_outputs(request, slug: str, format: str = "jsonl", prompt_set: str 
     return outputs_download(contender, fmt, prompt_set, sees_blind=outputs_see_blind(user, contender))
 
 
-@router.get("/prompt-sets", response=list[PromptSetOut], summary="Prompt sets")
+@router.get("/prompt-sets", response={200: list[PromptSetOut], **ERRORS}, summary="Prompt sets")
 def list_prompt_sets(request):
     return [
         {"slug": p.slug, "name": p.name, "description": p.description, "n_prompts": p.n_prompts}

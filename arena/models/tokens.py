@@ -14,6 +14,9 @@ class ApiToken(models.Model):
     digest = models.CharField(max_length=64, unique=True)
     created = models.DateTimeField(auto_now_add=True)
     last_used = models.DateTimeField(null=True, blank=True)
+    # None: never expires (tokens issued before expiry existed); new tokens always get one.
+    expires = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created"]
@@ -21,12 +24,22 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
 
+    def state_at(self, now) -> str:
+        """ "active", "revoked" or "expired" at `now`."""
+        if self.revoked is not None:
+            return "revoked"
+        if self.expires is not None and self.expires <= now:
+            return "expired"
+        return "active"
+
     @staticmethod
     def digest_of(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, *, user, name: str) -> tuple["ApiToken", str]:
+    def issue(cls, *, user, name: str, expires=None) -> tuple["ApiToken", str]:
         token = "arena_" + secrets.token_urlsafe(32)
-        row = cls.objects.create(user=user, name=name, prefix=token[:12], digest=cls.digest_of(token))
+        row = cls.objects.create(
+            user=user, name=name, prefix=token[:12], digest=cls.digest_of(token), expires=expires
+        )
         return row, token

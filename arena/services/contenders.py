@@ -9,9 +9,11 @@ from django.db import IntegrityError, transaction
 from arena.errors import InputError
 from arena.models import Contender
 from arena.services.endpoints import endpoint_key_name_check, endpoint_url_check
+from arena.services.lengths import lengths_check
 
 
 def _check_slug(slug: str) -> None:
+    lengths_check(Contender, {"slug": slug})
     try:
         validate_slug(slug)
     except ValidationError:
@@ -56,6 +58,16 @@ def contender_register(
     _check_slug(slug)
     if not name:
         raise InputError("Give the contender a display name.", field="name")
+    lengths_check(
+        Contender,
+        {
+            "name": name,
+            "organization": organization.strip(),
+            "license": license.strip(),
+            "endpoint_url": endpoint_url,
+            "endpoint_model": endpoint_model.strip(),
+        },
+    )
     if endpoint_url:
         endpoint_url_check(endpoint_url)
     _check_unused(slug, name)

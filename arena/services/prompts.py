@@ -9,6 +9,7 @@ from django.db import transaction
 from arena.errors import InputError
 from arena.models import Prompt, PromptSet
 from arena.services.contenders import _check_slug
+from arena.services.lengths import lengths_check
 from arena.services.uploads import decode_upload, parse_prompt_records
 
 
@@ -45,6 +46,11 @@ def prompts_import(
                 f"{filename}, {rec.where}: prompt id {rec.external_id!r} repeats {seen[rec.external_id]}."
             )
         seen[rec.external_id] = rec.where
+        lengths_check(
+            Prompt,
+            {"external_id": rec.external_id, "category": rec.category, "language": rec.language},
+            where=f"{filename}, {rec.where}: field ",
+        )
     with transaction.atomic():
         if create_set:
             prompt_set, _ = PromptSet.objects.get_or_create(

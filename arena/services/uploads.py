@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from arena.errors import InputError
+from arena.services.files import MAX_JSON_DEPTH, JsonTooDeep, json_loads_bounded, text_problem
 
 OUTPUT_FORMATS = ("jsonl", "alpaca_eval")
 # Problems listed in one error; past this many, the message says how many more there are.
@@ -126,7 +127,9 @@ def read_jsonl(
 
 def _json_line(line: str, *, where: str, filename: str) -> dict[str, Any]:
     try:
-        value = json.loads(line)
+        value = json_loads_bounded(line)
+    except JsonTooDeep:
+        raise InputError(_too_deep(filename, where)) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{filename}, {where}: malformed JSON ({exc.msg} at column {exc.colno}).") from None
     if not isinstance(value, dict):
@@ -138,7 +141,9 @@ def read_json_list(
     text: str, *, filename: str, problems: Problems | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
     try:
-        value = json.loads(text)
+        value = json_loads_bounded(text)
+    except JsonTooDeep:
+        raise InputError(_too_deep(filename, "the JSON list")) from None
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{filename}, line {exc.lineno}: malformed JSON ({exc.msg} at column {exc.colno})."
@@ -162,6 +167,13 @@ def read_json_list(
     return records
 
 
+def _too_deep(filename: str, where: str) -> str:
+    return (
+        f"{filename}, {where}: JSON nested deeper than {MAX_JSON_DEPTH} levels; "
+        "records are flat objects of strings."
+    )
+
+
 def _text_field(
     record: dict[str, Any], key: str, *, filename: str, where: str, required: bool = True
 ) -> str | None:
@@ -175,6 +187,12 @@ def _text_field(
     if not isinstance(value, str):
         raise InputError(
             f"{filename}, {where}: field {key!r} must be a string, got {type(value).__name__}.", field=key
+        )
+    problem = text_problem(value)
+    if problem:
+        raise InputError(
+            f"{filename}, {where}: field {key!r} {problem}, which cannot be stored; remove it from the file.",
+            field=key,
         )
     return value
 

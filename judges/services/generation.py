@@ -27,7 +27,7 @@ from judges.services.leases import lease_kept, lease_seconds_short
 from judges.services.lifecycle import campaign_finish_if_done
 from judges.services.limits import concurrency_slot
 from judges.services.outcomes import Failure, RunResult, after_permanent, after_transient
-from judges.services.secrets import api_key_check, api_key_resolve
+from judges.services.secrets import api_key_check, api_key_resolve, redact, redact_data
 
 PROVIDER = "openai"  # contender endpoints are OpenAI-compatible by definition (see Contender.endpoint_url)
 
@@ -131,10 +131,11 @@ def _generate_claimed(job: Generation, token) -> RunResult:
         return after_transient(_failure(job, token, spend, api_key), exc)
     except PermanentProviderError as exc:
         return after_permanent(_failure(job, token, spend, api_key), exc)
-    output = _output_store(contender, job.prompt, response.text)
+    text = redact(response.text, api_key)  # an endpoint may echo the key it got: never stored nor shown
+    output = _output_store(contender, job.prompt, text)
     landed = work_finish(
         Generation, pk=job.pk, token=token, status=WorkStatus.DONE, output=output,
-        raw_text=response.text, raw_response=[response.raw], latency_ms=round(spend.latency_s * 1000),
+        raw_text=text, raw_response=redact_data([response.raw], api_key), latency_ms=round(spend.latency_s * 1000),
         error="", error_kind=ErrorKind.NONE, **spend.as_increments(),
     )  # fmt: skip
     return RunResult("done" if landed else "skipped")

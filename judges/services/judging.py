@@ -37,7 +37,7 @@ from judges.services.limits import concurrency_slot
 from judges.services.outcomes import Failure, RunResult, after_permanent, after_transient
 from judges.services.requests import JudgeTexts, judge_request
 from judges.services.runtime import JudgeRuntime, judge_runtime
-from judges.services.secrets import api_key_resolve
+from judges.services.secrets import api_key_resolve, redact, redact_data
 from judges.verdict_parsing import ParseResult, VerdictParseError, parse_verdicts
 
 
@@ -115,7 +115,7 @@ def _store(job: JudgmentRow, runtime: JudgeRuntime, token, call: _Call | None) -
         failure = Failure(Judgment, job, token, call.spend, call.api_key, runtime.limit_key, scope)
         handle = after_transient if isinstance(call.error, TransientProviderError) else after_permanent
         return handle(failure, call.error)
-    return _store_answer(job, token, call.answer, call.spend)
+    return _store_answer(job, token, call.answer, call.spend, call.api_key)
 
 
 def _ask(job: JudgmentRow, runtime: JudgeRuntime, api_key: str, spend: Spend) -> _Answer:
@@ -142,11 +142,12 @@ def _ask(job: JudgmentRow, runtime: JudgeRuntime, api_key: str, spend: Spend) ->
         return _Answer(first_text=first, repair_text=second, parse_error=why)
 
 
-def _store_answer(job: JudgmentRow, token, answer: _Answer, spend: Spend) -> RunResult:
+def _store_answer(job: JudgmentRow, token, answer: _Answer, spend: Spend, api_key: str) -> RunResult:
+    """Store the judge's reply, with the key redacted from everything it sent back (a server may echo it)."""
     fields = {
-        "raw_text": answer.first_text,
-        "repair_raw_text": answer.repair_text,
-        "raw_response": [response.raw for response in spend.responses],
+        "raw_text": redact(answer.first_text, api_key),
+        "repair_raw_text": redact(answer.repair_text, api_key),
+        "raw_response": redact_data([response.raw for response in spend.responses], api_key),
         "latency_ms": round(spend.latency_s * 1000),
         "tokens_in": spend.tokens_in,
         "tokens_out": spend.tokens_out,
@@ -154,10 +155,10 @@ def _store_answer(job: JudgmentRow, token, answer: _Answer, spend: Spend) -> Run
     }
     if answer.parsed is None:
         status, outcome = WorkStatus.PARSE_FAILED, "parse_failed"
-        fields.update(parse_error=answer.parse_error, error_kind=ErrorKind.PARSE)
+        fields.update(parse_error=redact(answer.parse_error, api_key), error_kind=ErrorKind.PARSE)
     else:
         status, outcome = WorkStatus.DONE, "done"
-        fields.update(verdicts=answer.parsed.verdicts, rationale=answer.parsed.rationale)
+        fields.update(verdicts=answer.parsed.verdicts, rationale=redact(answer.parsed.rationale, api_key))
     landed = judgment_finish(job.pk, token, status=status, **fields)
     return RunResult(outcome if landed else "skipped")
 

@@ -2,13 +2,15 @@
 
 A reference is the name of an environment variable or the path of a secret file; the key itself lives only
 in the memory of the process making the call. It is never written to the database, a page, a log line or
-an API response: every error text that might contain it passes through `redact` first.
+an API response: every error text that might contain it passes through `redact` first, and so does every
+reply a provider sends back (text, parsed rationale and raw JSON), since a server may echo the key it got.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from judges.providers import PermanentProviderError
 
@@ -41,6 +43,19 @@ def redact(text: str, *secrets: str) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+def redact_data(value: Any, *secrets: str) -> Any:
+    """`redact` applied to every string inside a JSON-like value (dicts, lists), keys included."""
+    if not any(secrets):
+        return value
+    if isinstance(value, str):
+        return redact(value, *secrets)
+    if isinstance(value, dict):
+        return {redact_data(k, *secrets): redact_data(v, *secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_data(item, *secrets) for item in value]
+    return value
 
 
 def _from_env(name: str, owner: str) -> str:

@@ -158,7 +158,26 @@ def _names(columns: Columns) -> set[str]:
         )
         found = f"{columns.model_a[k]!r} and {columns.model_b[k]!r}"
         raise BattleFileError(f"{columns.where(k)}: model names must be non-empty strings, found {found}")
+    unstorable = [name for name in names if not _storable_text(name)]
+    if unstorable:
+        pairs = zip(columns.model_a, columns.model_b, strict=True)
+        k = next(k for k, pair in enumerate(pairs) if unstorable[0] in pair)
+        raise BattleFileError(
+            f"{columns.where(k)}: model name {unstorable[0]!r} contains a NUL byte or a lone surrogate "
+            "(not text a database can store); fix the name"
+        )
     return names
+
+
+def _storable_text(text: str) -> bool:
+    """No NUL byte and no lone surrogate: text PostgreSQL (and any UTF-8 writer) can store."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _good_names(model_a: object, model_b: object) -> bool:
