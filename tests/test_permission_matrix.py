@@ -74,6 +74,12 @@ RULES = {
     "leaderboard:compare": "public",
     "leaderboard:contender": "public",  # filled with an approved contender
     "leaderboard:battles-export": "public",
+    "leaderboard:about": "public",
+    "leaderboard:recompute-status": "public",  # the status box polls it; it says only how far a run is
+    "arena:prompt-set-list": "public",
+    "arena:prompt-set-detail": "public",
+    "arena:prompt-set-prompts": "public",
+    "arena:prompt-set-outputs-template": "public",
     "judges:campaign-list": "staff",
     "judges:campaign-new": "staff",
     "judges:campaign-detail": "staff",
@@ -122,6 +128,7 @@ API_RULES = {
     "GET /api/judge-reports/": "public",
     "GET /api/judge-reports/{key}": "public",
     "GET /api/prompt-sets": "public",
+    "GET /api/prompt-sets/{slug}/prompts": "public",
     "GET /api/leaderboard/": "public",
     "GET /api/leaderboard/options": "public",
     "GET /api/leaderboard/judges-vs-people": "public",
@@ -211,12 +218,16 @@ def world(db, settings):
         "judges:report-battle": {"pk": assignment.battle_id},
         "judges:report-detail": {"key": judge_source},
         "arena:api-token-revoke": {"pk": spare_token.pk},
+        "arena:prompt-set-detail": {"slug": task.prompt_set.slug},
+        "arena:prompt-set-prompts": {"slug": task.prompt_set.slug},
+        "arena:prompt-set-outputs-template": {"slug": task.prompt_set.slug},
     }
     api_values = {
         "/api/leaderboard/contenders/{slug}": {"slug": contenders[0].slug},
         "/api/contenders/{slug}": {"slug": contenders[0].slug},
         "/api/judge-reports/{key}": {"key": judge_source},
         "/api/me/tokens/{token_id}/revoke": {"token_id": spare_token.pk},
+        "/api/prompt-sets/{slug}/prompts": {"slug": task.prompt_set.slug},
     }
     campaign_body = {
         "contenders": [c.slug for c in contenders],
