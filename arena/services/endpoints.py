@@ -65,16 +65,24 @@ def endpoint_url_check(url: str, *, field: str = "endpoint_url") -> None:
     if settings.ARENA_ALLOW_PRIVATE_ENDPOINTS:
         return
     parts = urlsplit(url)
-    host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    for address in _resolve(host, port):
+    endpoint_address_checked(parts.hostname or "", port, url=url, field=field)
+
+
+def endpoint_address_checked(host: str, port: int, *, url: str = "", field: str = "endpoint_url") -> str:
+    """Resolve `host` once and return an address to connect to, after checking that every address it
+    resolves to may be called (InputError otherwise). Connecting to the address returned, not resolving
+    again, is what stops a DNS answer that changes between check and connect (rebinding)."""
+    addresses = _resolve(host, port)
+    for address in addresses:
         kind = address_refusal(address)
         if kind:
             raise InputError(
-                f"Endpoint {url!r} resolves to {address}, a {kind} address: the arena calls only public "
-                "addresses. Give the endpoint's public URL.",
+                f"Endpoint {url or host!r} resolves to {address}, a {kind} address: the arena calls only "
+                "public addresses. Give the endpoint's public URL.",
                 field=field,
             )
+    return addresses[0]
 
 
 def endpoint_key_names() -> list[str]:

@@ -51,6 +51,9 @@ class CompletionRequest:
     timeout_s: float = 60.0
     json_mode: bool = False
     battle: BattleContext | None = None
+    # The endpoint was set by a submitter, not staff: connect only to the public address that was checked
+    # (see judges/providers/public_transport.py).
+    public_addresses_only: bool = False
 
     def __post_init__(self) -> None:
         # Programmer errors, not endpoint errors: fail before anything leaves the machine.

@@ -58,17 +58,28 @@ class _ResponseFormatRefusedError(Exception):
     """Internal signal: the endpoint answered 400 because of `response_format`."""
 
 
+def _transport(public_only: bool) -> dict:
+    """Client options: submitters' endpoints get the transport that connects only to checked addresses."""
+    if not public_only:
+        return {}
+    from judges.providers.public_transport import PublicAddressTransport
+
+    return {"transport": PublicAddressTransport(limits=openai.DEFAULT_CONNECTION_LIMITS)}
+
+
 class _ClientCache:
     """Thread-safe LRU of SDK clients. Evicted clients are not closed: another thread may still use one;
     the garbage collector closes it once nobody holds it."""
 
     def __init__(self, max_size: int = 64) -> None:
-        self._clients: OrderedDict[tuple[str, str, float], openai.OpenAI] = OrderedDict()
+        self._clients: OrderedDict[tuple[str, str, float, bool], openai.OpenAI] = OrderedDict()
         self._lock = threading.Lock()
         self._max_size = max_size
 
-    def get(self, *, base_url: str, api_key: str, timeout_s: float) -> openai.OpenAI:
-        key = (base_url, hashlib.sha256(api_key.encode()).hexdigest(), timeout_s)
+    def get(
+        self, *, base_url: str, api_key: str, timeout_s: float, public_only: bool = False
+    ) -> openai.OpenAI:
+        key = (base_url, hashlib.sha256(api_key.encode()).hexdigest(), timeout_s, public_only)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
@@ -79,7 +90,7 @@ class _ClientCache:
                     max_retries=0,
                     # A redirect would carry the request (and its key) to an address nobody checked:
                     # a 3xx is answered as an error instead (see arena.services.endpoints).
-                    http_client=openai.DefaultHttpxClient(follow_redirects=False),
+                    http_client=openai.DefaultHttpxClient(follow_redirects=False, **_transport(public_only)),
                 )
                 self._clients[key] = client
                 while len(self._clients) > self._max_size:
@@ -105,7 +116,12 @@ class OpenAICompatProvider:
 
     def complete(self, request: CompletionRequest) -> ProviderResponse:
         base_url = normalise_base_url(request.base_url)
-        client = self._clients.get(base_url=base_url, api_key=request.api_key, timeout_s=request.timeout_s)
+        client = self._clients.get(
+            base_url=base_url,
+            api_key=request.api_key,
+            timeout_s=request.timeout_s,
+            public_only=request.public_addresses_only,
+        )
         json_mode = request.json_mode and (base_url, request.model) not in self._json_mode_refused
         started = time.monotonic()
         try:

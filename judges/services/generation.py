@@ -150,6 +150,7 @@ def _request(contender: Contender, question: str, api_key: str) -> CompletionReq
         temperature=settings.JUDGES_GENERATION_TEMPERATURE,
         max_tokens=settings.JUDGES_GENERATION_MAX_TOKENS,
         timeout_s=settings.JUDGES_GENERATION_TIMEOUT_SECONDS,
+        public_addresses_only=True,
     )
 
 

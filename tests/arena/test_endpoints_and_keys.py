@@ -264,3 +264,32 @@ def test_the_generate_form_shows_each_endpoint_and_key_before_start(
     assert "http://127.0.0.1:9/v1" in html and "<code>VLLM_KEY</code>" in html
     assert "http://127.0.0.1:10/v1" in html and "sk-shown-never" not in html
     assert not Campaign.objects.exists()
+
+
+def test_a_name_that_rebinds_to_a_private_address_after_the_check_is_not_connected_to(settings, monkeypatch):
+    """DNS rebinding: the name answers a public address to the call-time check, then loopback to whoever
+    resolves it next. The connection goes to the address that was checked, so the loopback stub sees nothing."""
+    import socket
+
+    prompt_set, _ = make_arena(n_prompts=1, slugs=("alpha",))
+    real_getaddrinfo = socket.getaddrinfo
+    answers = {"n": 0}
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "rebind.example":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        answers["n"] += 1
+        address = "93.184.215.14" if answers["n"] == 1 else "127.0.0.1"  # public first, loopback after
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    with OpenAIStub(script="echo") as stub:
+        _endpoint_contender("rebinder", stub.base_url.replace("127.0.0.1", "rebind.example"))
+        campaign = generation_start(contender_slugs=["rebinder"], prompt_set_slug=prompt_set.slug)
+        settings.ARENA_ALLOW_PRIVATE_ENDPOINTS = False
+        monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+        outcomes = _run_all(campaign)
+        monkeypatch.setattr(socket, "getaddrinfo", real_getaddrinfo)
+        assert stub.requests == []
+    assert outcomes != ["done"] and answers["n"] >= 2
+    generation = Generation.objects.get(campaign=campaign)
+    assert generation.status != "done" and not generation.output_id
