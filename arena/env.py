@@ -61,7 +61,7 @@ def env_size(name: str, default: int) -> int:
     multipliers = {"K": 1024, "M": 1024**2, "G": 1024**3}
     factor = multipliers.get(text[-1:], 1)
     digits = text[:-1] if text[-1:] in multipliers else text
-    if not digits.isdigit() or int(digits) == 0:
+    if not (digits.isascii() and digits.isdigit()) or int(digits) == 0:
         raise ImproperlyConfigured(
             f"{name}={raw!r} is not a positive size: write e.g. 5242880, 512K, 10M or 1G."
         )

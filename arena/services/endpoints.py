@@ -62,10 +62,15 @@ def endpoint_url_check(url: str, *, field: str = "endpoint_url") -> None:
             "e.g. https://llm.example.org/v1.",
             field=field,
         ) from None
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # urlsplit reads the port lazily and refuses one past 65535 only then
+        raise InputError(
+            f"Endpoint {url!r} has a port out of range (1-65535): give the server's real port.", field=field
+        ) from None
     if settings.ARENA_ALLOW_PRIVATE_ENDPOINTS:
         return
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     endpoint_address_checked(parts.hostname or "", port, url=url, field=field)
 
 

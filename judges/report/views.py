@@ -111,7 +111,7 @@ def _version_param(request: HttpRequest) -> int | None:
     raw = request.GET.get("version", "")
     if raw == "":
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²" is a digit to isdigit, not to int
         raise InputError(f"version must be a whole number, got {raw!r}.", field="version")
     return int(raw)
 

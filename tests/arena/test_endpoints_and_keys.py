@@ -82,6 +82,7 @@ def test_addresses_are_classified(address, kind):
         ("http://no-such-host.invalid/v1", "does not resolve"),
         ("file:///etc/passwd", "is not an http(s) URL"),
         ("ftp://example.org/v1", "is not an http(s) URL"),
+        ("http://example.com:99999/v1", "port out of range"),
     ],
 )
 def test_the_api_refuses_endpoints_the_arena_must_not_call(client, auth, no_private, url, fragment):
@@ -293,3 +294,17 @@ def test_a_name_that_rebinds_to_a_private_address_after_the_check_is_not_connect
     assert outcomes != ["done"] and answers["n"] >= 2
     generation = Generation.objects.get(campaign=campaign)
     assert generation.status != "done" and not generation.output_id
+
+
+def test_a_port_out_of_range_is_refused_even_where_private_endpoints_are_allowed(user_client, settings):
+    settings.ARENA_ALLOW_PRIVATE_ENDPOINTS = True
+    form = {
+        "slug": "far",
+        "name": "Far",
+        "endpoint_url": "http://example.com:99999/v1",
+        "endpoint_model": "m",
+    }
+    response = user_client.post("/contenders/new/", form)
+    assert response.status_code == 400
+    assert "port out of range" in response.content.decode()
+    assert not Contender.objects.exists()

@@ -108,3 +108,9 @@ def test_pending_contenders_are_not_named_to_the_public(client, judged):
     assert "hidden" in page and ">7b-beta<" not in page and ">answer-alpha<" not in page
     battle_page = client.get(f"/judges/report/battles/{judged.pk}/").content.decode()
     assert "7b-beta" not in battle_page
+
+
+def test_a_unicode_digit_as_version_is_a_400_not_a_500(client, judged):
+    # "²" passes str.isdigit() but not int(): the page must refuse it, not crash.
+    response = client.get("/judges/report/gpt4-small/?version=%C2%B2")
+    assert response.status_code == 400 and "whole number" in response.content.decode()

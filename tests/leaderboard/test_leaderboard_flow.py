@@ -163,3 +163,9 @@ def test_a_finished_run_records_its_progress_complete(rated_arena):
     run = RecomputeRun.objects.get(pk=rated_arena.run.pk)
 
     assert run.n_boards == run.n_fitted == run.n_snapshots > 0
+
+
+def test_the_status_box_takes_an_odd_shown_value_as_no_run(client, rated_arena):
+    # "²" passes str.isdigit() but not int(): read as "no run shown", never a 500.
+    response = client.get(STATUS, {"shown": "²"})
+    assert response.status_code == 200 and 'id="recompute-status"' in response.content.decode()
