@@ -1,8 +1,9 @@
-"""Undoing a vote: within ARENA_VOTE_UNDO_SECONDS its voter may take it back, and the battle is served again.
+"""Undoing a vote: within ARENA_VOTE_UNDO_SECONDS its voter may take it back.
 
-The vote's verdicts are withdrawn from the ledger (deleted: the voter may vote on the battle again, and no
-rating or pair count sees the withdrawn vote), its flags dropped, and its assignment reopened with the same
-token, sides and reading clock, as if it had never been answered.
+The vote's verdicts are withdrawn from the ledger (deleted: no rating or pair count sees the withdrawn vote)
+and its flags dropped. The battle is then closed for this voter as a skip, not served again: the vote's
+reveal has shown them both names, and a vote given knowing them must not count (blind votes stay blind).
+They go on to the next battle; other people may still be served this one.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def _streak_undone(vote: LockedVote, choice: str) -> tuple[str, int]:
 
 
 def vote_undo(*, token: str, voter: Voter) -> Assignment:
-    """Withdraw the vote given under `token` and reopen its battle for the same voter; returns the assignment.
+    """Withdraw the vote given under `token` and close its battle for this voter as skipped; returns the
+    assignment.
 
     Raises InputError: 404 unknown token, 403 served to someone else, 409 no vote, window passed, or the
     next battle already served. Nothing is changed when it raises.
@@ -71,12 +73,13 @@ def vote_undo(*, token: str, voter: Voter) -> Assignment:
         last_choice, streak = _streak_undone(vote, choice)
         assignment.annotator.last_choice, assignment.annotator.streak = last_choice, streak
         assignment.annotator.save(update_fields=["last_choice", "streak"])
-        assignment.state, assignment.answered_at, assignment.read_ms = Assignment.State.SERVED, None, None
+        # Skipped, not served again: the reveal named both sides to this voter.
+        assignment.state = Assignment.State.SKIPPED
         assignment.outcome, assignment.dimension_outcomes = None, {}
         assignment.gold_passed, assignment.flagged = None, False
         assignment.save(
             update_fields=[
-                "state", "answered_at", "read_ms", "outcome", "dimension_outcomes", "gold_passed", "flagged",
+                "state", "outcome", "dimension_outcomes", "gold_passed", "flagged",
             ]
         )  # fmt: skip
     pair_vote_removed(vote.task_id, vote.contender_a_id, vote.contender_b_id)

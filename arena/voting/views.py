@@ -154,9 +154,13 @@ def progress(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, BATTLE_TEMPLATE + "#progress", context)
 
 
+UNDONE_MESSAGE = "Your vote was withdrawn. Its battle is closed for you, since you have seen its names; here is the next one."
+
+
 @require_POST
 def undo(request: HttpRequest, token: str) -> HttpResponse:
-    """Take back the vote given under `token` (within ARENA_VOTE_UNDO_SECONDS) and serve the battle again."""
+    """Take back the vote given under `token` (within ARENA_VOTE_UNDO_SECONDS) and serve the next battle (the
+    undone one is closed for this voter: they have seen its names)."""
     try:
         voter = voter_for_request(request, create=False)
         limited = _rate_limited(request, voter, "vote")
@@ -166,7 +170,7 @@ def undo(request: HttpRequest, token: str) -> HttpResponse:
     except InputError as exc:
         return _error(request, exc.message, exc.status)
     if not request.htmx:
-        messages.info(request, "Your vote was withdrawn. Vote on this battle again, or skip it.")
+        messages.info(request, UNDONE_MESSAGE)
         return redirect(reverse("voting:task", args=[assignment.task.slug]) + "?start=1")
     return _battle_page(request, assignment.task, assignment.annotator, undone=True)
 

@@ -58,32 +58,33 @@ def _pair_total(task) -> int:
     return sum(pair_votes(task.pk).values())
 
 
-def test_undo_withdraws_every_verdict_of_the_vote_and_serves_the_battle_again(voter_client, arena):
+def test_undo_withdraws_every_verdict_and_closes_the_battle_for_the_voter(voter_client, arena):
     token = _token(_page(voter_client, arena))
     _vote(voter_client, token, overall="left", **{"dim-helpfulness": "right"})
     assert Verdict.objects.count() == 2 and _pair_total(arena) == 1
     response = _undo(voter_client, token, **HX)
     assert response.status_code == 200
     html = response.content.decode()
-    assert _token(response) == token and 'data-vote-state="open"' in html
+    # The reveal named both sides: the battle is not served to this voter again, the next one is.
+    next_token = _token(response)
+    assert next_token != token and 'data-vote-state="open"' in html
     assert 'data-testid="undone"' in html and "Your vote was withdrawn" in html
     assignment = Assignment.objects.get(token=token)
-    assert (assignment.state, assignment.outcome, assignment.answered_at) == ("served", None, None)
+    assert (assignment.state, assignment.outcome) == ("skipped", None)
     assert not Verdict.objects.exists() and _pair_total(arena) == 0
-    # voting again counts once: one verdict per dimension, one vote on the pair
-    _vote(voter_client, token, overall="tie")
-    assert Verdict.objects.filter(dimension__slug="overall").get().outcome == "tie"
-    assert Verdict.objects.count() == 1 and _pair_total(arena) == 1
-    assert task_progress(arena).votes == 1
+    # A vote sent on the undone battle anyway is refused and counts nothing.
+    again = _vote(voter_client, token, overall="tie")
+    assert again.status_code == 409 and not Verdict.objects.exists() and _pair_total(arena) == 0
+    assert task_progress(arena).votes == 0
 
 
-def test_undo_without_javascript_redirects_back_to_the_same_battle(voter_client, arena):
+def test_undo_without_javascript_redirects_to_the_next_battle(voter_client, arena):
     token = _token(_page(voter_client, arena))
     voter_client.post(reverse("voting:submit", args=[token]), {"overall": "right"})
     response = _undo(voter_client, token)
     assert response.status_code == 302 and response["Location"].endswith("?start=1")
     page = voter_client.get(response["Location"])
-    assert _token(page) == token and "Your vote was withdrawn" in page.content.decode()
+    assert _token(page) != token and "Your vote was withdrawn" in page.content.decode()
 
 
 def test_undo_drops_the_vote_flags_and_the_streak_it_added(voter_client, arena, user):
