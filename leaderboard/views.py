@@ -217,7 +217,11 @@ def _recompute_status_context(
 def recompute_progress(request: HttpRequest) -> HttpResponse:
     """The status box alone, for htmx polling: `shown` is the run the page shows, `board` its query."""
     shown_id = request.GET.get("shown", "")
-    shown = runs_finished().filter(pk=int(shown_id)).first() if shown_id.isascii() and shown_id.isdigit() else None
+    shown = (
+        runs_finished().filter(pk=int(shown_id)).first()
+        if shown_id.isascii() and shown_id.isdigit()
+        else None
+    )
     board = request.GET.get("board", "")
     request.GET = QueryDict(board)
     context = {"status": _recompute_status_context(request, shown=shown, polled=True)}

@@ -182,7 +182,9 @@ def test_the_vote_bar_is_compact_and_the_answers_are_on_the_first_screen(
         assert (
             announced.startswith("A was ") and page.get_attribute("#vote-announce", "aria-live") == "polite"
         )
-        page.wait_for_function("() => document.querySelector('[data-testid=total]').textContent.trim() === '1'")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=total]').textContent.trim() === '1'"
+        )
         assert page.get_attribute("#task-goal", "value") == "1"
         assert page.locator("label[for=task-goal]").inner_text().startswith("Task: 1 of ")
     finally:
@@ -199,7 +201,9 @@ def test_undo_in_the_browser_withdraws_the_vote_and_moves_on_and_keyboard_u_work
         token = page.get_attribute("#vote-panel", "hx-post")
         page.keyboard.press("2")
         page.wait_for_selector('[data-testid="revealed"]')
-        page.wait_for_function("() => document.querySelector('[data-testid=total]').textContent.trim() === '1'")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=total]').textContent.trim() === '1'"
+        )
         page.keyboard.press("u")
         page.wait_for_selector('[data-testid="undone"]')
         # The undone battle is closed for this voter (they saw its names): the next one is open.
