@@ -43,16 +43,17 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form}, status=status)
 
 
-def _mail_link(request: HttpRequest, email: str) -> bool:
-    """Mail a confirmation link; a mail server that is down is said on the page, never a 500."""
+def _mail_link(request: HttpRequest, email: str) -> int:
+    """Mail a confirmation link: 0 when sent, else the refusal's status (taken address 400, too many mails
+    429, mail server down 503), said on the page, never a 500."""
     link_for = lambda token: request.build_absolute_uri(reverse("verify-email-confirm", args=[token]))  # noqa: E731
     try:
         verification_send(user=request.user, email=email, link_for=link_for)
     except InputError as exc:
         messages.warning(request, exc.message)
-        return False
+        return exc.status
     messages.info(request, f"We mailed a link to {email}: follow it to confirm the address.")
-    return True
+    return 0
 
 
 @login_required
@@ -61,10 +62,11 @@ def verify_email(request: HttpRequest) -> HttpResponse:
     """Show whether the account's email is verified; POST mails a (new) confirmation link."""
     form = EmailVerificationForm(request.POST or None, initial={"email": request.user.email})
     posted = request.method == "POST" and form.is_valid()
-    if posted and _mail_link(request, form.cleaned_data["email"]):
+    refused = _mail_link(request, form.cleaned_data["email"]) if posted else 0
+    if posted and not refused:
         return redirect("verify-email")
     verified = VerifiedEmail.objects.filter(user=request.user).first()
-    status = 400 if form.errors else 503 if posted else 200  # 503: the mail server refused
+    status = 400 if form.errors else refused or 200
     return render(
         request, "registration/verify_email.html", {"form": form, "verified": verified}, status=status
     )

@@ -380,6 +380,8 @@ ARENA_SIGNUP_PER_HOUR_IP = env_int("ARENA_SIGNUP_PER_HOUR_IP", 5, minimum=1)
 ARENA_SIGNIN_FAILURES_PER_ACCOUNT = env_int("ARENA_SIGNIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
 ARENA_SIGNIN_FAILURES_PER_IP = env_int("ARENA_SIGNIN_FAILURES_PER_IP", 20, minimum=1)
 ARENA_SIGNIN_LOCKOUT_SECONDS = env_int("ARENA_SIGNIN_LOCKOUT_SECONDS", 900, minimum=1)
+# Email verification mails an address the account chose: at most this many per account per hour.
+ARENA_VERIFICATION_MAILS_PER_HOUR = env_int("ARENA_VERIFICATION_MAILS_PER_HOUR", 5, minimum=1)
 # Votes count towards ratings only from accounts at least this old (seconds; 0: from the first minute), unless
 # the account's email is verified; or, with ARENA_VOTE_REQUIRE_VERIFIED_EMAIL, only from verified accounts.
 ARENA_VOTE_MIN_ACCOUNT_AGE = env_int("ARENA_VOTE_MIN_ACCOUNT_AGE", 0, minimum=0)

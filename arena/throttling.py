@@ -6,6 +6,9 @@
   While locked, even the right password is refused, so guessing gains nothing; a success clears the
   account's failures.
 
+- Verification mails: at most ARENA_VERIFICATION_MAILS_PER_HOUR per account per clock hour (each one mails an
+  address the account chose: unthrottled, the form would mail anyone, any number of times).
+
 A refusal is a `Throttled` (message + seconds to wait); views answer it with 429 and Retry-After. When the
 cache is unreachable the throttle lets requests through (logged): a Redis outage must not lock everyone out.
 """
@@ -73,6 +76,21 @@ def signup_check(*, ip: str) -> Throttled | None:
         return Throttled(
             f"Too many accounts created from your network address: at most "
             f"{settings.ARENA_SIGNUP_PER_HOUR_IP} an hour. Try again in {_minutes(wait)}.",
+            wait,
+        )
+    return None
+
+
+@_guarded(None)
+def verification_mail_take(*, user_id: int) -> Throttled | None:
+    """Count one verification mail for the account, or refuse it when this hour's budget is spent."""
+    window = int(time.time() // HOUR)
+    used = _incr(_key("verify-mail", str(user_id), str(window)), HOUR + 60)
+    if used > settings.ARENA_VERIFICATION_MAILS_PER_HOUR:
+        wait = HOUR - int(time.time()) % HOUR
+        return Throttled(
+            f"Too many confirmation mails for this account: at most {settings.ARENA_VERIFICATION_MAILS_PER_HOUR} "
+            f"an hour. Try again in {_minutes(wait)}.",
             wait,
         )
     return None

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class VerifiedEmail(models.Model):
@@ -15,6 +16,12 @@ class VerifiedEmail(models.Model):
     )
     email = models.EmailField()
     verified_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # One mailbox verifies one account (checked with a message first by the service).
+            models.UniqueConstraint(Lower("email"), name="verified_email_one_account_per_address")
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} (verified)"

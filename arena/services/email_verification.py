@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from arena.errors import InputError
 from arena.models import VerifiedEmail
+from arena.throttling import verification_mail_take
 
 SALT = "arena.email-verification"
 
@@ -36,6 +37,10 @@ def verification_send(*, user, email: str, link_for) -> None:
         validate_email(email)
     except ValidationError:
         raise InputError(f"{email!r} is not an email address.", field="email") from None
+    _refuse_if_taken(user, email)
+    throttled = verification_mail_take(user_id=user.pk)
+    if throttled:
+        raise InputError(throttled.message, field="email", status=429)
     days = settings.ARENA_EMAIL_VERIFICATION_DAYS
     try:
         _send(user, email, link_for(verification_token(user=user, email=email)), days)
@@ -73,11 +78,22 @@ def verification_confirm(*, token: str) -> VerifiedEmail:
     user = get_user_model().objects.filter(pk=data.get("u")).first()
     if user is None:
         raise InputError("The account this link was sent for no longer exists.", status=404)
+    _refuse_if_taken(user, data["e"])
     with transaction.atomic():
         verified, _ = VerifiedEmail.objects.update_or_create(
             user=user, defaults={"email": data["e"], "verified_at": timezone.now()}
         )
     return verified
+
+
+def _refuse_if_taken(user, email: str) -> None:
+    """One mailbox verifies one account: otherwise a single address would make any number of votes count."""
+    taken = VerifiedEmail.objects.filter(email__iexact=email.strip()).exclude(user=user).exists()
+    if taken:
+        raise InputError(
+            f"{email} already confirms another account: each address may confirm one account. Use another.",
+            field="email",
+        )
 
 
 def email_verified(user) -> bool:

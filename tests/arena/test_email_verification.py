@@ -109,3 +109,29 @@ def test_a_verified_email_stands_in_for_the_minimum_account_age(settings):
     voter = factories.make_annotator_user("new-but-verified")
     VerifiedEmail.objects.create(user=voter, email="n@example.org")
     assert _vote_as(voter).excluded is False
+
+
+def test_one_address_confirms_one_account(client, user_client):
+    assert user_client.post("/accounts/verify-email/", {"email": "shared@example.org"}).status_code == 302
+    user_client.get(_link_in_last_mail())
+    other = factories.make_user("mallory")
+    client.force_login(other)
+    sent = len(mail.outbox)
+    response = client.post("/accounts/verify-email/", {"email": "SHARED@example.org"})
+    assert response.status_code == 400 and "already confirms another account" in response.content.decode()
+    assert len(mail.outbox) == sent and VerifiedEmail.objects.count() == 1
+    # A link made for the second account before the first confirmed is refused too.
+    token = verification_token(user=other, email="Shared@Example.org")
+    page = client.get(f"/accounts/verify-email/{token}/")
+    assert page.status_code == 400 and "already confirms another account" in page.content.decode()
+    assert list(VerifiedEmail.objects.values_list("email", flat=True)) == ["shared@example.org"]
+
+
+def test_confirmation_mails_are_capped_per_account_per_hour(user_client, settings):
+    settings.ARENA_VERIFICATION_MAILS_PER_HOUR = 2
+    for n in range(2):
+        assert user_client.post("/accounts/verify-email/", {"email": f"a{n}@example.org"}).status_code == 302
+    sent = len(mail.outbox)
+    response = user_client.post("/accounts/verify-email/", {"email": "a9@example.org"})
+    assert response.status_code == 429 and "Too many confirmation mails" in response.content.decode()
+    assert len(mail.outbox) == sent and not VerifiedEmail.objects.exists()
