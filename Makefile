@@ -18,13 +18,14 @@ $(STAMP): requirements.lock pyproject.toml
 demo: venv
 	DEBUG=1 ARENA_ALLOW_PRIVATE_ENDPOINTS=1 $(PY) manage.py demo
 
-## Provision PostgreSQL, Redis and Chromium as needed, then run the whole suite.
-test: venv
+## The static checks first (stopping at the first failure), then provision PostgreSQL, Redis and Chromium
+## as needed and run the whole suite.
+test: lint
 	bash scripts/test.sh
 
+## ruff check, ruff format --check, mypy (django-stubs; baseline in pyproject.toml), import contracts.
 lint: venv
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	bash scripts/lint.sh
 
 ## Benchmarks print their figures; they are not part of `make test`.
 bench: venv

@@ -96,7 +96,7 @@ TEMPLATES = [
 ]
 
 
-def _database() -> dict:
+def _database() -> dj_database_url.DBConfig:
     default_url = f"sqlite:///{VAR_DIR / 'arena.sqlite3'}"
     url = env_str("DATABASE_URL", default_url)
     try:

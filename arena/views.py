@@ -57,7 +57,7 @@ def contender_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
-def contender_outputs_export(request: HttpRequest, slug: str) -> HttpResponse:
+def contender_outputs_export(request: HttpRequest, slug: str) -> HttpResponse | StreamingHttpResponse:
     """The contender's outputs as a download (``format`` alpaca_eval or jsonl, optional ``prompt_set``)."""
     contender = selectors.contender_visible_or_404(request.user, slug)
     try:

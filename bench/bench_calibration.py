@@ -38,8 +38,8 @@ def main() -> None:
         scale()
         return
     truth = TRUTH - TRUTH.mean() + 1000.0
-    hits = {"raw": [], "calibrated": []}
-    widths = {"raw": [], "calibrated": []}
+    hits: dict[str, list[np.ndarray]] = {"raw": [], "calibrated": []}
+    widths: dict[str, list[np.ndarray]] = {"raw": [], "calibrated": []}
     started = time.perf_counter()
     for seed in range(args.replicates):
         rng = np.random.default_rng(10_000 + seed)

@@ -82,7 +82,7 @@ CHOICES = [
 
 async def vote_phase(port: int, people: list[Person], clients: int) -> Tally:
     """Every person posts their vote once; `clients` connections share the work."""
-    tally, queue = Tally(), asyncio.Queue()
+    tally, queue = Tally(), asyncio.Queue[Person]()
     for person in people:
         queue.put_nowait(person)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 from django import forms
 
@@ -58,7 +59,7 @@ class JudgeConfigForm(forms.Form):
 
     def __init__(self, *args, config: JudgeConfig | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["provider"].choices = [(name, name) for name in available()]
+        cast(forms.ChoiceField, self.fields["provider"]).choices = [(name, name) for name in available()]
         if config is not None:
             self.fields["slug"].disabled = True
 

@@ -11,11 +11,12 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from arena.errors import InputError
+from arena.htmx_request import HtmxHttpRequest
 from judges import selectors
 from judges.forms import CampaignForm, JudgeConfigForm
 from judges.models import Campaign, WorkStatus
@@ -41,13 +42,13 @@ def staff_required(view):
 
 
 @staff_required
-def campaign_list(request: HttpRequest) -> HttpResponse:
+def campaign_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "judges/campaign_list.html", {"campaigns": selectors.campaigns_recent()})
 
 
 @staff_required
 @require_http_methods(["GET", "POST"])
-def campaign_new(request: HttpRequest) -> HttpResponse:
+def campaign_new(request: HtmxHttpRequest) -> HttpResponse:
     form = CampaignForm(request.POST or None)
     estimate = None
     if request.method == "POST" and form.is_valid():
@@ -93,7 +94,7 @@ def _start(form: CampaignForm, user) -> Campaign:
 
 
 @staff_required
-def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     campaign = selectors.campaign_get_or_404(pk)
     context = {"campaign": campaign, "progress": campaign_progress(campaign=campaign)}
     if request.htmx:
@@ -105,7 +106,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 @require_POST
-def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def campaign_action(request: HtmxHttpRequest, pk: int, action: str) -> HttpResponse:
     campaign = selectors.campaign_get_or_404(pk)
     changed = ACTIONS[action](campaign=campaign)
     if not changed:
@@ -121,13 +122,13 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 @staff_required
-def config_list(request: HttpRequest) -> HttpResponse:
+def config_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "judges/config_list.html", {"configs": selectors.judge_configs_all()})
 
 
 @staff_required
 @require_http_methods(["GET", "POST"])
-def config_new(request: HttpRequest) -> HttpResponse:
+def config_new(request: HtmxHttpRequest) -> HttpResponse:
     form = JudgeConfigForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -142,7 +143,7 @@ def config_new(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 @require_http_methods(["GET", "POST"])
-def config_edit(request: HttpRequest, slug: str) -> HttpResponse:
+def config_edit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     config = selectors.judge_config_get_or_404(slug)
     initial = JudgeConfigForm.initial_for(config)
     form = JudgeConfigForm(request.POST or None, initial=initial, config=config)

@@ -106,7 +106,7 @@ def _api_reads(client, slugs: list[str], judges: list[str]) -> list[str]:
 
 def _crawl(client, seeds: list[str], *, follow_links: bool = True) -> dict[str, str]:
     """GET the seeds, then every same-site link found (breadth first); returns url -> body text."""
-    queue, seen, bodies = deque(seeds), set(seeds), {}
+    queue, seen, bodies = deque(seeds), set(seeds), dict[str, str]()
     while queue and len(bodies) < MAX_PAGES:
         url = queue.popleft()
         response = client.get(url)

@@ -30,7 +30,7 @@ def _validation_message(exc: ValidationError) -> str:
 def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(InputError)
     def input_error(request, exc: InputError):
-        body = {"error": exc.message, "field": exc.field}
+        body: dict[str, object] = {"error": exc.message, "field": exc.field}
         if exc.problems:
             body["problems"] = exc.problems  # each problem of an uploaded file, one a line of "error" too
         return api.create_response(request, body, status=exc.status)

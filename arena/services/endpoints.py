@@ -49,7 +49,7 @@ def _resolve(host: str, port: int) -> list[str]:
             f"The endpoint host {host!r} does not resolve ({exc}); check the URL's spelling.",
             field="endpoint_url",
         ) from None
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})
 
 
 def endpoint_url_check(url: str, *, field: str = "endpoint_url") -> None:

@@ -82,7 +82,8 @@ def _recount_store(client, key: str, lock: str, votes: dict[Pair, int]) -> None:
         try:
             pipe = client.pipeline(transaction=True)
             pipe.delete(key)
-            pipe.hset(key, mapping={_COUNTED: 1, **{_field(pair): n for pair, n in votes.items()}})
+            mapping: dict[str | bytes, int] = {_COUNTED: 1, **{_field(pair): n for pair, n in votes.items()}}
+            pipe.hset(key, mapping=mapping)
             pipe.expire(key, settings.ARENA_VOTE_PAIR_RECOUNT_SECONDS)
             pipe.execute()
         finally:

@@ -10,13 +10,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from arena.errors import InputError
+from arena.htmx_request import HtmxHttpRequest
 from arena.models import AnnotationTask, Annotator, Assignment
 from arena.voting.ballots import CHOICES, ballot_from_post
 from arena.voting.identity import Voter, annotator_for, client_ip, voter_for_request
@@ -31,7 +32,7 @@ from arena.voting.undoing import vote_undo
 BATTLE_TEMPLATE = "voting/battle.html"
 
 
-def _error(request: HttpRequest, message: str, status: int, headers: dict | None = None) -> HttpResponse:
+def _error(request: HtmxHttpRequest, message: str, status: int, headers: dict | None = None) -> HttpResponse:
     """htmx requests get the message as plain text (vote.js shows it); pages get it in the layout."""
     if request.htmx:
         response = HttpResponse(
@@ -44,14 +45,14 @@ def _error(request: HttpRequest, message: str, status: int, headers: dict | None
     return response
 
 
-def _rate_limited(request: HttpRequest, voter: Voter, scope: str) -> HttpResponse | None:
+def _rate_limited(request: HtmxHttpRequest, voter: Voter, scope: str) -> HttpResponse | None:
     limited = rate_limit_hit(scope=scope, voter_key=voter.key, ip=client_ip(request))
     if limited is None:
         return None
     return _error(request, limited.message, 429, {"Retry-After": str(limited.retry_after)})
 
 
-def _sign_in(request: HttpRequest, next_url: str) -> HttpResponse:
+def _sign_in(request: HtmxHttpRequest, next_url: str) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect(f"{reverse('login')}?next={next_url}")
     return redirect_to_login(next_url)
@@ -62,7 +63,7 @@ def _progress(task: AnnotationTask, annotator: Annotator) -> dict:
 
 
 def _battle_page(
-    request: HttpRequest, task: AnnotationTask, annotator: Annotator, undone: bool = False
+    request: HtmxHttpRequest, task: AnnotationTask, annotator: Annotator, undone: bool = False
 ) -> HttpResponse:
     assignment = assignment_serve(task=task, annotator=annotator)
     context = {
@@ -78,7 +79,7 @@ def _battle_page(
 
 
 @require_GET
-def vote(request: HttpRequest) -> HttpResponse:
+def vote(request: HtmxHttpRequest) -> HttpResponse:
     """Entry point: straight to the one open task, or a choice between several."""
     tasks = list(AnnotationTask.objects.filter(is_active=True).select_related("prompt_set"))
     if len(tasks) == 1:
@@ -88,7 +89,7 @@ def vote(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def task(request: HttpRequest, slug: str) -> HttpResponse:
+def task(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The guidelines first (until the annotator starts), then one battle at a time."""
     task = get_object_or_404(AnnotationTask, slug=slug, is_active=True)
     try:
@@ -108,7 +109,7 @@ def task(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-def submit(request: HttpRequest, token: str) -> HttpResponse:
+def submit(request: HtmxHttpRequest, token: str) -> HttpResponse:
     """Record the vote on the battle served under `token`, then reveal the models. Replays change nothing."""
     try:
         voter = voter_for_request(request, create=False)
@@ -143,7 +144,7 @@ def submit(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_GET
-def progress(request: HttpRequest, slug: str) -> HttpResponse:
+def progress(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The voter's counters and the task's progress bar (the fragment a reveal refreshes)."""
     task = get_object_or_404(AnnotationTask, slug=slug)
     try:
@@ -158,7 +159,7 @@ UNDONE_MESSAGE = "Your vote was withdrawn. Its battle is closed for you, since y
 
 
 @require_POST
-def undo(request: HttpRequest, token: str) -> HttpResponse:
+def undo(request: HtmxHttpRequest, token: str) -> HttpResponse:
     """Take back the vote given under `token` (within ARENA_VOTE_UNDO_SECONDS) and serve the next battle (the
     undone one is closed for this voter: they have seen its names)."""
     try:
@@ -176,7 +177,7 @@ def undo(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_POST
-def skip(request: HttpRequest, token: str) -> HttpResponse:
+def skip(request: HtmxHttpRequest, token: str) -> HttpResponse:
     """Record a skip (never a vote) and serve the next battle."""
     try:
         voter = voter_for_request(request, create=False)
@@ -193,14 +194,14 @@ def skip(request: HttpRequest, token: str) -> HttpResponse:
 
 @staff_member_required
 @require_GET
-def staff(request: HttpRequest) -> HttpResponse:
+def staff(request: HtmxHttpRequest) -> HttpResponse:
     context = {"tasks": tasks_overview(), "annotators": annotators_overview(), "flags": flags_recent()}
     return render(request, "voting/staff.html", context)
 
 
 @staff_member_required
 @require_POST
-def staff_exclusion(request: HttpRequest, pk: int) -> HttpResponse:
+def staff_exclusion(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Exclude an annotator's votes from ratings (or restore them); htmx gets the updated row back."""
     annotator = get_object_or_404(Annotator, pk=pk)
     excluded = request.POST.get("excluded") == "1"

@@ -121,7 +121,7 @@ def report_card(rows: ReportRows, *, rounds: int = 1000, seed: int = 0) -> dict:
     figures.update(_agreement(verdicts, majority, counts, kw))
     figures.update(_boards(rows.judge_board, rows.people_board))
     figures.update(_spend(rows.judgments))
-    card = {name: figures[name].value for name in FIGURES}
+    card: dict[str, object] = {name: figures[name].value for name in FIGURES}
     card["figures"] = {name: figures[name].as_dict() for name in FIGURES}
     card["counts"] = {
         "judgments": len(rows.judgments),

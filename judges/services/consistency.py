@@ -24,7 +24,7 @@ from judges.models import ACTIVE_STATUSES, FinalVerdict, Judgment, WorkStatus
 from judges.services.judgment_sql import final_verdict_insert, judgment_pair
 from judges.services.runtime import JudgeRuntime, judge_runtime
 
-_SIDE = {
+_SIDE: dict[str, dict[str, str]] = {
     Judgment.Order.SHOWN: {"A": "a", "B": "b", "tie": "tie"},
     Judgment.Order.SWAPPED: {"A": "b", "B": "a", "tie": "tie"},
 }

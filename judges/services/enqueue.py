@@ -50,7 +50,7 @@ def _batch_cap(campaign: Campaign) -> int:
     """`JUDGES_TASK_BATCH`, lowered so that a batch whose every call times out twice (answer and repair)
     still ends within the task's soft time limit, instead of being killed with judgments left unclaimed."""
     slowest = max((v.config.timeout_seconds for v in campaign.judges.select_related("config")), default=1)
-    fits = settings.CELERY_TASK_SOFT_TIME_LIMIT // max(1, 2 * slowest)
+    fits = int(settings.CELERY_TASK_SOFT_TIME_LIMIT // max(1, 2 * slowest))
     return max(1, min(settings.JUDGES_TASK_BATCH, fits))
 
 

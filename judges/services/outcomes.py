@@ -10,11 +10,13 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from judges.models import ErrorKind, WorkStatus
+from judges.models.work import WorkItem
 from judges.providers import PermanentProviderError, TransientProviderError, UnknownProviderError
 from judges.services.calls import CONFIG_LEVEL_STATUSES, Spend, backoff_seconds
 from judges.services.claims import work_finish, work_release
@@ -42,9 +44,9 @@ class RunResult:
 class Failure:
     """A failed call on a claimed row: which row, what was spent, which limit key and scope it belongs to."""
 
-    model: type
-    job: object
-    token: object
+    model: type[WorkItem]
+    job: WorkItem
+    token: uuid.UUID
     spend: Spend
     api_key: str
     limit_key: str

@@ -123,7 +123,7 @@ def _expand(paths: Sequence[str | Path], file_format: str) -> list[Path]:
 
 
 def _skip_notes(parsed: list[Columns]) -> tuple[str, ...]:
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for columns in parsed:
         if columns.skipped:
             counts[columns.skip_reason] += columns.skipped

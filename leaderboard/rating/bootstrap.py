@@ -37,9 +37,9 @@ class _Cells:
         # Each target appears once per kind (the cells are distinct), so plain assignment places them.
         wins = np.zeros((rounds, n * n))
         wins[:, self.win_targets] = cell_counts[:, :n_wins]
-        ties = np.zeros((rounds, n * n))
-        ties[:, self.tie_targets] = cell_counts[:, n_wins:]
-        ties = ties.reshape(rounds, n, n)
+        flat_ties = np.zeros((rounds, n * n))
+        flat_ties[:, self.tie_targets] = cell_counts[:, n_wins:]
+        ties = flat_ties.reshape(rounds, n, n)
         return wins.reshape(rounds, n, n) + 0.5 * (ties + ties.transpose(0, 2, 1))
 
     def comparison_matrix(self, cell_counts: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ What happens with ill-posed data (always recorded in ``result.diagnostics``):
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -84,7 +85,8 @@ class _Solver:
         return log_strengths_newton(comparison_matrices, initial, tol=self.tol, max_iter=self.max_iter)
 
     def near(self, comparison_matrices: np.ndarray, centre: _Centre) -> np.ndarray:
-        """As :meth:`newton`, for resamples of ``centre``."""
+        """As :meth:`newton`, for resamples of ``centre`` (a plainly fittable one of two or more models)."""
+        assert centre.inverse is not None, "only a plainly fittable centre of two or more has an inverse"
         return log_strengths_near(
             comparison_matrices, centre.theta, centre.inverse, tol=self.tol, max_iter=self.max_iter
         )
@@ -264,7 +266,7 @@ def _params(
     per_component: bool,
     fallback_alpha: float | None,
     tol: float,
-) -> dict:
+) -> dict[str, Any]:
     return {
         "anchor": anchor.describe(),
         "bootstrap_rounds": rounds,

@@ -27,6 +27,7 @@ rectifier pushing a contender beyond "always wins" still yields a finite rating.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ class CalibratedResult:
     shift: np.ndarray
     n_labelled: int
     n_judged: int
-    params: dict
+    params: dict[str, Any]
 
 
 def fit_calibrated_bradley_terry(

@@ -11,6 +11,7 @@ Two conditions matter (Zermelo, Ford):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ class Diagnostics:
     def with_regularisation(self, alpha: float | None, bootstrap_rounds: int) -> Diagnostics:
         return replace(self, regularisation_alpha=alpha, bootstrap_regularised_rounds=bootstrap_rounds)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"connected": self.connected}
 
     def notes(self) -> list[str]:

@@ -37,7 +37,7 @@ class Anchor:
         """The anchor one component uses: the named model where it lives, the mean elsewhere."""
         return self if self.model is None or self.model in models else Anchor(self.rating)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, float | str | None]:
         return {"rating": self.rating, "model": self.model}
 
 

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
-from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, Expression, Q, QuerySet, Value, When
 from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -177,6 +177,7 @@ def verdicts_exported(export: BattleExport, *, sees_blind: bool) -> QuerySet:
         verdicts = verdicts.filter(created__gte=export.since)
     if export.file_format == "fastchat":
         verdicts = verdicts.filter(outcome__isnull=False)
+    blind: Expression
     if sees_blind:
         blind = Value(False, output_field=BooleanField())
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ def board_fit(data: BoardData, settings: FitSettings) -> BoardFit:
 
 def _ratings(data: BoardData, settings: FitSettings) -> BoardFit:
     counts = data.counts
-    matrices = {
+    matrices: dict[str, Any] = {
         "win_fraction": win_fraction_matrix(counts),
         "battle_count": battle_count_matrix(counts),
         "average_win_rate": average_win_rate(counts),

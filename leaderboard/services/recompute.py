@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -94,7 +95,11 @@ def boards_read(
     with transaction.atomic():
         if connection.vendor == "postgresql":
             _postgresql_session(first_in_transaction=not outer)
-        scope = {"source_ids": source_ids, "dimension_ids": dimension_ids, "by_category": by_category}
+        scope: dict[str, Any] = {
+            "source_ids": source_ids,
+            "dimension_ids": dimension_ids,
+            "by_category": by_category,
+        }
         pairs = verdict_pairs_aggregate(**scope)
         styles = verdict_styles_aggregate(**scope) if style_on else None
         slugs = dict(Contender.objects.values_list("id", "slug"))

@@ -68,7 +68,7 @@ def _independent_vicuna_figures() -> dict:
                 if la != lb:
                     length_eligible += 1
                     longer += (score == 1) == (la > lb)
-    classes = Counter()
+    classes: Counter[str] = Counter()
     for (_, low, high), orders in by_unit.items():
         s1, s2 = orders[low], orders[high]  # low shown first, then high shown first
         if -1 in (s1, s2):
