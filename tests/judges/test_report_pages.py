@@ -114,3 +114,11 @@ def test_a_unicode_digit_as_version_is_a_400_not_a_500(client, judged):
     # "²" passes str.isdigit() but not int(): the page must refuse it, not crash.
     response = client.get("/judges/report/gpt4-small/?version=%C2%B2")
     assert response.status_code == 400 and "whole number" in response.content.decode()
+
+
+def test_the_api_address_the_overview_names_answers(client, judged):
+    import re
+
+    html = client.get("/judges/report/?dimension=overall").content.decode()
+    path = re.search(r"API: <code>([^<]+)</code>", html).group(1).replace("&amp;", "&")
+    assert client.get(path).status_code == 200
