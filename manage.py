@@ -17,9 +17,13 @@ def main() -> None:
         return
     settings = "arena.settings_files" if command in FILE_ONLY_COMMANDS else "arena.settings"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings)
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as exc:  # a setting is missing or malformed: say which, not a traceback
+        sys.exit(f"manage.py: {exc}")
 
 
 def file_only_command_run(command: str) -> None:

@@ -49,3 +49,14 @@ def test_local_defaults_need_no_services(tmp_path):
     assert result.stdout.split() == ["django.db.backends.sqlite3", str(512 * 1024)]
     key_file = tmp_path / "var" / "secret_key"
     assert key_file.exists() and oct(key_file.stat().st_mode)[-3:] == "600"
+
+
+def test_manage_py_says_what_is_misconfigured_in_one_line(tmp_path):
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    base.update(ARENA_VAR_DIR=str(tmp_path / "var"), DEBUG="0")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith("manage.py: SECRET_KEY is required when DEBUG is off")
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
