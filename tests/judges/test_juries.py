@@ -240,7 +240,9 @@ def _by_model(body):
     return script(body)
 
 
-def test_per_order_choices_combine_the_members_choices_in_that_order(db):
+def _panel_after_a_campaign():
+    """Three judges (two follow the marked answer, the third always names the first shown) judge 3 prompts;
+    returns (campaign, a majority jury of the three, not yet refreshed)."""
     with OpenAIStub(script=_by_model) as stub:
         prompt_set, contenders = make_arena(n_prompts=3)
         for n in (1, 2, 3):
@@ -250,6 +252,11 @@ def test_per_order_choices_combine_the_members_choices_in_that_order(db):
     jury = jury_create(
         slug="panel", name="Panel", method="majority", members=["judge-1", "judge-2", "judge-3"]
     )
+    return campaign, jury
+
+
+def test_per_order_choices_combine_the_members_choices_in_that_order(db):
+    campaign, jury = _panel_after_a_campaign()
     refreshed = jury_refresh(jury=jury)
     # Independently: the plurality of the members' positional labels per battle × order (ties break to "tie").
     labels: dict[tuple[int, str], list[str]] = {}
@@ -308,15 +315,7 @@ def test_staff_edit_a_jury_in_the_admin_and_one_member_is_refused(three_judges, 
 def test_a_jury_has_a_report_card_from_its_per_order_choices(db):
     from judges.report.services import report_card_for_source
 
-    with OpenAIStub(script=_by_model) as stub:
-        prompt_set, contenders = make_arena(n_prompts=3)
-        for n in (1, 2, 3):
-            make_judge(f"judge-{n}", model=f"m{n}", base_url=stub.base_url)
-        campaign = start_campaign(prompt_set, contenders, "judge-1", "judge-2", "judge-3")
-        run_inline(campaign)
-    jury = jury_create(
-        slug="panel", name="Panel", method="majority", members=["judge-1", "judge-2", "judge-3"]
-    )
+    campaign, jury = _panel_after_a_campaign()
     jury_refresh(jury=jury)
     overall = Dimension.objects.get(slug="overall")
     card = report_card_for_source(jury.source, overall, rounds=20)
