@@ -37,10 +37,18 @@ class PromptSet(models.Model):
 
 
 class Prompt(models.Model):
+    """A question put to every contender: one user turn, or a conversation of several.
+
+    `text` is always the first user turn, so single-turn code reads it unchanged; `later_turns` holds the user
+    turns after it (empty for a single-turn prompt) and `system_message` an optional system message.
+    """
+
     prompt_set = models.ForeignKey(PromptSet, on_delete=models.CASCADE, related_name="prompts")
     # The id the uploader used in their file; unique within the set.
     external_id = models.CharField(max_length=100)
     text = models.TextField()
+    system_message = models.TextField(blank=True, default="", db_default="")
+    later_turns = models.JSONField(default=list, blank=True, db_default=[])
     category = models.CharField(max_length=100, blank=True, db_index=True)
     language = models.CharField(max_length=20, default="en")
     reference_answer = models.TextField(blank=True)
@@ -55,13 +63,27 @@ class Prompt(models.Model):
     def __str__(self) -> str:
         return f"{self.prompt_set.slug}/{self.external_id}"
 
+    @property
+    def user_turns(self) -> list[str]:
+        """Every user turn in order, the first being `text`."""
+        return [self.text, *self.later_turns]
+
+    @property
+    def is_multi_turn(self) -> bool:
+        return bool(self.later_turns)
+
 
 class Output(models.Model):
-    """A contender's answer to one prompt. Style counts feed style-controlled ratings."""
+    """A contender's answer to one prompt. Style counts feed style-controlled ratings.
+
+    `text` is the reply to the prompt's first user turn; `later_replies` the replies to its `later_turns`, one
+    each, in order (the services that write outputs keep the two lists the same length).
+    """
 
     contender = models.ForeignKey("arena.Contender", on_delete=models.CASCADE, related_name="outputs")
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="outputs")
     text = models.TextField()
+    later_replies = models.JSONField(default=list, blank=True, db_default=[])
     n_chars = models.PositiveIntegerField(default=0)
     n_headers = models.PositiveIntegerField(default=0)
     n_list_items = models.PositiveIntegerField(default=0)
@@ -79,3 +101,8 @@ class Output(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contender.slug} on {self.prompt}"
+
+    @property
+    def replies(self) -> list[str]:
+        """Every reply in order, the first being `text`."""
+        return [self.text, *self.later_replies]
