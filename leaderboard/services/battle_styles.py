@@ -21,6 +21,7 @@ from django.db import connection
 
 from arena.models import Battle, Output
 from leaderboard.services.query_arrays import query_arrays
+from leaderboard.services.verdict_sql import column_of, table_of
 
 STYLE_FIELDS = ("n_chars", "n_headers", "n_list_items", "n_bold")
 # Battles asked for by id at a time (a portable IN list; SQLite allows 32,766 parameters).
@@ -109,19 +110,18 @@ def _read(ids: np.ndarray | None) -> BattleTable:
 def _battles_sql(n_ids: int) -> str:
     """Each battle's id, contenders, prompt and both answers' style counts, named as `_table_of` reads them;
     of `n_ids` given battles, or of all when 0."""
-    battle, output = Battle._meta, Output._meta
     styles = ", ".join(
-        f"o{side}.{output.get_field(field).column} AS {side}_{field}"
+        f"o{side}.{column_of(Output, field)} AS {side}_{field}"
         for side in ("a", "b")
         for field in STYLE_FIELDS
     )
     where = f" WHERE bt.id IN ({', '.join(['%s'] * n_ids)})" if n_ids else ""
     return (
-        f"SELECT bt.id AS id, bt.{battle.get_field('contender_a').column} AS a, "
-        f"bt.{battle.get_field('contender_b').column} AS b, bt.{battle.get_field('prompt').column} AS prompt, "
-        f"{styles} FROM {battle.db_table} AS bt "
-        f"JOIN {output.db_table} AS oa ON oa.id = bt.{battle.get_field('output_a').column} "
-        f"JOIN {output.db_table} AS ob ON ob.id = bt.{battle.get_field('output_b').column}{where}"
+        f"SELECT bt.id AS id, bt.{column_of(Battle, 'contender_a')} AS a, "
+        f"bt.{column_of(Battle, 'contender_b')} AS b, bt.{column_of(Battle, 'prompt')} AS prompt, "
+        f"{styles} FROM {table_of(Battle)} AS bt "
+        f"JOIN {table_of(Output)} AS oa ON oa.id = bt.{column_of(Battle, 'output_a')} "
+        f"JOIN {table_of(Output)} AS ob ON ob.id = bt.{column_of(Battle, 'output_b')}{where}"
     )
 
 

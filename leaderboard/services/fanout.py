@@ -18,6 +18,7 @@ consistent read of the plan, wherever it is fitted.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from leaderboard.services.board_jobs import board_jobs_create, board_jobs_states
 from leaderboard.services.board_packing import built_snapshot_unpack
 from leaderboard.services.board_plan import BuiltSnapshot, PlannedBoard
 
+logger = logging.getLogger(__name__)
 FIT_TASK = "leaderboard.fit_boards"
 # Tasks sent per run, at most: each fits jobs until none is left, so this only needs to exceed the number
 # of worker processes that could help; the extra ones find nothing to do and return at once.
@@ -90,11 +92,19 @@ def boards_reusable(plan: list[PlannedBoard]) -> dict[int, ReusedSnapshot]:
 
 
 def _send_fit_tasks(run_id: int, n_tasks: int) -> None:
+    """Ask the other workers for help. If the broker cannot take the messages, the coordinator fits every
+    board itself: slower, but the run completes."""
     from celery import group
+    from kombu.exceptions import OperationalError
 
     from arena.celery import app
 
-    group(app.signature(FIT_TASK, kwargs={"run_id": run_id}) for _ in range(n_tasks)).apply_async()
+    try:
+        group(app.signature(FIT_TASK, kwargs={"run_id": run_id}) for _ in range(n_tasks)).apply_async()
+    except (OperationalError, OSError):
+        logger.warning(
+            "Could not send fit tasks for run %s; fitting its boards here alone", run_id, exc_info=True
+        )
 
 
 def _wait_for_other_workers(run_id: int, heartbeat: Callable[[], None]) -> None:
@@ -117,8 +127,13 @@ def _failure_message(run_id: int) -> str:
 
 
 def _fitted_snapshots(run: RecomputeRun) -> dict[int, BuiltSnapshot]:
-    results = BoardJob.objects.filter(run=run, state=BoardJob.State.DONE).values_list("result", flat=True)
-    return dict(built_snapshot_unpack(bytes(result), run) for result in results.iterator())
+    done = BoardJob.objects.filter(run=run, state=BoardJob.State.DONE, result__isnull=False)
+    fitted = {}
+    for result in done.values_list("result", flat=True).iterator():
+        assert result is not None  # filtered above (and a check constraint: a done job has a result)
+        order, built = built_snapshot_unpack(bytes(result), run)
+        fitted[order] = built
+    return fitted
 
 
 def snapshot_copy(*, reused: ReusedSnapshot, run: RecomputeRun) -> None:

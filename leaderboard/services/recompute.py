@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from itertools import groupby
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +26,7 @@ from leaderboard.services.aggregation import (
     verdict_styles_aggregate,
 )
 from leaderboard.services.agreement import Agreement, judge_agreements_compute
-from leaderboard.services.board_plan import PlannedBoard, boards_plan, planned_board_fit
+from leaderboard.services.board_plan import BuiltSnapshot, PlannedBoard, boards_plan, planned_board_fit
 from leaderboard.services.boards import BoardInput, boards_assemble
 from leaderboard.services.coverage import coverage_read
 from leaderboard.services.fanout import ReusedSnapshot, StoredBoard, boards_fit_fanned_out, snapshot_copy
@@ -166,16 +165,16 @@ def run_store(
     """Write the snapshots (built, or copied from the previous run), their rows and judge agreement, delete
     the run's board jobs, and mark the run done, in one transaction: pages never see a run half stored."""
     with transaction.atomic():
-        rows: list[SnapshotRow] = []
-        for reused, entries in groupby(stored, key=lambda entry: isinstance(entry, ReusedSnapshot)):
-            if reused:
-                for entry in entries:
-                    snapshot_copy(reused=entry, run=run)
-                continue
-            built = list(entries)
-            Snapshot.objects.bulk_create(snapshot for snapshot, _ in built)
-            rows += [row for _, snapshot_rows in built for row in snapshot_rows]
-        SnapshotRow.objects.bulk_create(rows, batch_size=2000)
+        # In plan order, so snapshot ids follow it as in a serial run: built ones in bulk, copies one by one.
+        built: list[BuiltSnapshot] = []
+        for entry in stored:
+            if isinstance(entry, ReusedSnapshot):
+                _snapshots_create(built)
+                built = []
+                snapshot_copy(reused=entry, run=run)
+            else:
+                built.append(entry)
+        _snapshots_create(built)
         JudgeAgreement.objects.bulk_create(
             JudgeAgreement(
                 run=run,
@@ -195,6 +194,11 @@ def run_store(
         run.n_verdicts = sum(board.data.n_verdicts for board in boards if _counts_each_verdict_once(board))
         run.duration_ms = int(1000 * (time.perf_counter() - started))
         run.save()
+
+
+def _snapshots_create(built: list[BuiltSnapshot]) -> None:
+    Snapshot.objects.bulk_create(snapshot for snapshot, _ in built)
+    SnapshotRow.objects.bulk_create((row for _, rows in built for row in rows), batch_size=2000)
 
 
 def _status(entry: StoredBoard) -> str:

@@ -26,11 +26,11 @@ class SqlQuery:
     params: list
 
 
-def _table(model) -> str:
+def table_of(model) -> str:
     return model._meta.db_table
 
 
-def _column(model, field: str) -> str:
+def column_of(model, field: str) -> str:
     return model._meta.get_field(field).column
 
 
@@ -57,13 +57,13 @@ def counted_where(*, source_ids: list[int] | None, dimension_ids: list[int] | No
         return None
     params: list = []
     conditions = [
-        f"NOT v.{_column(Verdict, 'excluded')}",
-        _in_list(f"v.{_column(Verdict, 'contender_a')}", approved, params),
-        _in_list(f"v.{_column(Verdict, 'contender_b')}", approved, params),
-        _in_list(f"v.{_column(Verdict, 'dimension')}", active, params),
+        f"NOT v.{column_of(Verdict, 'excluded')}",
+        _in_list(f"v.{column_of(Verdict, 'contender_a')}", approved, params),
+        _in_list(f"v.{column_of(Verdict, 'contender_b')}", approved, params),
+        _in_list(f"v.{column_of(Verdict, 'dimension')}", active, params),
     ]
     if source_ids is not None:
-        conditions.append(_in_list(f"v.{_column(Verdict, 'source')}", list(source_ids), params))
+        conditions.append(_in_list(f"v.{column_of(Verdict, 'source')}", list(source_ids), params))
     return SqlQuery(" AND ".join(conditions), params)
 
 
@@ -71,7 +71,7 @@ def pairs_query(where: SqlQuery, categories: tuple[str, ...] | None) -> SqlQuery
     """Counted verdicts grouped by (source, dimension, category code, A, B, outcome code) with their number
     and score sum. `categories`: the codes' names, or None to put every verdict under code 0 (no join)."""
     params: list = []
-    category_column = f"p.{_column(Prompt, 'category')}"
+    category_column = f"p.{column_of(Prompt, 'category')}"
     if categories is None:
         category, joins, grouped = "0", "", []
     else:
@@ -79,21 +79,21 @@ def pairs_query(where: SqlQuery, categories: tuple[str, ...] | None) -> SqlQuery
         params.extend(categories)
         category, grouped = f"CASE {category_column} {cases} ELSE {UNKNOWN_CODE} END", [category_column]
         joins = (
-            f" JOIN {_table(Battle)} AS bt ON bt.id = v.{_column(Verdict, 'battle')}"
-            f" JOIN {_table(Prompt)} AS p ON p.id = bt.{_column(Battle, 'prompt')}"
+            f" JOIN {table_of(Battle)} AS bt ON bt.id = v.{column_of(Verdict, 'battle')}"
+            f" JOIN {table_of(Prompt)} AS p ON p.id = bt.{column_of(Battle, 'prompt')}"
         )
-    outcome_column = f"v.{_column(Verdict, 'outcome')}"
+    outcome_column = f"v.{column_of(Verdict, 'outcome')}"
     outcome = (
         f"CASE WHEN {outcome_column} IS NULL THEN {SOFT_CODE} "
         + " ".join(f"WHEN {outcome_column} = '{name}' THEN {code}" for name, code in OUTCOME_CODES.items())
         + f" ELSE {UNKNOWN_CODE} END"
     )
     selected = {
-        "source": f"v.{_column(Verdict, 'source')}",
-        "dimension": f"v.{_column(Verdict, 'dimension')}",
+        "source": f"v.{column_of(Verdict, 'source')}",
+        "dimension": f"v.{column_of(Verdict, 'dimension')}",
         "category": category,
-        "a": f"v.{_column(Verdict, 'contender_a')}",
-        "b": f"v.{_column(Verdict, 'contender_b')}",
+        "a": f"v.{column_of(Verdict, 'contender_a')}",
+        "b": f"v.{column_of(Verdict, 'contender_b')}",
         "outcome": outcome,
     }
     # Grouped by the stored columns; the codes are computed from them once per group.
@@ -107,8 +107,8 @@ def pairs_query(where: SqlQuery, categories: tuple[str, ...] | None) -> SqlQuery
     ]
     sql = (
         f"SELECT {', '.join(f'{expression} AS {name}' for name, expression in selected.items())}, "
-        f"COUNT(*) AS count, SUM(v.{_column(Verdict, 'score')}) AS total "
-        f"FROM {_table(Verdict)} AS v{joins} WHERE {where.sql} GROUP BY {', '.join(grouped)}"
+        f"COUNT(*) AS count, SUM(v.{column_of(Verdict, 'score')}) AS total "
+        f"FROM {table_of(Verdict)} AS v{joins} WHERE {where.sql} GROUP BY {', '.join(grouped)}"
     )
     return SqlQuery(sql, params + where.params)
 
@@ -123,5 +123,5 @@ def battle_scores_query(where: SqlQuery) -> SqlQuery:
         "b": "contender_b",
         "score": "score",
     }
-    selected = ", ".join(f"v.{_column(Verdict, field)} AS {name}" for name, field in columns.items())
-    return SqlQuery(f"SELECT {selected} FROM {_table(Verdict)} AS v WHERE {where.sql}", list(where.params))
+    selected = ", ".join(f"v.{column_of(Verdict, field)} AS {name}" for name, field in columns.items())
+    return SqlQuery(f"SELECT {selected} FROM {table_of(Verdict)} AS v WHERE {where.sql}", list(where.params))
