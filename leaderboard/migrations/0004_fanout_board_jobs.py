@@ -4,6 +4,17 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def _jobs_unlogged(apps, schema_editor):
+    """Board jobs are scratch data for a running recompute (a crash fails the run anyway), so on PostgreSQL
+    their table skips the write-ahead log, and their packed columns are stored without compression attempts."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    table = apps.get_model("leaderboard", "BoardJob")._meta.db_table
+    schema_editor.execute(f"ALTER TABLE {table} SET UNLOGGED")
+    for column in ("payload", "result"):
+        schema_editor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET STORAGE EXTERNAL")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -35,4 +46,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('run', 'position'), name='board_job_once_per_position'), models.CheckConstraint(condition=models.Q(('state__in', ['pending', 'claimed', 'done', 'failed'])), name='board_job_state_valid'), models.CheckConstraint(condition=models.Q(models.Q(('state', 'done'), _negated=True), ('result__isnull', False), _connector='OR'), name='board_job_done_has_result'), models.CheckConstraint(condition=models.Q(models.Q(('state', 'claimed'), _negated=True), models.Q(models.Q(('token', ''), _negated=True), ('lease_until__isnull', False)), _connector='OR'), name='board_job_claim_has_lease')],
             },
         ),
+        migrations.RunPython(_jobs_unlogged, migrations.RunPython.noop),
     ]

@@ -52,9 +52,23 @@ def planned_board_pack(planned: PlannedBoard) -> bytes:
         arrays |= {f"style_{name}": getattr(data.style, name) for name in _STYLE}
     if planned.labelled is not None:
         arrays |= {f"labelled_{name}": getattr(planned.labelled, name) for name in _LABELLED}
+    narrowed = {name: _narrowed(array) for name, array in arrays.items()}
+    header["restore"] = {
+        name: array.dtype.str for name, array in arrays.items() if narrowed[name] is not array
+    }
     buffer = io.BytesIO()
-    np.savez(buffer, header=np.frombuffer(orjson.dumps(header), np.uint8), **arrays)
+    np.savez(buffer, header=np.frombuffer(orjson.dumps(header), np.uint8), **narrowed)
     return buffer.getvalue()
+
+
+def _narrowed(array: np.ndarray) -> np.ndarray:
+    """`array` as uint32 when that loses nothing (style counts, weights and indices are whole numbers kept as
+    floats or int64): the packed board is half the size. Otherwise `array` itself."""
+    if array.dtype == np.uint32 or array.dtype.kind not in "iuf" or array.size == 0:
+        return array
+    with np.errstate(invalid="ignore"):
+        whole = (array >= 0) & (array < 2**32) & (array == np.floor(array)) & ~np.signbit(array)
+    return array.astype(np.uint32) if whole.all() else array
 
 
 def planned_board_unpack(packed: bytes) -> PlannedBoard:
@@ -62,6 +76,8 @@ def planned_board_unpack(packed: bytes) -> PlannedBoard:
         with np.load(io.BytesIO(packed), allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
         header = orjson.loads(arrays.pop("header").tobytes())
+        for name, dtype in header["restore"].items():
+            arrays[name] = arrays[name].astype(np.dtype(dtype))
     except (ValueError, OSError, KeyError, orjson.JSONDecodeError) as error:
         raise PackingError(f"not a packed board: {error}") from error
     source = dict(header["source"], source_ids=tuple(header["source"]["source_ids"]))
