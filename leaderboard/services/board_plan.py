@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from threadpoolctl import threadpool_limits
+
 from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
 from leaderboard.services.board_fingerprint import board_fingerprint
 from leaderboard.services.boards import BoardInput
@@ -55,11 +57,16 @@ def boards_plan(
 
 
 def planned_board_fit(planned: PlannedBoard, fits: FitSettings, run: RecomputeRun) -> BuiltSnapshot:
-    """Fit, calibrate and build the snapshot (unsaved) of one planned board. No database access."""
+    """Fit, calibrate and build the snapshot (unsaved) of one planned board. No database access.
+
+    BLAS runs single-threaded here, in both paths alike (so they compute the same floats): boards are fitted
+    in parallel by processes, and the fits' matrices (contenders + 4 square) are too small for threads to
+    do anything but wait for each other: on a busy machine that made the small solves far slower."""
     board = planned.board
-    fit = board_fit(board.data, fits)
-    labelled = {} if planned.labelled is None else {_labelled_key(board): planned.labelled}
-    calibration = board_calibrate(board, fit, labelled, fits)
+    with threadpool_limits(limits=1, user_api="blas"):
+        fit = board_fit(board.data, fits)
+        labelled = {} if planned.labelled is None else {_labelled_key(board): planned.labelled}
+        calibration = board_calibrate(board, fit, labelled, fits)
     snapshot = snapshot_build(run, board, fit, calibration, fingerprint=planned.fingerprint)
     return snapshot, snapshot_rows_build(snapshot, board, fit, calibration, planned.covered)
 
