@@ -52,7 +52,7 @@ def planned_board_pack(planned: PlannedBoard) -> bytes:
         arrays |= {f"style_{name}": getattr(data.style, name) for name in _STYLE}
     if planned.labelled is not None:
         arrays |= {f"labelled_{name}": getattr(planned.labelled, name) for name in _LABELLED}
-    narrowed = {name: _narrowed(array) for name, array in arrays.items()}
+    narrowed: dict[str, Any] = {name: _narrowed(array) for name, array in arrays.items()}
     header["restore"] = {
         name: array.dtype.str for name, array in arrays.items() if narrowed[name] is not array
     }
