@@ -24,10 +24,14 @@ router = Router(tags=["submissions"])
 
 
 class PromptOut(Schema):
+    """`text` is the first user turn; a multi-turn prompt also lists every user turn in `turns`."""
+
     id: str
     category: str
     language: str
     text: str
+    turns: list[str] | None = None
+    system: str | None = None
     reference: str | None = None
 
 
@@ -198,4 +202,7 @@ def list_prompt_sets(request):
 )
 def list_prompts(request, slug: str):
     prompt_set = prompt_set_get(slug=slug)
-    return [prompt_record(p, with_reference=prompt_set.show_references) for p in prompts_ordered(prompt_set)]
+    return [
+        {**prompt_record(p, with_reference=prompt_set.show_references), "text": p.text}
+        for p in prompts_ordered(prompt_set)
+    ]

@@ -73,8 +73,9 @@ def _order_problem(number: int, role: str, wanted: str, with_replies: bool) -> s
             f"message {number} is an assistant message; a prompts file gives the user turns only (the "
             "models' replies are what is compared: upload them as outputs)."
         )
+    wanted_text = "the assistant's reply" if wanted == "assistant" else "a user turn"
     return (
-        f"message {number} should be a {wanted} message but is a {role} message; after the optional system "
+        f"message {number} should be {wanted_text} but is a {role} message; after the optional system "
         "message, user and assistant messages must alternate, starting with a user turn."
     )
 
