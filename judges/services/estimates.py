@@ -69,6 +69,8 @@ def judgments_expand(
                 texts = JudgeTexts.for_order(
                     order=order, question=prompt.text, output_a=battle.output_a.text,
                     output_b=battle.output_b.text, reference=prompt.reference_answer, version=version,
+                    later_turns=prompt.later_turns, system=prompt.system_message,
+                    later_a=battle.output_a.later_replies, later_b=battle.output_b.later_replies,
                 )  # fmt: skip
                 tokens = 0 if offline[version.pk] else estimated_input_tokens(version, texts)
                 key = judge_content_key(version, texts)
