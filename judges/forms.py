@@ -41,8 +41,9 @@ class JudgeConfigForm(forms.Form):
     )
     sees_reference = forms.BooleanField(required=False, label="Show the reference answer to the judge")
     judge_turns = forms.ChoiceField(
-        choices=JudgeTurns.choices, initial=JudgeTurns.WHOLE, label="Multi-turn battles: judge",
-        help_text="A conversation is always shown whole; this says which replies the verdict is about.",
+        choices=JudgeTurns.choices, initial=JudgeTurns.WHOLE, required=False, label="Multi-turn battles: judge",
+        help_text="A conversation is always shown whole; this says which replies the verdict is about "
+        "(left out: the whole conversation).",
     )  # fmt: skip
     template = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}), initial=DEFAULT_TEMPLATE,
@@ -70,6 +71,7 @@ class JudgeConfigForm(forms.Form):
     def to_data(self) -> JudgeConfigData:
         data = {k: v for k, v in self.cleaned_data.items() if k != "slug"}
         data["dimensions"] = [d.slug for d in data["dimensions"]]
+        data["judge_turns"] = data.get("judge_turns") or JudgeTurns.WHOLE
         return JudgeConfigData(**data)
 
     def clean(self):

@@ -5,6 +5,7 @@ keys are byte for byte what they were before conversations existed."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from arena.errors import InputError
 from arena.models import Output, Verdict
 from judges.models import Judgment
 from judges.prompting import (
@@ -22,6 +24,7 @@ from judges.prompting import (
     render_judge_conversation_messages,
     render_judge_messages,
 )
+from judges.services.configs import JudgeConfigData, judge_config_update
 from judges.services.requests import JudgeTexts, judge_content_key
 from tests.judges.conftest import make_judge, run_inline, start_campaign
 from tests.support.conversations import import_mt_bench
@@ -156,3 +159,19 @@ def test_a_changed_later_reply_changes_the_reuse_key(mt_arena):
     assert key != judge_content_key(version, JudgeTexts.for_order(**base | {"system": "Be brief."}))
     last = SimpleNamespace(**vars(version) | {"judge_turns": "last"})
     assert key != judge_content_key(last, JudgeTexts.for_order(**base | {"version": last}))
+
+
+def test_judge_turns_is_part_of_a_config_version_and_a_bad_value_is_refused(db):
+    config = make_judge("turns")
+    first = config.current_version
+    data = JudgeConfigData(name="Turns", provider="openai", model="stub-model", dimensions=["overall"])
+    last = judge_config_update(config=config, data=dataclasses.replace(data, judge_turns="last"))
+    assert last.number == 2 and last.judge_turns == "last"
+    again = judge_config_update(config=config, data=data)
+    assert again.pk == first.pk and again.judge_turns == "whole"
+    with pytest.raises(
+        InputError, match="Judge config field 'judge_turns': 'each' is not one of whole, last"
+    ):
+        judge_config_update(config=config, data=dataclasses.replace(data, judge_turns="each"))
+    config.refresh_from_db()
+    assert config.current_version_id == first.pk and config.versions.count() == 2
