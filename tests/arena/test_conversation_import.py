@@ -240,3 +240,33 @@ def test_an_explicit_format_wins_over_detection_and_names_what_is_missing(db, tm
     assert _state() == (0, [], [])
     call_command("import_prompts", str(path), prompt_set="good", stdout=io.StringIO())
     assert Prompt.objects.get().user_turns == ["Hello?"]
+
+
+def test_the_outputs_template_of_a_conversation_set_asks_one_reply_per_turn(client, mt_set, user):
+    template = client.get("/prompt-sets/mt-mini/outputs-template.jsonl").getvalue().decode()
+    records = [json.loads(line) for line in template.splitlines()]
+    assert all(len(r["turns"]) == 2 and r["output"] == ["", ""] for r in records)
+    factories.make_contender("gamma", status=Contender.Status.PENDING, user=user)
+    client.force_login(user)
+
+    def upload(lines):
+        data = "\n".join(json.dumps(r) for r in lines).encode()
+        file = SimpleUploadedFile("filled.jsonl", data)
+        return client.post("/contenders/gamma/upload/", {"prompt_set": "mt-mini", "file": file})
+
+    refused = upload(records)
+    assert (
+        refused.status_code == 400
+        and "line 1: reply 1 of field &#x27;output&#x27; is empty" in refused.content.decode()
+    )
+    assert not Output.objects.exists()
+    filled = [r | {"output": [f"{r['prompt_id']} first", f"{r['prompt_id']} second"]} for r in records]
+    assert upload(filled).status_code == 302
+    assert Output.objects.get(prompt__external_id="103").replies == ["103 first", "103 second"]
+
+
+def test_the_prompt_set_page_lists_every_turn_in_order(client, mt_set):
+    html = client.get("/prompt-sets/mt-mini/").content.decode()
+    row = html[html.index('data-prompt="101"') :].split("</tr>")[0]
+    assert row.index("Write a two-sentence invitation") < row.index("Now rewrite it for a noticeboard")
+    assert '<ol class="turns">' in row
