@@ -42,9 +42,9 @@ def _turns(html: str) -> dict[int, str]:
 
 
 def _side(turn_html: str, side: str) -> str:
-    return re.search(
-        rf'<article class="card answer" data-side="{side}">(.*?)</article>', turn_html, re.S
-    ).group(1)
+    found = re.search(rf'<article class="card answer" data-side="{side}">(.*?)</article>', turn_html, re.S)
+    assert found is not None, f"no {side} reply in this turn"
+    return found.group(1)
 
 
 def _assert_sanitised(html: str) -> None:
@@ -114,7 +114,9 @@ def test_a_system_message_is_shown_once_above_the_turns(client, two_turn):
     client.force_login(factories.make_annotator_user("bob"))
     html = client.get(reverse("voting:task", args=[task.slug]) + "?start=1").content.decode()
     system = re.search(r'data-testid="system-message">(.*?)</div></div>', html, re.S).group(1)
-    assert "Answer <strong>briefly</strong>." in system and html.index(system) < html.index('data-turn="turn-1"')
+    assert "Answer <strong>briefly</strong>." in system and html.index(system) < html.index(
+        'data-turn="turn-1"'
+    )
 
 
 def test_a_single_turn_battle_keeps_the_one_turn_layout(client, db):
