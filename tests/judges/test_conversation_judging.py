@@ -175,3 +175,23 @@ def test_judge_turns_is_part_of_a_config_version_and_a_bad_value_is_refused(db):
         judge_config_update(config=config, data=dataclasses.replace(data, judge_turns="each"))
     config.refresh_from_db()
     assert config.current_version_id == first.pk and config.versions.count() == 2
+
+
+def test_an_output_without_a_reply_per_turn_is_refused_at_start_and_fails_a_queued_judgment(stub, mt_arena):
+    prompt_set, contenders = mt_arena
+    make_judge("convo", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "convo")
+    # Stored data gone wrong after the campaign was queued (e.g. edited by hand): the judgment fails, uncalled.
+    broken = Output.objects.get(contender__slug="beta-13b", prompt__external_id="103")
+    Output.objects.filter(pk=broken.pk).update(later_replies=[])
+    outcomes = run_inline(campaign)
+    assert outcomes.count("failed") == 2 and outcomes.count("done") == 4 and len(stub.requests) == 4
+    failed = Judgment.objects.filter(status="failed")
+    assert all(
+        "has 2 user turns" in j.error or "1 and 2 replies" in j.error or "2 and 1 replies" in j.error
+        for j in failed
+    )
+    with pytest.raises(
+        InputError, match="contender 'beta-13b' for prompt '103' has 1 replies for 2 user turns"
+    ):
+        start_campaign(prompt_set, contenders, "convo")
