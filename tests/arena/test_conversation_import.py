@@ -270,3 +270,9 @@ def test_the_prompt_set_page_lists_every_turn_in_order(client, mt_set):
     row = html[html.index('data-prompt="101"') :].split("</tr>")[0]
     assert row.index("Write a two-sentence invitation") < row.index("Now rewrite it for a noticeboard")
     assert '<ol class="turns">' in row
+
+
+def test_the_api_lists_a_conversations_turns_beside_its_first_turn(client, mt_set):
+    prompts = {p["id"]: p for p in client.get("/api/prompt-sets/mt-mini/prompts").json()}
+    first = Prompt.objects.get(external_id="101")
+    assert prompts["101"]["text"] == first.text and prompts["101"]["turns"] == first.user_turns
