@@ -137,15 +137,18 @@ async def _nothing_waiting():
 
 
 def _act(request: HttpRequest, token: str, action) -> HttpResponse:
+    """Run `action(voter)` on the voter's own battle; its refusal comes back as the battle's page."""
     voter = _voter(request, create=False)
     try:
         if voter is None:
             raise InputError("Sign in to battle.", status=403)
+        live = live_battle_of(token=token, voter=voter)
+    except InputError as exc:
+        return _error_page(request, exc)
+    try:
         action(voter)
     except InputError as exc:
-        if exc.status in (403, 404):
-            return _error_page(request, exc)
-        live = live_battle_of(token=token, voter=voter)
+        live.refresh_from_db()
         return _error_page(request, exc, **_battle_context(live))
     return redirect("live:battle", token=token)
 
