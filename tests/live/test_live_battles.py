@@ -222,3 +222,24 @@ def test_someone_elses_battle_page_and_vote_are_refused(live_arena):
     response = other.post(f"/arena/b/{battle.token}/vote/", {"overall": "left"})
     assert response.status_code == 403 and "belongs to someone else" in response.content.decode()
     assert not Verdict.objects.exists()
+
+
+def test_voted_live_battles_reach_the_leaderboard_in_category_live_ranked_not_incomplete(live_arena, stub, settings):
+    from leaderboard.models import Snapshot
+    from leaderboard.services.recompute import leaderboards_recompute
+
+    settings.LEADERBOARD_MIN_VERDICTS, settings.LEADERBOARD_BOOTSTRAP_ROUNDS = 3, 5
+    make_live_contenders(stub.base_url, n=1, first=2)
+    for number in range(12):
+        voter = factories.voter_of(factories.make_user(f"voter-{number}"))
+        battle = _answered(live_battle_start(voter=voter, text=f"Question {number}"))
+        live_vote_record(token=battle.token, voter=voter, ballot=Ballot(["left", "right", "tie"][number % 3]))
+    leaderboards_recompute(trigger="test")
+    board = Snapshot.objects.get(source_key="people", dimension__slug="overall", category="live")
+    assert board.status == Snapshot.Status.OK and board.n_verdicts == 12
+    rows = list(board.rows.all())
+    assert len(rows) == 3
+    # Each live prompt has two answers only; coverage is not asked of the live set.
+    assert all(row.prompts_total in (0, None) or row.prompts_answered == row.prompts_total for row in rows)
+    everything = Snapshot.objects.get(source_key="people", dimension__slug="overall", category="")
+    assert everything.n_verdicts == 12
