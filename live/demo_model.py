@@ -51,7 +51,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") != "/v1/models":
-            self._json(404, {"error": {"message": f"no route GET {self.path}", "type": "invalid_request_error"}})
+            self._json(
+                404, {"error": {"message": f"no route GET {self.path}", "type": "invalid_request_error"}}
+            )
             return
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "demo"} for m in self.server.shapes]
         self._json(200, {"object": "list", "data": data})
@@ -63,7 +65,15 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         if self.path.rstrip("/") != "/v1/chat/completions" or not isinstance(body, dict):
-            self._json(400, {"error": {"message": "POST a chat completion to /v1/chat/completions", "type": "invalid_request_error"}})
+            self._json(
+                400,
+                {
+                    "error": {
+                        "message": "POST a chat completion to /v1/chat/completions",
+                        "type": "invalid_request_error",
+                    }
+                },
+            )
             return
         model = str(body.get("model", ""))
         text = reply_for(model, body.get("messages") or [], self.server.shapes.get(model, "list"))
@@ -120,5 +130,5 @@ class DemoModelServer(ThreadingHTTPServer):
 
 def shape_of(styles: dict[str, int]) -> str:
     """A demo contender's answer shape: its most frequent style, read as a shape."""
-    best = max((s for s in styles if s != "wrong"), key=styles.get, default="good")
+    best = max((s for s in styles if s != "wrong"), key=lambda style: styles[style], default="good")
     return _SHAPE_OF_STYLE.get(best, "list")

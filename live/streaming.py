@@ -192,7 +192,11 @@ async def _turn_end(battle: LiveBattle, turn: _Turn) -> bytes:
         await sync_to_async(live_stream_end)(battle=battle, state=LiveBattle.State.FAILED, failure=failure)
         return sse(
             "end",
-            {"state": "failed", "leak": False, "message": "A model failed to answer: this battle will not count."},
+            {
+                "state": "failed",
+                "leak": False,
+                "message": "A model failed to answer: this battle will not count.",
+            },
         )
     texts = [turn.texts[side] for side in SIDES]
     left, right = texts

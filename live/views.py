@@ -112,7 +112,7 @@ def battle(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, PAGE, {"may_battle": True, "limits": _limits(), **_battle_context(live)})
 
 
-async def stream(request: HttpRequest, token: str) -> HttpResponse:
+async def stream(request: HttpRequest, token: str) -> HttpResponse | StreamingHttpResponse:
     """The battle's waiting turn as Server-Sent Events (see live.streaming); an async view, so a stream
     holds no worker thread while the endpoints think."""
     if request.method != "GET":
@@ -126,9 +126,7 @@ async def stream(request: HttpRequest, token: str) -> HttpResponse:
         return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     if claimed is None:  # nothing waiting (answered, or streaming in another tab): the page reloads
-        return StreamingHttpResponse(
-            _nothing_waiting(), content_type="text/event-stream", headers=headers
-        )
+        return StreamingHttpResponse(_nothing_waiting(), content_type="text/event-stream", headers=headers)
     return StreamingHttpResponse(turn_events(claimed), content_type="text/event-stream", headers=headers)
 
 

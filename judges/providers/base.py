@@ -13,8 +13,8 @@ Messages name the endpoint, the HTTP status and the endpoint's own words, and ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 ChatMessage = dict[str, str]

@@ -86,9 +86,7 @@ class _AsyncClientCache:
         self._clients: OrderedDict[tuple[int, str, str, float, bool], openai.AsyncOpenAI] = OrderedDict()
         self._max_size = max_size
 
-    def get(
-        self, *, base_url: str, api_key: str, timeout_s: float, public_only: bool
-    ) -> openai.AsyncOpenAI:
+    def get(self, *, base_url: str, api_key: str, timeout_s: float, public_only: bool) -> openai.AsyncOpenAI:
         loop = id(asyncio.get_running_loop())
         key = (loop, base_url, hashlib.sha256(api_key.encode()).hexdigest(), timeout_s, public_only)
         client = self._clients.get(key)
@@ -189,7 +187,7 @@ class OpenAICompatProvider:
             public_only=request.public_addresses_only,
         )
         try:
-            stream = await client.chat.completions.create(
+            stream: openai.AsyncStream[Any] = await client.chat.completions.create(  # type: ignore[assignment]  # stream=True
                 model=request.model,
                 messages=request.messages,  # type: ignore[arg-type]  # plain role/content dicts
                 temperature=request.temperature,
@@ -205,8 +203,10 @@ class OpenAICompatProvider:
             raise translate_error(exc, request=request, base_url=base_url) from exc
         except httpx2.HTTPError as exc:  # a connection dropped mid-stream surfaces unwrapped
             raise TransientProviderError(
-                _redact(f"the stream from {_chat_url(base_url)} broke off ({type(exc).__name__}: {exc})",
-                        request.api_key),
+                _redact(
+                    f"the stream from {_chat_url(base_url)} broke off ({type(exc).__name__}: {exc})",
+                    request.api_key,
+                ),
                 provider="openai",
                 endpoint=_chat_url(base_url),
             ) from exc

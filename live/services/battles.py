@@ -52,7 +52,7 @@ def live_battle_start(*, voter: Voter, text: str) -> LiveBattle:
     message_moderate(text=text, voter_key=voter.key)
     contender_a, contender_b = pair_draw(annotator=annotator)
     return LiveBattle.objects.create(
-        token=secrets.token_urlsafe(24), voter_key=voter.key, user=voter.user if voter.user else None,
+        token=secrets.token_urlsafe(24), voter_key=voter.key, user=voter.user,  # type: ignore[misc]  # Voter.user is a User or None
         contender_a=contender_a, contender_b=contender_b, left_is_a=secrets.randbelow(2) == 0,
         turns=[text],
     )  # fmt: skip
@@ -127,7 +127,11 @@ def live_stream_finish(*, battle: LiveBattle, reply_a: str, reply_b: str) -> Liv
     replies_a, replies_b = [*battle.replies_a, reply_a], [*battle.replies_b, reply_b]
     leak = _leak_in(battle.contender_a, replies_a) or _leak_in(battle.contender_b, replies_b)
     LiveBattle.objects.filter(pk=battle.pk, state=State.STREAMING).update(
-        replies_a=replies_a, replies_b=replies_b, identity_leak=leak, state=State.READY, updated=timezone.now()
+        replies_a=replies_a,
+        replies_b=replies_b,
+        identity_leak=leak,
+        state=State.READY,
+        updated=timezone.now(),
     )
     battle.refresh_from_db()
     return battle

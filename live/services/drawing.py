@@ -33,9 +33,7 @@ def contenders_with_endpoints() -> list[Contender]:
 
 def _live_votes_per_pair(ids: list[int]) -> dict[tuple[int, int], int]:
     rows = (
-        LiveBattle.objects.filter(
-            state=LiveBattle.State.VOTED, contender_a__in=ids, contender_b__in=ids
-        )
+        LiveBattle.objects.filter(state=LiveBattle.State.VOTED, contender_a__in=ids, contender_b__in=ids)
         .values_list("contender_a", "contender_b")
         .annotate(n=Count("pk"))
         .order_by()

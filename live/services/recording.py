@@ -18,9 +18,9 @@ from django.db import transaction
 
 from arena.errors import InputError
 from arena.models import Battle, Dimension, Output, Prompt, PromptSet, Verdict
+from arena.models.voting import displayed_choice
 from arena.services.battles import battle_get_or_create, people_source, verdict_record
 from arena.services.outputs import output_build
-from arena.models.voting import displayed_choice
 from arena.voting.ballots import CHOICES, Ballot, battle_outcome
 from arena.voting.conflicts import account_unproven, contenders_conflicting
 from arena.voting.identity import Voter, annotator_for
@@ -89,7 +89,9 @@ def _dimensions(ballot: Ballot) -> list[Dimension]:
 
 
 def _not_counted(live: LiveBattle, voter: Voter) -> bool:
-    own = contenders_conflicting(annotator_for(voter)).filter(pk__in=[live.contender_a_id, live.contender_b_id])
+    own = contenders_conflicting(annotator_for(voter)).filter(
+        pk__in=[live.contender_a_id, live.contender_b_id]
+    )
     return bool(live.identity_leak) or own.exists() or account_unproven(voter.user)
 
 
@@ -111,18 +113,23 @@ def live_reveal(live: LiveBattle) -> Reveal:
     """The reveal of a stored vote (a reload of the page, a replayed vote): the names, the overall choice in
     displayed sides, and whether it counts."""
     verdict = (
-        Verdict.objects.filter(battle_id=live.battle_id, dimension__slug="overall", voter_key=live.voter_key)
+        Verdict.objects.filter(battle=live.battle, dimension__slug="overall", voter_key=live.voter_key)
         .values("outcome", "excluded")
         .first()
     ) or {"outcome": "tie", "excluded": True}
-    return reveal_of(live, displayed_choice(verdict["outcome"], left_is_a=live.left_is_a), not verdict["excluded"])
+    outcome = str(verdict["outcome"] or "tie")
+    return reveal_of(live, displayed_choice(outcome, left_is_a=live.left_is_a), not verdict["excluded"])
 
 
 def live_vote_record(*, token: str, voter: Voter, ballot: Ballot) -> Reveal:
     """Store the vote once (a replay reveals the stored one); 409 unless both answers are complete."""
     with transaction.atomic():
         found = live_battle_of(token=token, voter=voter)
-        live = LiveBattle.objects.select_for_update().select_related("contender_a", "contender_b").get(pk=found.pk)
+        live = (
+            LiveBattle.objects.select_for_update()
+            .select_related("contender_a", "contender_b")
+            .get(pk=found.pk)
+        )
         if live.state == State.VOTED:
             return live_reveal(live)
         if live.state != State.READY:
@@ -149,5 +156,7 @@ def _not_ready_message(live: LiveBattle) -> str:
     if live.state == State.FAILED:
         return "A model failed to answer, so this battle cannot be voted on and does not count. Start a new round."
     if live.state == State.CANCELLED:
-        return "This battle was stopped before both answers finished, so it does not count. Start a new round."
+        return (
+            "This battle was stopped before both answers finished, so it does not count. Start a new round."
+        )
     return "Wait for both answers to finish, then vote."

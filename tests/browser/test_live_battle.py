@@ -24,7 +24,7 @@ READY = "() => document.getElementById('live-battle').dataset.state === 'ready'"
 
 
 @pytest.fixture
-def arena(asgi_server, settings):
+def arena(asgi_server, settings):  # noqa: F811  (the fixture imported above)
     factories.fresh_rate_limits(settings)
     with OpenAIStub(script="long", token_interval=0.05) as stub:
         contenders = make_live_contenders(stub.base_url)

@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from arena.errors import InputError
 from arena.models import Battle, Output, Prompt, Verdict
+from arena.voting.ballots import Ballot
 from live.models import LiveBattle, ModerationRecord
 from live.moderation import Decision
 from live.services.battles import live_battle_start, live_regenerate, live_stream_finish, live_turn_add
 from live.services.recording import live_vote_record
-from arena.voting.ballots import Ballot
 from tests.live.conftest import make_live_contenders, signed_in_client
 from tests.support import factories
 
@@ -136,12 +136,18 @@ def test_a_vote_stores_a_live_prompt_two_outputs_a_battle_and_counted_verdicts(l
     battle = _answered(battle)
     battle = live_turn_add(token=battle.token, voter=voter, text="And a follow-up")
     battle = _answered(battle, "A second", "B second")
-    reveal = live_vote_record(token=battle.token, voter=voter, ballot=Ballot("left", {"correctness": "right"}))
+    reveal = live_vote_record(
+        token=battle.token, voter=voter, ballot=Ballot("left", {"correctness": "right"})
+    )
     assert reveal.counted is True
     a, b = battle.contender_a.name, battle.contender_b.name
     assert (reveal.left_name, reveal.right_name) == ((a, b) if battle.left_is_a else (b, a))
     prompt = Prompt.objects.get()
-    assert (prompt.text, prompt.later_turns, prompt.category) == ("First question", ["And a follow-up"], "live")
+    assert (prompt.text, prompt.later_turns, prompt.category) == (
+        "First question",
+        ["And a follow-up"],
+        "live",
+    )
     assert prompt.prompt_set.slug == "live-battles"
     outputs = {o.contender_id: o for o in Output.objects.all()}
     assert outputs[battle.contender_a_id].replies == ["Answer from A.", "A second"]
@@ -204,7 +210,9 @@ def test_an_empty_prompt_on_the_page_gets_the_page_back_with_the_reason(live_are
     assert not LiveBattle.objects.exists()
 
 
-def test_anonymous_people_are_asked_to_sign_in_unless_the_arena_allows_anonymous_votes(live_arena, client, settings):
+def test_anonymous_people_are_asked_to_sign_in_unless_the_arena_allows_anonymous_votes(
+    live_arena, client, settings
+):
     assert "to start a live battle" in client.get("/arena/").content.decode()
     response = client.post("/arena/start/", {"prompt": "Hi"})
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
@@ -224,7 +232,9 @@ def test_someone_elses_battle_page_and_vote_are_refused(live_arena):
     assert not Verdict.objects.exists()
 
 
-def test_voted_live_battles_reach_the_leaderboard_in_category_live_ranked_not_incomplete(live_arena, stub, settings):
+def test_voted_live_battles_reach_the_leaderboard_in_category_live_ranked_not_incomplete(
+    live_arena, stub, settings
+):
     from leaderboard.models import Snapshot
     from leaderboard.services.recompute import leaderboards_recompute
 

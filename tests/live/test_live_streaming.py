@@ -18,7 +18,7 @@ from tests.support.openai_stub import OpenAIStub
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _events(response) -> list[tuple[str, dict, float]]:
+def _events(response) -> list[tuple[str | None, dict, float]]:
     """(event, data, seconds since the request) for every event of an SSE response."""
     started, events, name = time.monotonic(), [], None
     for line in response.iter_lines():
@@ -103,7 +103,10 @@ def test_closing_the_stream_cancels_both_provider_calls_and_nothing_is_counted(b
         time.sleep(0.05)
     assert stub.stats()["streams_abandoned"] == 2  # the stub saw both connections close mid-answer
     assert stub.stats()["streams_completed"] == 0
-    while LiveBattle.objects.get(pk=battle.pk).state == LiveBattle.State.STREAMING and time.monotonic() < deadline:
+    while (
+        LiveBattle.objects.get(pk=battle.pk).state == LiveBattle.State.STREAMING
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     battle.refresh_from_db()
     assert battle.state == LiveBattle.State.CANCELLED

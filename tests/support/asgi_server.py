@@ -26,7 +26,6 @@ class AsgiServer:
 def asgi_server(transactional_db) -> Iterator[AsgiServer]:
     import uvicorn
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-
     from django.db import connections
 
     from arena.asgi import application

@@ -3,6 +3,7 @@ contenders at it, so live battles work in `make demo` with no network. Runs unti
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=0, help="Port on 127.0.0.1 (default: any free one).")
 
     def handle(self, *args, port: int, **options):
-        shapes = {profile["slug"]: shape_of(profile["styles"]) for profile in CONTENDERS}
+        shapes = {str(p["slug"]): shape_of(p["styles"]) for p in CONTENDERS}  # type: ignore[index, arg-type]  # demo profiles are plain dicts
         server = DemoModelServer(("127.0.0.1", port), shapes)
         updated = Contender.objects.filter(slug__in=shapes, status=Contender.Status.APPROVED, endpoint_url="")
         for contender in updated:
@@ -35,8 +36,6 @@ class Command(BaseCommand):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends it as SIGTERM does
             stop.wait()
-        except KeyboardInterrupt:
-            pass
         server.shutdown()
