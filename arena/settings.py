@@ -7,6 +7,7 @@ SECRET_KEY (required once DEBUG is off).
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from pathlib import Path
@@ -457,8 +458,15 @@ JUDGES_LIMITS_REDIS_URL = env_str(
     REDIS_URL or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""),
 )
 JUDGES_LIMITS_PREFIX = f"{REDIS_KEY_PREFIX}judges:limits:"
-# Adaptive pairing: dotted path of `pair_overlap(contender_ids, dimension) -> {(i, j): score}`.
-JUDGES_PAIR_OVERLAP = env_str("JUDGES_PAIR_OVERLAP", "judges.services.planning.pair_overlap_fewest_verdicts")
+# Adaptive pairing: dotted path of `pair_priority(contender_ids, dimension) -> {(i, j): score}`, higher first.
+# The old name, JUDGES_PAIR_OVERLAP, is refused rather than read: the hook ranks pairs and computes no overlap,
+# and a deployment still setting it must learn of the rename, not lose its hook silently.
+if "JUDGES_PAIR_OVERLAP" in os.environ:
+    raise ImproperlyConfigured(
+        "JUDGES_PAIR_OVERLAP was renamed JUDGES_PAIR_PRIORITY (the hook ranks pairs; it computes no overlap): "
+        "rename the variable in your environment."
+    )
+JUDGES_PAIR_PRIORITY = env_str("JUDGES_PAIR_PRIORITY", "judges.services.planning.fewest_verdicts_first")
 # Generating missing outputs from contender endpoints: calls in flight per contender, reply cap, timeout.
 JUDGES_GENERATION_CONCURRENCY = env_int("JUDGES_GENERATION_CONCURRENCY", 8, minimum=1)
 JUDGES_GENERATION_MAX_TOKENS = env_int("JUDGES_GENERATION_MAX_TOKENS", 1024, minimum=1)

@@ -13,7 +13,7 @@ from arena.blindness import battles_blind_q, may_see_blind
 from arena.errors import InputError
 from arena.models import Battle, Contender, Dimension, Verdict
 from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
-from leaderboard.query import BoardQuery
+from leaderboard.board_query import BoardQuery
 from leaderboard.selectors.board import ContenderRow, SourceChoice, dimensions_shown, row_view, sources_in
 from leaderboard.selectors.standing import standings_apply
 

@@ -12,7 +12,7 @@ from arena.demo.content import CONTENDERS, PROMPTS
 from arena.demo.loader import PROMPT_SET_SLUG
 from arena.models import Dimension, Output, Prompt, PromptSet
 from arena.services.outputs import outputs_import
-from leaderboard.query import SORT_KEYS
+from leaderboard.board_query import SORT_KEYS
 from tests.support import factories
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

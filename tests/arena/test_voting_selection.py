@@ -168,12 +168,12 @@ def test_only_approved_contenders_of_the_task_are_served(db, user):
     assert Verdict.objects.count() == 3  # the one remaining pair × 3 prompts
 
 
-def test_pair_counts_follow_the_votes_in_redis_and_match_a_recount(db, user):
+def test_pair_votes_follow_the_votes_in_redis_and_match_a_recount(db, user):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from arena.errors import InputError
-    from arena.voting.pair_counts import _count_from_database, _redis, pair_votes
+    from arena.voting.pair_votes import _count_from_database, _redis, pair_votes
 
     task, contenders = factories.make_voting_arena(n_contenders=3, n_prompts=4)
     assert sum(pair_votes(task.pk).values()) == 0  # counted from the database, now in Redis
@@ -194,7 +194,7 @@ def test_pair_counts_follow_the_votes_in_redis_and_match_a_recount(db, user):
 
 
 def test_without_redis_serving_counts_pair_votes_from_the_database(db, user, settings):
-    from arena.voting.pair_counts import pair_votes
+    from arena.voting.pair_votes import pair_votes
 
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     task, _ = factories.make_voting_arena(n_contenders=3, n_prompts=4)

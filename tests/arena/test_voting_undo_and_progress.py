@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from arena.models import Annotator, Assignment, Dimension, Verdict, VoteFlag
-from arena.voting.pair_counts import pair_votes
+from arena.voting.pair_votes import pair_votes
 from arena.voting.stats import task_progress
 from tests.support import factories
 

@@ -10,7 +10,7 @@ from django.test import override_settings
 from arena.models import Battle, Contender
 from judges.models import Judgment
 from judges.services.campaigns import CampaignSpec, campaign_estimate
-from judges.services.planning import pair_overlap_fewest_verdicts
+from judges.services.planning import fewest_verdicts_first
 from judges.services.requests import JudgeTexts, judge_messages
 from tests.judges.conftest import make_arena, make_judge, start_campaign
 
@@ -60,25 +60,25 @@ def test_random_k_gives_each_contender_k_opponents_per_prompt_reproducibly(arena
     assert all(seen == set(SLUGS) for seen in by_prompt.values())  # nobody left without an opponent
 
 
-def fixed_overlap(contender_ids, dimension):
+def fixed_priority(contender_ids, dimension):
     ids = sorted(contender_ids)
     return {(ids[0], ids[1]): 0.9, (ids[2], ids[3]): 0.8, (ids[0], ids[3]): 0.1}
 
 
-@override_settings(JUDGES_PAIR_OVERLAP="tests.judges.test_campaign_planning.fixed_overlap")
-def test_adaptive_takes_the_k_pairs_the_overlap_hook_ranks_first(arena):
+@override_settings(JUDGES_PAIR_PRIORITY="tests.judges.test_campaign_planning.fixed_priority")
+def test_adaptive_takes_the_k_pairs_the_priority_hook_ranks_first(arena):
     prepared = estimate("adaptive", k=2)
     assert set(pairs_of(prepared)) == {frozenset(("alpha", "bravo")), frozenset(("charlie", "delta"))}
 
 
-def test_the_default_overlap_hook_favours_pairs_with_the_fewest_verdicts(arena, stub):
+def test_the_default_priority_hook_favours_pairs_with_the_fewest_verdicts(arena, stub):
     from tests.judges.conftest import run_inline
 
     make_judge("fair", base_url=stub.base_url)
     prompt_set, contenders = arena
     run_inline(start_campaign(prompt_set, contenders[:2], "fair"))  # alpha vs bravo now has verdicts
     ids = sorted(c.pk for c in contenders)
-    scores = pair_overlap_fewest_verdicts(ids, "overall")
+    scores = fewest_verdicts_first(ids, "overall")
     alpha, bravo = (Contender.objects.get(slug=s).pk for s in ("alpha", "bravo"))
     assert scores[(min(alpha, bravo), max(alpha, bravo))] == 1 / 4
     assert max(scores.values()) == 1.0
