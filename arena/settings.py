@@ -450,7 +450,7 @@ JUDGES_CONFIG_CACHE_SECONDS = env_int("JUDGES_CONFIG_CACHE_SECONDS", 5, minimum=
 # and how long a computed card stays cached (seconds; a card's key also changes when rows are added).
 JUDGES_REPORT_BOOTSTRAP_ROUNDS = env_int("JUDGES_REPORT_BOOTSTRAP_ROUNDS", 200, minimum=0)
 JUDGES_REPORT_CACHE_SECONDS = env_int("JUDGES_REPORT_CACHE_SECONDS", 300, minimum=0)
-# Judgments per Celery task for large campaigns (each task costs the worker ~1 ms of CPU on its own).
+# Judgments per Celery task for large campaigns (each task costs the worker some CPU beside its judgments).
 JUDGES_TASK_BATCH = env_int("JUDGES_TASK_BATCH", 16, minimum=1)
 # Per-config concurrency limits are shared by all workers through Redis (empty: one process only, the demo).
 JUDGES_LIMITS_REDIS_URL = env_str(

@@ -18,14 +18,18 @@ def _anchor(heading: str) -> str:
 
 
 def _anchors(page: Path) -> set[str]:
-    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.DOTALL)  # "# comment" lines in code are no headings
+    text = re.sub(
+        r"```.*?```", "", page.read_text(), flags=re.DOTALL
+    )  # "# comment" lines in code are no headings
     return {_anchor(title) for title in re.findall(r"^#+ (.+)$", text, re.MULTILINE)}
 
 
 def test_readme_links_every_docs_page():
     readme = (ROOT / "README.md").read_text()
     unlinked = [page.name for page in PAGES if f"(docs/{page.name}" not in readme]
-    assert PAGES and unlinked == [], f"docs pages README does not link (add them to its map or its More list): {unlinked}"
+    assert PAGES and unlinked == [], (
+        f"docs pages README does not link (add them to its map or its More list): {unlinked}"
+    )
 
 
 @pytest.mark.parametrize("page", [ROOT / "README.md", *PAGES], ids=lambda page: page.name)

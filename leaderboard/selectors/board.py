@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from arena.models import Contender, Dimension
-from leaderboard.models import ALL_CATEGORIES, RecomputeRun, Snapshot, SnapshotRow
 from leaderboard.board_query import BoardQuery, run_baseline, runs_finished
+from leaderboard.models import ALL_CATEGORIES, RecomputeRun, Snapshot, SnapshotRow
 from leaderboard.selectors.standing import INCOMPLETE, changes_apply, standings_apply
 
 
