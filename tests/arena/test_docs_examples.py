@@ -6,11 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from django.core.management import call_command
-
 from arena.demo.content import CONTENDERS, PROMPTS
-from arena.demo.loader import PROMPT_SET_SLUG
-from arena.models import Dimension, Output, Prompt, PromptSet
+from arena.models import Dimension, Output, Prompt
 from arena.services.outputs import outputs_import
 from leaderboard.board_query import SORT_KEYS
 from tests.support import factories
@@ -45,11 +42,10 @@ def test_the_demo_paragraph_counts_what_the_demo_loads():
     )
 
 
-def test_the_example_prompt_is_the_demo_prompt_it_names(db):
-    call_command("load_demo")
+def test_the_example_prompt_is_the_demo_prompt_it_names(demo_arena):
     prompts_block = _json_blocks(_page("formats.md"))[0]
     example = json.loads(prompts_block)
-    stored = Prompt.objects.get(prompt_set__slug=PROMPT_SET_SLUG, external_id=example["id"])
+    stored = Prompt.objects.get(prompt_set=demo_arena, external_id=example["id"])
     assert (stored.text, stored.category, stored.reference_answer) == (
         example["text"],
         example["category"],
@@ -57,16 +53,14 @@ def test_the_example_prompt_is_the_demo_prompt_it_names(db):
     )
 
 
-def test_every_example_upload_is_accepted_by_the_demo_set(db):
-    call_command("load_demo")
-    prompt_set = PromptSet.objects.get(slug=PROMPT_SET_SLUG)
+def test_every_example_upload_is_accepted_by_the_demo_set(demo_arena):
     contender = factories.make_contender("my-model")
     _prompts, jsonl, alpaca = _json_blocks(_page("formats.md"))
     uploads = [(line, "outputs.jsonl") for line in jsonl.strip().splitlines()] + [(alpaca, "outputs.json")]
     assert len(uploads) == 3
     for data, filename in uploads:
         result = outputs_import(
-            contender=contender, prompt_set=prompt_set, data=data.encode(), filename=filename
+            contender=contender, prompt_set=demo_arena, data=data.encode(), filename=filename
         )
         assert result.created == 1, f"docs/formats.md example {data!r} imported {result.created} outputs"
         Output.objects.filter(contender=contender).delete()  # each line answers the same prompt
@@ -79,9 +73,8 @@ def test_the_sort_keys_the_docs_list_are_the_leaderboards():
     assert keys == list(SORT_KEYS)
 
 
-def test_the_demo_offers_people_every_dimension(db):
-    call_command("load_demo")
-    offered = set(PromptSet.objects.get(slug=PROMPT_SET_SLUG).vote_dimensions.values_list("slug", flat=True))
+def test_the_demo_offers_people_every_dimension(demo_arena):
+    offered = set(demo_arena.vote_dimensions.values_list("slug", flat=True))
     assert offered == set(
         Dimension.objects.filter(is_active=True).exclude(slug="overall").values_list("slug", flat=True)
     )

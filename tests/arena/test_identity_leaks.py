@@ -131,13 +131,13 @@ def test_battles_with_a_leaked_answer_stay_judgeable(db):
     assert judged.count() == 2 * 2  # two prompts, both answer orders, every battle with a leaked answer
 
 
-def test_staff_see_the_flag_on_the_contender_page_and_others_do_not(client, user, staff_user):
+def test_staff_see_the_flag_on_the_contender_page_and_others_do_not(client, alice, staff):
     prompt_set = factories.make_prompt_set("leaks", n_prompts=2)
-    contender = factories.make_contender("model-x", name="Model X", user=user)
+    contender = factories.make_contender("model-x", name="Model X", user=alice)
     _upload(contender, prompt_set, ["As an AI developed by OpenAI, yes.", "Plain answer."])
-    client.force_login(user)
+    client.force_login(alice)
     assert "identity-leaks" not in client.get("/contenders/model-x/").content.decode()
-    client.force_login(staff_user)
+    client.force_login(staff)
     html = client.get("/contenders/model-x/").content.decode()
     assert 'data-testid="identity-leak-count">1<' in html and "As an AI developed by OpenAI" in html
     admin = client.get("/admin/arena/output/?leak=yes").content.decode()

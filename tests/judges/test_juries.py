@@ -295,9 +295,9 @@ def test_a_jury_is_a_leaderboard_source(three_judges, settings, client):
     assert "Panel (jury of LLM judges)" in page and 'data-contender="alpha"' in page
 
 
-def test_staff_edit_a_jury_in_the_admin_and_one_member_is_refused(three_judges, client, staff_user):
+def test_staff_edit_a_jury_in_the_admin_and_one_member_is_refused(three_judges, client, staff):
     jury = jury_create(slug="panel", name="Panel", method="majority", members=["judge-1", "judge-2"])
-    client.force_login(staff_user)
+    client.force_login(staff)
     url = f"/admin/judges/jury/{jury.pk}/change/"
     one = [three_judges[0].pk]
     refused = client.post(url, {"name": "Solo", "method": "majority", "members": one, "is_active": "on"})
