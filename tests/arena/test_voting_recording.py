@@ -69,9 +69,9 @@ def test_optional_dimensions_of_the_prompt_set_become_verdicts_too(voting_task, 
 
 def test_a_replay_returns_the_first_vote_and_stores_nothing_more(voting_task, voter):
     assignment = _served(voting_task, voter, left_is_a=True)
-    voter = factories.voter_of(voter)
-    first = vote_record(token=assignment.token, voter=voter, ballot=Ballot("left"))
-    again = vote_record(token=assignment.token, voter=voter, ballot=Ballot("right"))
+    as_voter = factories.voter_of(voter)
+    first = vote_record(token=assignment.token, voter=as_voter, ballot=Ballot("left"))
+    again = vote_record(token=assignment.token, voter=as_voter, ballot=Ballot("right"))
     assert again.replayed and again.vote.outcome == first.vote.outcome == "a"
     assert Verdict.objects.count() == 1
 
@@ -119,12 +119,12 @@ def test_a_dimension_the_prompt_set_does_not_ask_for_is_refused_and_nothing_stor
 
 def test_a_skip_is_recorded_but_is_no_vote(voting_task, voter):
     assignment = _served(voting_task, voter, left_is_a=True)
-    voter = factories.voter_of(voter)
-    skipped, changed = assignment_skip(token=assignment.token, voter=voter)
+    as_voter = factories.voter_of(voter)
+    skipped, changed = assignment_skip(token=assignment.token, voter=as_voter)
     assert changed and skipped.state == "skipped" and skipped.answered_at is not None
-    assert assignment_skip(token=assignment.token, voter=voter)[1] is False
+    assert assignment_skip(token=assignment.token, voter=as_voter)[1] is False
     with pytest.raises(InputError, match="You skipped this battle") as late:
-        vote_record(token=assignment.token, voter=voter, ballot=Ballot("left"))
+        vote_record(token=assignment.token, voter=as_voter, ballot=Ballot("left"))
     assert late.value.status == 409 and not Verdict.objects.exists()
     assert factories.serve_to(voting_task, voter).battle_id != assignment.battle_id
 

@@ -173,8 +173,8 @@ def test_pair_votes_follow_the_votes_in_redis_and_match_a_recount(db, voter):
     task, contenders = factories.make_voting_arena(n_contenders=3, n_prompts=4)
     assert sum(pair_votes(task.pk).values()) == 0  # counted from the database, now in Redis
     voters = [factories.make_annotator_user(f"v{i}") for i in range(5)]
-    for voter in voters:
-        _vote(task, voter)
+    for someone in voters:
+        _vote(task, someone)
     refused = factories.serve_to(task, voter)
     with pytest.raises(InputError):
         vote_record(
