@@ -22,6 +22,7 @@ from judges.providers.base import (
     Provider,
     ProviderError,
     ProviderResponse,
+    StreamingProvider,
     TransientProviderError,
     UnknownProviderError,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "ProviderResponse",
+    "StreamingProvider",
     "TransientProviderError",
     "UnknownProviderError",
     "available",
