@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef
 
 from arena.models import Battle
-from arena.services.battles import verdict_record
+from arena.services.verdicts import verdict_record
 from judges.models import ACTIVE_STATUSES, FinalVerdict, Judgment, WorkStatus
 from judges.services.judgment_sql import final_verdict_insert, judgment_pair
 from judges.services.runtime import JudgeRuntime, judge_runtime
