@@ -46,6 +46,17 @@ def _tokens(people) -> list[tuple[int, str]]:
     return [(pk, person.token) for pk, person in people]
 
 
+class _Statements:
+    """Counts the SQL statements run through Django's connection (its public execute_wrapper hook)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
 def _vote_all(served: list[tuple[int, str]]) -> int:
     from django.contrib.auth import get_user_model
 
@@ -56,7 +67,9 @@ def _vote_all(served: list[tuple[int, str]]) -> int:
     users = get_user_model().objects.in_bulk([pk for pk, _ in served])
     recorded = 0
     for i, (pk, token) in enumerate(served):
-        ballot = Ballot(overall="left") if i % 2 else Ballot(overall="right", dimensions={"correctness": "tie"})
+        ballot = (
+            Ballot(overall="left") if i % 2 else Ballot(overall="right", dimensions={"correctness": "tie"})
+        )
         result = vote_record(token=token, voter=Voter(key=f"u:{pk}", user=users[pk]), ballot=ballot)
         recorded += not result.replayed
     return recorded
@@ -82,17 +95,22 @@ def main() -> int:
         rounds = [seed_people(f"r{r}", args.votes) for r in range(args.rounds + 1)]
         serve_directly(task, battles, [p for people in rounds for p in people])
         _vote_all(_tokens(rounds[0]))  # warm up: connection, prepared caches, imports
+        from django.db import connection
+
         db_pids = _own_backend()
         print(f"{args.votes} votes a round, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
         for r, people in enumerate(rounds[1:], start=1):
             served = _tokens(people)
+            statements = _Statements()
             wall, cpu, db = time.perf_counter(), time.process_time(), cpu_seconds(db_pids)
-            recorded = _vote_all(served)
+            with connection.execute_wrapper(statements):
+                recorded = _vote_all(served)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             db = cpu_seconds(db_pids) - db
             print(
                 f"  round {r}: {recorded} votes; app CPU {1000 * cpu / recorded:.3f} ms/vote, "
-                f"database CPU {1000 * db / recorded:.3f} ms/vote, wall {1000 * wall / recorded:.3f} ms/vote"
+                f"database CPU {1000 * db / recorded:.3f} ms/vote, wall {1000 * wall / recorded:.3f} ms/vote, "
+                f"{statements.count / recorded:.2f} statements/vote"
             )
         return 0
     finally:

@@ -167,9 +167,13 @@ def derived_verdicts_sync(*, source: Source, outcomes: dict[tuple[int, int], str
         Verdict.objects.filter(pk__in=stale + [stored[key][0] for key in changed]).delete()
         fresh = [
             VerdictEntry(
-                battle_id=battle, contender_a_id=sides[battle][0], contender_b_id=sides[battle][1],
-                dimension_id=dimension, source_id=source.pk, outcome=outcome,
-            )  # fmt: skip
+                battle_id=battle,
+                contender_a_id=sides[battle][0],
+                contender_b_id=sides[battle][1],
+                dimension_id=dimension,
+                source_id=source.pk,
+                outcome=outcome,
+            )
             for (battle, dimension), outcome in outcomes.items()
             if (battle, dimension) not in stored or stored[battle, dimension][1] != outcome
         ]
@@ -215,7 +219,10 @@ def _key(entry: VerdictEntry) -> _Key:
 def _record(entries: Sequence[VerdictEntry], now: datetime) -> list[Recorded]:
     # The field's documented conversion gives each backend the form the ORM stores (naive UTC text on SQLite).
     created = Verdict._meta.get_field("created").get_db_prep_value(now, connection)
-    rows = [[values[column] for column in _COLUMNS] for values in ({**_fields(e), "created": created} for e in entries)]
+    rows = [
+        [values[column] for column in _COLUMNS]
+        for values in ({**_fields(e), "created": created} for e in entries)
+    ]
     keys = [_key(entry) for entry in entries]
     ids: dict[_Key, int] = {}
     new: set[_Key] = set()

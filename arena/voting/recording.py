@@ -65,7 +65,9 @@ def _dimension_ids(vote: LockedVote, ballot: Ballot) -> dict[str, int]:
     return dimensions | {slug: offered[slug] for slug in sorted(ballot.dimensions)}
 
 
-def _write_verdicts(vote: LockedVote, dimensions: dict[str, int], outcomes: dict[str, str], voter: Voter) -> None:
+def _write_verdicts(
+    vote: LockedVote, dimensions: dict[str, int], outcomes: dict[str, str], voter: Voter
+) -> None:
     # The people's source id was read with the lock; people_source() creates the row the first time.
     source_id = vote.people_source_id if vote.people_source_id is not None else people_source().pk
     user_id, left_out = getattr(voter.user, "pk", None), _left_out(vote, voter)

@@ -27,9 +27,9 @@ from django.utils.text import slugify
 
 from arena.errors import InputError
 from arena.models import Battle, Contender, Dimension, Output, Prompt, PromptSet, Source
-from arena.services.verdicts import VerdictEntry, verdicts_record
 from arena.services.imported_contenders import contender_slugs, contenders_ensure
 from arena.services.style import style_counts
+from arena.services.verdicts import VerdictEntry, verdicts_record
 from judges.judgment_files import JUDGMENT_FORMATS, JudgmentFileError, Study, study_read
 from judges.models import Campaign, FinalVerdict, JudgeConfig, JudgeConfigVersion, Judgment, WorkStatus
 from judges.services.configs import judge_config_version_current
@@ -282,7 +282,8 @@ def _verdicts(study: Study, battles, version, campaign, source, dimension) -> tu
     for battle in battles.values():
         pair = pairs.get(battle.pk, {})
         if len(pair) == 2:
-            (shown_id, shown), (swapped_id, swapped) = pair[Judgment.Order.SHOWN], pair[Judgment.Order.SWAPPED]
+            shown_id, shown = pair[Judgment.Order.SHOWN]
+            swapped_id, swapped = pair[Judgment.Order.SWAPPED]
             settled.append((battle, shown_id, swapped_id, *combine_orders(shown, swapped)))
     recorded = verdicts_record([
         VerdictEntry(

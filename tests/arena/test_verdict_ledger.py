@@ -142,7 +142,10 @@ def test_a_judges_verdict_and_a_voters_verdict_on_the_same_battle_are_both_kept(
     ],
 )
 def test_a_bad_entry_is_refused_with_its_reason_and_nothing_of_the_batch_is_kept(battles, bad, message):
-    batch = [entry(battles[0], outcome="a", voter_key="u:1"), entry(battles[1], **{"voter_key": "u:2", **bad})]
+    batch = [
+        entry(battles[0], outcome="a", voter_key="u:1"),
+        entry(battles[1], **{"voter_key": "u:2", **bad}),
+    ]
     with pytest.raises(InputError) as refused:
         verdicts_record(batch)
     assert message in str(refused.value)
