@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from arena.errors import InputError
 from arena.models import Assignment, Source, VoteFlag
-from arena.services.battles import verdicts_withdraw
+from arena.services.verdicts import verdicts_withdraw
 from arena.voting.identity import Voter
 from arena.voting.pair_votes import pair_vote_removed
 from arena.voting.recording import locked_vote_of

@@ -102,7 +102,8 @@ def test_battles_with_a_leaked_answer_are_never_served_to_people(db):
 
 def test_gold_and_judge_inconsistent_battles_with_a_leak_are_not_served_either(db, settings):
     from arena.models import Dimension, Source
-    from arena.services.battles import battle_get_or_create, source_get_or_create, verdict_record
+    from arena.services.battles import battle_get_or_create, source_get_or_create
+    from arena.services.verdicts import verdict_record
     from arena.voting.staff import gold_add
 
     settings.ARENA_VOTE_INCONSISTENT_FIRST = True

@@ -5,7 +5,8 @@ import random
 import pytest
 
 from arena.models import Assignment, Battle, Dimension, Verdict
-from arena.services.battles import battle_get_or_create, source_get_or_create, verdict_record
+from arena.services.battles import battle_get_or_create, source_get_or_create
+from arena.services.verdicts import verdict_record
 from arena.voting.ballots import Ballot
 from arena.voting.identity import annotator_for
 from arena.voting.recording import vote_record

@@ -13,7 +13,8 @@ from django.core.management import CommandError, call_command
 
 from arena.errors import InputError
 from arena.models import Dimension, Source, Verdict
-from arena.services.battles import derived_verdicts_sync, people_source, verdict_record
+from arena.services.battles import people_source
+from arena.services.verdicts import derived_verdicts_sync, verdict_record
 from judges.jury_maths import majority_choice, weighted_choice, weights_fit
 from judges.models import Judgment, Jury, JuryOrderChoice, WorkStatus
 from judges.services.juries import juries_refresh, jury_create, jury_refresh
