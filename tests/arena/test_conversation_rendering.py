@@ -10,7 +10,8 @@ import pytest
 from django.urls import reverse
 
 from arena.models import Dimension, Output
-from arena.services.battles import battle_get_or_create, people_source, verdict_record
+from arena.services.battles import battle_get_or_create, people_source
+from arena.services.verdicts import verdict_record
 from tests.support import factories
 from tests.support.conversations import import_mt_bench
 

@@ -11,7 +11,8 @@ import json
 from django.core.management import call_command
 
 from arena.models import Dimension, Output
-from arena.services.battles import battle_get_or_create, people_source, verdict_record
+from arena.services.battles import battle_get_or_create, people_source
+from arena.services.verdicts import verdict_record
 from leaderboard.services.battle_export import BattleExport, export_chunks
 from tests.support import factories
 from tests.support.conversations import import_mt_bench
