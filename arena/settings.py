@@ -7,6 +7,7 @@ SECRET_KEY (required once DEBUG is off).
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from pathlib import Path
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "arena",
     "judges",
     "leaderboard",
+    "live",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +81,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "arena.urls"
 WSGI_APPLICATION = "arena.wsgi.application"
+ASGI_APPLICATION = "arena.asgi.application"
 
 TEMPLATES = [
     {
@@ -423,6 +426,24 @@ if ARENA_MIN_COVERAGE > 100:
 # Management commands `make demo` runs after loading the demo arena, in order (each app adds its own).
 ARENA_DEMO_HOOKS: list[str] = ["demo_votes"]
 
+# --- Live battles (live app, /arena/) --------------------------------------------------------------------
+# Who may battle follows ARENA_ANONYMOUS_VOTING: signed-in people only, unless it is on.
+# Battles a person (user or anonymous session) may start per 24 hours; battles per contender per hour.
+ARENA_LIVE_BATTLES_PER_USER_PER_DAY = env_int("ARENA_LIVE_BATTLES_PER_USER_PER_DAY", 50, minimum=1)
+ARENA_LIVE_BATTLES_PER_MODEL_PER_HOUR = env_int("ARENA_LIVE_BATTLES_PER_MODEL_PER_HOUR", 300, minimum=1)
+# Longest message (characters) and most messages per battle; a regeneration uses one of the turns too.
+ARENA_LIVE_MAX_PROMPT_CHARS = env_int("ARENA_LIVE_MAX_PROMPT_CHARS", 4000, minimum=1)
+ARENA_LIVE_MAX_TURNS = env_int("ARENA_LIVE_MAX_TURNS", 5, minimum=1)
+# Reply cap per turn (tokens), longest silence between two pieces of a stream, longest stream (seconds).
+ARENA_LIVE_MAX_TOKENS = env_int("ARENA_LIVE_MAX_TOKENS", 1024, minimum=1)
+ARENA_LIVE_READ_TIMEOUT_SECONDS = env_int("ARENA_LIVE_READ_TIMEOUT_SECONDS", 30, minimum=1)
+ARENA_LIVE_MAX_STREAM_SECONDS = env_int("ARENA_LIVE_MAX_STREAM_SECONDS", 180, minimum=1)
+# Dotted path of `hook(text, *, voter_key) -> live.moderation.Decision`; every message and decision is kept
+# (live.models.ModerationRecord). The default refuses nothing.
+ARENA_LIVE_MODERATION = env_str("ARENA_LIVE_MODERATION", "live.moderation.allow_all")
+# Slug of the prompt set that voted live battles are stored in (created on the first vote; category "live").
+ARENA_LIVE_PROMPT_SET = env_str("ARENA_LIVE_PROMPT_SET", "live-battles")
+
 # --- LLM judges (judges app) ----------------------------------------------------------------------------
 # Attempts per judgment or generation before a transient error (timeout, 429, 5xx) becomes a failure.
 JUDGES_MAX_ATTEMPTS = env_int("JUDGES_MAX_ATTEMPTS", 5, minimum=1)
@@ -449,7 +470,7 @@ JUDGES_CONFIG_CACHE_SECONDS = env_int("JUDGES_CONFIG_CACHE_SECONDS", 5, minimum=
 # and how long a computed card stays cached (seconds; a card's key also changes when rows are added).
 JUDGES_REPORT_BOOTSTRAP_ROUNDS = env_int("JUDGES_REPORT_BOOTSTRAP_ROUNDS", 200, minimum=0)
 JUDGES_REPORT_CACHE_SECONDS = env_int("JUDGES_REPORT_CACHE_SECONDS", 300, minimum=0)
-# Judgments per Celery task for large campaigns (each task costs the worker ~1 ms of CPU on its own).
+# Judgments per Celery task for large campaigns (each task costs the worker some CPU beside its judgments).
 JUDGES_TASK_BATCH = env_int("JUDGES_TASK_BATCH", 16, minimum=1)
 # Per-config concurrency limits are shared by all workers through Redis (empty: one process only, the demo).
 JUDGES_LIMITS_REDIS_URL = env_str(
@@ -457,8 +478,15 @@ JUDGES_LIMITS_REDIS_URL = env_str(
     REDIS_URL or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""),
 )
 JUDGES_LIMITS_PREFIX = f"{REDIS_KEY_PREFIX}judges:limits:"
-# Adaptive pairing: dotted path of `pair_overlap(contender_ids, dimension) -> {(i, j): score}`.
-JUDGES_PAIR_OVERLAP = env_str("JUDGES_PAIR_OVERLAP", "judges.services.planning.pair_overlap_fewest_verdicts")
+# Adaptive pairing: dotted path of `pair_priority(contender_ids, dimension) -> {(i, j): score}`, higher first.
+# The old name, JUDGES_PAIR_OVERLAP, is refused rather than read: the hook ranks pairs and computes no overlap,
+# and a deployment still setting it must learn of the rename, not lose its hook silently.
+if "JUDGES_PAIR_OVERLAP" in os.environ:
+    raise ImproperlyConfigured(
+        "JUDGES_PAIR_OVERLAP was renamed JUDGES_PAIR_PRIORITY (the hook ranks pairs; it computes no overlap): "
+        "rename the variable in your environment."
+    )
+JUDGES_PAIR_PRIORITY = env_str("JUDGES_PAIR_PRIORITY", "judges.services.planning.fewest_verdicts_first")
 # Generating missing outputs from contender endpoints: calls in flight per contender, reply cap, timeout.
 JUDGES_GENERATION_CONCURRENCY = env_int("JUDGES_GENERATION_CONCURRENCY", 8, minimum=1)
 JUDGES_GENERATION_MAX_TOKENS = env_int("JUDGES_GENERATION_MAX_TOKENS", 1024, minimum=1)
