@@ -29,9 +29,9 @@ from .bootstrap import resampled_comparison_stacks
 from .bt_newton import curvature_inverse, log_strengths_near, log_strengths_newton
 from .counts import PairCounts
 from .errors import DisconnectedGraphError, NoMaximumLikelihoodError, RatingError
-from .graph import Diagnostics, component_members, diagnose, mle_exists
+from .graph import Diagnostics, component_members, diagnose, mle_exists, strongly_connected_stack
 from .result import RatingResult, rating_result
-from .scale import DEFAULT_ANCHOR, Anchor, logits_to_elo
+from .scale import DEFAULT_ANCHOR, ELO_POINTS_PER_LOGIT, Anchor, logits_to_elo
 
 FALLBACK_ALPHA = 0.01
 # Fits stop when the largest Newton step (or, for choix, the mean absolute change) of the centred
@@ -202,6 +202,17 @@ def _anchored(
     return ratings
 
 
+def _anchored_rows(
+    theta: np.ndarray, groups: list[np.ndarray], models: tuple[str, ...], anchor: Anchor
+) -> np.ndarray:
+    """:func:`_anchored` applied to every row of ``theta`` (rounds × n) at once."""
+    ratings = ELO_POINTS_PER_LOGIT * theta
+    for members in groups:
+        names = [models[i] for i in members]
+        ratings[:, members] = anchor.for_component(names).apply_rows(ratings[:, members], names)
+    return ratings
+
+
 def _bootstrap(
     counts: PairCounts,
     groups: list[np.ndarray],
@@ -227,7 +238,7 @@ def _bootstrap(
             theta_samples[batch, centre.members], needed = _stack_log_strengths(inside, round_solver, centre)
             regularised[batch] |= needed
         done += len(stack)
-    samples = np.stack([_anchored(row, groups, counts.models, anchor) for row in theta_samples])
+    samples = _anchored_rows(theta_samples, groups, counts.models, anchor)
     return samples, int(regularised.sum())
 
 
@@ -246,8 +257,11 @@ def _stack_log_strengths(
     # fittable as the data. Only resamples that lost a cell (sparse data) are judged one by one.
     kept_every_cell = ((stack > 0) | (centre.matrix == 0)).all(axis=(1, 2))
     plain = kept_every_cell & centre.plain
-    for r in np.flatnonzero(~kept_every_cell):
-        plain[r] = plainly_fittable(stack[r])
+    lost = np.flatnonzero(~kept_every_cell)
+    if len(lost):
+        # All such resamples judged at once: for a comparison matrix, strongly connected win graph is exactly
+        # plainly_fittable (see graph.strongly_connected_stack).
+        plain[lost] = strongly_connected_stack(stack[lost] > 0)
     theta = np.empty((len(stack), m))
     if plain.any():
         theta[plain] = (

@@ -87,13 +87,11 @@ def log_strengths_near(
     theta = np.tile(centre_theta - centre_theta.mean(), (rounds, 1))
     if m == 1:
         return theta
-    battles = wins + wins.transpose(0, 2, 1)
-    scored = wins.sum(axis=2)
+    pairs = _Pairs(wins)
     active = np.arange(rounds)
     previous = np.full(rounds, np.inf)
     for _ in range(max_iter):
-        gradient = scored[active] - (battles[active] * _logistic(_margins(theta[active]))).sum(axis=2)
-        step = gradient @ inverse  # the inverse is symmetric
+        step = pairs.gradient(theta[active]) @ inverse  # the inverse is symmetric
         theta[active] += step
         size = np.abs(step).max(axis=1)
         stalled = size > _MIN_CONTRACTION * previous[active]
@@ -104,13 +102,47 @@ def log_strengths_near(
                 wins[crawling], theta[crawling], tol=tol, max_iter=max_iter
             )
         previous[active] = size
-        active = active[~(converged | stalled)]
+        going = ~(converged | stalled)
+        active = active[going]
+        pairs.keep(going)
         if not len(active):
             return theta - theta.mean(axis=1, keepdims=True)
     raise RatingError(
         f"Bradley–Terry bootstrap fit did not converge in {max_iter} iterations (tol {tol:g}); "
         "try a looser tol"
     )
+
+
+class _Pairs:
+    """The pairs (i < j) that fought in some matrix of a stack, as flat lists: the likelihood's gradient needs
+    ``P(i beats j)`` only there, half the entries of the dense matrices (fewer for sparse data), the other
+    half being ``1 − P``.
+
+    Gradient of contender i: ``scored_i − Σ_j N_ij · P(i beats j)``. Per pair (i < j) with ``N`` battles and
+    ``p = P(i beats j)``, i expects ``N·p`` wins and j ``N − N·p``: with ``F`` the matrix of ``N·p`` above the
+    diagonal, the gradient is ``scored − lower − (row sums of F) + (column sums of F)``, ``lower_j`` being the
+    battles j had with contenders i < j (a constant of the round).
+    """
+
+    def __init__(self, wins: np.ndarray) -> None:
+        battles = wins + wins.transpose(0, 2, 1)
+        self.first, self.second = np.nonzero(np.triu(battles.any(axis=0), k=1))
+        self.m = wins.shape[1]
+        self.flat = self.first * self.m + self.second
+        self.battles = battles[:, self.first, self.second]
+        self.base = wins.sum(axis=2) - np.triu(battles).sum(axis=1)
+
+    def keep(self, rounds: np.ndarray) -> None:
+        """Drop the rounds not selected by mask ``rounds`` (finished ones): later gradients are of the rest."""
+        self.battles, self.base = self.battles[rounds], self.base[rounds]
+
+    def gradient(self, theta: np.ndarray) -> np.ndarray:
+        """Per remaining round, the gradient at ``theta`` (remaining rounds × m)."""
+        rounds = len(theta)
+        flow = np.zeros((rounds, self.m * self.m))
+        flow[:, self.flat] = self.battles * _logistic(theta[:, self.first] - theta[:, self.second])
+        flow = flow.reshape(rounds, self.m, self.m)
+        return self.base - flow.sum(axis=2) + flow.sum(axis=1)
 
 
 def _margins(theta: np.ndarray) -> np.ndarray:

@@ -117,3 +117,32 @@ def reachable_from(adjacency: np.ndarray, start: int) -> np.ndarray:
         frontier = adjacency[frontier].any(axis=0) & ~seen
         seen |= frontier
     return seen
+
+
+def strongly_connected_stack(adjacency: np.ndarray) -> np.ndarray:
+    """Per matrix of a stack (rounds × m × m) of directed graphs ``adjacency[r, i, j]`` (i → j): whether every
+    node reaches every other, i.e. node 0 reaches all and all reach node 0.
+
+    For a comparison matrix ``W`` this is exactly "plainly fittable" (connected with a finite MLE): a strongly
+    connected win graph ``W > 0`` is connected, and inside one component a finite MLE is the strong
+    connectivity :func:`mle_exists` checks. One breadth-first search per direction for the whole stack: each
+    step is a batched product of the frontiers with the adjacency matrices.
+    """
+    linked = np.asarray(adjacency, dtype=bool)
+    rounds, m = linked.shape[0], linked.shape[1]
+    if m <= 1:
+        return np.ones(rounds, dtype=bool)
+    edges = linked.astype(np.float32)
+    return _reach_all_from_first(edges) & _reach_all_from_first(edges.transpose(0, 2, 1))
+
+
+def _reach_all_from_first(edges: np.ndarray) -> np.ndarray:
+    rounds, m = edges.shape[0], edges.shape[1]
+    seen = np.zeros((rounds, m), dtype=bool)
+    seen[:, 0] = True
+    frontier = seen.copy()
+    while frontier.any():
+        reached = np.matmul(frontier[:, np.newaxis, :].astype(np.float32), edges)[:, 0, :] > 0
+        frontier = reached & ~seen
+        seen |= frontier
+    return seen.all(axis=1)

@@ -29,9 +29,19 @@ class Anchor:
         """``ratings`` shifted so that the anchor holds (a new array)."""
         if self.model is None:
             return ratings - ratings.mean() + self.rating
+        return ratings - ratings[self._position(models)] + self.rating
+
+    def apply_rows(self, ratings: np.ndarray, models: Sequence[str]) -> np.ndarray:
+        """:meth:`apply` to every row of ``ratings`` (rounds × models), as a new array."""
+        if self.model is None:
+            return ratings - ratings.mean(axis=1, keepdims=True) + self.rating
+        at = self._position(models)
+        return ratings - ratings[:, at : at + 1] + self.rating
+
+    def _position(self, models: Sequence[str]) -> int:
         if self.model not in models:
             raise RatingError(f"anchor model {self.model!r} is not among the contenders: {', '.join(models)}")
-        return ratings - ratings[list(models).index(self.model)] + self.rating
+        return list(models).index(self.model)
 
     def for_component(self, models: Sequence[str]) -> Anchor:
         """The anchor one component uses: the named model where it lives, the mean elsewhere."""
