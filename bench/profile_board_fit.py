@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--labelled", type=int, default=2_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--only", help="time only the parts whose label contains this text")
     args = parser.parse_args()
     data = board(args.contenders, args.battles, args.labelled)
     style_a, style_b = data["style"]
@@ -71,6 +72,8 @@ def main() -> None:
     }
     with threadpool_limits(limits=1, user_api="blas"):
         for label, work in parts.items():
+            if args.only and args.only not in label:
+                continue
             work()  # warm: imports, caches
             timed(label, work, args.repeats)
             if args.profile:

@@ -145,4 +145,4 @@ def _reach_all_from_first(edges: np.ndarray) -> np.ndarray:
         reached = np.matmul(frontier[:, np.newaxis, :].astype(np.float32), edges)[:, 0, :] > 0
         frontier = reached & ~seen
         seen |= frontier
-    return seen.all(axis=1)
+    return np.asarray(seen.all(axis=1))

@@ -39,9 +39,10 @@ class Anchor:
         return ratings - ratings[:, at : at + 1] + self.rating
 
     def _position(self, models: Sequence[str]) -> int:
-        if self.model not in models:
-            raise RatingError(f"anchor model {self.model!r} is not among the contenders: {', '.join(models)}")
-        return list(models).index(self.model)
+        model = self.model
+        if model is None or model not in models:
+            raise RatingError(f"anchor model {model!r} is not among the contenders: {', '.join(models)}")
+        return list(models).index(model)
 
     def for_component(self, models: Sequence[str]) -> Anchor:
         """The anchor one component uses: the named model where it lives, the mean elsewhere."""
