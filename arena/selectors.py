@@ -6,6 +6,7 @@ from django.db.models import Count, QuerySet
 from django.http import Http404
 
 from arena.models import Contender
+from arena.staff import is_staff
 
 
 def contenders_public() -> QuerySet[Contender]:
@@ -19,7 +20,7 @@ def contenders_of(user) -> QuerySet[Contender]:
 
 
 def can_manage(user, contender: Contender) -> bool:
-    return user.is_authenticated and (user.is_staff or contender.submitted_by_id == user.pk)
+    return is_staff(user) or (user.is_authenticated and contender.submitted_by_id == user.pk)
 
 
 def contender_visible_or_404(user, slug: str) -> Contender:

@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Domain errors (arena.errors) a page view raises become the error page with their status.
+    "arena.error_responses.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "arena.urls"

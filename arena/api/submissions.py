@@ -9,7 +9,7 @@ from pydantic import ConfigDict, model_validator
 from arena import selectors
 from arena.api.auth import optional_token_auth, token_auth, user_of
 from arena.api.errors import ErrorOut
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.forms import ContenderForm
 from arena.models import Contender
 from arena.services.contenders import contender_register
@@ -156,7 +156,7 @@ def upload_outputs(
 ):
     contender = selectors.contender_managed_or_404(request.auth, slug)
     if format not in ("", "jsonl", "alpaca_eval"):
-        raise InputError(
+        raise Invalid(
             f"Unknown format {format!r}: use jsonl or alpaca_eval, or omit it to detect.", field="format"
         )
     result = outputs_import(

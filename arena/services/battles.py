@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Battle, Dimension, Output, Source, Verdict
 from arena.models.verdicts import OUTCOME_SCORE, Outcome
 
@@ -13,9 +13,9 @@ from arena.models.verdicts import OUTCOME_SCORE, Outcome
 def battle_get_or_create(*, output_a: Output, output_b: Output) -> tuple[Battle, bool]:
     """The battle of these two outputs in this order (A shown first); created if missing."""
     if output_a.prompt_id != output_b.prompt_id:
-        raise InputError("A battle needs two outputs on the same prompt.")
+        raise Invalid("A battle needs two outputs on the same prompt.")
     if output_a.contender_id == output_b.contender_id:
-        raise InputError("A battle needs outputs of two different contenders.")
+        raise Invalid("A battle needs outputs of two different contenders.")
     try:
         with transaction.atomic():
             return Battle.objects.get_or_create(
@@ -43,12 +43,12 @@ def people_source() -> Source:
 def _score_for(outcome: str | None, score: float | None) -> float:
     if outcome is not None:
         if outcome not in Outcome.values:
-            raise InputError(
+            raise Invalid(
                 f"Unknown outcome {outcome!r}: use one of {', '.join(Outcome.values)}.", field="outcome"
             )
         return OUTCOME_SCORE[Outcome(outcome)]
     if score is None or not 0.0 <= score <= 1.0:
-        raise InputError(f"A soft verdict needs a score in [0, 1], got {score!r}.", field="score")
+        raise Invalid(f"A soft verdict needs a score in [0, 1], got {score!r}.", field="score")
     return float(score)
 
 
@@ -153,14 +153,14 @@ def derived_verdicts_sync(*, source: Source, outcomes: dict[tuple[int, int], str
     unknown outcome or battle changes nothing.
     """
     if source.kind != Source.Kind.JURY:
-        raise InputError(
+        raise Invalid(
             f"Source {source.key!r} is of kind {source.kind!r}: only a jury's verdicts are derived and can be "
             "rewritten; people's and judges' verdicts are recorded once with verdict_record.",
             field="source",
         )
     unknown = {outcome for outcome in outcomes.values() if outcome not in Outcome.values}
     if unknown:
-        raise InputError(
+        raise Invalid(
             f"Unknown outcome(s) {sorted(unknown)}: use one of {', '.join(Outcome.values)}.", field="outcome"
         )
     battle_ids = {battle_id for battle_id, _ in outcomes}
@@ -172,7 +172,7 @@ def derived_verdicts_sync(*, source: Source, outcomes: dict[tuple[int, int], str
     }
     missing = battle_ids - set(sides)
     if missing:
-        raise InputError(f"No battle with id(s) {sorted(missing)[:10]}.", field="battle")
+        raise Invalid(f"No battle with id(s) {sorted(missing)[:10]}.", field="battle")
     with transaction.atomic():
         stored = {
             (battle, dimension): (pk, outcome)

@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator, Mapping
 
 from arena.blindness import blind_output_ids
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Contender, Output
 from arena.services.prompts import prompt_set_get
 
@@ -27,15 +27,13 @@ _CHUNK = 2000
 
 
 def output_format_parse(params: Mapping) -> tuple[str, str]:
-    """``(format, prompt set slug or "")`` from parameters; an unknown format or prompt set is an InputError."""
+    """``(format, prompt set slug or "")`` from parameters; an unknown format or prompt set is `Invalid` (`NotFound`)."""
     fmt = params.get("format") or "jsonl"
     if fmt not in OUTPUT_FORMATS:
-        raise InputError(
-            f"Unknown format {fmt!r}: choose one of {', '.join(OUTPUT_FORMATS)}.", field="format"
-        )
+        raise Invalid(f"Unknown format {fmt!r}: choose one of {', '.join(OUTPUT_FORMATS)}.", field="format")
     prompt_set = params.get("prompt_set") or ""
     if prompt_set:
-        prompt_set_get(slug=prompt_set)  # raises a 404 InputError naming the slug
+        prompt_set_get(slug=prompt_set)  # raises a 404 Invalid naming the slug
     return fmt, prompt_set
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Contender, Output, Prompt, PromptSet
 from arena.services.identity_leaks import identity_leak_find
 from arena.services.style import style_counts
@@ -36,18 +36,16 @@ class _PromptIndex:
         if rec.prompt_id is not None:
             prompt = self.by_id.get(rec.prompt_id.strip())
             if prompt is None:
-                raise InputError(
+                raise Invalid(
                     f"{filename}, {rec.where}: unknown prompt id {rec.prompt_id!r} in prompt set {set_slug!r}."
                 )
             return prompt
         matches = self.by_text.get((rec.prompt_text or "").strip(), [])
         if not matches:
             snippet = (rec.prompt_text or "")[:60]
-            raise InputError(
-                f"{filename}, {rec.where}: no prompt in set {set_slug!r} has the text {snippet!r}."
-            )
+            raise Invalid(f"{filename}, {rec.where}: no prompt in set {set_slug!r} has the text {snippet!r}.")
         if len(matches) > 1:
-            raise InputError(
+            raise Invalid(
                 f"{filename}, {rec.where}: several prompts in {set_slug!r} share this text; use prompt_id."
             )
         return matches[0]
@@ -55,7 +53,7 @@ class _PromptIndex:
 
 def _check_generator(rec: OutputRecord, contender: Contender, filename: str) -> None:
     if rec.generator is not None and rec.generator not in (contender.slug, contender.name):
-        raise InputError(
+        raise Invalid(
             f"{filename}, {rec.where}: generator {rec.generator!r} is not contender {contender.slug!r}; "
             "upload each model's outputs to its own contender (or fix the generator field)."
         )
@@ -64,15 +62,15 @@ def _check_generator(rec: OutputRecord, contender: Contender, filename: str) -> 
 def _record_prompt(
     rec: OutputRecord, index: _PromptIndex, contender: Contender, chosen: dict[int, str], filename: str
 ) -> Prompt:
-    """The prompt `rec` answers, or an InputError saying why the record cannot be imported."""
+    """The prompt `rec` answers, or an `Invalid` saying why the record cannot be imported."""
     _check_generator(rec, contender, filename)
     prompt = index.find(rec, filename)
     if prompt.pk in chosen:
-        raise InputError(
+        raise Invalid(
             f"{filename}, {rec.where}: prompt {prompt.external_id!r} was already answered at {chosen[prompt.pk]}."
         )
     if not rec.output.strip():
-        raise InputError(f"{filename}, {rec.where}: the output for prompt {prompt.external_id!r} is empty.")
+        raise Invalid(f"{filename}, {rec.where}: the output for prompt {prompt.external_id!r} is empty.")
     return prompt
 
 
@@ -89,7 +87,7 @@ def outputs_import(
 
     Rejected as a whole: malformed records, unknown prompts, a prompt answered twice in the file, an empty
     output, a prompt the contender has already answered (outputs are immutable once battles may use them).
-    Every bad record is named in the one `InputError` raised (up to `uploads.MAX_PROBLEMS`).
+    Every bad record is named in the one `Invalid` raised (up to `uploads.MAX_PROBLEMS`).
     """
     text = decode_upload(data, filename=filename)
     problems = Problems(filename)
@@ -113,7 +111,7 @@ def outputs_import(
         for row in rows:
             if row.prompt_id in answered:
                 problems.add(
-                    InputError(
+                    Invalid(
                         f"{filename}, {chosen[row.prompt_id]}: contender {contender.slug!r} already has an "
                         f"output for prompt {row.prompt.external_id!r}; outputs cannot be replaced."
                     )

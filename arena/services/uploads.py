@@ -1,7 +1,7 @@
 """Reading uploaded files: size, encoding, and the record formats for outputs and prompts.
 
 Parsing is all-or-nothing: bad records are collected (`Problems`, up to `MAX_PROBLEMS` listed) and raised
-together as one `InputError` naming the file and each line, before anything is written. Whole-file problems
+together as one `Invalid` naming the file and each line, before anything is written. Whole-file problems
 (size, encoding, an empty file) are raised at once. Line numbers are 1-based; for JSON-list formats the
 record number is given instead.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
-from arena.errors import InputError
+from arena.errors import DomainError, Invalid, TooLarge
 from arena.services.files import MAX_JSON_DEPTH, JsonTooDeep, json_loads_bounded, text_problem
 
 OUTPUT_FORMATS = ("jsonl", "alpaca_eval")
@@ -27,19 +27,19 @@ class Problems:
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
-        self.errors: list[InputError] = []
+        self.errors: list[DomainError] = []
         self.count = 0
 
-    def add(self, error: InputError) -> None:
+    def add(self, error: Invalid) -> None:
         self.count += 1
         if len(self.errors) < MAX_PROBLEMS:
             self.errors.append(error)
 
     def check(self, function, *args, **kwargs):
-        """`function(...)`'s value, or None after recording the `InputError` it raised."""
+        """`function(...)`'s value, or None after recording the `Invalid` it raised."""
         try:
             return function(*args, **kwargs)
-        except InputError as error:
+        except DomainError as error:
             self.add(error)
             return None
 
@@ -56,7 +56,7 @@ class Problems:
             f"{self.filename}: {self.count} problems, so nothing was imported; fix them all and upload the "
             "file again."
         )
-        raise InputError(summary + "\n" + "\n".join(lines), problems=lines)
+        raise Invalid(summary + "\n" + "\n".join(lines), problems=lines)
 
 
 @dataclass(frozen=True)
@@ -79,24 +79,23 @@ class PromptRecord:
 
 
 def decode_upload(data: bytes, *, filename: str) -> str:
-    """Check the size limit and decode UTF-8 (a BOM is accepted), or raise InputError."""
+    """Check the size limit and decode UTF-8 (a BOM is accepted), or raise Invalid."""
     limit = settings.ARENA_MAX_UPLOAD_BYTES
     if len(data) > limit:
-        raise InputError(
+        raise TooLarge(
             f"{filename}: the file is {len(data):,} bytes, over the upload limit of {limit:,} bytes "
             "(ARENA_MAX_UPLOAD_BYTES); split it into smaller files.",
-            status=413,
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
+        raise Invalid(
             f"{filename}, line {line}: the file is not valid UTF-8 (byte 0x{data[exc.start]:02x}); "
             "save it as UTF-8 and upload it again."
         ) from None
     if not text.strip():
-        raise InputError(f"{filename}: the file is empty.")
+        raise Invalid(f"{filename}: the file is empty.")
     return text
 
 
@@ -129,11 +128,11 @@ def _json_line(line: str, *, where: str, filename: str) -> dict[str, Any]:
     try:
         value = json_loads_bounded(line)
     except JsonTooDeep:
-        raise InputError(_too_deep(filename, where)) from None
+        raise Invalid(_too_deep(filename, where)) from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{filename}, {where}: malformed JSON ({exc.msg} at column {exc.colno}).") from None
+        raise Invalid(f"{filename}, {where}: malformed JSON ({exc.msg} at column {exc.colno}).") from None
     if not isinstance(value, dict):
-        raise InputError(f"{filename}, {where}: expected a JSON object, got {type(value).__name__}.")
+        raise Invalid(f"{filename}, {where}: expected a JSON object, got {type(value).__name__}.")
     return value
 
 
@@ -143,13 +142,13 @@ def read_json_list(
     try:
         value = json_loads_bounded(text)
     except JsonTooDeep:
-        raise InputError(_too_deep(filename, "the JSON list")) from None
+        raise Invalid(_too_deep(filename, "the JSON list")) from None
     except json.JSONDecodeError as exc:
-        raise InputError(
+        raise Invalid(
             f"{filename}, line {exc.lineno}: malformed JSON ({exc.msg} at column {exc.colno})."
         ) from None
     if not isinstance(value, list):
-        raise InputError(
+        raise Invalid(
             f"{filename}: expected a JSON list of objects (AlpacaEval format), got {type(value).__name__}."
         )
     own = problems is None
@@ -158,7 +157,7 @@ def read_json_list(
     for number, item in enumerate(value, start=1):
         if not isinstance(item, dict):
             problems.add(
-                InputError(f"{filename}, record {number}: expected a JSON object, got {type(item).__name__}.")
+                Invalid(f"{filename}, record {number}: expected a JSON object, got {type(item).__name__}.")
             )
             continue
         records.append((f"record {number}", item))
@@ -180,17 +179,17 @@ def _text_field(
     value = record.get(key)
     if value is None:
         if required:
-            raise InputError(f"{filename}, {where}: missing field {key!r}.", field=key)
+            raise Invalid(f"{filename}, {where}: missing field {key!r}.", field=key)
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool) and key in ("prompt_id", "id"):
         value = str(value)
     if not isinstance(value, str):
-        raise InputError(
+        raise Invalid(
             f"{filename}, {where}: field {key!r} must be a string, got {type(value).__name__}.", field=key
         )
     problem = text_problem(value)
     if problem:
-        raise InputError(
+        raise Invalid(
             f"{filename}, {where}: field {key!r} {problem}, which cannot be stored; remove it from the file.",
             field=key,
         )
@@ -203,7 +202,7 @@ def parse_output_records(
     """The file's good records; bad ones go to `problems` (without it, they are raised together)."""
     fmt = fmt or detect_output_format(text, filename=filename)
     if fmt not in OUTPUT_FORMATS:
-        raise InputError(
+        raise Invalid(
             f"Unknown output format {fmt!r}: use one of {', '.join(OUTPUT_FORMATS)}.", field="format"
         )
     own = problems is None
@@ -222,7 +221,7 @@ def _jsonl_output(where: str, record: dict[str, Any], filename: str) -> OutputRe
     prompt_id = _text_field(record, "prompt_id", filename=filename, where=where, required=False)
     prompt_text = _text_field(record, "prompt", filename=filename, where=where, required=False)
     if prompt_id is None and prompt_text is None:
-        raise InputError(f"{filename}, {where}: give the prompt as 'prompt_id' (or its text as 'prompt').")
+        raise Invalid(f"{filename}, {where}: give the prompt as 'prompt_id' (or its text as 'prompt').")
     output = _text_field(record, "output", filename=filename, where=where)
     return OutputRecord(where=where, output=output or "", prompt_id=prompt_id, prompt_text=prompt_text)
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import Conflict, Invalid, Unavailable
 from arena.models import (
     Assignment,
     Battle,
@@ -51,8 +51,8 @@ def locked_vote_of(token: str, voter: Voter) -> LockedVote:
 def _dimensions(vote: LockedVote, ballot: Ballot) -> list[Dimension]:
     """Overall first, then the ballot's optional dimensions; 400 for one this battle does not ask about."""
     if vote.overall_dimension_id is None:
-        raise InputError(
-            "The 'overall' dimension is missing: staff must restore it (migration 0002 seeds it).", status=500
+        raise Unavailable(
+            "The 'overall' dimension is missing: staff must restore it (migration 0002 seeds it)."
         )
     # verdict_record needs the dimension only as a foreign key: the id read with the lock is enough.
     dimensions = [Dimension(pk=vote.overall_dimension_id, slug="overall")]
@@ -65,7 +65,7 @@ def _dimensions(vote: LockedVote, ballot: Ballot) -> list[Dimension]:
     offered = {d.slug: d for d in rows}
     unknown = sorted(slug for slug in ballot.dimensions if slug == "overall" or slug not in offered)
     if unknown:
-        raise InputError(
+        raise Invalid(
             f"This battle asks for no dimension {', '.join(unknown)}: vote only on the rows shown.",
             field="dimension",
         )
@@ -143,7 +143,8 @@ def _close(vote: LockedVote, ballot: Ballot, outcomes: dict[str, str], read_ms: 
 def vote_record(*, token: str, voter: Voter, ballot: Ballot) -> VoteResult:
     """Store the vote on the battle served under `token`, once. A repeat returns the stored vote unchanged.
 
-    Raises InputError: 404 unknown token, 403 served to someone else, 409 skipped, 400 unknown dimension.
+    Raises NotFound (unknown token), Forbidden (served to someone else), Conflict (skipped), Invalid
+    (unknown dimension).
     Nothing is written when it raises.
     """
     with transaction.atomic():
@@ -151,9 +152,7 @@ def vote_record(*, token: str, voter: Voter, ballot: Ballot) -> VoteResult:
         if vote.state == Assignment.State.VOTED:
             return VoteResult(vote, replayed=True)
         if vote.state == Assignment.State.SKIPPED:
-            raise InputError(
-                "You skipped this battle, so it takes no vote any more. Load the next one.", status=409
-            )
+            raise Conflict("You skipped this battle, so it takes no vote any more. Load the next one.")
         read_ms = max(0, int((timezone.now() - vote.served_at).total_seconds() * 1000))
         dimensions = _dimensions(vote, ballot)
         choices = {"overall": ballot.overall, **ballot.dimensions}

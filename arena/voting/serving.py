@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import Conflict, Forbidden, NotFound
 from arena.models import AnnotationTask, Annotator, Assignment, Battle, Dimension, PromptSet
 from arena.rendering import render_markdown
 from arena.voting.identity import Voter
@@ -61,25 +61,23 @@ def assignment_serve(
     return _open_assignment(task, annotator)
 
 
-def refuse_unknown_token() -> InputError:
-    return InputError(
-        "Unknown battle: this link is not (or no longer) valid. Load the next battle and vote there.",
-        status=404,
+def refuse_unknown_token() -> NotFound:
+    return NotFound(
+        "Unknown battle: this link is not (or no longer) valid. Load the next battle and vote there."
     )
 
 
-def refuse_not_yours() -> InputError:
-    return InputError(
+def refuse_not_yours() -> Forbidden:
+    return Forbidden(
         "This battle was served to someone else: a vote counts only from the person it was shown to. "
-        "Load your own battle and vote there.",
-        status=403,
+        "Load your own battle and vote there."
     )
 
 
 def owned_assignment(rows: QuerySet[Assignment], voter: Voter) -> Assignment:
     """The one assignment in `rows` (filtered by token), only if it was served to this voter.
 
-    Raises InputError 404 for an unknown token, 403 for a battle served to someone else.
+    Raises NotFound for an unknown token, Forbidden for a battle served to someone else.
     """
     assignment = next(iter(rows), None)
     if assignment is None:
@@ -107,9 +105,7 @@ def assignment_skip(*, token: str, voter: Voter) -> tuple[Assignment, bool]:
         if assignment.state == Assignment.State.SKIPPED:
             return assignment, False
         if assignment.state == Assignment.State.VOTED:
-            raise InputError(
-                "You already voted on this battle, so it cannot be skipped. Load the next one.", status=409
-            )
+            raise Conflict("You already voted on this battle, so it cannot be skipped. Load the next one.")
         assignment.state = Assignment.State.SKIPPED
         assignment.answered_at = timezone.now()
         assignment.save(update_fields=["state", "answered_at"])

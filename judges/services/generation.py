@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import DomainError, Invalid
 from arena.models import Contender, Output
 from arena.services.endpoints import endpoint_key_name_check, endpoint_url_check
 from arena.services.outputs import output_build
@@ -46,7 +46,7 @@ def generation_missing(*, contender_slugs: list[str], prompt_set_slug: str) -> t
     )
     missing = [(c, p) for c in contenders for p in prompts if (c.pk, p.pk) not in answered]
     if not missing:
-        raise InputError(
+        raise Invalid(
             f"Every chosen contender already has an output for each prompt of {prompt_set.slug!r}; nothing "
             "to generate.",
             field="contenders",
@@ -172,7 +172,7 @@ def _failure(job: Generation, token, spend: Spend, api_key: str) -> Failure:
 
 def _check_endpoint(contender: Contender) -> None:
     if not (contender.endpoint_url and contender.endpoint_model):
-        raise InputError(
+        raise Invalid(
             f"Contender {contender.slug!r} has no endpoint (URL and model) to generate outputs from.",
             field="contenders",
         )
@@ -180,7 +180,7 @@ def _check_endpoint(contender: Contender) -> None:
         _check_call_time(contender)
         api_key_check(env_name=contender.endpoint_api_key_env, owner=f"Contender {contender.slug!r}")
     except PermanentProviderError as exc:
-        raise InputError(exc.message + ".", field="contenders") from None
+        raise Invalid(exc.message + ".", field="contenders") from None
 
 
 def _check_call_time(contender: Contender) -> None:
@@ -189,7 +189,7 @@ def _check_call_time(contender: Contender) -> None:
     try:
         endpoint_url_check(contender.endpoint_url, field="contenders")
         endpoint_key_name_check(contender.endpoint_api_key_env, field="contenders")
-    except InputError as exc:
+    except DomainError as exc:
         raise PermanentProviderError(
             f"contender {contender.slug!r}: {exc.message.rstrip('.')}", provider=PROVIDER
         ) from None

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.http import Http404
 
 from arena.blindness import battles_blind_q, may_see_blind
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Battle, Contender, Dimension, Verdict
 from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
 from leaderboard.query import BoardQuery
@@ -157,11 +157,11 @@ def contenders_public():
 def contender_pair_or_error(first: str | None, second: str | None) -> tuple[Contender, Contender]:
     """The two approved contenders `?a=<slug>&b=<slug>` names (400 if missing or equal, 404 if unknown)."""
     if not first or not second:
-        raise InputError(
+        raise Invalid(
             "Choose two contenders to compare: ?a=<slug>&b=<slug>.", field="a" if not first else "b"
         )
     if first == second:
-        raise InputError(f"Choose two different contenders; both are {first!r}.", field="b")
+        raise Invalid(f"Choose two different contenders; both are {first!r}.", field="b")
     return contender_public_or_404(first), contender_public_or_404(second)
 
 

@@ -172,7 +172,7 @@ def test_pair_counts_follow_the_votes_in_redis_and_match_a_recount(db, user):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from arena.errors import InputError
+    from arena.errors import Invalid
     from arena.voting.pair_counts import _count_from_database, _redis, pair_votes
 
     task, contenders = factories.make_voting_arena(n_contenders=3, n_prompts=4)
@@ -181,7 +181,7 @@ def test_pair_counts_follow_the_votes_in_redis_and_match_a_recount(db, user):
     for voter in voters:
         _vote(task, voter)
     refused = factories.serve_to(task, user)
-    with pytest.raises(InputError):
+    with pytest.raises(Invalid):
         vote_record(token=refused.token, voter=factories.voter_of(user), ballot=Ballot("left", {"nope": "a"}))
     with CaptureQueriesContext(connection) as queries:
         cached = pair_votes(task.pk)

@@ -1,12 +1,12 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from arena.errors import InputError
+from arena.error_responses import DomainErrorsAsCommandErrors
 from arena.services.prompts import prompts_import
 
 
-class Command(BaseCommand):
+class Command(DomainErrorsAsCommandErrors):
     help = "Import prompts from JSONL (id, text, category, optional reference, language) into a prompt set."
 
     def add_arguments(self, parser):
@@ -20,8 +20,5 @@ class Command(BaseCommand):
             data = file.read_bytes()
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
-        try:
-            result = prompts_import(prompt_set_slug=prompt_set, data=data, filename=str(file))
-        except InputError as exc:
-            raise CommandError(exc.message) from None
+        result = prompts_import(prompt_set_slug=prompt_set, data=data, filename=str(file))
         self.stdout.write(f"Imported {result.created} prompts into {result.prompt_set.slug}.")
