@@ -168,7 +168,7 @@ def staff(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "voting/staff.html", context)
 
 
-@staff_required("The voting staff page is for staff.")
+@staff_required("Excluding annotators is for staff.")
 @require_POST
 def staff_exclusion(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Exclude an annotator's votes from ratings (or restore them); htmx gets the updated row back."""

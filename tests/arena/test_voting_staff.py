@@ -80,13 +80,13 @@ def test_the_staff_page_lists_annotators_and_excludes_with_htmx(client, task):
 
 
 def test_the_staff_page_is_for_staff_only(client, task):
+    assert client.get(reverse("voting:staff")).status_code == 302  # to sign in
     client.force_login(factories.make_annotator_user("nobody"))
-    assert client.get(reverse("voting:staff")).status_code == 302
+    page = client.get(reverse("voting:staff"))
+    assert page.status_code == 403 and "for staff" in page.content.decode()
     annotator = annotator_for(factories.voter_of(factories.make_annotator_user("x")))
-    assert (
-        client.post(reverse("voting:staff-exclusion", args=[annotator.pk]), {"excluded": "1"}).status_code
-        == 302
-    )
+    refused = client.post(reverse("voting:staff-exclusion", args=[annotator.pk]), {"excluded": "1"})
+    assert refused.status_code == 403 and "is for staff" in refused.content.decode()
     assert not Annotator.objects.get(pk=annotator.pk).excluded
 
 
