@@ -27,7 +27,7 @@ class RateLimited:
 
 def _namespace() -> str:
     # Tests give each run its own namespace so counters from an earlier run in the same minute do not leak in.
-    return getattr(settings, "ARENA_VOTE_RATE_NAMESPACE", "rl")
+    return settings.ARENA_VOTE_RATE_NAMESPACE
 
 
 def _count(keys: list[str]) -> list[int]:
