@@ -14,7 +14,9 @@ APPS = ("arena", "judges", "leaderboard")
 
 
 def _app_modules() -> list[Path]:
-    return sorted(path for app in APPS for path in (ROOT / app).rglob("*.py") if "migrations" not in path.parts)
+    return sorted(
+        path for app in APPS for path in (ROOT / app).rglob("*.py") if "migrations" not in path.parts
+    )
 
 
 def _is_settings(node: ast.expr) -> bool:

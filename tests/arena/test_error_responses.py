@@ -13,8 +13,10 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import resolve
+from django_htmx.middleware import HtmxMiddleware
 from ninja import NinjaAPI
 from ninja.testing import TestClient
 
@@ -52,7 +54,7 @@ IDS = [type(error).__name__ for error, _ in KINDS]
 def _page_request(path: str = "/", **headers):
     request = RequestFactory().get(path, **headers)
     request.resolver_match = resolve(path)
-    request.htmx = bool(headers)  # as django_htmx's middleware sets it
+    HtmxMiddleware(lambda request: HttpResponse())(request)  # sets request.htmx, as on every request
     return request
 
 
@@ -122,7 +124,7 @@ def test_a_service_error_in_a_page_view_is_rendered_by_the_middleware(client, us
     assert not Verdict.objects.exists() and not Assignment.objects.exists()
 
 
-def test_a_service_error_in_an_api_view_keeps_the_api_shape(client):
+def test_a_service_error_in_an_api_view_keeps_the_api_shape(db, client):
     reply = client.get("/api/prompt-sets/no-such-set/prompts")
     assert reply.status_code == 404
     assert reply.json() == {"error": "No prompt set with slug 'no-such-set'.", "field": "prompt_set"}
