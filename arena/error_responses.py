@@ -40,7 +40,7 @@ STATUS: dict[type[DomainError], int] = {
     Unavailable: 503,
 }
 HEADINGS = {
-    400: "Something in the request is wrong",
+    400: "Bad request",
     403: "Not allowed",
     404: "Not found",
     409: "Not possible any more",
