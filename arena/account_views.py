@@ -11,9 +11,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from arena import throttling
-from arena.error_responses import status_for
-from arena.errors import DomainError
+from arena import errors, throttling
+from arena.error_responses import error_page, status_for
 from arena.forms import EmailVerificationForm, SignUpForm
 from arena.models import VerifiedEmail
 from arena.services.email_verification import verification_confirm, verification_send
@@ -21,9 +20,7 @@ from arena.voting.identity import client_ip
 
 
 def _throttled(request: HttpRequest, refusal: throttling.Throttled) -> HttpResponse:
-    response = render(request, "registration/throttled.html", {"message": refusal.message}, status=429)
-    response["Retry-After"] = str(refusal.retry_after)
-    return response
+    return error_page(request, errors.Throttled(refusal.message, retry_after=refusal.retry_after))
 
 
 @require_http_methods(["GET", "POST"])
@@ -50,7 +47,7 @@ def _mail_link(request: HttpRequest, email: str) -> int:
     link_for = lambda token: request.build_absolute_uri(reverse("verify-email-confirm", args=[token]))  # noqa: E731
     try:
         verification_send(user=request.user, email=email, link_for=link_for)
-    except DomainError as exc:
+    except errors.DomainError as exc:
         messages.warning(request, exc.message)
         return status_for(exc)
     messages.info(request, f"We mailed a link to {email}: follow it to confirm the address.")
@@ -76,7 +73,7 @@ def verify_email(request: HttpRequest) -> HttpResponse:
 def verify_email_confirm(request: HttpRequest, token: str) -> HttpResponse:
     try:
         verified = verification_confirm(token=token)
-    except DomainError as exc:
+    except errors.DomainError as exc:
         return render(
             request, "registration/verify_email_done.html", {"error": exc.message}, status=status_for(exc)
         )

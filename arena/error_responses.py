@@ -45,7 +45,7 @@ HEADINGS = {
     404: "Not found",
     409: "Not possible any more",
     413: "Upload too large",
-    429: "Too many requests",
+    429: "Too many attempts",
     503: "Temporarily unavailable",
 }
 
