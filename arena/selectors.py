@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.db.models import Count, QuerySet
-from django.http import Http404
 
+from arena.errors import NotFound
 from arena.models import Contender
 from arena.staff import is_staff
 
@@ -27,14 +27,14 @@ def contender_visible_or_404(user, slug: str) -> Contender:
     """Approved contenders are public; others only to their submitter and staff (404 to anyone else)."""
     contender = Contender.objects.filter(slug=slug).first()
     if contender is None or not (contender.is_public or can_manage(user, contender)):
-        raise Http404("No such contender.")
+        raise NotFound("No such contender.")
     return contender
 
 
 def contender_managed_or_404(user, slug: str) -> Contender:
     contender = Contender.objects.filter(slug=slug).first()
     if contender is None or not can_manage(user, contender):
-        raise Http404("No such contender.")
+        raise NotFound("No such contender.")
     return contender
 
 

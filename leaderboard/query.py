@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from django.http import Http404
-
 from arena.errors import Invalid, NotFound
 from arena.models import Contender, Dimension, Prompt, Source
 from leaderboard.models import ALL_CATEGORIES, JUDGES_KEY, RecomputeRun, Snapshot
@@ -112,7 +110,7 @@ def _run(value) -> tuple[RecomputeRun | None, bool]:
         raise Invalid(f"run must be a run number, e.g. run=12, not {value!r}.", field="run") from None
     run = runs_finished().filter(pk=run_id).first()
     if run is None:
-        raise Http404(f"No finished leaderboard run #{run_id}; leave run out for the latest one.")
+        raise NotFound(f"No finished leaderboard run #{run_id}; leave run out for the latest one.")
     return run, True
 
 

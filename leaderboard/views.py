@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -276,8 +276,6 @@ def compare(request: HttpRequest) -> HttpResponse:
         first, second = selectors.contender_pair_or_error(first_slug, second_slug)
     except DomainError as error:
         return _compare_picker(request, query, error.message, status_for(error), [first_slug, second_slug])
-    except Http404 as error:
-        return _compare_picker(request, query, str(error), 404, [first_slug, second_slug])
     context = {
         "query": query,
         "first": first,

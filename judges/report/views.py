@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import io
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from arena.blindness import battles_blind_q, may_see_blind
-from arena.errors import Invalid
+from arena.errors import Invalid, NotFound
 from arena.models import Battle, Contender, Dimension, Verdict
 from judges.models import Judgment
 from judges.report import charts
@@ -148,7 +148,7 @@ def battle(request: HttpRequest, pk: int) -> HttpResponse:
         .first()
     )
     if found is None:
-        raise Http404(f"No battle #{pk}.")
+        raise NotFound(f"No battle #{pk}.")
     blind = Battle.objects.filter(battles_blind_q(), pk=pk).exists()
     named = may_see_blind(request.user) or (not blind and _both_public(found))
     judgments = (

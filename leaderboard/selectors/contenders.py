@@ -7,10 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Q
-from django.http import Http404
 
 from arena.blindness import battles_blind_q, may_see_blind
-from arena.errors import Invalid
+from arena.errors import Invalid, NotFound
 from arena.models import Battle, Contender, Dimension, Verdict
 from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
 from leaderboard.query import BoardQuery
@@ -21,7 +20,7 @@ from leaderboard.selectors.standing import standings_apply
 def contender_public_or_404(slug: str) -> Contender:
     contender = Contender.objects.filter(slug=slug, status=Contender.Status.APPROVED).first()
     if contender is None:
-        raise Http404(f"No approved contender {slug!r} on the leaderboard.")
+        raise NotFound(f"No approved contender {slug!r} on the leaderboard.")
     return contender
 
 

@@ -16,7 +16,6 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.http import Http404
 
 from arena.error_responses import command_error
 from arena.errors import DomainError
@@ -80,8 +79,6 @@ class Command(BaseCommand):
             getattr(self, f"_{subcommand}")(**options)
         except DomainError as exc:
             raise command_error(exc) from None
-        except Http404 as exc:
-            raise CommandError(str(exc)) from None
 
     def _configs(self, **_):
         for c in selectors.judge_configs_all():
