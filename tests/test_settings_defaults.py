@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("arena", "judges", "leaderboard")
+APPS = ("arena", "judges", "leaderboard", "live")
 
 
 def _app_modules() -> list[Path]:
