@@ -18,16 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from arena.errors import (
-    Conflict,
-    DomainError,
-    Forbidden,
-    Invalid,
-    NotFound,
-    Throttled,
-    TooLarge,
-    Unavailable,
-)
+from arena.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Throttled, TooLarge, Unavailable
 
 # Most specific kind first: a subclass (TooLarge) is found before its base (Invalid).
 STATUS: dict[type[DomainError], int] = {

@@ -27,9 +27,9 @@ from arena.error_responses import status_for
 from arena.errors import DomainError
 from arena.staff import staff_required
 from leaderboard import charts, selectors
+from leaderboard.board_query import board_query_parse, runs_finished
 from leaderboard.models import RecomputeRun
 from leaderboard.notices import board_notices, style_notice
-from leaderboard.query import board_query_parse, runs_finished
 from leaderboard.services.battle_export import (
     CONTENT_TYPES,
     battle_export_parse,

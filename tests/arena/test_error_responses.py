@@ -22,16 +22,7 @@ from ninja.testing import TestClient
 
 from arena.api.errors import install_error_handlers
 from arena.error_responses import command_error, error_json, error_page, status_for
-from arena.errors import (
-    Conflict,
-    DomainError,
-    Forbidden,
-    Invalid,
-    NotFound,
-    Throttled,
-    TooLarge,
-    Unavailable,
-)
+from arena.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Throttled, TooLarge, Unavailable
 from arena.models import Assignment, PromptSet, Verdict
 from arena.staff import staff_check
 from tests.support import factories
