@@ -10,11 +10,11 @@ from django.test import override_settings
 from django.utils import timezone
 
 from judges.models import Campaign, FinalVerdict, Judgment, PaidCall, WorkStatus
-from judges.services.claims import work_claim, work_finish
 from judges.services.judging import judgment_run
 from judges.services.lifecycle import campaign_finish_if_done
 from judges.services.progress import campaign_progress
 from judges.services.reconcile import campaign_reconcile
+from judges.services.work_protocol import work_claim, work_settle
 from tests.judges.conftest import make_arena, make_judge, run_inline, start_campaign
 
 pytestmark = pytest.mark.django_db
@@ -47,10 +47,10 @@ def test_a_worker_whose_lease_ran_out_cannot_overwrite_the_new_claim(
         assert campaign_reconcile(campaign_id=campaign.pk).reclaimed == 1
     assert len(queued) == 1  # the reclaimed judgment is queued again, on commit
     fresh = work_claim(Judgment, pk=judgment.pk, lease_s=30)
-    assert not work_finish(
+    assert not work_settle(
         Judgment, pk=judgment.pk, token=stale, status=WorkStatus.DONE, verdicts={"overall": "A"}
     )
-    assert work_finish(
+    assert work_settle(
         Judgment, pk=judgment.pk, token=fresh, status=WorkStatus.DONE, verdicts={"overall": "B"}
     )
     judgment.refresh_from_db()

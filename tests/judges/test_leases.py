@@ -10,9 +10,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from judges.models import Judgment
-from judges.services.claims import work_claim
 from judges.services.leases import lease_kept, leases_renew
 from judges.services.limits import Slot, concurrency_slot, limits_backend
+from judges.services.work_protocol import work_claim
 from tests.judges.conftest import make_arena, make_judge, start_campaign
 
 
@@ -23,7 +23,7 @@ def test_a_held_claim_is_renewed_and_one_nobody_holds_lapses(transactional_db, s
     kept, left = Judgment.objects.filter(campaign=campaign).order_by("pk")
     kept_token = work_claim(Judgment, pk=kept.pk, lease_s=1)
     left_token = work_claim(Judgment, pk=left.pk, lease_s=1)
-    with lease_kept(Judgment, token=kept_token, slot=None, hard_s=60):
+    with lease_kept(Judgment, token=kept_token, slot=None, lease_s=1, hard_s=60):
         assert leases_renew() == 1
     kept.refresh_from_db()
     left.refresh_from_db()
@@ -31,7 +31,9 @@ def test_a_held_claim_is_renewed_and_one_nobody_holds_lapses(transactional_db, s
     assert kept.lease_until > timezone.now() + timedelta(seconds=settings.JUDGES_LEASE_SECONDS - 2)
     assert left.lease_until < timezone.now() + timedelta(seconds=2)
     assert leases_renew() == 0  # the block ended: the claim is no longer held
-    with lease_kept(Judgment, token=left_token, slot=None, hard_s=0):  # past its hard bound: left to lapse
+    with lease_kept(
+        Judgment, token=left_token, slot=None, lease_s=1, hard_s=0
+    ):  # past its hard bound: left to lapse
         assert leases_renew() == 0
 
 
