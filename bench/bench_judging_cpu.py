@@ -89,13 +89,16 @@ def measure(args, prompt_set, contenders, stub_pid: int) -> None:
     if args.profile:
         profile(ids)
         return
-    before = _cpu_now(stub_pid)
+    before, commits = _cpu_now(stub_pid), _commits()
     started = time.perf_counter()
     outcomes, pg_cpu = _judge_counting_backends(ids, threads=args.threads)
     elapsed = time.perf_counter() - started
     used = {k: v - before[k] for k, v in _cpu_now(stub_pid).items()}
+    time.sleep(1.5)  # backends report their counts within a second, and when they close
+    commits = _commits() - commits
     done = outcomes.count("done")
-    print(f"judgments: {done} done of {len(ids)} ({args.threads} threads, {elapsed:.1f} s wall)")
+    print(f"judgments: {done} done of {len(ids)} ({args.threads} threads, {elapsed:.1f} s wall); "
+          f"{commits / done:.2f} database transactions (round trips) per judgment")  # fmt: skip
     print(
         f"CPU per judgment: this process {1000 * used['process'] / done:.2f} ms, its PostgreSQL backends "
         f"{1000 * pg_cpu / done:.2f} ms, stub {1000 * used['stub'] / done:.2f} ms "
@@ -134,6 +137,16 @@ def _judge_counting_backends(ids: list[int], *, threads: int) -> tuple[list[str]
     for thread in pool:
         thread.join()
     return outcomes, spent[0]
+
+
+def _commits() -> int:
+    """Transactions committed in this database so far (each statement of the judging path is one)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
 
 
 def _cpu_now(stub_pid: int) -> dict[str, float]:
