@@ -318,10 +318,13 @@ def purge_redis(url: str, prefix: str) -> None:
 
 
 def main() -> None:
-    args = parse_args()
+    in_scratch_services(run, parse_args(), prefix=f"bench{os.getpid()}:")
+
+
+def in_scratch_services(run, args: argparse.Namespace, *, prefix: str) -> None:
+    """`run(args)` with Django set up on a scratch database and a scratch Redis prefix, both dropped after."""
     server_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
-    prefix = f"bench{os.getpid()}:"
     _, scratch_url = scratch_database(server_url)
     os.environ.update(
         DATABASE_URL=scratch_url, CELERY_BROKER_URL=redis_url, REDIS_URL=redis_url, ARENA_REDIS_PREFIX=prefix,

@@ -29,9 +29,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_judging import (  # noqa: E402 (the path above first)
     CONTENDERS,
     _process_cpu,
-    drop_database,
-    purge_redis,
-    scratch_database,
+    in_scratch_services,
     seed,
     start_stub,
 )
@@ -159,7 +157,7 @@ def profile(ids: list[int]) -> None:
 
     from judges.services.judging import judgment_run
 
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.thread_time)  # CPU time: waits on the network and the database left out
     profiler.enable()
     for pk in ids:
         judgment_run(judgment_id=pk)
@@ -170,27 +168,7 @@ def profile(ids: list[int]) -> None:
 
 
 def main() -> None:
-    args = parse_args()
-    server_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
-    prefix = f"benchcpu{os.getpid()}:"
-    _, scratch_url = scratch_database(server_url)
-    os.environ.update(
-        DATABASE_URL=scratch_url, CELERY_BROKER_URL=redis_url, REDIS_URL=redis_url, ARENA_REDIS_PREFIX=prefix,
-        DB_CONN_MAX_AGE="600", SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only"), DEBUG="0",
-        DJANGO_SETTINGS_MODULE=os.environ.get("DJANGO_SETTINGS_MODULE", "arena.settings"), LOG_LEVEL="WARNING",
-    )  # fmt: skip
-    try:
-        import django
-
-        django.setup()
-        run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        drop_database(server_url, scratch_url)
-        purge_redis(redis_url, prefix)
+    in_scratch_services(run, parse_args(), prefix=f"benchcpu{os.getpid()}:")
 
 
 if __name__ == "__main__":
