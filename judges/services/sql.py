@@ -37,7 +37,7 @@ class SqlResult:
 
 def sql_run(sql: str, params: list) -> SqlResult:
     """Run one statement in the default connection's current transaction."""
-    connection = connections[DEFAULT_DB_ALIAS]
+    connection = connections[DEFAULT_DB_ALIAS]  # this thread's, looked up once
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -68,17 +68,24 @@ def _row_type(names: tuple[str, ...]) -> type:
 
 
 def db_value(model: type[Model], name: str, value: Any) -> Any:
-    """`value` as the database wants it for `model`'s field `name` (a model instance stands for its key)."""
+    """`value` as the database wants it for `model`'s field `name`, as the ORM would save it (None is SQL
+    NULL, also for JSON fields; a model instance stands for its key)."""
+    if value is None:
+        return None
     if isinstance(value, Model):
         value = value.pk
     elif isinstance(value, Enum):  # TextChoices members: their value, whatever the driver does with enums
         value = value.value
-    field = model._meta.get_field(name)
-    return field.get_db_prep_value(value, connections[DEFAULT_DB_ALIAS], prepared=False)
+    return _field(model, name).get_db_prep_save(value, connections[DEFAULT_DB_ALIAS])
+
+
+@cache
+def _field(model: type[Model], name: str) -> Any:
+    return model._meta.get_field(name)
 
 
 def db_column(model: type[Model], name: str) -> str:
-    return model._meta.get_field(name).column  # type: ignore[union-attr]
+    return _field(model, name).column
 
 
 def db_table(model: type[Model]) -> str:

@@ -31,7 +31,7 @@ from judges.models import Campaign, ErrorKind, WorkStatus
 from judges.models.work import WorkItem
 from judges.services.sql import db_column, db_table, db_value, sql_run
 
-SETTLED = frozenset({WorkStatus.DONE, WorkStatus.PARSE_FAILED, WorkStatus.FAILED})
+SETTLED = frozenset({WorkStatus.DONE.value, WorkStatus.PARSE_FAILED.value, WorkStatus.FAILED.value})
 SPEND_FIELDS = ("tokens_in", "tokens_out", "cost")  # added to, never overwritten
 
 
@@ -114,7 +114,9 @@ def settle_statement(
 ) -> Statement:
     """running → a final status. `fields` are set, `spent` (tokens, cost) added to the row's."""
     if status not in SETTLED:
-        raise ValueError(f"{status!r} is not a final status of a work item; use one of {sorted(SETTLED)}")
+        raise ValueError(
+            f"{str(status)!r} is not a final status of a work item; use one of {sorted(SETTLED)}"
+        )
     return _held_update(model, pk, token, {"status": status, "finished_at": timezone.now(),
                                            "lease_until": None, **fields}, spent)  # fmt: skip
 

@@ -37,6 +37,17 @@ def test_a_held_claim_is_renewed_and_one_nobody_holds_lapses(transactional_db, s
         assert leases_renew() == 0
 
 
+def test_a_claim_with_most_of_its_lease_left_is_not_renewed_yet(transactional_db, stub):
+    prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
+    make_judge("fair", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "fair")
+    judgment = Judgment.objects.filter(campaign=campaign).first()
+    token = work_claim(Judgment, pk=judgment.pk, lease_s=settings.JUDGES_LEASE_SECONDS)
+    with lease_kept(Judgment, token=token, slot=None, lease_s=settings.JUDGES_LEASE_SECONDS, hard_s=60):
+        assert leases_renew() == 0  # a short call ends before its lease needs renewing
+        assert leases_renew(everything=True) == 1
+
+
 def test_a_renewed_concurrency_slot_outlives_its_first_hold(db):
     key = f"lease-test-{uuid.uuid4().hex}"
     with concurrency_slot(key, limit=1, hold_s=1, wait_s=0) as slot:
