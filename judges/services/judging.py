@@ -172,7 +172,7 @@ def _ask(job: JudgmentRow, runtime: JudgeRuntime, api_key: str, spend: Spend) ->
         return _Answer(first_text=first, repair_text=second, parse_error=why)
 
 
-def _store_answer(job: JudgmentRow, token, answer: _Answer, spend: Spend, api_key: str) -> RunResult:
+def _store_answer(job: JudgmentRow, token, answer: _Answer, spend: Spend, api_key: str) -> _Stored:
     """Store the judge's reply, with the key redacted from everything it sent back (a server may echo it)."""
     fields = {
         "raw_text": redact(answer.first_text, api_key),

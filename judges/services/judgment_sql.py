@@ -160,7 +160,7 @@ SELECT id, reused_from_id, verdicts, rationale, raw_text, repair_raw_text, raw_r
 
 def judgment_reusable(pk: int) -> dict:
     """The stored result of a finished judgment (found by `judgment_load`), to copy instead of a new call."""
-    row = sql_run(_REUSABLE, [pk]).one()
+    row = sql_run(_REUSABLE, [pk]).rows[0]
     return {"origin": row.reused_from_id or row.id, "verdicts": _json(row.verdicts), "rationale": row.rationale,
             "raw_text": row.raw_text, "repair_raw_text": row.repair_raw_text,
             "raw_response": _json(row.raw_response)}  # fmt: skip
@@ -196,8 +196,7 @@ def final_verdict_insert(final: FinalVerdict) -> None:
 
 
 def _final_params(final: FinalVerdict) -> list:
-    fields = [FinalVerdict._meta.get_field(name) for name in _FV_FIELDS]
-    return [db_value(FinalVerdict, field.name, field.value_from_object(final)) for field in fields]
+    return [db_value(FinalVerdict, name, final.serializable_value(name)) for name in _FV_FIELDS]
 
 
 # --- the ledger of paid calls (judges.models.PaidCall): a row before every request, completed after it ------

@@ -56,17 +56,19 @@ def after_transient(failure: Failure, exc: TransientProviderError) -> RunResult:
     attempts = job.attempts + 1  # the claim counted this one
     if exc.status == 429 and exc.retry_after:
         cool_down(failure.limit_key, exc.retry_after)
-    common = {"error_kind": ErrorKind.TRANSIENT, "spent": failure.spend.as_spent()}
+    kind, spent = ErrorKind.TRANSIENT, failure.spend.as_spent()
     if attempts_exhausted(attempts):
         error = f"gave up after {attempts} attempts; last error: {message}"
         landed = work_settle(
-            failure.model, pk=job.pk, token=failure.token, status=WorkStatus.FAILED, error=error, **common
-        )
+            failure.model, pk=job.pk, token=failure.token, status=WorkStatus.FAILED, error=error,
+            error_kind=kind, spent=spent,
+        )  # fmt: skip
         return RunResult("failed" if landed else "skipped")
     retry_in = backoff_seconds(attempts, exc.retry_after)
     landed = work_release(
-        failure.model, pk=job.pk, token=failure.token, retry_in=retry_in, error=message, **common
-    )
+        failure.model, pk=job.pk, token=failure.token, retry_in=retry_in, error=message, error_kind=kind,
+        spent=spent,
+    )  # fmt: skip
     return RunResult("retry", retry_in=retry_in) if landed else RunResult("skipped")
 
 

@@ -63,7 +63,7 @@ def _named_rows(cursor) -> list[NamedTuple]:
 
 
 @cache
-def _row_type(names: tuple[str, ...]) -> type:
+def _row_type(names: tuple[str, ...]) -> Any:
     return namedtuple("Row", names)  # noqa: PYI024 (built at run time from the cursor's column names)
 
 
