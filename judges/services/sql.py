@@ -41,7 +41,9 @@ def sql_run(sql: str, params: list) -> SqlResult:
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return SqlResult(cursor.rowcount, _named_rows(cursor) if cursor.description else [])
+            rows = _named_rows(cursor) if cursor.description else []
+            # sqlite3 counts the rows of an UPDATE … RETURNING only once they have all been fetched.
+            return SqlResult(cursor.rowcount, rows)
     import psycopg
     from psycopg.rows import namedtuple_row
 
@@ -54,7 +56,8 @@ def sql_run(sql: str, params: list) -> SqlResult:
     # Errors still come out as Django's (IntegrityError, ...) and mark the connection like Django's own.
     with connection.wrap_database_errors, psycopg.Cursor(raw, row_factory=namedtuple_row) as cursor:
         cursor.execute(sql, params, prepare=True)
-        return SqlResult(cursor.rowcount, cursor.fetchall() if cursor.description else [])
+        rows = cursor.fetchall() if cursor.description else []
+        return SqlResult(cursor.rowcount, rows)
 
 
 def _named_rows(cursor) -> list[NamedTuple]:
