@@ -110,13 +110,10 @@ class OtherOrder:
     verdicts: dict | None
 
 
-_OTHER = f"""
- RETURNING "order", (SELECT o.id FROM {_J} o WHERE o.battle_id = {_J}.battle_id
-    AND o.config_version_id = {_J}.config_version_id AND o.id <> {_J}.id) AS other_id,
-  (SELECT o.status FROM {_J} o WHERE o.battle_id = {_J}.battle_id
-    AND o.config_version_id = {_J}.config_version_id AND o.id <> {_J}.id) AS other_status,
-  (SELECT o.verdicts FROM {_J} o WHERE o.battle_id = {_J}.battle_id
-    AND o.config_version_id = {_J}.config_version_id AND o.id <> {_J}.id) AS other_verdicts"""  # noqa: S608
+_OTHER_ROW = f"""(SELECT o.{{column}} FROM {_J} o WHERE o.battle_id = {_J}.battle_id
+    AND o.config_version_id = {_J}.config_version_id AND o.id <> {_J}.id) AS other_{{column}}"""  # noqa: S608
+# A correlated subquery per column: RETURNING takes no join, and a battle may lack its other order.
+_OTHER = ' RETURNING "order", ' + ", ".join(_OTHER_ROW.format(column=c) for c in ("id", "status", "verdicts"))
 
 _EMPTY_RESULT = {"raw_text": "", "repair_raw_text": "", "raw_response": None, "verdicts": None, "rationale": "",
                  "parse_error": "", "error": "", "error_kind": "", "latency_ms": None, "reused_from": None}  # fmt: skip
