@@ -4,10 +4,10 @@ Why hand-written statements at all: building a query costs the ORM about 2 ms of
 statement costs to run, and the per-call path of a judge runs several of them per call. Everything else in
 the app uses the ORM.
 
-Rows come back as named tuples built from the cursor's column names (`row.status`, never `row[1]`), so a
-SELECT's columns can be reordered or added to without breaking a reader. Parameters go through their model
-field's public `get_db_prep_value`, so dates, UUIDs, decimals and JSON reach each backend (PostgreSQL, or
-SQLite for the demo) in the form the ORM would have used.
+Rows come back as named tuples built from the cursor's column names (`row.status`, never `row[1]`; psycopg's
+`namedtuple_row` on PostgreSQL, `arena.sql_rows` elsewhere), so a SELECT's columns can be reordered or added
+to without breaking a reader. Parameters go through their model field's public `get_db_prep_save`, so dates,
+UUIDs, decimals and JSON reach each backend (PostgreSQL, or SQLite for the demo) as the ORM would save them.
 
 On PostgreSQL a statement runs on a server-binding psycopg cursor over Django's own connection (same
 transaction), prepared once per connection: the parameters (stored replies are the long part) travel apart
@@ -20,10 +20,12 @@ from collections import namedtuple
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
+
+from arena.sql_rows import fetch_all_as
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,8 @@ def sql_run(sql: str, params: list) -> SqlResult:
         return SqlResult(cursor.rowcount, rows)
 
 
-def _named_rows(cursor) -> list[NamedTuple]:
-    row_type = _row_type(tuple(column[0] for column in cursor.description))
-    return [row_type._make(row) for row in cursor.fetchall()]
+def _named_rows(cursor) -> list[Any]:
+    return fetch_all_as(cursor, _row_type(tuple(column[0] for column in cursor.description)))
 
 
 @cache
