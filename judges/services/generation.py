@@ -105,7 +105,7 @@ def generation_run(*, generation_id: int) -> RunResult:
         token = work_claim(Generation, pk=job.pk, lease_s=lease)
         if token is None:
             return RunResult("skipped")
-        with lease_kept(Generation, token=token, slot=slot, lease_s=lease, hard_s=hard):
+        with lease_kept(Generation, token=token, slot=slot, hard_s=hard):
             result = _generate_claimed(job, token)
     if result.finished:
         campaign_finish_if_done(campaign_id=job.campaign_id)

@@ -88,7 +88,7 @@ def judgment_run(*, judgment_id: int) -> RunResult:
         if not _claim(job, token, lease, call):  # also refused when the campaign is paused or cancelled
             return RunResult("skipped")
         # The slot covers the claim (the record written before paying) and the call, not the writes after.
-        with lease_kept(Judgment, token=token, slot=slot, lease_s=lease, hard_s=hard):
+        with lease_kept(Judgment, token=token, slot=slot, hard_s=hard):
             if call is not None and call.error is None:
                 _call_make(job, runtime, call)
     stored = _store(job, runtime, token, call)

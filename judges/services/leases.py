@@ -2,10 +2,10 @@
 work is recovered within seconds rather than after the longest a call may take.
 
 A claim starts with a short lease (`JUDGES_LEASE_SECONDS`). While the call runs, one keeper thread per worker
-process wakes every third of that time and extends the claims it holds whose lease is within two thirds
-of running out: one UPDATE per work model (`work_protocol.work_renew`) and one Redis round trip for their
-concurrency slots. A call shorter than a third of the lease is never renewed at all, and a renewal has a
-whole keeper round to spare. A SIGKILLed worker stops renewing: its rows' leases lapse within
+process extends the lease of every claim the process holds, every third of that time: one UPDATE per work
+model (`work_protocol.work_renew`) and one Redis round trip for all their concurrency slots. Renewing every
+claim each round, not only those near their end, leaves two rounds of margin to a keeper slowed by a loaded
+machine, and costs one statement per round whatever the number of claims. A SIGKILLed worker stops renewing: its rows' leases lapse within
 `JUDGES_LEASE_SECONDS` and the sweep (`judges.services.reconcile`) hands them to another worker; its slots
 expire as fast. A claim is never renewed past `hard_s` after it was taken (`work_protocol.lease_hard_seconds`),
 so a call hung inside a live process still loses its row eventually.
@@ -30,12 +30,11 @@ from judges.services.work_protocol import lease_short_seconds, work_renew
 logger = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Held:
     model: type
     slot: Slot | None
     renew_until: float  # time.monotonic() after which the lease is left to lapse
-    lease_ends: float  # time.monotonic() when the lease last given runs out
 
 
 _lock = threading.Lock()
@@ -44,20 +43,17 @@ _keeper_pid: int | None = None
 
 
 @contextlib.contextmanager
-def lease_kept(
-    model, *, token: uuid.UUID, slot: Slot | None, lease_s: float, hard_s: float
-) -> Iterator[None]:
+def lease_kept(model, *, token: uuid.UUID, slot: Slot | None, hard_s: float) -> Iterator[None]:
     """Renew the lease of the row claimed with `token` (and `slot`) until the block ends or `hard_s` pass.
 
-    `lease_s`: the lease the claim (and slot) was just taken with. Inside a transaction (tests
+    Inside a transaction (tests
     running judgments inline) the claim is invisible to the keeper's connection and its UPDATE would wait for
     the row lock: nothing is renewed there, and nothing needs to be."""
     if connection.in_atomic_block:
         yield
         return
-    now = time.monotonic()
     with _lock:
-        _held[token] = _Held(model, slot, now + hard_s, now + lease_s)
+        _held[token] = _Held(model, slot, time.monotonic() + hard_s)
         _keeper_ensure()
     try:
         yield
@@ -89,27 +85,19 @@ def _keep() -> None:
             connection.close_if_unusable_or_obsolete()
 
 
-def leases_renew(*, everything: bool = False) -> int:
-    """Extend the live claims this process holds whose lease has less than two thirds left (`everything`:
-    all of them); returns how many rows were extended."""
+def leases_renew() -> int:
+    """Extend every live claim this process holds; returns how many rows were extended."""
     now = time.monotonic()
-    lease = lease_short_seconds()
     with _lock:
-        due = {
-            token: held
-            for token, held in _held.items()
-            if held.renew_until > now and (everything or held.lease_ends - now < 2 * lease / 3)
-        }
-    if not due:
+        live = {token: held for token, held in _held.items() if held.renew_until > now}
+    if not live:
         return 0
+    lease = lease_short_seconds()
     by_model: dict[type, list[uuid.UUID]] = {}
-    for token, held in due.items():
+    for token, held in live.items():
         by_model.setdefault(held.model, []).append(token)
     renewed = sum(work_renew(model, tokens=tokens, lease_s=lease) for model, tokens in by_model.items())
-    slots = [held.slot for held in due.values() if held.slot is not None and held.slot.acquired]
+    slots = [held.slot for held in live.values() if held.slot is not None and held.slot.acquired]
     if slots:
         limits_backend().renew_many([(slot.key, slot.token) for slot in slots], lease)
-    with _lock:
-        for held in due.values():
-            held.lease_ends = now + lease  # counted from before the renewals: errs on the early side
     return renewed
