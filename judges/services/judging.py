@@ -27,7 +27,6 @@ from judges.services.judgment_sql import (
     Finished,
     JudgmentRow,
     campaign_has_active_judgments,
-    judgment_claim,
     judgment_claim_recording_call,
     judgment_finish,
     judgment_load,
@@ -40,7 +39,7 @@ from judges.services.outcomes import Failure, RunResult, after_permanent, after_
 from judges.services.requests import JudgeTexts, judge_request
 from judges.services.runtime import JudgeRuntime, judge_runtime
 from judges.services.secrets import api_key_resolve, redact, redact_data
-from judges.services.work_protocol import lease_hard_seconds, lease_short_seconds
+from judges.services.work_protocol import lease_hard_seconds, lease_short_seconds, work_claim
 from judges.verdict_parsing import ParseResult, VerdictParseError, parse_verdicts
 
 
@@ -121,7 +120,7 @@ def _call_prepare(job: JudgmentRow, runtime: JudgeRuntime, token: uuid.UUID) -> 
 def _claim(job: JudgmentRow, token: uuid.UUID, lease: float, call: _Call | None) -> bool:
     """Claim the row; when a call is to be sent, its ledger row is written by the same statement."""
     if call is None or call.error is not None:
-        return judgment_claim(job.pk, token, lease)
+        return work_claim(Judgment, pk=job.pk, lease_s=lease, token=token) is not None
     call_id = judgment_claim_recording_call(job.pk, token, lease)
     if call_id is None:
         return False

@@ -76,12 +76,6 @@ def judgment_load(pk: int) -> JudgmentRow | None:
     return JudgmentRow(**row._asdict()) if row is not None else None
 
 
-def judgment_claim(pk: int, token: uuid.UUID, lease_s: float) -> bool:
-    """Claim without a call to record (a reused result, or a call refused before it is sent)."""
-    claim = claim_statement(Judgment, pk=pk, token=token, lease_s=lease_s)
-    return sql_run(claim.sql, claim.params).rowcount == 1
-
-
 _PC = db_table(PaidCall)
 _CALL_COLUMNS = "campaign_id, item_id, claim_token, outcome, sent_at, tokens_in, tokens_out, cost"
 _CLAIM_AND_SEND = f"""
@@ -94,7 +88,7 @@ def judgment_claim_recording_call(pk: int, token: uuid.UUID, lease_s: float) -> 
     statement, so both or neither); the ledger row's id, or None when the claim did not land."""
     claim = claim_statement(Judgment, pk=pk, token=token, lease_s=lease_s)
     if connection.vendor != "postgresql":  # SQLite has no data-modifying WITH: two statements
-        claimed = sql_run(claim.sql, claim.params).one()
+        claimed = sql_run(*claim).one()
         return paid_call_sent(claimed.campaign_id, pk, token) if claimed is not None else None
     row = sql_run(_CLAIM_AND_SEND.format(claim=claim.sql), [*claim.params, *_call_sent_params(token)]).one()
     return row.id if row is not None else None

@@ -20,9 +20,8 @@ The rules:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
@@ -35,8 +34,7 @@ SETTLED = frozenset({WorkStatus.DONE.value, WorkStatus.PARSE_FAILED.value, WorkS
 SPEND_FIELDS = ("tokens_in", "tokens_out", "cost")  # added to, never overwritten
 
 
-@dataclass(frozen=True)
-class Statement:
+class Statement(NamedTuple):
     """One protocol statement, for callers that run it inside a larger one (`judgment_sql`)."""
 
     sql: str
@@ -81,10 +79,13 @@ def claim_statement(model: type[WorkItem], *, pk: int, token: uuid.UUID, lease_s
     return Statement(sql, params)
 
 
-def work_claim(model: type[WorkItem], *, pk: int, lease_s: float) -> uuid.UUID | None:
-    """Claim one row; its new token, or None when someone else has it (or its campaign is not running)."""
-    token = uuid.uuid4()
-    claimed = sql_run(*_parts(claim_statement(model, pk=pk, token=token, lease_s=lease_s)))
+def work_claim(
+    model: type[WorkItem], *, pk: int, lease_s: float, token: uuid.UUID | None = None
+) -> uuid.UUID | None:
+    """Claim one row with `token` (a fresh one by default); the token, or None when someone else has it
+    (or its campaign is not running)."""
+    token = token or uuid.uuid4()
+    claimed = sql_run(*claim_statement(model, pk=pk, token=token, lease_s=lease_s))
     return token if claimed.rowcount == 1 else None
 
 
@@ -126,7 +127,7 @@ def work_settle(
 ) -> bool:
     """Settle one row; False when `token` no longer holds it (its lease ran out and it was handed on)."""
     statement = settle_statement(model, pk=pk, token=token, status=status, fields=fields, spent=spent or {})
-    return sql_run(*_parts(statement)).rowcount == 1
+    return sql_run(*statement).rowcount == 1
 
 
 def work_release(
@@ -137,7 +138,7 @@ def work_release(
     when = timezone.now() + timedelta(seconds=retry_in)
     changes = {"status": WorkStatus.PENDING.value, "claim_token": None, "lease_until": None,
                "enqueued_at": when, **fields}  # fmt: skip
-    return sql_run(*_parts(_held_update(model, pk, token, changes, spent or {}))).rowcount == 1
+    return sql_run(*_held_update(model, pk, token, changes, spent or {})).rowcount == 1
 
 
 def _held_update(model: type[WorkItem], pk: int, token: uuid.UUID, changes: dict, spent: dict) -> Statement:
@@ -182,7 +183,3 @@ def work_reclaim_stale(model: type[WorkItem], *, campaign_id: int) -> list[int]:
     )
     pending = sql_run(back, [WorkStatus.PENDING.value, db_value(model, "enqueued_at", now), *stale_params])
     return [row.id for row in pending.rows]
-
-
-def _parts(statement: Statement) -> tuple[str, list]:
-    return statement.sql, statement.params
