@@ -11,9 +11,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from arena.conversations import ConversationView, battle_conversation
 from arena.errors import InputError
 from arena.models import AnnotationTask, Annotator, Assignment, Battle, Dimension, PromptSet
-from arena.rendering import render_markdown
 from arena.voting.identity import Voter
 from arena.voting.selection import battle_pick
 
@@ -48,7 +48,7 @@ def assignment_serve(
         if pick is None:
             return None
         battle = pick.battle
-        texts = battle.output_a.text, battle.output_b.text
+        texts = *battle.output_a.replies, *battle.output_b.replies  # a conversation is read whole
         try:
             with transaction.atomic():
                 return Assignment.objects.create(
@@ -121,9 +121,7 @@ class BattleView:
     """What the page shows before the vote: no contender, battle or output identity, only the token."""
 
     token: str
-    prompt_html: str
-    left_html: str
-    right_html: str
+    conversation: ConversationView  # the prompt's turns beside the displayed left and right replies
     dimensions: list[Dimension]
 
 
@@ -138,13 +136,8 @@ def vote_dimensions(task: AnnotationTask) -> list[Dimension]:
 
 def battle_view(assignment: Assignment) -> BattleView:
     battle = Battle.objects.select_related("prompt", "output_a", "output_b").get(pk=assignment.battle_id)
-    left, right = (
-        (battle.output_a, battle.output_b) if assignment.left_is_a else (battle.output_b, battle.output_a)
-    )
     return BattleView(
         token=assignment.token,
-        prompt_html=render_markdown(battle.prompt.text),
-        left_html=render_markdown(left.text),
-        right_html=render_markdown(right.text),
+        conversation=battle_conversation(battle, left_is_a=assignment.left_is_a),
         dimensions=vote_dimensions(assignment.task),
     )

@@ -20,7 +20,12 @@ from django.conf import settings
 
 from judges.models import ErrorKind, Judgment, WorkStatus
 from judges.prompting import repair_messages
-from judges.providers import PermanentProviderError, ProviderError, TransientProviderError
+from judges.providers import (
+    CompletionRequest,
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+)
 from judges.services.calls import Ledger, Spend, provider_complete
 from judges.services.consistency import Pair, battle_finalize
 from judges.services.judgment_sql import (
@@ -55,6 +60,7 @@ class _Answer:
 class _Call:
     spend: Spend
     api_key: str = ""
+    request: CompletionRequest | None = None  # built before the claim: nothing after it can refuse the call
     answer: _Answer | None = None
     error: ProviderError | None = None
 
@@ -89,7 +95,7 @@ def judgment_run(*, judgment_id: int) -> RunResult:
         # The slot covers the claim (the record written before paying) and the call, not the writes after.
         with lease_kept(Judgment, token=token, slot=slot, hard_s=hard):
             if call is not None and call.error is None:
-                _call_make(job, runtime, call)
+                _call_make(runtime, call)
     stored = _store(job, runtime, token, call)
     if stored.result.finished:
         settled = battle_finalize(
@@ -112,9 +118,25 @@ def _call_prepare(job: JudgmentRow, runtime: JudgeRuntime, token: uuid.UUID) -> 
         call.api_key = api_key_resolve(
             env_name=config.api_key_env, file_path=config.api_key_file, owner=owner
         )
+        call.request = _request(job, runtime, call.api_key)
     except PermanentProviderError as exc:
         call.error = exc
     return call
+
+
+def _request(job: JudgmentRow, runtime: JudgeRuntime, api_key: str) -> CompletionRequest:
+    version = runtime.version
+    texts = JudgeTexts.for_order(
+        order=job.order, question=job.question, output_a=job.output_a, output_b=job.output_b,
+        reference=job.reference, version=version, later_turns=job.later_turns, system=job.system_message,
+        later_a=job.later_a, later_b=job.later_b,
+    )  # fmt: skip
+    try:
+        return judge_request(version, texts, api_key=api_key, timeout_s=runtime.config.timeout_seconds)
+    except ValueError as exc:  # e.g. a conversation whose stored replies do not match its turns
+        raise PermanentProviderError(
+            f"battle #{job.battle_id} cannot be judged: {exc}", provider=version.provider
+        ) from None
 
 
 def _claim(job: JudgmentRow, token: uuid.UUID, lease: float, call: _Call | None) -> bool:
@@ -129,9 +151,10 @@ def _claim(job: JudgmentRow, token: uuid.UUID, lease: float, call: _Call | None)
     return True
 
 
-def _call_make(job: JudgmentRow, runtime: JudgeRuntime, call: _Call) -> None:
+def _call_make(runtime: JudgeRuntime, call: _Call) -> None:
+    assert call.request is not None  # built by _call_prepare, or call.error is set
     try:
-        call.answer = _ask(job, runtime, call.api_key, call.spend)
+        call.answer = _ask(runtime, call.request, call.spend)
     except (TransientProviderError, PermanentProviderError) as exc:
         call.error = exc
 
@@ -147,13 +170,8 @@ def _store(job: JudgmentRow, runtime: JudgeRuntime, token, call: _Call | None) -
     return _store_answer(job, token, call.answer, call.spend, call.api_key)
 
 
-def _ask(job: JudgmentRow, runtime: JudgeRuntime, api_key: str, spend: Spend) -> _Answer:
+def _ask(runtime: JudgeRuntime, request: CompletionRequest, spend: Spend) -> _Answer:
     version = runtime.version
-    texts = JudgeTexts.for_order(
-        order=job.order, question=job.question, output_a=job.output_a, output_b=job.output_b,
-        reference=job.reference, version=version,
-    )  # fmt: skip
-    request = judge_request(version, texts, api_key=api_key, timeout_s=runtime.config.timeout_seconds)
     dims = version.dimension_slugs
     first = provider_complete(version.provider, request, spend).text
     try:

@@ -8,6 +8,7 @@ settle with a look at the battle's other order, so the second order to finish ne
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import uuid
 from dataclasses import dataclass
@@ -48,6 +49,16 @@ class JudgmentRow:
     output_a: str
     output_b: str
     reusable_id: int | None  # a finished judgment that sent exactly this request, if any
+    # A conversation's rest (JSON lists; empty for a single-turn battle) and its system message.
+    later_turns: list[str] = dataclasses.field(default_factory=list)
+    system_message: str = ""
+    later_a: list[str] = dataclasses.field(default_factory=list)
+    later_b: list[str] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # SQLite hands JSON columns back as text, PostgreSQL as lists.
+        for name in ("later_turns", "later_a", "later_b"):
+            object.__setattr__(self, name, _json(getattr(self, name)) or [])
 
     @property
     def battle(self) -> Battle:
@@ -62,7 +73,8 @@ SELECT j.id AS pk, j.status, j.campaign_id, j.battle_id, j.config_version_id, j.
        j.content_key, b.contender_a_id, b.contender_b_id, p.text AS question, p.reference_answer AS reference,
        oa.text AS output_a, ob.text AS output_b,
        (SELECT r.id FROM {_J} r WHERE r.content_key = j.content_key AND r.status = 'done' AND r.id <> j.id
-        LIMIT 1) AS reusable_id
+        LIMIT 1) AS reusable_id,
+       p.later_turns, p.system_message, oa.later_replies AS later_a, ob.later_replies AS later_b
 FROM {_J} j
 JOIN {_B} b ON b.id = j.battle_id
 JOIN {_P} p ON p.id = b.prompt_id

@@ -58,8 +58,8 @@ def live_dimensions() -> list[Dimension]:
 
 
 def _output(contender, prompt: Prompt, replies: list[str], leak: str) -> Output:
-    output = output_build(contender=contender, prompt=prompt, text=replies[0])
-    output.later_replies = replies[1:]
+    # Every reply, so style counts and the identity-leak check read the whole conversation.
+    output = output_build(contender=contender, prompt=prompt, text=replies[0], later_replies=replies[1:])
     output.identity_leak = output.identity_leak or leak[:200]
     output.save()
     return output
