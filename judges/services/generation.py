@@ -21,13 +21,13 @@ from judges.models import Campaign, ErrorKind, Generation, WorkStatus
 from judges.providers import CompletionRequest, PermanentProviderError, TransientProviderError
 from judges.services.calls import Ledger, Spend, provider_complete
 from judges.services.campaigns import contenders_resolve
-from judges.services.claims import lease_seconds, work_claim, work_finish
 from judges.services.enqueue import work_enqueue
-from judges.services.leases import lease_kept, lease_seconds_short
+from judges.services.leases import lease_kept
 from judges.services.lifecycle import campaign_finish_if_done
 from judges.services.limits import concurrency_slot
 from judges.services.outcomes import Failure, RunResult, after_permanent, after_transient
 from judges.services.secrets import api_key_check, api_key_resolve, redact, redact_data
+from judges.services.work_protocol import lease_hard_seconds, lease_short_seconds, work_claim, work_settle
 
 PROVIDER = "openai"  # contender endpoints are OpenAI-compatible by definition (see Contender.endpoint_url)
 
@@ -106,7 +106,7 @@ def generation_run(*, generation_id: int) -> RunResult:
     )
     if job is None or job.status != WorkStatus.PENDING or job.campaign.status != Campaign.Status.RUNNING:
         return RunResult("skipped")
-    lease, hard = lease_seconds_short(), lease_seconds(settings.JUDGES_GENERATION_TIMEOUT_SECONDS)
+    lease, hard = lease_short_seconds(), lease_hard_seconds(settings.JUDGES_GENERATION_TIMEOUT_SECONDS)
     limit = settings.JUDGES_GENERATION_CONCURRENCY
     wait = settings.JUDGES_SLOT_WAIT_SECONDS
     with concurrency_slot(f"gen:{job.contender_id}", limit=limit, hold_s=lease, wait_s=wait) as slot:
@@ -138,10 +138,10 @@ def _generate_claimed(job: Generation, token) -> RunResult:
     # An endpoint may echo the key it got: never stored nor shown.
     first, *later = (redact(reply, api_key) for reply in replies)
     output = _output_store(contender, job.prompt, first, later)
-    landed = work_finish(
+    landed = work_settle(
         Generation, pk=job.pk, token=token, status=WorkStatus.DONE, output=output,
         raw_text="\n\n".join([first, *later]), raw_response=redact_data([r.raw for r in spend.responses], api_key),
-        latency_ms=round(spend.latency_s * 1000), error="", error_kind=ErrorKind.NONE, **spend.as_increments(),
+        latency_ms=round(spend.latency_s * 1000), error="", error_kind=ErrorKind.NONE, spent=spend.as_spent(),
     )  # fmt: skip
     return RunResult("done" if landed else "skipped")
 
