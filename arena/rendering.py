@@ -10,9 +10,12 @@ Two layers, so that a bug in one is caught by the other:
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from functools import lru_cache
 
 import nh3
+from django.core.cache import caches
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 from pygments import highlight
@@ -78,6 +81,33 @@ def _rendered(text: str) -> str:
     # The same answers are shown to many annotators; rendering (highlighting above all) is the costly part
     # of serving a battle. Keyed by the text itself, so an edited answer is simply a new entry.
     return _clean(_parser().render(text))
+
+
+# Rendered answers shared by every web process through the cache (Redis in production): a process's own
+# LRU above covers only what it has rendered itself, so without this each process renders each answer once
+# more, and an arena with more answers than the LRU holds renders on most serves. Bump the version when the
+# rendering changes, so that no page shows HTML from an earlier renderer.
+RENDERED_CACHE_VERSION = 1
+RENDERED_CACHE_SECONDS = 7 * 24 * 3600
+
+
+def _shared_key(text: str) -> str:
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return f"md:{RENDERED_CACHE_VERSION}:{digest}"
+
+
+def render_markdown_many(texts: Sequence[str]) -> list[SafeString]:
+    """`render_markdown` of each text, reading and filling the shared cache with one call each way."""
+    keys = {text: _shared_key(text) for text in texts if text}
+    cache = caches["default"]
+    stored = cache.get_many(list(keys.values())) if keys else {}
+    rendered = {text: stored[key] for text, key in keys.items() if key in stored}
+    fresh = {keys[text]: _rendered(text) for text in keys if text not in rendered}
+    if fresh:
+        cache.set_many(fresh, timeout=RENDERED_CACHE_SECONDS)
+        rendered.update((text, fresh[keys[text]]) for text in keys if text not in rendered)
+    # nh3 sanitised every entry, in this process or another one running this code (same cache version)
+    return [mark_safe(rendered[text]) if text else mark_safe("") for text in texts]
 
 
 def highlight_css() -> str:

@@ -123,15 +123,14 @@ def _print_areas(stats: pstats.Stats, requests: int) -> None:
         print(f"  {1000 * seconds / requests:7.2f} ms  {100 * seconds / total:5.1f} %  {area}")
 
 
-def _print_profile(title: str, prof: cProfile.Profile, sort: str, top: int, requests: int) -> None:
+def _print_profile(
+    title: str, prof: cProfile.Profile, sort: str, top: int, requests: int, match: str
+) -> None:
     out = io.StringIO()
     stats = pstats.Stats(prof, stream=out)
     print(f"\n===== {title}: own CPU per request by area (profiled, so inflated) =====")
     _print_areas(stats, requests)
-    stats.sort_stats(sort).print_stats(
-        r"wt-votes/(arena|templates)|middleware|contrib/(sessions|auth)|/template/(loader|response)|shortcuts",
-        top,
-    )
+    stats.sort_stats(sort).print_stats(*([match] if match else []), top)
     print(f"===== {title} (sorted by {sort}) =====")
     print(out.getvalue())
 
@@ -142,6 +141,11 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--people", type=int, default=16)
+    parser.add_argument(
+        "--match",
+        default=r"/(arena|bench)/|middleware|contrib/(sessions|auth)|/template/(loader|response)|shortcuts",
+        help="list only functions whose file:line(name) matches this regular expression ('' for all)",
+    )
     args = parser.parse_args()
 
     scratch = Scratch(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
@@ -172,9 +176,16 @@ def main() -> int:
         serve_prof, vote_prof = cProfile.Profile(time.process_time), cProfile.Profile(time.process_time)
         _round_trips(app, people, args.requests, task.slug, serve_prof, vote_prof)
         _print_profile(
-            "serve: GET /vote/t/<task>/?start=1 (htmx)", serve_prof, args.sort, args.top, args.requests
+            "serve: GET /vote/t/<task>/?start=1 (htmx)",
+            serve_prof,
+            args.sort,
+            args.top,
+            args.requests,
+            args.match,
         )
-        _print_profile("vote: POST /vote/b/<token>/ (htmx)", vote_prof, args.sort, args.top, args.requests)
+        _print_profile(
+            "vote: POST /vote/b/<token>/ (htmx)", vote_prof, args.sort, args.top, args.requests, args.match
+        )
         return 0
     finally:
         from django.db import connections

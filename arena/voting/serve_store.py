@@ -213,9 +213,10 @@ class PairCandidate:
 # battles there (in either A/B order) unless the annotator was served one of them. Ordered as selection
 # wants: battles short of the votes wanted first, those with the most places held first (so battles reach
 # the votes wanted), then the least held; ties in an order drawn per call (`shuffle`).
+# MATERIALIZED: PostgreSQL would otherwise inline the subquery and count each battle's places once per
+# reference to `held` below.
 _PAIR_CANDIDATE = f"""
-SELECT c.prompt_id, %(low)s AS low, %(high)s AS high, c.output_low_id, c.output_high_id, c.battle_id, c.held
-  FROM (
+WITH c AS MATERIALIZED (
     SELECT ol.prompt_id, ol.id AS output_low_id, oh.id AS output_high_id, COALESCE(b1.id, b2.id) AS battle_id,
            (SELECT COUNT(*) FROM arena_assignment x
              WHERE x.battle_id IN (b1.id, b2.id) AND x.task_id = %(task)s
@@ -229,11 +230,13 @@ SELECT c.prompt_id, %(low)s AS low, %(high)s AS high, c.output_low_id, c.output_
        AND ol.identity_leak = '' AND oh.identity_leak = ''
        AND NOT EXISTS (SELECT 1 FROM arena_assignment m
                         WHERE m.annotator_id = %(annotator)s AND m.battle_id IN (b1.id, b2.id))
-) c
-ORDER BY CASE WHEN c.held < %(wanted)s THEN 0 ELSE 1 END,
-         CASE WHEN c.held < %(wanted)s THEN -c.held ELSE c.held END,
-         ((c.prompt_id %% {SHUFFLE_MODULUS}) * %(shuffle)s) %% {SHUFFLE_MODULUS}
-LIMIT 1
+)
+SELECT c.prompt_id, %(low)s AS low, %(high)s AS high, c.output_low_id, c.output_high_id, c.battle_id, c.held
+  FROM c
+ ORDER BY CASE WHEN c.held < %(wanted)s THEN 0 ELSE 1 END,
+          CASE WHEN c.held < %(wanted)s THEN -c.held ELSE c.held END,
+          ((c.prompt_id %% {SHUFFLE_MODULUS}) * %(shuffle)s) %% {SHUFFLE_MODULUS}
+ LIMIT 1
 """
 
 

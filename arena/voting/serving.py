@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from arena.errors import InputError
 from arena.models import AnnotationTask, Annotator, Assignment, Dimension
-from arena.rendering import render_markdown
+from arena.rendering import render_markdown_many
 from arena.voting.identity import Voter
 from arena.voting.selection import battle_pick
 from arena.voting.serve_store import assignment_insert, open_assignment, prompt_set_vote_dimensions
@@ -135,10 +135,11 @@ def battle_view(assignment: Assignment) -> BattleView:
     left, right = (
         (battle.output_a, battle.output_b) if assignment.left_is_a else (battle.output_b, battle.output_a)
     )
+    prompt_html, left_html, right_html = render_markdown_many([battle.prompt.text, left.text, right.text])
     return BattleView(
         token=assignment.token,
-        prompt_html=render_markdown(battle.prompt.text),
-        left_html=render_markdown(left.text),
-        right_html=render_markdown(right.text),
+        prompt_html=prompt_html,
+        left_html=left_html,
+        right_html=right_html,
         dimensions=vote_dimensions(assignment.task),
     )
