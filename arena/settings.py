@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "arena",
     "judges",
     "leaderboard",
+    "live",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +80,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "arena.urls"
 WSGI_APPLICATION = "arena.wsgi.application"
+ASGI_APPLICATION = "arena.asgi.application"
 
 TEMPLATES = [
     {
@@ -422,6 +424,24 @@ if ARENA_MIN_COVERAGE > 100:
 
 # Management commands `make demo` runs after loading the demo arena, in order (each app adds its own).
 ARENA_DEMO_HOOKS: list[str] = ["demo_votes"]
+
+# --- Live battles (live app, /arena/) --------------------------------------------------------------------
+# Who may battle follows ARENA_ANONYMOUS_VOTING: signed-in people only, unless it is on.
+# Battles a person (user or anonymous session) may start per 24 hours; battles per contender per hour.
+ARENA_LIVE_BATTLES_PER_USER_PER_DAY = env_int("ARENA_LIVE_BATTLES_PER_USER_PER_DAY", 50, minimum=1)
+ARENA_LIVE_BATTLES_PER_MODEL_PER_HOUR = env_int("ARENA_LIVE_BATTLES_PER_MODEL_PER_HOUR", 300, minimum=1)
+# Longest message (characters) and most messages per battle; a regeneration uses one of the turns too.
+ARENA_LIVE_MAX_PROMPT_CHARS = env_int("ARENA_LIVE_MAX_PROMPT_CHARS", 4000, minimum=1)
+ARENA_LIVE_MAX_TURNS = env_int("ARENA_LIVE_MAX_TURNS", 5, minimum=1)
+# Reply cap per turn (tokens), longest silence between two pieces of a stream, longest stream (seconds).
+ARENA_LIVE_MAX_TOKENS = env_int("ARENA_LIVE_MAX_TOKENS", 1024, minimum=1)
+ARENA_LIVE_READ_TIMEOUT_SECONDS = env_int("ARENA_LIVE_READ_TIMEOUT_SECONDS", 30, minimum=1)
+ARENA_LIVE_MAX_STREAM_SECONDS = env_int("ARENA_LIVE_MAX_STREAM_SECONDS", 180, minimum=1)
+# Dotted path of `hook(text, *, voter_key) -> live.moderation.Decision`; every message and decision is kept
+# (live.models.ModerationRecord). The default refuses nothing.
+ARENA_LIVE_MODERATION = env_str("ARENA_LIVE_MODERATION", "live.moderation.allow_all")
+# Slug of the prompt set that voted live battles are stored in (created on the first vote; category "live").
+ARENA_LIVE_PROMPT_SET = env_str("ARENA_LIVE_PROMPT_SET", "live-battles")
 
 # --- LLM judges (judges app) ----------------------------------------------------------------------------
 # Attempts per judgment or generation before a transient error (timeout, 429, 5xx) becomes a failure.

@@ -47,6 +47,7 @@ handler500 = "arena.unavailable.server_error"
 urlpatterns = [
     path("", include((arena_patterns, "arena"))),
     path("", include("arena.voting.urls")),
+    path("arena/", include("live.urls")),
     path("leaderboard/", include("leaderboard.urls")),
     path("judges/", include("judges.urls")),
     path("accounts/signup/", account_views.signup, name="signup"),

@@ -33,6 +33,9 @@ def test_compose_file_is_valid_and_wires_services_with_health_checks(tmp_path):
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["worker"]["environment"]["CELERY_BROKER_URL"].startswith("redis://")
     assert set(config["volumes"]) == {"pgdata", "redisdata"}
+    # Live battles stream from async views: the web server must be an ASGI one.
+    web = " ".join(services["web"]["command"])
+    assert "arena.asgi:application" in web and "-k uvicorn_worker.UvicornWorker" in web
 
 
 @pytest.mark.skipif(

@@ -67,6 +67,14 @@ RULES = {
     "voting:undo": "assignee",
     "voting:progress": "signed_in",
     "voting:task": "signed_in",
+    "live:page": "public",  # the prompt box, or a sign-in link for anonymous visitors
+    "live:start": "signed_in",
+    # Filled with a live battle the annotator started: only its owner sees, streams, continues or votes on it.
+    "live:battle": "assignee",
+    "live:stream": "assignee",
+    "live:turn": "assignee",
+    "live:regenerate": "assignee",
+    "live:vote": "assignee",
     "leaderboard:index": "public",
     "leaderboard:export-csv": "public",
     "leaderboard:export-json": "public",
@@ -200,6 +208,7 @@ def world(db, settings):
     )
     campaign = campaign_start(spec=spec, enqueue=False)
     spare_token, _ = ApiToken.issue(user=people["submitter"], name="spare")  # revoked by the matrix
+    live_token = _live_battle_of(people["annotator"], contenders)
     values = {
         "slug": pending.slug,
         "token": assignment.token,
@@ -221,6 +230,7 @@ def world(db, settings):
         "arena:prompt-set-detail": {"slug": task.prompt_set.slug},
         "arena:prompt-set-prompts": {"slug": task.prompt_set.slug},
         "arena:prompt-set-outputs-template": {"slug": task.prompt_set.slug},
+        **{f"live:{name}": {"token": live_token} for name in LIVE_BATTLE_ROUTES},
     }
     api_values = {
         "/api/leaderboard/contenders/{slug}": {"slug": contenders[0].slug},
@@ -243,6 +253,21 @@ def world(db, settings):
         "campaign_body": campaign_body,
         "prompt_set": task.prompt_set.slug,
     }
+
+
+LIVE_BATTLE_ROUTES = ("battle", "stream", "turn", "regenerate", "vote")
+
+
+def _live_battle_of(user, contenders) -> str:
+    """A live battle the annotator started, answered and open for a vote: its token."""
+    from live.models import LiveBattle
+
+    battle = LiveBattle.objects.create(
+        token="live-matrix-token", voter_key=factories.voter_of(user).key, user=user,
+        contender_a=contenders[0], contender_b=contenders[1], left_is_a=True, turns=["Hi"],
+        replies_a=["Hello"], replies_b=["Hey"], state=LiveBattle.State.READY,
+    )  # fmt: skip
+    return battle.token
 
 
 def _clients(world) -> dict[str, Client]:

@@ -21,6 +21,7 @@ from judges.providers.base import (
     Provider,
     ProviderError,
     ProviderResponse,
+    StreamingProvider,
     TransientProviderError,
     UnknownProviderError,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "ProviderResponse",
+    "StreamingProvider",
     "TransientProviderError",
     "UnknownProviderError",
     "available",

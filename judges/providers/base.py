@@ -13,6 +13,7 @@ Messages name the endpoint, the HTTP status and the endpoint's own words, and ne
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -158,3 +159,18 @@ class Provider(Protocol):
     def complete(self, request: CompletionRequest) -> ProviderResponse: ...
 
     def config_errors(self, *, model: str, base_url: str) -> list[str]: ...
+
+
+@runtime_checkable
+class StreamingProvider(Protocol):
+    """A provider that can also hand a reply over as it is generated (live battles).
+
+    `stream` is an async generator of text pieces, in order; their concatenation is the reply. It raises the
+    same two error kinds as `complete`, before the first piece or between pieces. Closing the generator
+    (`aclose()`, or cancelling the task iterating it) closes the HTTP exchange, so the endpoint sees the
+    client leave and can stop generating.
+    """
+
+    name: ClassVar[str]
+
+    def stream(self, request: CompletionRequest) -> AsyncIterator[str]: ...

@@ -14,15 +14,18 @@ Works with OpenAI itself and with vLLM, Ollama, llama.cpp server and LM Studio v
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import httpx2  # the transport under the SDK (a fork of httpx): what breaks mid-stream raises its errors
 import openai
 
 from judges.providers.base import (
@@ -65,6 +68,43 @@ def _transport(public_only: bool) -> dict:
     from judges.providers.public_transport import PublicAddressTransport
 
     return {"transport": PublicAddressTransport(limits=openai.DEFAULT_CONNECTION_LIMITS)}
+
+
+def _async_transport(public_only: bool) -> dict:
+    if not public_only:
+        return {}
+    from judges.providers.public_transport import AsyncPublicAddressTransport
+
+    return {"transport": AsyncPublicAddressTransport(limits=openai.DEFAULT_CONNECTION_LIMITS)}
+
+
+class _AsyncClientCache:
+    """SDK async clients for streaming, one per (event loop, base_url, key digest, timeout): an async client's
+    connection pool belongs to the loop that opened it. Used from event loops only, so no lock is needed."""
+
+    def __init__(self, max_size: int = 64) -> None:
+        self._clients: OrderedDict[tuple[int, str, str, float, bool], openai.AsyncOpenAI] = OrderedDict()
+        self._max_size = max_size
+
+    def get(self, *, base_url: str, api_key: str, timeout_s: float, public_only: bool) -> openai.AsyncOpenAI:
+        loop = id(asyncio.get_running_loop())
+        key = (loop, base_url, hashlib.sha256(api_key.encode()).hexdigest(), timeout_s, public_only)
+        client = self._clients.get(key)
+        if client is None:
+            client = openai.AsyncOpenAI(
+                api_key=api_key or NO_KEY_PLACEHOLDER,
+                base_url=base_url,
+                timeout=timeout_s,  # per read: a stream that stalls this long between pieces fails
+                max_retries=0,  # a person is waiting: a failed side is shown, never silently retried
+                http_client=openai.DefaultAsyncHttpxClient(
+                    follow_redirects=False, **_async_transport(public_only)
+                ),
+            )
+            self._clients[key] = client
+            while len(self._clients) > self._max_size:
+                self._clients.popitem(last=False)
+        self._clients.move_to_end(key)
+        return client
 
 
 class _ClientCache:
@@ -111,6 +151,7 @@ class OpenAICompatProvider:
 
     def __init__(self) -> None:
         self._clients = _ClientCache()
+        self._async_clients = _AsyncClientCache()
         self._json_mode_refused: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
@@ -132,6 +173,43 @@ class OpenAICompatProvider:
             json_mode = False
             completion = _send(client, request, base_url, json_mode=False)
         return _to_response(completion, request, base_url, json_mode, time.monotonic() - started)
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[str]:
+        """The reply's text pieces as the endpoint sends them (`stream: true`); see base.StreamingProvider.
+
+        Leaving early (aclose or cancellation) closes the response, so the endpoint sees the connection end.
+        """
+        base_url = normalise_base_url(request.base_url)
+        client = self._async_clients.get(
+            base_url=base_url,
+            api_key=request.api_key,
+            timeout_s=request.timeout_s,
+            public_only=request.public_addresses_only,
+        )
+        try:
+            stream: openai.AsyncStream[Any] = await client.chat.completions.create(  # type: ignore[assignment]  # stream=True
+                model=request.model,
+                messages=request.messages,  # type: ignore[arg-type]  # plain role/content dicts
+                temperature=request.temperature,
+                max_tokens=request.max_tokens,
+                stream=True,
+            )
+            async with stream:
+                async for chunk in stream:
+                    piece = chunk.choices[0].delta.content if chunk.choices else None
+                    if piece:
+                        yield piece
+        except openai.OpenAIError as exc:
+            raise translate_error(exc, request=request, base_url=base_url) from exc
+        except httpx2.HTTPError as exc:  # a connection dropped mid-stream surfaces unwrapped
+            raise TransientProviderError(
+                _redact(
+                    f"the stream from {_chat_url(base_url)} broke off ({type(exc).__name__}: {exc})",
+                    request.api_key,
+                ),
+                provider="openai",
+                endpoint=_chat_url(base_url),
+            ) from exc
 
     def config_errors(self, *, model: str, base_url: str) -> list[str]:
         errors = []

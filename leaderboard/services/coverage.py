@@ -3,6 +3,8 @@
 A leaderboard "uses" every prompt of the prompt sets its verdicts came from (for a category board, those
 of that category). A contender that answered fewer than `ARENA_MIN_COVERAGE` percent of them is not ranked
 on it (the pages list it apart as incomplete): it was compared on a subset that may favour it.
+The live prompt set (ARENA_LIVE_PROMPT_SET) is left out: each of its prompts is answered by the two
+contenders drawn for it alone, so coverage means nothing there.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Count
 
-from arena.models import Output, Prompt
+from arena.models import Output, Prompt, PromptSet
 from leaderboard.models import ALL_CATEGORIES
 from leaderboard.services.aggregation import verdicts_counted
 
@@ -55,6 +58,7 @@ def coverage_read() -> Coverage:
     for source_id, prompt_id in pairs:
         sets_by_source[source_id].add(set_of[prompt_id])
     used = set().union(*sets_by_source.values()) if sets_by_source else set()
+    used -= set(PromptSet.objects.filter(slug=settings.ARENA_LIVE_PROMPT_SET).values_list("pk", flat=True))
     prompts = Counter(
         {
             (row["prompt_set_id"], row["category"]): row["n"]

@@ -14,9 +14,15 @@ As a process (Celery worker tests, benchmarks); it prints `READY <base_url>` onc
 `POST /_control` reconfigures a running stub from another process (`control_stub(base_url, ...)`),
 `GET /_control` returns its counters (`stub_stats(base_url)`).
 
+Requests with `"stream": true` are answered with Server-Sent Events, one `chat.completion.chunk` per word,
+`token_interval` seconds apart (after `latency`), then `data: [DONE]`. The stub counts streams started,
+completed and abandoned (the client closed the connection before the end: a cancelled call).
+
 Faults are served, in order, to the next chat-completion requests; `fault_rate` adds random ones.
 A fault is a short string ("429", "500", "503", "400", "401", "403", "404", "timeout", "reset", "garbage",
-"garbage_content") or a dict such as {"kind": "http", "status": 429, "retry_after": 2, "message": "..."}.
+"garbage_content", "midstream_error", "midstream_drop") or a dict such as {"kind": "http", "status": 429,
+"retry_after": 2, "message": "..."}. The two midstream faults apply to streams: after `after_tokens` words
+the stub sends an error event, or drops the connection.
 """
 
 from __future__ import annotations
@@ -118,6 +124,20 @@ def answer_generator(marked_models: list[str] | tuple[str, ...] = ()) -> Script:
     return script
 
 
+def long_answer(words: int = 40) -> Script:
+    """Contender: a plain answer of `words` words that never names the model (live battles, benchmarks);
+    each model words it a little differently, so two sides can be told apart."""
+
+    def script(body: dict[str, Any]) -> str:
+        question = _user_text(body).strip().splitlines()[-1][:80] if _user_text(body).strip() else ""
+        seed = sum(map(ord, str(body.get("model", ""))))
+        vocabulary = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india"]
+        filler = [vocabulary[(seed + i * 7) % len(vocabulary)] for i in range(words)]
+        return f"About {question!r}: " + " ".join(filler)
+
+    return script
+
+
 def fixed_text(text: str = "Both answers have merit; I cannot decide.") -> Script:
     """Same reply for everything, e.g. unparseable judge output or a `[[A]]` verdict token."""
     return lambda body: text
@@ -129,6 +149,7 @@ SCRIPTS: dict[str, Callable[..., Script]] = {
     "prefer-longer": prefer_longer,
     "fixed": fixed_verdicts,
     "echo": answer_generator,
+    "long": long_answer,
     "text": fixed_text,
 }
 
@@ -152,7 +173,9 @@ _HTTP_FAULTS: dict[int, tuple[str, str | None, str]] = {
     502: ("server_error", None, "Bad gateway."),
     503: ("server_error", None, "The engine is currently overloaded, please try again later."),
 }
-_KINDS = ("http", "timeout", "reset", "garbage", "garbage_content", "odd_usage")
+_KINDS = (
+    "http", "timeout", "reset", "garbage", "garbage_content", "odd_usage", "midstream_error", "midstream_drop",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -162,6 +185,7 @@ class Fault:
     message: str | None = None
     retry_after: float | None = None
     hang_s: float = 30.0  # "timeout": how long to hang before answering; longer than any client timeout
+    after_tokens: int = 3  # midstream faults: words sent before the error event or the drop
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -209,12 +233,14 @@ class OpenAIStub:
         latency: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        token_interval: float = 0.0,
         api_key: str | None = None,
         models: list[str] | None = None,
         reject_response_format: bool = False,
     ) -> None:
         self.script = script_named(script) if isinstance(script, str) else script
         self.latency = latency
+        self.token_interval = token_interval
         self.api_key = api_key
         self.models = models
         self.reject_response_format = reject_response_format
@@ -283,6 +309,9 @@ class OpenAIStub:
             self.faults_served = 0
             self.in_flight = 0
             self.max_concurrency = 0
+            self.streams_started = 0
+            self.streams_completed = 0
+            self.streams_abandoned = 0
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -293,6 +322,10 @@ class OpenAIStub:
                 "in_flight": self.in_flight,
                 "max_concurrency": self.max_concurrency,
                 "latency": self.latency,
+                "token_interval": self.token_interval,
+                "streams_started": self.streams_started,
+                "streams_completed": self.streams_completed,
+                "streams_abandoned": self.streams_abandoned,
             }
 
     def configure(self, settings: dict[str, Any]) -> None:
@@ -301,7 +334,7 @@ class OpenAIStub:
             self.reset()
         if "script" in settings:
             self.script = script_named(settings["script"], **settings.get("script_args", {}))
-        for name in ("latency", "api_key", "models", "reject_response_format"):
+        for name in ("latency", "token_interval", "api_key", "models", "reject_response_format"):
             if name in settings:
                 setattr(self, name, settings[name])
         self.inject(*settings.get("faults", []))
@@ -343,6 +376,10 @@ class OpenAIStub:
 
     def _sleep(self, seconds: float) -> None:
         self._stopping.wait(seconds)
+
+    def _count_stream(self, counter: str) -> None:
+        with self._lock:
+            setattr(self, counter, getattr(self, counter) + 1)
 
 
 class _Server(ThreadingHTTPServer):
@@ -410,7 +447,7 @@ class _Handler(BaseHTTPRequestHandler):
         ):
             stub._sleep(stub.latency)
             fault = stub._next_fault()
-            if fault is not None:
+            if fault is not None and not (body.get("stream") and fault.kind.startswith("midstream")):
                 self._serve_fault(fault, body)
                 return
             refusal = stub._refusal(body, authorization)
@@ -422,7 +459,52 @@ class _Handler(BaseHTTPRequestHandler):
             except ScriptError as exc:
                 self._send_json(400, error_body(400, f"stub script: {exc}"))
                 return
-            self._send_json(200, completion_body(body, content))
+            if body.get("stream"):
+                self._stream(body, content, fault)
+            else:
+                self._send_json(200, completion_body(body, content))
+
+    def _stream(self, body: dict[str, Any], content: str, fault: Fault | None) -> None:
+        """Send `content` as SSE chunks, one word each, in HTTP/1.1 chunked encoding."""
+        stub = self.server.stub
+        stub._count_stream("streams_started")
+        pieces = re.findall(r"\S+\s*", content) or [content]
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self._event(chunk_body(body, {"role": "assistant", "content": ""}))
+            for number, piece in enumerate(pieces):
+                if fault is not None and number == fault.after_tokens:
+                    self._midstream_fault(fault)
+                    return
+                if number and stub.token_interval:
+                    stub._sleep(stub.token_interval)
+                self._event(chunk_body(body, {"content": piece}))
+            self._event(chunk_body(body, {}, finish_reason="stop"))
+            self._chunk(b"data: [DONE]\n\n")
+            self._chunk(b"")
+            stub._count_stream("streams_completed")
+        except (BrokenPipeError, ConnectionResetError):
+            stub._count_stream("streams_abandoned")
+            self.close_connection = True
+
+    def _midstream_fault(self, fault: Fault) -> None:
+        if fault.kind == "midstream_error":
+            self._event(error_body(fault.status, fault.message or "The model crashed while answering."))
+            self._chunk(b"")
+        else:  # midstream_drop: the connection ends without the end of the body
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        self.close_connection = True
+
+    def _event(self, payload: dict[str, Any]) -> None:
+        self._chunk(b"data: " + json.dumps(payload).encode() + b"\n\n")
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
 
     def _serve_fault(self, fault: Fault, body: dict[str, Any]) -> None:
         if fault.kind == "http":
@@ -483,6 +565,17 @@ def completion_body(request: dict[str, Any], content: str) -> dict[str, Any]:
     }
 
 
+def chunk_body(request: dict[str, Any], delta: dict[str, Any], finish_reason: str | None = None) -> dict:
+    """One chat.completion.chunk of a streamed reply."""
+    return {
+        "id": "chatcmpl-stub-stream",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": request.get("model", "stub-model"),
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
+
+
 # --- driving a stub in another process -----------------------------------------------------------------
 
 
@@ -511,6 +604,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (see the READY line)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every completion")
+    parser.add_argument("--token-interval", type=float, default=0.0, help="seconds between streamed words")
     parser.add_argument("--script", default="echo", choices=sorted(SCRIPTS))
     parser.add_argument("--script-args", type=json.loads, default={}, help='JSON, e.g. \'{"marker": "X"}\'')
     parser.add_argument("--fault", action="append", default=[], help="queue a fault (repeatable)")
@@ -522,6 +616,7 @@ def main(argv: list[str] | None = None) -> None:
     stub = OpenAIStub(
         script=script_named(args.script, **args.script_args),
         latency=args.latency,
+        token_interval=args.token_interval,
         host=args.host,
         port=args.port,
         api_key=args.api_key,

@@ -133,23 +133,26 @@ class Command(BaseCommand):
             "-Q",
             queues,
         ]
+        # ASGI, as in compose: live battles stream from async views.
         web = [
             python,
             "-m",
             "gunicorn",
-            "arena.wsgi",
+            "arena.asgi:application",
+            "-k",
+            "uvicorn_worker.UvicornWorker",
             "-b",
             f"127.0.0.1:{port}",
             "-w",
             "2",
-            "--threads",
-            "4",
             "--log-level",
             "warning",
         ]
+        # The offline template model the demo's contenders stream their live answers from (no network).
+        demo_model = [python, str(settings.BASE_DIR / "manage.py"), "demo_model"]
         procs: list[subprocess.Popen] = []
         try:
-            for command in (worker, web):
+            for command in (worker, demo_model, web):
                 procs.append(subprocess.Popen(command, preexec_fn=_die_with_parent))  # noqa: PLW1509
             return procs
         except OSError as exc:

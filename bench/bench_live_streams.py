@@ -1,0 +1,220 @@
+"""Live battles under load: 50 concurrent streams while the leaderboard page is served. Prints figures.
+
+Run from the repository root with PostgreSQL and Redis up (``scripts/bench.sh`` provisions both):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/14 \\
+        .venv/bin/python bench/bench_live_streams.py [--streams 50]
+
+In a scratch database: a leaderboard (50 contenders, 20,000 verdicts, one recompute), two contenders whose
+endpoint is the loopback OpenAI stub (a separate process, streaming 200 words at 20 words/s: 10 s a side),
+and one live battle per simulated person. The arena runs as in compose (gunicorn, 2 uvicorn workers, a
+separate process). Then all streams open at once (each battle streams both sides: 2 × --streams calls to the
+stub) while one client GETs /leaderboard/ back to back until the streams end.
+Targets (issue 15): every stream completes; /leaderboard/ p99 < 150 ms meanwhile; time to first token added
+by the arena (arena's p50 minus the stub's own, measured directly) ≤ 50 ms. Not part of the test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a plain script, yet import the project's packages
+
+from bench.verdict_database import Shape, scratch_database, verdicts_load  # noqa: E402
+
+TARGET_PAGE_P99_MS = 150.0
+TARGET_ADDED_TTFT_MS = 50.0
+WORDS, WORDS_PER_SECOND = 200, 20
+SHAPE = Shape(contenders=50, prompts=200, battles_per_prompt=100, votes_per_battle=1)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_stub() -> tuple[subprocess.Popen, str]:
+    command = [
+        sys.executable, "-m", "tests.support.openai_stub", "--script", "long",
+        "--script-args", f'{{"words": {WORDS}}}', "--token-interval", str(1 / WORDS_PER_SECOND),
+    ]  # fmt: skip
+    stub = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    line = stub.stdout.readline() if stub.stdout else ""
+    if not line.startswith("READY "):
+        raise SystemExit(f"the stub did not start: {line!r}")
+    return stub, line.split()[1]
+
+
+def _start_arena(database_url: str) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "ARENA_ALLOW_PRIVATE_ENDPOINTS": "1",
+           "ALLOWED_HOSTS": "*", "DEBUG": "0", "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only")}  # fmt: skip
+    command = [
+        sys.executable, "-m", "gunicorn", "arena.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
+        "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("the arena did not answer /healthz within 60 s")
+
+
+def _battles(stub_url: str, n: int) -> list[tuple[str, str]]:
+    """(token, session cookie) of one pending live battle per simulated person."""
+    from django.conf import settings
+    from django.test import Client
+
+    from arena.models import Contender
+    from arena.voting.identity import Voter
+    from live.services.battles import live_battle_start
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    settings.ARENA_LIVE_BATTLES_PER_MODEL_PER_HOUR = 10 * n
+    for i in range(2):
+        Contender.objects.create(
+            slug=f"live-bench-{i}", name=f"Live bench {i}", status="approved",
+            endpoint_url=stub_url, endpoint_model=f"bench-{i}",
+        )  # fmt: skip
+    Contender.objects.exclude(slug__startswith="live-bench-").update(endpoint_url="")
+    from django.contrib.auth import get_user_model
+
+    found = []
+    for i in range(n):
+        user = get_user_model().objects.create_user(username=f"live-bench-{i}")
+        client = Client()
+        client.force_login(user)
+        battle = live_battle_start(voter=Voter(key=f"u:{user.pk}", user=user), text=f"Question {i}?")
+        found.append((battle.token, client.cookies[settings.SESSION_COOKIE_NAME].value))
+    return found
+
+
+async def _first_token_direct(stub_url: str, tries: int = 5) -> list[float]:
+    """Time to the first streamed word straight from the stub, in ms (the stub's own share)."""
+    import httpx
+
+    times = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for _ in range(tries):
+            body = {"model": "bench-0", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+            started = time.perf_counter()
+            async with client.stream("POST", f"{stub_url}/chat/completions", json=body) as response:
+                async for line in response.aiter_lines():
+                    if '"content": "' in line and '"content": ""' not in line:
+                        times.append(1000 * (time.perf_counter() - started))
+                        break
+    return times
+
+
+async def _stream(client, url: str, token: str, cookie: str) -> tuple[float | None, bool]:
+    """(ms to the first piece, completed) for one battle's stream."""
+    started, first = time.perf_counter(), None
+    async with client.stream(
+        "GET", f"{url}/arena/b/{token}/stream/", cookies={"sessionid": cookie}
+    ) as response:
+        async for line in response.aiter_lines():
+            if first is None and line.startswith("event: delta"):
+                first = 1000 * (time.perf_counter() - started)
+            if line.startswith("data: ") and '"state": "ready"' in line:
+                return first, True
+    return first, False
+
+
+async def _pages(client, url: str, done: asyncio.Event) -> list[float]:
+    latencies = []
+    while not done.is_set():
+        started = time.perf_counter()
+        response = await client.get(f"{url}/leaderboard/")
+        latencies.append(1000 * (time.perf_counter() - started))
+        assert response.status_code == 200, response.status_code
+    return latencies
+
+
+async def _load(url: str, battles: list[tuple[str, str]]) -> tuple[list, list[float], float]:
+    import httpx
+
+    limits = httpx.Limits(max_connections=len(battles) + 10, max_keepalive_connections=len(battles) + 10)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        await client.get(f"{url}/leaderboard/")  # warm: the first view after a recompute
+        done = asyncio.Event()
+        pages = asyncio.create_task(_pages(client, url, done))
+        started = time.perf_counter()
+        results = await asyncio.gather(*(_stream(client, url, t, c) for t, c in battles))
+        elapsed = time.perf_counter() - started
+        done.set()
+        return results, await pages, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=50)
+    args = parser.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        print("skipped: DATABASE_URL does not name a PostgreSQL server (run scripts/bench.sh)")
+        return
+    with scratch_database() as database_url:
+        from leaderboard.services.recompute import leaderboards_recompute
+
+        verdicts_load(SHAPE)
+        leaderboards_recompute(trigger="bench")
+        stub, stub_url = _start_stub()
+        server = None
+        try:
+            battles = _battles(stub_url, args.streams)
+            from django.db import connections
+
+            connections.close_all()
+            server, url = _start_arena(database_url)
+            direct = asyncio.run(_first_token_direct(stub_url))
+            load_before = os.getloadavg()[0]
+            results, pages, elapsed = asyncio.run(_load(url, battles))
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(30)
+            stub.terminate()
+            stub.wait(10)
+    firsts = [first for first, _ in results if first is not None]
+    completed = sum(ok for _, ok in results)
+    page_p50, page_p99 = np.percentile(pages, [50, 99])
+    ttft_p50, ttft_p99 = np.percentile(firsts, [50, 99]) if firsts else (float("nan"), float("nan"))
+    added = ttft_p50 - float(np.median(direct))
+    print(f"{args.streams} live battles streamed at once ({2 * args.streams} stub streams, {WORDS} words at "
+          f"{WORDS_PER_SECOND}/s each) in {elapsed:.1f} s; load average {load_before:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs")  # fmt: skip
+    print(f"  streams completed {completed}/{args.streams}   {verdict(completed == args.streams)}")
+    print(f"  GET /leaderboard/ during the streams: {len(pages)} requests, p50 {page_p50:.1f} ms, "
+          f"p99 {page_p99:.1f} ms   target p99 < {TARGET_PAGE_P99_MS:g} ms   {verdict(page_p99 < TARGET_PAGE_P99_MS)}")  # fmt: skip
+    print(f"  time to first token: stub alone p50 {np.median(direct):.1f} ms; through the arena p50 "
+          f"{ttft_p50:.1f} ms, p99 {ttft_p99:.1f} ms (all {args.streams} opened at once)")  # fmt: skip
+    print(f"  added by the arena (p50) {added:.1f} ms   target ≤ {TARGET_ADDED_TTFT_MS:g} ms   "
+          f"{verdict(added <= TARGET_ADDED_TTFT_MS)}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

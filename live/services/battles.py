@@ -1,0 +1,161 @@
+"""A live battle's life: started, streamed turn by turn, followed up, regenerated, failed or cancelled.
+
+States (LiveBattle.State): pending → streaming → ready (→ pending again for a follow-up or a regeneration)
+→ voted; or failed (an endpoint failed) / cancelled (the person left during a stream), neither counted.
+Every change of state is one conditional UPDATE that must change exactly one row, so two tabs (or a reload)
+never stream the same turn twice nor vote twice.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from arena.errors import InputError
+from arena.models import Contender
+from arena.services.identity_leaks import identity_leak_find
+from arena.voting.identity import Voter, annotator_for
+from live.models import LiveBattle
+from live.moderation import message_moderate
+from live.services.drawing import pair_draw
+from live.services.limits import daily_battles_check, message_clean, turns_left_check
+
+State = LiveBattle.State
+
+
+def live_battle_of(*, token: str, voter: Voter) -> LiveBattle:
+    """The battle behind `token` with its contenders, if it is this voter's: 404 unknown, 403 someone else's."""
+    battle = LiveBattle.objects.select_related("contender_a", "contender_b").filter(token=token).first()
+    if battle is None:
+        raise InputError(
+            "Unknown live battle: this link is not (or no longer) valid. Start a new round.", status=404
+        )
+    if battle.voter_key != voter.key:
+        raise InputError(
+            "This live battle belongs to someone else: only the person who started it can see and vote on it. "
+            "Start your own round.",
+            status=403,
+        )
+    return battle
+
+
+def live_battle_start(*, voter: Voter, text: str) -> LiveBattle:
+    """Check the message (length, moderation) and the person's daily limit, draw two contenders, and open
+    the battle for its first stream. Nothing is created when it raises (the moderation record excepted)."""
+    text = message_clean(text)
+    daily_battles_check(voter.key)
+    annotator = annotator_for(voter)
+    message_moderate(text=text, voter_key=voter.key)
+    contender_a, contender_b = pair_draw(annotator=annotator)
+    return LiveBattle.objects.create(
+        token=secrets.token_urlsafe(24), voter_key=voter.key, user=voter.user,  # type: ignore[misc]  # Voter.user is a User or None
+        contender_a=contender_a, contender_b=contender_b, left_is_a=secrets.randbelow(2) == 0,
+        turns=[text],
+    )  # fmt: skip
+
+
+def _open_for_more(battle: LiveBattle, action: str) -> None:
+    if battle.state == State.VOTED:
+        raise InputError(f"You voted on this battle, so it takes no {action}: start a new round.", status=409)
+    if battle.state in (State.PENDING, State.STREAMING):
+        raise InputError(f"Wait for both answers to finish before a {action}.", status=409)
+    if battle.state == State.CANCELLED:
+        raise InputError(f"This battle was stopped, so it takes no {action}: start a new round.", status=409)
+
+
+def live_turn_add(*, token: str, voter: Voter, text: str) -> LiveBattle:
+    """A follow-up message, sent to both contenders with the conversation so far."""
+    text = message_clean(text)
+    battle = live_battle_of(token=token, voter=voter)
+    _open_for_more(battle, "follow-up")
+    if battle.state == State.FAILED:
+        raise InputError("A model failed in this battle, so it cannot go on: start a new round.", status=409)
+    turns_left_check(battle)
+    message_moderate(text=text, voter_key=voter.key)
+    changed = LiveBattle.objects.filter(pk=battle.pk, state=State.READY, turns=battle.turns).update(
+        turns=[*battle.turns, text], state=State.PENDING, updated=timezone.now()
+    )
+    if changed != 1:
+        raise InputError("This battle changed in another tab; reload the page.", status=409)
+    battle.refresh_from_db()
+    return battle
+
+
+def live_regenerate(*, token: str, voter: Voter) -> LiveBattle:
+    """Answer the last message again, from the same two contenders (a failed side gets another chance)."""
+    battle = live_battle_of(token=token, voter=voter)
+    _open_for_more(battle, "regeneration")
+    turns_left_check(battle)
+    answered = len(battle.turns) - 1
+    changed = LiveBattle.objects.filter(pk=battle.pk, state=battle.state).update(
+        replies_a=battle.replies_a[:answered], replies_b=battle.replies_b[:answered], state=State.PENDING,
+        failure="", identity_leak="", regenerations=F("regenerations") + 1, updated=timezone.now(),
+    )  # fmt: skip
+    if changed != 1:
+        raise InputError("This battle changed in another tab; reload the page.", status=409)
+    battle.refresh_from_db()
+    return battle
+
+
+def live_stream_claim(*, token: str, voter: Voter) -> LiveBattle | None:
+    """Take the battle's pending turn for streaming; None when there is none (already streamed or streaming
+    elsewhere). Raises like `live_battle_of` for an unknown token or someone else's battle."""
+    battle = live_battle_of(token=token, voter=voter)
+    claimed = LiveBattle.objects.filter(pk=battle.pk, state=State.PENDING).update(
+        state=State.STREAMING, updated=timezone.now()
+    )
+    if claimed != 1:
+        return None
+    battle.state = State.STREAMING
+    return battle
+
+
+def _leak_in(contender: Contender, replies: list[str]) -> str:
+    for reply in replies:
+        found = identity_leak_find(contender=contender, text=reply)
+        if found:
+            return found
+    return ""
+
+
+def live_stream_finish(*, battle: LiveBattle, reply_a: str, reply_b: str) -> LiveBattle:
+    """Store both replies to the turn just streamed; look for an answer naming its model."""
+    replies_a, replies_b = [*battle.replies_a, reply_a], [*battle.replies_b, reply_b]
+    leak = _leak_in(battle.contender_a, replies_a) or _leak_in(battle.contender_b, replies_b)
+    LiveBattle.objects.filter(pk=battle.pk, state=State.STREAMING).update(
+        replies_a=replies_a,
+        replies_b=replies_b,
+        identity_leak=leak,
+        state=State.READY,
+        updated=timezone.now(),
+    )
+    battle.refresh_from_db()
+    return battle
+
+
+def live_stream_end(*, battle: LiveBattle, state: str, failure: str = "") -> None:
+    """Close a stream that did not finish: `failed` (an endpoint failed) or `cancelled` (the person left)."""
+    with transaction.atomic():
+        LiveBattle.objects.filter(pk=battle.pk, state=State.STREAMING).update(
+            state=state, failure=failure[:2000], updated=timezone.now()
+        )
+
+
+@dataclass(frozen=True)
+class Sides:
+    """The battle as the page shows it: left and right, never which contender is which (until the vote)."""
+
+    turns: list[str]
+    left: list[str]
+    right: list[str]
+
+
+def sides_of(battle: LiveBattle) -> Sides:
+    left, right = (
+        (battle.replies_a, battle.replies_b) if battle.left_is_a else (battle.replies_b, battle.replies_a)
+    )
+    return Sides(turns=list(battle.turns), left=list(left), right=list(right))

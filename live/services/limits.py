@@ -1,0 +1,72 @@
+"""The live battles' limits: message length, turns per battle, battles per person a day and per model an hour.
+
+Counts come from the LiveBattle rows themselves (indexed by voter and by contender with their creation time),
+so the limits hold across every web process without a counter to keep in step. Two requests racing at the
+very limit may both pass: a limit can be exceeded by the number of simultaneous requests, never more.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from arena.errors import InputError
+from live.models import LiveBattle
+
+
+def message_clean(text: str) -> str:
+    """The message as it will be sent: stripped; refused (400) when empty or longer than the limit."""
+    text = (text or "").strip()
+    if not text:
+        raise InputError("Type a message first: the box is empty.", field="prompt")
+    limit = settings.ARENA_LIVE_MAX_PROMPT_CHARS
+    if len(text) > limit:
+        raise InputError(
+            f"Your message has {len(text)} characters; this arena takes at most {limit}. Shorten it and "
+            "send it again.",
+            field="prompt",
+        )
+    return text
+
+
+def turns_left_check(battle: LiveBattle) -> None:
+    """Refuse (409) one more turn or regeneration once a battle used ARENA_LIVE_MAX_TURNS of them."""
+    used = len(battle.turns) + battle.regenerations
+    if used >= settings.ARENA_LIVE_MAX_TURNS:
+        raise InputError(
+            f"This battle has used its {settings.ARENA_LIVE_MAX_TURNS} turns (messages and regenerations): "
+            "vote on it, or start a new round.",
+            status=409,
+        )
+
+
+def daily_battles_check(voter_key: str) -> None:
+    """Refuse (429) a new battle to a person who started ARENA_LIVE_BATTLES_PER_USER_PER_DAY in 24 hours."""
+    since = timezone.now() - timedelta(days=1)
+    mine = LiveBattle.objects.filter(voter_key=voter_key, created__gte=since)
+    limit = settings.ARENA_LIVE_BATTLES_PER_USER_PER_DAY
+    if mine.count() >= limit:
+        oldest = mine.order_by("created").values_list("created", flat=True).first()
+        hours = math.ceil(((oldest or since) + timedelta(days=1) - timezone.now()).total_seconds() / 3600)
+        raise InputError(
+            f"You have started {limit} live battles in the last 24 hours, this arena's daily limit. "
+            f"Try again in about {max(hours, 1)} hour(s); voting on prepared battles (Vote) stays open.",
+            status=429,
+        )
+
+
+def contenders_over_hourly_limit(contender_ids: list[int]) -> set[int]:
+    """Those of `contender_ids` drawn into ARENA_LIVE_BATTLES_PER_MODEL_PER_HOUR battles in the last hour."""
+    since = timezone.now() - timedelta(hours=1)
+    recent = LiveBattle.objects.filter(created__gte=since)
+    limit = settings.ARENA_LIVE_BATTLES_PER_MODEL_PER_HOUR
+    counts: dict[int, int] = {}
+    for side in ("contender_a", "contender_b"):
+        rows = recent.filter(Q(**{f"{side}__in": contender_ids})).values(side).annotate(n=Count("pk"))
+        for row in rows.order_by():
+            counts[row[side]] = counts.get(row[side], 0) + row["n"]
+    return {pk for pk, n in counts.items() if n >= limit}

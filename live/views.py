@@ -1,0 +1,170 @@
+"""Live battle pages. Thin: the services in live.services hold the rules, live.streaming the stream.
+
+Every action is a plain form post answered by a redirect to the battle's page (so a reload never repeats
+it); the page's script opens the stream when a turn is waiting for one. Errors come back as the page with
+the message, the status saying what kind of error it is (400 bad input, 409 wrong moment, 429 a limit).
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from arena.errors import InputError
+from arena.rendering import render_markdown
+from arena.voting.ballots import CHOICES, ballot_from_post
+from arena.voting.identity import Voter, voter_for_request
+from live.models import LiveBattle
+from live.services.battles import (
+    live_battle_of,
+    live_battle_start,
+    live_regenerate,
+    live_stream_claim,
+    live_turn_add,
+    sides_of,
+)
+from live.services.recording import live_dimensions, live_reveal, live_vote_record
+from live.streaming import sse, turn_events
+
+PAGE = "live/arena.html"
+
+
+def _limits() -> dict:
+    return {
+        "max_chars": settings.ARENA_LIVE_MAX_PROMPT_CHARS,
+        "max_turns": settings.ARENA_LIVE_MAX_TURNS,
+        "per_day": settings.ARENA_LIVE_BATTLES_PER_USER_PER_DAY,
+    }
+
+
+def _voter(request: HttpRequest, *, create: bool) -> Voter | None:
+    try:
+        return voter_for_request(request, create=create)
+    except InputError:
+        return None
+
+
+@require_GET
+def page(request: HttpRequest) -> HttpResponse:
+    """The prompt box (a new round). Anonymous visitors see it only when the arena allows anonymous votes."""
+    may_battle = request.user.is_authenticated or settings.ARENA_ANONYMOUS_VOTING
+    return render(request, PAGE, {"may_battle": may_battle, "limits": _limits()})
+
+
+def _error_page(request: HttpRequest, exc: InputError, **context) -> HttpResponse:
+    context = {"may_battle": True, "limits": _limits(), "error": exc.message, **context}
+    response = render(request, PAGE, context, status=exc.status)
+    if exc.status == 429:
+        response["Retry-After"] = "3600"
+    return response
+
+
+@require_POST
+def start(request: HttpRequest) -> HttpResponse:
+    voter = _voter(request, create=True)
+    if voter is None:
+        return redirect_to_login(reverse("live:page"))
+    text = request.POST.get("prompt", "")
+    try:
+        battle = live_battle_start(voter=voter, text=text)
+    except InputError as exc:
+        return _error_page(request, exc, prompt=text)
+    return redirect("live:battle", token=battle.token)
+
+
+def _battle_context(battle: LiveBattle) -> dict:
+    sides = sides_of(battle)
+    rounds = []
+    for number, turn in enumerate(sides.turns):
+        rounds.append(
+            {
+                "prompt_html": render_markdown(turn),
+                "left_html": render_markdown(sides.left[number]) if number < len(sides.left) else None,
+                "right_html": render_markdown(sides.right[number]) if number < len(sides.right) else None,
+            }
+        )
+    context = {
+        "battle": battle,
+        "rounds": rounds,
+        "choices": CHOICES.items(),
+        "dimensions": live_dimensions(),
+        "turns_left": settings.ARENA_LIVE_MAX_TURNS - len(battle.turns) - battle.regenerations,
+    }
+    if battle.state == LiveBattle.State.VOTED:
+        context["reveal"] = live_reveal(battle)
+    return context
+
+
+@require_GET
+def battle(request: HttpRequest, token: str) -> HttpResponse:
+    voter = _voter(request, create=False)
+    try:
+        if voter is None:
+            raise InputError("Sign in to see your live battles.", status=403)
+        live = live_battle_of(token=token, voter=voter)
+    except InputError as exc:
+        return _error_page(request, exc, may_battle=voter is not None)
+    return render(request, PAGE, {"may_battle": True, "limits": _limits(), **_battle_context(live)})
+
+
+async def stream(request: HttpRequest, token: str) -> HttpResponse | StreamingHttpResponse:
+    """The battle's waiting turn as Server-Sent Events (see live.streaming); an async view, so a stream
+    holds no worker thread while the endpoints think."""
+    if request.method != "GET":
+        return HttpResponse("Use GET for the stream.", status=405, headers={"Allow": "GET"})
+    voter = await sync_to_async(_voter)(request, create=False)
+    try:
+        if voter is None:
+            raise InputError("Sign in to stream your live battles.", status=403)
+        claimed = await sync_to_async(live_stream_claim)(token=token, voter=voter)
+    except InputError as exc:
+        return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    if claimed is None:  # nothing waiting (answered, or streaming in another tab): the page reloads
+        return StreamingHttpResponse(_nothing_waiting(), content_type="text/event-stream", headers=headers)
+    return StreamingHttpResponse(turn_events(claimed), content_type="text/event-stream", headers=headers)
+
+
+async def _nothing_waiting():
+    yield sse("end", {"state": "reload", "leak": False, "message": ""})
+
+
+def _act(request: HttpRequest, token: str, action) -> HttpResponse:
+    """Run `action(voter)` on the voter's own battle; its refusal comes back as the battle's page."""
+    voter = _voter(request, create=False)
+    try:
+        if voter is None:
+            raise InputError("Sign in to battle.", status=403)
+        live = live_battle_of(token=token, voter=voter)
+    except InputError as exc:
+        return _error_page(request, exc)
+    try:
+        action(voter)
+    except InputError as exc:
+        live.refresh_from_db()
+        return _error_page(request, exc, **_battle_context(live))
+    return redirect("live:battle", token=token)
+
+
+@require_POST
+def turn(request: HttpRequest, token: str) -> HttpResponse:
+    text = request.POST.get("prompt", "")
+    return _act(request, token, lambda voter: live_turn_add(token=token, voter=voter, text=text))
+
+
+@require_POST
+def regenerate(request: HttpRequest, token: str) -> HttpResponse:
+    return _act(request, token, lambda voter: live_regenerate(token=token, voter=voter))
+
+
+@require_POST
+def vote(request: HttpRequest, token: str) -> HttpResponse:
+    def record(voter: Voter) -> None:
+        live_vote_record(token=token, voter=voter, ballot=ballot_from_post(request.POST))
+
+    return _act(request, token, record)
