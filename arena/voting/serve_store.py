@@ -213,23 +213,26 @@ class PairCandidate:
 # battles there (in either A/B order) unless the annotator was served one of them. Ordered as selection
 # wants: battles short of the votes wanted first, those with the most places held first (so battles reach
 # the votes wanted), then the least held; ties in an order drawn per call (`shuffle`).
-# MATERIALIZED: PostgreSQL would otherwise inline the subquery and count each battle's places once per
-# reference to `held` below.
+# Each battle is looked up by its unique (output_a, output_b) index, in both orders, rather than joined: a join
+# may scan every battle of the arena. MATERIALIZED: PostgreSQL would otherwise inline the subqueries and
+# count each battle's places once per reference to `held` below.
 _PAIR_CANDIDATE = f"""
-WITH c AS MATERIALIZED (
-    SELECT ol.prompt_id, ol.id AS output_low_id, oh.id AS output_high_id, COALESCE(b1.id, b2.id) AS battle_id,
-           (SELECT COUNT(*) FROM arena_assignment x
-             WHERE x.battle_id IN (b1.id, b2.id) AND x.task_id = %(task)s
-               AND (x.state = %(voted)s OR (x.state = %(served)s AND x.served_at >= %(fresh)s))) AS held
+WITH answers AS MATERIALIZED (
+    SELECT ol.prompt_id, ol.id AS output_low_id, oh.id AS output_high_id,
+           (SELECT b.id FROM arena_battle b WHERE b.output_a_id = ol.id AND b.output_b_id = oh.id) AS b1,
+           (SELECT b.id FROM arena_battle b WHERE b.output_a_id = oh.id AND b.output_b_id = ol.id) AS b2
       FROM arena_output ol
-      JOIN arena_prompt p ON p.id = ol.prompt_id
       JOIN arena_output oh ON oh.prompt_id = ol.prompt_id AND oh.contender_id = %(high)s
-      LEFT JOIN arena_battle b1 ON b1.output_a_id = ol.id AND b1.output_b_id = oh.id
-      LEFT JOIN arena_battle b2 ON b2.output_a_id = oh.id AND b2.output_b_id = ol.id
-     WHERE ol.contender_id = %(low)s AND p.prompt_set_id = %(prompt_set)s
-       AND ol.identity_leak = '' AND oh.identity_leak = ''
-       AND NOT EXISTS (SELECT 1 FROM arena_assignment m
-                        WHERE m.annotator_id = %(annotator)s AND m.battle_id IN (b1.id, b2.id))
+     WHERE ol.contender_id = %(low)s AND ol.identity_leak = '' AND oh.identity_leak = ''
+       AND ol.prompt_id IN (SELECT p.id FROM arena_prompt p WHERE p.prompt_set_id = %(prompt_set)s)
+), c AS MATERIALIZED (
+    SELECT a.prompt_id, a.output_low_id, a.output_high_id, COALESCE(a.b1, a.b2) AS battle_id,
+           (SELECT COUNT(*) FROM arena_assignment x
+             WHERE x.battle_id IN (a.b1, a.b2) AND x.task_id = %(task)s
+               AND (x.state = %(voted)s OR (x.state = %(served)s AND x.served_at >= %(fresh)s))) AS held
+      FROM answers a
+     WHERE NOT EXISTS (SELECT 1 FROM arena_assignment m
+                        WHERE m.annotator_id = %(annotator)s AND m.battle_id IN (a.b1, a.b2))
 )
 SELECT c.prompt_id, %(low)s AS low, %(high)s AS high, c.output_low_id, c.output_high_id, c.battle_id, c.held
   FROM c
