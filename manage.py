@@ -28,7 +28,7 @@ def main() -> None:
 
 def file_only_command_run(command: str) -> None:
     """Run a file-only command without ``django.setup()``: it needs no app registry, and loading every app's
-    models (and what they import) is most of a second-long command's start-up. Same parser, same errors."""
+    models (and what they import) is most of such a short command's start-up. Same parser, same errors."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "arena.settings_files"
     module = importlib.import_module(FILE_ONLY_COMMANDS[command])
     module.Command().run_from_argv(sys.argv)

@@ -16,7 +16,7 @@ from arena.errors import InputError
 from arena.forms import EmailVerificationForm, SignUpForm
 from arena.models import VerifiedEmail
 from arena.services.email_verification import verification_confirm, verification_send
-from arena.voting.identity import client_ip
+from arena.voting import client_ip
 
 
 def _throttled(request: HttpRequest, refusal: throttling.Throttled) -> HttpResponse:

@@ -9,6 +9,6 @@ class ArenaConfig(AppConfig):
     def ready(self) -> None:
         # Create the Celery app now, before any task is sent, so `@shared_task` proxies resolve to it rather
         # than to Celery's default app. File-only settings (arena/settings_files.py) turn this off: `rate`
-        # needs no broker, and Celery with kombu is a third of a second of start-up.
+        # needs no broker, so it does not pay for importing Celery and kombu.
         if getattr(settings, "ARENA_CELERY_APP", True):
             import arena.celery  # noqa: F401

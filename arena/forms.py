@@ -53,8 +53,10 @@ class ContenderForm(forms.Form):
 class OutputUploadForm(forms.Form):
     FORMAT_CHOICES = [
         ("", "Detect from the file"),
-        ("jsonl", "JSONL (prompt_id/prompt, output)"),
-        ("alpaca_eval", "AlpacaEval JSON"),
+        ("jsonl", "JSONL (prompt_id/prompt, output: a string, or a list with one reply per turn)"),
+        ("alpaca_eval", "AlpacaEval JSON (single-turn)"),
+        ("mt_bench", "MT-Bench answers (question_id, model_id, choices[0].turns)"),
+        ("messages", "OpenAI messages (prompt_id, messages: the whole conversation)"),
     ]
 
     prompt_set = forms.ModelChoiceField(queryset=PromptSet.objects.all(), to_field_name="slug")

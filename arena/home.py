@@ -13,7 +13,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from arena.models import AnnotationTask, Assignment, Contender, Dimension, Prompt, PromptSet
-from arena.voting.stats import TaskProgress, task_progress
+from arena.voting import TaskProgress, task_progress
 
 
 @dataclass(frozen=True)

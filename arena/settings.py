@@ -7,6 +7,7 @@ SECRET_KEY (required once DEBUG is off).
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from pathlib import Path
@@ -469,7 +470,7 @@ JUDGES_CONFIG_CACHE_SECONDS = env_int("JUDGES_CONFIG_CACHE_SECONDS", 5, minimum=
 # and how long a computed card stays cached (seconds; a card's key also changes when rows are added).
 JUDGES_REPORT_BOOTSTRAP_ROUNDS = env_int("JUDGES_REPORT_BOOTSTRAP_ROUNDS", 200, minimum=0)
 JUDGES_REPORT_CACHE_SECONDS = env_int("JUDGES_REPORT_CACHE_SECONDS", 300, minimum=0)
-# Judgments per Celery task for large campaigns (each task costs the worker ~1 ms of CPU on its own).
+# Judgments per Celery task for large campaigns (each task costs the worker some CPU beside its judgments).
 JUDGES_TASK_BATCH = env_int("JUDGES_TASK_BATCH", 16, minimum=1)
 # Per-config concurrency limits are shared by all workers through Redis (empty: one process only, the demo).
 JUDGES_LIMITS_REDIS_URL = env_str(
@@ -477,8 +478,15 @@ JUDGES_LIMITS_REDIS_URL = env_str(
     REDIS_URL or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""),
 )
 JUDGES_LIMITS_PREFIX = f"{REDIS_KEY_PREFIX}judges:limits:"
-# Adaptive pairing: dotted path of `pair_overlap(contender_ids, dimension) -> {(i, j): score}`.
-JUDGES_PAIR_OVERLAP = env_str("JUDGES_PAIR_OVERLAP", "judges.services.planning.pair_overlap_fewest_verdicts")
+# Adaptive pairing: dotted path of `pair_priority(contender_ids, dimension) -> {(i, j): score}`, higher first.
+# The old name, JUDGES_PAIR_OVERLAP, is refused rather than read: the hook ranks pairs and computes no overlap,
+# and a deployment still setting it must learn of the rename, not lose its hook silently.
+if "JUDGES_PAIR_OVERLAP" in os.environ:
+    raise ImproperlyConfigured(
+        "JUDGES_PAIR_OVERLAP was renamed JUDGES_PAIR_PRIORITY (the hook ranks pairs; it computes no overlap): "
+        "rename the variable in your environment."
+    )
+JUDGES_PAIR_PRIORITY = env_str("JUDGES_PAIR_PRIORITY", "judges.services.planning.fewest_verdicts_first")
 # Generating missing outputs from contender endpoints: calls in flight per contender, reply cap, timeout.
 JUDGES_GENERATION_CONCURRENCY = env_int("JUDGES_GENERATION_CONCURRENCY", 8, minimum=1)
 JUDGES_GENERATION_MAX_TOKENS = env_int("JUDGES_GENERATION_MAX_TOKENS", 1024, minimum=1)

@@ -62,9 +62,10 @@ def contender_outputs_export(request: HttpRequest, slug: str) -> HttpResponse | 
     contender = selectors.contender_visible_or_404(request.user, slug)
     try:
         fmt, prompt_set = output_format_parse(request.GET)
+        sees_blind = outputs_see_blind(request.user, contender)
+        return outputs_download(contender, fmt, prompt_set, sees_blind=sees_blind)
     except InputError as error:
         return render(request, "arena/error.html", {"message": error.message}, status=error.status)
-    return outputs_download(contender, fmt, prompt_set, sees_blind=outputs_see_blind(request.user, contender))
 
 
 def outputs_see_blind(user, contender) -> bool:

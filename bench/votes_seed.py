@@ -57,7 +57,7 @@ def django_setup(env: dict[str, str]) -> None:
 def seed_arena(n_prompts: int, n_contenders: int):
     from arena.models import Battle, Contender, Dimension, Output, Prompt, PromptSet
     from arena.services.style import style_counts
-    from arena.voting.staff import task_create
+    from arena.voting import task_create
 
     prompt_set = PromptSet.objects.create(slug="bench", name="Bench")
     Prompt.objects.bulk_create(

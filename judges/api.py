@@ -43,6 +43,7 @@ class ConfigOut(Schema):
     template_version: str | None
     dimensions: list[str]
     sees_reference: bool
+    judge_turns: str
     price_input_per_mtok: float
     price_output_per_mtok: float
     concurrency_limit: int
@@ -91,6 +92,7 @@ def list_configs(request):
                     "base_url",
                     "api_key_reference",
                     "sees_reference",
+                    "judge_turns",
                     "concurrency_limit",
                     "timeout_seconds",
                     "is_active",

@@ -8,7 +8,7 @@ from typing import cast
 from django import forms
 
 from arena.models import Contender, Dimension, PromptSet
-from judges.models import JudgeConfig
+from judges.models import JudgeConfig, JudgeTurns
 from judges.prompting import DEFAULT_TEMPLATE
 from judges.providers import available
 from judges.services.campaigns import PLANS, CampaignSpec
@@ -40,6 +40,11 @@ class JudgeConfigForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     sees_reference = forms.BooleanField(required=False, label="Show the reference answer to the judge")
+    judge_turns = forms.ChoiceField(
+        choices=JudgeTurns.choices, initial=JudgeTurns.WHOLE, required=False, label="Multi-turn battles: judge",
+        help_text="A conversation is always shown whole; this says which replies the verdict is about "
+        "(left out: the whole conversation).",
+    )  # fmt: skip
     template = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}), initial=DEFAULT_TEMPLATE,
         help_text="Placeholders: {question} {answer_a} {answer_b} {rubric} {output_format}, optional {reference}. "
@@ -66,6 +71,7 @@ class JudgeConfigForm(forms.Form):
     def to_data(self) -> JudgeConfigData:
         data = {k: v for k, v in self.cleaned_data.items() if k != "slug"}
         data["dimensions"] = [d.slug for d in data["dimensions"]]
+        data["judge_turns"] = data.get("judge_turns") or JudgeTurns.WHOLE
         return JudgeConfigData(**data)
 
     def clean(self):

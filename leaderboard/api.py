@@ -16,7 +16,7 @@ from arena.api.auth import token_auth, user_of
 from arena.api.errors import ErrorOut
 from arena.blindness import may_see_blind
 from leaderboard import selectors
-from leaderboard.query import board_query_parse
+from leaderboard.board_query import board_query_parse
 from leaderboard.services.battle_export import battle_export_parse
 from leaderboard.services.coalescing import recompute_request
 from leaderboard.services.exports import board_payload

@@ -27,9 +27,9 @@ from django_htmx.middleware import HtmxDetails
 from arena.blindness import may_see_blind
 from arena.errors import InputError
 from leaderboard import charts, selectors
+from leaderboard.board_query import board_query_parse, runs_finished
 from leaderboard.models import RecomputeRun
 from leaderboard.notices import board_notices, style_notice
-from leaderboard.query import board_query_parse, runs_finished
 from leaderboard.services.battle_export import (
     CONTENT_TYPES,
     battle_export_parse,

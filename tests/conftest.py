@@ -1,4 +1,34 @@
-"""Shared fixtures. The suite runs on real PostgreSQL and Redis (see scripts/test.sh)."""
+"""Shared fixtures: the suite's vocabulary. The suite runs on real PostgreSQL and Redis (see scripts/test.sh).
+
+Each name below means one thing in every test module; a module that needs something else gives it a name of
+its own (e.g. `rated_arena` in tests/leaderboard/conftest.py, `campaign_inputs`, `unrated_arena`) instead
+of reusing one of these with another meaning.
+
+People
+- `alice`: an ordinary account that can sign in (password `factories.PASSWORD`): a submitter, a token
+  holder, a voter.
+- `bob`: a second ordinary account, the "someone else" of ownership and permission tests.
+- `staff`: a staff superuser.
+- `alice_client`, `staff_client`: the test's `client`, signed in as alice or as staff (ask for one of them).
+- `voter`, `other_voter`: accounts made only to vote, without a usable password (quick to create: no
+  password hashing); tests sign them in with `force_login` (`voter_client`) or use them as `Voter`s.
+- `voter_client`: the test's `client`, signed in as `voter`.
+
+Things in the arena
+- `prompt_set`: a three-prompt set `demo-set`, nobody's answers yet.
+- `voting_task`: an open voting task over three approved contenders' answers (`factories.make_voting_arena`).
+- `demo_arena`: what `make demo` loads (`load_demo`); returns its prompt set, `arena-starter`.
+
+Services
+- `redis_url`, `worker_factory`, `celery_worker`: the real Redis and real Celery worker processes.
+- `browser`, `page`: headless Chromium through Playwright (tests/support/browser.py).
+
+Tests that read third-party data from ../shared/data mark themselves with `needs_shared_data(...)` from
+tests/support/shared_data.py: without the data they skip, and `-ra` (pytest's addopts) prints why.
+
+Old names, kept only so test modules written in parallel with this vocabulary still run: `user` (alice),
+`other_user` (bob), `staff_user` (staff), `user_client` (alice_client). Don't use them in new tests.
+"""
 
 from __future__ import annotations
 
@@ -60,29 +90,89 @@ def _standard_dimensions(request):
 
 
 @pytest.fixture
-def user(db):
+def alice(db):
     return factories.make_user("alice")
 
 
 @pytest.fixture
-def other_user(db):
-    return factories.make_user("mallory")
+def bob(db):
+    return factories.make_user("bob")
 
 
 @pytest.fixture
-def staff_user(db):
+def staff(db):
     return factories.make_user("staff", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture
-def user_client(client, user):
-    client.force_login(user)
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def voter(db):
+    return factories.make_annotator_user("voter")
+
+
+@pytest.fixture
+def other_voter(db):
+    return factories.make_annotator_user("other-voter")
+
+
+@pytest.fixture
+def voter_client(client, voter):
+    client.force_login(voter)
     return client
 
 
 @pytest.fixture
 def prompt_set(db):
     return factories.make_prompt_set("demo-set", n_prompts=3)
+
+
+@pytest.fixture
+def voting_task(db):
+    task, _contenders = factories.make_voting_arena()
+    return task
+
+
+@pytest.fixture
+def demo_arena(db):
+    from django.core.management import call_command
+
+    from arena.demo.loader import PROMPT_SET_SLUG
+    from arena.models import PromptSet
+
+    call_command("load_demo")
+    return PromptSet.objects.get(slug=PROMPT_SET_SLUG)
+
+
+# Old names (see the module docstring): aliases until the modules written alongside this vocabulary move over.
+@pytest.fixture
+def user(alice):
+    return alice
+
+
+@pytest.fixture
+def other_user(bob):
+    return bob
+
+
+@pytest.fixture
+def staff_user(staff):
+    return staff
+
+
+@pytest.fixture
+def user_client(alice_client):
+    return alice_client
 
 
 @pytest.fixture

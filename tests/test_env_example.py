@@ -44,3 +44,27 @@ def test_the_example_values_are_accepted_by_the_settings(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == list(checked.values())
+
+
+def test_the_old_name_of_the_judges_pair_priority_hook_stops_start_up_naming_the_new_one(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"JUDGES_PAIR_PRIORITY", "JUDGES_PAIR_OVERLAP"}}
+    env.update(
+        JUDGES_PAIR_OVERLAP="tests.judges.test_campaign_planning.fixed_priority",
+        ARENA_VAR_DIR=str(tmp_path),
+        DEBUG="1",
+        DJANGO_SETTINGS_MODULE="arena.settings",
+    )
+    code = "import django; django.setup(); from django.conf import settings; print(settings.JUDGES_PAIR_PRIORITY)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0 and result.stdout == ""
+    assert "JUDGES_PAIR_OVERLAP was renamed JUDGES_PAIR_PRIORITY" in result.stderr
+    assert "rename the variable in your environment" in result.stderr
+    # Under its new name the same value (not the default) is read as it stands.
+    env["JUDGES_PAIR_PRIORITY"] = env.pop("JUDGES_PAIR_OVERLAP")
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "tests.judges.test_campaign_planning.fixed_priority"

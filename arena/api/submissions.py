@@ -9,12 +9,12 @@ from pydantic import ConfigDict, model_validator
 from arena import selectors
 from arena.api.auth import optional_token_auth, token_auth, user_of
 from arena.api.errors import ErrorOut
-from arena.errors import InputError
 from arena.forms import ContenderForm
 from arena.models import Contender
 from arena.services.contenders import contender_register
 from arena.services.files import read_limited
 from arena.services.output_export import output_format_parse
+from arena.services.output_formats import output_format_check
 from arena.services.outputs import output_counts_by_set, outputs_import
 from arena.services.prompt_sets import prompt_record, prompt_sets_listed, prompts_ordered
 from arena.services.prompts import prompt_set_get
@@ -24,10 +24,14 @@ router = Router(tags=["submissions"])
 
 
 class PromptOut(Schema):
+    """`text` is the first user turn; a multi-turn prompt also lists every user turn in `turns`."""
+
     id: str
     category: str
     language: str
     text: str
+    turns: list[str] | None = None
+    system: str | None = None
     reference: str | None = None
 
 
@@ -145,7 +149,7 @@ def get_contender(request, slug: str):
     "/contenders/{slug}/outputs",
     response={201: UploadOut, **ERRORS},
     auth=token_auth,
-    summary="Upload outputs (multipart: file, prompt_set, optional format jsonl|alpaca_eval)",
+    summary="Upload outputs (multipart: file, prompt_set, optional format jsonl|alpaca_eval|mt_bench|messages)",
 )
 def upload_outputs(
     request,
@@ -155,10 +159,8 @@ def upload_outputs(
     format: str = Form("", max_length=20),
 ):
     contender = selectors.contender_managed_or_404(request.auth, slug)
-    if format not in ("", "jsonl", "alpaca_eval"):
-        raise InputError(
-            f"Unknown format {format!r}: use jsonl or alpaca_eval, or omit it to detect.", field="format"
-        )
+    if format:
+        output_format_check(format)  # before the file is read: an unknown format is refused as it is
     result = outputs_import(
         contender=contender,
         prompt_set=prompt_set_get(slug=prompt_set),
@@ -200,4 +202,7 @@ def list_prompt_sets(request):
 )
 def list_prompts(request, slug: str):
     prompt_set = prompt_set_get(slug=slug)
-    return [prompt_record(p, with_reference=prompt_set.show_references) for p in prompts_ordered(prompt_set)]
+    return [
+        {**prompt_record(p, with_reference=prompt_set.show_references), "text": p.text}
+        for p in prompts_ordered(prompt_set)
+    ]

@@ -211,3 +211,69 @@ def answer(prompt: DemoPrompt, style: str) -> str:
     if style == "wrong":
         return f"{prompt.wrong}."
     raise ValueError(f"unknown demo answer style {style!r}")
+
+
+@dataclass(frozen=True)
+class DemoConversation:
+    """A two-turn prompt: the second user turn follows up on the model's first reply. `short` are the correct
+    replies in a few words, `why` what a good reply adds, `wrong` a plausible reply that goes wrong at turn 2."""
+
+    id: str
+    category: str
+    turns: tuple[str, str]
+    reference: str
+    short: tuple[str, str]
+    why: tuple[str, str]
+    wrong: tuple[str, str]
+
+
+CONVERSATIONS = [
+    DemoConversation(
+        "chat-math-1",
+        "math",
+        ("A recipe for 4 people needs 300 g of flour. How much flour for 6 people?",
+         "And how much for 10 people?"),
+        "450 g for 6 people; 750 g for 10 people.",
+        ("450 g", "750 g"),
+        ("300 g ÷ 4 = 75 g per person, and 75 g × 6 = 450 g.", "At 75 g per person, 75 g × 10 = 750 g."),
+        ("450 g.", "600 g."),
+    ),
+    DemoConversation(
+        "chat-know-1",
+        "knowledge",
+        ("Which planet is closest to the Sun?", "Is it also the hottest planet?"),
+        "Mercury; no, Venus is the hottest.",
+        ("Mercury", "No, Venus is hotter"),
+        ("Mercury orbits at about 0.39 astronomical units.",
+         "Venus's thick carbon dioxide atmosphere traps heat, so its surface is hotter than Mercury's."),
+        ("Mercury.", "Yes, being closest to the Sun makes it the hottest planet."),
+    ),
+    DemoConversation(
+        "chat-code-1",
+        "coding",
+        ("In Python, how do I reverse a list called items?", "How do I do it without changing the original list?"),
+        "items.reverse() in place; items[::-1] or list(reversed(items)) for a new list.",
+        ("items.reverse()", "items[::-1]"),
+        ("`reverse()` changes the list in place and returns None.",
+         "Slicing with a step of -1 makes a reversed copy; `list(reversed(items))` does too."),
+        ("items.reverse()", "Call items.reverse() again on a copy made with items = items."),
+    ),
+]  # fmt: skip
+
+
+def conversation_answer(conversation: DemoConversation, style: str) -> list[str]:
+    """A demo contender's replies to both turns, in one of the five answer styles."""
+    pairs = zip(conversation.short, conversation.why, strict=True)
+    if style == "good":
+        return [f"{short}. {why}" for short, why in pairs]
+    if style == "terse":
+        return list(conversation.short)
+    if style == "verbose":
+        return [
+            f"Happy to help! {why} So, in short: {short}. Anything else I can do?" for short, why in pairs
+        ]
+    if style == "markdown":
+        return [f"## Answer\n\n**{short}**\n\n- {why}\n" for short, why in pairs]
+    if style == "wrong":
+        return list(conversation.wrong)
+    raise ValueError(f"unknown demo answer style {style!r}")

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from arena.demo.content import CONTENDERS, PROMPTS, answer
+from arena.demo.content import CONTENDERS, CONVERSATIONS, PROMPTS, answer, conversation_answer
 from arena.models import Contender, Dimension, Output, Prompt, PromptSet
 from arena.services.battles import battles_ensure_all_pairs
 from arena.services.outputs import output_build
 
 PROMPT_SET_SLUG = "arena-starter"
+CONVERSATION_SET_SLUG = "arena-conversations"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,47 @@ def _prompt_set() -> PromptSet:
             defaults={"text": p.text, "category": p.category, "reference_answer": p.reference},
         )
     return prompt_set
+
+
+def _conversation_set() -> PromptSet:
+    """Two-turn prompts: the voting and battle pages show them turn by turn, judges judge them whole."""
+    prompt_set, created = PromptSet.objects.get_or_create(
+        slug=CONVERSATION_SET_SLUG,
+        defaults={
+            "name": "Arena conversations",
+            "description": "Three two-turn conversations: a question, then a follow-up on the model's answer.",
+        },
+    )
+    if created:
+        prompt_set.vote_dimensions.set(Dimension.objects.filter(is_active=True).exclude(slug="overall"))
+    for c in CONVERSATIONS:
+        first, *later = c.turns
+        Prompt.objects.get_or_create(
+            prompt_set=prompt_set,
+            external_id=c.id,
+            defaults={
+                "text": first,
+                "later_turns": later,
+                "category": c.category,
+                "reference_answer": c.reference,
+            },
+        )
+    return prompt_set
+
+
+def _conversation_outputs(contender: Contender, profile: dict, prompt_set: PromptSet) -> int:
+    rng = random.Random(f"{contender.slug}:conversations")
+    styles, weights = zip(*profile["styles"].items(), strict=True)
+    prompts = {p.external_id: p for p in prompt_set.prompts.all()}
+    rows = []
+    for conversation in CONVERSATIONS:
+        first, *later = conversation_answer(conversation, rng.choices(styles, weights)[0])
+        rows.append(
+            output_build(
+                contender=contender, prompt=prompts[conversation.id], text=first, later_replies=later
+            )
+        )
+    return len(Output.objects.bulk_create(rows, ignore_conflicts=True))
 
 
 def _contender(profile: dict, submitter) -> Contender:
@@ -76,9 +118,12 @@ def demo_load(*, submitter_username: str = "demo-submitter") -> DemoSummary:
     submitter, _ = get_user_model().objects.get_or_create(username=submitter_username)
     prompt_set = _prompt_set()
     contenders = [(_contender(profile, submitter), profile) for profile in CONTENDERS]
+    conversations = _conversation_set()
     n_outputs = sum(_outputs(c, profile, prompt_set) for c, profile in contenders)
+    n_outputs += sum(_conversation_outputs(c, profile, conversations) for c, profile in contenders)
     approved = [c.pk for c, _ in contenders if c.status == Contender.Status.APPROVED]
     created = battles_ensure_all_pairs(prompt_set_id=prompt_set.pk, contender_ids=approved, seed=7)
+    created += battles_ensure_all_pairs(prompt_set_id=conversations.pk, contender_ids=approved, seed=7)
     return DemoSummary(
         prompt_set=prompt_set, contenders=len(contenders), outputs=n_outputs, battles_created=created
     )

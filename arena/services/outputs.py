@@ -1,4 +1,5 @@
-"""Importing a contender's outputs for a prompt set (JSONL or AlpacaEval JSON)."""
+"""Importing a contender's outputs for a prompt set (JSON lines, AlpacaEval JSON, MT-Bench answers or OpenAI
+`messages`), single-turn or one reply per turn of a conversation."""
 
 from __future__ import annotations
 
@@ -71,15 +72,61 @@ def _record_prompt(
         raise InputError(
             f"{filename}, {rec.where}: prompt {prompt.external_id!r} was already answered at {chosen[prompt.pk]}."
         )
-    if not rec.output.strip():
-        raise InputError(f"{filename}, {rec.where}: the output for prompt {prompt.external_id!r} is empty.")
+    _check_replies(rec, prompt, filename)
     return prompt
 
 
-def output_build(*, contender: Contender, prompt: Prompt, text: str) -> Output:
-    """An unsaved Output with its style counts and identity-leak check: every writer of outputs builds them here."""
-    leak = identity_leak_find(contender=contender, text=text)
-    return Output(contender=contender, prompt=prompt, text=text, identity_leak=leak, **style_counts(text))
+def _check_replies(rec: OutputRecord, prompt: Prompt, filename: str) -> None:
+    """One non-empty reply per user turn; a `messages` record must restate the prompt's own conversation."""
+    where, name = f"{filename}, {rec.where}", repr(prompt.external_id)
+    turns = prompt.user_turns
+    if len(rec.replies) != len(turns):
+        raise InputError(
+            f"{where}: prompt {name} has {_count(len(turns), 'user turn')} but this record gives "
+            f"{_count(len(rec.replies), 'reply', 'replies')}; give one reply per turn, in order."
+        )
+    if len(turns) == 1 and not rec.replies[0].strip():
+        raise InputError(f"{where}: the output for prompt {name} is empty.")
+    for number, reply in enumerate(rec.replies, start=1):
+        if not reply.strip():
+            raise InputError(f"{where}: reply {number} (of {len(turns)}) for prompt {name} is empty.")
+    if rec.user_turns is not None:
+        for number, (given, own) in enumerate(zip(rec.user_turns, turns, strict=True), start=1):
+            if given.strip() != own.strip():
+                raise InputError(
+                    f"{where}: user turn {number} is not prompt {name}'s turn {number} ({own[:60]!r}); an "
+                    "outputs file answers the prompt set's own turns."
+                )
+    if rec.system_message is not None and rec.system_message.strip() != prompt.system_message.strip():
+        raise InputError(
+            f"{where}: the system message differs from prompt {name}'s "
+            f"({prompt.system_message[:60]!r}); send the prompt's own system message, or none."
+        )
+
+
+def _count(n: int, singular: str, plural: str = "") -> str:
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
+def output_build(
+    *, contender: Contender, prompt: Prompt, text: str, later_replies: list[str] | tuple[str, ...] = ()
+) -> Output:
+    """An unsaved Output with its style counts and identity-leak check: every writer of outputs builds them here.
+
+    `text` answers the prompt's first turn and `later_replies` its later turns. Style counts and the leak check
+    read the whole conversation (every reply), since a voter reads all of it.
+    """
+    replies = [text, *later_replies]
+    whole = "\n\n".join(replies)
+    leak = next((found for r in replies if (found := identity_leak_find(contender=contender, text=r))), "")
+    return Output(
+        contender=contender,
+        prompt=prompt,
+        text=text,
+        later_replies=list(later_replies),
+        identity_leak=leak,
+        **style_counts(whole),
+    )
 
 
 def outputs_import(
@@ -102,7 +149,8 @@ def outputs_import(
         if prompt is None:
             continue
         chosen[prompt.pk] = rec.where
-        rows.append(output_build(contender=contender, prompt=prompt, text=rec.output))
+        first, *later = rec.replies
+        rows.append(output_build(contender=contender, prompt=prompt, text=first, later_replies=later))
     problems.raise_if_any()
     with transaction.atomic():
         answered = set(

@@ -16,13 +16,15 @@ from arena.models import Contender, Output, Prompt, PromptSet
 
 
 def prompt_record(prompt: Prompt, *, with_reference: bool) -> dict:
-    """One prompt as `import_prompts` reads it back: id, category, language, text (and reference)."""
-    record = {
-        "id": prompt.external_id,
-        "category": prompt.category,
-        "language": prompt.language,
-        "text": prompt.text,
-    }
+    """One prompt as `import_prompts` reads it back: id, category, language, text (and reference); a
+    multi-turn prompt has `turns` (every user turn) instead of `text`, and a system message `system`."""
+    record: dict = {"id": prompt.external_id, "category": prompt.category, "language": prompt.language}
+    if prompt.is_multi_turn:
+        record["turns"] = prompt.user_turns
+    else:
+        record["text"] = prompt.text
+    if prompt.system_message:
+        record["system"] = prompt.system_message
     if with_reference:
         record["reference"] = prompt.reference_answer
     return record
@@ -41,9 +43,13 @@ def prompts_jsonl(prompt_set: PromptSet) -> Iterator[str]:
 
 def outputs_template_jsonl(prompt_set: PromptSet) -> Iterator[str]:
     """One line per prompt, ready to fill in and upload: prompt_id, the prompt (for reading) and an empty
-    output. Uploaded unchanged it is refused, every empty output named by its line."""
+    output. Uploaded unchanged it is refused, every empty output named by its line. A multi-turn prompt also
+    lists its `turns`, and its `output` is a list of empty replies, one per turn."""
     for prompt in prompts_ordered(prompt_set).iterator():
-        record = {"prompt_id": prompt.external_id, "prompt": prompt.text, "output": ""}
+        record: dict = {"prompt_id": prompt.external_id, "prompt": prompt.text, "output": ""}
+        if prompt.is_multi_turn:
+            record["turns"] = prompt.user_turns
+            record["output"] = [""] * len(prompt.user_turns)
         yield json.dumps(record, ensure_ascii=False) + "\n"
 
 

@@ -27,14 +27,16 @@ def prompt_set_get(*, slug: str) -> PromptSet:
 
 
 def prompts_import(
-    *, prompt_set_slug: str, data: bytes, filename: str, create_set: bool = True
+    *, prompt_set_slug: str, data: bytes, filename: str, create_set: bool = True, fmt: str | None = None
 ) -> PromptImportResult:
-    """Import prompts from JSONL (`id`, `text`, `category`, optional `reference`, `language`).
+    """Import prompts, single- or multi-turn, from JSON lines: the arena's own (`id`, `text` or `turns`,
+    `category`, optional `reference`, `language`, `system`), MT-Bench's `question.jsonl` or OpenAI `messages`
+    lines (`fmt` "jsonl", "mt_bench", "messages"; None detects it from the first record).
 
     All or nothing: any bad line, a repeated id (in the file or already in the set) rolls back everything.
     """
     _check_slug(prompt_set_slug)
-    records = parse_prompt_records(decode_upload(data, filename=filename), filename=filename)
+    records = parse_prompt_records(decode_upload(data, filename=filename), filename=filename, fmt=fmt)
     seen: dict[str, str] = {}
     for rec in records:
         if not rec.external_id:
@@ -70,6 +72,8 @@ def prompts_import(
                 prompt_set=prompt_set,
                 external_id=rec.external_id,
                 text=rec.text,
+                later_turns=list(rec.later_turns),
+                system_message=rec.system_message,
                 category=rec.category,
                 language=rec.language or "en",
                 reference_answer=rec.reference_answer,

@@ -13,17 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from arena.errors import InputError
-from arena.models import (
-    Assignment,
-    Battle,
-    Dimension,
-    GoldBattle,
-    PromptSet,
-    Source,
-    Verdict,
-    VoteFlag,
-)
-from arena.services.battles import people_source, verdict_record
+from arena.models import Assignment, Dimension, GoldBattle, PromptSet, VoteFlag
+from arena.services.battles import people_source
+from arena.services.verdicts import VerdictEntry, verdicts_record
 from arena.voting.ballots import CHOICES, Ballot, battle_outcome
 from arena.voting.conflicts import account_unproven
 from arena.voting.identity import Voter
@@ -48,51 +40,45 @@ def locked_vote_of(token: str, voter: Voter) -> LockedVote:
     return vote
 
 
-def _dimensions(vote: LockedVote, ballot: Ballot) -> list[Dimension]:
-    """Overall first, then the ballot's optional dimensions; 400 for one this battle does not ask about."""
+def _dimension_ids(vote: LockedVote, ballot: Ballot) -> dict[str, int]:
+    """Slug → id of the rows voted on: overall first, then the ballot's optional dimensions; 400 for one this
+    battle does not ask about."""
     if vote.overall_dimension_id is None:
         raise InputError(
             "The 'overall' dimension is missing: staff must restore it (migration 0002 seeds it).", status=500
         )
-    # verdict_record needs the dimension only as a foreign key: the id read with the lock is enough.
-    dimensions = [Dimension(pk=vote.overall_dimension_id, slug="overall")]
+    dimensions = {"overall": vote.overall_dimension_id}  # read with the lock: no query for the common vote
     if not ballot.dimensions:
         return dimensions
     of_prompt_set = PromptSet.vote_dimensions.through.objects.filter(promptset_id=vote.prompt_set_id)
-    rows = Dimension.objects.filter(
-        pk__in=of_prompt_set.values("dimension_id"), slug__in=list(ballot.dimensions), is_active=True
+    offered = dict(
+        Dimension.objects.filter(
+            pk__in=of_prompt_set.values("dimension_id"), slug__in=list(ballot.dimensions), is_active=True
+        ).values_list("slug", "pk")
     )
-    offered = {d.slug: d for d in rows}
     unknown = sorted(slug for slug in ballot.dimensions if slug == "overall" or slug not in offered)
     if unknown:
         raise InputError(
             f"This battle asks for no dimension {', '.join(unknown)}: vote only on the rows shown.",
             field="dimension",
         )
-    return dimensions + [offered[slug] for slug in sorted(ballot.dimensions)]
-
-
-def _source(vote: LockedVote) -> Source:
-    # The row people_source() returns, its id read with the lock; people_source() creates it the first time.
-    if vote.people_source_id is None:
-        return people_source()
-    return Source(pk=vote.people_source_id, kind=Source.Kind.HUMAN, key="people")
+    return dimensions | {slug: offered[slug] for slug in sorted(ballot.dimensions)}
 
 
 def _write_verdicts(
-    vote: LockedVote, dimensions: list[Dimension], outcomes: dict[str, str], voter: Voter
+    vote: LockedVote, dimensions: dict[str, int], outcomes: dict[str, str], voter: Voter
 ) -> None:
-    # verdict_record reads the battle's id and contenders only: the ids read with the lock are enough.
-    battle = Battle(pk=vote.battle_id, contender_a_id=vote.contender_a_id, contender_b_id=vote.contender_b_id)
-    source, created = _source(vote), []
-    for dimension in dimensions:
-        verdict, _ = verdict_record(
-            battle=battle, dimension=dimension, source=source, outcome=outcomes[dimension.slug],
-            user=voter.user, voter_key=voter.key,
-        )  # fmt: skip
-        created.append(verdict.pk)
-    if _left_out(vote, voter):
-        Verdict.objects.filter(pk__in=created).update(excluded=True)
+    # The people's source id was read with the lock; people_source() creates the row the first time.
+    source_id = vote.people_source_id if vote.people_source_id is not None else people_source().pk
+    user_id, left_out = getattr(voter.user, "pk", None), _left_out(vote, voter)
+    verdicts_record([
+        VerdictEntry(
+            battle_id=vote.battle_id, contender_a_id=vote.contender_a_id, contender_b_id=vote.contender_b_id,
+            dimension_id=dimension_id, source_id=source_id, outcome=outcomes[slug], user_id=user_id,
+            voter_key=voter.key, excluded=left_out,
+        )
+        for slug, dimension_id in dimensions.items()
+    ])  # fmt: skip
 
 
 def _left_out(vote: LockedVote, voter: Voter) -> bool:
@@ -155,7 +141,7 @@ def vote_record(*, token: str, voter: Voter, ballot: Ballot) -> VoteResult:
                 "You skipped this battle, so it takes no vote any more. Load the next one.", status=409
             )
         read_ms = max(0, int((timezone.now() - vote.served_at).total_seconds() * 1000))
-        dimensions = _dimensions(vote, ballot)
+        dimensions = _dimension_ids(vote, ballot)
         choices = {"overall": ballot.overall, **ballot.dimensions}
         outcomes = {
             slug: battle_outcome(choice, left_is_a=vote.left_is_a) for slug, choice in choices.items()

@@ -11,8 +11,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from arena.conversations import ConversationView, battle_conversation
 from arena.errors import InputError
-from arena.models import AnnotationTask, Annotator, Assignment, Dimension
+from arena.models import AnnotationTask, Annotator, Assignment, Battle, Dimension
 from arena.rendering import render_markdown_many
 from arena.voting.identity import Voter
 from arena.voting.selection import battle_pick
@@ -49,7 +50,7 @@ def assignment_serve(
         new = Assignment(
             token=new_token(), task=task, annotator=annotator, battle=battle, gold=pick.gold,
             disputed=pick.disputed, left_is_a=secrets.randbelow(2) == 0,
-            min_read_ms=min_read_ms(battle.output_a.text, battle.output_b.text),
+            min_read_ms=min_read_ms(*battle.output_a.replies, *battle.output_b.replies),  # read whole
         )  # fmt: skip
         if assignment_insert(new) is not None:
             return new
@@ -117,9 +118,7 @@ class BattleView:
     """What the page shows before the vote: no contender, battle or output identity, only the token."""
 
     token: str
-    prompt_html: str
-    left_html: str
-    right_html: str
+    conversation: ConversationView  # the prompt's turns beside the displayed left and right replies
     dimensions: list[Dimension]
 
 
@@ -128,18 +127,19 @@ def vote_dimensions(task: AnnotationTask) -> list[Dimension]:
     return prompt_set_vote_dimensions(task.prompt_set_id)
 
 
+def _conversation_texts(battle: Battle) -> list[str]:
+    prompt = battle.prompt
+    return [prompt.system_message, *prompt.user_turns, *battle.output_a.replies, *battle.output_b.replies]
+
+
 def battle_view(assignment: Assignment) -> BattleView:
     """What the page shows of the assignment's battle. `assignment_serve` hands over the battle with its
     prompt and answers loaded; elsewhere select them with the assignment, or each is a query."""
     battle = assignment.battle
-    left, right = (
-        (battle.output_a, battle.output_b) if assignment.left_is_a else (battle.output_b, battle.output_a)
-    )
-    prompt_html, left_html, right_html = render_markdown_many([battle.prompt.text, left.text, right.text])
+    # One cache read for every text of the conversation (rendered once for all web processes), then drawn.
+    render_markdown_many(_conversation_texts(battle))
     return BattleView(
         token=assignment.token,
-        prompt_html=prompt_html,
-        left_html=left_html,
-        right_html=right_html,
+        conversation=battle_conversation(battle, left_is_a=assignment.left_is_a),
         dimensions=vote_dimensions(assignment.task),
     )

@@ -1,6 +1,6 @@
 """Undoing a vote: within ARENA_VOTE_UNDO_SECONDS its voter may take it back.
 
-The vote's verdicts are withdrawn from the ledger (deleted: no rating or pair count sees the withdrawn vote)
+The vote's verdicts are withdrawn from the ledger (deleted: neither ratings nor pair votes see it)
 and its flags dropped. The battle is then closed for this voter as a skip, not served again: the vote's
 reveal has shown them both names, and a vote given knowing them must not count (blind votes stay blind).
 They go on to the next battle; other people may still be served this one.
@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from arena.errors import InputError
 from arena.models import Assignment, Source, VoteFlag
-from arena.services.battles import verdicts_withdraw
+from arena.services.verdicts import verdicts_withdraw
 from arena.voting.identity import Voter
-from arena.voting.pair_counts import pair_vote_removed
+from arena.voting.pair_votes import pair_vote_removed
 from arena.voting.recording import locked_vote_of
 from arena.voting.vote_store import LockedVote
 

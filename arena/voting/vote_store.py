@@ -1,10 +1,11 @@
-"""The vote's own reads and writes, in SQL: the one place where the arena trades the ORM for speed.
+"""The vote's own reads and writes, in SQL: where the vote path trades the ORM for speed.
 
 Every vote runs these, so they are shaped for the benchmark (≥ 300 votes/s on two cores): one statement
 locks the assignment and its annotator and fetches all the vote needs (task, battle, both contenders, the ids
 of the overall dimension and of the people's source); two short statements close the assignment and store the
 annotator's streak. Compiling the equivalent ORM queries cost more CPU than anything else in the request.
-The verdicts themselves still go through `verdict_record`.
+The verdicts themselves go through the verdict ledger (`arena.services.verdicts`).
+Rows are read by column name (`arena.sql_rows`): each column's label is the `LockedVote` field it fills.
 Table and column names are the models' defaults; tests/arena/test_voting_*.py run it on PostgreSQL, and the
 demo command runs it on SQLite (which needs no row locks: its transactions take the database's write lock).
 """
@@ -18,18 +19,22 @@ from datetime import UTC, datetime
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+from arena.models import Assignment
 from arena.models.voting import displayed_choice
+from arena.sql_rows import fetch_one_as
 
 _LOCK = """
-SELECT a.id, a.state, a.left_is_a, a.served_at, a.min_read_ms, a.gold_id, a.outcome, a.dimension_outcomes,
-       a.annotator_id, n.voter_key, n.excluded, n.last_choice, n.streak,
-       t.slug, t.id, t.prompt_set_id, a.battle_id, b.contender_a_id, b.contender_b_id, ca.name, cb.name,
-       (SELECT d.id FROM arena_dimension d WHERE d.slug = 'overall'),
-       (SELECT s.id FROM arena_source s WHERE s.key = 'people'),
+SELECT a.id AS assignment_id, a.state, a.left_is_a, a.served_at, a.min_read_ms, a.gold_id, a.outcome,
+       a.dimension_outcomes, a.annotator_id, n.voter_key, n.excluded, n.last_choice, n.streak,
+       t.slug AS task_slug, t.id AS task_id, t.prompt_set_id, a.battle_id, b.contender_a_id, b.contender_b_id,
+       ca.name AS contender_a_name, cb.name AS contender_b_name,
+       (SELECT d.id FROM arena_dimension d WHERE d.slug = 'overall') AS overall_dimension_id,
+       (SELECT s.id FROM arena_source s WHERE s.key = 'people') AS people_source_id,
        EXISTS (SELECT 1 FROM arena_contender c
                 WHERE c.id IN (b.contender_a_id, b.contender_b_id)
                   AND ((n.user_id IS NOT NULL AND c.submitted_by_id = n.user_id)
                        OR (n.organization <> '' AND UPPER(c.organization) = UPPER(n.organization))))
+         AS conflicts
   FROM arena_assignment a
   JOIN arena_annotator n ON n.id = a.annotator_id
   JOIN arena_annotationtask t ON t.id = a.task_id
@@ -45,6 +50,8 @@ UPDATE arena_assignment SET state = 'voted', answered_at = %s, read_ms = %s, out
  WHERE id = %s AND state = 'served'
 """
 _STORE_STREAK = "UPDATE arena_annotator SET last_choice = %s, streak = %s WHERE id = %s"
+# The field's documented conversion gives each backend the form the ORM stores (naive UTC text on SQLite).
+_ANSWERED_AT = Assignment._meta.get_field("answered_at")
 
 
 @dataclass(frozen=True)
@@ -92,22 +99,29 @@ class LockedVote:
 def _aware(value: datetime | str) -> datetime:
     """SQLite hands back text (naive, in UTC); PostgreSQL an aware datetime."""
     when = parse_datetime(value) if isinstance(value, str) else value
+    if when is None:
+        raise ValueError(f"not a date and time: {value!r}")
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _locked_vote(**columns) -> LockedVote:
+    """The row of `_LOCK`, by column name, in Python types: SQLite gives booleans as 0/1 and JSON as text."""
+    outcomes = columns["dimension_outcomes"]
+    return LockedVote(**{
+        **columns,
+        "left_is_a": bool(columns["left_is_a"]), "excluded": bool(columns["excluded"]),
+        "conflicts": bool(columns["conflicts"]), "served_at": _aware(columns["served_at"]),
+        "dimension_outcomes": outcomes if isinstance(outcomes, dict) else json.loads(outcomes or "{}"),
+    })  # fmt: skip
 
 
 def vote_lock(token: str) -> LockedVote | None:
     """Lock and read the assignment behind `token`; None for an unknown token. Call inside a transaction."""
-    sql = _LOCK + (_FOR_UPDATE if connection.features.has_select_for_update_of else "")
+    # SQLite (the demo) has no row locks and needs none: its transactions take the database's write lock.
+    sql = _LOCK + (_FOR_UPDATE if connection.vendor == "postgresql" else "")
     with connection.cursor() as cursor:
         cursor.execute(sql, [token])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row)
-    values[2], values[10], values[23] = bool(values[2]), bool(values[10]), bool(values[23])
-    values[3] = _aware(values[3])
-    values[7] = values[7] if isinstance(values[7], dict) else json.loads(values[7] or "{}")
-    return LockedVote(*values)
+        return fetch_one_as(cursor, _locked_vote)
 
 
 @dataclass(frozen=True)
@@ -126,9 +140,10 @@ class Closing:
 
 def vote_close(vote: LockedVote, closing: Closing) -> None:
     """Mark the locked assignment voted and store the annotator's streak (both rows are locked by vote_lock)."""
+    answered_at = _ANSWERED_AT.get_db_prep_value(closing.answered_at, connection)
     assignment = [
-        connection.ops.adapt_datetimefield_value(closing.answered_at), closing.read_ms, closing.outcome, json.dumps(closing.dimension_outcomes),
-        closing.gold_passed, closing.flagged, vote.assignment_id,
+        answered_at, closing.read_ms, closing.outcome, json.dumps(closing.dimension_outcomes), closing.gold_passed,
+        closing.flagged, vote.assignment_id,
     ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(_CLOSE_ASSIGNMENT, assignment)

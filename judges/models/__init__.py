@@ -2,7 +2,7 @@
 
 from judges.models.calls import PaidCall
 from judges.models.campaigns import Campaign
-from judges.models.configs import JudgeConfig, JudgeConfigVersion
+from judges.models.configs import JudgeConfig, JudgeConfigVersion, JudgeTurns
 from judges.models.juries import Jury, JuryOrderChoice
 from judges.models.verdicts import FinalVerdict
 from judges.models.work import ACTIVE_STATUSES, ErrorKind, Generation, Judgment, WorkStatus
@@ -15,6 +15,7 @@ __all__ = [
     "Generation",
     "JudgeConfig",
     "JudgeConfigVersion",
+    "JudgeTurns",
     "Judgment",
     "Jury",
     "JuryOrderChoice",

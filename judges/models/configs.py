@@ -12,6 +12,13 @@ from judges.prompting import DEFAULT_TEMPLATE
 ENV_NAME_PATTERN = r"^([A-Za-z_][A-Za-z0-9_]*)?$"
 
 
+class JudgeTurns(models.TextChoices):
+    """What a verdict on a multi-turn battle is about (single-turn battles have one turn either way)."""
+
+    WHOLE = "whole", "The whole conversation"
+    LAST = "last", "The replies to the last turn (earlier turns as context)"
+
+
 class JudgeConfig(models.Model):
     """How to ask one LLM (or offline judge) for verdicts.
 
@@ -33,6 +40,9 @@ class JudgeConfig(models.Model):
     template = models.TextField(default=DEFAULT_TEMPLATE)
     dimensions = models.ManyToManyField("arena.Dimension", related_name="+")
     sees_reference = models.BooleanField(default=False)
+    judge_turns = models.CharField(
+        max_length=10, choices=JudgeTurns.choices, default=JudgeTurns.WHOLE, db_default=JudgeTurns.WHOLE
+    )
     price_input_per_mtok = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal(0))
     price_output_per_mtok = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal(0))
     concurrency_limit = models.PositiveSmallIntegerField(default=8)
@@ -102,6 +112,9 @@ class JudgeConfigVersion(models.Model):
     template_label = models.CharField(max_length=60)
     dimensions = models.JSONField()
     sees_reference = models.BooleanField()
+    judge_turns = models.CharField(
+        max_length=10, choices=JudgeTurns.choices, default=JudgeTurns.WHOLE, db_default=JudgeTurns.WHOLE
+    )
     fingerprint = models.CharField(max_length=64, db_index=True)
     created = models.DateTimeField(auto_now_add=True)
 

@@ -6,7 +6,8 @@ only thread-safe state such as a connection cache.
 
 Built-in providers are imported on first use, not with this package: `judges.models` imports
 `judges.providers.base`, so every Django process (even file-only commands such as `rate`) imports this
-package, and the `openai` SDK alone costs about a second of start-up.
+package, and importing the `openai` SDK is a large share of a short command's start-up
+(`tests/test_startup_imports.py` checks that `rate` never imports it).
 """
 
 from __future__ import annotations

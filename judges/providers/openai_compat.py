@@ -239,8 +239,8 @@ def _send(client: openai.OpenAI, request: CompletionRequest, base_url: str, *, j
         body["response_format"] = {"type": "json_object"}
     try:
         # The SDK's own transport, status handling and errors, without `create()`'s per-call walk of the
-        # parameter TypedDicts nor the response model: together ~2.5 ms of CPU per call, a third of what a
-        # whole judgment costs a worker at 160 calls/s. Request and reply are the plain JSON of the protocol.
+        # parameter TypedDicts nor the response model, which together were a large share of the CPU a worker
+        # spends per judgment. Request and reply are the plain JSON of the protocol.
         return client.post("/chat/completions", body=body, cast_to=httpx.Response).json()
     except openai.BadRequestError as exc:
         if json_mode and _complains_about_response_format(exc):

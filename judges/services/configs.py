@@ -13,7 +13,7 @@ from django.db import transaction
 from arena.errors import InputError
 from arena.models import Dimension, Source
 from arena.services.battles import source_get_or_create
-from judges.models import JudgeConfig, JudgeConfigVersion
+from judges.models import JudgeConfig, JudgeConfigVersion, JudgeTurns
 from judges.prompting import (
     DEFAULT_TEMPLATE,
     DEFAULT_TEMPLATE_VERSION,
@@ -41,6 +41,7 @@ class JudgeConfigData:
     max_tokens: int = 512
     template: str = DEFAULT_TEMPLATE
     sees_reference: bool = False
+    judge_turns: str = JudgeTurns.WHOLE
     price_input_per_mtok: Decimal = Decimal(0)
     price_output_per_mtok: Decimal = Decimal(0)
     concurrency_limit: int = 8
@@ -63,6 +64,8 @@ def judge_config_errors(data: JudgeConfigData) -> dict[str, list[str]]:
             errors["sees_reference"] = [
                 f"{data.provider} judges compare answers with the reference answer; tick it"
             ]
+    if data.judge_turns not in JudgeTurns.values:
+        errors["judge_turns"] = [f"{data.judge_turns!r} is not one of {', '.join(JudgeTurns.values)}"]
     template_problems = validate_template(data.template)
     if template_problems:
         errors["template"] = template_problems
@@ -127,7 +130,7 @@ def judge_config_version_current(*, config: JudgeConfig) -> JudgeConfigVersion:
 def _apply(config: JudgeConfig, data: JudgeConfigData) -> None:
     for name in (
         "name", "provider", "model", "api_key_env", "api_key_file", "temperature", "max_tokens",
-        "template", "sees_reference", "price_input_per_mtok", "price_output_per_mtok",
+        "template", "sees_reference", "judge_turns", "price_input_per_mtok", "price_output_per_mtok",
         "concurrency_limit", "timeout_seconds", "is_active",
     ):  # fmt: skip
         setattr(config, name, getattr(data, name))
@@ -147,8 +150,13 @@ def _snapshot(config: JudgeConfig) -> dict:
         "template": config.template,
         "dimensions": dims,
         "sees_reference": config.sees_reference,
+        "judge_turns": config.judge_turns,
     }
     digest = dict(content, template=template_fingerprint(config.template))
+    if config.judge_turns == JudgeTurns.WHOLE:
+        del digest[
+            "judge_turns"
+        ]  # the default: versions made before the setting existed keep their fingerprint
     fingerprint = hashlib.sha256(json.dumps(digest, sort_keys=True).encode()).hexdigest()
     label = DEFAULT_TEMPLATE_VERSION if config.template == DEFAULT_TEMPLATE else f"custom-{fingerprint[:8]}"
     return {**content, "fingerprint": fingerprint, "template_label": label}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef
 
 from arena.models import Battle
-from arena.services.battles import verdict_record
+from arena.services.verdicts import VerdictEntry, verdicts_record
 from judges.models import ACTIVE_STATUSES, FinalVerdict, Judgment, WorkStatus
 from judges.services.judgment_sql import final_verdict_insert, judgment_pair
 from judges.services.runtime import JudgeRuntime, judge_runtime
@@ -57,32 +57,45 @@ def battle_finalize(*, battle: Battle, version_id: int, campaign_id: int) -> Set
         return Settlement(0, waiting=len(pair) != 2 or bool(statuses & set(ACTIVE_STATUSES)))
     runtime = judge_runtime(version_id)
     (shown_id, _, shown), (swapped_id, _, swapped) = pair[Judgment.Order.SHOWN], pair[Judgment.Order.SWAPPED]
+    finals = []
     for slug, dimension in runtime.dimensions.items():
         outcome, inconsistent = combine_orders(shown[slug], swapped[slug])
-        final = FinalVerdict(
-            battle_id=battle.pk, dimension=dimension, config_version=runtime.version, campaign_id=campaign_id,
-            outcome=outcome, inconsistent=inconsistent, shown_id=shown_id, swapped_id=swapped_id,
+        finals.append(
+            FinalVerdict(
+                battle_id=battle.pk, dimension=dimension, config_version=runtime.version,
+                campaign_id=campaign_id, outcome=outcome, inconsistent=inconsistent, shown_id=shown_id,
+                swapped_id=swapped_id,
+            )
         )  # fmt: skip
-        _settle(battle, runtime, final)
-    return Settlement(len(runtime.dimensions), waiting=False)
+    _settle(battle, runtime, finals)
+    return Settlement(len(finals), waiting=False)
 
 
-def _settle(battle: Battle, runtime: JudgeRuntime, final: FinalVerdict) -> None:
-    verdict, created = verdict_record(
-        battle=battle,
-        dimension=final.dimension,
-        source=runtime.config.source,
-        outcome=final.outcome,
-        inconsistent=final.inconsistent,
-    )
-    owned_elsewhere = (
-        not created
-        and FinalVerdict.objects.filter(verdict=verdict).exclude(config_version=runtime.version).exists()
-    )
+def _settle(battle: Battle, runtime: JudgeRuntime, finals: list[FinalVerdict]) -> None:
+    """The arena verdicts of every dimension in one ledger call, then the final verdicts that own them."""
+    recorded = verdicts_record([
+        VerdictEntry(
+            battle_id=battle.pk, contender_a_id=battle.contender_a_id, contender_b_id=battle.contender_b_id,
+            dimension_id=final.dimension.pk, source_id=runtime.config.source_id, outcome=final.outcome,
+            inconsistent=final.inconsistent,
+        )
+        for final in finals
+    ])  # fmt: skip
+    kept = [verdict.id for verdict in recorded if not verdict.created]
     # An older version of this config recorded the arena verdict first: it keeps it (and its version).
-    final.verdict = None if owned_elsewhere else verdict
-    # ON CONFLICT DO NOTHING: settling twice (both orders finishing together, a sweep) changes nothing.
-    final_verdict_insert(final)
+    owned_elsewhere = (
+        set(
+            FinalVerdict.objects.filter(verdict_id__in=kept)
+            .exclude(config_version=runtime.version)
+            .values_list("verdict_id", flat=True)
+        )
+        if kept
+        else set()
+    )
+    for final, verdict in zip(finals, recorded, strict=True):
+        final.verdict_id = None if verdict.id in owned_elsewhere else verdict.id
+        # ON CONFLICT DO NOTHING: settling twice (both orders finishing together, a sweep) changes nothing.
+        final_verdict_insert(final)
 
 
 def campaign_settle_missing(*, campaign_id: int) -> int:

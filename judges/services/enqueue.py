@@ -34,9 +34,9 @@ def judgment_batches(ids: list[int], *, in_flight: int, cap: int | None = None) 
     """Split the ids into tasks of shrinking size ("guided" scheduling): each takes a quarter of the work
     left per call in flight, at most `cap` (default `JUDGES_TASK_BATCH`), at least one.
 
-    A task costs a worker about a millisecond of CPU besides its judgments, which matters at a hundred and
-    more calls a second, so the bulk goes in batches; the queue's last tasks decide how long the campaign's
-    tail is (a thread deep in a long batch keeps the limit half used), so they hold a judgment or two.
+    A task costs a worker some CPU besides its judgments, which adds up at high call rates, so the bulk goes
+    in batches; the queue's last tasks decide how long the campaign's tail is (a thread deep in a long batch
+    keeps the limit half used), so they hold a judgment or two.
     """
     batches, start, cap = [], 0, max(1, cap if cap is not None else settings.JUDGES_TASK_BATCH)
     while start < len(ids):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from arena.errors import InputError
 from judges.models import JudgeConfigVersion, Judgment, WorkStatus
 from judges.providers import get_provider
 from judges.services.planning import PlannedBattle
@@ -64,16 +65,31 @@ def judgments_expand(
     planned = []
     for index, battle in enumerate(battles):
         prompt = battle.output_a.prompt
+        _check_replies(battle, prompt)
         for version in versions:
             for order in (Judgment.Order.SHOWN, Judgment.Order.SWAPPED):
                 texts = JudgeTexts.for_order(
                     order=order, question=prompt.text, output_a=battle.output_a.text,
                     output_b=battle.output_b.text, reference=prompt.reference_answer, version=version,
+                    later_turns=prompt.later_turns, system=prompt.system_message,
+                    later_a=battle.output_a.later_replies, later_b=battle.output_b.later_replies,
                 )  # fmt: skip
                 tokens = 0 if offline[version.pk] else estimated_input_tokens(version, texts)
                 key = judge_content_key(version, texts)
                 planned.append(PlannedJudgment(index, battle.battle_id, version, order, key, tokens))
     return planned
+
+
+def _check_replies(battle: PlannedBattle, prompt) -> None:
+    """Refuse, before anything is queued, a battle whose answers do not have one reply per user turn."""
+    for output in (battle.output_a, battle.output_b):
+        if len(output.replies) != len(prompt.user_turns):
+            raise InputError(
+                f"The output of contender {output.contender.slug!r} for prompt {prompt.external_id!r} has "
+                f"{len(output.replies)} replies for {len(prompt.user_turns)} user turns, so its battles cannot "
+                "be judged; replace the output (delete it and upload it again) first.",
+                field="contenders",
+            )
 
 
 def judgments_estimate(planned: list[PlannedJudgment]) -> Estimate:

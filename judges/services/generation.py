@@ -54,10 +54,20 @@ def generation_missing(*, contender_slugs: list[str], prompt_set_slug: str) -> t
     campaign = Campaign(
         kind=Campaign.Kind.GENERATE, plan=Campaign.Plan.MISSING_OUTPUTS, prompt_set=prompt_set
     )
-    campaign.est_calls = len(missing)
-    campaign.est_tokens_in = sum(-(-len(p.text) // 4) for _, p in missing)
-    campaign.est_tokens_out = len(missing) * settings.JUDGES_GENERATION_MAX_TOKENS
+    # A conversation is one call per turn, each resending the turns before it (replies counted at the cap).
+    campaign.est_calls = sum(len(p.user_turns) for _, p in missing)
+    campaign.est_tokens_in = sum(_conversation_tokens_in(p) for _, p in missing)
+    campaign.est_tokens_out = campaign.est_calls * settings.JUDGES_GENERATION_MAX_TOKENS
     return campaign, contenders, missing
+
+
+def _conversation_tokens_in(prompt) -> int:
+    """Estimated input tokens of generating one output: each call resends the conversation so far."""
+    total, sent = 0, len(prompt.system_message)
+    for number, turn in enumerate(prompt.user_turns):
+        sent += len(turn) + (4 * settings.JUDGES_GENERATION_MAX_TOKENS if number else 0)
+        total += -(-sent // 4)
+    return total
 
 
 def generation_start(
@@ -120,31 +130,50 @@ def _generate_claimed(job: Generation, token) -> RunResult:
         api_key = api_key_resolve(
             env_name=contender.endpoint_api_key_env, owner=f"contender {contender.slug!r}"
         )
-        response = provider_complete(PROVIDER, _request(contender, job.prompt.text, api_key), spend)
-        if not response.text.strip():
-            raise PermanentProviderError(
-                f"the endpoint of {contender.slug!r} returned an empty answer for prompt "
-                f"{job.prompt.external_id!r}",
-                provider=PROVIDER,
-            )
+        replies = _converse(contender, job.prompt, api_key, spend)
     except TransientProviderError as exc:
         return after_transient(_failure(job, token, spend, api_key), exc)
     except PermanentProviderError as exc:
         return after_permanent(_failure(job, token, spend, api_key), exc)
-    text = redact(response.text, api_key)  # an endpoint may echo the key it got: never stored nor shown
-    output = _output_store(contender, job.prompt, text)
+    # An endpoint may echo the key it got: never stored nor shown.
+    first, *later = (redact(reply, api_key) for reply in replies)
+    output = _output_store(contender, job.prompt, first, later)
     landed = work_finish(
         Generation, pk=job.pk, token=token, status=WorkStatus.DONE, output=output,
-        raw_text=text, raw_response=redact_data([response.raw], api_key), latency_ms=round(spend.latency_s * 1000),
-        error="", error_kind=ErrorKind.NONE, **spend.as_increments(),
+        raw_text="\n\n".join([first, *later]), raw_response=redact_data([r.raw for r in spend.responses], api_key),
+        latency_ms=round(spend.latency_s * 1000), error="", error_kind=ErrorKind.NONE, **spend.as_increments(),
     )  # fmt: skip
     return RunResult("done" if landed else "skipped")
 
 
-def _request(contender: Contender, question: str, api_key: str) -> CompletionRequest:
+def _converse(contender: Contender, prompt, api_key: str, spend: Spend) -> list[str]:
+    """The endpoint's reply to each user turn, asked turn by turn: every later turn is sent after the
+    conversation so far, the model's own earlier replies included (as a person chatting would).
+
+    A failure at any turn fails the whole generation (its retry starts again from the first turn), so a stored
+    output always has one reply per turn.
+    """
+    messages = [{"role": "system", "content": prompt.system_message}] if prompt.system_message else []
+    replies: list[str] = []
+    for number, turn in enumerate(prompt.user_turns, start=1):
+        messages.append({"role": "user", "content": turn})
+        response = provider_complete(PROVIDER, _request(contender, list(messages), api_key), spend)
+        if not response.text.strip():
+            which = f" (turn {number} of {len(prompt.user_turns)})" if prompt.is_multi_turn else ""
+            raise PermanentProviderError(
+                f"the endpoint of {contender.slug!r} returned an empty answer for prompt "
+                f"{prompt.external_id!r}{which}",
+                provider=PROVIDER,
+            )
+        replies.append(response.text)
+        messages.append({"role": "assistant", "content": response.text})
+    return replies
+
+
+def _request(contender: Contender, messages: list[dict[str, str]], api_key: str) -> CompletionRequest:
     return CompletionRequest(
         model=contender.endpoint_model,
-        messages=[{"role": "user", "content": question}],
+        messages=messages,
         base_url=contender.endpoint_url,
         api_key=api_key,
         temperature=settings.JUDGES_GENERATION_TEMPERATURE,
@@ -154,10 +183,10 @@ def _request(contender: Contender, question: str, api_key: str) -> CompletionReq
     )
 
 
-def _output_store(contender: Contender, prompt, text: str) -> Output:
+def _output_store(contender: Contender, prompt, text: str, later_replies: list[str]) -> Output:
     try:
         with transaction.atomic():
-            output = output_build(contender=contender, prompt=prompt, text=text)
+            output = output_build(contender=contender, prompt=prompt, text=text, later_replies=later_replies)
             output.save()
             return output
     except IntegrityError:  # uploaded meanwhile: outputs are immutable, the uploaded one stays

@@ -122,9 +122,15 @@ def _ask(job: JudgmentRow, runtime: JudgeRuntime, api_key: str, spend: Spend) ->
     version = runtime.version
     texts = JudgeTexts.for_order(
         order=job.order, question=job.question, output_a=job.output_a, output_b=job.output_b,
-        reference=job.reference, version=version,
+        reference=job.reference, version=version, later_turns=job.later_turns, system=job.system_message,
+        later_a=job.later_a, later_b=job.later_b,
     )  # fmt: skip
-    request = judge_request(version, texts, api_key=api_key, timeout_s=runtime.config.timeout_seconds)
+    try:
+        request = judge_request(version, texts, api_key=api_key, timeout_s=runtime.config.timeout_seconds)
+    except ValueError as exc:  # e.g. a conversation whose stored replies do not match its turns
+        raise PermanentProviderError(
+            f"battle #{job.battle_id} cannot be judged: {exc}", provider=version.provider
+        ) from None
     dims = version.dimension_slugs
     first = provider_complete(version.provider, request, spend).text
     try:

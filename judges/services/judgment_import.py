@@ -8,8 +8,8 @@ What an import creates, all inside one transaction:
   saw it (style counts included, so length and style figures work);
 - one battle per question × unordered pair of systems (answer A = the system whose name sorts first), its two
   judgments (order "shown": A first; "swapped": B first) with the judge's positional verdict and review, and,
-  when both orders parsed, the final verdict and the arena verdict (through `verdict_record`, the ledger's
-  one writer), inconsistent orders becoming a flagged tie exactly as for live judges.
+  when both orders parsed, the final verdict and the arena verdict (through `verdicts_record`, the verdict
+  ledger), inconsistent orders becoming a flagged tie exactly as for live judges.
 
 Importing the same study again adds nothing (every row is unique on what it describes). Anything wrong — an
 unreadable file (named with its line), a source key owned by people, an import or a live judge, an answer
@@ -27,9 +27,9 @@ from django.utils.text import slugify
 
 from arena.errors import InputError
 from arena.models import Battle, Contender, Dimension, Output, Prompt, PromptSet, Source
-from arena.services.battles import verdict_record
 from arena.services.imported_contenders import contender_slugs, contenders_ensure
 from arena.services.style import style_counts
+from arena.services.verdicts import VerdictEntry, verdicts_record
 from judges.judgment_files import JUDGMENT_FORMATS, JudgmentFileError, Study, study_read
 from judges.models import Campaign, FinalVerdict, JudgeConfig, JudgeConfigVersion, Judgment, WorkStatus
 from judges.services.configs import judge_config_version_current
@@ -278,31 +278,33 @@ def _verdicts(study: Study, battles, version, campaign, source, dimension) -> tu
         config_version=version, battle_id__in=ids, status=WorkStatus.DONE
     ).values_list("pk", "battle_id", "order", "verdicts"):
         pairs.setdefault(battle_id, {})[order] = (pk, verdicts["overall"])
-    created = inconsistent = 0
-    finals = []
+    settled = []  # (battle, shown judgment id, swapped judgment id, outcome, inconsistent)
     for battle in battles.values():
         pair = pairs.get(battle.pk, {})
-        if len(pair) != 2:
-            continue
-        (shown_id, shown), (swapped_id, swapped) = pair[Judgment.Order.SHOWN], pair[Judgment.Order.SWAPPED]
-        outcome, flagged = combine_orders(shown, swapped)
-        inconsistent += flagged
-        verdict, new = verdict_record(
-            battle=battle, dimension=dimension, source=source, outcome=outcome, inconsistent=flagged
+        if len(pair) == 2:
+            shown_id, shown = pair[Judgment.Order.SHOWN]
+            swapped_id, swapped = pair[Judgment.Order.SWAPPED]
+            settled.append((battle, shown_id, swapped_id, *combine_orders(shown, swapped)))
+    recorded = verdicts_record([
+        VerdictEntry(
+            battle_id=battle.pk, contender_a_id=battle.contender_a_id, contender_b_id=battle.contender_b_id,
+            dimension_id=dimension.pk, source_id=source.pk, outcome=outcome, inconsistent=flagged,
         )
-        created += new
-        finals.append(
-            FinalVerdict(
-                battle=battle,
-                dimension=dimension,
-                config_version=version,
-                campaign=campaign,
-                outcome=outcome,
-                inconsistent=flagged,
-                shown_id=shown_id,
-                swapped_id=swapped_id,
-                verdict=verdict if new or not FinalVerdict.objects.filter(verdict=verdict).exists() else None,
-            )  # fmt: skip
+        for battle, _, _, outcome, flagged in settled
+    ])  # fmt: skip
+    # A verdict the ledger held already keeps the final verdict that owns it, if one does.
+    owned = set(
+        FinalVerdict.objects.filter(verdict_id__in=[r.id for r in recorded if not r.created]).values_list(
+            "verdict_id", flat=True
         )
+    )
+    finals = [
+        FinalVerdict(
+            battle=battle, dimension=dimension, config_version=version, campaign=campaign, outcome=outcome,
+            inconsistent=flagged, shown_id=shown_id, swapped_id=swapped_id,
+            verdict_id=None if verdict.id in owned else verdict.id,
+        )
+        for (battle, shown_id, swapped_id, outcome, flagged), verdict in zip(settled, recorded, strict=True)
+    ]  # fmt: skip
     FinalVerdict.objects.bulk_create(finals, batch_size=BATCH, ignore_conflicts=True)
-    return created, inconsistent
+    return sum(r.created for r in recorded), sum(flagged for *_, flagged in settled)

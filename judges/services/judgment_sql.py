@@ -15,6 +15,7 @@ being escaped into it in Python (the stored replies are the long part), and no s
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -82,6 +83,16 @@ class JudgmentRow:
     output_a: str
     output_b: str
     reusable_id: int | None  # a finished judgment that sent exactly this request, if any
+    # A conversation's rest (JSON lists; empty for a single-turn battle) and its system message.
+    later_turns: list[str] = dataclasses.field(default_factory=list)
+    system_message: str = ""
+    later_a: list[str] = dataclasses.field(default_factory=list)
+    later_b: list[str] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # SQLite hands JSON columns back as text, PostgreSQL as lists.
+        for name in ("later_turns", "later_a", "later_b"):
+            object.__setattr__(self, name, _json(getattr(self, name)) or [])
 
     @property
     def battle(self) -> Battle:
@@ -94,7 +105,8 @@ class JudgmentRow:
 _LOAD = f"""
 SELECT j.id, j.status, j.campaign_id, j.battle_id, j.config_version_id, j."order", j.attempts, j.content_key,
        b.contender_a_id, b.contender_b_id, p.text, p.reference_answer, oa.text, ob.text,
-       (SELECT r.id FROM {_J} r WHERE r.content_key = j.content_key AND r.status = 'done' AND r.id <> j.id LIMIT 1)
+       (SELECT r.id FROM {_J} r WHERE r.content_key = j.content_key AND r.status = 'done' AND r.id <> j.id LIMIT 1),
+       p.later_turns, p.system_message, oa.later_replies, ob.later_replies
 FROM {_J} j
 JOIN {_B} b ON b.id = j.battle_id
 JOIN {_P} p ON p.id = b.prompt_id

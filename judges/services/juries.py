@@ -24,7 +24,8 @@ from django.utils import timezone
 
 from arena.errors import InputError
 from arena.models import Dimension, Source, Verdict
-from arena.services.battles import derived_verdicts_sync, source_get_or_create
+from arena.services.battles import source_get_or_create
+from arena.services.verdicts import derived_verdicts_sync
 from judges.jury_maths import POSITION_VOTE, VOTE, majority_choice, weighted_choice, weights_fit
 from judges.models import JudgeConfig, Judgment, Jury, JuryOrderChoice, WorkStatus
 

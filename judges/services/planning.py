@@ -4,11 +4,12 @@ Plans, per prompt of the set, among the contenders that answered it:
 - all-pairs: every pair;
 - baseline: each contender against the baseline;
 - random-k: each contender against k opponents drawn at random (seeded), pairs counted once;
-- adaptive: the k pairs whose rating intervals overlap most (so a verdict is most informative), on every
-  prompt both answered. Overlap comes from a pluggable hook, the setting `JUDGES_PAIR_OVERLAP`: the dotted
-  path of a function `pair_overlap(contender_ids, dimension) -> {(i, j): score}` (i < j, higher = judge
-  first). The leaderboard can provide one (e.g. overlap of bootstrap intervals); the default,
-  `pair_overlap_fewest_verdicts`, needs no ratings and simply favours the pairs with the fewest verdicts.
+- adaptive: the k pairs a pluggable priority hook ranks first, on every prompt both answered. The hook is the
+  setting `JUDGES_PAIR_PRIORITY`: the dotted path of a function
+  `pair_priority(contender_ids, dimension) -> {(i, j): score}` (i < j, higher = judge first), the judges'
+  counterpart of voting's `ARENA_VOTE_PAIR_PRIORITY`. The leaderboard can provide one that ranks pairs by how
+  much their rating intervals overlap (where a verdict is most informative); the default,
+  `fewest_verdicts_first`, needs no ratings and simply favours the pairs with the fewest verdicts.
 
 A pair that already has a battle on a prompt reuses it, whichever side each contender was shown on; a new
 battle gets its sides from a seeded draw, so an estimate and the start that follows it agree.
@@ -78,7 +79,7 @@ def _chosen_pairs(plan: str, ids: list[int], baseline_id: int | None, k: int, di
     """Pairs fixed for the whole campaign (adaptive only); other plans choose per prompt."""
     if plan != "adaptive":
         return set()
-    scores = import_string(settings.JUDGES_PAIR_OVERLAP)(sorted(ids), dimension)
+    scores = import_string(settings.JUDGES_PAIR_PRIORITY)(sorted(ids), dimension)
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     return {(min(pair), max(pair)) for pair, _ in ranked[:k]}
 
@@ -104,8 +105,8 @@ def _pairs_on_prompt(
     raise ValueError(f"unknown pairing plan {plan!r}")
 
 
-def pair_overlap_fewest_verdicts(contender_ids: list[int], dimension: str) -> dict[Pair, float]:
-    """Default adaptive hook: 1 / (1 + verdicts so far) per pair on `dimension`, all sources counted."""
+def fewest_verdicts_first(contender_ids: list[int], dimension: str) -> dict[Pair, float]:
+    """Default pair-priority hook: 1 / (1 + verdicts so far) per pair on `dimension`, all sources counted."""
     counts = (
         Verdict.objects.filter(
             dimension__slug=dimension,

@@ -2,8 +2,8 @@
 ``model_b`` and ``winner`` in {``model_a``, ``model_b``, ``tie``, ``tie (bothbad)``}, in time order.
 
 Two readers with one result. :func:`fastchat_columns` decodes the raw bytes straight into typed records
-(msgspec: only the needed fields, labels checked while decoding, about five times faster than building a
-dict per record) and then into columns. Any file it cannot take whole — invalid JSON, a missing key, an
+(msgspec: only the needed fields, labels checked while decoding, no dict built per record) and then into
+columns. Any file it cannot take whole — invalid JSON, a missing key, an
 unknown label, a BOM, blank lines — goes to :func:`parse_fastchat`, the record-by-record reader whose
 errors name the record or line.
 """

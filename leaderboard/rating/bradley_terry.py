@@ -102,7 +102,7 @@ class _Solver:
         if plainly_fittable(comparison_matrix):
             return self.newton(comparison_matrix[np.newaxis], initial)[0], False
         alpha = self._alpha_for(True)
-        # Imported here: choix pulls in scipy.stats, most of a second of start-up that every well-posed fit,
+        # Imported here: choix pulls in scipy.stats, a slow import that every well-posed fit,
         # Elo, win rates and every web process importing this package would otherwise pay for nothing.
         import choix
 

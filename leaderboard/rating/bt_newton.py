@@ -3,7 +3,7 @@
 Why beside choix: a bootstrap fits a hundred resamples that differ little from the data. Here they are
 fitted together: each iteration is a few array operations over the whole stack, and the Newton system is
 solved with the full data's curvature, inverted once (:func:`log_strengths_near`), instead of one
-factorisation per resample per iteration. And ``import choix`` pulls in scipy.stats, about 0.7 s that a
+factorisation per resample per iteration. And ``import choix`` pulls in scipy.stats, a slow import that a
 file-only ``rate`` would pay on every run. choix stays for the regularised fits (no finite MLE): its ``alpha`` changes
 the fixed point, which plain Newton on the likelihood does not reproduce.
 

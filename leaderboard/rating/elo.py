@@ -57,7 +57,7 @@ def fit_elo(
 
     Ratings are left as replayed (their mean stays at ``initial`` because updates are zero-sum) unless an
     ``anchor`` is given. Intervals resample battles with replacement, kept in original order; each round
-    replays the whole sequence, so cost is rounds × battles (about a second per million battles).
+    replays the whole sequence, so cost grows as rounds × battles.
     Diagnostics are reported, but Elo is defined however sparse the data, so nothing is refused.
     """
     if bootstrap_rounds < 0:

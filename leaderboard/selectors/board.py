@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from arena.models import Contender, Dimension
+from leaderboard.board_query import BoardQuery, run_baseline, runs_finished
 from leaderboard.models import ALL_CATEGORIES, RecomputeRun, Snapshot, SnapshotRow
-from leaderboard.query import BoardQuery, run_baseline, runs_finished
 from leaderboard.selectors.standing import INCOMPLETE, changes_apply, standings_apply
 
 
@@ -173,7 +173,7 @@ _SORT_VALUES = {
 
 
 def rows_sorted(rows: list[ContenderRow], sort: str) -> list[ContenderRow]:
-    """Ascending by `sort` (see `leaderboard.query.SORT_KEYS`), descending with a leading "-"; rows without
+    """Ascending by `sort` (see `leaderboard.board_query.SORT_KEYS`), descending with a leading "-"; rows without
     a value always last; equal values keep the rating order."""
     value = _SORT_VALUES[sort.lstrip("-")]
     present = sorted((r for r in rows if value(r) is not None), key=lambda r: r.position)

@@ -12,8 +12,8 @@ from django.http import Http404
 from arena.blindness import battles_blind_q, may_see_blind
 from arena.errors import InputError
 from arena.models import Battle, Contender, Dimension, Verdict
+from leaderboard.board_query import BoardQuery
 from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
-from leaderboard.query import BoardQuery
 from leaderboard.selectors.board import ContenderRow, SourceChoice, dimensions_shown, row_view, sources_in
 from leaderboard.selectors.standing import standings_apply
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from arena.models import Contender
+from leaderboard.board_query import BoardQuery
 from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
-from leaderboard.query import BoardQuery
 from leaderboard.selectors.board import ContenderRow, row_view
 from leaderboard.selectors.standing import standings_apply
 

@@ -5,8 +5,9 @@ dimension; `aggregation.verdicts_counted`), optionally narrowed by source (a key
 judge, as on the leaderboard), dimension and time. So rating a
 `fastchat` export of one source and dimension with `manage.py rate` gives that leaderboard's ratings back.
 
-Each record carries the prompt, both answers, the contenders (slugs), the outcome and A's score, the
-dimension, the source, the judge config version (LLM judges' verdicts), the time, and the voter as a salted
+Each record carries the prompt, both answers (for a conversation: its first turn and replies, then
+`later_turns` and each side's `later_answers_*`; FastChat's `conversation_*` hold every turn), the
+contenders (slugs), the outcome and A's score, the dimension, the source, the judge config version (LLM judges' verdicts), the time, and the voter as a salted
 hash: an HMAC of the source and voter key under a key derived from SECRET_KEY, stable within one arena (so
 one voter's verdicts can be grouped) but never a user id, name, session or IP, and not reversible without
 the secret. Judges and imports have no voter (`null`).
@@ -69,6 +70,9 @@ CSV_COLUMNS = (
     "outcome",
     "score",
     "inconsistent",
+    "later_turns",
+    "later_answers_a",
+    "later_answers_b",
 )
 _FIELDS = {
     "id": "id",
@@ -90,6 +94,9 @@ _FIELDS = {
     "score": "score",
     "inconsistent": "inconsistent",
     "blind": "blind",
+    "later_turns": "battle__prompt__later_turns",
+    "later_a": "battle__output_a__later_replies",
+    "later_b": "battle__output_b__later_replies",
 }
 _CHUNK = 2000
 # The pseudo-source the leaderboard pools every LLM judge under.
@@ -231,6 +238,10 @@ def _record(row: dict) -> dict:
         "outcome": row["outcome"],
         "score": row["score"],
         "inconsistent": row["inconsistent"],
+        # A conversation's user turns after `prompt`, and each side's replies to them (empty: single-turn).
+        "later_turns": row["later_turns"],
+        "later_answers_a": None if withheld else row["later_a"],
+        "later_answers_b": None if withheld else row["later_b"],
     }
 
 
@@ -242,9 +253,9 @@ def _fastchat(record: dict) -> dict:
         "model_b": record["model_b"],
         "winner": FASTCHAT_WINNER[record["outcome"]],
         "judge": record["voter"] or record["source"],
-        "conversation_a": _conversation(record["prompt"], record["answer_a"]),
-        "conversation_b": _conversation(record["prompt"], record["answer_b"]),
-        "turn": 1,
+        "conversation_a": _conversation(record, "a"),
+        "conversation_b": _conversation(record, "b"),
+        "turn": 1 + len(record["later_turns"]),
         "anony": True,
         "language": "",
         "tstamp": datetime.fromisoformat(record["time"]).timestamp(),
@@ -255,10 +266,16 @@ def _fastchat(record: dict) -> dict:
     }
 
 
-def _conversation(prompt: str, answer: str | None) -> list[dict]:
-    turns = [{"role": "user", "content": prompt}]
-    if answer is not None:
-        turns.append({"role": "assistant", "content": answer})
+def _conversation(record: dict, side: str) -> list[dict]:
+    """FastChat's conversation: every user turn, each followed by this side's reply (none when withheld)."""
+    prompts = [record["prompt"], *record["later_turns"]]
+    answer = record[f"answer_{side}"]
+    replies = [answer, *(record[f"later_answers_{side}"] or [])] if answer is not None else []
+    turns = []
+    for number, prompt in enumerate(prompts):
+        turns.append({"role": "user", "content": prompt})
+        if number < len(replies):
+            turns.append({"role": "assistant", "content": replies[number]})
     return turns
 
 
@@ -276,8 +293,15 @@ def _csv(records: Iterable[dict]) -> Iterator[str]:
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for record in records:
-        writer.writerow({key: csv_cell(value) for key, value in record.items()})
+        writer.writerow({key: csv_cell(_csv_text(value)) for key, value in record.items()})
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
     yield buffer.getvalue()
+
+
+def _csv_text(value):
+    """Lists (a conversation's later turns and replies) as JSON text; an empty one as an empty cell."""
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False) if value else None
+    return value

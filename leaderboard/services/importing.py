@@ -26,9 +26,10 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from arena.errors import InputError
-from arena.models import Battle, Contender, Dimension, Output, Prompt, PromptSet, Source, Verdict
+from arena.models import Battle, Contender, Dimension, Output, Prompt, PromptSet, Source
 from arena.services.imported_contenders import contender_slugs, contenders_ensure
 from arena.services.style import style_counts
+from arena.services.verdicts import VerdictEntry, verdicts_record
 from leaderboard.battle_files import BattleFileError, FileRecords, read_battle_files
 
 IMPORT_FORMATS = ("fastchat", "csv", "alpaca_eval", "qlora", "mtbench")
@@ -142,24 +143,14 @@ def _write(records, slugs, key, name, approve_new, paths) -> ImportResult:
     prompts = _prompts(prompt_set, records)
     outputs = _outputs(records, contenders, prompts, prompt_set)
     battles, battles_created = _battles(records, contenders, prompts, outputs, prompt_set)
-    before = Verdict.objects.filter(source=source).count()
-    Verdict.objects.bulk_create(
-        (
-            Verdict(
-                battle_id=battles[r.prompt_key, r.a, r.b],
-                dimension=dimension,
-                source=source,
-                contender_a_id=contenders[r.a].pk,
-                contender_b_id=contenders[r.b].pk,
-                voter_key=r.voter_key,
-                outcome=r.outcome,
-                score=r.score,
-            )
-            for r in records
-        ),
-        batch_size=BATCH,
-        ignore_conflicts=True,
-    )
+    recorded = verdicts_record([
+        VerdictEntry(
+            battle_id=battles[r.prompt_key, r.a, r.b], contender_a_id=contenders[r.a].pk,
+            contender_b_id=contenders[r.b].pk, dimension_id=dimension.pk, source_id=source.pk,
+            voter_key=r.voter_key, outcome=r.outcome, score=r.score,
+        )
+        for r in records
+    ])  # fmt: skip
     pending = tuple(c.slug for c in contenders.values() if c.status != Contender.Status.APPROVED)
     return ImportResult(
         source=source,
@@ -168,7 +159,7 @@ def _write(records, slugs, key, name, approve_new, paths) -> ImportResult:
         contenders_created=tuple(created),
         contenders_pending=pending,
         battles_created=battles_created,
-        verdicts_created=Verdict.objects.filter(source=source).count() - before,
+        verdicts_created=sum(r.created for r in recorded),
     )
 
 

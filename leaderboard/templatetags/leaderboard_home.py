@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from leaderboard.query import board_query_parse
+from leaderboard.board_query import board_query_parse
 from leaderboard.selectors.board import board_get, runs_recent
 
 register = template.Library()

@@ -19,8 +19,9 @@ from django.db import transaction
 from arena.errors import InputError
 from arena.models import Battle, Dimension, Output, Prompt, PromptSet, Verdict
 from arena.models.voting import displayed_choice
-from arena.services.battles import battle_get_or_create, people_source, verdict_record
+from arena.services.battles import battle_get_or_create, people_source
 from arena.services.outputs import output_build
+from arena.services.verdicts import verdict_record
 from arena.voting.ballots import CHOICES, Ballot, battle_outcome
 from arena.voting.conflicts import account_unproven, contenders_conflicting
 from arena.voting.identity import Voter, annotator_for
@@ -57,8 +58,8 @@ def live_dimensions() -> list[Dimension]:
 
 
 def _output(contender, prompt: Prompt, replies: list[str], leak: str) -> Output:
-    output = output_build(contender=contender, prompt=prompt, text=replies[0])
-    output.later_replies = replies[1:]
+    # Every reply, so style counts and the identity-leak check read the whole conversation.
+    output = output_build(contender=contender, prompt=prompt, text=replies[0], later_replies=replies[1:])
     output.identity_leak = output.identity_leak or leak[:200]
     output.save()
     return output
@@ -137,17 +138,13 @@ def live_vote_record(*, token: str, voter: Voter, ballot: Ballot) -> Reveal:
         dimensions = _dimensions(ballot)
         battle = _battle_store(live)
         choices = {"overall": ballot.overall, **ballot.dimensions}
-        source, created = people_source(), []
+        source, excluded = people_source(), _not_counted(live, voter)
         for dimension in dimensions:
             outcome = battle_outcome(choices[dimension.slug], left_is_a=live.left_is_a)
-            verdict, _ = verdict_record(
+            verdict_record(
                 battle=battle, dimension=dimension, source=source, outcome=outcome,
-                user=voter.user, voter_key=voter.key,
+                user=voter.user, voter_key=voter.key, excluded=excluded,
             )  # fmt: skip
-            created.append(verdict.pk)
-        excluded = _not_counted(live, voter)
-        if excluded:
-            Verdict.objects.filter(pk__in=created).update(excluded=True)
         LiveBattle.objects.filter(pk=live.pk).update(state=State.VOTED, battle=battle)
     return reveal_of(live, ballot.overall, counted=not excluded)
 

@@ -8,12 +8,12 @@ from tests.support import factories
 
 
 @pytest.fixture
-def auth(user):
-    _, token = ApiToken.issue(user=user, name="ci")
+def auth(alice):
+    _, token = ApiToken.issue(user=alice, name="ci")
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_it_registers_a_pending_contender_and_uploads_outputs(client, auth, prompt_set, user):
+def test_it_registers_a_pending_contender_and_uploads_outputs(client, auth, prompt_set, alice):
     created = client.post(
         "/api/contenders",
         {"slug": "m1", "name": "Model One", "license": "MIT"},
@@ -22,7 +22,7 @@ def test_it_registers_a_pending_contender_and_uploads_outputs(client, auth, prom
     )
     assert created.status_code == 201, created.content
     assert created.json()["status"] == "pending"
-    assert Contender.objects.get(slug="m1").submitted_by == user
+    assert Contender.objects.get(slug="m1").submitted_by == alice
 
     data = b'{"prompt_id": "p1", "output": "one"}\n{"prompt": "Question number 2?", "output": "two"}\n'
     upload = client.post(
@@ -40,8 +40,8 @@ def test_it_registers_a_pending_contender_and_uploads_outputs(client, auth, prom
     ]
 
 
-def test_it_accepts_alpaca_eval_json(client, auth, prompt_set, user):
-    factories.make_contender("m2", status="pending", user=user)
+def test_it_accepts_alpaca_eval_json(client, auth, prompt_set, alice):
+    factories.make_contender("m2", status="pending", user=alice)
     data = b'[{"instruction": "Question number 1?", "output": "a", "generator": "m2"}, {"instruction": "Question number 3?", "output": "c", "generator": "m2"}]'
     upload = client.post(
         "/api/contenders/m2/outputs",
@@ -52,8 +52,8 @@ def test_it_accepts_alpaca_eval_json(client, auth, prompt_set, user):
     assert sorted(Output.objects.values_list("prompt__external_id", flat=True)) == ["p1", "p3"]
 
 
-def test_pending_contenders_are_not_public(client, auth, user):
-    factories.make_contender("secret", status="pending", user=user)
+def test_pending_contenders_are_not_public(client, auth, alice):
+    factories.make_contender("secret", status="pending", user=alice)
     factories.make_contender("public", status="approved")
     assert [c["slug"] for c in client.get("/api/contenders").json()] == ["public"]
     assert client.get("/api/contenders/secret").status_code == 404
@@ -73,8 +73,8 @@ def test_it_requires_a_valid_token(client, prompt_set):
     assert not Contender.objects.exists()
 
 
-def test_it_refuses_someone_elses_contender(client, auth, other_user, prompt_set):
-    factories.make_contender("theirs", status="approved", user=other_user)
+def test_it_refuses_someone_elses_contender(client, auth, bob, prompt_set):
+    factories.make_contender("theirs", status="approved", user=bob)
     data = b'{"prompt_id": "p1", "output": "x"}\n'
     response = client.post(
         "/api/contenders/theirs/outputs",
@@ -124,8 +124,8 @@ def test_malformed_json_body_is_a_4xx_not_a_500(client, auth):
     assert "error" in response.json()
 
 
-def test_unknown_upload_format_is_refused(client, auth, user, prompt_set):
-    factories.make_contender("m3", user=user)
+def test_unknown_upload_format_is_refused(client, auth, alice, prompt_set):
+    factories.make_contender("m3", user=alice)
     response = client.post(
         "/api/contenders/m3/outputs",
         {"prompt_set": prompt_set.slug, "format": "csv", "file": SimpleUploadedFile("o", b"x")},

@@ -5,7 +5,8 @@ from django.db import IntegrityError, transaction
 
 from arena.errors import InputError
 from arena.models import Battle, Dimension, Output, Verdict
-from arena.services.battles import battle_get_or_create, people_source, verdict_record
+from arena.services.battles import battle_get_or_create, people_source
+from arena.services.verdicts import verdict_record
 from tests.support import factories
 
 

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def auth(user):
-    _, token = ApiToken.issue(user=user, name="t")
+def auth(alice):
+    _, token = ApiToken.issue(user=alice, name="t")
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -26,8 +26,8 @@ def _register(client, auth, **payload):
 
 
 @pytest.mark.parametrize("status", ["pending", "approved"])
-def test_a_taken_slug_gets_the_same_neutral_answer_whoever_holds_it(client, auth, other_user, status):
-    factories.make_contender("secret-model", status=status, user=other_user)
+def test_a_taken_slug_gets_the_same_neutral_answer_whoever_holds_it(client, auth, bob, status):
+    factories.make_contender("secret-model", status=status, user=bob)
     response = _register(client, auth, slug="secret-model", name="Mine")
     assert response.status_code == 400
     assert response.json() == {
@@ -55,9 +55,9 @@ def test_duplicate_names_are_refused_ignoring_case(client, auth):
     assert Contender.objects.count() == 1
 
 
-def test_the_page_shows_the_neutral_message(user_client, other_user):
-    factories.make_contender("hidden-one", status="pending", user=other_user)
-    response = user_client.post("/contenders/new/", {"slug": "HIDDEN-ONE", "name": "Mine"})
+def test_the_page_shows_the_neutral_message(alice_client, bob):
+    factories.make_contender("hidden-one", status="pending", user=bob)
+    response = alice_client.post("/contenders/new/", {"slug": "HIDDEN-ONE", "name": "Mine"})
     html = response.content.decode()
     assert response.status_code == 400
     assert "The slug &#x27;HIDDEN-ONE&#x27; is not available (slugs are compared ignoring case)" in html

@@ -1,4 +1,4 @@
-"""The demo arena loads, twice without duplicates, with what README promises."""
+"""The demo arena loads, twice without duplicates, with what docs/development.md promises."""
 
 from django.core.management import call_command
 

@@ -41,11 +41,11 @@ def test_a_sign_up_with_an_email_mails_a_link_that_confirms_it(client):
     assert VerifiedEmail.objects.get().email == "me@example.org"
 
 
-def test_a_signed_in_user_can_ask_for_a_link_and_sees_the_status(user_client):
-    assert 'data-testid="email-unverified"' in user_client.get("/accounts/verify-email/").content.decode()
-    assert user_client.post("/accounts/verify-email/", {"email": "alice@example.org"}).status_code == 302
-    user_client.get(_link_in_last_mail())
-    assert 'data-testid="email-verified"' in user_client.get("/accounts/verify-email/").content.decode()
+def test_a_signed_in_user_can_ask_for_a_link_and_sees_the_status(alice_client):
+    assert 'data-testid="email-unverified"' in alice_client.get("/accounts/verify-email/").content.decode()
+    assert alice_client.post("/accounts/verify-email/", {"email": "alice@example.org"}).status_code == 302
+    alice_client.get(_link_in_last_mail())
+    assert 'data-testid="email-verified"' in alice_client.get("/accounts/verify-email/").content.decode()
 
 
 @pytest.mark.parametrize(
@@ -60,14 +60,14 @@ def test_a_signed_in_user_can_ask_for_a_link_and_sees_the_status(user_client):
         ),
     ],
 )
-def test_a_bad_link_says_why_and_confirms_nothing(client, user, make_token, status, message):
-    response = client.get(f"/accounts/verify-email/{make_token(user)}/")
+def test_a_bad_link_says_why_and_confirms_nothing(client, alice, make_token, status, message):
+    response = client.get(f"/accounts/verify-email/{make_token(alice)}/")
     assert response.status_code == status and message in response.content.decode()
     assert not VerifiedEmail.objects.exists()
 
 
-def test_an_expired_link_is_refused(client, user, settings, monkeypatch):
-    token = verification_token(user=user, email="a@example.org")
+def test_an_expired_link_is_refused(client, alice, settings, monkeypatch):
+    token = verification_token(user=alice, email="a@example.org")
     settings.ARENA_EMAIL_VERIFICATION_DAYS = 1
     now = time.time()
     monkeypatch.setattr(time, "time", lambda: now + 2 * 86400)  # the link is read two days later
@@ -76,15 +76,15 @@ def test_an_expired_link_is_refused(client, user, settings, monkeypatch):
     assert not VerifiedEmail.objects.exists()
 
 
-def test_a_bad_address_is_a_400_and_sends_nothing(user_client):
-    response = user_client.post("/accounts/verify-email/", {"email": "not an address"})
+def test_a_bad_address_is_a_400_and_sends_nothing(alice_client):
+    response = alice_client.post("/accounts/verify-email/", {"email": "not an address"})
     assert response.status_code == 400 and not mail.outbox
 
 
-def test_a_mail_server_that_is_down_is_said_on_the_page(user_client, settings):
+def test_a_mail_server_that_is_down_is_said_on_the_page(alice_client, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 1
-    response = user_client.post("/accounts/verify-email/", {"email": "alice@example.org"})
+    response = alice_client.post("/accounts/verify-email/", {"email": "alice@example.org"})
     assert response.status_code == 503 and "could not be sent" in response.content.decode()
 
 
@@ -111,9 +111,9 @@ def test_a_verified_email_stands_in_for_the_minimum_account_age(settings):
     assert _vote_as(voter).excluded is False
 
 
-def test_one_address_confirms_one_account(client, user_client):
-    assert user_client.post("/accounts/verify-email/", {"email": "shared@example.org"}).status_code == 302
-    user_client.get(_link_in_last_mail())
+def test_one_address_confirms_one_account(client, alice_client):
+    assert alice_client.post("/accounts/verify-email/", {"email": "shared@example.org"}).status_code == 302
+    alice_client.get(_link_in_last_mail())
     other = factories.make_user("mallory")
     client.force_login(other)
     sent = len(mail.outbox)
@@ -127,11 +127,11 @@ def test_one_address_confirms_one_account(client, user_client):
     assert list(VerifiedEmail.objects.values_list("email", flat=True)) == ["shared@example.org"]
 
 
-def test_confirmation_mails_are_capped_per_account_per_hour(user_client, settings):
+def test_confirmation_mails_are_capped_per_account_per_hour(alice_client, settings):
     settings.ARENA_VERIFICATION_MAILS_PER_HOUR = 2
     for n in range(2):
-        assert user_client.post("/accounts/verify-email/", {"email": f"a{n}@example.org"}).status_code == 302
+        assert alice_client.post("/accounts/verify-email/", {"email": f"a{n}@example.org"}).status_code == 302
     sent = len(mail.outbox)
-    response = user_client.post("/accounts/verify-email/", {"email": "a9@example.org"})
+    response = alice_client.post("/accounts/verify-email/", {"email": "a9@example.org"})
     assert response.status_code == 429 and "Too many confirmation mails" in response.content.decode()
     assert len(mail.outbox) == sent and not VerifiedEmail.objects.exists()

@@ -44,8 +44,8 @@ def key_env(monkeypatch):
 
 
 @pytest.fixture
-def auth(user):
-    _, token = ApiToken.issue(user=user, name="t")
+def auth(alice):
+    _, token = ApiToken.issue(user=alice, name="t")
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -101,10 +101,12 @@ def test_the_api_refuses_endpoints_the_arena_must_not_call(client, auth, no_priv
         (True, "http://example.com:99999/v1", "port out of range"),
     ],
 )
-def test_the_page_refuses_a_bad_endpoint_with_the_reason(user_client, settings, allow_private, url, fragment):
+def test_the_page_refuses_a_bad_endpoint_with_the_reason(
+    alice_client, settings, allow_private, url, fragment
+):
     settings.ARENA_ALLOW_PRIVATE_ENDPOINTS = allow_private
     form = {"slug": "ssrf", "name": "SSRF", "endpoint_url": url, "endpoint_model": "m"}
-    response = user_client.post("/contenders/new/", form)
+    response = alice_client.post("/contenders/new/", form)
     assert response.status_code == 400
     assert fragment in response.content.decode()
     assert not Contender.objects.exists()
@@ -117,9 +119,9 @@ def test_a_public_endpoint_is_accepted_when_it_resolves_publicly(no_private, mon
 
 
 @pytest.mark.parametrize("field", ["endpoint_api_key_env", "endpoint_api_key_file", "api_key"])
-def test_submitters_cannot_name_a_key_on_the_page(user_client, field):
+def test_submitters_cannot_name_a_key_on_the_page(alice_client, field):
     form = {"slug": "keyed", "name": "Keyed", "endpoint_url": "http://127.0.0.1:9/v1", field: "SECRET_KEY"}
-    response = user_client.post("/contenders/new/", form)
+    response = alice_client.post("/contenders/new/", form)
     assert response.status_code == 400
     assert f"{field} cannot be set here" in response.content.decode()
     assert not Contender.objects.exists()
@@ -134,8 +136,8 @@ def test_submitters_cannot_name_a_key_or_file_in_the_api(client, auth, field):
     assert not Contender.objects.exists()
 
 
-def test_the_registration_form_has_no_key_field(user_client):
-    html = user_client.get("/contenders/new/").content.decode()
+def test_the_registration_form_has_no_key_field(alice_client):
+    html = alice_client.get("/contenders/new/").content.decode()
     assert "endpoint_url" in html and "api_key" not in html
 
 
@@ -253,15 +255,13 @@ def test_redirects_are_not_followed(key_env):
     assert "HTTP 307" in Generation.objects.get(campaign=campaign).error
 
 
-def test_the_generate_form_shows_each_endpoint_and_key_before_start(
-    client, staff_user, settings, monkeypatch
-):
+def test_the_generate_form_shows_each_endpoint_and_key_before_start(client, staff, settings, monkeypatch):
     settings.ARENA_ENDPOINT_KEY_NAMES = ["VLLM_KEY"]
     monkeypatch.setenv("VLLM_KEY", "sk-shown-never")
     make_arena(n_prompts=1, slugs=("alpha",))
     _endpoint_contender("local", "http://127.0.0.1:9/v1", endpoint_api_key_env="VLLM_KEY")
     _endpoint_contender("open", "http://127.0.0.1:10/v1")
-    client.force_login(staff_user)
+    client.force_login(staff)
     form = {"kind": "generate", "prompt_set": "judge-set", "contenders": ["local", "open"], "plan": "all-pairs",
             "k": 1, "seed": 0, "action": "estimate"}  # fmt: skip
     html = client.post("/judges/campaigns/new/", form).content.decode()

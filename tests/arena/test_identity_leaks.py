@@ -102,7 +102,8 @@ def test_battles_with_a_leaked_answer_are_never_served_to_people(db):
 
 def test_gold_and_judge_inconsistent_battles_with_a_leak_are_not_served_either(db, settings):
     from arena.models import Dimension, Source
-    from arena.services.battles import battle_get_or_create, source_get_or_create, verdict_record
+    from arena.services.battles import battle_get_or_create, source_get_or_create
+    from arena.services.verdicts import verdict_record
     from arena.voting.staff import gold_add
 
     settings.ARENA_VOTE_INCONSISTENT_FIRST = True
@@ -131,13 +132,13 @@ def test_battles_with_a_leaked_answer_stay_judgeable(db):
     assert judged.count() == 2 * 2  # two prompts, both answer orders, every battle with a leaked answer
 
 
-def test_staff_see_the_flag_on_the_contender_page_and_others_do_not(client, user, staff_user):
+def test_staff_see_the_flag_on_the_contender_page_and_others_do_not(client, alice, staff):
     prompt_set = factories.make_prompt_set("leaks", n_prompts=2)
-    contender = factories.make_contender("model-x", name="Model X", user=user)
+    contender = factories.make_contender("model-x", name="Model X", user=alice)
     _upload(contender, prompt_set, ["As an AI developed by OpenAI, yes.", "Plain answer."])
-    client.force_login(user)
+    client.force_login(alice)
     assert "identity-leaks" not in client.get("/contenders/model-x/").content.decode()
-    client.force_login(staff_user)
+    client.force_login(staff)
     html = client.get("/contenders/model-x/").content.decode()
     assert 'data-testid="identity-leak-count">1<' in html and "As an AI developed by OpenAI" in html
     admin = client.get("/admin/arena/output/?leak=yes").content.decode()

@@ -33,8 +33,8 @@ BAD_FILES = [
 
 
 @pytest.fixture
-def owner_setup(db, user, prompt_set):
-    contender = factories.make_contender("my-model", status=Contender.Status.PENDING, user=user)
+def owner_setup(db, alice, prompt_set):
+    contender = factories.make_contender("my-model", status=Contender.Status.PENDING, user=alice)
     return contender, prompt_set
 
 
@@ -54,8 +54,8 @@ def test_cli_refuses_bad_file_and_writes_nothing(owner_setup, tmp_path, case, da
 
 
 @pytest.mark.parametrize(("case", "data", "fragment"), BAD_FILES, ids=[c[0] for c in BAD_FILES])
-def test_api_refuses_bad_file_with_json_4xx(owner_setup, client, user, case, data, fragment):
-    _, token = ApiToken.issue(user=user, name="t")
+def test_api_refuses_bad_file_with_json_4xx(owner_setup, client, alice, case, data, fragment):
+    _, token = ApiToken.issue(user=alice, name="t")
     before = _counts()
     response = client.post(
         "/api/contenders/my-model/outputs",
@@ -68,9 +68,9 @@ def test_api_refuses_bad_file_with_json_4xx(owner_setup, client, user, case, dat
 
 
 @pytest.mark.parametrize(("case", "data", "fragment"), BAD_FILES, ids=[c[0] for c in BAD_FILES])
-def test_page_shows_error_and_writes_nothing(owner_setup, user_client, case, data, fragment):
+def test_page_shows_error_and_writes_nothing(owner_setup, alice_client, case, data, fragment):
     before = _counts()
-    response = user_client.post(
+    response = alice_client.post(
         "/contenders/my-model/upload/",
         {"prompt_set": "demo-set", "file": SimpleUploadedFile("outputs.jsonl", data)},
     )
@@ -80,7 +80,7 @@ def test_page_shows_error_and_writes_nothing(owner_setup, user_client, case, dat
 
 
 def test_file_over_size_limit_is_refused_everywhere(
-    owner_setup, settings, tmp_path, client, user_client, user
+    owner_setup, settings, tmp_path, client, alice_client, alice
 ):
     settings.ARENA_MAX_UPLOAD_BYTES = 100
     data = b"".join(b'{"prompt_id": "p%d", "output": "%s"}\n' % (i, b"x" * 40) for i in (1, 2, 3))
@@ -89,7 +89,7 @@ def test_file_over_size_limit_is_refused_everywhere(
     before = _counts()
     with pytest.raises(CommandError, match="over the upload limit of 100 bytes"):
         call_command("import_outputs", str(path), contender="my-model", prompt_set="demo-set")
-    _, token = ApiToken.issue(user=user, name="t")
+    _, token = ApiToken.issue(user=alice, name="t")
     api = client.post(
         "/api/contenders/my-model/outputs",
         {"prompt_set": "demo-set", "file": SimpleUploadedFile("big.jsonl", data)},
@@ -97,7 +97,7 @@ def test_file_over_size_limit_is_refused_everywhere(
     )
     assert api.status_code == 413
     assert "over the upload limit" in api.json()["error"]
-    page = user_client.post(
+    page = alice_client.post(
         "/contenders/my-model/upload/",
         {"prompt_set": "demo-set", "file": SimpleUploadedFile("big.jsonl", data)},
     )
@@ -105,7 +105,7 @@ def test_file_over_size_limit_is_refused_everywhere(
     assert _counts() == before
 
 
-def test_unknown_contender_or_prompt_set(owner_setup, tmp_path, client, user):
+def test_unknown_contender_or_prompt_set(owner_setup, tmp_path, client, alice):
     path = tmp_path / "ok.jsonl"
     path.write_bytes(GOOD)
     before = _counts()
@@ -113,7 +113,7 @@ def test_unknown_contender_or_prompt_set(owner_setup, tmp_path, client, user):
         call_command("import_outputs", str(path), contender="ghost", prompt_set="demo-set")
     with pytest.raises(CommandError, match="No prompt set with slug 'ghost-set'"):
         call_command("import_outputs", str(path), contender="my-model", prompt_set="ghost-set")
-    _, token = ApiToken.issue(user=user, name="t")
+    _, token = ApiToken.issue(user=alice, name="t")
     auth = {"Authorization": f"Bearer {token}"}
     missing_set = client.post(
         "/api/contenders/my-model/outputs",
@@ -176,8 +176,8 @@ def test_cli_lists_every_problem_of_the_file(owner_setup, tmp_path):
     assert _counts() == before
 
 
-def test_api_lists_every_problem_of_the_file(owner_setup, client, user):
-    _, token = ApiToken.issue(user=user, name="t")
+def test_api_lists_every_problem_of_the_file(owner_setup, client, alice):
+    _, token = ApiToken.issue(user=alice, name="t")
     before = _counts()
     response = client.post(
         "/api/contenders/my-model/outputs",
@@ -190,9 +190,9 @@ def test_api_lists_every_problem_of_the_file(owner_setup, client, user):
     assert _counts() == before
 
 
-def test_page_lists_every_problem_of_the_file_one_a_line(owner_setup, user_client):
+def test_page_lists_every_problem_of_the_file_one_a_line(owner_setup, alice_client):
     before = _counts()
-    response = user_client.post(
+    response = alice_client.post(
         "/contenders/my-model/upload/",
         {"prompt_set": "demo-set", "file": SimpleUploadedFile("outputs.jsonl", SEVERAL)},
     )

@@ -93,12 +93,14 @@ def test_the_outputs_template_has_one_empty_output_per_prompt(client, answered_s
     assert all(r["output"] == "" for r in records)
 
 
-def test_the_template_filled_in_uploads_and_unfilled_is_refused_line_by_line(user_client, user, answered_set):
-    mine = factories.make_contender("mine", status=Contender.Status.PENDING, user=user)
-    template = lines(user_client.get("/prompt-sets/demo-set/outputs-template.jsonl"))
+def test_the_template_filled_in_uploads_and_unfilled_is_refused_line_by_line(
+    alice_client, alice, answered_set
+):
+    mine = factories.make_contender("mine", status=Contender.Status.PENDING, user=alice)
+    template = lines(alice_client.get("/prompt-sets/demo-set/outputs-template.jsonl"))
     unfilled = "".join(json.dumps(r) + "\n" for r in template).encode()
 
-    refused = user_client.post(
+    refused = alice_client.post(
         "/contenders/mine/upload/",
         {"prompt_set": "demo-set", "file": SimpleUploadedFile("t.jsonl", unfilled)},
     )
@@ -111,7 +113,7 @@ def test_the_template_filled_in_uploads_and_unfilled_is_refused_line_by_line(use
     filled = "".join(
         json.dumps(r | {"output": f"My answer {i}"}) + "\n" for i, r in enumerate(template)
     ).encode()
-    accepted = user_client.post(
+    accepted = alice_client.post(
         "/contenders/mine/upload/", {"prompt_set": "demo-set", "file": SimpleUploadedFile("t.jsonl", filled)}
     )
     assert accepted.status_code == 302 and mine.outputs.count() == 3
@@ -159,13 +161,13 @@ def test_export_prompts_refuses_an_unknown_set_and_writes_no_file(db, tmp_path):
     assert not path.exists()
 
 
-def test_the_upload_page_links_the_sets_and_shows_the_coverage(user_client, user, answered_set):
-    mine = factories.make_contender("mine", status=Contender.Status.PENDING, user=user)
+def test_the_upload_page_links_the_sets_and_shows_the_coverage(alice_client, alice, answered_set):
+    mine = factories.make_contender("mine", status=Contender.Status.PENDING, user=alice)
     factories.make_outputs(mine, answered_set)
     Output.objects.filter(contender=mine, prompt__external_id="p3").delete()
     factories.make_prompt_set("other-set", n_prompts=2)
 
-    html = user_client.get("/contenders/mine/upload/").content.decode()
+    html = alice_client.get("/contenders/mine/upload/").content.decode()
 
     coverage = html.split('data-testid="coverage"', 1)[1].split("</table>", 1)[0]
     assert "2 of 3 (incomplete)" in coverage and "0 of 2" in coverage
@@ -175,8 +177,8 @@ def test_the_upload_page_links_the_sets_and_shows_the_coverage(user_client, user
     )
 
 
-def test_the_admin_contender_list_shows_outputs_per_prompt_set(client, staff_user, answered_set):
-    client.force_login(staff_user)
+def test_the_admin_contender_list_shows_outputs_per_prompt_set(client, staff, answered_set):
+    client.force_login(staff)
 
     html = client.get("/admin/arena/contender/").content.decode()
 

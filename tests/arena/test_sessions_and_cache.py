@@ -17,16 +17,16 @@ def test_the_redis_cache_reuses_its_client_and_still_round_trips_values():
     assert cache.get("cache-test-key") is None
 
 
-def test_a_signed_in_session_survives_losing_its_cache_entry(user_client, user):
+def test_a_signed_in_session_survives_losing_its_cache_entry(alice_client, alice):
     assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db"
     page = reverse("arena:my-contenders")
-    assert user_client.get(page).status_code == 200
-    session = user_client.session
+    assert alice_client.get(page).status_code == 200
+    session = alice_client.session
     cached = caches[settings.SESSION_CACHE_ALIAS]
     assert cached.get(session.cache_key) is not None  # read through the cache ...
     cached.delete(session.cache_key)  # ... e.g. Redis restarted without persistence
-    response = user_client.get(page)
-    assert response.status_code == 200 and user.username in response.content.decode()
+    response = alice_client.get(page)
+    assert response.status_code == 200 and alice.username in response.content.decode()
     assert cached.get(session.cache_key) is not None  # refilled from the database
 
 

@@ -6,8 +6,7 @@ from arena.models import AnnotationTask, Assignment, GoldBattle, Verdict
 from arena.services.battles import people_source
 
 
-def test_demo_votes_are_verdicts_of_the_people_and_idempotent(db):
-    call_command("load_demo")
+def test_demo_votes_are_verdicts_of_the_people_and_idempotent(demo_arena):
     call_command("demo_votes")
     votes = Verdict.objects.filter(source=people_source(), dimension__slug="overall")
     n = votes.count()
@@ -20,8 +19,7 @@ def test_demo_votes_are_verdicts_of_the_people_and_idempotent(db):
     assert Assignment.objects.filter(state="voted").count() == n
 
 
-def test_demo_annotators_prefer_answers_with_the_reference(db):
-    call_command("load_demo")
+def test_demo_annotators_prefer_answers_with_the_reference(demo_arena):
     call_command("demo_votes")
     wins = total = 0
     for verdict in Verdict.objects.filter(
@@ -37,8 +35,7 @@ def test_demo_annotators_prefer_answers_with_the_reference(db):
     assert total >= 20 and wins / total > 0.7
 
 
-def test_demo_people_vote_on_every_dimension_of_the_demo_set(db):
-    call_command("load_demo")
+def test_demo_people_vote_on_every_dimension_of_the_demo_set(demo_arena):
     call_command("demo_votes")
     voted = set(
         Verdict.objects.filter(source=people_source()).values_list("dimension__slug", flat=True).distinct()

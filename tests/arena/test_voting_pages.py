@@ -20,26 +20,6 @@ def _limits(settings):
     factories.fresh_rate_limits(settings)
 
 
-@pytest.fixture
-def user(db):
-    return factories.make_annotator_user("alice")
-
-
-@pytest.fixture
-def arena(db):
-    task, contenders = factories.make_voting_arena()
-    # The people's source row, as in any arena where someone has voted: the first vote ever creates it,
-    # which the statement counts below are not about.
-    people_source()
-    return task
-
-
-@pytest.fixture
-def voter_client(client, user):
-    client.force_login(user)
-    return client
-
-
 def _battle_page(client, task, **extra):
     return client.get(reverse("voting:task", args=[task.slug]) + "?start=1", **extra)
 
@@ -48,20 +28,22 @@ def _token(response) -> str:
     return re.search(r'/vote/b/([A-Za-z0-9_-]+)/"', response.content.decode()).group(1)
 
 
-def test_the_entry_point_goes_to_the_only_open_task(voter_client, arena):
+def test_the_entry_point_goes_to_the_only_open_task(voter_client, voting_task):
     response = voter_client.get(reverse("voting:vote"))
-    assert response.status_code == 302 and response["Location"] == reverse("voting:task", args=[arena.slug])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "voting:task", args=[voting_task.slug]
+    )
 
 
-def test_first_visit_shows_the_guidelines_and_the_keys(voter_client, arena):
-    response = voter_client.get(reverse("voting:task", args=[arena.slug]))
+def test_first_visit_shows_the_guidelines_and_the_keys(voter_client, voting_task):
+    response = voter_client.get(reverse("voting:task", args=[voting_task.slug]))
     html = response.content.decode()
     assert "Prefer <strong>correct</strong> answers." in html and 'id="start-voting"' in html
     assert "<kbd>S</kbd>" in html and not Assignment.objects.exists()
 
 
-def test_the_battle_page_hides_which_models_and_battle_it_shows(voter_client, arena):
-    html = _battle_page(voter_client, arena).content.decode()
+def test_the_battle_page_hides_which_models_and_battle_it_shows(voter_client, voting_task):
+    html = _battle_page(voter_client, voting_task).content.decode()
     assignment = Assignment.objects.get()
     battle = assignment.battle
     for contender in Contender.objects.all():
@@ -71,8 +53,8 @@ def test_the_battle_page_hides_which_models_and_battle_it_shows(voter_client, ar
     assert re.search(r"Answer \d from a model", html) and "A is better" in html and "<kbd>1</kbd>" in html
 
 
-def test_a_vote_reveals_the_models_and_disables_the_buttons(voter_client, arena, user):
-    token = _token(_battle_page(voter_client, arena))
+def test_a_vote_reveals_the_models_and_disables_the_buttons(voter_client, voting_task, voter):
+    token = _token(_battle_page(voter_client, voting_task))
     response = voter_client.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX)
     assert response.status_code == 200
     html = response.content.decode()
@@ -80,19 +62,19 @@ def test_a_vote_reveals_the_models_and_disables_the_buttons(voter_client, arena,
     left = assignment.battle.contender_a if assignment.left_is_a else assignment.battle.contender_b
     assert f'data-testid="reveal-left">{left.name}<' in html and 'hx-swap-oob="true"' in html
     assert html.count("disabled") == 4 and 'id="next-battle"' in html
-    assert Verdict.objects.get().voter_key == f"u:{user.pk}"
+    assert Verdict.objects.get().voter_key == f"u:{voter.pk}"
 
 
-def test_a_double_submit_returns_the_same_response_and_stores_one_vote(voter_client, arena):
-    token = _token(_battle_page(voter_client, arena))
+def test_a_double_submit_returns_the_same_response_and_stores_one_vote(voter_client, voting_task):
+    token = _token(_battle_page(voter_client, voting_task))
     url = reverse("voting:submit", args=[token])
     first = voter_client.post(url, {"overall": "tie"}, **HX)
     second = voter_client.post(url, {"overall": "left"}, **HX)
     assert first.content == second.content and Verdict.objects.count() == 1
 
 
-def test_a_vote_without_htmx_renders_the_whole_page_revealed(voter_client, arena):
-    token = _token(_battle_page(voter_client, arena))
+def test_a_vote_without_htmx_renders_the_whole_page_revealed(voter_client, voting_task):
+    token = _token(_battle_page(voter_client, voting_task))
     response = voter_client.post(reverse("voting:submit", args=[token]), {"overall": "right"})
     assert (
         response.status_code == 200
@@ -101,10 +83,10 @@ def test_a_vote_without_htmx_renders_the_whole_page_revealed(voter_client, arena
     )
 
 
-def test_next_battle_via_htmx_is_a_fragment_with_progress(voter_client, arena):
-    token = _token(_battle_page(voter_client, arena))
+def test_next_battle_via_htmx_is_a_fragment_with_progress(voter_client, voting_task):
+    token = _token(_battle_page(voter_client, voting_task))
     voter_client.post(reverse("voting:submit", args=[token]), {"overall": "right"}, **HX)
-    response = _battle_page(voter_client, arena, **HX)
+    response = _battle_page(voter_client, voting_task, **HX)
     html = response.content.decode()
     assert not html.lstrip().startswith("<!doctype") and html.lstrip().startswith('<section id="battle"')
     assert 'data-testid="today">1<' in html and 'data-testid="total">1<' in html
@@ -112,9 +94,9 @@ def test_next_battle_via_htmx_is_a_fragment_with_progress(voter_client, arena):
 
 
 def test_a_replay_from_another_user_is_refused_with_a_clear_message(
-    voter_client, client, arena, django_user_model
+    voter_client, client, voting_task, django_user_model
 ):
-    token = _token(_battle_page(voter_client, arena))
+    token = _token(_battle_page(voter_client, voting_task))
     voter_client.logout()
     client.force_login(factories.make_annotator_user("mallory"))
     response = client.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX)
@@ -122,11 +104,11 @@ def test_a_replay_from_another_user_is_refused_with_a_clear_message(
     assert not Verdict.objects.exists()
 
 
-def test_a_replay_from_another_session_is_refused(client, arena, settings):
+def test_a_replay_from_another_session_is_refused(client, voting_task, settings):
     settings.ARENA_ANONYMOUS_VOTING = True
-    token = _token(_battle_page(client, arena))
+    token = _token(_battle_page(client, voting_task))
     client.cookies.clear()
-    _battle_page(client, arena)  # a fresh session with its own voter id
+    _battle_page(client, voting_task)  # a fresh session with its own voter id
     response = client.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX)
     assert response.status_code == 403 and "served to someone else" in response.content.decode()
     assert not Verdict.objects.exists()
@@ -140,31 +122,31 @@ def test_a_replay_from_another_session_is_refused(client, arena, settings):
         ({"overall": "left", "dim-harmlessness": "left"}, 400, "asks for no dimension harmlessness"),
     ],
 )
-def test_bad_input_gets_a_clear_4xx_and_stores_nothing(voter_client, arena, post, status, message):
-    token = _token(_battle_page(voter_client, arena))
+def test_bad_input_gets_a_clear_4xx_and_stores_nothing(voter_client, voting_task, post, status, message):
+    token = _token(_battle_page(voter_client, voting_task))
     response = voter_client.post(reverse("voting:submit", args=[token]), post, **HX)
     assert response.status_code == status and message in response.content.decode()
     assert not Verdict.objects.exists() and Assignment.objects.get().state == "served"
 
 
-def test_an_unknown_token_is_a_404_page(voter_client, arena):
+def test_an_unknown_token_is_a_404_page(voter_client, voting_task):
     response = voter_client.post(reverse("voting:submit", args=["forged-token"]), {"overall": "left"})
     assert response.status_code == 404 and b"Unknown battle" in response.content
 
 
-def test_anonymous_voting_off_means_sign_in_first(client, arena):
-    page = client.get(reverse("voting:task", args=[arena.slug]) + "?start=1")
+def test_anonymous_voting_off_means_sign_in_first(client, voting_task):
+    page = client.get(reverse("voting:task", args=[voting_task.slug]) + "?start=1")
     assert page.status_code == 302 and page["Location"].startswith(reverse("login"))
-    htmx = client.get(reverse("voting:task", args=[arena.slug]), **HX)
+    htmx = client.get(reverse("voting:task", args=[voting_task.slug]), **HX)
     assert htmx.status_code == 200 and htmx["HX-Redirect"].startswith(reverse("login"))
     vote = client.post(reverse("voting:submit", args=["whatever"]), {"overall": "left"})
     assert vote.status_code == 403 and b"Sign in to vote" in vote.content
     assert not Assignment.objects.exists()
 
 
-def test_anonymous_voting_on_counts_the_session_as_the_voter(client, arena, settings):
+def test_anonymous_voting_on_counts_the_session_as_the_voter(client, voting_task, settings):
     settings.ARENA_ANONYMOUS_VOTING = True
-    token = _token(_battle_page(client, arena))
+    token = _token(_battle_page(client, voting_task))
     response = client.post(reverse("voting:submit", args=[token]), {"overall": "both_bad"}, **HX)
     verdict = Verdict.objects.get()
     assert response.status_code == 200 and verdict.user is None
@@ -172,43 +154,44 @@ def test_anonymous_voting_on_counts_the_session_as_the_voter(client, arena, sett
     assert client.session[SESSION_VOTER] not in verdict.voter_key  # only a hash of the session's voter id
 
 
-def test_a_skip_serves_the_next_battle_and_is_no_vote(voter_client, arena):
-    token = _token(_battle_page(voter_client, arena))
+def test_a_skip_serves_the_next_battle_and_is_no_vote(voter_client, voting_task):
+    token = _token(_battle_page(voter_client, voting_task))
     response = voter_client.post(reverse("voting:skip", args=[token]), **HX)
     assert response.status_code == 200 and _token(response) != token
     assert not Verdict.objects.exists()
     assert list(Assignment.objects.order_by("pk").values_list("state", flat=True)) == ["skipped", "served"]
 
 
-def test_votes_over_the_rate_limit_get_429_and_store_nothing(voter_client, arena, settings):
+def test_votes_over_the_rate_limit_get_429_and_store_nothing(voter_client, voting_task, settings):
     factories.fresh_rate_limits(settings, per_voter=2)
     for _ in range(2):
-        token = _token(_battle_page(voter_client, arena))
+        token = _token(_battle_page(voter_client, voting_task))
         assert (
             voter_client.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX).status_code
             == 200
         )
-    token = _token(_battle_page(voter_client, arena))
+    token = _token(_battle_page(voter_client, voting_task))
     response = voter_client.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX)
     assert response.status_code == 429 and int(response["Retry-After"]) > 0
     assert "Too many votes from this account: at most 2 a minute" in response.content.decode()
     assert Verdict.objects.count() == 2 and Assignment.objects.get(token=token).state == "served"
 
 
-def test_the_ip_limit_applies_across_accounts(client, arena, settings):
+def test_the_ip_limit_applies_across_accounts(client, voting_task, settings):
     factories.fresh_rate_limits(settings, per_ip=1)
     ip = {"REMOTE_ADDR": "203.0.113.7"}
     client.force_login(factories.make_annotator_user("one"))
-    _battle_page(client, arena, **ip)
-    _battle_page(client, arena, **ip)  # serving has twice the vote budget
+    _battle_page(client, voting_task, **ip)
+    _battle_page(client, voting_task, **ip)  # serving has twice the vote budget
     client.force_login(factories.make_annotator_user("two"))
-    response = _battle_page(client, arena, **ip, **HX)
+    response = _battle_page(client, voting_task, **ip, **HX)
     assert response.status_code == 429 and "from your network address" in response.content.decode()
     assert Assignment.objects.count() == 1
 
 
-def test_the_vote_hot_path_is_lean(voter_client, arena):
-    token = _token(_battle_page(voter_client, arena))
+def test_the_vote_hot_path_is_lean(voter_client, voting_task):
+    people_source()  # as in any arena where someone voted: the first vote ever creates the row
+    token = _token(_battle_page(voter_client, voting_task))
     Assignment.objects.update(min_read_ms=0)  # no flag row to write: the common case
     with CaptureQueriesContext(connection) as queries:
         response = voter_client.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX)
@@ -223,11 +206,12 @@ def test_the_vote_hot_path_is_lean(voter_client, arena):
     assert len(queries) <= 7, "\n".join(q["sql"][:120] for q in queries.captured_queries)
 
 
-def test_the_vote_count_does_not_grow_the_query_count(voter_client, arena):
+def test_the_vote_count_does_not_grow_the_query_count(voter_client, voting_task):
     """Queries per vote stay flat as votes accumulate (no scans over history in the hot path)."""
+    people_source()  # as in any arena where someone voted: the first vote ever creates the row
     counts = []
     for _ in range(3):
-        token = _token(_battle_page(voter_client, arena))
+        token = _token(_battle_page(voter_client, voting_task))
         with CaptureQueriesContext(connection) as queries:
             voter_client.post(reverse("voting:submit", args=[token]), {"overall": "tie"}, **HX)
         counts.append(len(queries))
@@ -235,11 +219,11 @@ def test_the_vote_count_does_not_grow_the_query_count(voter_client, arena):
     assert Battle.objects.count() >= 3 and Output.objects.exists()
 
 
-def test_a_vote_without_the_csrf_token_is_refused_and_stores_nothing(arena, user):
+def test_a_vote_without_the_csrf_token_is_refused_and_stores_nothing(voting_task, voter):
     from django.test import Client
 
     browser = Client(enforce_csrf_checks=True)
-    browser.force_login(user)
-    token = _token(_battle_page(browser, arena))
+    browser.force_login(voter)
+    token = _token(_battle_page(browser, voting_task))
     response = browser.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX)
     assert response.status_code == 403 and not Verdict.objects.exists()

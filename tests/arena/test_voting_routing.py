@@ -3,7 +3,8 @@
 import pytest
 
 from arena.models import Dimension
-from arena.services.battles import battle_get_or_create, source_get_or_create, verdict_record
+from arena.services.battles import battle_get_or_create, source_get_or_create
+from arena.services.verdicts import verdict_record
 from arena.voting.ballots import Ballot
 from arena.voting.recording import vote_record
 from tests.support import factories

@@ -12,8 +12,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api(client, staff_user):
-    _, token = ApiToken.issue(user=staff_user, name="cli")
+def api(client, staff):
+    _, token = ApiToken.issue(user=staff, name="cli")
 
     def call(method: str, path: str, body: dict | None = None):
         kwargs = {"HTTP_AUTHORIZATION": f"Bearer {token}"}

@@ -15,7 +15,8 @@ ENV = "ARENA_TEST_UNSET_JUDGE_KEY"
 
 
 @pytest.fixture
-def arena(monkeypatch):
+def campaign_inputs(monkeypatch):
+    """Contenders alpha, bravo and charlie on `judge-set`, and the judges the payloads name: good, keyless, broken."""
     monkeypatch.delenv(ENV, raising=False)
     prompt_set, contenders = make_arena(n_prompts=2, slugs=("alpha", "bravo", "charlie"))
     make_judge("good", base_url="http://127.0.0.1:9/v1")
@@ -50,8 +51,10 @@ def assert_nothing_created(battles_before: int) -> None:
 
 
 @pytest.mark.parametrize(("changes", "message"), CASES)
-def test_the_api_answers_4xx_with_the_reason_and_creates_nothing(arena, client, staff_user, changes, message):
-    _, token = ApiToken.issue(user=staff_user, name="cli")
+def test_the_api_answers_4xx_with_the_reason_and_creates_nothing(
+    campaign_inputs, client, staff, changes, message
+):
+    _, token = ApiToken.issue(user=staff, name="cli")
     before = Battle.objects.count()
     for path in ("/api/judges/campaigns/estimate", "/api/judges/campaigns"):
         reply = client.post(
@@ -62,7 +65,9 @@ def test_the_api_answers_4xx_with_the_reason_and_creates_nothing(arena, client, 
 
 
 @pytest.mark.parametrize(("changes", "message"), CASES)
-def test_the_command_raises_a_command_error_with_the_reason_and_creates_nothing(arena, changes, message):
+def test_the_command_raises_a_command_error_with_the_reason_and_creates_nothing(
+    campaign_inputs, changes, message
+):
     data = payload(**changes)
     args = ["start", "--prompt-set", data["prompt_set"], "--plan", data.get("plan", "all-pairs")]
     args += ["--contenders", ",".join(data["contenders"])]
@@ -74,8 +79,8 @@ def test_the_command_raises_a_command_error_with_the_reason_and_creates_nothing(
 
 
 @pytest.mark.parametrize(("changes", "message"), CASES[:6])
-def test_the_page_shows_the_reason_and_creates_nothing(arena, client, staff_user, changes, message):
-    client.force_login(staff_user)
+def test_the_page_shows_the_reason_and_creates_nothing(campaign_inputs, client, staff, changes, message):
+    client.force_login(staff)
     data = payload(**changes)
     form = {"kind": "judge", "prompt_set": data["prompt_set"], "contenders": data["contenders"],
             "judges": data["judges"], "plan": "all-pairs", "k": 1, "seed": 0, "action": "start"}  # fmt: skip
@@ -89,8 +94,8 @@ def test_the_page_shows_the_reason_and_creates_nothing(arena, client, staff_user
     assert_nothing_created(before)
 
 
-def test_a_non_staff_token_is_refused(arena, client, user):
-    _, token = ApiToken.issue(user=user, name="cli")
+def test_a_non_staff_token_is_refused(campaign_inputs, client, alice):
+    _, token = ApiToken.issue(user=alice, name="cli")
     reply = client.post(
         "/api/judges/campaigns",
         payload(),

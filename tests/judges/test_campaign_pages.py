@@ -12,15 +12,9 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def staff_client(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
-def test_it_is_for_staff_only(client, user):
+def test_it_is_for_staff_only(client, alice):
     assert client.get("/judges/").status_code == 302  # to sign in
-    client.force_login(user)
+    client.force_login(alice)
     assert client.get("/judges/").status_code == 403
     assert client.get("/judges/configs/").status_code == 403
     assert "Campaigns" not in client.get("/").content.decode()

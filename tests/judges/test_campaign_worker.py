@@ -86,9 +86,7 @@ def test_a_campaign_of_hundreds_of_judgments_completes_with_exact_counts(worker_
 # The SIGKILL of a worker mid-campaign (recovery time, ledger of paid calls): tests/faults/test_judge_faults.py.
 
 
-def test_an_outage_is_retried_then_shown_and_resuming_completes_the_campaign(
-    worker_factory, client, staff_user
-):
+def test_an_outage_is_retried_then_shown_and_resuming_completes_the_campaign(worker_factory, client, staff):
     prompt_set, contenders = make_arena(n_prompts=10, slugs=("alpha", "bravo"))
     with OpenAIStub(script="prefer-marker", latency=0.01) as stub:
         make_judge("fair", base_url=stub.base_url, timeout_seconds=0.5)
@@ -103,7 +101,7 @@ def test_an_outage_is_retried_then_shown_and_resuming_completes_the_campaign(
         assert len(stub.requests) == 20 * 3  # JUDGES_MAX_ATTEMPTS each, no more
         failure = Judgment.objects.filter(campaign=campaign).first().error
         assert failure.startswith("gave up after 3 attempts; last error:")
-        client.force_login(staff_user)
+        client.force_login(staff)
         page = client.get(f"/judges/campaigns/{campaign.pk}/").content.decode()
         assert "gave up after 3 attempts" in page and "HTTP 503" in page
         stub.set_fault_rate(0.0)
@@ -115,7 +113,7 @@ def test_an_outage_is_retried_then_shown_and_resuming_completes_the_campaign(
     assert FinalVerdict.objects.filter(campaign=campaign).count() == 10
 
 
-def test_a_refused_key_fails_fast_without_retries_and_says_why(worker_factory, key_env, client, staff_user):
+def test_a_refused_key_fails_fast_without_retries_and_says_why(worker_factory, key_env, client, staff):
     prompt_set, contenders = make_arena(n_prompts=40, slugs=("alpha", "bravo", "charlie"))
     with OpenAIStub(script="prefer-marker", latency=0.05, api_key="the-right-key") as stub:
         make_judge("fair", base_url=stub.base_url, api_key_env=key_env, concurrency_limit=4)
@@ -127,12 +125,12 @@ def test_a_refused_key_fails_fast_without_retries_and_says_why(worker_factory, k
     assert not Judgment.objects.filter(campaign=campaign, attempts__gt=1).exists()
     campaign.refresh_from_db()
     assert "HTTP 401" in campaign.last_error and "API key was refused" in campaign.last_error
-    client.force_login(staff_user)
+    client.force_login(staff)
     assert "HTTP 401" in client.get(f"/judges/campaigns/{campaign.pk}/").content.decode()
 
 
 def test_the_api_key_never_appears_in_rows_pages_logs_or_api_responses(
-    worker_factory, key_env, client, staff_user
+    worker_factory, key_env, client, staff
 ):
     from django.apps import apps
     from django.core import serializers
@@ -156,7 +154,7 @@ def test_the_api_key_never_appears_in_rows_pages_logs_or_api_responses(
     for model in [*apps.get_app_config("judges").get_models(), *apps.get_app_config("arena").get_models()]:
         dump = serializers.serialize("json", model.objects.all())
         assert SECRET not in dump, f"the key leaked into {model.__name__} rows"
-    client.force_login(staff_user)
+    client.force_login(staff)
     for url in (
         "/judges/",
         f"/judges/campaigns/{campaign.pk}/",
@@ -164,7 +162,7 @@ def test_the_api_key_never_appears_in_rows_pages_logs_or_api_responses(
         "/judges/configs/secret/",
     ):
         assert SECRET not in client.get(url).content.decode(), url
-    _, token = ApiToken.issue(user=staff_user, name="t")
+    _, token = ApiToken.issue(user=staff, name="t")
     for url in ("/api/judges/configs", "/api/judges/campaigns", f"/api/judges/campaigns/{campaign.pk}"):
         assert SECRET not in client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}").content.decode(), url
     log = "".join(worker.log)
@@ -188,7 +186,7 @@ def test_judge_start_wait_runs_a_campaign_to_the_end_from_the_command_line(worke
 
 
 def test_missing_outputs_are_generated_through_the_worker_and_shown_like_a_campaign(
-    worker_factory, client, staff_user
+    worker_factory, client, staff
 ):
     from arena.models import Contender, Output
     from judges.services.generation import generation_start
@@ -201,6 +199,6 @@ def test_missing_outputs_are_generated_through_the_worker_and_shown_like_a_campa
         campaign = generation_start(contender_slugs=["local"], prompt_set_slug=prompt_set.slug)
         wait_until(lambda: status_of(campaign) == "finished", timeout=60, what="the generation to finish")
     assert Output.objects.filter(contender__slug="local").count() == 6
-    client.force_login(staff_user)
+    client.force_login(staff)
     page = client.get(f"/judges/campaigns/{campaign.pk}/").content.decode()
     assert "Generate outputs" in page and 'data-testid="done">6 / 6<' in page

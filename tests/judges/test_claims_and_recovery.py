@@ -129,7 +129,7 @@ class _WorkerDied(BaseException):
 
 
 def test_a_call_paid_but_never_stored_still_counts_in_the_campaign_spend(
-    campaign, stub, monkeypatch, client, staff_user
+    campaign, stub, monkeypatch, client, staff
 ):
     judgment = Judgment.objects.filter(campaign=campaign).order_by("pk").first()
 
@@ -151,7 +151,7 @@ def test_a_call_paid_but_never_stored_still_counts_in_the_campaign_spend(
     progress = campaign_progress(campaign=Campaign.objects.get(pk=campaign.pk))
     assert progress.calls == 2 and progress.calls_unanswered == 0
     assert progress.spend == sum(call.cost for call in calls) == 2 * judgment.cost
-    client.force_login(staff_user)
+    client.force_login(staff)
     page = client.get(f"/judges/campaigns/{campaign.pk}/").content.decode()
     assert 'data-testid="calls">2<' in page and f'data-testid="spend">${progress.spend:.4f}<' in page
 

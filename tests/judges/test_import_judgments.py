@@ -12,9 +12,10 @@ from django.core.management import CommandError, call_command
 
 from arena.models import Battle, Contender, Output, Prompt, Source, Verdict
 from judges.models import FinalVerdict, JudgeConfig, Judgment
+from tests.support.shared_data import SHARED_DATA, shared_data_skip_reason
 
 pytestmark = pytest.mark.django_db
-VICUNA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "vicuna80"
+VICUNA = SHARED_DATA / "vicuna80"
 
 
 def run(command, *args) -> str:
@@ -93,8 +94,9 @@ def _independent_vicuna_figures() -> dict:
 
 @pytest.fixture
 def vicuna():
-    if not VICUNA.is_dir():
-        pytest.skip(f"{VICUNA} is absent (the shared third-party data folder is not beside this checkout)")
+    reason = shared_data_skip_reason("vicuna80")
+    if reason:
+        pytest.skip(reason)
     return VICUNA
 
 

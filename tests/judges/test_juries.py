@@ -13,7 +13,8 @@ from django.core.management import CommandError, call_command
 
 from arena.errors import InputError
 from arena.models import Dimension, Source, Verdict
-from arena.services.battles import derived_verdicts_sync, people_source, verdict_record
+from arena.services.battles import people_source
+from arena.services.verdicts import derived_verdicts_sync, verdict_record
 from judges.jury_maths import majority_choice, weighted_choice, weights_fit
 from judges.models import Judgment, Jury, JuryOrderChoice, WorkStatus
 from judges.services.juries import juries_refresh, jury_create, jury_refresh
@@ -295,9 +296,9 @@ def test_a_jury_is_a_leaderboard_source(three_judges, settings, client):
     assert "Panel (jury of LLM judges)" in page and 'data-contender="alpha"' in page
 
 
-def test_staff_edit_a_jury_in_the_admin_and_one_member_is_refused(three_judges, client, staff_user):
+def test_staff_edit_a_jury_in_the_admin_and_one_member_is_refused(three_judges, client, staff):
     jury = jury_create(slug="panel", name="Panel", method="majority", members=["judge-1", "judge-2"])
-    client.force_login(staff_user)
+    client.force_login(staff)
     url = f"/admin/judges/jury/{jury.pk}/change/"
     one = [three_judges[0].pk]
     refused = client.post(url, {"name": "Solo", "method": "majority", "members": one, "is_active": "on"})

@@ -11,7 +11,7 @@ from tests.support import factories
 pytestmark = pytest.mark.django_db
 
 
-def test_blind_answers_are_withheld_from_non_staff_even_unnamed(client, staff_user):
+def test_blind_answers_are_withheld_from_non_staff_even_unnamed(client, staff):
     arena = arena_make(("alpha", "beta"), n_prompts=1)
     battle = arena.battles[0]
     Output.objects.filter(pk=battle.output_a_id).update(text="Plain answer seen by few.")
@@ -22,7 +22,7 @@ def test_blind_answers_are_withheld_from_non_staff_even_unnamed(client, staff_us
     html = client.get(url).content.decode()
     assert 'data-testid="answers-withheld"' in html and battle.output_a.text not in html
 
-    client.force_login(staff_user)
+    client.force_login(staff)
     assert battle.output_a.text in client.get(url).content.decode()
 
     client.logout()

@@ -8,7 +8,8 @@ from collections import Counter, defaultdict
 import pytest
 
 from arena.models import Battle, Contender, Dimension, Source, Verdict
-from arena.services.battles import people_source, verdict_record
+from arena.services.battles import people_source
+from arena.services.verdicts import verdict_record
 from judges.report.selectors import contender_is_own, model_family
 from judges.report.services import report_card_for_source
 from leaderboard.services.recompute import leaderboards_recompute

@@ -10,7 +10,8 @@ import pytest
 from django.core.management import call_command
 
 from arena.models import Battle, Dimension
-from arena.services.battles import people_source, verdict_record
+from arena.services.battles import people_source
+from arena.services.verdicts import verdict_record
 from judges.models import FinalVerdict
 from tests.judges.test_import_judgments import make_qlora
 from tests.support import factories

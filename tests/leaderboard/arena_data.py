@@ -1,6 +1,6 @@
 """Arenas with verdicts for leaderboard tests: contenders, prompts in categories, battles and random verdicts.
 
-Verdicts are bulk-created with the same fields `verdict_record` writes (contenders copied from the battle,
+Verdicts are bulk-created with the same fields the verdict ledger writes (contenders copied from the battle,
 score matching the outcome), so the database's constraints still check them.
 """
 

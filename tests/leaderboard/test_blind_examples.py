@@ -39,8 +39,8 @@ def test_a_task_on_some_contenders_withholds_only_battles_with_their_answers(cli
     assert names == {"Alpha", "Beta"} and WITHHELD in html  # alpha vs gamma/delta is withheld
 
 
-def test_staff_see_blind_examples(client, staff_user, rated_arena):
+def test_staff_see_blind_examples(client, staff, rated_arena):
     factories.make_voting_task(rated_arena.prompt_set, slug="open-task")
-    client.force_login(staff_user)
+    client.force_login(staff)
     for html in _pages(client):
         assert html.count('data-testid="example-battle"') > 0 and WITHHELD not in html

@@ -18,7 +18,8 @@ N = 8
 
 
 @pytest.fixture
-def arena(transactional_db):
+def unrated_arena(transactional_db):
+    """An arena with people's verdicts on 30 battles and no recompute yet."""
     arena = arena_make()
     verdicts_add(arena.battles[:30], seed=1)
     return arena
@@ -68,7 +69,7 @@ def in_threads(action, n):
     return results
 
 
-def test_n_concurrent_runners_give_one_run(arena, slow_runs):
+def test_n_concurrent_runners_give_one_run(unrated_arena, slow_runs):
     outcomes = in_threads(lambda: recompute_coalesced(trigger="staff"), N)
 
     assert sum(not o.joined for o in outcomes) == 1
@@ -78,13 +79,13 @@ def test_n_concurrent_runners_give_one_run(arena, slow_runs):
     assert recompute_status().holder == ""
 
 
-def test_requests_during_a_run_give_exactly_one_more_run(arena, slow_runs, monkeypatch):
+def test_requests_during_a_run_give_exactly_one_more_run(unrated_arena, slow_runs, monkeypatch):
     sent = []
     monkeypatch.setattr(coalescing, "_send", sent.append)
     first = threading.Thread(target=lambda: (recompute_coalesced(trigger="staff"), connection.close()))
     first.start()
     assert slow_runs.computed.wait(30)
-    verdicts_add(arena.battles[30:], seed=2)  # new data while it runs: the rerun has work to do
+    verdicts_add(unrated_arena.battles[30:], seed=2)  # new data while it runs: the rerun has work to do
 
     answers = in_threads(lambda: recompute_request(trigger="api"), N)
     joined = in_threads(lambda: recompute_coalesced(trigger="schedule", force=False).joined, N)
@@ -97,7 +98,7 @@ def test_requests_during_a_run_give_exactly_one_more_run(arena, slow_runs, monke
     assert recompute_status().holder == "" and not recompute_status().dirty
 
 
-def test_n_concurrent_requests_send_one_task(arena, monkeypatch):
+def test_n_concurrent_requests_send_one_task(unrated_arena, monkeypatch):
     sent = []
     monkeypatch.setattr(coalescing, "_send", sent.append)
 
@@ -109,7 +110,7 @@ def test_n_concurrent_requests_send_one_task(arena, monkeypatch):
     assert recompute_request(trigger="api") == "queued" and len(sent) == 2
 
 
-def test_a_lost_task_message_is_sent_again_after_the_queue_ttl(arena, monkeypatch, settings):
+def test_a_lost_task_message_is_sent_again_after_the_queue_ttl(unrated_arena, monkeypatch, settings):
     sent = []
     monkeypatch.setattr(coalescing, "_send", sent.append)
     assert recompute_request(trigger="api") == "queued"
@@ -120,7 +121,7 @@ def test_a_lost_task_message_is_sent_again_after_the_queue_ttl(arena, monkeypatc
     assert recompute_request(trigger="api") == "queued" and len(sent) == 2
 
 
-def test_a_dead_runners_lease_lapses_and_its_run_is_marked_abandoned(arena):
+def test_a_dead_runners_lease_lapses_and_its_run_is_marked_abandoned(unrated_arena):
     RecomputeState.objects.get_or_create(pk=1)
     RecomputeState.objects.update(holder="dead", lease_until=timezone.now() - timedelta(seconds=1))
     orphan = RecomputeRun.objects.create(trigger="schedule")
@@ -132,7 +133,7 @@ def test_a_dead_runners_lease_lapses_and_its_run_is_marked_abandoned(arena):
     assert orphan.status == "failed" and "Abandoned" in orphan.error
 
 
-def test_a_runner_that_lost_its_lease_stops(arena, monkeypatch):
+def test_a_runner_that_lost_its_lease_stops(unrated_arena, monkeypatch):
     def stolen(**kwargs):
         RecomputeState.objects.update(holder="someone-else")
         kwargs["heartbeat"]()

@@ -106,8 +106,8 @@ def test_a_recompute_that_changed_nothing_stops_polling_and_says_so(client, rate
     assert 'data-state="idle"' in polled and "nothing had changed" in polled and "hx-trigger" not in polled
 
 
-def test_staff_recompute_by_htmx_answers_with_a_polling_box(client, staff_user, rated_arena):
-    client.force_login(staff_user)
+def test_staff_recompute_by_htmx_answers_with_a_polling_box(client, staff, rated_arena):
+    client.force_login(staff)
     runs = RecomputeRun.objects.count()
 
     response = client.post("/leaderboard/recompute/", headers={"HX-Request": "true"})

@@ -4,7 +4,6 @@ The data live outside the repository in ``../shared/data/llmfao``; without them 
 """
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,15 +16,11 @@ from leaderboard.rating import (
     fit_elo,
     pair_counts_from_sequence,
 )
+from tests.support.shared_data import SHARED_DATA, needs_shared_data
 
-LLMFAO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "llmfao"
+LLMFAO = SHARED_DATA / "llmfao"
 
-pytestmark = [
-    pytest.mark.shared_data,
-    pytest.mark.skipif(
-        not (LLMFAO / "llmfao.csv").exists(), reason=f"shared LLMFAO data not found at {LLMFAO}"
-    ),
-]
+pytestmark = needs_shared_data("llmfao/llmfao.csv", "llmfao/llmfao-golden.csv")
 
 
 @pytest.fixture(scope="module")

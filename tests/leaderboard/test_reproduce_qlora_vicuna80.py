@@ -17,18 +17,15 @@ gaps rounded up, so a regression that moves any rating by more than a point or t
 
 import json
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-VICUNA80 = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "vicuna80"
-REVIEWS = VICUNA80 / "gpt4-pairwise"
+from tests.support.shared_data import SHARED_DATA, needs_shared_data
 
-pytestmark = [
-    pytest.mark.shared_data,
-    pytest.mark.skipif(not REVIEWS.is_dir(), reason=f"shared vicuna80 data not found at {VICUNA80}"),
-]
+REVIEWS = SHARED_DATA / "vicuna80" / "gpt4-pairwise"
+
+pytestmark = needs_shared_data("vicuna80/gpt4-pairwise")
 
 # System names come from the review file names.
 PAPER_NAMES = {

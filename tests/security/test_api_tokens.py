@@ -17,24 +17,24 @@ def _bearer(token: str) -> dict:
 
 
 @pytest.mark.django_db
-def test_it_creates_a_token_with_the_chosen_expiry_on_a_no_store_page(user_client, user):
-    response = user_client.post("/me/tokens/", {"name": "ci", "expires_in_days": "7"})
+def test_it_creates_a_token_with_the_chosen_expiry_on_a_no_store_page(alice_client, alice):
+    response = alice_client.post("/me/tokens/", {"name": "ci", "expires_in_days": "7"})
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
-    row = ApiToken.objects.get(user=user)
+    row = ApiToken.objects.get(user=alice)
     assert timedelta(days=7) - (row.expires - row.created) < timedelta(seconds=5)
     shown = response.content.decode().split('data-testid="new-token">')[1].split("<")[0]
     assert ApiToken.digest_of(shown) == row.digest
 
 
 @pytest.mark.django_db
-def test_the_token_page_lists_each_token_with_its_state(user_client, user):
-    active, _ = token_issue(user=user, name="active-one")
-    gone, _ = token_issue(user=user, name="gone-one")
+def test_the_token_page_lists_each_token_with_its_state(alice_client, alice):
+    active, _ = token_issue(user=alice, name="active-one")
+    gone, _ = token_issue(user=alice, name="gone-one")
     ApiToken.objects.filter(pk=gone.pk).update(revoked=timezone.now())
-    old, _ = token_issue(user=user, name="old-one", expires_in_days=1)
+    old, _ = token_issue(user=alice, name="old-one", expires_in_days=1)
     ApiToken.objects.filter(pk=old.pk).update(expires=timezone.now() - timedelta(minutes=1))
-    page = user_client.get("/me/tokens/")
+    page = alice_client.get("/me/tokens/")
     assert "no-store" in page["Cache-Control"]
     text = page.content.decode()
     for name, state in (("active-one", "active"), ("gone-one", "revoked"), ("old-one", "expired")):
@@ -43,18 +43,18 @@ def test_the_token_page_lists_each_token_with_its_state(user_client, user):
 
 
 @pytest.mark.django_db
-def test_a_revoked_token_gets_401_json(client, user_client, user):
-    row, token = token_issue(user=user, name="t")
+def test_a_revoked_token_gets_401_json(client, alice_client, alice):
+    row, token = token_issue(user=alice, name="t")
     assert client.get("/api/me/contenders", **_bearer(token)).status_code == 200
-    assert user_client.post(f"/me/tokens/{row.pk}/revoke/").status_code == 302
+    assert alice_client.post(f"/me/tokens/{row.pk}/revoke/").status_code == 302
     response = client.get("/api/me/contenders", **_bearer(token))
     assert response.status_code == 401
     assert response.json()["error"].startswith(f"This token ({row.prefix}…) was revoked")
 
 
 @pytest.mark.django_db
-def test_an_expired_token_gets_401_json(client, user):
-    row, token = token_issue(user=user, name="t", expires_in_days=1)
+def test_an_expired_token_gets_401_json(client, alice):
+    row, token = token_issue(user=alice, name="t", expires_in_days=1)
     ApiToken.objects.filter(pk=row.pk).update(expires=timezone.now() - timedelta(seconds=1))
     response = client.get("/api/me/contenders", **_bearer(token))
     assert response.status_code == 401
@@ -62,19 +62,19 @@ def test_an_expired_token_gets_401_json(client, user):
 
 
 @pytest.mark.django_db
-def test_one_cannot_revoke_another_users_token(client, user, other_user):
-    row, token = token_issue(user=user, name="mine")
-    client.force_login(other_user)
+def test_one_cannot_revoke_another_users_token(client, alice, bob):
+    row, token = token_issue(user=alice, name="mine")
+    client.force_login(bob)
     assert client.post(f"/me/tokens/{row.pk}/revoke/").status_code == 404
-    _, other_token = token_issue(user=other_user, name="theirs")
+    _, other_token = token_issue(user=bob, name="theirs")
     response = client.post(f"/api/me/tokens/{row.pk}/revoke", **_bearer(other_token))
     assert response.status_code == 404
     assert ApiToken.objects.get(pk=row.pk).revoked is None
 
 
 @pytest.mark.django_db
-def test_the_api_creates_lists_and_revokes_tokens(client, user):
-    _, token = token_issue(user=user, name="first")
+def test_the_api_creates_lists_and_revokes_tokens(client, alice):
+    _, token = token_issue(user=alice, name="first")
     created = client.post(
         "/api/me/tokens",
         json.dumps({"name": "deploy", "expires_in_days": 30}),
@@ -94,8 +94,8 @@ def test_the_api_creates_lists_and_revokes_tokens(client, user):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("days", [0, 366])
-def test_the_api_refuses_an_expiry_out_of_range_and_creates_nothing(client, user, days):
-    _, token = token_issue(user=user, name="first")
+def test_the_api_refuses_an_expiry_out_of_range_and_creates_nothing(client, alice, days):
+    _, token = token_issue(user=alice, name="first")
     response = client.post(
         "/api/me/tokens",
         json.dumps({"name": "x", "expires_in_days": days}),
@@ -107,11 +107,11 @@ def test_the_api_refuses_an_expiry_out_of_range_and_creates_nothing(client, user
 
 
 @pytest.mark.django_db
-def test_a_get_with_a_token_sees_the_holders_pending_contender(client, user):
+def test_a_get_with_a_token_sees_the_holders_pending_contender(client, alice):
     from tests.support import factories
 
-    factories.make_contender("pending-one", status="pending", user=user)
-    _, token = token_issue(user=user, name="t")
+    factories.make_contender("pending-one", status="pending", user=alice)
+    _, token = token_issue(user=alice, name="t")
     assert client.get("/api/contenders/pending-one").status_code == 404
     assert client.get("/api/contenders/pending-one", **_bearer(token)).json()["status"] == "pending"
     assert client.get("/api/contenders/pending-one", **_bearer("arena_wrong")).status_code == 401

@@ -81,8 +81,8 @@ def test_the_message_names_the_parameter_and_the_problem(client):
 
 
 @pytest.mark.django_db
-def test_it_refuses_a_nul_in_a_form_field_and_creates_nothing(user_client):
-    response = user_client.post("/contenders/new/", {"slug": "nul-model", "name": "Nul\x00Model"})
+def test_it_refuses_a_nul_in_a_form_field_and_creates_nothing(alice_client):
+    response = alice_client.post("/contenders/new/", {"slug": "nul-model", "name": "Nul\x00Model"})
     _assert_bad_request(response, "/contenders/new/", "name")
     assert not Contender.objects.exists()
 
@@ -98,8 +98,8 @@ def test_it_refuses_a_nul_in_a_multipart_field_and_creates_nothing(client):
 
 
 @pytest.fixture
-def bearer(user):
-    _, token = ApiToken.issue(user=user, name="edge")
+def bearer(alice):
+    _, token = ApiToken.issue(user=alice, name="edge")
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
@@ -154,8 +154,8 @@ def test_a_prompt_set_lookup_with_bad_text_changes_nothing(client, bearer):
 
 
 @pytest.mark.django_db
-def test_it_refuses_invalid_utf8_in_an_urlencoded_form_and_creates_nothing(user_client):
+def test_it_refuses_invalid_utf8_in_an_urlencoded_form_and_creates_nothing(alice_client):
     body = "slug=fine&name=caf%E9"  # latin-1 é: not UTF-8
-    response = user_client.post("/contenders/new/", body, content_type="application/x-www-form-urlencoded")
+    response = alice_client.post("/contenders/new/", body, content_type="application/x-www-form-urlencoded")
     _assert_bad_request(response, "/contenders/new/", "name")
     assert not Contender.objects.exists()

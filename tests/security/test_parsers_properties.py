@@ -44,7 +44,8 @@ ANY_CHAR = st.characters(codec=None, exclude_categories=())
 ANY_TEXT = st.text(ANY_CHAR, max_size=40)
 KEYS = st.sampled_from(
     ["prompt_id", "prompt", "output", "id", "text", "category", "language", "reference", "instruction",
-     "generator", "model_a", "model_b", "winner", "question_id", "generator_1", "generator_2", "preference"]
+     "generator", "model_a", "model_b", "winner", "question_id", "generator_1", "generator_2", "preference",
+     "turns", "messages", "choices", "model_id", "system", "role", "content"]
 )  # fmt: skip
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), ANY_TEXT)
 JSON_VALUES = st.recursive(
@@ -102,7 +103,8 @@ def test_output_parsing_returns_storable_records_or_an_input_error(data):
         assert error.message.startswith("o.jsonl") or error.field == "format"
         return
     for record in records:
-        assert _storable(record.output, record.prompt_id, record.prompt_text, record.generator)
+        assert _storable(*record.replies, record.prompt_id, record.prompt_text, record.generator)
+        assert _storable(*(record.user_turns or ()), record.system_message)
 
 
 @PURE
@@ -118,6 +120,7 @@ def test_prompt_parsing_returns_storable_records_or_an_input_error(data):
         assert _storable(
             record.external_id, record.text, record.category, record.language, record.reference_answer
         )
+        assert _storable(*record.later_turns, record.system_message)
 
 
 @st.composite

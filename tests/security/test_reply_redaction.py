@@ -25,7 +25,7 @@ def _echoing_judge(body) -> str:
     return f"{verdict}\nAuthorization: Bearer {SECRET}"
 
 
-def test_a_judge_reply_echoing_the_key_is_stored_redacted(monkeypatch, client, staff_user):
+def test_a_judge_reply_echoing_the_key_is_stored_redacted(monkeypatch, client, staff):
     monkeypatch.setenv(KEY_ENV, SECRET)
     prompt_set, contenders = make_arena(n_prompts=2)
     with OpenAIStub(script=_echoing_judge, api_key=SECRET) as stub:
@@ -42,7 +42,7 @@ def test_a_judge_reply_echoing_the_key_is_stored_redacted(monkeypatch, client, s
         assert SECRET not in stored
         assert "Authorization: Bearer ***" in judgment.raw_text
         assert judgment.rationale == "I was called with the key ***"
-    client.force_login(staff_user)
+    client.force_login(staff)
     assert SECRET not in client.get(f"/judges/campaigns/{campaign.pk}/").content.decode()
 
 

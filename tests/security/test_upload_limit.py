@@ -11,14 +11,14 @@ from tests.support import factories
 
 
 @pytest.fixture
-def target(db, settings, user):
+def target(db, settings, alice):
     settings.ARENA_MAX_UPLOAD_BYTES = 1000
-    factories.make_contender("big-model", user=user)
+    factories.make_contender("big-model", user=alice)
     return factories.make_prompt_set("big-set")
 
 
-def test_the_api_answers_413_with_the_real_size_and_the_limit(client, user, target):
-    _, token = token_issue(user=user, name="t")
+def test_the_api_answers_413_with_the_real_size_and_the_limit(client, alice, target):
+    _, token = token_issue(user=alice, name="t")
     upload = SimpleUploadedFile("outputs.jsonl", b"x" * 5000)
     response = client.post(
         "/api/contenders/big-model/outputs",
@@ -33,18 +33,18 @@ def test_the_api_answers_413_with_the_real_size_and_the_limit(client, user, targ
     assert not Output.objects.exists()
 
 
-def test_the_upload_page_shows_the_real_size_and_the_limit(user_client, target):
+def test_the_upload_page_shows_the_real_size_and_the_limit(alice_client, target):
     upload = SimpleUploadedFile("outputs.jsonl", b"x" * 5000)
-    response = user_client.post("/contenders/big-model/upload/", {"prompt_set": "big-set", "file": upload})
+    response = alice_client.post("/contenders/big-model/upload/", {"prompt_set": "big-set", "file": upload})
     assert response.status_code == 400
     assert "the file is 5,000 bytes, over the upload limit of 1,000 bytes" in response.content.decode()
     assert not Output.objects.exists()
 
 
-def test_a_request_body_over_the_limit_gets_413_stating_the_limit(client, user, settings, db):
+def test_a_request_body_over_the_limit_gets_413_stating_the_limit(client, alice, settings, db):
     settings.ARENA_MAX_UPLOAD_BYTES = 2048
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
-    _, token = token_issue(user=user, name="t")
+    _, token = token_issue(user=alice, name="t")
     body = '{"slug": "x", "name": "' + "n" * 10_000 + '"}'
     response = client.post(
         "/api/contenders", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"

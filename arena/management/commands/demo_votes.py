@@ -19,11 +19,16 @@ from django.utils import timezone
 from arena.demo.loader import PROMPT_SET_SLUG
 from arena.models import AnnotationTask, Assignment, Battle, Output, PromptSet
 from arena.models.verdicts import Outcome
-from arena.voting.ballots import Ballot
-from arena.voting.identity import Voter, annotator_for
-from arena.voting.recording import vote_record
-from arena.voting.serving import assignment_serve, vote_dimensions
-from arena.voting.staff import gold_add, task_create
+from arena.voting import (
+    Ballot,
+    Voter,
+    annotator_for,
+    assignment_serve,
+    gold_add,
+    task_create,
+    vote_dimensions,
+    vote_record,
+)
 
 TASK_SLUG = "arena-starter-people"
 GUIDELINES = """\

@@ -35,9 +35,9 @@ class Command(BaseCommand):
             fmt, prompt_set = output_format_parse(
                 {"format": options["file_format"], "prompt_set": options["prompt_set"]}
             )
+            chunks = output_chunks(contender, fmt=fmt, prompt_set=prompt_set, sees_blind=True)
         except InputError as error:
             raise CommandError(f"{error.message} Nothing was exported.") from error
-        chunks = output_chunks(contender, fmt=fmt, prompt_set=prompt_set, sees_blind=True)
         if not options["output"]:
             for chunk in chunks:
                 self.stdout.write(chunk, ending="")

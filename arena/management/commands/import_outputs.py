@@ -6,18 +6,20 @@ from arena.errors import InputError
 from arena.services.contenders import contender_get
 from arena.services.outputs import outputs_import
 from arena.services.prompts import prompt_set_get
+from arena.services.uploads import OUTPUT_FORMATS
 
 
 class Command(BaseCommand):
-    help = "Import a contender's outputs (JSONL or AlpacaEval JSON) for a prompt set; all or nothing."
+    help = (
+        "Import a contender's outputs for a prompt set (JSONL, AlpacaEval JSON, MT-Bench answers or OpenAI "
+        "messages; see docs/conversations.md); all or nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)
         parser.add_argument("--contender", required=True, help="Slug of an existing contender.")
         parser.add_argument("--prompt-set", required=True, help="Slug of an existing prompt set.")
-        parser.add_argument(
-            "--format", choices=["jsonl", "alpaca_eval"], help="Default: detected from the file."
-        )
+        parser.add_argument("--format", choices=OUTPUT_FORMATS, help="Default: detected from the file.")
 
     def handle(self, *args, file: Path, contender: str, prompt_set: str, format: str | None, **options):
         try:

@@ -1,7 +1,7 @@
 """``manage.py judge_report --source KEY [--dimension SLUG] [--judge-version N] [--json]``: a judge's report card.
 
 Prints the card of a judge source (its current config version unless --judge-version) on a dimension (default
-"overall"): as one JSON object with --json, else as a readable table. See README "Judging the judges".
+"overall"): as one JSON object with --json, else as a readable table. See docs/judge-reports.md.
 """
 
 from __future__ import annotations

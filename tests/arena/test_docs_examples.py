@@ -1,4 +1,4 @@
-"""README's figures and examples are the demo's: its counts, its example upload, its list of sort keys."""
+"""The docs' figures and examples are the demo's: its counts, its example upload, its list of sort keys."""
 
 from __future__ import annotations
 
@@ -6,22 +6,17 @@ import json
 import re
 from pathlib import Path
 
-from django.core.management import call_command
-
 from arena.demo.content import CONTENDERS, PROMPTS
-from arena.demo.loader import PROMPT_SET_SLUG
-from arena.models import Dimension, Output, Prompt, PromptSet
+from arena.models import Dimension, Output, Prompt
 from arena.services.outputs import outputs_import
-from leaderboard.query import SORT_KEYS
+from leaderboard.board_query import SORT_KEYS
 from tests.support import factories
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-def _section(title: str) -> str:
-    start = README.index(f"\n{title}")
-    end = README.find("\n#", start + 1)
-    return README[start : end if end > 0 else None]
+def _page(name: str) -> str:
+    return (DOCS / name).read_text()
 
 
 def _json_blocks(text: str) -> list[str]:
@@ -31,10 +26,10 @@ def _json_blocks(text: str) -> list[str]:
 def test_the_demo_paragraph_counts_what_the_demo_loads():
     found = re.search(
         r"(\d+)\s+questions in (\d+) categories — ([a-z, ]+) —.*?(\d+) contenders,\s+(\d+) approved and (\d+) pending",
-        README,
+        _page("development.md"),
         re.DOTALL,
     )
-    assert found, "README's demo paragraph no longer states the demo's counts"
+    assert found, "docs/development.md no longer states the demo's counts"
     prompts, categories, names, contenders, approved, pending = found.groups()
     demo_categories = {p.category for p in PROMPTS}
     assert int(prompts) == len(PROMPTS) and int(categories) == len(demo_categories)
@@ -47,11 +42,10 @@ def test_the_demo_paragraph_counts_what_the_demo_loads():
     )
 
 
-def test_the_example_prompt_is_the_demo_prompt_it_names(db):
-    call_command("load_demo")
-    prompts_block = _json_blocks(_section("### Formats"))[0]
+def test_the_example_prompt_is_the_demo_prompt_it_names(demo_arena):
+    prompts_block = _json_blocks(_page("formats.md"))[0]
     example = json.loads(prompts_block)
-    stored = Prompt.objects.get(prompt_set__slug=PROMPT_SET_SLUG, external_id=example["id"])
+    stored = Prompt.objects.get(prompt_set=demo_arena, external_id=example["id"])
     assert (stored.text, stored.category, stored.reference_answer) == (
         example["text"],
         example["category"],
@@ -59,31 +53,28 @@ def test_the_example_prompt_is_the_demo_prompt_it_names(db):
     )
 
 
-def test_every_example_upload_is_accepted_by_the_demo_set(db):
-    call_command("load_demo")
-    prompt_set = PromptSet.objects.get(slug=PROMPT_SET_SLUG)
+def test_every_example_upload_is_accepted_by_the_demo_set(demo_arena):
     contender = factories.make_contender("my-model")
-    _prompts, jsonl, alpaca = _json_blocks(_section("### Formats"))
+    _prompts, jsonl, alpaca = _json_blocks(_page("formats.md"))
     uploads = [(line, "outputs.jsonl") for line in jsonl.strip().splitlines()] + [(alpaca, "outputs.json")]
     assert len(uploads) == 3
     for data, filename in uploads:
         result = outputs_import(
-            contender=contender, prompt_set=prompt_set, data=data.encode(), filename=filename
+            contender=contender, prompt_set=demo_arena, data=data.encode(), filename=filename
         )
-        assert result.created == 1, f"README example {data!r} imported {result.created} outputs"
+        assert result.created == 1, f"docs/formats.md example {data!r} imported {result.created} outputs"
         Output.objects.filter(contender=contender).delete()  # each line answers the same prompt
 
 
-def test_the_sort_keys_readme_lists_are_the_leaderboards():
-    listed = re.search(r"`sort` \(([^)]*)\)", _section("## Leaderboard"))
-    assert listed, "README's leaderboard section no longer lists the sort keys"
+def test_the_sort_keys_the_docs_list_are_the_leaderboards():
+    listed = re.search(r"`sort` \(([^)]*)\)", _page("ratings.md"))
+    assert listed, "docs/ratings.md no longer lists the sort keys"
     keys = re.findall(r"`([a-z_]+)`", listed.group(1))
     assert keys == list(SORT_KEYS)
 
 
-def test_the_demo_offers_people_every_dimension(db):
-    call_command("load_demo")
-    offered = set(PromptSet.objects.get(slug=PROMPT_SET_SLUG).vote_dimensions.values_list("slug", flat=True))
+def test_the_demo_offers_people_every_dimension(demo_arena):
+    offered = set(demo_arena.vote_dimensions.values_list("slug", flat=True))
     assert offered == set(
         Dimension.objects.filter(is_active=True).exclude(slug="overall").values_list("slug", flat=True)
     )

@@ -1,0 +1,115 @@
+"""People's votes per contender pair of a task ("pair votes"), kept in Redis for serving to rank pairs by.
+
+Counting a task's votes from the database reads all of them, a cost that grows with every vote, on every
+serve. So with Redis the count lives in one hash per task (field "low-high" → votes, plus a
+"counted" marker): taken from the database once, and again every ARENA_VOTE_PAIR_RECOUNT_SECONDS (the hash
+expires, which corrects any drift), while each vote adds one to its pair with HINCRBY. Serving reads the hash
+with one HGETALL, however many contenders there are. One server at a time recounts (a short SET NX lock);
+others count for themselves meanwhile without writing. The ranking is a heuristic: a vote that races a
+recount only nudges which pair is served next, until the next recount.
+
+Without Redis (the demo's file cache) serving counts from the database each time: such arenas are small.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db.models import Count
+
+from arena.cache import UNREACHABLE, RedisCache, cache_unreachable_logged
+from arena.models import Assignment
+
+logger = logging.getLogger(__name__)
+Pair = tuple[int, int]  # (lower contender id, higher contender id)
+_COUNTED = b"counted"
+_RECOUNT_LOCK_SECONDS = 30
+
+
+def _redis(task_id: int):
+    """(client, hash key, lock key), or None when the cache is not Redis."""
+    cache = caches["default"]
+    if not isinstance(cache, RedisCache):
+        return None
+    key = cache.make_and_validate_key(f"vote-pairs:{task_id}")
+    return cache._cache.get_client(key, write=True), key, f"{key}:recounting"
+
+
+def _field(pair: Pair) -> str:
+    return f"{pair[0]}-{pair[1]}"
+
+
+def _count_from_database(task_id: int) -> dict[Pair, int]:
+    votes: dict[Pair, int] = {}
+    rows = Assignment.objects.filter(task_id=task_id, state=Assignment.State.VOTED).values_list(
+        "battle__contender_a", "battle__contender_b"
+    )
+    for a, b, n in rows.annotate(n=Count("pk")):
+        pair = (min(a, b), max(a, b))
+        votes[pair] = votes.get(pair, 0) + n
+    return votes
+
+
+def pair_votes(task_id: int) -> dict[Pair, int]:
+    """Votes so far per contender pair of the task; pairs without votes are absent."""
+    redis = _redis(task_id)
+    if redis is None:
+        return _count_from_database(task_id)
+    client, key, lock = redis
+    try:
+        found = client.hgetall(key)
+    except UNREACHABLE as exc:
+        cache_unreachable_logged("votes per pair (counted from the database)", exc)
+        return _count_from_database(task_id)
+    if _COUNTED in found:
+        return {
+            tuple(int(part) for part in field.split(b"-")): int(n)  # type: ignore[misc]
+            for field, n in found.items()
+            if field != _COUNTED
+        }
+    votes = _count_from_database(task_id)
+    try:
+        _recount_store(client, key, lock, votes)
+    except UNREACHABLE as exc:  # went away between the two calls: the database count stands
+        cache_unreachable_logged("vote pair recount", exc)
+    return votes
+
+
+def _recount_store(client, key: str, lock: str, votes: dict[Pair, int]) -> None:
+    if client.set(lock, 1, nx=True, ex=_RECOUNT_LOCK_SECONDS):
+        try:
+            pipe = client.pipeline(transaction=True)
+            pipe.delete(key)
+            mapping: dict[str | bytes, int] = {_COUNTED: 1, **{_field(pair): n for pair, n in votes.items()}}
+            pipe.hset(key, mapping=mapping)
+            pipe.expire(key, settings.ARENA_VOTE_PAIR_RECOUNT_SECONDS)
+            pipe.execute()
+        finally:
+            client.delete(lock)
+
+
+def _pair_vote_change(task_id: int, contender_a_id: int, contender_b_id: int, by: int) -> None:
+    redis = _redis(task_id)
+    if redis is None:
+        return
+    client, key, _ = redis
+    pair = (min(contender_a_id, contender_b_id), max(contender_a_id, contender_b_id))
+    try:
+        client.hincrby(key, _field(pair), by)
+    except UNREACHABLE as exc:
+        cache_unreachable_logged(f"counting a vote ({by:+d}) on pair {pair} of task {task_id}", exc)
+    except Exception:
+        logger.warning("Could not count a vote (%+d) on pair %s of task %s", by, pair, task_id, exc_info=True)
+
+
+def pair_vote_added(task_id: int, contender_a_id: int, contender_b_id: int) -> None:
+    """Count one more vote on the pair. Called after the vote is stored: a cache that is down must not turn
+    a stored vote into an error page, so failures are logged, and the next recount catches up."""
+    _pair_vote_change(task_id, contender_a_id, contender_b_id, 1)
+
+
+def pair_vote_removed(task_id: int, contender_a_id: int, contender_b_id: int) -> None:
+    """Count one vote fewer on the pair (an undone vote), after the undo is stored; failures as above."""
+    _pair_vote_change(task_id, contender_a_id, contender_b_id, -1)
