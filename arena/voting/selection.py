@@ -38,7 +38,7 @@ from arena.models import AnnotationTask, Annotator, Assignment, Battle, GoldBatt
 from arena.models.verdicts import Source
 from arena.services.battles import battle_get_or_create
 from arena.voting.conflicts import contenders_conflicting
-from arena.voting.pair_counts import pair_votes
+from arena.voting.pair_votes import pair_votes
 from arena.voting.serve_store import (
     SHUFFLE_MODULUS,
     PairCandidate,

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from arena.models import AnnotationTask, Annotator, Assignment, Verdict
 from arena.services.battles import people_source
-from arena.voting.pair_counts import pair_votes
+from arena.voting.pair_votes import pair_votes
 from arena.voting.serve_store import progress_counts, task_battle_count
 
 
