@@ -97,6 +97,33 @@ def verdicts_load(shape: Shape) -> dict[str, int]:
     return {"contenders": len(contender_ids), "battles": len(battles[0]), "verdicts": n_verdicts}
 
 
+def battles_load(shape: Shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Contenders, prompts, outputs and battles of `shape`, without verdicts (callers write their own with
+    `rows_copy`); returns the battle ids and each battle's contender ids on side A and side B."""
+    from django.db import connection
+
+    rng = np.random.default_rng(shape.seed)
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        _skip_foreign_key_checks(raw)
+        contender_ids = _contenders(raw, shape.contenders)
+        prompt_ids = _prompts(raw, shape.prompts)
+        outputs = _outputs(raw, rng, contender_ids, prompt_ids)
+        battle_ids, a, b = _battles(raw, rng, shape, contender_ids, prompt_ids, outputs)
+        with raw.cursor() as raw_cursor:
+            raw_cursor.execute("SET session_replication_role = DEFAULT")
+    ids = np.asarray(contender_ids)
+    return battle_ids, ids[a], ids[b]
+
+
+def rows_copy(table: str, columns: str, text: str) -> None:
+    """COPY tab-separated `text` into `table` (`columns` comma-separated), committed."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        _copy(cursor.connection, table, columns, text)
+
+
 def _skip_foreign_key_checks(raw) -> None:
     """The generated rows are consistent by construction, so the load skips the per-row foreign-key triggers
     (a third of the time). Needs a superuser, as on the servers scripts/bench.sh uses; else it is slower."""

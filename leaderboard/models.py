@@ -109,6 +109,9 @@ class Snapshot(models.Model):
     calibration_message = models.TextField(blank=True)
     computed = models.DateTimeField(default=timezone.now)
     duration_ms = models.PositiveIntegerField(default=0)
+    # Digest of everything the board was fitted from (see leaderboard.services.board_fingerprint): a later
+    # fanned-out run whose board has the same digest copies this snapshot instead of fitting it again.
+    input_fingerprint = models.CharField(max_length=64, blank=True, db_default="", default="")
 
     class Meta:
         constraints = [
@@ -237,3 +240,50 @@ class RecomputeState(models.Model):
 
     def __str__(self) -> str:
         return f"recompute state (holder {self.holder or 'none'})"
+
+
+class BoardJob(models.Model):
+    """One leaderboard of a fanned-out run, waiting for a "ratings" worker to fit it (leaderboard.fanout).
+
+    `payload` is the board's packed input (counts, style groups, labelled battles, coverage); `result` the
+    packed snapshot and rows once fitted. Workers claim a job with a conditional UPDATE and a lease: a job
+    whose worker died is claimed again once `lease_until` passed, at most MAX_ATTEMPTS times. The run's
+    coordinator stores every result in one transaction and deletes the jobs with it.
+    """
+
+    MAX_ATTEMPTS = 3
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        CLAIMED = "claimed", "Being fitted"
+        DONE = "done", "Fitted"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(RecomputeRun, on_delete=models.CASCADE, related_name="board_jobs")
+    position = models.PositiveIntegerField(help_text="The board's place in the run's plan.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    token = models.CharField(max_length=40, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    payload = models.BinaryField()
+    result = models.BinaryField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position"], name="board_job_once_per_position"),
+            models.CheckConstraint(
+                condition=Q(state__in=["pending", "claimed", "done", "failed"]), name="board_job_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="done") | Q(result__isnull=False), name="board_job_done_has_result"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="claimed") | (~Q(token="") & Q(lease_until__isnull=False)),
+                name="board_job_claim_has_lease",
+            ),
+        ]
+        indexes = [models.Index(fields=["run", "state"], name="board_job_run_state")]
+
+    def __str__(self) -> str:
+        return f"board {self.position} of run {self.run_id} ({self.state})"

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import connection
 
 from leaderboard.services.battle_styles import battles_preload
+from leaderboard.services.board_jobs import board_jobs_work
 from leaderboard.services.coalescing import recompute_coalesced
 
 logger = logging.getLogger(__name__)
@@ -19,13 +20,20 @@ logger = logging.getLogger(__name__)
 def recompute_all(trigger: str = "schedule") -> dict:
     """Beat's schedule and finished judge campaigns send this by name. Skips the work when nothing changed
     since the last run; joins (and re-runs once after) a recompute already running."""
-    return recompute_coalesced(trigger=trigger, force=False).summary()
+    return recompute_coalesced(trigger=trigger, force=False, fanout=True).summary()
 
 
 @shared_task(name="leaderboard.recompute")
 def recompute(trigger: str = "request") -> dict:
     """Sent by `recompute_request` (staff button, API, CLI) at most once at a time; always recomputes."""
-    return recompute_coalesced(trigger=trigger, force=True, from_queue=True).summary()
+    return recompute_coalesced(trigger=trigger, force=True, from_queue=True, fanout=True).summary()
+
+
+@shared_task(name="leaderboard.fit_boards")
+def fit_boards(run_id: int) -> int:
+    """Sent as a group by a fanned-out recompute (leaderboard.services.fanout): fit the run's boards until
+    none is left to claim. Idempotent: a task arriving after the run finished finds nothing and returns."""
+    return board_jobs_work(run_id=run_id)
 
 
 # --- Warm start --------------------------------------------------------------------------------------------

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
-from arena.models import Battle
+from arena.models import Battle, Output
 from leaderboard.services.query_arrays import query_arrays
+from leaderboard.services.verdict_sql import column_of, table_of
 
 STYLE_FIELDS = ("n_chars", "n_headers", "n_list_items", "n_bold")
 # Battles asked for by id at a time (a portable IN list; SQLite allows 32,766 parameters).
@@ -91,33 +92,56 @@ def battles_preload() -> int:
     key = _key()
     with _lock:
         if key not in _tables:
-            _tables[key] = _read(None)
+            _tables[key] = _merged(_EMPTY, _read(None))  # sorted by id, as `positions` needs
         return len(_tables[key].ids)
 
 
 def _read(ids: np.ndarray | None) -> BattleTable:
     """The given battles (all of them when `ids` is None), through `query_arrays`."""
     if ids is None:
-        return _table_of(Battle.objects.all())
-    parts = [
-        _table_of(Battle.objects.filter(pk__in=ids[i : i + _CHUNK].tolist()))
-        for i in range(0, len(ids), _CHUNK)
-    ]
+        return _table_of(_battles_sql(0), [])
+    parts = []
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i : i + _CHUNK].tolist()
+        parts.append(_table_of(_battles_sql(len(chunk)), chunk))
     return _concatenated(parts)
 
 
-def _table_of(battles) -> BattleTable:
-    fields = ["id", "contender_a_id", "contender_b_id", "prompt_id"]
-    fields += [f"output_{side}__{field}" for side in ("a", "b") for field in STYLE_FIELDS]
-    sql, params = battles.order_by().values_list(*fields).query.sql_with_params()
-    columns = list(query_arrays(sql, params, {f"c{i}": "int" for i in range(len(fields))}).values())
+def _battles_sql(n_ids: int) -> str:
+    """Each battle's id, contenders, prompt and both answers' style counts, named as `_table_of` reads them;
+    of `n_ids` given battles, or of all when 0."""
+    styles = ", ".join(
+        f"o{side}.{column_of(Output, field)} AS {side}_{field}"
+        for side in ("a", "b")
+        for field in STYLE_FIELDS
+    )
+    where = f" WHERE bt.id IN ({', '.join(['%s'] * n_ids)})" if n_ids else ""
+    return (
+        f"SELECT bt.id AS id, bt.{column_of(Battle, 'contender_a')} AS a, "
+        f"bt.{column_of(Battle, 'contender_b')} AS b, bt.{column_of(Battle, 'prompt')} AS prompt, "
+        f"{styles} FROM {table_of(Battle)} AS bt "
+        f"JOIN {table_of(Output)} AS oa ON oa.id = bt.{column_of(Battle, 'output_a')} "
+        f"JOIN {table_of(Output)} AS ob ON ob.id = bt.{column_of(Battle, 'output_b')}{where}"
+    )
+
+
+def _table_of(sql: str, params: list) -> BattleTable:
+    names = ["id", "a", "b", "prompt"] + [f"{side}_{field}" for side in ("a", "b") for field in STYLE_FIELDS]
+    columns = query_arrays(sql, params, {name: "int" for name in names})
     return BattleTable(
-        ids=columns[0],
-        a=columns[1],
-        b=columns[2],
-        prompt=columns[3],
-        style_a=np.column_stack(columns[4:8]) if len(columns[0]) else np.zeros((0, 4), np.int64),
-        style_b=np.column_stack(columns[8:12]) if len(columns[0]) else np.zeros((0, 4), np.int64),
+        ids=columns["id"],
+        a=columns["a"],
+        b=columns["b"],
+        prompt=columns["prompt"],
+        style_a=_styles(columns, "a"),
+        style_b=_styles(columns, "b"),
+    )
+
+
+def _styles(columns: dict[str, np.ndarray], side: str) -> np.ndarray:
+    """One side's style counts, rows × STYLE_FIELDS."""
+    return np.column_stack([columns[f"{side}_{field}"] for field in STYLE_FIELDS]).reshape(
+        -1, len(STYLE_FIELDS)
     )
 
 

@@ -85,17 +85,27 @@ def _as_arrays(rows: list[tuple]) -> LabelledRows:
     )
 
 
+def board_is_calibrated(board: BoardInput) -> bool:
+    """Judge and jury boards over all categories are calibrated by people; no other board is."""
+    return board.key.category == ALL_CATEGORIES and board.key.source.kind in CALIBRATED_KINDS
+
+
+def board_labelled(board: BoardInput, labelled: dict[tuple[int, int], LabelledRows]) -> LabelledRows | None:
+    """The labelled battles `board_calibrate` uses for `board` (None: not calibrated, or none labelled)."""
+    if not board_is_calibrated(board):
+        return None
+    return labelled.get((board.key.source.source_id, board.key.dimension_id))
+
+
 def board_calibrate(
     board: BoardInput, fit: BoardFit, labelled: dict[tuple[int, int], LabelledRows], settings: FitSettings
 ) -> Calibration | None:
     """The calibration of a judge or jury board over all categories (None for any other board)."""
-    key = board.key
-    if key.category != ALL_CATEGORIES or key.source.kind not in CALIBRATED_KINDS:
+    if not board_is_calibrated(board):
         return None
     if fit.status != "ok":
         return Calibration(None, 0, "Not calibrated: the judge's own leaderboard could not be fitted.")
-    rows = labelled.get((key.source.source_id, key.dimension_id))
-    slice_ = _on_board(rows, board)
+    slice_ = _on_board(board_labelled(board, labelled), board)
     n = 0 if slice_ is None else len(slice_)
     if n < settings.calibration_min_labelled:
         return Calibration(

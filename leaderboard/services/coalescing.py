@@ -79,11 +79,14 @@ def _send(trigger: str) -> None:
     app.send_task(RECOMPUTE_TASK, kwargs={"trigger": trigger})
 
 
-def recompute_coalesced(*, trigger: str, force: bool = True, from_queue: bool = False) -> RecomputeOutcome:
+def recompute_coalesced(
+    *, trigger: str, force: bool = True, from_queue: bool = False, fanout: bool = False
+) -> RecomputeOutcome:
     """Run a recompute unless one is running (then mark it to run once more and return at once).
 
     `force` runs even if the data are unchanged; `from_queue` says the caller is the task a request sent,
-    whose `queued_at` mark it clears. Reruns for requests that came in meanwhile are never forced.
+    whose `queued_at` mark it clears; `fanout` fans the fits out over the "ratings" workers (the tasks do;
+    the CLI's --sync fits here). Reruns for requests that came in meanwhile are never forced.
     """
     token = secrets.token_hex(16)
     outcome = RecomputeOutcome()
@@ -93,7 +96,9 @@ def recompute_coalesced(*, trigger: str, force: bool = True, from_queue: bool = 
     try:
         while True:
             outcome.passes += 1
-            run = leaderboards_recompute(trigger=trigger, force=force, heartbeat=lambda: _renew(token))
+            run = leaderboards_recompute(
+                trigger=trigger, force=force, heartbeat=lambda: _renew(token), fanout=fanout
+            )
             if run is not None:
                 outcome.runs.append(run)
             if _release_unless_dirty(token) or not _rerun(token):

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from arena.models import Contender, Source
-from leaderboard.models import ALL_CATEGORIES, JudgeAgreement, RecomputeRun, Snapshot, SnapshotRow
+from leaderboard.models import ALL_CATEGORIES, BoardJob, JudgeAgreement, RecomputeRun, Snapshot, SnapshotRow
 from leaderboard.services.aggregation import (
     categories_exist,
     data_fingerprint,
@@ -26,20 +26,13 @@ from leaderboard.services.aggregation import (
     verdict_styles_aggregate,
 )
 from leaderboard.services.agreement import Agreement, judge_agreements_compute
+from leaderboard.services.board_plan import BuiltSnapshot, PlannedBoard, boards_plan, planned_board_fit
 from leaderboard.services.boards import BoardInput, boards_assemble
-from leaderboard.services.calibration import (
-    CALIBRATED_KINDS,
-    Calibration,
-    board_calibrate,
-    labelled_rows_read,
-)
-from leaderboard.services.coverage import Coverage, coverage_read
-from leaderboard.services.fitting import BoardFit, FitSettings, board_fit
-from leaderboard.services.storing import snapshot_build, snapshot_rows_build
+from leaderboard.services.coverage import coverage_read
+from leaderboard.services.fanout import ReusedSnapshot, StoredBoard, boards_fit_fanned_out, snapshot_copy
+from leaderboard.services.fitting import FitSettings
 
 logger = logging.getLogger(__name__)
-Fitted = list[tuple[BoardInput, BoardFit]]
-Calibrations = list[Calibration | None]
 
 
 def fit_settings() -> FitSettings:
@@ -56,11 +49,18 @@ def fit_settings() -> FitSettings:
 
 
 def leaderboards_recompute(
-    *, trigger: str, force: bool = True, heartbeat: Callable[[], None] = lambda: None
+    *,
+    trigger: str,
+    force: bool = True,
+    heartbeat: Callable[[], None] = lambda: None,
+    fanout: bool = False,
 ) -> RecomputeRun | None:
     """Fit and store every leaderboard; returns the finished run, or None when `force` is off and nothing
     changed since the last finished run (same data fingerprint: the result would be identical).
 
+    Serial (the default): every board is fitted here, in order. `fanout`: boards whose inputs did not change
+    since the last finished run are copied from it and the others fitted by the "ratings" workers as well as
+    here (leaderboard.services.fanout); the stored run is the same either way.
     `heartbeat` is called after each fit (the coalescer renews its lease there, and may raise to abort).
     A failure marks the run "failed" with the error and re-raises; the previous run stays the one shown.
     """
@@ -73,10 +73,13 @@ def leaderboards_recompute(
     try:
         boards = boards_read()
         RecomputeRun.objects.filter(pk=run.pk).update(n_boards=len(boards))
-        fitted = boards_fit(boards, fits, _with_progress(run, heartbeat))
-        calibrations = boards_calibrate(fitted, fits, heartbeat)
+        plan = boards_plan(boards, fits, coverage=coverage_read())
+        if fanout:
+            stored = boards_fit_fanned_out(run, plan, heartbeat)
+        else:
+            stored = boards_fit(run, plan, fits, _with_progress(run, heartbeat))
         agreements = judge_agreements_compute() if _judges_spoke(boards) else []
-        run_store(run, fitted, agreements, started, calibrations, coverage=coverage_read())
+        run_store(run, boards, stored, agreements, started)
     except BaseException as error:
         _run_failed(run, error, started)
         raise
@@ -104,20 +107,6 @@ def boards_read(
         styles = verdict_styles_aggregate(**scope) if style_on else None
         slugs = dict(Contender.objects.values_list("id", "slug"))
     return list(boards_assemble(pairs, styles, slugs))
-
-
-def boards_calibrate(fitted: Fitted, fits: FitSettings, heartbeat: Callable[[], None]) -> Calibrations:
-    """Each judge and jury board over all categories calibrated by people (None for other boards); the
-    labelled battles are read once, and only when such a board exists."""
-    if not any(board.key.source.kind in CALIBRATED_KINDS for board, _ in fitted):
-        return [None] * len(fitted)
-    labelled = labelled_rows_read()
-    calibrations = []
-    for board, fit in fitted:
-        calibrations.append(board_calibrate(board, fit, labelled, fits))
-        if calibrations[-1] is not None:
-            heartbeat()
-    return calibrations
 
 
 def _judges_spoke(boards: list[BoardInput]) -> bool:
@@ -156,39 +145,36 @@ def _with_progress(run: RecomputeRun, heartbeat: Callable[[], None]) -> Callable
     return beat
 
 
-def boards_fit(boards: list[BoardInput], fits: FitSettings, heartbeat: Callable[[], None]) -> Fitted:
-    fitted = []
-    for board in boards:
-        fitted.append((board, board_fit(board.data, fits)))
+def boards_fit(
+    run: RecomputeRun, plan: list[PlannedBoard], fits: FitSettings, heartbeat: Callable[[], None]
+) -> list[StoredBoard]:
+    built: list[StoredBoard] = []
+    for planned in plan:
+        built.append(planned_board_fit(planned, fits, run))
         heartbeat()
-    return fitted
+    return built
 
 
 def run_store(
     run: RecomputeRun,
-    fitted: Fitted,
+    boards: list[BoardInput],
+    stored: list[StoredBoard],
     agreements: list[Agreement],
     started: float,
-    calibrations: Calibrations | None = None,
-    *,
-    coverage: Coverage | None = None,
 ) -> None:
-    """Write the snapshots, their rows (with each contender's prompt coverage) and judge agreement, and
-    mark the run done, in one transaction."""
-    calibrations = calibrations or [None] * len(fitted)
+    """Write the snapshots (built, or copied from the previous run), their rows and judge agreement, delete
+    the run's board jobs, and mark the run done, in one transaction: pages never see a run half stored."""
     with transaction.atomic():
-        snapshots = Snapshot.objects.bulk_create(
-            [
-                snapshot_build(run, board, fit, calibration)
-                for (board, fit), calibration in zip(fitted, calibrations, strict=True)
-            ]
-        )
-        rows = [
-            row
-            for snapshot, (board, fit), calibration in zip(snapshots, fitted, calibrations, strict=True)
-            for row in snapshot_rows_build(snapshot, board, fit, calibration, coverage)
-        ]
-        SnapshotRow.objects.bulk_create(rows, batch_size=2000)
+        # In plan order, so snapshot ids follow it as in a serial run: built ones in bulk, copies one by one.
+        built: list[BuiltSnapshot] = []
+        for entry in stored:
+            if isinstance(entry, ReusedSnapshot):
+                _snapshots_create(built)
+                built = []
+                snapshot_copy(reused=entry, run=run)
+            else:
+                built.append(entry)
+        _snapshots_create(built)
         JudgeAgreement.objects.bulk_create(
             JudgeAgreement(
                 run=run,
@@ -200,13 +186,23 @@ def run_store(
             )
             for a in agreements
         )
+        BoardJob.objects.filter(run=run).delete()
         run.status = RecomputeRun.Status.DONE
         run.finished = timezone.now()
-        run.n_snapshots = run.n_fitted = run.n_boards = len(fitted)
-        run.n_failed = sum(fit.status == "failed" for _, fit in fitted)
-        run.n_verdicts = sum(board.data.n_verdicts for board, _ in fitted if _counts_each_verdict_once(board))
+        run.n_snapshots = run.n_fitted = run.n_boards = len(stored)
+        run.n_failed = sum(_status(entry) == Snapshot.Status.FAILED for entry in stored)
+        run.n_verdicts = sum(board.data.n_verdicts for board in boards if _counts_each_verdict_once(board))
         run.duration_ms = int(1000 * (time.perf_counter() - started))
         run.save()
+
+
+def _snapshots_create(built: list[BuiltSnapshot]) -> None:
+    Snapshot.objects.bulk_create(snapshot for snapshot, _ in built)
+    SnapshotRow.objects.bulk_create((row for _, rows in built for row in rows), batch_size=2000)
+
+
+def _status(entry: StoredBoard) -> str:
+    return entry.status if isinstance(entry, ReusedSnapshot) else entry[0].status
 
 
 def _counts_each_verdict_once(board: BoardInput) -> bool:
@@ -216,6 +212,7 @@ def _counts_each_verdict_once(board: BoardInput) -> bool:
 
 def _run_failed(run: RecomputeRun, error: BaseException, started: float) -> None:
     logger.exception("leaderboard recompute (run %s) failed", run.pk)
+    BoardJob.objects.filter(run=run).delete()
     RecomputeRun.objects.filter(pk=run.pk).update(
         status=RecomputeRun.Status.FAILED,
         finished=timezone.now(),

@@ -14,7 +14,12 @@ from leaderboard.services.fitting import BoardFit
 
 
 def snapshot_build(
-    run: RecomputeRun, board: BoardInput, fit: BoardFit, calibration: Calibration | None = None
+    run: RecomputeRun,
+    board: BoardInput,
+    fit: BoardFit,
+    calibration: Calibration | None = None,
+    *,
+    fingerprint: str = "",
 ) -> Snapshot:
     key, counts = board.key, board.data.counts
     return Snapshot(
@@ -41,7 +46,23 @@ def snapshot_build(
         n_labelled=calibration.n_labelled if calibration and calibration.result else 0,
         calibration_message=calibration.message if calibration else "",
         duration_ms=fit.duration_ms,
+        input_fingerprint=fingerprint,
     )
+
+
+# Each contender's (prompts answered, prompts the board uses), or (None, None) where not recorded.
+Covered = dict[int, tuple[int | None, int | None]]
+
+
+def board_coverage(board: BoardInput, coverage: Coverage | None) -> Covered:
+    """The coverage of each contender on `board`. Without `coverage`, and on boards of imported battles
+    (their synthetic prompts exist only for the battles a file held, so nobody was asked to answer them
+    all), none is recorded."""
+    ids = board.data.contender_ids
+    if coverage is None or board.key.source.kind == Snapshot.SourceKind.IMPORT:
+        return {cid: (None, None) for cid in ids}
+    keys = coverage.prompt_keys(board.key.source.source_ids, board.key.category)
+    return {cid: coverage.of(keys, cid) for cid in ids}
 
 
 def snapshot_rows_build(
@@ -49,20 +70,16 @@ def snapshot_rows_build(
     board: BoardInput,
     fit: BoardFit,
     calibration: Calibration | None = None,
-    coverage: Coverage | None = None,
+    covered: Covered | None = None,
 ) -> list[SnapshotRow]:
-    """One row per contender, best rating first; none for a failed fit. Without `coverage`, and on boards
-    of imported battles (their synthetic prompts exist only for the battles a file held, so nobody was
-    asked to answer them all), rows record none (null answered / total)."""
+    """One row per contender, best rating first; none for a failed fit. `covered` comes from
+    `board_coverage` (None: not recorded)."""
     result = fit.result
     if result is None:
         return []
     calibrated = calibration.result if calibration else None
     ids = board.data.contender_ids
-    if board.key.source.kind == Snapshot.SourceKind.IMPORT:
-        coverage = None
-    keys = coverage.prompt_keys(board.key.source.source_ids, board.key.category) if coverage else []
-    covered = {cid: coverage.of(keys, cid) if coverage else (None, None) for cid in ids}
+    covered = covered or {cid: (None, None) for cid in ids}
     order = sorted(range(len(ids)), key=lambda i: (-result.ratings[i], result.models[i]))
     style = fit.style.ratings if fit.style else None
     return [

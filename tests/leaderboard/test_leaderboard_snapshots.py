@@ -172,7 +172,7 @@ def test_a_crash_marks_the_run_failed_and_keeps_the_previous_one_shown(monkeypat
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("leaderboard.services.recompute.board_fit", explode)
+    monkeypatch.setattr("leaderboard.services.board_plan.board_fit", explode)
     with pytest.raises(RuntimeError):
         leaderboards_recompute(trigger="test")
 

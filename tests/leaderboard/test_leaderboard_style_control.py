@@ -14,7 +14,7 @@ from django.db import connection
 from arena.models import Dimension, Verdict
 from leaderboard.models import Snapshot
 from leaderboard.services.aggregation import STYLE_FIELDS, verdict_styles_aggregate
-from leaderboard.services.query_arrays import query_arrays
+from leaderboard.services.query_arrays import ColumnMismatch, query_arrays
 from leaderboard.services.recompute import leaderboards_recompute
 from tests.leaderboard.arena_data import arena_make, judge_source, verdicts_add
 from tests.leaderboard.style_reference import Verdicts, reference_style_fit
@@ -133,7 +133,7 @@ def test_style_groups_equal_a_python_recount_and_merge_identical_battles():
 
 def test_numeric_columns_are_the_same_through_postgresql_bytes_and_through_fetchall(monkeypatch):
     styled_arena()
-    sql = "SELECT CAST(id AS bigint), CAST(score AS double precision) FROM arena_verdict WHERE score > %s"
+    sql = "SELECT id AS id, score AS score FROM arena_verdict WHERE score > %s"
     columns = {"id": "int", "score": "float"}
 
     sent = query_arrays(sql, [0.25], columns)
@@ -148,9 +148,39 @@ def test_numeric_columns_are_the_same_through_postgresql_bytes_and_through_fetch
 
 
 def test_no_rows_give_empty_columns():
-    sql = "SELECT CAST(id AS bigint) FROM arena_verdict WHERE id < %s"
+    sql = "SELECT id AS id FROM arena_verdict WHERE id < %s"
 
     assert len(query_arrays(sql, [0], {"id": "int"})["id"]) == 0
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "other"])
+def test_columns_are_read_by_name_and_a_query_naming_others_is_refused(monkeypatch, vendor):
+    styled_arena()
+    monkeypatch.setattr(connection, "vendor", vendor)
+    swapped = "SELECT score AS score, id AS id FROM arena_verdict"
+
+    columns = query_arrays(swapped, [], {"id": "int", "score": "float"})
+    assert columns["id"].dtype == np.int64 and set(columns["score"]) <= {
+        0.0,
+        0.125,
+        0.25,
+        0.375,
+        0.5,
+        0.625,
+        0.75,
+        0.875,
+        1.0,
+    }
+    np.testing.assert_array_equal(
+        np.sort(columns["id"]), sorted(Verdict.objects.values_list("id", flat=True))
+    )
+
+    with pytest.raises(
+        ColumnMismatch, match=r"selects \['id', 'weight'\], not the columns asked for: \['id', 'score'\]"
+    ):
+        query_arrays(
+            "SELECT id AS id, score AS weight FROM arena_verdict", [], {"id": "int", "score": "float"}
+        )
 
 
 def test_too_few_battles_hide_style_control_and_the_page_says_why(client):

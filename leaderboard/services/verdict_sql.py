@@ -1,0 +1,127 @@
+"""The SQL text of the recompute's reads of the verdict table: which verdicts count, and the two reads.
+
+Written out rather than generated from querysets, so that every selected column has a name the reader asks
+for (`query_arrays` matches them through the cursor's description) and no private query API is needed.
+Table and column names come from the models' `_meta`; values are always parameters.
+
+Left out, always: verdicts staff excluded, verdicts involving a contender that is not approved, and
+dimensions that are not active. Approved contenders and active dimensions are few, so they are passed as
+id lists: PostgreSQL hashes them, which costs less per verdict row than joining both tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arena.models import Battle, Contender, Dimension, Prompt, Verdict
+
+OUTCOME_CODES = {"a": 0, "b": 1, "tie": 2, "both_bad": 3}
+SOFT_CODE = 4  # a soft verdict: outcome NULL, score anywhere in [0, 1]
+UNKNOWN_CODE = -1  # an outcome this code does not know (refused by the reader, never counted as a tie)
+
+
+@dataclass(frozen=True)
+class SqlQuery:
+    sql: str
+    params: list
+
+
+def table_of(model) -> str:
+    return model._meta.db_table
+
+
+def column_of(model, field: str) -> str:
+    return model._meta.get_field(field).column
+
+
+def _in_list(expression: str, values: list[int], params: list) -> str:
+    params.extend(values)
+    return f"{expression} IN ({', '.join(['%s'] * len(values))})"
+
+
+def counted_ids() -> tuple[list[int], list[int]]:
+    """The approved contenders and the active dimensions: whose verdicts count (the ORM's
+    `aggregation.verdicts_counted` and the SQL here both filter by these)."""
+    approved = list(Contender.objects.filter(status=Contender.Status.APPROVED).values_list("id", flat=True))
+    active = list(Dimension.objects.filter(is_active=True).values_list("id", flat=True))
+    return approved, active
+
+
+def counted_where(*, source_ids: list[int] | None, dimension_ids: list[int] | None) -> SqlQuery | None:
+    """The WHERE clause (on verdicts aliased ``v``) of the verdicts ratings count, limited to some sources and
+    dimensions if given; None when none can count (no approved contender, no active dimension, empty scope)."""
+    approved, active = counted_ids()
+    if dimension_ids is not None:
+        active = sorted(set(active) & set(dimension_ids))
+    if not approved or not active or source_ids == []:
+        return None
+    params: list = []
+    conditions = [
+        f"NOT v.{column_of(Verdict, 'excluded')}",
+        _in_list(f"v.{column_of(Verdict, 'contender_a')}", approved, params),
+        _in_list(f"v.{column_of(Verdict, 'contender_b')}", approved, params),
+        _in_list(f"v.{column_of(Verdict, 'dimension')}", active, params),
+    ]
+    if source_ids is not None:
+        conditions.append(_in_list(f"v.{column_of(Verdict, 'source')}", list(source_ids), params))
+    return SqlQuery(" AND ".join(conditions), params)
+
+
+def pairs_query(where: SqlQuery, categories: tuple[str, ...] | None) -> SqlQuery:
+    """Counted verdicts grouped by (source, dimension, category code, A, B, outcome code) with their number
+    and score sum. `categories`: the codes' names, or None to put every verdict under code 0 (no join)."""
+    params: list = []
+    category_column = f"p.{column_of(Prompt, 'category')}"
+    if categories is None:
+        category, joins, grouped = "0", "", []
+    else:
+        cases = " ".join(f"WHEN %s THEN {code}" for code in range(len(categories)))
+        params.extend(categories)
+        category, grouped = f"CASE {category_column} {cases} ELSE {UNKNOWN_CODE} END", [category_column]
+        joins = (
+            f" JOIN {table_of(Battle)} AS bt ON bt.id = v.{column_of(Verdict, 'battle')}"
+            f" JOIN {table_of(Prompt)} AS p ON p.id = bt.{column_of(Battle, 'prompt')}"
+        )
+    outcome_column = f"v.{column_of(Verdict, 'outcome')}"
+    outcome = (
+        f"CASE WHEN {outcome_column} IS NULL THEN {SOFT_CODE} "
+        + " ".join(f"WHEN {outcome_column} = '{name}' THEN {code}" for name, code in OUTCOME_CODES.items())
+        + f" ELSE {UNKNOWN_CODE} END"
+    )
+    selected = {
+        "source": f"v.{column_of(Verdict, 'source')}",
+        "dimension": f"v.{column_of(Verdict, 'dimension')}",
+        "category": category,
+        "a": f"v.{column_of(Verdict, 'contender_a')}",
+        "b": f"v.{column_of(Verdict, 'contender_b')}",
+        "outcome": outcome,
+    }
+    # Grouped by the stored columns; the codes are computed from them once per group.
+    grouped = [
+        selected["source"],
+        selected["dimension"],
+        *grouped,
+        selected["a"],
+        selected["b"],
+        outcome_column,
+    ]
+    sql = (
+        f"SELECT {', '.join(f'{expression} AS {name}' for name, expression in selected.items())}, "
+        f"COUNT(*) AS count, SUM(v.{column_of(Verdict, 'score')}) AS total "
+        f"FROM {table_of(Verdict)} AS v{joins} WHERE {where.sql} GROUP BY {', '.join(grouped)}"
+    )
+    return SqlQuery(sql, params + where.params)
+
+
+def battle_scores_query(where: SqlQuery) -> SqlQuery:
+    """Each counted verdict's source, dimension, battle, contenders and score (for style control)."""
+    columns = {
+        "source": "source",
+        "dimension": "dimension",
+        "battle": "battle",
+        "a": "contender_a",
+        "b": "contender_b",
+        "score": "score",
+    }
+    selected = ", ".join(f"v.{column_of(Verdict, field)} AS {name}" for name, field in columns.items())
+    return SqlQuery(f"SELECT {selected} FROM {table_of(Verdict)} AS v WHERE {where.sql}", list(where.params))
