@@ -19,7 +19,7 @@ from arena.services.verdicts import VerdictEntry, verdicts_record
 from arena.voting.ballots import CHOICES, Ballot, battle_outcome
 from arena.voting.conflicts import account_unproven
 from arena.voting.identity import Voter
-from arena.voting.pair_counts import pair_vote_added
+from arena.voting.pair_votes import pair_vote_added
 from arena.voting.serving import refuse_not_yours, refuse_unknown_token
 from arena.voting.vote_store import Closing, LockedVote, vote_close, vote_lock
 

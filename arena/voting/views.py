@@ -115,7 +115,9 @@ def submit(request: HtmxHttpRequest, token: str) -> HttpResponse:
         # (progress_url), so that the vote itself stays a handful of statements.
         return render(request, BATTLE_TEMPLATE + "#revealed", {**context, "oob": True})
     # Without htmx (no JavaScript) the whole page comes back, revealed, counters included.
-    assignment = Assignment.objects.select_related("task", "annotator").get(pk=vote.assignment_id)
+    assignment = Assignment.objects.select_related(
+        "task", "annotator", "battle__prompt", "battle__output_a", "battle__output_b"
+    ).get(pk=vote.assignment_id)
     context.update(
         task=assignment.task,
         view=battle_view(assignment),
