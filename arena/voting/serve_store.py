@@ -139,7 +139,7 @@ def assignment_insert(assignment: Assignment) -> Assignment | None:
     here. ON CONFLICT DO NOTHING instead of a savepoint around an INSERT that may fail: one statement."""
     fields = [f for f in Assignment._meta.concrete_fields if not f.primary_key]
     values = [f.get_db_prep_save(f.pre_save(assignment, add=True), connection) for f in fields]
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)  # concrete: never None
+    columns = ", ".join(f'"{f.column}"' for f in fields)  # standard SQL quoting (PostgreSQL and SQLite)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO arena_assignment ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING id"
     with connection.cursor() as cursor:
