@@ -19,7 +19,7 @@ from arena.services.email_verification import verification_confirm, verification
 from arena.voting import client_ip
 
 
-def _throttled(request: HttpRequest, refusal: throttling.Throttled) -> HttpResponse:
+def _throttled(request: HttpRequest, refusal: throttling.ThrottleRefusal) -> HttpResponse:
     return error_page(request, errors.Throttled(refusal.message, retry_after=refusal.retry_after))
 
 

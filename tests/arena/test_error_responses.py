@@ -105,8 +105,8 @@ def test_each_part_of_the_site_frames_the_error_its_own_way(db):
     assert "<h1>Judging the judges</h1>" in judges_page
 
 
-def test_a_service_error_in_a_page_view_is_rendered_by_the_middleware(client, user):
-    client.force_login(user)
+def test_a_service_error_in_a_page_view_is_rendered_by_the_middleware(client, alice):
+    client.force_login(alice)
     page = client.post("/vote/b/no-such-token/", {"overall": "left"})
     assert page.status_code == 404 and "Unknown battle" in page.content.decode()
     assert "<h1>Vote not taken</h1>" in page.content.decode()
