@@ -17,10 +17,15 @@ def main() -> None:
         return
     settings = "arena.settings_files" if command in FILE_ONLY_COMMANDS else "arena.settings"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings)
+    from django.conf import settings as django_settings
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
     try:
+        # Load the settings before Django's command machinery does: it swallows a settings error for some
+        # commands and carries on without the app registry (an AppRegistryNotReady traceback, or a `help`
+        # that lists Django's commands only).
+        django_settings.INSTALLED_APPS  # noqa: B018
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as exc:  # a setting is missing or malformed: say which, not a traceback
         sys.exit(f"manage.py: {exc}")

@@ -11,18 +11,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from arena import throttling
-from arena.errors import InputError
+from arena import errors, throttling
+from arena.error_responses import error_page, status_for
 from arena.forms import EmailVerificationForm, SignUpForm
 from arena.models import VerifiedEmail
 from arena.services.email_verification import verification_confirm, verification_send
 from arena.voting import client_ip
 
 
-def _throttled(request: HttpRequest, refusal: throttling.Throttled) -> HttpResponse:
-    response = render(request, "registration/throttled.html", {"message": refusal.message}, status=429)
-    response["Retry-After"] = str(refusal.retry_after)
-    return response
+def _throttled(request: HttpRequest, refusal: throttling.ThrottleRefusal) -> HttpResponse:
+    return error_page(request, errors.Throttled(refusal.message, retry_after=refusal.retry_after))
 
 
 @require_http_methods(["GET", "POST"])
@@ -49,9 +47,9 @@ def _mail_link(request: HttpRequest, email: str) -> int:
     link_for = lambda token: request.build_absolute_uri(reverse("verify-email-confirm", args=[token]))  # noqa: E731
     try:
         verification_send(user=request.user, email=email, link_for=link_for)
-    except InputError as exc:
+    except errors.DomainError as exc:
         messages.warning(request, exc.message)
-        return exc.status
+        return status_for(exc)
     messages.info(request, f"We mailed a link to {email}: follow it to confirm the address.")
     return 0
 
@@ -75,9 +73,9 @@ def verify_email(request: HttpRequest) -> HttpResponse:
 def verify_email_confirm(request: HttpRequest, token: str) -> HttpResponse:
     try:
         verified = verification_confirm(token=token)
-    except InputError as exc:
+    except errors.DomainError as exc:
         return render(
-            request, "registration/verify_email_done.html", {"error": exc.message}, status=exc.status
+            request, "registration/verify_email_done.html", {"error": exc.message}, status=status_for(exc)
         )
     return render(request, "registration/verify_email_done.html", {"verified": verified})
 

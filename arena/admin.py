@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 
 import arena.voting.admin  # noqa: F401  (human voting registers its own models)
-from arena.errors import InputError
+from arena.errors import DomainError
 from arena.models import ApiToken, Battle, Contender, Dimension, Output, Prompt, PromptSet, Source, Verdict
 from arena.services.contenders import contender_set_status
 from arena.services.endpoints import endpoint_key_names, endpoint_url_check
@@ -36,7 +36,7 @@ class ContenderAdminForm(forms.ModelForm):
         if url:
             try:
                 endpoint_url_check(url)
-            except InputError as exc:
+            except DomainError as exc:
                 raise forms.ValidationError(exc.message) from None
         return url
 

@@ -10,5 +10,5 @@ class ArenaConfig(AppConfig):
         # Create the Celery app now, before any task is sent, so `@shared_task` proxies resolve to it rather
         # than to Celery's default app. File-only settings (arena/settings_files.py) turn this off: `rate`
         # needs no broker, so it does not pay for importing Celery and kombu.
-        if getattr(settings, "ARENA_CELERY_APP", True):
+        if settings.ARENA_CELERY_APP:
             import arena.celery  # noqa: F401

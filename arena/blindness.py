@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from arena.models import AnnotationTask, Contender, GoldBattle, Output
+from arena.staff import is_staff
 
 
 def blind_output_ids() -> QuerySet:
@@ -50,4 +51,4 @@ def output_is_blind(output: Output) -> bool:
 
 def may_see_blind(user) -> bool:
     """Only staff see blind answers with names (they run the tasks and must be able to audit them)."""
-    return bool(getattr(user, "is_authenticated", False) and user.is_staff)
+    return is_staff(user)

@@ -107,3 +107,9 @@ class RedisCache(django_redis.RedisCache):
     delete_many = _degrading(_none)(django_redis.RedisCache.delete_many)
     incr = _degrading(_incr_unreachable)(django_redis.RedisCache.incr)
     clear = _degrading(_false)(django_redis.RedisCache.clear)
+
+    def redis_client_for(self, full_key: str):
+        """The redis-py client (primary, for writing) serving `full_key` (a key from `make_and_validate_key`),
+        for pipelines and hashes that Django's cache API has no call for. Django offers no public way to it:
+        this backend is the one place that reaches into Django's client object, so app code never does."""
+        return self._cache.get_client(full_key, write=True)

@@ -10,9 +10,14 @@ Two layers, so that a bug in one is caught by the other:
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from functools import lru_cache
 
 import nh3
+from django.core.cache import caches
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 from pygments import highlight
@@ -73,11 +78,76 @@ def render_markdown(text: str) -> SafeString:
     return mark_safe(_rendered(text)) if text else mark_safe("")  # nh3 has sanitised it
 
 
-@lru_cache(maxsize=2048)
+class _RecentlyRendered:
+    """This process's rendered texts, least recently used dropped first (gthread workers share it)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> str | None:
+        with self._lock:
+            html = self._entries.get(text)
+            if html is not None:
+                self._entries.move_to_end(text)
+            return html
+
+    def put(self, text: str, html: str) -> None:
+        with self._lock:
+            self._entries[text] = html
+            self._entries.move_to_end(text)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# The same answers are shown to many annotators; rendering (highlighting above all) is the costly part of
+# serving a battle. Keyed by the text itself, so an edited answer is simply a new entry.
+RECENTLY_RENDERED = _RecentlyRendered(2048)
+
+
 def _rendered(text: str) -> str:
-    # The same answers are shown to many annotators; rendering (highlighting above all) is the costly part
-    # of serving a battle. Keyed by the text itself, so an edited answer is simply a new entry.
-    return _clean(_parser().render(text))
+    html = RECENTLY_RENDERED.get(text)
+    if html is None:
+        html = _clean(_parser().render(text))
+        RECENTLY_RENDERED.put(text, html)
+    return html
+
+
+# Rendered answers shared by every web process through the cache (Redis in production): a process's own
+# LRU above covers only what it has rendered itself, so without this each process renders each answer once
+# more, and an arena with more answers than the LRU holds renders on most serves. Bump the version when the
+# rendering changes, so that no page shows HTML from an earlier renderer.
+RENDERED_CACHE_VERSION = 1
+RENDERED_CACHE_SECONDS = 7 * 24 * 3600
+
+
+def _shared_key(text: str) -> str:
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return f"md:{RENDERED_CACHE_VERSION}:{digest}"
+
+
+def render_markdown_many(texts: Sequence[str]) -> list[SafeString]:
+    """`render_markdown` of each text, taking what this process has not rendered from the shared cache (one
+    call) and storing there what nobody had (one call); `render_markdown` then finds all of them here."""
+    keys = {text: _shared_key(text) for text in texts if text and RECENTLY_RENDERED.get(text) is None}
+    cache = caches["default"]
+    stored = cache.get_many(list(keys.values())) if keys else {}
+    for text, key in keys.items():
+        if key in stored:
+            RECENTLY_RENDERED.put(text, stored[key])
+    fresh = {keys[text]: _rendered(text) for text in keys if keys[text] not in stored}
+    if fresh:
+        cache.set_many(fresh, timeout=RENDERED_CACHE_SECONDS)
+    # nh3 sanitised every entry, in this process or another one running this code (same cache version)
+    return [render_markdown(text) for text in texts]
 
 
 def highlight_css() -> str:

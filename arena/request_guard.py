@@ -15,9 +15,10 @@ from collections.abc import Callable
 from urllib.parse import unquote_to_bytes
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.template.loader import render_to_string
+from django.http import HttpRequest, HttpResponse
 
+from arena.error_responses import error_response
+from arena.errors import Invalid, TooLarge
 from arena.services.files import (
     JsonTooDeep,
     json_loads_bounded,
@@ -135,21 +136,9 @@ class RequestTextGuardMiddleware:
         return self.get_response(request)
 
 
-def _is_api(request: HttpRequest) -> bool:
-    return request.META.get("PATH_INFO", "").startswith("/api/")
-
-
 def _bad_request(request: HttpRequest, message: str, field: str) -> HttpResponse:
-    message = message[0].upper() + message[1:]
-    if _is_api(request):
-        return JsonResponse({"error": message, "field": field}, status=400)
-    html = render_to_string("arena/bad_request.html", {"message": message, "status": 400})
-    return HttpResponse(html, status=400)
+    return error_response(request, Invalid(message[0].upper() + message[1:], field=field))
 
 
 def _too_big(request: HttpRequest) -> HttpResponse:
-    message = upload_limit_message()
-    if _is_api(request):
-        return JsonResponse({"error": message, "field": None}, status=413)
-    html = render_to_string("arena/bad_request.html", {"message": message, "status": 413})
-    return HttpResponse(html, status=413)
+    return error_response(request, TooLarge(upload_limit_message()))

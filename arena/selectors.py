@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.db.models import Count, QuerySet
-from django.http import Http404
 
+from arena.errors import NotFound
 from arena.models import Contender
+from arena.staff import is_staff
 
 
 def contenders_public() -> QuerySet[Contender]:
@@ -19,21 +20,21 @@ def contenders_of(user) -> QuerySet[Contender]:
 
 
 def can_manage(user, contender: Contender) -> bool:
-    return user.is_authenticated and (user.is_staff or contender.submitted_by_id == user.pk)
+    return is_staff(user) or (user.is_authenticated and contender.submitted_by_id == user.pk)
 
 
 def contender_visible_or_404(user, slug: str) -> Contender:
     """Approved contenders are public; others only to their submitter and staff (404 to anyone else)."""
     contender = Contender.objects.filter(slug=slug).first()
     if contender is None or not (contender.is_public or can_manage(user, contender)):
-        raise Http404("No such contender.")
+        raise NotFound("No such contender.")
     return contender
 
 
 def contender_managed_or_404(user, slug: str) -> Contender:
     contender = Contender.objects.filter(slug=slug).first()
     if contender is None or not can_manage(user, contender):
-        raise Http404("No such contender.")
+        raise NotFound("No such contender.")
     return contender
 
 

@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Domain errors (arena.errors) a page view raises become the error page with their status.
+    "arena.error_responses.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "arena.urls"
@@ -253,6 +255,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Queues: "celery" for arena housekeeping, "judge" for LLM calls (I/O-bound; run it on a threads/gevent pool
 # with enough concurrency for every judge config's limit), "ratings" for leaderboard fits (CPU-bound).
 ARENA_QUEUES = ["celery", "judge", "ratings"]
+# Create the Celery app when Django starts (arena/apps.py); the file-only settings turn it off.
+ARENA_CELERY_APP = True
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # The recovery sweep goes to the housekeeping queue, so a long judge queue never delays it.
 CELERY_TASK_ROUTES = {
@@ -319,6 +323,8 @@ ARENA_VOTE_OPEN_MINUTES = env_int("ARENA_VOTE_OPEN_MINUTES", 30, minimum=1)
 ARENA_VOTE_PAIR_RECOUNT_SECONDS = env_int("ARENA_VOTE_PAIR_RECOUNT_SECONDS", 3600, minimum=1)
 # Seconds after a vote during which its voter may undo it (the verdicts are withdrawn, the battle served again).
 ARENA_VOTE_UNDO_SECONDS = env_int("ARENA_VOTE_UNDO_SECONDS", 30, minimum=0)
+# Prefix of the vote rate-limit counters in the cache (tests give each run its own).
+ARENA_VOTE_RATE_NAMESPACE = "rl"
 
 # --- Integrity and security (arena.services.endpoints, arena.services.identity_leaks, arena.throttling) ---
 # Names of the environment variables staff may choose as the key sent to a contender's endpoint; submitters
@@ -401,6 +407,8 @@ LEADERBOARD_MIN_VERDICTS = env_int("LEADERBOARD_MIN_VERDICTS", 10, minimum=1)
 # Style-controlled ratings beside the raw ones; their intervals cost a full refit per round (0: none).
 LEADERBOARD_STYLE_CONTROL = env_bool("LEADERBOARD_STYLE_CONTROL", True)
 LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS = env_int("LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS", 0, minimum=0)
+# Style control is fitted only with at least this many battles per parameter it estimates (fewer: raw only).
+LEADERBOARD_STYLE_BATTLES_PER_PARAMETER = 10
 # Judge and jury boards calibrated by people (prediction-powered inference): battles both must have judged
 # before a calibrated rating is shown, and the bootstrap rounds of its interval.
 LEADERBOARD_CALIBRATION_MIN_LABELLED = env_int("LEADERBOARD_CALIBRATION_MIN_LABELLED", 30, minimum=1)
@@ -422,9 +430,6 @@ LEADERBOARD_MIN_VOTES = env_int("LEADERBOARD_MIN_VOTES", 300, minimum=1)
 ARENA_MIN_COVERAGE = env_int("ARENA_MIN_COVERAGE", 100, minimum=0)
 if ARENA_MIN_COVERAGE > 100:
     raise ImproperlyConfigured(f"ARENA_MIN_COVERAGE={ARENA_MIN_COVERAGE} is a percentage: 0 to 100.")
-
-# Management commands `make demo` runs after loading the demo arena, in order (each app adds its own).
-ARENA_DEMO_HOOKS: list[str] = ["demo_votes"]
 
 # --- Live battles (live app, /arena/) --------------------------------------------------------------------
 # Who may battle follows ARENA_ANONYMOUS_VOTING: signed-in people only, unless it is on.
@@ -506,10 +511,6 @@ CELERY_BEAT_SCHEDULE["judges-juries"] = {
 # so each judge call paid for a new PostgreSQL connection (a backend fork). With it, worker threads keep
 # their connection; judges/tasks.py still drops unusable or expired ones (DB_CONN_MAX_AGE) after each task.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=1)
-ARENA_DEMO_HOOKS.append(
-    "demo_campaign"
-)  # after demo_votes: the demo shows people's votes and a finished campaign
-ARENA_DEMO_HOOKS.append("demo_jury")  # after demo_campaign: a jury of the demo's two judges
 
 LOGGING = {
     "version": 1,
@@ -517,7 +518,3 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
-
-# Keep this the last line: the leaderboard hook must run after every demo hook that writes verdicts, so that
-# `make demo` opens on leaderboards for people and judges (computed synchronously, no worker needed).
-ARENA_DEMO_HOOKS.append("recompute_leaderboards")

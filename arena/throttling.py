@@ -9,7 +9,7 @@
 - Verification mails: at most ARENA_VERIFICATION_MAILS_PER_HOUR per account per clock hour (each one mails an
   address the account chose: unthrottled, the form would mail anyone, any number of times).
 
-A refusal is a `Throttled` (message + seconds to wait); views answer it with 429 and Retry-After. When the
+A refusal is a `ThrottleRefusal` (message + seconds to wait); views answer it with 429 and Retry-After. When the
 cache is unreachable the throttle lets requests through (logged): a Redis outage must not lock everyone out.
 """
 
@@ -29,7 +29,7 @@ HOUR = 3600
 
 
 @dataclass(frozen=True)
-class Throttled:
+class ThrottleRefusal:
     message: str
     retry_after: int
 
@@ -67,13 +67,13 @@ def _guarded(default):
 
 
 @_guarded(None)
-def signup_check(*, ip: str) -> Throttled | None:
+def signup_check(*, ip: str) -> ThrottleRefusal | None:
     """Refuse a sign-up from `ip` when this hour's budget is spent (counting is `signup_count`)."""
     window = int(time.time() // HOUR)
     used = caches["default"].get(_key("signup", ip, str(window)), 0)
     if used >= settings.ARENA_SIGNUP_PER_HOUR_IP:
         wait = HOUR - int(time.time()) % HOUR
-        return Throttled(
+        return ThrottleRefusal(
             f"Too many accounts created from your network address: at most "
             f"{settings.ARENA_SIGNUP_PER_HOUR_IP} an hour. Try again in {_minutes(wait)}.",
             wait,
@@ -82,13 +82,13 @@ def signup_check(*, ip: str) -> Throttled | None:
 
 
 @_guarded(None)
-def verification_mail_take(*, user_id: int) -> Throttled | None:
+def verification_mail_take(*, user_id: int) -> ThrottleRefusal | None:
     """Count one verification mail for the account, or refuse it when this hour's budget is spent."""
     window = int(time.time() // HOUR)
     used = _incr(_key("verify-mail", str(user_id), str(window)), HOUR + 60)
     if used > settings.ARENA_VERIFICATION_MAILS_PER_HOUR:
         wait = HOUR - int(time.time()) % HOUR
-        return Throttled(
+        return ThrottleRefusal(
             f"Too many confirmation mails for this account: at most {settings.ARENA_VERIFICATION_MAILS_PER_HOUR} "
             f"an hour. Try again in {_minutes(wait)}.",
             wait,
@@ -108,18 +108,18 @@ def _lock_left(key: str) -> int:
 
 
 @_guarded(None)
-def signin_check(*, username: str, ip: str) -> Throttled | None:
+def signin_check(*, username: str, ip: str) -> ThrottleRefusal | None:
     """Refuse a sign-in attempt while the username or the address is locked out."""
     account = _lock_left(_key("signin-lock", username.strip().lower()))
     if account:
-        return Throttled(
+        return ThrottleRefusal(
             f"Too many failed sign-ins for this account: it is locked for {_minutes(account)}. "
             "Wait, then try again (or reset the password).",
             account,
         )
     address = _lock_left(_key("signin-lock-ip", ip))
     if address:
-        return Throttled(
+        return ThrottleRefusal(
             f"Too many failed sign-ins from your network address: try again in {_minutes(address)}.", address
         )
     return None

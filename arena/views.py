@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from arena import selectors
 from arena.blindness import may_see_blind
-from arena.errors import InputError
+from arena.errors import DomainError
 from arena.forms import ApiTokenForm, ContenderForm, OutputUploadForm
 from arena.home import activity_recent, scope_get, tasks_open
 from arena.services.contenders import contender_register
@@ -23,6 +23,7 @@ from arena.services.output_export import CONTENT_TYPES, output_chunks, output_fo
 from arena.services.outputs import output_counts_by_set, outputs_import
 from arena.services.prompt_sets import contender_coverage
 from arena.services.tokens import token_issue, token_revoke
+from arena.staff import is_staff
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -51,7 +52,7 @@ def contender_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "output_sets": output_counts_by_set(contender=contender),
         "n_outputs": contender.outputs.count(),
         # Staff review answers that name a model or vendor: they are never served to people.
-        "identity_leaks": selectors.identity_leaks_of(contender) if request.user.is_staff else None,
+        "identity_leaks": selectors.identity_leaks_of(contender) if is_staff(request.user) else None,
     }
     return render(request, "arena/contender_detail.html", context)
 
@@ -60,12 +61,8 @@ def contender_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def contender_outputs_export(request: HttpRequest, slug: str) -> HttpResponse | StreamingHttpResponse:
     """The contender's outputs as a download (``format`` alpaca_eval or jsonl, optional ``prompt_set``)."""
     contender = selectors.contender_visible_or_404(request.user, slug)
-    try:
-        fmt, prompt_set = output_format_parse(request.GET)
-        sees_blind = outputs_see_blind(request.user, contender)
-        return outputs_download(contender, fmt, prompt_set, sees_blind=sees_blind)
-    except InputError as error:
-        return render(request, "arena/error.html", {"message": error.message}, status=error.status)
+    fmt, prompt_set = output_format_parse(request.GET)
+    return outputs_download(contender, fmt, prompt_set, sees_blind=outputs_see_blind(request.user, contender))
 
 
 def outputs_see_blind(user, contender) -> bool:
@@ -94,7 +91,7 @@ def contender_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             contender = contender_register(submitted_by=request.user, **form.cleaned_data)
-        except InputError as exc:
+        except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             messages.success(
@@ -120,7 +117,7 @@ def contender_upload(request: HttpRequest, slug: str) -> HttpResponse:
                 filename=upload.name,
                 fmt=form.cleaned_data["format"] or None,
             )
-        except InputError as exc:
+        except DomainError as exc:
             for line in exc.message.splitlines():  # a summary, then one problem a line
                 form.add_error(None, line)
         else:
@@ -151,11 +148,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        changed = token_revoke(user=request.user, token_id=pk)
-    except InputError:
-        raise Http404("No such token.") from None
-    if changed:
+    if token_revoke(user=request.user, token_id=pk):
         messages.success(request, "The token is revoked: requests using it now get 401.")
     return redirect("arena:api-tokens")
 

@@ -76,6 +76,23 @@ def start_stub(latency: float) -> tuple[subprocess.Popen, str]:
     return proc, line.split(" ", 1)[1]
 
 
+def check_connections(needed: int) -> None:
+    """Refuse to start when the workers' connections would not fit in PostgreSQL's `max_connections`: a
+    refused connection fails its task, and without beat's sweep (not run here) the campaign never ends."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('max_connections')::int, (SELECT count(*) FROM pg_stat_activity)"
+        )
+        limit, used = cursor.fetchone()
+    if needed > limit - used - 3:  # the superuser reserve
+        raise SystemExit(
+            f"the workers need {needed} PostgreSQL connections but only {limit - used - 3} of max_connections="
+            f"{limit} are free ({used} in use): raise max_connections, or use fewer --workers/--threads"
+        )
+
+
 def start_workers(n: int, threads: int) -> list[subprocess.Popen]:
     procs = []
     for i in range(n):
@@ -168,6 +185,7 @@ def run(args: argparse.Namespace) -> None:
         )
         # More threads than the limit: a thread also loads, stores and settles outside its call.
         threads = args.threads or max(1, (3 * args.concurrency) // (2 * args.workers))
+        check_connections(args.workers * (threads + 1))  # a connection per thread, and the lease keeper's
         workers = start_workers(args.workers, threads)
         wait_for_workers(args.workers)
         warm_up(warmup_set, contenders)
@@ -318,10 +336,13 @@ def purge_redis(url: str, prefix: str) -> None:
 
 
 def main() -> None:
-    args = parse_args()
+    in_scratch_services(run, parse_args(), prefix=f"bench{os.getpid()}:")
+
+
+def in_scratch_services(run, args: argparse.Namespace, *, prefix: str) -> None:
+    """`run(args)` with Django set up on a scratch database and a scratch Redis prefix, both dropped after."""
     server_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
-    prefix = f"bench{os.getpid()}:"
     _, scratch_url = scratch_database(server_url)
     os.environ.update(
         DATABASE_URL=scratch_url, CELERY_BROKER_URL=redis_url, REDIS_URL=redis_url, ARENA_REDIS_PREFIX=prefix,

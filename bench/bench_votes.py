@@ -85,6 +85,15 @@ def report_cpu(cpu: tuple[float, float], votes: int, load: float) -> None:
     print(f"  capacity if idle       ≈ {1000 * cores / (app_ms + db_ms):.0f} votes/s on {cores} CPUs")
 
 
+def report_round_trip_cpu(cpu: tuple[float, float], round_trips: int) -> None:
+    app_ms, db_ms = (1000 * seconds / max(round_trips, 1) for seconds in cpu)
+    cores = os.cpu_count() or 1
+    print(
+        f"  CPU per round trip     {app_ms:.2f} ms gunicorn + {db_ms:.2f} ms PostgreSQL   "
+        f"(capacity if idle ≈ {1000 * cores / (app_ms + db_ms):.0f} round trips/s on {cores} CPUs)"
+    )
+
+
 def report_round_trips(serve: Tally, vote: Tally) -> None:
     print(
         f"Serve + vote round trips (htmx fragment with rendered Markdown, then the vote), {len(serve.latencies_ms)} loads"
@@ -123,6 +132,13 @@ def main() -> int:
     )
     parser.add_argument("--round-trip-seconds", type=float, default=8.0)
     parser.add_argument("--round-trip-clients", type=int, default=16)
+    parser.add_argument(
+        "--round-trip-warmup",
+        type=float,
+        default=0.0,
+        help="seconds of round trips by other browsers before (b) is measured (0: none, as the bench always did); "
+        "fills the shared rendered-answer cache as a running arena has it",
+    )
     args = parser.parse_args()
 
     scratch = Scratch(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
@@ -143,6 +159,7 @@ def main() -> int:
         warm = seed_people("warm", 400)
         measured = seed_people("voter", args.votes)
         browsing = seed_people("browser", args.round_trip_clients)
+        warm_browsing = seed_people("warm-browser", args.round_trip_clients) if args.round_trip_warmup else []
         serve_directly(task, battles, warm + measured)
         from django.db import connection
 
@@ -167,11 +184,20 @@ def main() -> int:
             _stored_votes() - before,
         )
         report_cpu(cpu, tally.accepted, load_before)
+        if warm_browsing:
+            asyncio.run(
+                round_trip_phase(port, [p for _, p in warm_browsing], args.round_trip_warmup, task.slug)
+            )
+        db_pids = postgres_backends(scratch.name)  # gunicorn may have opened more connections meanwhile
+        cpu_before = (cpu_seconds(app_pids), cpu_seconds(db_pids))
         serve, vote = asyncio.run(
             round_trip_phase(port, [p for _, p in browsing], args.round_trip_seconds, task.slug)
         )
+        cpu = (cpu_seconds(app_pids) - cpu_before[0], cpu_seconds(db_pids) - cpu_before[1])
         print()
         report_round_trips(serve, vote)
+        report_round_trip_cpu(cpu, vote.accepted)
+        print(f"  load average now       {os.getloadavg()[0]:.1f}")
         # A missed target is reported (MISS above), not an error: scripts/bench.sh fails only on crashes.
         return 0
     finally:

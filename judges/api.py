@@ -9,7 +9,8 @@ from ninja import Router, Schema, Status
 
 from arena.api.auth import token_auth
 from arena.api.errors import ErrorOut
-from arena.errors import InputError
+from arena.errors import Invalid
+from arena.staff import staff_check
 from judges import selectors
 from judges.models import Campaign
 from judges.services.campaigns import CampaignSpec, campaign_estimate, campaign_start
@@ -55,8 +56,7 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: Error
 
 
 def _staff(request) -> None:
-    if not request.auth.is_staff:
-        raise InputError("Judge campaigns are for staff; this token's user is not staff.", status=403)
+    staff_check(request.auth, refusal="Judge campaigns are for staff; this token's user is not staff.")
 
 
 def _campaign_out(campaign: Campaign) -> dict:
@@ -74,7 +74,7 @@ def _spec(payload: CampaignIn) -> CampaignSpec:
 
 def _check_kind(kind: str) -> None:
     if kind not in Campaign.Kind.values:
-        raise InputError(f"Unknown campaign kind {kind!r}; use judge or generate.", field="kind")
+        raise Invalid(f"Unknown campaign kind {kind!r}; use judge or generate.", field="kind")
 
 
 @router.get("/configs", response={200: list[ConfigOut], **ERRORS}, summary="Judge configs")

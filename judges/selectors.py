@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.http import Http404
 
+from arena.errors import NotFound
 from judges.models import Campaign, JudgeConfig, Judgment
 
 
@@ -15,7 +15,7 @@ def campaigns_recent(limit: int = 100) -> QuerySet[Campaign]:
 def campaign_get_or_404(pk: int) -> Campaign:
     campaign = Campaign.objects.select_related("prompt_set", "baseline").filter(pk=pk).first()
     if campaign is None:
-        raise Http404(f"No campaign #{pk}.")
+        raise NotFound(f"No campaign #{pk}.")
     return campaign
 
 
@@ -26,7 +26,7 @@ def judge_configs_all() -> QuerySet[JudgeConfig]:
 def judge_config_get_or_404(slug: str) -> JudgeConfig:
     config = judge_configs_all().filter(slug=slug).first()
     if config is None:
-        raise Http404(f"No judge config {slug!r}.")
+        raise NotFound(f"No judge config {slug!r}.")
     return config
 
 

@@ -6,17 +6,14 @@ The campaign page and its progress fragment are one view and one template: an ht
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from arena.errors import InputError
+from arena.errors import DomainError
 from arena.htmx_request import HtmxHttpRequest
+from arena.staff import staff_required
 from judges import selectors
 from judges.forms import CampaignForm, JudgeConfigForm
 from judges.models import Campaign, WorkStatus
@@ -30,23 +27,15 @@ DETAIL = "judges/campaign_detail.html"
 ACTIONS = {"pause": campaign_pause, "resume": campaign_resume, "cancel": campaign_cancel}
 
 
-def staff_required(view):
-    @wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_staff:
-            raise PermissionDenied("Judge campaigns are for staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
+staff_only = staff_required("Judge campaigns are for staff.")
 
 
-@staff_required
+@staff_only
 def campaign_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "judges/campaign_list.html", {"campaigns": selectors.campaigns_recent()})
 
 
-@staff_required
+@staff_only
 @require_http_methods(["GET", "POST"])
 def campaign_new(request: HtmxHttpRequest) -> HttpResponse:
     form = CampaignForm(request.POST or None)
@@ -58,7 +47,7 @@ def campaign_new(request: HtmxHttpRequest) -> HttpResponse:
                 messages.success(request, f"Campaign #{campaign.pk} started.")
                 return redirect("judges:campaign-detail", pk=campaign.pk)
             estimate = _estimate(form)
-        except InputError as exc:
+        except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     status = 400 if form.errors else 200
     return render(request, "judges/campaign_form.html", {"form": form, "estimate": estimate}, status=status)
@@ -93,7 +82,7 @@ def _start(form: CampaignForm, user) -> Campaign:
     return campaign_start(spec=spec, created_by=user)
 
 
-@staff_required
+@staff_only
 def campaign_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     campaign = selectors.campaign_get_or_404(pk)
     context = {"campaign": campaign, "progress": campaign_progress(campaign=campaign)}
@@ -104,7 +93,7 @@ def campaign_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, DETAIL, context)
 
 
-@staff_required
+@staff_only
 @require_POST
 def campaign_action(request: HtmxHttpRequest, pk: int, action: str) -> HttpResponse:
     campaign = selectors.campaign_get_or_404(pk)
@@ -121,19 +110,19 @@ def campaign_action(request: HtmxHttpRequest, pk: int, action: str) -> HttpRespo
     return redirect("judges:campaign-detail", pk=campaign.pk)
 
 
-@staff_required
+@staff_only
 def config_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "judges/config_list.html", {"configs": selectors.judge_configs_all()})
 
 
-@staff_required
+@staff_only
 @require_http_methods(["GET", "POST"])
 def config_new(request: HtmxHttpRequest) -> HttpResponse:
     form = JudgeConfigForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             config = judge_config_create(slug=form.cleaned_data["slug"], data=form.to_data())
-        except InputError as exc:
+        except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             messages.success(request, f"Judge config {config.slug} created (version 1).")
@@ -141,7 +130,7 @@ def config_new(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "judges/config_form.html", {"form": form}, status=400 if form.errors else 200)
 
 
-@staff_required
+@staff_only
 @require_http_methods(["GET", "POST"])
 def config_edit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     config = selectors.judge_config_get_or_404(slug)
@@ -151,7 +140,7 @@ def config_edit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         before = config.current_version_id
         try:
             version = judge_config_update(config=config, data=form.to_data())
-        except InputError as exc:
+        except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             note = (

@@ -10,11 +10,11 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import HttpError
 
 from arena.api.auth import token_auth, user_of
 from arena.api.errors import ErrorOut
 from arena.blindness import may_see_blind
+from arena.staff import staff_check
 from leaderboard import selectors
 from leaderboard.board_query import board_query_parse
 from leaderboard.services.battle_export import battle_export_parse
@@ -276,8 +276,7 @@ class RecomputeOut(Schema):
 def recompute(request: HttpRequest):
     """Queue a recompute of every leaderboard, coalesced with any running or queued one. `status` is
     "queued", "pending" (one is already queued) or "joined" (the running one will run once more)."""
-    if not request.auth.is_staff:
-        raise HttpError(403, "Only staff can recompute the leaderboards.")
+    staff_check(request.auth, refusal="Only staff can recompute the leaderboards.")
     return Status(202, {"status": recompute_request(trigger="api")})
 
 

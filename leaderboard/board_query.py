@@ -1,6 +1,6 @@
 """What a leaderboard request asks for, read and checked from the query string (pages, exports and API alike).
 
-Every bad value is an `InputError` naming the parameter, the value and the choices (400), except a run that
+Every bad value is an `Invalid` naming the parameter, the value and the choices (400), except a run that
 does not exist (404). Values that are valid but have no data (a source with no verdicts yet on a dimension)
 are not errors: the page says there is nothing to show.
 """
@@ -12,9 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from django.http import Http404
-
-from arena.errors import InputError
+from arena.errors import Invalid, NotFound
 from arena.models import Contender, Dimension, Prompt, Source
 from leaderboard.models import ALL_CATEGORIES, JUDGES_KEY, RecomputeRun, Snapshot
 
@@ -109,10 +107,10 @@ def _run(value) -> tuple[RecomputeRun | None, bool]:
     try:
         run_id = int(value)
     except (TypeError, ValueError):
-        raise InputError(f"run must be a run number, e.g. run=12, not {value!r}.", field="run") from None
+        raise Invalid(f"run must be a run number, e.g. run=12, not {value!r}.", field="run") from None
     run = runs_finished().filter(pk=run_id).first()
     if run is None:
-        raise Http404(f"No finished leaderboard run #{run_id}; leave run out for the latest one.")
+        raise NotFound(f"No finished leaderboard run #{run_id}; leave run out for the latest one.")
     return run, True
 
 
@@ -122,12 +120,12 @@ def _since(value: str | None, run: RecomputeRun | None) -> datetime.date | None:
     try:
         day = datetime.date.fromisoformat(value)
     except (TypeError, ValueError):
-        raise InputError(
+        raise Invalid(
             f"since must be a date written YYYY-MM-DD, e.g. since=2026-01-31, not {value!r}.", field="since"
         ) from None
     if run is not None and _run_on_or_before(day, run) is None:
         oldest = runs_finished().last()
-        raise InputError(
+        raise Invalid(
             f"No earlier leaderboard run finished on or before {day.isoformat()} (the oldest kept run is from "
             f"{oldest.finished:%Y-%m-%d}); choose a later date, or leave since out to compare with the "
             "previous run.",
@@ -154,14 +152,14 @@ def run_baseline(query: BoardQuery) -> RecomputeRun | None:
 def _dimension(slug: str | None) -> Dimension:
     dimensions = list(Dimension.objects.all())
     if not dimensions:
-        raise InputError("No dimensions are defined; run the migrations first.", status=404)
+        raise NotFound("No dimensions are defined; run the migrations first.")
     if slug is None:
         active = [d for d in dimensions if d.is_active] or dimensions
         return next((d for d in active if d.slug == DEFAULT_DIMENSION), active[0])
     found = next((d for d in dimensions if d.slug == slug), None)
     if found is None:
         choices = ", ".join(d.slug for d in dimensions if d.is_active)
-        raise InputError(f"Unknown dimension {slug!r}: choose one of {choices}.", field="dimension")
+        raise Invalid(f"Unknown dimension {slug!r}: choose one of {choices}.", field="dimension")
     return found
 
 
@@ -170,7 +168,7 @@ def _category(name: str) -> str:
         return name
     known = sorted(set(Prompt.objects.exclude(category="").values_list("category", flat=True)))
     choices = ", ".join(known) if known else "none exist yet"
-    raise InputError(
+    raise Invalid(
         f"Unknown category {name!r}: leave it empty for all categories, or choose one of: {choices}.",
         field="category",
     )
@@ -182,7 +180,7 @@ def _source(key: str | None, run: RecomputeRun | None) -> str:
     if key == JUDGES_KEY or Source.objects.filter(key=key).exists():
         return key
     known = ", ".join([JUDGES_KEY, *Source.objects.exclude(key=JUDGES_KEY).values_list("key", flat=True)])
-    raise InputError(f"Unknown source {key!r}: choose one of {known}.", field="source")
+    raise Invalid(f"Unknown source {key!r}: choose one of {known}.", field="source")
 
 
 def _default_source(run: RecomputeRun | None) -> str:
@@ -209,13 +207,13 @@ def _min_votes(value) -> int:
     except (TypeError, ValueError):
         number = None
     if number is None or number < 0:
-        raise InputError(f"min_votes must be a whole number, 0 or more, not {value!r}.", field="min_votes")
+        raise Invalid(f"min_votes must be a whole number, 0 or more, not {value!r}.", field="min_votes")
     return number
 
 
 def _sort(value: str) -> str:
     if value.lstrip("-") not in SORT_KEYS or value.startswith("--"):
-        raise InputError(
+        raise Invalid(
             f"Unknown sort {value!r}: use one of {', '.join(SORT_KEYS)}, with a leading '-' for descending.",
             field="sort",
         )
@@ -224,9 +222,7 @@ def _sort(value: str) -> str:
 
 def _profile(slugs: list[str]) -> tuple[str, ...]:
     if len(slugs) > MAX_PROFILE:
-        raise InputError(
-            f"profile takes at most {MAX_PROFILE} contenders, got {len(slugs)}.", field="profile"
-        )
+        raise Invalid(f"profile takes at most {MAX_PROFILE} contenders, got {len(slugs)}.", field="profile")
     approved = set(
         Contender.objects.filter(slug__in=slugs, status=Contender.Status.APPROVED).values_list(
             "slug", flat=True
@@ -234,5 +230,5 @@ def _profile(slugs: list[str]) -> tuple[str, ...]:
     )
     unknown = [slug for slug in slugs if slug not in approved]
     if unknown:
-        raise InputError(f"Unknown contender {unknown[0]!r} in profile.", field="profile")
+        raise Invalid(f"Unknown contender {unknown[0]!r} in profile.", field="profile")
     return tuple(dict.fromkeys(slugs))

@@ -7,16 +7,14 @@ contender), never a 500.
 
 from __future__ import annotations
 
-import functools
 import json
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,7 +23,9 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from arena.blindness import may_see_blind
-from arena.errors import InputError
+from arena.error_responses import status_for
+from arena.errors import DomainError
+from arena.staff import staff_required
 from leaderboard import charts, selectors
 from leaderboard.board_query import board_query_parse, runs_finished
 from leaderboard.models import RecomputeRun
@@ -55,32 +55,7 @@ REQUEST_MESSAGES = {
 POLL_SECONDS = 2
 
 
-def _input_errors_as_pages(view):
-    """Render an `InputError` or `Http404` as the error page with its status and message."""
-
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except InputError as error:
-            return _error(request, error.message, error.status)
-        except Http404 as error:
-            return _error(request, str(error) or "Not found.", 404)
-
-    return wrapper
-
-
-def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    """The error page; to htmx (a filter or the profile picker changed the board) only the board's place,
-    holding the message and a way back, which static/js/leaderboard.js lets htmx swap in despite the 4xx."""
-    template = (
-        "leaderboard/error.html#board-error" if getattr(request, "htmx", False) else "leaderboard/error.html"
-    )
-    return render(request, template, {"message": message}, status=status)
-
-
 @require_GET
-@_input_errors_as_pages
 def index(request: HtmxHttpRequest) -> HttpResponse:
     board = selectors.board_get(board_query_parse(request.GET))
     template = "leaderboard/index.html#table" if request.htmx else "leaderboard/index.html"
@@ -164,10 +139,9 @@ def _profile_chart(board: selectors.Board, profile: tuple[str, ...]) -> dict:
 
 
 @require_POST
+@staff_required("Only staff can recompute the leaderboards.")
 def recompute(request: HtmxHttpRequest) -> HttpResponse:
     """Staff only: ask the workers for a recompute (coalesced with any running or queued one)."""
-    if not request.user.is_staff:
-        raise PermissionDenied("Only staff can recompute the leaderboards.")
     outcome = recompute_request(trigger="staff")
     if request.htmx:
         shown = runs_finished().first()
@@ -240,7 +214,6 @@ def about(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@_input_errors_as_pages
 def export_csv(request: HttpRequest) -> HttpResponse:
     board = selectors.board_get(board_query_parse(request.GET))
     response = HttpResponse(board_csv(board), content_type="text/csv; charset=utf-8")
@@ -249,7 +222,6 @@ def export_csv(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@_input_errors_as_pages
 def export_json(request: HttpRequest) -> HttpResponse:
     board = selectors.board_get(board_query_parse(request.GET))
     body = json.dumps(board_payload(board), cls=DjangoJSONEncoder, indent=2)
@@ -259,7 +231,6 @@ def export_json(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@_input_errors_as_pages
 def contender(request: HttpRequest, slug: str) -> HttpResponse:
     contender = selectors.contender_public_or_404(slug)
     query = board_query_parse(request.GET)
@@ -288,7 +259,6 @@ def _history_chart(query, contender) -> dict | None:
 
 
 @require_GET
-@_input_errors_as_pages
 def compare(request: HttpRequest) -> HttpResponse:
     """Two contenders side by side, named by `a` and `b` or by two `pick` values (the leaderboard's tick
     boxes). Without any, a picker; with a wrong choice, the picker again with what was wrong."""
@@ -304,10 +274,8 @@ def compare(request: HttpRequest) -> HttpResponse:
         first_slug, second_slug = picked
     try:
         first, second = selectors.contender_pair_or_error(first_slug, second_slug)
-    except InputError as error:
-        return _compare_picker(request, query, error.message, error.status, [first_slug, second_slug])
-    except Http404 as error:
-        return _compare_picker(request, query, str(error), 404, [first_slug, second_slug])
+    except DomainError as error:
+        return _compare_picker(request, query, error.message, status_for(error), [first_slug, second_slug])
     context = {
         "query": query,
         "first": first,
@@ -335,7 +303,6 @@ def _compare_picker(request, query, message: str, status: int, chosen=()) -> Htt
 
 
 @require_GET
-@_input_errors_as_pages
 def battles_export(request: HttpRequest) -> StreamingHttpResponse:
     """The raw verdicts (``format``, repeated ``source`` / ``dimension``, ``since``), streamed as a download."""
     export = battle_export_parse(request.GET, lists=_lists(request.GET, "source", "dimension"))

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from live.models import ModerationRecord
 
 
@@ -47,7 +47,7 @@ def _load(path: str) -> Hook:
 
 
 def message_moderate(*, text: str, voter_key: str) -> None:
-    """Record the hook's decision on `text`; raise InputError (400) when it refuses. Call outside any
+    """Record the hook's decision on `text`; raise `Invalid` when it refuses. Call outside any
     transaction that a refusal would roll back: the record of a refused message must stay."""
     path = settings.ARENA_LIVE_MODERATION
     decision = _load(path)(text, voter_key=voter_key)
@@ -56,7 +56,7 @@ def message_moderate(*, text: str, voter_key: str) -> None:
     )
     if not decision.allowed:
         reason = decision.reason.strip() or "it breaks this arena's rules"
-        raise InputError(
+        raise Invalid(
             f"This message was refused by the arena's moderation: {reason}. Rephrase it and send it again.",
             field="prompt",
         )

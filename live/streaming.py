@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from arena.errors import InputError
+from arena.errors import DomainError
 from arena.models import Contender
 from arena.rendering import render_markdown
 from arena.services.endpoints import endpoint_key_name_check, endpoint_url_check
@@ -78,7 +78,7 @@ def _side_call(side: str, contender: Contender, turns: list[str], replies: list[
         api_key = api_key_resolve(
             env_name=contender.endpoint_api_key_env, owner=f"contender {contender.slug!r}"
         )
-    except InputError as exc:
+    except DomainError as exc:
         return SideCall(side, None, f"contender {contender.slug!r}: {exc.message}")
     except ProviderError as exc:
         return SideCall(side, None, exc.message)

@@ -15,7 +15,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from arena.errors import InputError
+from arena.error_responses import error_headers, status_for
+from arena.errors import DomainError, Forbidden
 from arena.rendering import render_markdown
 from arena.voting.ballots import CHOICES, ballot_from_post
 from arena.voting.identity import Voter, voter_for_request
@@ -45,7 +46,7 @@ def _limits() -> dict:
 def _voter(request: HttpRequest, *, create: bool) -> Voter | None:
     try:
         return voter_for_request(request, create=create)
-    except InputError:
+    except DomainError:
         return None
 
 
@@ -56,11 +57,13 @@ def page(request: HttpRequest) -> HttpResponse:
     return render(request, PAGE, {"may_battle": may_battle, "limits": _limits()})
 
 
-def _error_page(request: HttpRequest, exc: InputError, **context) -> HttpResponse:
+def _error_page(request: HttpRequest, exc: DomainError, **context) -> HttpResponse:
+    """The refusal inside the live page itself (the prompt box keeps what was typed), with the status and
+    headers of arena.error_responses."""
     context = {"may_battle": True, "limits": _limits(), "error": exc.message, **context}
-    response = render(request, PAGE, context, status=exc.status)
-    if exc.status == 429:
-        response["Retry-After"] = "3600"
+    response = render(request, PAGE, context, status=status_for(exc))
+    for name, value in error_headers(exc).items():
+        response[name] = value
     return response
 
 
@@ -72,7 +75,7 @@ def start(request: HttpRequest) -> HttpResponse:
     text = request.POST.get("prompt", "")
     try:
         battle = live_battle_start(voter=voter, text=text)
-    except InputError as exc:
+    except DomainError as exc:
         return _error_page(request, exc, prompt=text)
     return redirect("live:battle", token=battle.token)
 
@@ -105,9 +108,9 @@ def battle(request: HttpRequest, token: str) -> HttpResponse:
     voter = _voter(request, create=False)
     try:
         if voter is None:
-            raise InputError("Sign in to see your live battles.", status=403)
+            raise Forbidden("Sign in to see your live battles.")
         live = live_battle_of(token=token, voter=voter)
-    except InputError as exc:
+    except DomainError as exc:
         return _error_page(request, exc, may_battle=voter is not None)
     return render(request, PAGE, {"may_battle": True, "limits": _limits(), **_battle_context(live)})
 
@@ -119,8 +122,8 @@ async def stream(request: HttpRequest, token: str) -> HttpResponse | StreamingHt
         return HttpResponse("Use GET for the stream.", status=405, headers={"Allow": "GET"})
     try:
         opened = await sync_to_async(_stream_open)(request, token)
-    except InputError as exc:
-        return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
+    except DomainError as exc:
+        return HttpResponse(exc.message, status=status_for(exc), content_type="text/plain; charset=utf-8")
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     if opened is None:  # nothing waiting (answered, or streaming in another tab): the page reloads
         return StreamingHttpResponse(_nothing_waiting(), content_type="text/event-stream", headers=headers)
@@ -135,7 +138,7 @@ def _stream_open(request: HttpRequest, token: str) -> tuple[LiveBattle, list[Sid
     loop a hand-over, and under load a wait for the thread)."""
     voter = _voter(request, create=False)
     if voter is None:
-        raise InputError("Sign in to stream your live battles.", status=403)
+        raise Forbidden("Sign in to stream your live battles.")
     claimed = live_stream_claim(token=token, voter=voter)
     return None if claimed is None else (claimed, side_calls(claimed))
 
@@ -149,13 +152,13 @@ def _act(request: HttpRequest, token: str, action) -> HttpResponse:
     voter = _voter(request, create=False)
     try:
         if voter is None:
-            raise InputError("Sign in to battle.", status=403)
+            raise Forbidden("Sign in to battle.")
         live = live_battle_of(token=token, voter=voter)
-    except InputError as exc:
+    except DomainError as exc:
         return _error_page(request, exc)
     try:
         action(voter)
-    except InputError as exc:
+    except DomainError as exc:
         live.refresh_from_db()
         return _error_page(request, exc, **_battle_context(live))
     return redirect("live:battle", token=token)

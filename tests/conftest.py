@@ -25,9 +25,6 @@ Services
 
 Tests that read third-party data from ../shared/data mark themselves with `needs_shared_data(...)` from
 tests/support/shared_data.py: without the data they skip, and `-ra` (pytest's addopts) prints why.
-
-Old names, kept only so test modules written in parallel with this vocabulary still run: `user` (alice),
-`other_user` (bob), `staff_user` (staff), `user_client` (alice_client). Don't use them in new tests.
 """
 
 from __future__ import annotations
@@ -152,27 +149,6 @@ def demo_arena(db):
 
     call_command("load_demo")
     return PromptSet.objects.get(slug=PROMPT_SET_SLUG)
-
-
-# Old names (see the module docstring): aliases until the modules written alongside this vocabulary move over.
-@pytest.fixture
-def user(alice):
-    return alice
-
-
-@pytest.fixture
-def other_user(bob):
-    return bob
-
-
-@pytest.fixture
-def staff_user(staff):
-    return staff
-
-
-@pytest.fixture
-def user_client(alice_client):
-    return alice_client
 
 
 @pytest.fixture

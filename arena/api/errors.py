@@ -1,4 +1,8 @@
-"""Map every failure to a JSON 4xx body; a client error must never surface as a 500."""
+"""Map every failure to a JSON 4xx body; a client error must never surface as a 500.
+
+Domain errors get their body and status from `arena.error_responses`, the one mapping; the handlers below add
+the framework's own failures (schema validation, authentication, unparseable bodies, 404, oversize bodies).
+"""
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
@@ -6,7 +10,8 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from arena.api.auth import TokenRefused
-from arena.errors import InputError
+from arena.error_responses import error_body, error_headers, status_for
+from arena.errors import DomainError, NotFound, TooLarge
 from arena.services.files import upload_limit_message
 
 
@@ -28,12 +33,12 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
-    @api.exception_handler(InputError)
-    def input_error(request, exc: InputError):
-        body: dict[str, object] = {"error": exc.message, "field": exc.field}
-        if exc.problems:
-            body["problems"] = exc.problems  # each problem of an uploaded file, one a line of "error" too
-        return api.create_response(request, body, status=exc.status)
+    @api.exception_handler(DomainError)
+    def domain_error(request, exc: DomainError):
+        response = api.create_response(request, error_body(exc), status=status_for(exc))
+        for name, value in error_headers(exc).items():
+            response[name] = value
+        return response
 
     @api.exception_handler(ValidationError)
     def validation_error(request, exc: ValidationError):
@@ -55,9 +60,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(Http404)
     def not_found(request, exc):
-        return api.create_response(request, {"error": str(exc) or "Not found.", "field": None}, status=404)
+        return domain_error(request, NotFound(str(exc) or "Not found."))
 
     @api.exception_handler(RequestDataTooBig)
     def too_big(request, exc):
-        body = {"error": upload_limit_message(), "field": None}
-        return api.create_response(request, body, status=413)
+        return domain_error(request, TooLarge(upload_limit_message()))

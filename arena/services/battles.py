@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Battle, Output, Source
 
 
 def battle_get_or_create(*, output_a: Output, output_b: Output) -> tuple[Battle, bool]:
     """The battle of these two outputs in this order (A shown first); created if missing."""
     if output_a.prompt_id != output_b.prompt_id:
-        raise InputError("A battle needs two outputs on the same prompt.")
+        raise Invalid("A battle needs two outputs on the same prompt.")
     if output_a.contender_id == output_b.contender_id:
-        raise InputError("A battle needs outputs of two different contenders.")
+        raise Invalid("A battle needs outputs of two different contenders.")
     try:
         with transaction.atomic():
             return Battle.objects.get_or_create(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.services.upload_reading import text_value
 
 ROLES = ("system", "user", "assistant")
@@ -28,13 +28,13 @@ class Transcript:
 
 
 def messages_read(record: dict[str, Any], *, filename: str, where: str, with_replies: bool) -> Transcript:
-    """Field `messages` of `record` as a Transcript, or an InputError naming the message that is wrong."""
+    """Field `messages` of `record` as a Transcript, or an `Invalid` naming the message that is wrong."""
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
         got = (
             "missing" if messages is None else "an empty list" if messages == [] else type(messages).__name__
         )
-        raise InputError(
+        raise Invalid(
             f'{filename}, {where}: field \'messages\' must be a list of {{"role", "content"}} objects, got {got}.',
             field="messages",
         )
@@ -47,13 +47,13 @@ def messages_read(record: dict[str, Any], *, filename: str, where: str, with_rep
         number = offset + (2 if system else 1)
         wanted = expected[offset % len(expected)]
         if role != wanted:
-            raise InputError(f"{filename}, {where}: {_order_problem(number, role, wanted, with_replies)}")
+            raise Invalid(f"{filename}, {where}: {_order_problem(number, role, wanted, with_replies)}")
         if not content.strip():
-            raise InputError(f"{filename}, {where}: message {number} ({role}) is empty.", field="messages")
+            raise Invalid(f"{filename}, {where}: message {number} ({role}) is empty.", field="messages")
     if not roles_contents:
-        raise InputError(f"{filename}, {where}: 'messages' holds a system message only; add the user turns.")
+        raise Invalid(f"{filename}, {where}: 'messages' holds a system message only; add the user turns.")
     if with_replies and roles_contents[-1][0] != "assistant":
-        raise InputError(
+        raise Invalid(
             f"{filename}, {where}: the last message is a user turn without the assistant's reply; an outputs "
             "file gives the whole conversation, ending with the assistant's last reply.",
             field="messages",
@@ -82,12 +82,10 @@ def _order_problem(number: int, role: str, wanted: str, with_replies: bool) -> s
 
 def _message(item: Any, number: int, *, filename: str, where: str) -> tuple[str, str]:
     if not isinstance(item, dict):
-        raise InputError(
-            f"{filename}, {where}: message {number} must be an object, got {type(item).__name__}."
-        )
+        raise Invalid(f"{filename}, {where}: message {number} must be an object, got {type(item).__name__}.")
     role = item.get("role")
     if role not in ROLES:
-        raise InputError(
+        raise Invalid(
             f"{filename}, {where}: message {number} has role {role!r}; use one of {', '.join(ROLES)}.",
             field="messages",
         )
@@ -100,7 +98,7 @@ def _content(value: Any, number: int, *, filename: str, where: str) -> str:
         texts = []
         for part in value:
             if not (isinstance(part, dict) and part.get("type") == "text"):
-                raise InputError(
+                raise Invalid(
                     f"{filename}, {where}: {what} has a part that is not text; only text parts can be stored."
                 )
             texts.append(text_value(part.get("text"), filename=filename, where=where, what=what))

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 
-from arena.errors import InputError
+from arena.errors import Invalid, NotFound
 from arena.models import Contender
 from arena.services.endpoints import endpoint_key_name_check, endpoint_url_check
 from arena.services.lengths import lengths_check
@@ -17,7 +17,7 @@ def _check_slug(slug: str) -> None:
     try:
         validate_slug(slug)
     except ValidationError:
-        raise InputError(
+        raise Invalid(
             f"Slug {slug!r} is not valid: use letters, digits, hyphens and underscores only.", field="slug"
         ) from None
 
@@ -26,12 +26,12 @@ def _check_unused(slug: str, name: str) -> None:
     """Slugs and names are unique whatever their case. The message is the same whether the holder is public
     or still pending review, so registering cannot probe for contenders nobody may see yet."""
     if Contender.objects.filter(slug__iexact=slug).exists():
-        raise InputError(
+        raise Invalid(
             f"The slug {slug!r} is not available (slugs are compared ignoring case): choose another slug.",
             field="slug",
         )
     if Contender.objects.filter(name__iexact=name).exists():
-        raise InputError(
+        raise Invalid(
             f"The name {name!r} is not available (names are compared ignoring case): choose another name.",
             field="name",
         )
@@ -57,7 +57,7 @@ def contender_register(
     slug, name, endpoint_url = slug.strip(), name.strip(), endpoint_url.strip()
     _check_slug(slug)
     if not name:
-        raise InputError("Give the contender a display name.", field="name")
+        raise Invalid("Give the contender a display name.", field="name")
     lengths_check(
         Contender,
         {
@@ -84,7 +84,7 @@ def contender_register(
                 submitted_by=submitted_by,
             )
     except IntegrityError:  # registered at the same moment by someone else: the database's unique indexes
-        raise InputError(
+        raise Invalid(
             f"The slug {slug!r} or the name {name!r} is not available: choose another.", field="slug"
         ) from None
 
@@ -104,7 +104,7 @@ def contender_endpoint_key_set(*, contender: Contender, key_name: str) -> bool:
 def contender_set_status(*, contender: Contender, status: str) -> bool:
     """Set the review status; returns whether anything changed."""
     if status not in Contender.Status.values:
-        raise InputError(
+        raise Invalid(
             f"Unknown status {status!r}: use one of {', '.join(Contender.Status.values)}.", field="status"
         )
     changed = Contender.objects.filter(pk=contender.pk).exclude(status=status).update(status=status)
@@ -116,4 +116,4 @@ def contender_get(*, slug: str) -> Contender:
     try:
         return Contender.objects.get(slug=slug)
     except Contender.DoesNotExist:
-        raise InputError(f"No contender with slug {slug!r}.", field="contender", status=404) from None
+        raise NotFound(f"No contender with slug {slug!r}.", field="contender") from None

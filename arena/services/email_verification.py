@@ -19,7 +19,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import Invalid, NotFound, Throttled, Unavailable
 from arena.models import VerifiedEmail
 from arena.throttling import verification_mail_take
 
@@ -36,20 +36,19 @@ def verification_send(*, user, email: str, link_for) -> None:
     try:
         validate_email(email)
     except ValidationError:
-        raise InputError(f"{email!r} is not an email address.", field="email") from None
+        raise Invalid(f"{email!r} is not an email address.", field="email") from None
     _refuse_if_taken(user, email)
     throttled = verification_mail_take(user_id=user.pk)
     if throttled:
-        raise InputError(throttled.message, field="email", status=429)
+        raise Throttled(throttled.message, retry_after=throttled.retry_after, field="email")
     days = settings.ARENA_EMAIL_VERIFICATION_DAYS
     try:
         _send(user, email, link_for(verification_token(user=user, email=email)), days)
     except (OSError, smtplib.SMTPException) as exc:
-        raise InputError(
+        raise Unavailable(
             f"The confirmation mail to {email} could not be sent ({type(exc).__name__}); try again later "
             "from /accounts/verify-email/.",
             field="email",
-            status=503,
         ) from None
 
 
@@ -67,17 +66,17 @@ def _send(user, email: str, link: str, days: int) -> None:
 
 
 def verification_confirm(*, token: str) -> VerifiedEmail:
-    """Record the address the signed token names; InputError (400) for a tampered or expired link."""
+    """Record the address the signed token names; `Invalid` for a tampered or expired link, `NotFound` for a deleted account."""
     max_age = timedelta(days=settings.ARENA_EMAIL_VERIFICATION_DAYS)
     try:
         data = signing.loads(token, salt=SALT, max_age=max_age)
     except signing.SignatureExpired:
-        raise InputError("This confirmation link has expired: ask for a new one.", status=400) from None
+        raise Invalid("This confirmation link has expired: ask for a new one.") from None
     except signing.BadSignature:
-        raise InputError("This confirmation link is not valid: copy the whole link from the mail.") from None
+        raise Invalid("This confirmation link is not valid: copy the whole link from the mail.") from None
     user = get_user_model().objects.filter(pk=data.get("u")).first()
     if user is None:
-        raise InputError("The account this link was sent for no longer exists.", status=404)
+        raise NotFound("The account this link was sent for no longer exists.")
     _refuse_if_taken(user, data["e"])
     with transaction.atomic():
         verified, _ = VerifiedEmail.objects.update_or_create(
@@ -90,7 +89,7 @@ def _refuse_if_taken(user, email: str) -> None:
     """One mailbox verifies one account: otherwise a single address would make any number of votes count."""
     taken = VerifiedEmail.objects.filter(email__iexact=email.strip()).exclude(user=user).exists()
     if taken:
-        raise InputError(
+        raise Invalid(
             f"{email} already confirms another account: each address may confirm one account. Use another.",
             field="email",
         )

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from arena.errors import InputError
+from arena.errors import Invalid
 
 # Most specific first: Python counts 0.0.0.0 and 240.0.0.0/4 as "private" too, which would hide the reason.
 _ADDRESS_KINDS = (
@@ -45,7 +45,7 @@ def _resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
-        raise InputError(
+        raise Invalid(
             f"The endpoint host {host!r} does not resolve ({exc}); check the URL's spelling.",
             field="endpoint_url",
         ) from None
@@ -53,11 +53,11 @@ def _resolve(host: str, port: int) -> list[str]:
 
 
 def endpoint_url_check(url: str, *, field: str = "endpoint_url") -> None:
-    """Raise InputError unless `url` is an http(s) URL whose every resolved address may be called."""
+    """Raise Invalid unless `url` is an http(s) URL whose every resolved address may be called."""
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
-        raise InputError(
+        raise Invalid(
             f"Endpoint {url!r} is not an http(s) URL: give the server's address up to /v1, "
             "e.g. https://llm.example.org/v1.",
             field=field,
@@ -66,7 +66,7 @@ def endpoint_url_check(url: str, *, field: str = "endpoint_url") -> None:
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:  # urlsplit reads the port lazily and refuses one past 65535 only then
-        raise InputError(
+        raise Invalid(
             f"Endpoint {url!r} has a port out of range (1-65535): give the server's real port.", field=field
         ) from None
     if settings.ARENA_ALLOW_PRIVATE_ENDPOINTS:
@@ -76,13 +76,13 @@ def endpoint_url_check(url: str, *, field: str = "endpoint_url") -> None:
 
 def endpoint_address_checked(host: str, port: int, *, url: str = "", field: str = "endpoint_url") -> str:
     """Resolve `host` once and return an address to connect to, after checking that every address it
-    resolves to may be called (InputError otherwise). Connecting to the address returned, not resolving
+    resolves to may be called (Invalid otherwise). Connecting to the address returned, not resolving
     again, is what stops a DNS answer that changes between check and connect (rebinding)."""
     addresses = _resolve(host, port)
     for address in addresses:
         kind = address_refusal(address)
         if kind:
-            raise InputError(
+            raise Invalid(
                 f"Endpoint {url or host!r} resolves to {address}, a {kind} address: the arena calls only "
                 "public addresses. Give the endpoint's public URL.",
                 field=field,
@@ -96,10 +96,10 @@ def endpoint_key_names() -> list[str]:
 
 
 def endpoint_key_name_check(name: str, *, field: str = "endpoint_api_key_env") -> None:
-    """Raise InputError unless `name` is empty (no key) or on the allow-list."""
+    """Raise Invalid unless `name` is empty (no key) or on the allow-list."""
     if name and name not in settings.ARENA_ENDPOINT_KEY_NAMES:
         allowed = ", ".join(settings.ARENA_ENDPOINT_KEY_NAMES) or "none are configured"
-        raise InputError(
+        raise Invalid(
             f"{name!r} is not an allowed endpoint key name (ARENA_ENDPOINT_KEY_NAMES: {allowed}); staff pick "
             "the key from that list.",
             field=field,

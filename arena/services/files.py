@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from arena.errors import InputError
+from arena.errors import Invalid, TooLarge
 
 # Arena records are flat objects; nothing legitimate nests this deep. Python's parser would otherwise recurse
 # until RecursionError (a 500) on a few kilobytes of "[[[[...".
@@ -25,15 +25,14 @@ _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 def read_limited(uploaded) -> bytes:
     """Read an uploaded file, stopping one byte past the limit so oversize files never fill memory.
 
-    A file known to be over the limit raises InputError (413) stating its real size and the limit.
+    A file known to be over the limit raises `TooLarge` stating its real size and the limit.
     """
     limit = settings.ARENA_MAX_UPLOAD_BYTES
     size = getattr(uploaded, "size", None)
     if size is not None and size > limit:
-        raise InputError(
+        raise TooLarge(
             f"{uploaded.name or 'upload'}: the file is {size:,} bytes, over the upload limit of {limit:,} "
             "bytes (ARENA_MAX_UPLOAD_BYTES); split it into smaller files.",
-            status=413,
         )
     return uploaded.read(limit + 1)
 
@@ -110,9 +109,9 @@ def json_text_problem(value: Any) -> tuple[str, str] | None:
 
 def text_write_atomically(path: Path, chunks: Iterable[str]) -> None:
     """Write ``chunks`` to ``path`` through a temporary file renamed into place, so a failure part-way (or an
-    interrupt) leaves no half-written file; a missing folder is an InputError and nothing is written."""
+    interrupt) leaves no half-written file; a missing folder is `Invalid` and nothing is written."""
     if not path.parent.is_dir():
-        raise InputError(f"{path}: the folder {path.parent} does not exist.", field="output")
+        raise Invalid(f"{path}: the folder {path.parent} does not exist.", field="output")
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:

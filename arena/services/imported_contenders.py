@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from django.utils.text import slugify
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Contender
 
 
@@ -24,9 +24,9 @@ def contender_slugs(names: Iterable[str], *, kind: str = "Contender name") -> di
     for name in names:
         slug = name if slugify(name) == name and len(name) <= 100 else slugify(name.replace(".", "-"))[:100]
         if not slug:
-            raise InputError(f"{kind} {name!r} has no letters or digits to make a slug from; rename it.")
+            raise Invalid(f"{kind} {name!r} has no letters or digits to make a slug from; rename it.")
         if slug in owners:
-            raise InputError(
+            raise Invalid(
                 f"{kind}s {owners[slug]!r} and {name!r} would both get the slug {slug!r}; "
                 "rename one of them in the file."
             )

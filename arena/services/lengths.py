@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from django.db import models
 
-from arena.errors import InputError
+from arena.errors import Invalid
 
 
 def lengths_check(model: type[models.Model], values: dict[str, str], *, where: str = "") -> None:
-    """Raise InputError for the first value longer than its model field's `max_length`.
+    """Raise Invalid for the first value longer than its model field's `max_length`.
 
     `where` prefixes the message (e.g. "prompts.jsonl, line 3: ") so the error points at its source.
     """
     for name, value in values.items():
         limit = model._meta.get_field(name).max_length
         if limit is not None and value is not None and len(value) > limit:
-            raise InputError(
+            raise Invalid(
                 f"{where}{name!r} is {len(value):,} characters long; the limit is {limit:,}.", field=name
             )

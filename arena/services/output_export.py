@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterator, Mapping
 
 from arena.blindness import blind_output_ids
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Contender, Output
 from arena.services.prompts import prompt_set_get
 
@@ -30,15 +30,13 @@ _CHUNK = 2000
 
 
 def output_format_parse(params: Mapping) -> tuple[str, str]:
-    """``(format, prompt set slug or "")`` from parameters; an unknown format or prompt set is an InputError."""
+    """``(format, prompt set slug or "")`` from parameters; an unknown format or prompt set is `Invalid` (`NotFound`)."""
     fmt = params.get("format") or "jsonl"
     if fmt not in OUTPUT_FORMATS:
-        raise InputError(
-            f"Unknown format {fmt!r}: choose one of {', '.join(OUTPUT_FORMATS)}.", field="format"
-        )
+        raise Invalid(f"Unknown format {fmt!r}: choose one of {', '.join(OUTPUT_FORMATS)}.", field="format")
     prompt_set = params.get("prompt_set") or ""
     if prompt_set:
-        prompt_set_get(slug=prompt_set)  # raises a 404 InputError naming the slug
+        prompt_set_get(slug=prompt_set)  # raises a 404 Invalid naming the slug
     return fmt, prompt_set
 
 
@@ -57,13 +55,13 @@ def outputs_exported(contender: Contender, *, prompt_set: str = "", sees_blind: 
 
 def output_chunks(contender: Contender, *, fmt: str, prompt_set: str = "", sees_blind: bool) -> Iterator[str]:
     """The export's text, a chunk at a time. Checked before the first chunk (this is not a generator): a
-    selection AlpacaEval's format cannot hold raises InputError here, so nothing is sent."""
+    selection AlpacaEval's format cannot hold raises Invalid here, so nothing is sent."""
     outputs = outputs_exported(contender, prompt_set=prompt_set, sees_blind=sees_blind)
     if fmt == "alpaca_eval":
         multi = outputs.exclude(prompt__later_turns=[]).values_list("prompt__prompt_set__slug", flat=True)
         first = multi.first()
         if first is not None:
-            raise InputError(
+            raise Invalid(
                 f"Prompt set {first!r} has multi-turn prompts, and AlpacaEval's format holds one reply per "
                 "prompt: download format=jsonl (or choose a single-turn prompt set).",
                 field="format",

@@ -1,5 +1,5 @@
 """The record formats of an outputs file. Each turns one JSON object into an `OutputRecord` (the replies, one
-per user turn, and how to find the prompt) or raises an InputError naming the line.
+per user turn, and how to find the prompt) or raises an `Invalid` naming the line.
 
 - `jsonl`: `{"prompt_id" | "prompt", "output"}`, `output` a string, or for a conversation a list of strings
   (one reply per user turn).
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.services.chat_messages import messages_read
 from arena.services.upload_reading import first_record_keys, text_field, text_value, turns_field
 
@@ -52,7 +52,7 @@ def output_format_detect(text: str) -> str:
 
 def output_format_check(fmt: str) -> str:
     if fmt not in OUTPUT_FORMATS:
-        raise InputError(
+        raise Invalid(
             f"Unknown format {fmt!r} for outputs: use one of {', '.join(OUTPUT_FORMATS)}, or omit it to detect.",
             field="format",
         )
@@ -73,7 +73,7 @@ def _jsonl_output(where: str, record: dict[str, Any], filename: str) -> OutputRe
     prompt_id = text_field(record, "prompt_id", filename=filename, where=where, required=False)
     prompt_text = text_field(record, "prompt", filename=filename, where=where, required=False)
     if prompt_id is None and prompt_text is None:
-        raise InputError(f"{filename}, {where}: give the prompt as 'prompt_id' (or its text as 'prompt').")
+        raise Invalid(f"{filename}, {where}: give the prompt as 'prompt_id' (or its text as 'prompt').")
     if isinstance(record.get("output"), list):
         replies = tuple(turns_field(record, "output", filename=filename, where=where, noun="reply"))
     else:
@@ -94,7 +94,7 @@ def _mt_bench_output(where: str, record: dict[str, Any], filename: str) -> Outpu
     choices = record.get("choices")
     if not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], dict):
         got = f"{len(choices)} choices" if isinstance(choices, list) else type(choices).__name__
-        raise InputError(
+        raise Invalid(
             f"{filename}, {where}: field 'choices' must be a list of exactly one {{\"turns\": [...]}} object "
             f"(got {got}); keep one sample per question.",
             field="choices",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Contender, Output, Prompt, PromptSet
 from arena.services.identity_leaks import identity_leak_find
 from arena.services.style import style_counts
@@ -37,18 +37,16 @@ class _PromptIndex:
         if rec.prompt_id is not None:
             prompt = self.by_id.get(rec.prompt_id.strip())
             if prompt is None:
-                raise InputError(
+                raise Invalid(
                     f"{filename}, {rec.where}: unknown prompt id {rec.prompt_id!r} in prompt set {set_slug!r}."
                 )
             return prompt
         matches = self.by_text.get((rec.prompt_text or "").strip(), [])
         if not matches:
             snippet = (rec.prompt_text or "")[:60]
-            raise InputError(
-                f"{filename}, {rec.where}: no prompt in set {set_slug!r} has the text {snippet!r}."
-            )
+            raise Invalid(f"{filename}, {rec.where}: no prompt in set {set_slug!r} has the text {snippet!r}.")
         if len(matches) > 1:
-            raise InputError(
+            raise Invalid(
                 f"{filename}, {rec.where}: several prompts in {set_slug!r} share this text; use prompt_id."
             )
         return matches[0]
@@ -56,7 +54,7 @@ class _PromptIndex:
 
 def _check_generator(rec: OutputRecord, contender: Contender, filename: str) -> None:
     if rec.generator is not None and rec.generator not in (contender.slug, contender.name):
-        raise InputError(
+        raise Invalid(
             f"{filename}, {rec.where}: generator {rec.generator!r} is not contender {contender.slug!r}; "
             "upload each model's outputs to its own contender (or fix the generator field)."
         )
@@ -65,11 +63,11 @@ def _check_generator(rec: OutputRecord, contender: Contender, filename: str) -> 
 def _record_prompt(
     rec: OutputRecord, index: _PromptIndex, contender: Contender, chosen: dict[int, str], filename: str
 ) -> Prompt:
-    """The prompt `rec` answers, or an InputError saying why the record cannot be imported."""
+    """The prompt `rec` answers, or an `Invalid` saying why the record cannot be imported."""
     _check_generator(rec, contender, filename)
     prompt = index.find(rec, filename)
     if prompt.pk in chosen:
-        raise InputError(
+        raise Invalid(
             f"{filename}, {rec.where}: prompt {prompt.external_id!r} was already answered at {chosen[prompt.pk]}."
         )
     _check_replies(rec, prompt, filename)
@@ -81,24 +79,24 @@ def _check_replies(rec: OutputRecord, prompt: Prompt, filename: str) -> None:
     where, name = f"{filename}, {rec.where}", repr(prompt.external_id)
     turns = prompt.user_turns
     if len(rec.replies) != len(turns):
-        raise InputError(
+        raise Invalid(
             f"{where}: prompt {name} has {_count(len(turns), 'user turn')} but this record gives "
             f"{_count(len(rec.replies), 'reply', 'replies')}; give one reply per turn, in order."
         )
     if len(turns) == 1 and not rec.replies[0].strip():
-        raise InputError(f"{where}: the output for prompt {name} is empty.")
+        raise Invalid(f"{where}: the output for prompt {name} is empty.")
     for number, reply in enumerate(rec.replies, start=1):
         if not reply.strip():
-            raise InputError(f"{where}: reply {number} (of {len(turns)}) for prompt {name} is empty.")
+            raise Invalid(f"{where}: reply {number} (of {len(turns)}) for prompt {name} is empty.")
     if rec.user_turns is not None:
         for number, (given, own) in enumerate(zip(rec.user_turns, turns, strict=True), start=1):
             if given.strip() != own.strip():
-                raise InputError(
+                raise Invalid(
                     f"{where}: user turn {number} is not prompt {name}'s turn {number} ({own[:60]!r}); an "
                     "outputs file answers the prompt set's own turns."
                 )
     if rec.system_message is not None and rec.system_message.strip() != prompt.system_message.strip():
-        raise InputError(
+        raise Invalid(
             f"{where}: the system message differs from prompt {name}'s "
             f"({prompt.system_message[:60]!r}); send the prompt's own system message, or none."
         )
@@ -136,7 +134,7 @@ def outputs_import(
 
     Rejected as a whole: malformed records, unknown prompts, a prompt answered twice in the file, an empty
     output, a prompt the contender has already answered (outputs are immutable once battles may use them).
-    Every bad record is named in the one `InputError` raised (up to `uploads.MAX_PROBLEMS`).
+    Every bad record is named in the one `Invalid` raised (up to `uploads.MAX_PROBLEMS`).
     """
     text = decode_upload(data, filename=filename)
     problems = Problems(filename)
@@ -161,7 +159,7 @@ def outputs_import(
         for row in rows:
             if row.prompt_id in answered:
                 problems.add(
-                    InputError(
+                    Invalid(
                         f"{filename}, {chosen[row.prompt_id]}: contender {contender.slug!r} already has an "
                         f"output for prompt {row.prompt.external_id!r}; outputs cannot be replaced."
                     )

@@ -1,5 +1,5 @@
 """The record formats of a prompts file: the arena's own JSON lines, MT-Bench's `question.jsonl`, and OpenAI
-`messages` lines. Each turns one JSON object into a `PromptRecord` or raises an InputError naming the line.
+`messages` lines. Each turns one JSON object into a `PromptRecord` or raises an `Invalid` naming the line.
 
 - `jsonl`: `{"id", "text" | "turns", "system"?, "category"?, "language"?, "reference"?}`: `text` for one turn,
   `turns` (a list of strings) for a conversation.
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.services.chat_messages import messages_read
 from arena.services.upload_reading import first_record_keys, text_field, text_value, turns_field
 
@@ -47,7 +47,7 @@ def prompt_format_detect(text: str) -> str:
 
 def prompt_format_check(fmt: str) -> str:
     if fmt not in PROMPT_FORMATS:
-        raise InputError(
+        raise Invalid(
             f"Unknown format {fmt!r} for prompts: use one of {', '.join(PROMPT_FORMATS)}, or omit it to detect.",
             field="format",
         )
@@ -72,7 +72,7 @@ def _jsonl_prompt(where: str, rec: dict[str, Any], filename: str) -> PromptRecor
     ext_id = text("id", required=True)
     if "turns" in rec:
         if "text" in rec:
-            raise InputError(
+            raise Invalid(
                 f"{filename}, {where}: give either 'text' (one turn) or 'turns' (a list), not both."
             )
         turns = turns_field(rec, "turns", filename=filename, where=where)
@@ -110,7 +110,7 @@ def _mt_bench_reference(value: Any, *, where: str, filename: str) -> str:
     if isinstance(value, str):
         return text_value(value, filename=filename, where=where, what="field 'reference'")
     if not isinstance(value, list):
-        raise InputError(
+        raise Invalid(
             f"{filename}, {where}: field 'reference' must be a list of strings (one per turn), got "
             f"{type(value).__name__}."
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from arena.errors import InputError
+from arena.errors import Invalid, NotFound
 from arena.models import Prompt, PromptSet
 from arena.services.contenders import _check_slug
 from arena.services.lengths import lengths_check
@@ -23,7 +23,7 @@ def prompt_set_get(*, slug: str) -> PromptSet:
     try:
         return PromptSet.objects.get(slug=slug)
     except PromptSet.DoesNotExist:
-        raise InputError(f"No prompt set with slug {slug!r}.", field="prompt_set", status=404) from None
+        raise NotFound(f"No prompt set with slug {slug!r}.", field="prompt_set") from None
 
 
 def prompts_import(
@@ -40,11 +40,11 @@ def prompts_import(
     seen: dict[str, str] = {}
     for rec in records:
         if not rec.external_id:
-            raise InputError(f"{filename}, {rec.where}: field 'id' is empty.", field="id")
+            raise Invalid(f"{filename}, {rec.where}: field 'id' is empty.", field="id")
         if not rec.text.strip():
-            raise InputError(f"{filename}, {rec.where}: field 'text' is empty.", field="text")
+            raise Invalid(f"{filename}, {rec.where}: field 'text' is empty.", field="text")
         if rec.external_id in seen:
-            raise InputError(
+            raise Invalid(
                 f"{filename}, {rec.where}: prompt id {rec.external_id!r} repeats {seen[rec.external_id]}."
             )
         seen[rec.external_id] = rec.where
@@ -63,7 +63,7 @@ def prompts_import(
         existing = set(prompt_set.prompts.filter(external_id__in=seen).values_list("external_id", flat=True))
         for rec in records:
             if rec.external_id in existing:
-                raise InputError(
+                raise Invalid(
                     f"{filename}, {rec.where}: prompt id {rec.external_id!r} is already in prompt set "
                     f"{prompt_set.slug!r}; prompts are immutable once imported."
                 )

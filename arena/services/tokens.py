@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import Invalid, NotFound
 from arena.models import ApiToken
 
 TOKEN_LIFETIMES_DAYS = (7, 30, 90, 365)
@@ -21,9 +21,9 @@ def token_issue(*, user, name: str, expires_in_days: int = DEFAULT_LIFETIME_DAYS
     """Create a token valid for `expires_in_days` days (1–365); returns the row and the token (shown once)."""
     name = name.strip()
     if not name or len(name) > ApiToken._meta.get_field("name").max_length:
-        raise InputError("Give the token a name of 1 to 100 characters.", field="name")
+        raise Invalid("Give the token a name of 1 to 100 characters.", field="name")
     if not 1 <= expires_in_days <= max(TOKEN_LIFETIMES_DAYS):
-        raise InputError(
+        raise Invalid(
             f"expires_in_days must be between 1 and {max(TOKEN_LIFETIMES_DAYS)}.", field="expires_in_days"
         )
     return ApiToken.issue(user=user, name=name, expires=timezone.now() + timedelta(days=expires_in_days))
@@ -32,10 +32,10 @@ def token_issue(*, user, name: str, expires_in_days: int = DEFAULT_LIFETIME_DAYS
 def token_revoke(*, user, token_id: int) -> bool:
     """Revoke one of `user`'s tokens; returns whether it changed (False when it was already revoked).
 
-    Raises InputError (404) when `user` has no such token, so one user cannot probe another's token ids.
+    Raises NotFound when `user` has no such token, so one user cannot probe another's token ids.
     """
     if not ApiToken.objects.filter(pk=token_id, user=user).exists():
-        raise InputError(f"You have no token with id {token_id}.", field="token_id", status=404)
+        raise NotFound(f"You have no token with id {token_id}.", field="token_id")
     changed = ApiToken.objects.filter(pk=token_id, user=user, revoked__isnull=True).update(
         revoked=timezone.now()
     )

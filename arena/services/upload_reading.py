@@ -2,7 +2,7 @@
 problems found, and the field readers every format shares.
 
 Parsing is all-or-nothing: bad records are collected (`Problems`, up to `MAX_PROBLEMS` listed) and raised
-together as one `InputError` naming the file and each line, before anything is written. Whole-file problems
+together as one `Invalid` naming the file and each line, before anything is written. Whole-file problems
 (size, encoding, an empty file) are raised at once. Line numbers are 1-based; for JSON-list formats the
 record number is given instead.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
-from arena.errors import InputError
+from arena.errors import DomainError, Invalid, TooLarge
 from arena.services.files import MAX_JSON_DEPTH, JsonTooDeep, json_loads_bounded, text_problem
 
 # Problems listed in one error; past this many, the message says how many more there are.
@@ -28,19 +28,19 @@ class Problems:
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
-        self.errors: list[InputError] = []
+        self.errors: list[DomainError] = []
         self.count = 0
 
-    def add(self, error: InputError) -> None:
+    def add(self, error: Invalid) -> None:
         self.count += 1
         if len(self.errors) < MAX_PROBLEMS:
             self.errors.append(error)
 
     def check(self, function, *args, **kwargs):
-        """`function(...)`'s value, or None after recording the `InputError` it raised."""
+        """`function(...)`'s value, or None after recording the `Invalid` it raised."""
         try:
             return function(*args, **kwargs)
-        except InputError as error:
+        except DomainError as error:
             self.add(error)
             return None
 
@@ -57,28 +57,27 @@ class Problems:
             f"{self.filename}: {self.count} problems, so nothing was imported; fix them all and upload the "
             "file again."
         )
-        raise InputError(summary + "\n" + "\n".join(lines), problems=lines)
+        raise Invalid(summary + "\n" + "\n".join(lines), problems=lines)
 
 
 def decode_upload(data: bytes, *, filename: str) -> str:
-    """Check the size limit and decode UTF-8 (a BOM is accepted), or raise InputError."""
+    """Check the size limit and decode UTF-8 (a BOM is accepted), or raise Invalid."""
     limit = settings.ARENA_MAX_UPLOAD_BYTES
     if len(data) > limit:
-        raise InputError(
+        raise TooLarge(
             f"{filename}: the file is {len(data):,} bytes, over the upload limit of {limit:,} bytes "
             "(ARENA_MAX_UPLOAD_BYTES); split it into smaller files.",
-            status=413,
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
+        raise Invalid(
             f"{filename}, line {line}: the file is not valid UTF-8 (byte 0x{data[exc.start]:02x}); "
             "save it as UTF-8 and upload it again."
         ) from None
     if not text.strip():
-        raise InputError(f"{filename}: the file is empty.")
+        raise Invalid(f"{filename}: the file is empty.")
     return text
 
 
@@ -106,11 +105,11 @@ def _json_line(line: str, *, where: str, filename: str) -> dict[str, Any]:
     try:
         value = json_loads_bounded(line)
     except JsonTooDeep:
-        raise InputError(_too_deep(filename, where)) from None
+        raise Invalid(_too_deep(filename, where)) from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{filename}, {where}: malformed JSON ({exc.msg} at column {exc.colno}).") from None
+        raise Invalid(f"{filename}, {where}: malformed JSON ({exc.msg} at column {exc.colno}).") from None
     if not isinstance(value, dict):
-        raise InputError(f"{filename}, {where}: expected a JSON object, got {type(value).__name__}.")
+        raise Invalid(f"{filename}, {where}: expected a JSON object, got {type(value).__name__}.")
     return value
 
 
@@ -120,13 +119,13 @@ def read_json_list(
     try:
         value = json_loads_bounded(text)
     except JsonTooDeep:
-        raise InputError(_too_deep(filename, "the JSON list")) from None
+        raise Invalid(_too_deep(filename, "the JSON list")) from None
     except json.JSONDecodeError as exc:
-        raise InputError(
+        raise Invalid(
             f"{filename}, line {exc.lineno}: malformed JSON ({exc.msg} at column {exc.colno})."
         ) from None
     if not isinstance(value, list):
-        raise InputError(
+        raise Invalid(
             f"{filename}: expected a JSON list of objects (AlpacaEval format), got {type(value).__name__}."
         )
     own = problems is None
@@ -135,7 +134,7 @@ def read_json_list(
     for number, item in enumerate(value, start=1):
         if not isinstance(item, dict):
             problems.add(
-                InputError(f"{filename}, record {number}: expected a JSON object, got {type(item).__name__}.")
+                Invalid(f"{filename}, record {number}: expected a JSON object, got {type(item).__name__}.")
             )
             continue
         records.append((f"record {number}", item))
@@ -154,21 +153,21 @@ def _too_deep(filename: str, where: str) -> str:
 def text_field(
     record: dict[str, Any], key: str, *, filename: str, where: str, required: bool = True
 ) -> str | None:
-    """The string in `record[key]` (None when absent and not `required`), or an InputError naming the line."""
+    """The string in `record[key]` (None when absent and not `required`), or an `Invalid` naming the line."""
     value = record.get(key)
     if value is None:
         if required:
-            raise InputError(f"{filename}, {where}: missing field {key!r}.", field=key)
+            raise Invalid(f"{filename}, {where}: missing field {key!r}.", field=key)
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool) and key in ID_KEYS:
         value = str(value)
     if not isinstance(value, str):
-        raise InputError(
+        raise Invalid(
             f"{filename}, {where}: field {key!r} must be a string, got {type(value).__name__}.", field=key
         )
     problem = text_problem(value)
     if problem:
-        raise InputError(
+        raise Invalid(
             f"{filename}, {where}: field {key!r} {problem}, which cannot be stored; remove it from the file.",
             field=key,
         )
@@ -176,12 +175,12 @@ def text_field(
 
 
 def text_value(value: Any, *, filename: str, where: str, what: str) -> str:
-    """`value` as storable text, or an InputError naming `what` (e.g. "turn 2 of field 'turns'")."""
+    """`value` as storable text, or an `Invalid` naming `what` (e.g. "turn 2 of field 'turns'")."""
     if not isinstance(value, str):
-        raise InputError(f"{filename}, {where}: {what} must be a string, got {type(value).__name__}.")
+        raise Invalid(f"{filename}, {where}: {what} must be a string, got {type(value).__name__}.")
     problem = text_problem(value)
     if problem:
-        raise InputError(
+        raise Invalid(
             f"{filename}, {where}: {what} {problem}, which cannot be stored; remove it from the file."
         )
     return value
@@ -193,10 +192,10 @@ def turns_field(
     """A required non-empty list of non-blank strings (the turns of a conversation, or its replies)."""
     value = record.get(key)
     if value is None:
-        raise InputError(f"{filename}, {where}: missing field {key!r}.", field=key)
+        raise Invalid(f"{filename}, {where}: missing field {key!r}.", field=key)
     if not isinstance(value, list) or not value:
         got = "an empty list" if value == [] else type(value).__name__
-        raise InputError(
+        raise Invalid(
             f"{filename}, {where}: field {key!r} must be a list of one {noun} or more (strings), got {got}.",
             field=key,
         )
@@ -204,7 +203,7 @@ def turns_field(
     for number, item in enumerate(value, start=1):
         text = text_value(item, filename=filename, where=where, what=f"{noun} {number} of field {key!r}")
         if not text.strip():
-            raise InputError(f"{filename}, {where}: {noun} {number} of field {key!r} is empty.", field=key)
+            raise Invalid(f"{filename}, {where}: {noun} {number} of field {key!r} is empty.", field=key)
         texts.append(text)
     return texts
 

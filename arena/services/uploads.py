@@ -1,6 +1,6 @@
 """Uploaded prompts and outputs files into records, in the format asked for or the one detected.
 
-All or nothing: bad records are collected and raised together as one `InputError` naming the file and each
+All or nothing: bad records are collected and raised together as one `Invalid` naming the file and each
 line (see `upload_reading`), before anything is written. The formats themselves are in `prompt_formats` and
 `output_formats`; docs/conversations.md describes them for people.
 """
@@ -53,7 +53,7 @@ def parse_output_records(
 
 
 def parse_prompt_records(text: str, *, filename: str, fmt: str | None = None) -> list[PromptRecord]:
-    """Every record of a prompts file, or one InputError listing every bad line."""
+    """Every record of a prompts file, or one Invalid listing every bad line."""
     fmt = prompt_format_check(fmt) if fmt else prompt_format_detect(text)
     parse = prompt_parser(fmt)
     problems = Problems(filename)

@@ -8,7 +8,7 @@ so the rules of a verdict live in one place:
 - once per (battle, dimension, source, voter key): the unique constraint decides, even between concurrent
   writers. A repeat writes nothing and hands back the stored verdict's id, unchanged;
 - all or nothing: a call joins the caller's transaction (without a savepoint, which would cost the vote path
-  two statements) or runs in its own, and a bad entry raises `InputError` with nothing of the call kept.
+  two statements) or runs in its own, and a bad entry raises `Invalid` with nothing of the call kept.
 
 People's and LLM judges' verdicts are written once. Only a jury's verdicts, derived from its members', are
 rewritten (`derived_verdicts_sync`), and a vote its voter undoes is withdrawn (`verdicts_withdraw`).
@@ -29,7 +29,7 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Battle, Dimension, Source, Verdict
 from arena.models.verdicts import OUTCOME_SCORE, Outcome
 from arena.sql_rows import fetch_all_as
@@ -79,7 +79,7 @@ _COLUMNS = (*_KEY, "contender_a_id", "contender_b_id", "user_id", "outcome", "sc
 def verdicts_record(entries: Sequence[VerdictEntry]) -> list[Recorded]:
     """Record every entry once; returns, entry by entry, the verdict's id and whether this call created it
     (False: the ledger already held that (battle, dimension, source, voter key) verdict and kept it as it was;
-    an entry repeated within the call is created once). Raises `InputError`, keeping nothing, for an unknown
+    an entry repeated within the call is created once). Raises `Invalid`, keeping nothing, for an unknown
     outcome, a soft score outside [0, 1] or an over-long voter key."""
     return _record(entries, timezone.now())
 
@@ -133,14 +133,14 @@ def derived_verdicts_sync(*, source: Source, outcomes: dict[tuple[int, int], str
     unknown outcome or battle changes nothing.
     """
     if source.kind != Source.Kind.JURY:
-        raise InputError(
+        raise Invalid(
             f"Source {source.key!r} is of kind {source.kind!r}: only a jury's verdicts are derived and can be "
             "rewritten; people's and judges' verdicts are recorded once with verdict_record.",
             field="source",
         )
     unknown = {outcome for outcome in outcomes.values() if outcome not in Outcome.values}
     if unknown:
-        raise InputError(
+        raise Invalid(
             f"Unknown outcome(s) {sorted(unknown)}: use one of {', '.join(Outcome.values)}.", field="outcome"
         )
     battle_ids = {battle_id for battle_id, _ in outcomes}
@@ -152,7 +152,7 @@ def derived_verdicts_sync(*, source: Source, outcomes: dict[tuple[int, int], str
     }
     missing = battle_ids - set(sides)
     if missing:
-        raise InputError(f"No battle with id(s) {sorted(missing)[:10]}.", field="battle")
+        raise Invalid(f"No battle with id(s) {sorted(missing)[:10]}.", field="battle")
     with transaction.atomic():
         stored = {
             (battle, dimension): (pk, outcome)
@@ -187,19 +187,19 @@ def derived_verdicts_sync(*, source: Source, outcomes: dict[tuple[int, int], str
 def _score(entry: VerdictEntry) -> float:
     if entry.outcome is not None:
         if entry.outcome not in Outcome.values:
-            raise InputError(
+            raise Invalid(
                 f"Unknown outcome {entry.outcome!r}: use one of {', '.join(Outcome.values)}.", field="outcome"
             )
         return OUTCOME_SCORE[Outcome(entry.outcome)]
     if entry.score is None or not 0.0 <= entry.score <= 1.0:
-        raise InputError(f"A soft verdict needs a score in [0, 1], got {entry.score!r}.", field="score")
+        raise Invalid(f"A soft verdict needs a score in [0, 1], got {entry.score!r}.", field="score")
     return float(entry.score)
 
 
 def _fields(entry: VerdictEntry) -> dict:
-    """The row's values but `created`, checked: `InputError` for a bad entry."""
+    """The row's values but `created`, checked: `Invalid` for a bad entry."""
     if len(entry.voter_key) > VOTER_KEY_MAX_LENGTH:
-        raise InputError(
+        raise Invalid(
             f"Voter key {entry.voter_key[:20]!r}… has {len(entry.voter_key)} characters; the ledger keeps at "
             f"most {VOTER_KEY_MAX_LENGTH}.",
             field="voter_key",

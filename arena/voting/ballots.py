@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models.verdicts import Outcome
 from arena.models.voting import displayed_choice  # noqa: F401  (re-exported: the page's sides)
 
@@ -24,9 +24,7 @@ class Ballot:
 
 def _choice(value: str, where: str) -> str:
     if value not in CHOICES:
-        raise InputError(
-            f"Unknown choice {value!r} for {where}: use one of {', '.join(CHOICES)}.", field=where
-        )
+        raise Invalid(f"Unknown choice {value!r} for {where}: use one of {', '.join(CHOICES)}.", field=where)
     return value
 
 
@@ -34,7 +32,7 @@ def ballot_from_post(data: Mapping[str, str]) -> Ballot:
     """Read `overall` and `dim-<slug>` fields; refuse a missing overall or an unknown choice (400)."""
     overall = (data.get("overall") or "").strip()
     if not overall:
-        raise InputError(
+        raise Invalid(
             "Choose the overall verdict (A is better, B is better, Tie or Both are bad) to vote.",
             field="overall",
         )

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
-from arena.errors import InputError
+from arena.errors import Forbidden
 from arena.models import Annotator
 
 # The session keeps a random id rather than its own key: Django rotates the session key at sign-in.
@@ -32,21 +32,17 @@ class Voter:
 def voter_for_request(request: HttpRequest, *, create: bool) -> Voter:
     """The voter behind this request; anonymous sessions get an id only when `create` (serving, not voting).
 
-    Raises InputError(403) when anonymous voting is off and nobody is signed in, or when a vote comes from a
+    Raises Forbidden when anonymous voting is off and nobody is signed in, or when a vote comes from a
     session that was never served a battle.
     """
     if request.user.is_authenticated:
         return Voter(key=f"u:{request.user.pk}", user=request.user)
     if not settings.ARENA_ANONYMOUS_VOTING:
-        raise InputError(
-            "Sign in to vote: this arena counts votes from signed-in annotators only.", status=403
-        )
+        raise Forbidden("Sign in to vote: this arena counts votes from signed-in annotators only.")
     voter_id = request.session.get(SESSION_VOTER)
     if voter_id is None:
         if not create:
-            raise InputError(
-                "This browser session was never shown a battle: load one, then vote.", status=403
-            )
+            raise Forbidden("This browser session was never shown a battle: load one, then vote.")
         voter_id = request.session[SESSION_VOTER] = secrets.token_urlsafe(24)
     return Voter(key="s:" + hashlib.sha256(voter_id.encode()).hexdigest()[:40])
 

@@ -34,7 +34,7 @@ def _redis(task_id: int):
     if not isinstance(cache, RedisCache):
         return None
     key = cache.make_and_validate_key(f"vote-pairs:{task_id}")
-    return cache._cache.get_client(key, write=True), key, f"{key}:recounting"
+    return cache.redis_client_for(key), key, f"{key}:recounting"
 
 
 def _field(pair: Pair) -> str:

@@ -27,7 +27,7 @@ class RateLimited:
 
 def _namespace() -> str:
     # Tests give each run its own namespace so counters from an earlier run in the same minute do not leak in.
-    return getattr(settings, "ARENA_VOTE_RATE_NAMESPACE", "rl")
+    return settings.ARENA_VOTE_RATE_NAMESPACE
 
 
 def _count(keys: list[str]) -> list[int]:
@@ -50,7 +50,7 @@ def _count_redis(cache: RedisCache, keys: list[str]) -> list[int]:
     # Django's RedisCache.incr costs two round trips and can leave a key without expiry if it expires in
     # between; on the voting hot path one pipelined SET NX EX + INCR per key is both cheaper and exact.
     full = [cache.make_and_validate_key(key) for key in keys]
-    pipe = cache._cache.get_client(full[0], write=True).pipeline(transaction=False)
+    pipe = cache.redis_client_for(full[0]).pipeline(transaction=False)
     for key in full:
         pipe.set(key, 0, ex=WINDOW_SECONDS + 5, nx=True)
         pipe.incr(key)

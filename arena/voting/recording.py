@@ -12,14 +12,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import Conflict, Invalid, Unavailable
 from arena.models import Assignment, Dimension, GoldBattle, PromptSet, VoteFlag
 from arena.services.battles import people_source
 from arena.services.verdicts import VerdictEntry, verdicts_record
 from arena.voting.ballots import CHOICES, Ballot, battle_outcome
 from arena.voting.conflicts import account_unproven
 from arena.voting.identity import Voter
-from arena.voting.pair_counts import pair_vote_added
+from arena.voting.pair_votes import pair_vote_added
 from arena.voting.serving import refuse_not_yours, refuse_unknown_token
 from arena.voting.vote_store import Closing, LockedVote, vote_close, vote_lock
 
@@ -44,8 +44,8 @@ def _dimension_ids(vote: LockedVote, ballot: Ballot) -> dict[str, int]:
     """Slug → id of the rows voted on: overall first, then the ballot's optional dimensions; 400 for one this
     battle does not ask about."""
     if vote.overall_dimension_id is None:
-        raise InputError(
-            "The 'overall' dimension is missing: staff must restore it (migration 0002 seeds it).", status=500
+        raise Unavailable(
+            "The 'overall' dimension is missing: staff must restore it (migration 0002 seeds it)."
         )
     dimensions = {"overall": vote.overall_dimension_id}  # read with the lock: no query for the common vote
     if not ballot.dimensions:
@@ -58,7 +58,7 @@ def _dimension_ids(vote: LockedVote, ballot: Ballot) -> dict[str, int]:
     )
     unknown = sorted(slug for slug in ballot.dimensions if slug == "overall" or slug not in offered)
     if unknown:
-        raise InputError(
+        raise Invalid(
             f"This battle asks for no dimension {', '.join(unknown)}: vote only on the rows shown.",
             field="dimension",
         )
@@ -129,7 +129,8 @@ def _close(vote: LockedVote, ballot: Ballot, outcomes: dict[str, str], read_ms: 
 def vote_record(*, token: str, voter: Voter, ballot: Ballot) -> VoteResult:
     """Store the vote on the battle served under `token`, once. A repeat returns the stored vote unchanged.
 
-    Raises InputError: 404 unknown token, 403 served to someone else, 409 skipped, 400 unknown dimension.
+    Raises NotFound (unknown token), Forbidden (served to someone else), Conflict (skipped), Invalid
+    (unknown dimension).
     Nothing is written when it raises.
     """
     with transaction.atomic():
@@ -137,9 +138,7 @@ def vote_record(*, token: str, voter: Voter, ballot: Ballot) -> VoteResult:
         if vote.state == Assignment.State.VOTED:
             return VoteResult(vote, replayed=True)
         if vote.state == Assignment.State.SKIPPED:
-            raise InputError(
-                "You skipped this battle, so it takes no vote any more. Load the next one.", status=409
-            )
+            raise Conflict("You skipped this battle, so it takes no vote any more. Load the next one.")
         read_ms = max(0, int((timezone.now() - vote.served_at).total_seconds() * 1000))
         dimensions = _dimension_ids(vote, ballot)
         choices = {"overall": ballot.overall, **ballot.dimensions}

@@ -34,11 +34,18 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from arena.models import AnnotationTask, Annotator, Assignment, Battle, Contender, GoldBattle, Output, Verdict
+from arena.models import AnnotationTask, Annotator, Assignment, Battle, GoldBattle, Output, Verdict
 from arena.models.verdicts import Source
 from arena.services.battles import battle_get_or_create
 from arena.voting.conflicts import contenders_conflicting
-from arena.voting.pair_counts import pair_votes
+from arena.voting.pair_votes import pair_votes
+from arena.voting.serve_store import (
+    SHUFFLE_MODULUS,
+    PairCandidate,
+    battle_with_answers,
+    pair_candidate,
+    task_contenders,
+)
 
 
 @dataclass(frozen=True)
@@ -82,12 +89,8 @@ class Pick:
 
 def task_contender_ids(task: AnnotationTask) -> list[int]:
     """Approved contenders of the task (all approved ones with answers in its prompt set when none is chosen)."""
-    approved = Contender.objects.filter(status=Contender.Status.APPROVED)
-    chosen = list(approved.filter(pk__in=task.contenders.values("pk")).values_list("pk", flat=True))
-    if not chosen:
-        answered = Output.objects.filter(prompt__prompt_set_id=task.prompt_set_id).values("contender_id")
-        chosen = list(approved.filter(pk__in=answered).values_list("pk", flat=True))
-    return sorted(chosen)
+    rows = task_contenders(task_id=task.pk, prompt_set_id=task.prompt_set_id, annotator_id=None)
+    return [pk for pk, _ in rows]
 
 
 def _seen(annotator: Annotator) -> QuerySet:
@@ -122,11 +125,10 @@ def _gold(task: AnnotationTask, annotator: Annotator, rng: random.Random) -> Pic
         GoldBattle.objects.filter(task=task)
         .exclude(battle_id__in=_seen(annotator))
         .exclude(_unservable(annotator, "battle__"))
-        .select_related("battle")
         .order_by("?")
         .first()
     )
-    return Pick(battle=gold.battle, gold=gold) if gold else None
+    return Pick(battle=battle_with_answers(gold.battle_id), gold=gold) if gold else None
 
 
 def _judges_disagree() -> Exists:
@@ -189,7 +191,7 @@ def _disputed(task: AnnotationTask, annotator: Annotator, ids: list[int], rng: r
     # Most disputed first; among equals the one with the fewest votes held, then at random.
     jitter = {pk: rng.random() for pk in open_}
     best = max(open_, key=lambda pk: (disputes[pk], -held.get(pk, 0), jitter[pk]))
-    return Pick(battle=Battle.objects.get(pk=best), disputed=True)
+    return Pick(battle=battle_with_answers(best), disputed=True)
 
 
 def _pairs_ranked(task: AnnotationTask, ids: list[int], rng: random.Random) -> list[PairStats]:
@@ -201,70 +203,42 @@ def _pairs_ranked(task: AnnotationTask, ids: list[int], rng: random.Random) -> l
     return [pairs[i] for i in order]
 
 
-def _prompt_battles(
-    task: AnnotationTask, annotator: Annotator, pair: PairStats, prompt_ids: list[int]
-) -> dict:
-    """Existing battles of the pair on these prompts: prompt id -> (battle ids, places held, seen by annotator)."""
-    mine = Assignment.objects.filter(annotator=annotator, battle=OuterRef("pk"))
-    rows = (
-        Battle.objects.filter(
-            prompt_id__in=prompt_ids,
-            contender_a__in=(pair.low, pair.high),
-            contender_b__in=(pair.low, pair.high),
+def _pick_of(candidate: PairCandidate, rng: random.Random) -> Pick:
+    """The candidate's battle, created (in a random A/B order) when the pair has none on that prompt yet."""
+    if candidate.battle_id is None:
+        low, high = (
+            Output(pk=pk, prompt_id=candidate.prompt_id, contender_id=contender)
+            for pk, contender in candidate.outputs
         )
-        .annotate(n=Count("vote_assignments", filter=_holding_places(task)), seen=Exists(mine))
-        .values_list("pk", "prompt_id", "n", "seen")
-    )
-    found: dict[int, tuple[list[int], int, bool]] = {}
-    for pk, prompt_id, n, seen in rows:
-        ids, total, any_seen = found.get(prompt_id, ([], 0, False))
-        found[prompt_id] = ([*ids, pk], total + n, any_seen or seen)
-    return found
+        a, b = (low, high) if rng.random() < 0.5 else (high, low)
+        battle_id = battle_get_or_create(output_a=a, output_b=b)[0].pk
+    else:
+        battle_id = candidate.battle_id
+    return Pick(battle=battle_with_answers(battle_id))
 
 
-def _answers_of(task: AnnotationTask, pair: PairStats) -> dict[int, tuple[int, int]]:
-    """prompt id -> (output of pair.low, output of pair.high), for the prompts both contenders answered."""
-    # An answer that names its model would unblind every battle it is in: such prompts are left out.
-    rows = Output.objects.filter(
-        prompt__prompt_set_id=task.prompt_set_id, contender_id__in=(pair.low, pair.high)
-    )
-    leaked = set(rows.exclude(identity_leak="").values_list("prompt_id", flat=True))
-    by_prompt: dict[int, dict[int, int]] = {}
-    for prompt_id, contender_id, output_id in rows.values_list("prompt_id", "contender_id", "pk"):
-        by_prompt.setdefault(prompt_id, {})[contender_id] = output_id
-    return {
-        p: (by[pair.low], by[pair.high]) for p, by in by_prompt.items() if len(by) == 2 and p not in leaked
-    }
-
-
-def _least_voted(task: AnnotationTask, existing: dict, prompt_ids, rng: random.Random, short_only: bool):
-    """(prompt id, its battle ids) of the best unseen battle, or None."""
-    candidates = []
-    for prompt_id in prompt_ids:
-        ids, n, seen = existing.get(prompt_id, ([], 0, False))
-        short = n < task.votes_per_battle
-        if not seen and (short or not short_only):
-            # Short battles that already have votes first, so battles reach the votes wanted (and agreement
-            # between people can be measured) instead of every battle getting one vote; then the least voted.
-            candidates.append(((0, -n) if short else (1, n), rng.random(), prompt_id, ids))
-    return min(candidates)[2:] if candidates else None
-
-
-def _battle_for_pair(
-    task: AnnotationTask, annotator: Annotator, pair: PairStats, rng: random.Random, *, short_only: bool
-) -> Pick | None:
-    """The pair's unseen battle with the fewest votes, created (in a random A/B order) when it does not exist."""
-    answers = _answers_of(task, pair)
-    best = _least_voted(task, _prompt_battles(task, annotator, pair, list(answers)), answers, rng, short_only)
-    if best is None:
-        return None
-    prompt_id, battle_ids = best
-    if battle_ids:
-        return Pick(battle=Battle.objects.get(pk=battle_ids[0]))
-    outputs = Output.objects.in_bulk(answers[prompt_id])
-    first, second = (outputs[pk] for pk in answers[prompt_id])
-    a, b = (first, second) if rng.random() < 0.5 else (second, first)
-    return Pick(battle=battle_get_or_create(output_a=a, output_b=b)[0])
+def _pair_pick(task: AnnotationTask, annotator: Annotator, ids: list[int], rng: random.Random) -> Pick | None:
+    """The first pair, in priority order, with an unseen battle short of the votes wanted; failing that, the
+    first pair with any unseen battle. Within a pair, battles that already have votes are completed first
+    (so battles reach the votes wanted and agreement between people can be measured), then the least voted.
+    One statement per pair tried: usually the first pair has one."""
+    fresh = timezone.now() - timedelta(minutes=settings.ARENA_VOTE_OPEN_MINUTES)
+    shuffle = rng.randrange(1, SHUFFLE_MODULUS)
+    fallback = None
+    for pair in _pairs_ranked(task, ids, rng):
+        candidate = pair_candidate(
+            task=task,
+            annotator_id=annotator.pk,
+            pair=(pair.low, pair.high),
+            fresh_since=fresh,
+            shuffle=shuffle,
+        )
+        if candidate is None:
+            continue
+        if candidate.held < task.votes_per_battle:
+            return _pick_of(candidate, rng)
+        fallback = fallback or candidate
+    return _pick_of(fallback, rng) if fallback else None
 
 
 def battle_pick(
@@ -272,15 +246,10 @@ def battle_pick(
 ) -> Pick | None:
     """The next battle for this annotator in this task, or None when they have seen every battle."""
     rng = rng or random.Random()
-    own = set(contenders_conflicting(annotator).values_list("pk", flat=True))
-    ids = [pk for pk in task_contender_ids(task) if pk not in own]
-    pick = _gold(task, annotator, rng) or _disputed(task, annotator, ids, rng)
-    if pick:
-        return pick
-    pairs = _pairs_ranked(task, ids, rng)
-    for short_only in (True, False):
-        for pair in pairs:
-            pick = _battle_for_pair(task, annotator, pair, rng, short_only=short_only)
-            if pick:
-                return pick
-    return None
+    contenders = task_contenders(task_id=task.pk, prompt_set_id=task.prompt_set_id, annotator_id=annotator.pk)
+    ids = [pk for pk, conflicting in contenders if not conflicting]
+    return (
+        _gold(task, annotator, rng)
+        or _disputed(task, annotator, ids, rng)
+        or _pair_pick(task, annotator, ids, rng)
+    )

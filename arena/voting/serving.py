@@ -7,15 +7,17 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from arena.conversations import ConversationView, battle_conversation
-from arena.errors import InputError
-from arena.models import AnnotationTask, Annotator, Assignment, Battle, Dimension, PromptSet
+from arena.errors import Conflict, Forbidden, NotFound
+from arena.models import AnnotationTask, Annotator, Assignment, Battle, Dimension
+from arena.rendering import render_markdown_many
 from arena.voting.identity import Voter
 from arena.voting.selection import battle_pick
+from arena.voting.serve_store import assignment_insert, open_assignment, prompt_set_vote_dimensions
 
 
 def new_token() -> str:
@@ -28,10 +30,6 @@ def min_read_ms(*texts: str) -> int:
     return settings.ARENA_VOTE_MIN_READ_MS + int(1000 * chars / settings.ARENA_VOTE_READ_CHARS_PER_SECOND)
 
 
-def _open_assignment(task: AnnotationTask, annotator: Annotator) -> Assignment | None:
-    return Assignment.objects.filter(task=task, annotator=annotator, state=Assignment.State.SERVED).first()
-
-
 def assignment_serve(
     *, task: AnnotationTask, annotator: Annotator, rng: random.Random | None = None
 ) -> Assignment | None:
@@ -39,47 +37,44 @@ def assignment_serve(
 
     A reload serves the same battle again (same token, sides and reading clock). Two tabs serving at the same
     moment end up with the same assignment: the database allows one open assignment per annotator and task.
+    The assignment comes back with its battle, prompt and answers loaded (`battle_view` needs no query).
     """
     for _attempt in range(3):
-        current = _open_assignment(task, annotator)
+        current = open_assignment(task, annotator)
         if current is not None:
             return current
         pick = battle_pick(task=task, annotator=annotator, rng=rng)
         if pick is None:
             return None
         battle = pick.battle
-        texts = *battle.output_a.replies, *battle.output_b.replies  # a conversation is read whole
-        try:
-            with transaction.atomic():
-                return Assignment.objects.create(
-                    token=new_token(), task=task, annotator=annotator, battle=battle, gold=pick.gold,
-                    disputed=pick.disputed, left_is_a=secrets.randbelow(2) == 0,
-                    min_read_ms=min_read_ms(*texts),
-                )  # fmt: skip
-        except IntegrityError:  # another tab got there first; take what it served
-            continue
-    return _open_assignment(task, annotator)
+        new = Assignment(
+            token=new_token(), task=task, annotator=annotator, battle=battle, gold=pick.gold,
+            disputed=pick.disputed, left_is_a=secrets.randbelow(2) == 0,
+            min_read_ms=min_read_ms(*battle.output_a.replies, *battle.output_b.replies),  # read whole
+        )  # fmt: skip
+        if assignment_insert(new) is not None:
+            return new
+        # Refused: another tab served this annotator first; take what it served.
+    return open_assignment(task, annotator)
 
 
-def refuse_unknown_token() -> InputError:
-    return InputError(
-        "Unknown battle: this link is not (or no longer) valid. Load the next battle and vote there.",
-        status=404,
+def refuse_unknown_token() -> NotFound:
+    return NotFound(
+        "Unknown battle: this link is not (or no longer) valid. Load the next battle and vote there."
     )
 
 
-def refuse_not_yours() -> InputError:
-    return InputError(
+def refuse_not_yours() -> Forbidden:
+    return Forbidden(
         "This battle was served to someone else: a vote counts only from the person it was shown to. "
-        "Load your own battle and vote there.",
-        status=403,
+        "Load your own battle and vote there."
     )
 
 
 def owned_assignment(rows: QuerySet[Assignment], voter: Voter) -> Assignment:
     """The one assignment in `rows` (filtered by token), only if it was served to this voter.
 
-    Raises InputError 404 for an unknown token, 403 for a battle served to someone else.
+    Raises NotFound for an unknown token, Forbidden for a battle served to someone else.
     """
     assignment = next(iter(rows), None)
     if assignment is None:
@@ -107,9 +102,7 @@ def assignment_skip(*, token: str, voter: Voter) -> tuple[Assignment, bool]:
         if assignment.state == Assignment.State.SKIPPED:
             return assignment, False
         if assignment.state == Assignment.State.VOTED:
-            raise InputError(
-                "You already voted on this battle, so it cannot be skipped. Load the next one.", status=409
-            )
+            raise Conflict("You already voted on this battle, so it cannot be skipped. Load the next one.")
         assignment.state = Assignment.State.SKIPPED
         assignment.answered_at = timezone.now()
         assignment.save(update_fields=["state", "answered_at"])
@@ -127,15 +120,20 @@ class BattleView:
 
 def vote_dimensions(task: AnnotationTask) -> list[Dimension]:
     """The optional dimension rows of this task's prompt set (overall is always asked, so never listed)."""
-    of_prompt_set = PromptSet.vote_dimensions.through.objects.filter(promptset_id=task.prompt_set_id)
-    rows = Dimension.objects.filter(pk__in=of_prompt_set.values("dimension_id"), is_active=True).exclude(
-        slug="overall"
-    )
-    return list(rows.order_by("position"))
+    return prompt_set_vote_dimensions(task.prompt_set_id)
+
+
+def _conversation_texts(battle: Battle) -> list[str]:
+    prompt = battle.prompt
+    return [prompt.system_message, *prompt.user_turns, *battle.output_a.replies, *battle.output_b.replies]
 
 
 def battle_view(assignment: Assignment) -> BattleView:
-    battle = Battle.objects.select_related("prompt", "output_a", "output_b").get(pk=assignment.battle_id)
+    """What the page shows of the assignment's battle. `assignment_serve` hands over the battle with its
+    prompt and answers loaded; elsewhere select them with the assignment, or each is a query."""
+    battle = assignment.battle
+    # One cache read for every text of the conversation (rendered once for all web processes), then drawn.
+    render_markdown_many(_conversation_texts(battle))
     return BattleView(
         token=assignment.token,
         conversation=battle_conversation(battle, left_is_a=assignment.left_is_a),

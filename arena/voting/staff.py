@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import (
     AnnotationTask,
     Annotator,
@@ -39,12 +39,12 @@ def task_create(
     created_by=None,
 ) -> AnnotationTask:
     if votes_per_battle < 2:
-        raise InputError(
+        raise Invalid(
             "votes_per_battle must be at least 2, so agreement between people can be measured.",
             field="votes_per_battle",
         )
     if not 0.0 <= gold_rate <= 1.0:
-        raise InputError(f"gold_rate must be between 0 and 1, got {gold_rate}.", field="gold_rate")
+        raise Invalid(f"gold_rate must be between 0 and 1, got {gold_rate}.", field="gold_rate")
     with transaction.atomic():
         task = AnnotationTask.objects.create(
             slug=slug, name=name, prompt_set=prompt_set, votes_per_battle=votes_per_battle, guidelines=guidelines,
@@ -57,14 +57,12 @@ def task_create(
 def gold_add(*, task: AnnotationTask, battle: Battle, expected: str, explanation: str = "") -> GoldBattle:
     """Mark a battle of the task's prompt set as an attention check with a known answer (A/B battle terms)."""
     if expected not in Outcome.values:
-        raise InputError(
+        raise Invalid(
             f"Unknown expected outcome {expected!r}: use one of {', '.join(Outcome.values)}.",
             field="expected",
         )
     if battle.prompt.prompt_set_id != task.prompt_set_id:
-        raise InputError(
-            f"Battle {battle.pk} is not on the prompt set of task {task.slug!r}.", field="battle"
-        )
+        raise Invalid(f"Battle {battle.pk} is not on the prompt set of task {task.slug!r}.", field="battle")
     gold, _ = GoldBattle.objects.update_or_create(
         task=task, battle=battle, defaults={"expected": expected, "explanation": explanation}
     )

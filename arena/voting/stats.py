@@ -11,12 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from django.db.models import Count, Q
 from django.utils import timezone
 
-from arena.models import AnnotationTask, Annotator, Assignment, Output, Verdict
+from arena.models import AnnotationTask, Annotator, Assignment, Verdict
 from arena.services.battles import people_source
-from arena.voting.selection import task_contender_ids
+from arena.voting.pair_votes import pair_votes
+from arena.voting.serve_store import progress_counts, task_battle_count
 
 
 @dataclass(frozen=True)
@@ -108,23 +108,15 @@ def _start_of_today() -> datetime:
 
 
 def annotator_progress(annotator: Annotator) -> Progress:
-    """Votes today and in total, skips, and agreement with the majority, for the annotator's own page."""
-    voted = Q(state=Assignment.State.VOTED)
-    counts = Assignment.objects.filter(annotator=annotator).aggregate(
-        total=Count("pk", filter=voted),
-        today=Count("pk", filter=voted & Q(answered_at__gte=_start_of_today())),
-        skipped=Count("pk", filter=Q(state=Assignment.State.SKIPPED)),
-    )
-    # Fetched first (the verdict_by_voter index), so the vote lookup below is by battle whatever the
-    # planner's statistics say: as one subquery it could scan every people's verdict on a fresh table.
-    mine = list(
-        Verdict.objects.filter(voter_key=annotator.voter_key, dimension__slug="overall").values_list(
-            "battle_id", flat=True
-        )
-    )
-    agreement = agreement_of(annotator.voter_key, overall_votes(battle_ids=mine))
+    """Votes today and in total, skips, and agreement with the majority, for the annotator's own page.
+
+    One statement (arena.voting.serve_store.progress_counts): the battle page shows these on every serve."""
+    counts = progress_counts(annotator, _start_of_today())
     return Progress(
-        today=counts["today"], total=counts["total"], skipped=counts["skipped"], agreement=agreement
+        today=counts.today,
+        total=counts.total,
+        skipped=counts.skipped,
+        agreement=Agreement(compared=counts.compared, agreed=counts.agreed),
     )
 
 
@@ -142,14 +134,7 @@ class TaskProgress:
 
 
 def task_progress(task: AnnotationTask) -> TaskProgress:
-    answered = (
-        Output.objects.filter(
-            prompt__prompt_set_id=task.prompt_set_id, contender_id__in=task_contender_ids(task)
-        )
-        .values("prompt_id")
-        .annotate(n=Count("pk"))
-        .values_list("n", flat=True)
-    )
-    battles = sum(n * (n - 1) // 2 for n in answered)
-    votes = Assignment.objects.filter(task=task, state=Assignment.State.VOTED).count()
+    """The task's votes (the people's votes per contender pair, kept in Redis for serving) and its goal."""
+    votes = sum(pair_votes(task.pk).values())
+    battles = task_battle_count(task_id=task.pk, prompt_set_id=task.prompt_set_id)
     return TaskProgress(votes=votes, goal=battles * task.votes_per_battle)

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import Conflict
 from arena.models import Assignment, Source, VoteFlag
 from arena.services.verdicts import verdicts_withdraw
 from arena.voting.identity import Voter
@@ -30,20 +30,18 @@ def undo_deadline(answered_at: datetime) -> datetime:
 
 def _refuse_unless_undoable(vote: LockedVote, assignment: Assignment) -> None:
     if vote.state != Assignment.State.VOTED:
-        raise InputError("This battle has no vote to undo: vote on it, or load the next one.", status=409)
+        raise Conflict("This battle has no vote to undo: vote on it, or load the next one.")
     if timezone.now() > undo_deadline(assignment.answered_at):
-        raise InputError(
+        raise Conflict(
             f"A vote can be undone only within {settings.ARENA_VOTE_UNDO_SECONDS} seconds; this one stands. "
-            "Load the next battle.",
-            status=409,
+            "Load the next battle."
         )
     open_elsewhere = Assignment.objects.filter(
         task_id=vote.task_id, annotator_id=vote.annotator_id, state=Assignment.State.SERVED
     ).exists()
     if open_elsewhere:
-        raise InputError(
-            "You have loaded your next battle already, so this vote stands. Vote on the battle shown.",
-            status=409,
+        raise Conflict(
+            "You have loaded your next battle already, so this vote stands. Vote on the battle shown."
         )
 
 
@@ -59,8 +57,8 @@ def vote_undo(*, token: str, voter: Voter) -> Assignment:
     """Withdraw the vote given under `token` and close its battle for this voter as skipped; returns the
     assignment.
 
-    Raises InputError: 404 unknown token, 403 served to someone else, 409 no vote, window passed, or the
-    next battle already served. Nothing is changed when it raises.
+    Raises NotFound (unknown token), Forbidden (served to someone else), Conflict (no vote, window passed,
+    or the next battle already served). Nothing is changed when it raises.
     """
     with transaction.atomic():
         vote = locked_vote_of(token, voter)

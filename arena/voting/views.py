@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,9 +15,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from arena.errors import InputError
+from arena.errors import Forbidden, Throttled
 from arena.htmx_request import HtmxHttpRequest
 from arena.models import AnnotationTask, Annotator, Assignment
+from arena.staff import staff_required
 from arena.voting.ballots import CHOICES, ballot_from_post
 from arena.voting.identity import Voter, annotator_for, client_ip, voter_for_request
 from arena.voting.presenting import guidelines_html, progress_context, reveal_for
@@ -32,24 +32,10 @@ from arena.voting.undoing import vote_undo
 BATTLE_TEMPLATE = "voting/battle.html"
 
 
-def _error(request: HtmxHttpRequest, message: str, status: int, headers: dict | None = None) -> HttpResponse:
-    """htmx requests get the message as plain text (vote.js shows it); pages get it in the layout."""
-    if request.htmx:
-        response = HttpResponse(
-            message, status=status, content_type="text/plain; charset=utf-8", headers=headers
-        )
-    else:
-        response = render(request, "voting/error.html", {"message": message}, status=status)
-        for name, value in (headers or {}).items():
-            response[name] = value
-    return response
-
-
-def _rate_limited(request: HtmxHttpRequest, voter: Voter, scope: str) -> HttpResponse | None:
+def _refuse_if_rate_limited(request: HtmxHttpRequest, voter: Voter, scope: str) -> None:
     limited = rate_limit_hit(scope=scope, voter_key=voter.key, ip=client_ip(request))
-    if limited is None:
-        return None
-    return _error(request, limited.message, 429, {"Retry-After": str(limited.retry_after)})
+    if limited is not None:
+        raise Throttled(limited.message, retry_after=limited.retry_after)
 
 
 def _sign_in(request: HtmxHttpRequest, next_url: str) -> HttpResponse:
@@ -94,7 +80,7 @@ def task(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     task = get_object_or_404(AnnotationTask, slug=slug, is_active=True)
     try:
         voter = voter_for_request(request, create=True)
-    except InputError:
+    except Forbidden:
         return _sign_in(request, request.get_full_path())
     annotator = annotator_for(voter)
     started = "start" in request.GET or Assignment.objects.filter(task=task, annotator=annotator).exists()
@@ -105,20 +91,16 @@ def task(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             "dimensions": vote_dimensions(task),
         }
         return render(request, "voting/intro.html", context)
-    return _rate_limited(request, voter, "serve") or _battle_page(request, task, annotator)
+    _refuse_if_rate_limited(request, voter, "serve")
+    return _battle_page(request, task, annotator)
 
 
 @require_POST
 def submit(request: HtmxHttpRequest, token: str) -> HttpResponse:
     """Record the vote on the battle served under `token`, then reveal the models. Replays change nothing."""
-    try:
-        voter = voter_for_request(request, create=False)
-        limited = _rate_limited(request, voter, "vote")
-        if limited:
-            return limited
-        result = vote_record(token=token, voter=voter, ballot=ballot_from_post(request.POST))
-    except InputError as exc:
-        return _error(request, exc.message, exc.status)
+    voter = voter_for_request(request, create=False)
+    _refuse_if_rate_limited(request, voter, "vote")
+    result = vote_record(token=token, voter=voter, ballot=ballot_from_post(request.POST))
     vote = result.vote
     context = {
         "reveal": reveal_for(vote),
@@ -133,7 +115,9 @@ def submit(request: HtmxHttpRequest, token: str) -> HttpResponse:
         # (progress_url), so that the vote itself stays a handful of statements.
         return render(request, BATTLE_TEMPLATE + "#revealed", {**context, "oob": True})
     # Without htmx (no JavaScript) the whole page comes back, revealed, counters included.
-    assignment = Assignment.objects.select_related("task", "annotator").get(pk=vote.assignment_id)
+    assignment = Assignment.objects.select_related(
+        "task", "annotator", "battle__prompt", "battle__output_a", "battle__output_b"
+    ).get(pk=vote.assignment_id)
     context.update(
         task=assignment.task,
         view=battle_view(assignment),
@@ -147,10 +131,7 @@ def submit(request: HtmxHttpRequest, token: str) -> HttpResponse:
 def progress(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The voter's counters and the task's progress bar (the fragment a reveal refreshes)."""
     task = get_object_or_404(AnnotationTask, slug=slug)
-    try:
-        voter = voter_for_request(request, create=False)
-    except InputError as exc:
-        return _error(request, exc.message, exc.status)
+    voter = voter_for_request(request, create=False)
     context = {"task": task, **_progress(task, annotator_for(voter))}
     return render(request, BATTLE_TEMPLATE + "#progress", context)
 
@@ -162,14 +143,9 @@ UNDONE_MESSAGE = "Your vote was withdrawn. Its battle is closed for you, since y
 def undo(request: HtmxHttpRequest, token: str) -> HttpResponse:
     """Take back the vote given under `token` (within ARENA_VOTE_UNDO_SECONDS) and serve the next battle (the
     undone one is closed for this voter: they have seen its names)."""
-    try:
-        voter = voter_for_request(request, create=False)
-        limited = _rate_limited(request, voter, "vote")
-        if limited:
-            return limited
-        assignment = vote_undo(token=token, voter=voter)
-    except InputError as exc:
-        return _error(request, exc.message, exc.status)
+    voter = voter_for_request(request, create=False)
+    _refuse_if_rate_limited(request, voter, "vote")
+    assignment = vote_undo(token=token, voter=voter)
     if not request.htmx:
         messages.info(request, UNDONE_MESSAGE)
         return redirect(reverse("voting:task", args=[assignment.task.slug]) + "?start=1")
@@ -179,27 +155,22 @@ def undo(request: HtmxHttpRequest, token: str) -> HttpResponse:
 @require_POST
 def skip(request: HtmxHttpRequest, token: str) -> HttpResponse:
     """Record a skip (never a vote) and serve the next battle."""
-    try:
-        voter = voter_for_request(request, create=False)
-        limited = _rate_limited(request, voter, "vote")
-        if limited:
-            return limited
-        assignment, _ = assignment_skip(token=token, voter=voter)
-    except InputError as exc:
-        return _error(request, exc.message, exc.status)
+    voter = voter_for_request(request, create=False)
+    _refuse_if_rate_limited(request, voter, "vote")
+    assignment, _ = assignment_skip(token=token, voter=voter)
     if not request.htmx:
         return redirect(reverse("voting:task", args=[assignment.task.slug]) + "?start=1")
     return _battle_page(request, assignment.task, assignment.annotator)
 
 
-@staff_member_required
+@staff_required("The voting staff page is for staff.")
 @require_GET
 def staff(request: HtmxHttpRequest) -> HttpResponse:
     context = {"tasks": tasks_overview(), "annotators": annotators_overview(), "flags": flags_recent()}
     return render(request, "voting/staff.html", context)
 
 
-@staff_member_required
+@staff_required("Excluding annotators is for staff.")
 @require_POST
 def staff_exclusion(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Exclude an annotator's votes from ratings (or restore them); htmx gets the updated row back."""

@@ -1,6 +1,6 @@
 """The vote's own reads and writes, in SQL: where the vote path trades the ORM for speed.
 
-Every vote runs these, so they are shaped for the benchmark (≥ 300 votes/s on two cores): one statement
+Every vote runs these, so they are shaped for throughput (figures: docs/benchmarks.md): one statement
 locks the assignment and its annotator and fetches all the vote needs (task, battle, both contenders, the ids
 of the overall dimension and of the people's source); two short statements close the assignment and store the
 annotator's streak. Compiling the equivalent ORM queries cost more CPU than anything else in the request.

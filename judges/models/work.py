@@ -1,6 +1,6 @@
 """Units of paid work: one judge call on one battle order (`Judgment`), one answer generation (`Generation`).
 
-Both share the claim protocol of `judges.services.claims`: a row is created pending before anything is
+Both share the work protocol of `judges.services.work_protocol`: a row is created pending before anything is
 enqueued, claimed by a conditional UPDATE (pending → running, with a fresh `claim_token` and a lease) that
 must change exactly one row, and finished by an UPDATE conditioned on that token. The claim is the audit row
 written before the outbound call: a worker that dies mid-call leaves the row running, with `attempts`

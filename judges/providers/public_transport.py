@@ -15,7 +15,7 @@ import asyncio
 import httpx2 as httpx  # the openai SDK builds its clients on httpx2, a fork with the same API
 from django.conf import settings
 
-from arena.errors import InputError
+from arena.errors import DomainError
 from arena.services.endpoints import endpoint_address_checked
 
 
@@ -31,7 +31,7 @@ def _pinned_to_checked_address(request: httpx.Request) -> httpx.Request:
     port = request.url.port or (443 if request.url.scheme == "https" else 80)
     try:
         address = endpoint_address_checked(host, port, url=str(request.url))
-    except InputError as exc:
+    except DomainError as exc:
         raise httpx.ConnectError(exc.message, request=request) from None
     return httpx.Request(
         request.method,

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Dimension, Source, Verdict
 from judges.models import FinalVerdict, JudgeConfig, JudgeConfigVersion
 from judges.report.card import Disagreement, disagreements, report_card
@@ -45,11 +45,11 @@ class CardLine:
 
 
 def report_source_get(key: str) -> Source:
-    """The judge (or jury) source `key`, or an InputError naming the ones that have a report."""
+    """The judge (or jury) source `key`, or an `Invalid` naming the ones that have a report."""
     source = Source.objects.filter(key=key).exclude(kind__in=[Source.Kind.HUMAN, Source.Kind.IMPORT]).first()
     if source is None:
         known = ", ".join(s.key for s in report_sources()) or "none yet"
-        raise InputError(f"No judge source {key!r} (judge sources: {known}).", field="source")
+        raise Invalid(f"No judge source {key!r} (judge sources: {known}).", field="source")
     return source
 
 
@@ -64,7 +64,7 @@ def report_dimension_get(slug: str | None) -> Dimension:
     dimension = Dimension.objects.filter(slug=slug).first()
     if dimension is None:
         known = ", ".join(Dimension.objects.values_list("slug", flat=True))
-        raise InputError(f"No dimension {slug!r} (dimensions: {known}).", field="dimension")
+        raise Invalid(f"No dimension {slug!r} (dimensions: {known}).", field="dimension")
     return dimension
 
 
@@ -73,20 +73,18 @@ def version_get(source: Source, number: int | None) -> JudgeConfigVersion | None
     config = JudgeConfig.objects.filter(source=source).select_related("current_version").first()
     if config is None:
         if number is not None:
-            raise InputError(
+            raise Invalid(
                 f"Source {source.key!r} has no versions (it is not a judge config).", field="version"
             )
         return None
     if number is None:
         return config.current_version
     if not 1 <= number <= 2_147_483_647:  # the column's range: a bigger number must not reach the database
-        raise InputError(f"Version must be a whole number from 1, got {number}.", field="version")
+        raise Invalid(f"Version must be a whole number from 1, got {number}.", field="version")
     version = config.versions.filter(number=number).first()
     if version is None:
         known = ", ".join(str(n) for n in config.versions.values_list("number", flat=True))
-        raise InputError(
-            f"Judge {source.key!r} has no version {number} (versions: {known}).", field="version"
-        )
+        raise Invalid(f"Judge {source.key!r} has no version {number} (versions: {known}).", field="version")
     return version
 
 

@@ -9,16 +9,15 @@ Bad parameters render a page saying what was wrong (400/404), never a 500.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from arena.blindness import battles_blind_q, may_see_blind
-from arena.errors import InputError
+from arena.errors import Invalid, NotFound
 from arena.models import Battle, Contender, Dimension, Verdict
 from judges.models import Judgment
 from judges.report import charts
@@ -47,27 +46,10 @@ SORTABLE = {"name", *(key for key, _ in COLUMNS)}
 DISAGREEMENTS_SHOWN = 200
 
 
-def _as_pages(view):
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except InputError as error:
-            return render(
-                request, "judges/report_error.html", {"message": error.message}, status=error.status
-            )
-        except Http404 as error:
-            return render(
-                request, "judges/report_error.html", {"message": str(error) or "Not found."}, status=404
-            )
-
-    return wrapper
-
-
 def _sort(lines, sort: str):
     key = sort.lstrip("-")
     if key not in SORTABLE:
-        raise InputError(
+        raise Invalid(
             f"Unknown sort {sort!r}: use name or one of {', '.join(k for k, _ in COLUMNS)}.", field="sort"
         )
     if key == "name":
@@ -78,7 +60,6 @@ def _sort(lines, sort: str):
 
 
 @require_GET
-@_as_pages
 def overview(request: HttpRequest) -> HttpResponse:
     dimension = report_dimension_get(request.GET.get("dimension"))
     sort = request.GET.get("sort", "name")
@@ -112,12 +93,11 @@ def _version_param(request: HttpRequest) -> int | None:
     if raw == "":
         return None
     if not (raw.isascii() and raw.isdigit()):  # "²" is a digit to isdigit, not to int
-        raise InputError(f"version must be a whole number, got {raw!r}.", field="version")
+        raise Invalid(f"version must be a whole number, got {raw!r}.", field="version")
     return int(raw)
 
 
 @require_GET
-@_as_pages
 def detail(request: HttpRequest, key: str) -> HttpResponse:
     source = report_source_get(key)
     dimension = report_dimension_get(request.GET.get("dimension"))
@@ -160,7 +140,6 @@ def _both_public(battle: Battle) -> bool:
 
 
 @require_GET
-@_as_pages
 def battle(request: HttpRequest, pk: int) -> HttpResponse:
     """A battle behind a disagreement: prompt, both answers, every judge's orders and the people's votes."""
     found = (
@@ -169,7 +148,7 @@ def battle(request: HttpRequest, pk: int) -> HttpResponse:
         .first()
     )
     if found is None:
-        raise Http404(f"No battle #{pk}.")
+        raise NotFound(f"No battle #{pk}.")
     blind = Battle.objects.filter(battles_blind_q(), pk=pk).exists()
     named = may_see_blind(request.user) or (not blind and _both_public(found))
     judgments = (
@@ -207,7 +186,6 @@ def _export_rows(request: HttpRequest):
 
 
 @require_GET
-@_as_pages
 def export_csv(request: HttpRequest) -> HttpResponse:
     dimension, rows = _export_rows(request)
     out = io.StringIO()
@@ -222,7 +200,6 @@ def export_csv(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@_as_pages
 def export_json(request: HttpRequest) -> HttpResponse:
     dimension, rows = _export_rows(request)
     response = JsonResponse({"dimension": dimension.slug, "judges": rows}, json_dumps_params={"indent": 1})

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import F
 
 from judges.models import PaidCall
 from judges.providers import (
@@ -31,13 +30,15 @@ _COST_PLACES = Decimal("0.00000001")
 CONFIG_LEVEL_STATUSES = frozenset({401, 403, 404})
 
 
-@dataclass(frozen=True)
+@dataclass
 class Ledger:
-    """Where a claim's calls are recorded (`judges.models.PaidCall`): the campaign, the item, the claim."""
+    """Where a claim's calls are recorded (`judges.models.PaidCall`): the campaign, the item, the claim.
+    `written_call_id`: the row of the next call, when it was written together with the claim."""
 
     campaign_id: int
     item_id: int
     claim_token: uuid.UUID
+    written_call_id: int | None = None
 
 
 @dataclass
@@ -67,13 +68,10 @@ class Spend:
         raw = (tokens_in * self.price_in + tokens_out * self.price_out) / _MILLION
         return raw.quantize(_COST_PLACES)
 
-    def as_increments(self) -> dict:
-        """UPDATE expressions adding this spend to a row that may hold earlier attempts' spend."""
-        return {
-            "tokens_in": F("tokens_in") + self.tokens_in,
-            "tokens_out": F("tokens_out") + self.tokens_out,
-            "cost": F("cost") + self.cost,
-        }
+    def as_spent(self) -> dict:
+        """What this claim spent, to add to a row that may hold earlier attempts' spend (see
+        `work_protocol.SPEND_FIELDS`)."""
+        return {"tokens_in": self.tokens_in, "tokens_out": self.tokens_out, "cost": self.cost}
 
 
 def provider_complete(provider_name: str, request: CompletionRequest, spend: Spend) -> ProviderResponse:
@@ -101,6 +99,9 @@ def _call_sent(ledger: Ledger | None) -> int | None:
     """The ledger row written before the request leaves, so a worker killed mid-call still leaves it."""
     if ledger is None:
         return None
+    if ledger.written_call_id is not None:
+        call_id, ledger.written_call_id = ledger.written_call_id, None
+        return call_id
     return paid_call_sent(ledger.campaign_id, ledger.item_id, ledger.claim_token)
 
 

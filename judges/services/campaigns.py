@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Contender, PromptSet
 from arena.services.battles import battle_get_or_create
 from arena.services.prompts import prompt_set_get
@@ -65,9 +65,9 @@ def campaign_estimate(*, spec: CampaignSpec) -> Prepared:
     baseline = _baseline(spec, contenders)
     versions = _judge_versions(spec.judges, prompt_set)
     if spec.plan not in PLANS:
-        raise InputError(f"Unknown pairing plan {spec.plan!r}; use one of: {', '.join(PLANS)}.", field="plan")
+        raise Invalid(f"Unknown pairing plan {spec.plan!r}; use one of: {', '.join(PLANS)}.", field="plan")
     if spec.k < 1:
-        raise InputError(f"k must be at least 1, got {spec.k}.", field="k")
+        raise Invalid(f"k must be at least 1, got {spec.k}.", field="k")
     battles = battles_plan(
         prompt_set_id=prompt_set.pk,
         contender_ids=[c.pk for c in contenders],
@@ -78,7 +78,7 @@ def campaign_estimate(*, spec: CampaignSpec) -> Prepared:
         dimension=versions[0].dimension_slugs[0],
     )
     if not battles:
-        raise InputError(
+        raise Invalid(
             f"The plan {spec.plan!r} gives no battles: the contenders share no answered prompt in "
             f"{prompt_set.slug!r}. Upload or generate their outputs first.",
             field="contenders",
@@ -109,9 +109,9 @@ def contenders_resolve(slugs: list[str], *, minimum: int) -> list[Contender]:
     found = {c.slug: c for c in Contender.objects.filter(slug__in=slugs)}
     missing = [s for s in slugs if s not in found]
     if missing:
-        raise InputError(f"Unknown contender(s): {', '.join(missing)}.", field="contenders")
+        raise Invalid(f"Unknown contender(s): {', '.join(missing)}.", field="contenders")
     if len(found) < minimum:
-        raise InputError(
+        raise Invalid(
             f"A campaign needs at least {minimum} contender(s); got {len(found)} "
             f"({', '.join(slugs) or 'none'}).",
             field="contenders",
@@ -124,7 +124,7 @@ def _baseline(spec: CampaignSpec, contenders: list[Contender]) -> Contender | No
         return None
     match = next((c for c in contenders if c.slug == spec.baseline), None)
     if match is None:
-        raise InputError(
+        raise Invalid(
             f"The baseline plan needs a baseline among the contenders; got {spec.baseline or 'none'!r}.",
             field="baseline",
         )
@@ -134,7 +134,7 @@ def _baseline(spec: CampaignSpec, contenders: list[Contender]) -> Contender | No
 def _judge_versions(slugs: list[str], prompt_set: PromptSet) -> list[JudgeConfigVersion]:
     slugs = list(dict.fromkeys(s.strip() for s in slugs if s.strip()))
     if not slugs:
-        raise InputError("Choose at least one judge config.", field="judges")
+        raise Invalid("Choose at least one judge config.", field="judges")
     versions = []
     for slug in slugs:
         config = judge_config_get(slug=slug)
@@ -146,11 +146,11 @@ def _judge_versions(slugs: list[str], prompt_set: PromptSet) -> list[JudgeConfig
 def _check_judge(config, prompt_set: PromptSet) -> None:
     problems = validate_template(config.template)
     if problems:
-        raise InputError(
+        raise Invalid(
             f"Judge config {config.slug!r} has an invalid template: {'; '.join(problems)}.", field="judges"
         )
     if not config.dimensions.exists():
-        raise InputError(
+        raise Invalid(
             f"Judge config {config.slug!r} rates no dimension; choose at least one.", field="judges"
         )
     try:
@@ -158,11 +158,11 @@ def _check_judge(config, prompt_set: PromptSet) -> None:
             env_name=config.api_key_env, file_path=config.api_key_file, owner=f"Judge config {config.slug!r}"
         )
     except ApiKeyMissingError as exc:
-        raise InputError(exc.message + ".", field="judges") from None
+        raise Invalid(exc.message + ".", field="judges") from None
     if get_provider(config.provider).offline:
         lacking = prompt_set.prompts.filter(reference_answer="").count()
         if lacking:
-            raise InputError(
+            raise Invalid(
                 f"Judge config {config.slug!r} ({config.provider}) compares answers with reference answers, "
                 f"but {lacking} prompt(s) of {prompt_set.slug!r} have none; use an LLM judge for this set.",
                 field="judges",

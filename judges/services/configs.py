@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Dimension, Source
 from arena.services.battles import source_get_or_create
 from judges.models import JudgeConfig, JudgeConfigVersion, JudgeTurns
@@ -91,7 +91,7 @@ def judge_config_errors(data: JudgeConfigData) -> dict[str, list[str]]:
 def judge_config_create(*, slug: str, data: JudgeConfigData) -> JudgeConfig:
     _raise_first(judge_config_errors(data))
     if JudgeConfig.objects.filter(slug=slug).exists():
-        raise InputError(f"A judge config with slug {slug!r} already exists; pick another.", field="slug")
+        raise Invalid(f"A judge config with slug {slug!r} already exists; pick another.", field="slug")
     with transaction.atomic():
         source = source_get_or_create(kind=Source.Kind.JUDGE, key=f"judge-{slug}", name=f"Judge: {data.name}")
         config = JudgeConfig(slug=slug, source=source)
@@ -165,12 +165,12 @@ def _snapshot(config: JudgeConfig) -> dict:
 def _raise_first(errors: dict[str, list[str]]) -> None:
     if errors:
         name, problems = next(iter(errors.items()))
-        raise InputError(f"Judge config field {name!r}: {'; '.join(problems)}.", field=name)
+        raise Invalid(f"Judge config field {name!r}: {'; '.join(problems)}.", field=name)
 
 
 def judge_config_get(*, slug: str) -> JudgeConfig:
     config = JudgeConfig.objects.filter(slug=slug).first()
     if config is None:
         known = ", ".join(JudgeConfig.objects.values_list("slug", flat=True)) or "none yet"
-        raise InputError(f"No judge config {slug!r} (known: {known}).", field="judges")
+        raise Invalid(f"No judge config {slug!r} (known: {known}).", field="judges")
     return config

@@ -42,16 +42,24 @@ def combine_orders(shown_label: str, swapped_label: str) -> tuple[str, bool]:
     return (first, False) if first == second else ("tie", True)
 
 
+# {order: (judgment id, status, verdicts)} for both orders of a battle under one judge version.
+Pair = dict[str, tuple[int, str, dict | None]]
+
+
 @dataclass(frozen=True)
 class Settlement:
     verdicts: int  # final verdicts the battle has for this version now (0: not settled)
     waiting: bool  # an order of the battle is still pending or running
 
 
-def battle_finalize(*, battle: Battle, version_id: int, campaign_id: int) -> Settlement:
+def battle_finalize(
+    *, battle: Battle, version_id: int, campaign_id: int, pair: Pair | None = None
+) -> Settlement:
     """Settle `battle` for one judge version if both orders are done. Only `battle`'s keys (pk, contender
-    ids) are used, so a worker can pass one built from the row it already loaded."""
-    pair = judgment_pair(battle.pk, version_id)
+    ids) are used, so a worker can pass one built from the row it already loaded; likewise `pair`, when the
+    caller saw both orders in a final state (else they are read here)."""
+    if pair is None:
+        pair = judgment_pair(battle.pk, version_id)
     statuses = {status for _, status, _ in pair.values()}
     if len(pair) != 2 or statuses != {WorkStatus.DONE}:
         return Settlement(0, waiting=len(pair) != 2 or bool(statuses & set(ACTIVE_STATUSES)))

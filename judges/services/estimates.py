@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from judges.models import JudgeConfigVersion, Judgment, WorkStatus
 from judges.providers import get_provider
 from judges.services.planning import PlannedBattle
@@ -84,7 +84,7 @@ def _check_replies(battle: PlannedBattle, prompt) -> None:
     """Refuse, before anything is queued, a battle whose answers do not have one reply per user turn."""
     for output in (battle.output_a, battle.output_b):
         if len(output.replies) != len(prompt.user_turns):
-            raise InputError(
+            raise Invalid(
                 f"The output of contender {output.contender.slug!r} for prompt {prompt.external_id!r} has "
                 f"{len(output.replies)} replies for {len(prompt.user_turns)} user turns, so its battles cannot "
                 "be judged; replace the output (delete it and upload it again) first.",

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import DomainError, Invalid
 from arena.models import Contender, Output
 from arena.services.endpoints import endpoint_key_name_check, endpoint_url_check
 from arena.services.outputs import output_build
@@ -21,13 +21,13 @@ from judges.models import Campaign, ErrorKind, Generation, WorkStatus
 from judges.providers import CompletionRequest, PermanentProviderError, TransientProviderError
 from judges.services.calls import Ledger, Spend, provider_complete
 from judges.services.campaigns import contenders_resolve
-from judges.services.claims import lease_seconds, work_claim, work_finish
 from judges.services.enqueue import work_enqueue
-from judges.services.leases import lease_kept, lease_seconds_short
+from judges.services.leases import lease_kept
 from judges.services.lifecycle import campaign_finish_if_done
 from judges.services.limits import concurrency_slot
 from judges.services.outcomes import Failure, RunResult, after_permanent, after_transient
 from judges.services.secrets import api_key_check, api_key_resolve, redact, redact_data
+from judges.services.work_protocol import lease_hard_seconds, lease_short_seconds, work_claim, work_settle
 
 PROVIDER = "openai"  # contender endpoints are OpenAI-compatible by definition (see Contender.endpoint_url)
 
@@ -46,7 +46,7 @@ def generation_missing(*, contender_slugs: list[str], prompt_set_slug: str) -> t
     )
     missing = [(c, p) for c in contenders for p in prompts if (c.pk, p.pk) not in answered]
     if not missing:
-        raise InputError(
+        raise Invalid(
             f"Every chosen contender already has an output for each prompt of {prompt_set.slug!r}; nothing "
             "to generate.",
             field="contenders",
@@ -106,7 +106,7 @@ def generation_run(*, generation_id: int) -> RunResult:
     )
     if job is None or job.status != WorkStatus.PENDING or job.campaign.status != Campaign.Status.RUNNING:
         return RunResult("skipped")
-    lease, hard = lease_seconds_short(), lease_seconds(settings.JUDGES_GENERATION_TIMEOUT_SECONDS)
+    lease, hard = lease_short_seconds(), lease_hard_seconds(settings.JUDGES_GENERATION_TIMEOUT_SECONDS)
     limit = settings.JUDGES_GENERATION_CONCURRENCY
     wait = settings.JUDGES_SLOT_WAIT_SECONDS
     with concurrency_slot(f"gen:{job.contender_id}", limit=limit, hold_s=lease, wait_s=wait) as slot:
@@ -138,10 +138,10 @@ def _generate_claimed(job: Generation, token) -> RunResult:
     # An endpoint may echo the key it got: never stored nor shown.
     first, *later = (redact(reply, api_key) for reply in replies)
     output = _output_store(contender, job.prompt, first, later)
-    landed = work_finish(
+    landed = work_settle(
         Generation, pk=job.pk, token=token, status=WorkStatus.DONE, output=output,
         raw_text="\n\n".join([first, *later]), raw_response=redact_data([r.raw for r in spend.responses], api_key),
-        latency_ms=round(spend.latency_s * 1000), error="", error_kind=ErrorKind.NONE, **spend.as_increments(),
+        latency_ms=round(spend.latency_s * 1000), error="", error_kind=ErrorKind.NONE, spent=spend.as_spent(),
     )  # fmt: skip
     return RunResult("done" if landed else "skipped")
 
@@ -201,7 +201,7 @@ def _failure(job: Generation, token, spend: Spend, api_key: str) -> Failure:
 
 def _check_endpoint(contender: Contender) -> None:
     if not (contender.endpoint_url and contender.endpoint_model):
-        raise InputError(
+        raise Invalid(
             f"Contender {contender.slug!r} has no endpoint (URL and model) to generate outputs from.",
             field="contenders",
         )
@@ -209,7 +209,7 @@ def _check_endpoint(contender: Contender) -> None:
         _check_call_time(contender)
         api_key_check(env_name=contender.endpoint_api_key_env, owner=f"Contender {contender.slug!r}")
     except PermanentProviderError as exc:
-        raise InputError(exc.message + ".", field="contenders") from None
+        raise Invalid(exc.message + ".", field="contenders") from None
 
 
 def _check_call_time(contender: Contender) -> None:
@@ -218,7 +218,7 @@ def _check_call_time(contender: Contender) -> None:
     try:
         endpoint_url_check(contender.endpoint_url, field="contenders")
         endpoint_key_name_check(contender.endpoint_api_key_env, field="contenders")
-    except InputError as exc:
+    except DomainError as exc:
         raise PermanentProviderError(
             f"contender {contender.slug!r}: {exc.message.rstrip('.')}", provider=PROVIDER
         ) from None

@@ -5,8 +5,9 @@ and the required format); if that fails too the judgment is `parse_failed` with 
 a tie. Call failures are handled by `outcomes` (transient: backoff and retry; permanent: fail fast).
 
 Kept lean on purpose, since it runs once per judge call: one statement loads the row with the battle's
-texts, the version and config come from a per-process cache, the claim and the result are one UPDATE each
-(`judgment_sql`), so a judgment costs about six short statements plus, once per battle, its verdicts.
+texts, the version and config come from a per-process cache, one statement claims the row and writes the
+ledger row of its call, one completes that ledger row, one stores the result and sees whether the battle's
+other order is settled already (`judgment_sql`); once per battle come its verdicts.
 """
 
 from __future__ import annotations
@@ -19,25 +20,31 @@ from django.conf import settings
 
 from judges.models import ErrorKind, Judgment, WorkStatus
 from judges.prompting import repair_messages
-from judges.providers import PermanentProviderError, ProviderError, TransientProviderError
+from judges.providers import (
+    CompletionRequest,
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+)
 from judges.services.calls import Ledger, Spend, provider_complete
-from judges.services.claims import lease_seconds
-from judges.services.consistency import battle_finalize
+from judges.services.consistency import Pair, battle_finalize
 from judges.services.judgment_sql import (
+    Finished,
     JudgmentRow,
     campaign_has_active_judgments,
-    judgment_claim,
+    judgment_claim_recording_call,
     judgment_finish,
     judgment_load,
     judgment_reusable,
 )
-from judges.services.leases import lease_kept, lease_seconds_short
+from judges.services.leases import lease_kept
 from judges.services.lifecycle import campaign_finish_if_done
 from judges.services.limits import concurrency_slot
 from judges.services.outcomes import Failure, RunResult, after_permanent, after_transient
 from judges.services.requests import JudgeTexts, judge_request
 from judges.services.runtime import JudgeRuntime, judge_runtime
 from judges.services.secrets import api_key_resolve, redact, redact_data
+from judges.services.work_protocol import lease_hard_seconds, lease_short_seconds, work_claim
 from judges.verdict_parsing import ParseResult, VerdictParseError, parse_verdicts
 
 
@@ -47,6 +54,21 @@ class _Answer:
     repair_text: str = ""
     parsed: ParseResult | None = None
     parse_error: str = ""
+
+
+@dataclass
+class _Call:
+    spend: Spend
+    api_key: str = ""
+    request: CompletionRequest | None = None  # built before the claim: nothing after it can refuse the call
+    answer: _Answer | None = None
+    error: ProviderError | None = None
+
+
+@dataclass(frozen=True)
+class _Stored:
+    result: RunResult
+    pair: Pair | None = None  # both orders, when this statement saw the other one settled already
 
 
 def judgment_run(*, judgment_id: int) -> RunResult:
@@ -59,7 +81,7 @@ def judgment_run(*, judgment_id: int) -> RunResult:
     config = runtime.config
     # Claims and slots start with a short lease that this process renews while the call runs
     # (`judges.services.leases`), up to the longest the call may take.
-    lease, hard = lease_seconds_short(), lease_seconds(config.timeout_seconds)
+    lease, hard = lease_short_seconds(), lease_hard_seconds(config.timeout_seconds)
     wait = settings.JUDGES_SLOT_WAIT_SECONDS
     with concurrency_slot(
         runtime.limit_key, limit=config.concurrency_limit, hold_s=lease, wait_s=wait
@@ -67,31 +89,26 @@ def judgment_run(*, judgment_id: int) -> RunResult:
         if not slot.acquired:
             return RunResult("busy", retry_in=slot.retry_in)
         token = uuid.uuid4()
-        if not judgment_claim(job.pk, token, lease):  # also refused when the campaign is paused or cancelled
+        call = None if job.reusable_id is not None else _call_prepare(job, runtime, token)
+        if not _claim(job, token, lease, call):  # also refused when the campaign is paused or cancelled
             return RunResult("skipped")
         # The slot covers the claim (the record written before paying) and the call, not the writes after.
         with lease_kept(Judgment, token=token, slot=slot, hard_s=hard):
-            call = None if job.reusable_id is not None else _call(job, runtime, token)
-    result = _store(job, runtime, token, call)
-    if result.finished:
+            if call is not None and call.error is None:
+                _call_make(runtime, call)
+    stored = _store(job, runtime, token, call)
+    if stored.result.finished:
         settled = battle_finalize(
-            battle=job.battle, version_id=job.config_version_id, campaign_id=job.campaign_id
+            battle=job.battle, version_id=job.config_version_id, campaign_id=job.campaign_id, pair=stored.pair
         )
         # While this battle's other order is still to come, the campaign cannot be done: skip the check.
         if not settled.waiting and not campaign_has_active_judgments(job.campaign_id):
             campaign_finish_if_done(campaign_id=job.campaign_id, model=Judgment)
-    return result
+    return stored.result
 
 
-@dataclass
-class _Call:
-    spend: Spend
-    api_key: str = ""
-    answer: _Answer | None = None
-    error: ProviderError | None = None
-
-
-def _call(job: JudgmentRow, runtime: JudgeRuntime, token: uuid.UUID) -> _Call:
+def _call_prepare(job: JudgmentRow, runtime: JudgeRuntime, token: uuid.UUID) -> _Call:
+    """Everything the call needs before the claim, so that the claim can record it (or its refusal)."""
     config = runtime.config
     ledger = Ledger(campaign_id=job.campaign_id, item_id=job.pk, claim_token=token)
     prices = {"price_in": config.price_input_per_mtok, "price_out": config.price_output_per_mtok}
@@ -101,24 +118,13 @@ def _call(job: JudgmentRow, runtime: JudgeRuntime, token: uuid.UUID) -> _Call:
         call.api_key = api_key_resolve(
             env_name=config.api_key_env, file_path=config.api_key_file, owner=owner
         )
-        call.answer = _ask(job, runtime, call.api_key, call.spend)
-    except (TransientProviderError, PermanentProviderError) as exc:
+        call.request = _request(job, runtime, call.api_key)
+    except PermanentProviderError as exc:
         call.error = exc
     return call
 
 
-def _store(job: JudgmentRow, runtime: JudgeRuntime, token, call: _Call | None) -> RunResult:
-    if call is None:
-        return _store_reused(job, token, judgment_reusable(job.reusable_id))
-    if call.error is not None:
-        scope = {"config_version_id": job.config_version_id}
-        failure = Failure(Judgment, job, token, call.spend, call.api_key, runtime.limit_key, scope)
-        handle = after_transient if isinstance(call.error, TransientProviderError) else after_permanent
-        return handle(failure, call.error)
-    return _store_answer(job, token, call.answer, call.spend, call.api_key)
-
-
-def _ask(job: JudgmentRow, runtime: JudgeRuntime, api_key: str, spend: Spend) -> _Answer:
+def _request(job: JudgmentRow, runtime: JudgeRuntime, api_key: str) -> CompletionRequest:
     version = runtime.version
     texts = JudgeTexts.for_order(
         order=job.order, question=job.question, output_a=job.output_a, output_b=job.output_b,
@@ -126,11 +132,46 @@ def _ask(job: JudgmentRow, runtime: JudgeRuntime, api_key: str, spend: Spend) ->
         later_a=job.later_a, later_b=job.later_b,
     )  # fmt: skip
     try:
-        request = judge_request(version, texts, api_key=api_key, timeout_s=runtime.config.timeout_seconds)
+        return judge_request(version, texts, api_key=api_key, timeout_s=runtime.config.timeout_seconds)
     except ValueError as exc:  # e.g. a conversation whose stored replies do not match its turns
         raise PermanentProviderError(
             f"battle #{job.battle_id} cannot be judged: {exc}", provider=version.provider
         ) from None
+
+
+def _claim(job: JudgmentRow, token: uuid.UUID, lease: float, call: _Call | None) -> bool:
+    """Claim the row; when a call is to be sent, its ledger row is written by the same statement."""
+    if call is None or call.error is not None:
+        return work_claim(Judgment, pk=job.pk, lease_s=lease, token=token) is not None
+    call_id = judgment_claim_recording_call(job.pk, token, lease)
+    if call_id is None:
+        return False
+    assert call.spend.ledger is not None  # set by _call_prepare
+    call.spend.ledger.written_call_id = call_id
+    return True
+
+
+def _call_make(runtime: JudgeRuntime, call: _Call) -> None:
+    assert call.request is not None  # built by _call_prepare, or call.error is set
+    try:
+        call.answer = _ask(runtime, call.request, call.spend)
+    except (TransientProviderError, PermanentProviderError) as exc:
+        call.error = exc
+
+
+def _store(job: JudgmentRow, runtime: JudgeRuntime, token, call: _Call | None) -> _Stored:
+    if call is None:
+        return _store_reused(job, token, judgment_reusable(job.reusable_id))
+    if call.error is not None:
+        scope = {"config_version_id": job.config_version_id}
+        failure = Failure(Judgment, job, token, call.spend, call.api_key, runtime.limit_key, scope)
+        handle = after_transient if isinstance(call.error, TransientProviderError) else after_permanent
+        return _Stored(handle(failure, call.error))
+    return _store_answer(job, token, call.answer, call.spend, call.api_key)
+
+
+def _ask(runtime: JudgeRuntime, request: CompletionRequest, spend: Spend) -> _Answer:
+    version = runtime.version
     dims = version.dimension_slugs
     first = provider_complete(version.provider, request, spend).text
     try:
@@ -148,16 +189,14 @@ def _ask(job: JudgmentRow, runtime: JudgeRuntime, api_key: str, spend: Spend) ->
         return _Answer(first_text=first, repair_text=second, parse_error=why)
 
 
-def _store_answer(job: JudgmentRow, token, answer: _Answer, spend: Spend, api_key: str) -> RunResult:
+def _store_answer(job: JudgmentRow, token, answer: _Answer, spend: Spend, api_key: str) -> _Stored:
     """Store the judge's reply, with the key redacted from everything it sent back (a server may echo it)."""
     fields = {
         "raw_text": redact(answer.first_text, api_key),
         "repair_raw_text": redact(answer.repair_text, api_key),
         "raw_response": redact_data([response.raw for response in spend.responses], api_key),
         "latency_ms": round(spend.latency_s * 1000),
-        "tokens_in": spend.tokens_in,
-        "tokens_out": spend.tokens_out,
-        "cost": spend.cost,
+        "spent": spend.as_spent(),
     }
     if answer.parsed is None:
         status, outcome = WorkStatus.PARSE_FAILED, "parse_failed"
@@ -165,15 +204,29 @@ def _store_answer(job: JudgmentRow, token, answer: _Answer, spend: Spend, api_ke
     else:
         status, outcome = WorkStatus.DONE, "done"
         fields.update(verdicts=answer.parsed.verdicts, rationale=redact(answer.parsed.rationale, api_key))
-    landed = judgment_finish(job.pk, token, status=status, **fields)
-    return RunResult(outcome if landed else "skipped")
+    finished = judgment_finish(job.pk, token, status=status, **fields)
+    return _Stored(RunResult(outcome if finished.landed else "skipped"), _pair(job, status, fields, finished))
 
 
-def _store_reused(job: JudgmentRow, token, source: dict) -> RunResult:
+def _store_reused(job: JudgmentRow, token, source: dict) -> _Stored:
     """The same request was answered before: copy its result, spend nothing, and say where it came from."""
     copied = {k: source[k] for k in ("verdicts", "rationale", "raw_text", "repair_raw_text", "raw_response")}
     origin = source["origin"]  # the first paid judgment of this request
-    landed = judgment_finish(
+    finished = judgment_finish(
         job.pk, token, status=WorkStatus.DONE, reused_from=origin, latency_ms=0, **copied
     )
-    return RunResult("reused" if landed else "skipped")
+    return _Stored(
+        RunResult("reused" if finished.landed else "skipped"), _pair(job, WorkStatus.DONE, copied, finished)
+    )
+
+
+def _pair(job: JudgmentRow, status: str, fields: dict, finished: Finished) -> Pair | None:
+    """Both orders as the settle statement saw them, when that is final: this one just settled, the other
+    one settled before (committed, so never to change). Otherwise None: the pair is read after the commit."""
+    other = finished.other
+    if other is None or other.status not in (WorkStatus.DONE, WorkStatus.PARSE_FAILED, WorkStatus.FAILED):
+        return None
+    return {
+        job.order: (job.pk, status, fields.get("verdicts")),
+        other.order: (other.pk, other.status, other.verdicts),
+    }

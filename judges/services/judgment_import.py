@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Battle, Contender, Dimension, Output, Prompt, PromptSet, Source
 from arena.services.imported_contenders import contender_slugs, contenders_ensure
 from arena.services.style import style_counts
@@ -55,17 +55,17 @@ class JudgmentImportResult:
 def judgments_import(
     *, path: str, file_format: str, source_key: str, source_name: str | None = None, approve_new: bool = False
 ) -> JudgmentImportResult:
-    """Import the study at `path` (see the module docstring); raises `InputError` and writes nothing when
+    """Import the study at `path` (see the module docstring); raises `Invalid` and writes nothing when
     anything is wrong."""
     if file_format not in JUDGMENT_FORMATS:
-        raise InputError(
+        raise Invalid(
             f"Unknown format {file_format!r}: use one of {', '.join(JUDGMENT_FORMATS)}.", field="format"
         )
     _check_key(source_key)
     try:
         study = study_read(path, file_format)
     except JudgmentFileError as error:
-        raise InputError(str(error), field="path") from error
+        raise Invalid(str(error), field="path") from error
     slugs = contender_slugs(kind="System name", names=sorted({system for system, _ in study.answers}))
     with transaction.atomic():
         return _write(study, slugs, source_key, source_name or f"{study.judge} (imported)", approve_new, path)
@@ -73,7 +73,7 @@ def judgments_import(
 
 def _check_key(key: str) -> None:
     if not key or slugify(key) != key or key in ("judges", "people") or len(key) > 80:
-        raise InputError(
+        raise Invalid(
             f"Source key {key!r} is not usable: use lowercase letters, digits and hyphens, up to 80 characters "
             "(and not 'judges' or 'people').",
             field="source",
@@ -83,7 +83,7 @@ def _check_key(key: str) -> None:
 def _write(study: Study, slugs, key, name, approve_new, path) -> JudgmentImportResult:
     overall = Dimension.objects.filter(slug="overall").first()
     if overall is None:
-        raise InputError("Dimension 'overall' is missing; run `manage.py migrate` first.")
+        raise Invalid("Dimension 'overall' is missing; run `manage.py migrate` first.")
     source, config = _judge(key, name)
     config.dimensions.set([overall])
     version = _version(config, study.judge)
@@ -111,19 +111,19 @@ def _write(study: Study, slugs, key, name, approve_new, path) -> JudgmentImportR
 def _judge(key: str, name: str) -> tuple[Source, JudgeConfig]:
     source = Source.objects.filter(key=key).first()
     if source is not None and source.kind != Source.Kind.JUDGE:
-        raise InputError(
+        raise Invalid(
             f"Source {key!r} already exists as a {source.get_kind_display()} source; pass --source with another key.",
             field="source",
         )
     config = JudgeConfig.objects.filter(slug=key).first()
     if config is not None and (config.provider != IMPORTED_PROVIDER or config.source.key != key):
-        raise InputError(
+        raise Invalid(
             f"Judge config {key!r} is a live judge ({config.provider}); imported judgments need their own key: "
             "pass --source with another key.",
             field="source",
         )
     if source is not None and config is None:
-        raise InputError(
+        raise Invalid(
             f"Source {key!r} belongs to another judge; pass --source with another key.", field="source"
         )
     if config is not None:
@@ -168,7 +168,7 @@ def _prompts(prompt_set: PromptSet, study: Study) -> dict[str, int]:
     }
     for question in study.questions.values():
         if stored[question.key[:100]][1] != question.text:
-            raise InputError(
+            raise Invalid(
                 f"Question {question.key} differs from the one stored in prompt set {prompt_set.slug!r}; "
                 "import a changed study under a new --source key."
             )
@@ -199,7 +199,7 @@ def _outputs(study: Study, contenders, prompts) -> dict[tuple[str, str], int]:
     for (system, question), (c, p, text) in wanted.items():
         output_id, stored_text = stored[c, p]
         if stored_text != text:
-            raise InputError(
+            raise Invalid(
                 f"The stored answer of {system} to question {question} differs from the one in {system}'s file; "
                 "import changed answers under a new --source key."
             )

@@ -1,15 +1,8 @@
-"""The statements every judge call runs, written once in plain SQL.
+"""The statements every judge call runs, written once in plain SQL (see `judges.services.sql` for why).
 
-Why not the ORM here: compiling a query costs the ORM about 2 ms of CPU per statement (measured: loading a
-judgment with its battle's texts, 2.4 ms through `values()` against 0.13 ms for the same SQL), ten times the
-statement itself. At the 160 calls/s a judge with 32 calls in flight can sustain, that is more than a core
-spent building strings. Everything else in the app uses the ORM; these statements are the per-call path.
-
-Portable between PostgreSQL and SQLite (the demo): standard SQL, and every parameter passed through its
-model field's `get_db_prep_value`, so dates, UUIDs, decimals and JSON reach each backend in the form the ORM
-would have used. On PostgreSQL the statements run on a server-binding psycopg cursor of Django's own
-connection (same transaction), prepared once per connection: parameters travel apart from the SQL instead of
-being escaped into it in Python (the stored replies are the long part), and no statement is planned twice.
+The claim and the settle are the work protocol's own statements (`judges.services.work_protocol`); here they
+are only wrapped: the claim together with the first paid call's ledger row, in one round trip, and the
+settle with a look at the battle's other order, so the second order to finish needs no further read.
 """
 
 from __future__ import annotations
@@ -17,47 +10,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from arena.models import Battle, Output, Prompt
 from judges.models import Campaign, FinalVerdict, Judgment, PaidCall, WorkStatus
+from judges.services.sql import db_column, db_table, db_value, sql_run
+from judges.services.work_protocol import claim_statement, settle_statement
 
-_J, _C = Judgment._meta.db_table, Campaign._meta.db_table
-_B, _P, _O = Battle._meta.db_table, Prompt._meta.db_table, Output._meta.db_table
-_FIELD = Judgment._meta.get_field
-
-
-def _prep(name: str, value):
-    return _FIELD(name).get_db_prep_value(value, connection, prepared=False)
-
-
-def _execute(sql: str, params: list) -> tuple[int, list]:
-    """Run one statement in Django's current connection and transaction; returns (rowcount, rows).
-
-    On PostgreSQL the statement is prepared once per connection (Django turns psycopg's automatic
-    preparation off) and its parameters are bound server-side, not escaped into the SQL in Python.
-    """
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.rowcount, cursor.fetchall() if cursor.description else []
-    import psycopg
-
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        # Django turns preparation off for the connection; its own (client-binding) cursors never prepare
-        # anyway, so allowing it only affects the cursors made here.
-        raw.prepare_threshold = 0
-    # Django's connection hands out client-binding cursors; this one binds server-side and can be prepared.
-    # Errors still come out as Django's (IntegrityError, ...) and mark the connection like Django's own.
-    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        return cursor.rowcount, cursor.fetchall() if cursor.description else []
+_J, _C = db_table(Judgment), db_table(Campaign)
+_B, _P, _O = db_table(Battle), db_table(Prompt), db_table(Output)
 
 
 def _json(value):
@@ -103,10 +69,12 @@ class JudgmentRow:
 
 
 _LOAD = f"""
-SELECT j.id, j.status, j.campaign_id, j.battle_id, j.config_version_id, j."order", j.attempts, j.content_key,
-       b.contender_a_id, b.contender_b_id, p.text, p.reference_answer, oa.text, ob.text,
-       (SELECT r.id FROM {_J} r WHERE r.content_key = j.content_key AND r.status = 'done' AND r.id <> j.id LIMIT 1),
-       p.later_turns, p.system_message, oa.later_replies, ob.later_replies
+SELECT j.id AS pk, j.status, j.campaign_id, j.battle_id, j.config_version_id, j."order", j.attempts,
+       j.content_key, b.contender_a_id, b.contender_b_id, p.text AS question, p.reference_answer AS reference,
+       oa.text AS output_a, ob.text AS output_b,
+       (SELECT r.id FROM {_J} r WHERE r.content_key = j.content_key AND r.status = 'done' AND r.id <> j.id
+        LIMIT 1) AS reusable_id,
+       p.later_turns, p.system_message, oa.later_replies AS later_a, ob.later_replies AS later_b
 FROM {_J} j
 JOIN {_B} b ON b.id = j.battle_id
 JOIN {_P} p ON p.id = b.prompt_id
@@ -116,45 +84,68 @@ WHERE j.id = %s"""  # noqa: S608 (table names are ours, values are parameters)
 
 
 def judgment_load(pk: int) -> JudgmentRow | None:
-    _, rows = _execute(_LOAD, [pk])
-    return JudgmentRow(*rows[0]) if rows else None
+    row = sql_run(_LOAD, [pk]).one()
+    return JudgmentRow(**row._asdict()) if row is not None else None
 
 
-_CLAIM = f"""
-UPDATE {_J} SET status = 'running', claim_token = %s, claimed_at = %s, lease_until = %s, attempts = attempts + 1
-WHERE id = %s AND status = 'pending'
-  AND EXISTS (SELECT 1 FROM {_C} c WHERE c.id = {_J}.campaign_id AND c.status = 'running')"""  # noqa: S608
+_PC = db_table(PaidCall)
+_CALL_COLUMNS = "campaign_id, item_id, claim_token, outcome, sent_at, tokens_in, tokens_out, cost"
+_CLAIM_AND_SEND = f"""
+WITH claimed AS ({{claim}})
+INSERT INTO {_PC} ({_CALL_COLUMNS}) SELECT campaign_id, id, %s, 'sent', %s, 0, 0, %s FROM claimed RETURNING id"""  # noqa: S608
 
 
-def judgment_claim(pk: int, token, lease_s: float) -> bool:
-    """pending → running in a running campaign; True only for the one caller whose UPDATE changed the row."""
-    now = timezone.now()
-    params = [
-        _prep("claim_token", token),
-        _prep("claimed_at", now),
-        _prep("lease_until", now + timedelta(seconds=lease_s)),
-        pk,
-    ]
-    return _execute(_CLAIM, params)[0] == 1
+def judgment_claim_recording_call(pk: int, token: uuid.UUID, lease_s: float) -> int | None:
+    """Claim the row and write the ledger row of the call about to be sent, together (PostgreSQL: one
+    statement, so both or neither); the ledger row's id, or None when the claim did not land."""
+    claim = claim_statement(Judgment, pk=pk, token=token, lease_s=lease_s)
+    if connection.vendor != "postgresql":  # SQLite has no data-modifying WITH: two statements
+        claimed = sql_run(*claim).one()
+        return paid_call_sent(claimed.campaign_id, pk, token) if claimed is not None else None
+    row = sql_run(_CLAIM_AND_SEND.format(claim=claim.sql), [*claim.params, *_call_sent_params(token)]).one()
+    return row.id if row is not None else None
 
 
-_FINISHED_FIELDS = ("status", "raw_text", "repair_raw_text", "raw_response", "verdicts", "rationale", "parse_error",
-                    "error", "error_kind", "latency_ms", "reused_from")  # fmt: skip
-_FINISH = f"""
-UPDATE {_J} SET finished_at = %s, lease_until = NULL, {", ".join(f"{_FIELD(n).column} = %s" for n in _FINISHED_FIELDS)},
-  tokens_in = tokens_in + %s, tokens_out = tokens_out + %s, cost = cost + %s
-WHERE id = %s AND status = 'running' AND claim_token = %s"""  # noqa: S608
+@dataclass(frozen=True)
+class OtherOrder:
+    """The battle's other order for the same judge version, as the settle statement saw it."""
+
+    pk: int
+    order: str
+    status: str
+    verdicts: dict | None
 
 
-def judgment_finish(pk: int, token, *, tokens_in: int = 0, tokens_out: int = 0, cost=0, **fields) -> bool:
-    """running → done / parse_failed, only while `token` still holds the claim. Unlisted fields are reset
-    to their empty value; tokens and cost add to what earlier attempts spent."""
-    values = {"raw_text": "", "repair_raw_text": "", "raw_response": None, "verdicts": None, "rationale": "",
-              "parse_error": "", "error": "", "error_kind": "", "latency_ms": None, "reused_from": None, **fields}  # fmt: skip
-    params = [_prep("finished_at", timezone.now())]
-    params += [_prep(name, values[name]) for name in _FINISHED_FIELDS]
-    params += [tokens_in, tokens_out, _prep("cost", cost), pk, _prep("claim_token", token)]
-    return _execute(_FINISH, params)[0] == 1
+_OTHER_ROW = f"""(SELECT o.{{column}} FROM {_J} o WHERE o.battle_id = {_J}.battle_id
+    AND o.config_version_id = {_J}.config_version_id AND o.id <> {_J}.id) AS other_{{column}}"""  # noqa: S608
+# A correlated subquery per column: RETURNING takes no join, and a battle may lack its other order.
+_OTHER = ' RETURNING "order", ' + ", ".join(_OTHER_ROW.format(column=c) for c in ("id", "status", "verdicts"))
+
+_EMPTY_RESULT = {"raw_text": "", "repair_raw_text": "", "raw_response": None, "verdicts": None, "rationale": "",
+                 "parse_error": "", "error": "", "error_kind": "", "latency_ms": None, "reused_from": None}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Finished:
+    landed: bool
+    other: OtherOrder | None = None  # None: not landed, or the battle has one order only
+
+
+def judgment_finish(
+    pk: int, token: uuid.UUID, *, status: str, spent: dict | None = None, **fields
+) -> Finished:
+    """running → done / parse_failed, only while `token` still holds the claim. Unlisted result fields
+    are reset to their empty value; `spent` adds to what earlier attempts spent. The other order is what
+    this statement saw: committed before it started, or not yet (then read it again after this commit)."""
+    values = {**_EMPTY_RESULT, **fields}
+    settle = settle_statement(Judgment, pk=pk, token=token, status=status, fields=values, spent=spent or {})
+    row = sql_run(settle.sql + _OTHER, settle.params).one()
+    if row is None:
+        return Finished(landed=False)
+    if row.other_id is None:
+        return Finished(landed=True)
+    other_order = Judgment.Order.SWAPPED if row.order == Judgment.Order.SHOWN else Judgment.Order.SHOWN
+    return Finished(True, OtherOrder(row.other_id, other_order, row.other_status, _json(row.other_verdicts)))
 
 
 _PAIR = f"""SELECT "order", id, status, verdicts FROM {_J} WHERE battle_id = %s AND config_version_id = %s"""  # noqa: S608
@@ -162,8 +153,8 @@ _PAIR = f"""SELECT "order", id, status, verdicts FROM {_J} WHERE battle_id = %s 
 
 def judgment_pair(battle_id: int, version_id: int) -> dict[str, tuple[int, str, dict | None]]:
     """Both orders of a battle for one judge version: {order: (id, status, verdicts)}."""
-    _, rows = _execute(_PAIR, [battle_id, version_id])
-    return {order: (pk, status, _json(verdicts)) for order, pk, status, verdicts in rows}
+    rows = sql_run(_PAIR, [battle_id, version_id]).rows
+    return {row.order: (row.id, row.status, _json(row.verdicts)) for row in rows}
 
 
 _REUSABLE = f"""
@@ -172,24 +163,23 @@ SELECT id, reused_from_id, verdicts, rationale, raw_text, repair_raw_text, raw_r
 
 def judgment_reusable(pk: int) -> dict:
     """The stored result of a finished judgment (found by `judgment_load`), to copy instead of a new call."""
-    _, rows = _execute(_REUSABLE, [pk])
-    pk, origin, verdicts, rationale, raw_text, repair_raw_text, raw_response = rows[0]
-    return {"origin": origin or pk, "verdicts": _json(verdicts), "rationale": rationale, "raw_text": raw_text,
-            "repair_raw_text": repair_raw_text, "raw_response": _json(raw_response)}  # fmt: skip
+    row = sql_run(_REUSABLE, [pk]).rows[0]
+    return {"origin": row.reused_from_id or row.id, "verdicts": _json(row.verdicts), "rationale": row.rationale,
+            "raw_text": row.raw_text, "repair_raw_text": row.repair_raw_text,
+            "raw_response": _json(row.raw_response)}  # fmt: skip
 
 
-_ACTIVE = f"SELECT 1 FROM {_J} WHERE campaign_id = %s AND status IN (%s, %s) LIMIT 1"  # noqa: S608
+_ACTIVE = f"SELECT 1 AS active FROM {_J} WHERE campaign_id = %s AND status IN (%s, %s) LIMIT 1"  # noqa: S608
 
 
 def campaign_has_active_judgments(campaign_id: int) -> bool:
-    _, rows = _execute(_ACTIVE, [campaign_id, WorkStatus.PENDING.value, WorkStatus.RUNNING.value])
-    return bool(rows)
+    return bool(sql_run(_ACTIVE, [campaign_id, WorkStatus.PENDING.value, WorkStatus.RUNNING.value]).rows)
 
 
-_FV = FinalVerdict._meta.db_table
+_FV = db_table(FinalVerdict)
 _FV_FIELDS = ("battle", "dimension", "config_version", "campaign", "outcome", "inconsistent", "shown", "swapped",
               "verdict", "created")  # fmt: skip
-_FV_COLUMNS = [FinalVerdict._meta.get_field(name).column for name in _FV_FIELDS]
+_FV_COLUMNS = [db_column(FinalVerdict, name) for name in _FV_FIELDS]
 _FINAL = f"""
 INSERT INTO {_FV} ({", ".join(_FV_COLUMNS)}) VALUES ({", ".join(["%s"] * len(_FV_FIELDS))})
 ON CONFLICT ({", ".join(_FV_COLUMNS[:3])}) DO NOTHING"""  # noqa: S608
@@ -202,37 +192,34 @@ def final_verdict_insert(final: FinalVerdict) -> None:
     final.created = timezone.now()
     try:
         with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
-            _execute(_FINAL, _final_params(final))
+            sql_run(_FINAL, _final_params(final))
     except IntegrityError:
         final.verdict = None
-        _execute(_FINAL, _final_params(final))
+        sql_run(_FINAL, _final_params(final))
 
 
 def _final_params(final: FinalVerdict) -> list:
-    fields = [FinalVerdict._meta.get_field(name) for name in _FV_FIELDS]
-    return [field.get_db_prep_value(field.value_from_object(final), connection) for field in fields]
+    return [db_value(FinalVerdict, name, final.serializable_value(name)) for name in _FV_FIELDS]
 
 
-# --- the ledger of paid calls (judges.models.PaidCall): two statements around every provider call --------
+# --- the ledger of paid calls (judges.models.PaidCall): a row before every request, completed after it ------
 
-_PC = PaidCall._meta.db_table
-_PC_FIELD = PaidCall._meta.get_field
-_CALL_SENT = f"""
-INSERT INTO {_PC} (campaign_id, item_id, claim_token, outcome, sent_at, tokens_in, tokens_out, cost)
-VALUES (%s, %s, %s, 'sent', %s, 0, 0, %s) RETURNING id"""  # noqa: S608
+_CALL_SENT = f"""INSERT INTO {_PC} ({_CALL_COLUMNS}) VALUES (%s, %s, %s, 'sent', %s, 0, 0, %s) RETURNING id"""  # noqa: S608
 _CALL_ENDED = f"""
 UPDATE {_PC} SET outcome = %s, replied_at = %s, tokens_in = %s, tokens_out = %s, cost = %s WHERE id = %s"""  # noqa: S608
 
 
-def paid_call_sent(campaign_id: int, item_id: int, claim_token) -> int:
+def _call_sent_params(claim_token: uuid.UUID) -> list[Any]:
+    return [db_value(PaidCall, "claim_token", claim_token), db_value(PaidCall, "sent_at", timezone.now()),
+            db_value(PaidCall, "cost", 0)]  # fmt: skip
+
+
+def paid_call_sent(campaign_id: int, item_id: int, claim_token: uuid.UUID) -> int:
     """The ledger row written before a request leaves; its id."""
-    params = [campaign_id, item_id, _PC_FIELD("claim_token").get_db_prep_value(claim_token, connection),
-              _PC_FIELD("sent_at").get_db_prep_value(timezone.now(), connection),
-              _PC_FIELD("cost").get_db_prep_value(0, connection)]  # fmt: skip
-    return _execute(_CALL_SENT, params)[1][0][0]
+    return sql_run(_CALL_SENT, [campaign_id, item_id, *_call_sent_params(claim_token)]).rows[0].id
 
 
 def paid_call_ended(call_id: int, *, outcome: str, tokens_in: int = 0, tokens_out: int = 0, cost=0) -> None:
-    params = [outcome, _PC_FIELD("replied_at").get_db_prep_value(timezone.now(), connection), tokens_in,
-              tokens_out, _PC_FIELD("cost").get_db_prep_value(cost, connection), call_id]  # fmt: skip
-    _execute(_CALL_ENDED, params)
+    params = [outcome, db_value(PaidCall, "replied_at", timezone.now()), tokens_in, tokens_out,
+              db_value(PaidCall, "cost", cost), call_id]  # fmt: skip
+    sql_run(_CALL_ENDED, params)

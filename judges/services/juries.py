@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Dimension, Source, Verdict
 from arena.services.battles import source_get_or_create
 from arena.services.verdicts import derived_verdicts_sync
@@ -79,11 +79,11 @@ def jury_update(
 
 def _check_slug(slug: str) -> None:
     if not slug or not _SLUG.match(slug):
-        raise InputError(f"Jury slug {slug!r} is not a slug: use letters, digits, - and _.", field="slug")
+        raise Invalid(f"Jury slug {slug!r} is not a slug: use letters, digits, - and _.", field="slug")
     if slug in RESERVED_KEYS:
-        raise InputError(f"Jury slug {slug!r} is reserved for the leaderboard; choose another.", field="slug")
+        raise Invalid(f"Jury slug {slug!r} is reserved for the leaderboard; choose another.", field="slug")
     if Source.objects.filter(key=slug).exists():
-        raise InputError(
+        raise Invalid(
             f"A leaderboard source is already called {slug!r} (a jury, judge or import); choose another slug.",
             field="slug",
         )
@@ -91,9 +91,9 @@ def _check_slug(slug: str) -> None:
 
 def _check_name_and_method(name: str, method: str) -> None:
     if not name.strip():
-        raise InputError("A jury needs a name, shown on the leaderboard.", field="name")
+        raise Invalid("A jury needs a name, shown on the leaderboard.", field="name")
     if method not in Jury.Method.values:
-        raise InputError(
+        raise Invalid(
             f"Unknown jury method {method!r}: use one of {', '.join(Jury.Method.values)}.", field="method"
         )
 
@@ -104,11 +104,11 @@ def _members(slugs: list[str]) -> list[JudgeConfig]:
     unknown = sorted(set(wanted) - {c.slug for c in configs})
     if unknown:
         known = ", ".join(JudgeConfig.objects.order_by("slug").values_list("slug", flat=True)) or "none yet"
-        raise InputError(
+        raise Invalid(
             f"Unknown judge config(s): {', '.join(unknown)}. Known judge configs: {known}.", field="members"
         )
     if len(configs) < 2:
-        raise InputError(
+        raise Invalid(
             f"A jury needs at least two different judge configs; got {len(configs)}.", field="members"
         )
     return configs

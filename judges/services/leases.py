@@ -2,11 +2,13 @@
 work is recovered within seconds rather than after the longest a call may take.
 
 A claim starts with a short lease (`JUDGES_LEASE_SECONDS`). While the call runs, one keeper thread per worker
-process extends the lease of every claim the process holds, every third of that time, with one UPDATE per
-work model, and extends the claims' Redis concurrency slots the same way. A SIGKILLed worker stops renewing:
-its rows' leases lapse within `JUDGES_LEASE_SECONDS` and the sweep (`judges.services.reconcile`) hands them to
-another worker; its slots expire as fast. A claim is never renewed past `hard_s` after it was taken (the old
-bound: two calls and a grace), so a call hung inside a live process still loses its row eventually.
+process extends the lease of every claim the process holds, every third of that time: one UPDATE per work
+model (`work_protocol.work_renew`) and one Redis round trip for all their concurrency slots. Renewing every
+claim each round, not only those near their end, leaves two rounds of margin to a keeper slowed by a loaded
+machine, and costs one statement per round whatever the number of claims. A SIGKILLed worker stops renewing: its rows' leases lapse within
+`JUDGES_LEASE_SECONDS` and the sweep (`judges.services.reconcile`) hands them to another worker; its slots
+expire as fast. A claim is never renewed past `hard_s` after it was taken (`work_protocol.lease_hard_seconds`),
+so a call hung inside a live process still loses its row eventually.
 """
 
 from __future__ import annotations
@@ -19,14 +21,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
-from judges.models import WorkStatus
 from judges.services.limits import Slot, limits_backend
+from judges.services.work_protocol import lease_short_seconds, work_renew
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +42,13 @@ _held: dict[uuid.UUID, _Held] = {}
 _keeper_pid: int | None = None
 
 
-def lease_seconds_short() -> float:
-    return float(settings.JUDGES_LEASE_SECONDS)
-
-
 @contextlib.contextmanager
 def lease_kept(model, *, token: uuid.UUID, slot: Slot | None, hard_s: float) -> Iterator[None]:
     """Renew the lease of the row claimed with `token` (and `slot`) until the block ends or `hard_s` pass.
 
-    Inside a transaction (tests running judgments inline) the claim is invisible to the keeper's connection
-    and its UPDATE would wait for the row lock: nothing is renewed there, and nothing needs to be."""
+    Inside a transaction (tests
+    running judgments inline) the claim is invisible to the keeper's connection and its UPDATE would wait for
+    the row lock: nothing is renewed there, and nothing needs to be."""
     if connection.in_atomic_block:
         yield
         return
@@ -77,7 +73,7 @@ def _keeper_ensure() -> None:
 
 def _keep() -> None:
     while True:
-        time.sleep(max(0.5, lease_seconds_short() / 3))
+        time.sleep(max(0.5, lease_short_seconds() / 3))
         try:
             leases_renew()
         except (
@@ -85,29 +81,23 @@ def _keep() -> None:
         ) as exc:  # a database or Redis outage: try again next round, leases may lapse meanwhile
             logger.warning("could not renew judge claim leases: %s", exc)
         finally:
-            # A connection every few seconds is cheap; one kept open by an idle thread would outlive restarts.
-            connection.close()
+            # Drop the connection if it broke or outlived CONN_MAX_AGE, as after a request.
+            connection.close_if_unusable_or_obsolete()
 
 
 def leases_renew() -> int:
     """Extend every live claim this process holds; returns how many rows were extended."""
-    now_mono = time.monotonic()
+    now = time.monotonic()
     with _lock:
-        live = {token: held for token, held in _held.items() if held.renew_until > now_mono}
+        live = {token: held for token, held in _held.items() if held.renew_until > now}
     if not live:
         return 0
-    lease = lease_seconds_short()
-    until = timezone.now() + timedelta(seconds=lease)
+    lease = lease_short_seconds()
     by_model: dict[type, list[uuid.UUID]] = {}
     for token, held in live.items():
         by_model.setdefault(held.model, []).append(token)
-    renewed = 0
-    for model, tokens in by_model.items():
-        renewed += model.objects.filter(claim_token__in=tokens, status=WorkStatus.RUNNING).update(
-            lease_until=until
-        )
-    backend = limits_backend()
-    for held in live.values():
-        if held.slot is not None and held.slot.acquired:
-            backend.renew(held.slot.key, held.slot.token, lease)
+    renewed = sum(work_renew(model, tokens=tokens, lease_s=lease) for model, tokens in by_model.items())
+    slots = [held.slot for held in live.values() if held.slot is not None and held.slot.acquired]
+    if slots:
+        limits_backend().renew_many([(slot.key, slot.token) for slot in slots], lease)
     return renewed

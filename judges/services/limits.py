@@ -95,7 +95,14 @@ class RedisLimits:
 
     def renew(self, key: str, token: str, hold_s: float) -> None:
         """Hold a slot still held for another `hold_s` (a slot that already expired stays free)."""
-        self._renew(keys=[self._keys(key)[0]], args=[token, int(hold_s * 1000)])
+        self.renew_many([(key, token)], hold_s)
+
+    def renew_many(self, slots: list[tuple[str, str]], hold_s: float) -> None:
+        """`renew` for several (key, token) slots, in one round trip."""
+        pipe = self._client.pipeline(transaction=False)
+        for key, token in slots:
+            self._renew(keys=[self._keys(key)[0]], args=[token, int(hold_s * 1000)], client=pipe)
+        pipe.execute()
 
     def cool_down(self, key: str, seconds: float) -> None:
         self._client.set(self._keys(key)[1], "1", px=max(1, int(seconds * 1000)))
@@ -131,10 +138,14 @@ class LocalLimits:
             self._changed.notify()
 
     def renew(self, key: str, token: str, hold_s: float) -> None:
+        self.renew_many([(key, token)], hold_s)
+
+    def renew_many(self, slots: list[tuple[str, str]], hold_s: float) -> None:
         with self._changed:
-            held = self._slots.get(key, {})
-            if token in held:
-                held[token] = time.monotonic() + hold_s
+            for key, token in slots:
+                held = self._slots.get(key, {})
+                if token in held:
+                    held[token] = time.monotonic() + hold_s
 
     def cool_down(self, key: str, seconds: float) -> None:
         with self._changed:

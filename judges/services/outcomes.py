@@ -13,16 +13,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from judges.models import ErrorKind, WorkStatus
 from judges.models.work import WorkItem
 from judges.providers import PermanentProviderError, TransientProviderError, UnknownProviderError
 from judges.services.calls import CONFIG_LEVEL_STATUSES, Spend, backoff_seconds
-from judges.services.claims import work_finish, work_release
 from judges.services.lifecycle import campaign_items_halt
 from judges.services.limits import cool_down
 from judges.services.secrets import ApiKeyMissingError, redact
+from judges.services.work_protocol import attempts_exhausted, work_release, work_settle
 
 FINISHED = frozenset({"done", "reused", "parse_failed", "failed"})
 
@@ -58,25 +56,27 @@ def after_transient(failure: Failure, exc: TransientProviderError) -> RunResult:
     attempts = job.attempts + 1  # the claim counted this one
     if exc.status == 429 and exc.retry_after:
         cool_down(failure.limit_key, exc.retry_after)
-    common = {"error_kind": ErrorKind.TRANSIENT, **failure.spend.as_increments()}
-    if attempts >= settings.JUDGES_MAX_ATTEMPTS:
+    kind, spent = ErrorKind.TRANSIENT, failure.spend.as_spent()
+    if attempts_exhausted(attempts):
         error = f"gave up after {attempts} attempts; last error: {message}"
-        landed = work_finish(
-            failure.model, pk=job.pk, token=failure.token, status=WorkStatus.FAILED, error=error, **common
-        )
+        landed = work_settle(
+            failure.model, pk=job.pk, token=failure.token, status=WorkStatus.FAILED, error=error,
+            error_kind=kind, spent=spent,
+        )  # fmt: skip
         return RunResult("failed" if landed else "skipped")
     retry_in = backoff_seconds(attempts, exc.retry_after)
     landed = work_release(
-        failure.model, pk=job.pk, token=failure.token, retry_in=retry_in, error=message, **common
-    )
+        failure.model, pk=job.pk, token=failure.token, retry_in=retry_in, error=message, error_kind=kind,
+        spent=spent,
+    )  # fmt: skip
     return RunResult("retry", retry_in=retry_in) if landed else RunResult("skipped")
 
 
 def after_permanent(failure: Failure, exc: PermanentProviderError) -> RunResult:
     job, message = failure.job, redact(exc.message, failure.api_key)
-    landed = work_finish(
+    landed = work_settle(
         failure.model, pk=job.pk, token=failure.token, status=WorkStatus.FAILED, error=message,
-        error_kind=ErrorKind.PERMANENT, **failure.spend.as_increments(),
+        error_kind=ErrorKind.PERMANENT, spent=failure.spend.as_spent(),
     )  # fmt: skip
     if exc.status in CONFIG_LEVEL_STATUSES or isinstance(exc, ApiKeyMissingError | UnknownProviderError):
         campaign_items_halt(campaign_id=job.campaign_id, message=message, **failure.scope)

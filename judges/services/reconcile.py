@@ -24,10 +24,10 @@ from django.db.models import Max
 from django.utils import timezone
 
 from judges.models import Campaign, WorkStatus
-from judges.services.claims import work_reclaim_stale
 from judges.services.consistency import campaign_settle_missing
 from judges.services.enqueue import work_enqueue
 from judges.services.lifecycle import campaign_finish_if_done, work_model
+from judges.services.work_protocol import work_reclaim_stale
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Q
-from django.http import Http404
 
 from arena.blindness import battles_blind_q, may_see_blind
-from arena.errors import InputError
+from arena.errors import Invalid, NotFound
 from arena.models import Battle, Contender, Dimension, Verdict
 from leaderboard.board_query import BoardQuery
 from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
@@ -21,7 +20,7 @@ from leaderboard.selectors.standing import standings_apply
 def contender_public_or_404(slug: str) -> Contender:
     contender = Contender.objects.filter(slug=slug, status=Contender.Status.APPROVED).first()
     if contender is None:
-        raise Http404(f"No approved contender {slug!r} on the leaderboard.")
+        raise NotFound(f"No approved contender {slug!r} on the leaderboard.")
     return contender
 
 
@@ -157,11 +156,11 @@ def contenders_public():
 def contender_pair_or_error(first: str | None, second: str | None) -> tuple[Contender, Contender]:
     """The two approved contenders `?a=<slug>&b=<slug>` names (400 if missing or equal, 404 if unknown)."""
     if not first or not second:
-        raise InputError(
+        raise Invalid(
             "Choose two contenders to compare: ?a=<slug>&b=<slug>.", field="a" if not first else "b"
         )
     if first == second:
-        raise InputError(f"Choose two different contenders; both are {first!r}.", field="b")
+        raise Invalid(f"Choose two different contenders; both are {first!r}.", field="b")
     return contender_public_or_404(first), contender_public_or_404(second)
 
 

@@ -38,7 +38,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_date, parse_datetime
 
 from arena.blindness import battles_blind_q
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Dimension, Source
 from leaderboard.services.aggregation import verdicts_counted
 from leaderboard.services.exports import csv_cell
@@ -115,12 +115,12 @@ class BattleExport:
 
 
 def battle_export_parse(params: Mapping, *, lists: Mapping[str, list[str]] | None = None) -> BattleExport:
-    """A :class:`BattleExport` from request or command parameters; anything unknown is an `InputError` naming
+    """A :class:`BattleExport` from request or command parameters; anything unknown is an `Invalid` naming
     the parameter and the choices. ``lists`` gives repeated parameters (``source``, ``dimension``)."""
     lists = lists or {}
     file_format = params.get("format") or "jsonl"
     if file_format not in EXPORT_FORMATS:
-        raise InputError(
+        raise Invalid(
             f"Unknown format {file_format!r}: choose one of {', '.join(EXPORT_FORMATS)}.", field="format"
         )
     keys = set(Source.objects.values_list("key", flat=True)) | {JUDGES}
@@ -139,7 +139,7 @@ def _values(raw: Iterable[str] | None) -> tuple[str, ...]:
 def _known(values: tuple[str, ...], choices: set[str], field: str) -> tuple[str, ...]:
     unknown = [value for value in values if value not in choices]
     if unknown:
-        raise InputError(
+        raise Invalid(
             f"Unknown {field} {unknown[0]!r}: choose among {', '.join(sorted(choices)) or '(none yet)'}.",
             field=field,
         )
@@ -157,7 +157,7 @@ def _since(text: str) -> datetime | None:
     if day is not None:
         moment = datetime.combine(day, time.min)
     if moment is None:
-        raise InputError(
+        raise Invalid(
             f"since={text!r} is not a date or time: use e.g. 2026-01-31 or 2026-01-31T12:00:00Z.",
             field="since",
         )

@@ -55,7 +55,7 @@ def _state():
 
 
 def _lease() -> timedelta:
-    return timedelta(seconds=getattr(settings, "LEADERBOARD_LEASE_SECONDS", 300))
+    return timedelta(seconds=settings.LEADERBOARD_LEASE_SECONDS)
 
 
 def recompute_request(*, trigger: str) -> str:
@@ -66,7 +66,7 @@ def recompute_request(*, trigger: str) -> str:
     state.update(last_requested=now)
     if state.filter(~Q(holder=""), lease_until__gte=now).update(dirty=True):
         return "joined"
-    stale = now - timedelta(seconds=getattr(settings, "LEADERBOARD_QUEUE_TTL_SECONDS", 900))
+    stale = now - timedelta(seconds=settings.LEADERBOARD_QUEUE_TTL_SECONDS)
     if state.filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale)).update(queued_at=now):
         transaction.on_commit(lambda: _send(trigger))
         return "queued"

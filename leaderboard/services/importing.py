@@ -25,7 +25,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils.text import slugify
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Battle, Contender, Dimension, Output, Prompt, PromptSet, Source
 from arena.services.imported_contenders import contender_slugs, contenders_ensure
 from arena.services.style import style_counts
@@ -78,13 +78,13 @@ def battles_import(
 ) -> ImportResult:
     """Import every battle of `paths` as verdicts on "overall" (see the module docstring)."""
     if file_format not in IMPORT_FORMATS:
-        raise InputError(
+        raise Invalid(
             f"Unknown format {file_format!r}: use one of {', '.join(IMPORT_FORMATS)}.", field="format"
         )
     try:
         parsed = read_battle_files(paths, file_format)
     except BattleFileError as error:
-        raise InputError(str(error)) from error
+        raise Invalid(str(error)) from error
     key = source_key or "import-" + slugify(Path(paths[0]).stem)[:100]
     records = list(_records(parsed.sequence, parsed.records))
     slugs = contender_slugs(parsed.sequence.models)
@@ -165,7 +165,7 @@ def _write(records, slugs, key, name, approve_new, paths) -> ImportResult:
 
 def _import_source(key: str, name: str) -> Source:
     if slugify(key) != key or key == "judges":
-        raise InputError(
+        raise Invalid(
             f"Source key {key!r} is not usable: use lowercase letters, digits and hyphens (and not 'judges', "
             "which names all LLM judges together).",
             field="source",
@@ -174,7 +174,7 @@ def _import_source(key: str, name: str) -> Source:
         key=key, defaults={"kind": Source.Kind.IMPORT, "name": name[:200]}
     )
     if source.kind != Source.Kind.IMPORT:
-        raise InputError(
+        raise Invalid(
             f"Source {key!r} already exists as a {source.get_kind_display()} source; imports need their own "
             "key: pass --source with another key.",
             field="source",
@@ -186,7 +186,7 @@ def _overall() -> Dimension:
     try:
         return Dimension.objects.get(slug="overall")
     except Dimension.DoesNotExist:
-        raise InputError("Dimension 'overall' is missing; run `manage.py migrate` first.") from None
+        raise Invalid("Dimension 'overall' is missing; run `manage.py migrate` first.") from None
 
 
 def _prompts(prompt_set: PromptSet, records: list[_Record]) -> dict[str, int]:

@@ -37,14 +37,14 @@ logger = logging.getLogger(__name__)
 
 def fit_settings() -> FitSettings:
     return FitSettings(
-        bootstrap_rounds=getattr(settings, "LEADERBOARD_BOOTSTRAP_ROUNDS", 100),
-        seed=getattr(settings, "LEADERBOARD_SEED", 0),
-        min_verdicts=getattr(settings, "LEADERBOARD_MIN_VERDICTS", 10),
-        style_control=getattr(settings, "LEADERBOARD_STYLE_CONTROL", True),
-        style_bootstrap_rounds=getattr(settings, "LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS", 0),
-        style_battles_per_parameter=getattr(settings, "LEADERBOARD_STYLE_BATTLES_PER_PARAMETER", 10),
-        calibration_min_labelled=getattr(settings, "LEADERBOARD_CALIBRATION_MIN_LABELLED", 30),
-        calibration_bootstrap_rounds=getattr(settings, "LEADERBOARD_CALIBRATION_BOOTSTRAP_ROUNDS", 200),
+        bootstrap_rounds=settings.LEADERBOARD_BOOTSTRAP_ROUNDS,
+        seed=settings.LEADERBOARD_SEED,
+        min_verdicts=settings.LEADERBOARD_MIN_VERDICTS,
+        style_control=settings.LEADERBOARD_STYLE_CONTROL,
+        style_bootstrap_rounds=settings.LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS,
+        style_battles_per_parameter=settings.LEADERBOARD_STYLE_BATTLES_PER_PARAMETER,
+        calibration_min_labelled=settings.LEADERBOARD_CALIBRATION_MIN_LABELLED,
+        calibration_bootstrap_rounds=settings.LEADERBOARD_CALIBRATION_BOOTSTRAP_ROUNDS,
     )
 
 
@@ -83,7 +83,7 @@ def leaderboards_recompute(
     except BaseException as error:
         _run_failed(run, error, started)
         raise
-    runs_prune(keep=getattr(settings, "LEADERBOARD_KEEP_RUNS", 100))
+    runs_prune(keep=settings.LEADERBOARD_KEEP_RUNS)
     return run
 
 
@@ -93,7 +93,7 @@ def boards_read(
     """Every leaderboard's input (optionally of some sources and dimensions only), from one consistent read
     of the verdicts: two grouped queries in one REPEATABLE READ transaction on PostgreSQL."""
     by_category = categories_exist()
-    style_on = getattr(settings, "LEADERBOARD_STYLE_CONTROL", True)
+    style_on = settings.LEADERBOARD_STYLE_CONTROL
     outer = connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -122,9 +122,7 @@ def _postgresql_session(*, first_in_transaction: bool) -> None:
     with connection.cursor() as cursor:
         if first_in_transaction:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        cursor.execute(
-            "SELECT set_config('work_mem', %s, true)", [getattr(settings, "LEADERBOARD_WORK_MEM", "64MB")]
-        )
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.LEADERBOARD_WORK_MEM])
 
 
 # Progress is written after every this many fits (one small UPDATE each), and after the last.

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import Conflict, Forbidden, NotFound
 from arena.models import Contender
 from arena.services.identity_leaks import identity_leak_find
 from arena.voting.identity import Voter, annotator_for
@@ -31,14 +31,11 @@ def live_battle_of(*, token: str, voter: Voter) -> LiveBattle:
     """The battle behind `token` with its contenders, if it is this voter's: 404 unknown, 403 someone else's."""
     battle = LiveBattle.objects.select_related("contender_a", "contender_b").filter(token=token).first()
     if battle is None:
-        raise InputError(
-            "Unknown live battle: this link is not (or no longer) valid. Start a new round.", status=404
-        )
+        raise NotFound("Unknown live battle: this link is not (or no longer) valid. Start a new round.")
     if battle.voter_key != voter.key:
-        raise InputError(
+        raise Forbidden(
             "This live battle belongs to someone else: only the person who started it can see and vote on it. "
-            "Start your own round.",
-            status=403,
+            "Start your own round."
         )
     return battle
 
@@ -60,11 +57,11 @@ def live_battle_start(*, voter: Voter, text: str) -> LiveBattle:
 
 def _open_for_more(battle: LiveBattle, action: str) -> None:
     if battle.state == State.VOTED:
-        raise InputError(f"You voted on this battle, so it takes no {action}: start a new round.", status=409)
+        raise Conflict(f"You voted on this battle, so it takes no {action}: start a new round.")
     if battle.state in (State.PENDING, State.STREAMING):
-        raise InputError(f"Wait for both answers to finish before a {action}.", status=409)
+        raise Conflict(f"Wait for both answers to finish before a {action}.")
     if battle.state == State.CANCELLED:
-        raise InputError(f"This battle was stopped, so it takes no {action}: start a new round.", status=409)
+        raise Conflict(f"This battle was stopped, so it takes no {action}: start a new round.")
 
 
 def live_turn_add(*, token: str, voter: Voter, text: str) -> LiveBattle:
@@ -73,14 +70,14 @@ def live_turn_add(*, token: str, voter: Voter, text: str) -> LiveBattle:
     battle = live_battle_of(token=token, voter=voter)
     _open_for_more(battle, "follow-up")
     if battle.state == State.FAILED:
-        raise InputError("A model failed in this battle, so it cannot go on: start a new round.", status=409)
+        raise Conflict("A model failed in this battle, so it cannot go on: start a new round.")
     turns_left_check(battle)
     message_moderate(text=text, voter_key=voter.key)
     changed = LiveBattle.objects.filter(pk=battle.pk, state=State.READY, turns=battle.turns).update(
         turns=[*battle.turns, text], state=State.PENDING, updated=timezone.now()
     )
     if changed != 1:
-        raise InputError("This battle changed in another tab; reload the page.", status=409)
+        raise Conflict("This battle changed in another tab; reload the page.")
     battle.refresh_from_db()
     return battle
 
@@ -96,7 +93,7 @@ def live_regenerate(*, token: str, voter: Voter) -> LiveBattle:
         failure="", identity_leak="", regenerations=F("regenerations") + 1, updated=timezone.now(),
     )  # fmt: skip
     if changed != 1:
-        raise InputError("This battle changed in another tab; reload the page.", status=409)
+        raise Conflict("This battle changed in another tab; reload the page.")
     battle.refresh_from_db()
     return battle
 

@@ -14,7 +14,7 @@ from itertools import combinations
 from django.conf import settings
 from django.db.models import Count
 
-from arena.errors import InputError
+from arena.errors import Conflict, Throttled
 from arena.models import AnnotationTask, Annotator, Contender, PromptSet
 from arena.voting.conflicts import contenders_conflicting
 from arena.voting.selection import PairStats, pair_priority
@@ -52,7 +52,8 @@ def _stand_in_task() -> AnnotationTask:
 
 
 def pair_draw(*, annotator: Annotator, rng: random.Random | None = None) -> tuple[Contender, Contender]:
-    """Two contenders in a random order (A, B); InputError when fewer than two may answer now."""
+    """Two contenders in a random order (A, B); `Conflict` when fewer than two may ever answer this voter,
+    `Throttled` when enough could but are at their hourly limit."""
     rng = rng or random.Random()
     candidates = contenders_with_endpoints()
     own = set(contenders_conflicting(annotator).values_list("pk", flat=True))
@@ -61,14 +62,13 @@ def pair_draw(*, annotator: Annotator, rng: random.Random | None = None) -> tupl
     available = [c for c in candidates if c.pk not in busy]
     if len(available) < 2:
         if len(candidates) >= 2:
-            raise InputError(
+            raise Throttled(
                 "The models have reached this arena's hourly limit of live battles. Try again later.",
-                status=429,
+                retry_after=3600,
             )
-        raise InputError(
+        raise Conflict(
             "Live battles need two approved models with endpoints that you did not submit; this arena has "
-            f"{len(candidates)}. Staff give contenders an endpoint (URL and model) on their admin page.",
-            status=409,
+            f"{len(candidates)}. Staff give contenders an endpoint (URL and model) on their admin page."
         )
     by_id = {c.pk: c for c in available}
     votes = _live_votes_per_pair(list(by_id))

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.errors import Conflict, Invalid, Throttled
 from live.models import LiveBattle
 
 
@@ -22,10 +22,10 @@ def message_clean(text: str) -> str:
     """The message as it will be sent: stripped; refused (400) when empty or longer than the limit."""
     text = (text or "").strip()
     if not text:
-        raise InputError("Type a message first: the box is empty.", field="prompt")
+        raise Invalid("Type a message first: the box is empty.", field="prompt")
     limit = settings.ARENA_LIVE_MAX_PROMPT_CHARS
     if len(text) > limit:
-        raise InputError(
+        raise Invalid(
             f"Your message has {len(text)} characters; this arena takes at most {limit}. Shorten it and "
             "send it again.",
             field="prompt",
@@ -34,28 +34,28 @@ def message_clean(text: str) -> str:
 
 
 def turns_left_check(battle: LiveBattle) -> None:
-    """Refuse (409) one more turn or regeneration once a battle used ARENA_LIVE_MAX_TURNS of them."""
+    """Refuse (`Conflict`) one more turn or regeneration once a battle used ARENA_LIVE_MAX_TURNS of them."""
     used = len(battle.turns) + battle.regenerations
     if used >= settings.ARENA_LIVE_MAX_TURNS:
-        raise InputError(
+        raise Conflict(
             f"This battle has used its {settings.ARENA_LIVE_MAX_TURNS} turns (messages and regenerations): "
-            "vote on it, or start a new round.",
-            status=409,
+            "vote on it, or start a new round."
         )
 
 
 def daily_battles_check(voter_key: str) -> None:
-    """Refuse (429) a new battle to a person who started ARENA_LIVE_BATTLES_PER_USER_PER_DAY in 24 hours."""
+    """Refuse (`Throttled`) a new battle to a person who started ARENA_LIVE_BATTLES_PER_USER_PER_DAY in 24
+    hours."""
     since = timezone.now() - timedelta(days=1)
     mine = LiveBattle.objects.filter(voter_key=voter_key, created__gte=since)
     limit = settings.ARENA_LIVE_BATTLES_PER_USER_PER_DAY
     if mine.count() >= limit:
         oldest = mine.order_by("created").values_list("created", flat=True).first()
         hours = math.ceil(((oldest or since) + timedelta(days=1) - timezone.now()).total_seconds() / 3600)
-        raise InputError(
+        raise Throttled(
             f"You have started {limit} live battles in the last 24 hours, this arena's daily limit. "
             f"Try again in about {max(hours, 1)} hour(s); voting on prepared battles (Vote) stays open.",
-            status=429,
+            retry_after=max(hours, 1) * 3600,
         )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from arena.errors import InputError
+from arena.errors import Conflict, Invalid, Unavailable
 from arena.models import Battle, Dimension, Output, Prompt, PromptSet, Verdict
 from arena.models.voting import displayed_choice
 from arena.services.battles import battle_get_or_create, people_source
@@ -79,13 +79,13 @@ def _dimensions(ballot: Ballot) -> list[Dimension]:
     offered = {d.slug: d for d in live_dimensions()}
     unknown = sorted(slug for slug in ballot.dimensions if slug not in offered)
     if unknown:
-        raise InputError(
+        raise Invalid(
             f"A live battle asks for no dimension {', '.join(unknown)}: vote only on the rows shown.",
             field="dimension",
         )
     overall = Dimension.objects.filter(slug="overall").first()
     if overall is None:
-        raise InputError("The 'overall' dimension is missing: staff must restore it.", status=500)
+        raise Unavailable("The 'overall' dimension is missing: staff must restore it.")
     return [overall, *(offered[slug] for slug in sorted(ballot.dimensions))]
 
 
@@ -134,7 +134,7 @@ def live_vote_record(*, token: str, voter: Voter, ballot: Ballot) -> Reveal:
         if live.state == State.VOTED:
             return live_reveal(live)
         if live.state != State.READY:
-            raise InputError(_not_ready_message(live), status=409)
+            raise Conflict(_not_ready_message(live))
         dimensions = _dimensions(ballot)
         battle = _battle_store(live)
         choices = {"overall": ballot.overall, **ballot.dimensions}

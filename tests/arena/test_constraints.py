@@ -3,7 +3,7 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Battle, Dimension, Output, Verdict
 from arena.services.battles import battle_get_or_create, people_source
 from arena.services.verdicts import verdict_record
@@ -45,7 +45,7 @@ def test_a_battle_needs_two_contenders(two_outputs):
             contender_a=first.contender,
             contender_b=first.contender,
         )
-    with pytest.raises(InputError, match="two different contenders"):
+    with pytest.raises(Invalid, match="two different contenders"):
         battle_get_or_create(output_a=first, output_b=first)
 
 
@@ -63,7 +63,7 @@ def test_verdict_score_must_match_outcome_and_stay_in_unit_interval(two_outputs)
         Verdict.objects.create(outcome="a", score=0.0, voter_key="u:1", **common)
     with pytest.raises(IntegrityError), transaction.atomic():
         Verdict.objects.create(outcome=None, score=1.5, voter_key="u:2", **common)
-    with pytest.raises(InputError, match="Unknown outcome 'maybe'"):
+    with pytest.raises(Invalid, match="Unknown outcome 'maybe'"):
         verdict_record(
             battle=battle, dimension=overall, source=people_source(), outcome="maybe", voter_key="u:3"
         )

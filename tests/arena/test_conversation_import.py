@@ -47,22 +47,22 @@ def mt_set(db):
 
 
 @pytest.mark.parametrize("way", ["cli", "page", "api"])
-def test_mt_bench_answers_import_one_reply_per_turn(mt_set, user, client, tmp_path, way):
-    contender = factories.make_contender("alpha-7b", status=Contender.Status.PENDING, user=user)
+def test_mt_bench_answers_import_one_reply_per_turn(mt_set, alice, client, tmp_path, way):
+    contender = factories.make_contender("alpha-7b", status=Contender.Status.PENDING, user=alice)
     path = answers_file("alpha-7b")
     if way == "cli":
         call_command(
             "import_outputs", str(path), contender="alpha-7b", prompt_set="mt-mini", stdout=io.StringIO()
         )
     elif way == "page":
-        client.force_login(user)
+        client.force_login(alice)
         response = client.post(
             "/contenders/alpha-7b/upload/",
             {"prompt_set": "mt-mini", "format": "mt_bench", "file": SimpleUploadedFile(path.name, path.read_bytes())},
         )  # fmt: skip
         assert response.status_code == 302
     else:
-        _, token = ApiToken.issue(user=user, name="t")
+        _, token = ApiToken.issue(user=alice, name="t")
         response = client.post(
             "/api/contenders/alpha-7b/outputs",
             {"prompt_set": "mt-mini", "file": SimpleUploadedFile(path.name, path.read_bytes())},
@@ -242,12 +242,12 @@ def test_an_explicit_format_wins_over_detection_and_names_what_is_missing(db, tm
     assert Prompt.objects.get().user_turns == ["Hello?"]
 
 
-def test_the_outputs_template_of_a_conversation_set_asks_one_reply_per_turn(client, mt_set, user):
+def test_the_outputs_template_of_a_conversation_set_asks_one_reply_per_turn(client, mt_set, alice):
     template = client.get("/prompt-sets/mt-mini/outputs-template.jsonl").getvalue().decode()
     records = [json.loads(line) for line in template.splitlines()]
     assert all(len(r["turns"]) == 2 and r["output"] == ["", ""] for r in records)
-    factories.make_contender("gamma", status=Contender.Status.PENDING, user=user)
-    client.force_login(user)
+    factories.make_contender("gamma", status=Contender.Status.PENDING, user=alice)
+    client.force_login(alice)
 
     def upload(lines):
         data = "\n".join(json.dumps(r) for r in lines).encode()

@@ -81,7 +81,7 @@ def test_the_voting_page_shows_both_conversations_turn_by_turn(client, two_turn)
     assert html.count('id="name-left"') == 1 and '<span id="name-left" class="model-name"></span>' in html
 
 
-def test_battle_pages_show_both_conversations_with_names_once_not_blind(client, staff_user, two_turn):
+def test_battle_pages_show_both_conversations_with_names_once_not_blind(client, staff, two_turn):
     prompt_set, alpha, beta = two_turn
     battle, _ = battle_get_or_create(
         output_a=Output.objects.get(contender=alpha), output_b=Output.objects.get(contender=beta)
@@ -104,7 +104,7 @@ def test_battle_pages_show_both_conversations_with_names_once_not_blind(client, 
     factories.make_voting_task(prompt_set, slug="open")
     html = client.get(f"/judges/report/battles/{battle.pk}/").content.decode()
     assert 'data-testid="answers-withheld"' in html and "YOU ARE INVITED" not in html
-    client.force_login(staff_user)
+    client.force_login(staff)
     assert "YOU ARE INVITED" in client.get(f"/judges/report/battles/{battle.pk}/").content.decode()
 
 

@@ -17,7 +17,7 @@ import pytest
 from django.apps import apps
 
 from arena.admin import ContenderAdminForm
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import ApiToken, Contender
 from arena.services.contenders import contender_endpoint_key_set
 from arena.services.endpoints import address_refusal, endpoint_url_check
@@ -144,7 +144,7 @@ def test_the_registration_form_has_no_key_field(alice_client):
 def test_staff_pick_the_key_from_the_allow_list_only(settings):
     settings.ARENA_ENDPOINT_KEY_NAMES = ["VLLM_KEY"]
     contender = factories.make_contender("keyed", endpoint_url="http://127.0.0.1:9/v1", endpoint_model="m")
-    with pytest.raises(InputError, match="'SECRET_KEY' is not an allowed endpoint key name"):
+    with pytest.raises(Invalid, match="'SECRET_KEY' is not an allowed endpoint key name"):
         contender_endpoint_key_set(contender=contender, key_name="SECRET_KEY")
     assert Contender.objects.get(pk=contender.pk).endpoint_api_key_env == ""
     assert contender_endpoint_key_set(contender=contender, key_name="VLLM_KEY") is True
@@ -206,7 +206,7 @@ def test_a_key_name_off_the_allow_list_is_never_sent(settings, key_env):
         assert stub.requests == []
     error = Generation.objects.get(campaign=campaign).error
     assert "'ARENA_TEST_JUDGE_KEY' is not an allowed endpoint key name" in error and SECRET not in error
-    with pytest.raises(InputError, match="not an allowed endpoint key name"):
+    with pytest.raises(Invalid, match="not an allowed endpoint key name"):
         generation_start(contender_slugs=["local"], prompt_set_slug=prompt_set.slug)
 
 
@@ -220,7 +220,7 @@ def test_the_url_is_checked_again_at_call_time(settings):
         assert stub.requests == []
     assert "a loopback address" in Generation.objects.get(campaign=campaign).error
     n_campaigns = Campaign.objects.count()
-    with pytest.raises(InputError, match="a loopback address"):
+    with pytest.raises(Invalid, match="a loopback address"):
         generation_start(contender_slugs=["local"], prompt_set_slug=prompt_set.slug)
     assert Campaign.objects.count() == n_campaigns
 

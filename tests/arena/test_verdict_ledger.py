@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Dimension, Source, Verdict
 from arena.services import verdicts as ledger
 from arena.services.battles import battle_get_or_create, people_source, source_get_or_create
@@ -150,7 +150,7 @@ def test_a_bad_entry_is_refused_with_its_reason_and_nothing_of_the_batch_is_kept
         entry(battles[0], outcome="a", voter_key="u:1"),
         entry(battles[1], **{"voter_key": "u:2", **bad}),
     ]
-    with pytest.raises(InputError) as refused:
+    with pytest.raises(Invalid) as refused:
         verdicts_record(batch)
     assert message in str(refused.value)
     assert not Verdict.objects.exists()

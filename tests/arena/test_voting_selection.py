@@ -168,7 +168,7 @@ def test_pair_votes_follow_the_votes_in_redis_and_match_a_recount(db, voter):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from arena.errors import InputError
+    from arena.errors import Invalid
     from arena.voting.pair_votes import _count_from_database, _redis, pair_votes
 
     task, contenders = factories.make_voting_arena(n_contenders=3, n_prompts=4)
@@ -177,7 +177,7 @@ def test_pair_votes_follow_the_votes_in_redis_and_match_a_recount(db, voter):
     for someone in voters:
         _vote(task, someone)
     refused = factories.serve_to(task, voter)
-    with pytest.raises(InputError):
+    with pytest.raises(Invalid):
         vote_record(
             token=refused.token, voter=factories.voter_of(voter), ballot=Ballot("left", {"nope": "a"})
         )

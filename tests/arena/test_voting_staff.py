@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import AnnotationTask, Annotator, Assignment, Verdict
 from arena.voting.ballots import Ballot
 from arena.voting.identity import annotator_for
@@ -27,7 +27,7 @@ def _vote(task, user, choice="left"):
 
 def test_a_task_needs_at_least_two_votes_per_battle(db):
     prompt_set = factories.make_prompt_set("s")
-    with pytest.raises(InputError, match="at least 2"):
+    with pytest.raises(Invalid, match="at least 2"):
         task_create(slug="t", name="T", prompt_set=prompt_set, votes_per_battle=1)
     assert not AnnotationTask.objects.exists()
 
@@ -35,9 +35,9 @@ def test_a_task_needs_at_least_two_votes_per_battle(db):
 def test_gold_battles_must_belong_to_the_task_and_have_a_known_outcome(task, db):
     other_task, _ = factories.make_voting_arena(slug="other-set", prefix="other", task_slug="other")
     battle = factories.serve_to(other_task, factories.make_annotator_user("x")).battle
-    with pytest.raises(InputError, match="not on the prompt set"):
+    with pytest.raises(Invalid, match="not on the prompt set"):
         gold_add(task=task, battle=battle, expected="a")
-    with pytest.raises(InputError, match="Unknown expected outcome 'left'"):
+    with pytest.raises(Invalid, match="Unknown expected outcome 'left'"):
         gold_add(task=other_task, battle=battle, expected="left")
 
 
@@ -80,13 +80,13 @@ def test_the_staff_page_lists_annotators_and_excludes_with_htmx(client, task):
 
 
 def test_the_staff_page_is_for_staff_only(client, task):
+    assert client.get(reverse("voting:staff")).status_code == 302  # to sign in
     client.force_login(factories.make_annotator_user("nobody"))
-    assert client.get(reverse("voting:staff")).status_code == 302
+    page = client.get(reverse("voting:staff"))
+    assert page.status_code == 403 and "for staff" in page.content.decode()
     annotator = annotator_for(factories.voter_of(factories.make_annotator_user("x")))
-    assert (
-        client.post(reverse("voting:staff-exclusion", args=[annotator.pk]), {"excluded": "1"}).status_code
-        == 302
-    )
+    refused = client.post(reverse("voting:staff-exclusion", args=[annotator.pk]), {"excluded": "1"})
+    assert refused.status_code == 403 and "is for staff" in refused.content.decode()
     assert not Annotator.objects.get(pk=annotator.pk).excluded
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from unittest import mock
 
@@ -10,11 +11,11 @@ from django.test import override_settings
 from django.utils import timezone
 
 from judges.models import Campaign, FinalVerdict, Judgment, PaidCall, WorkStatus
-from judges.services.claims import work_claim, work_finish
 from judges.services.judging import judgment_run
 from judges.services.lifecycle import campaign_finish_if_done
 from judges.services.progress import campaign_progress
 from judges.services.reconcile import campaign_reconcile
+from judges.services.work_protocol import work_claim, work_settle
 from tests.judges.conftest import make_arena, make_judge, run_inline, start_campaign
 
 pytestmark = pytest.mark.django_db
@@ -47,10 +48,10 @@ def test_a_worker_whose_lease_ran_out_cannot_overwrite_the_new_claim(
         assert campaign_reconcile(campaign_id=campaign.pk).reclaimed == 1
     assert len(queued) == 1  # the reclaimed judgment is queued again, on commit
     fresh = work_claim(Judgment, pk=judgment.pk, lease_s=30)
-    assert not work_finish(
+    assert not work_settle(
         Judgment, pk=judgment.pk, token=stale, status=WorkStatus.DONE, verdicts={"overall": "A"}
     )
-    assert work_finish(
+    assert work_settle(
         Judgment, pk=judgment.pk, token=fresh, status=WorkStatus.DONE, verdicts={"overall": "B"}
     )
     judgment.refresh_from_db()
@@ -162,3 +163,48 @@ def test_a_call_that_fails_is_in_the_ledger_without_cost(campaign, stub):
     assert judgment_run(judgment_id=judgment.pk).outcome == "failed"
     call = PaidCall.objects.get(campaign=campaign, item_id=judgment.pk)
     assert call.outcome == "failed" and call.cost == 0 and call.replied_at is not None
+
+
+def test_a_claim_that_does_not_land_writes_no_ledger_row(campaign):
+    from judges.services.judgment_sql import judgment_claim_recording_call
+
+    judgment = Judgment.objects.filter(campaign=campaign).order_by("pk").first()
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.PAUSED)
+    assert judgment_claim_recording_call(judgment.pk, uuid.uuid4(), 30) is None
+    assert not PaidCall.objects.filter(item_id=judgment.pk).exists()
+    assert Judgment.objects.get(pk=judgment.pk).status == WorkStatus.PENDING
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING)
+    token = uuid.uuid4()
+    call_id = judgment_claim_recording_call(judgment.pk, token, 30)
+    call = PaidCall.objects.get(pk=call_id)
+    assert (call.item_id, call.claim_token, call.outcome) == (judgment.pk, token, "sent")
+    assert Judgment.objects.get(pk=judgment.pk).claim_token == token
+
+
+def test_settling_the_second_order_sees_the_first_without_another_read(campaign):
+    from judges.services.judgment_sql import judgment_finish
+
+    shown, swapped = Judgment.objects.filter(campaign=campaign, battle__isnull=False).order_by(
+        "battle", "order"
+    )[:2]
+    assert shown.battle_id == swapped.battle_id
+    first, second = (
+        work_claim(Judgment, pk=shown.pk, lease_s=30),
+        work_claim(Judgment, pk=swapped.pk, lease_s=30),
+    )
+    seen_first = judgment_finish(shown.pk, first, status=WorkStatus.DONE, verdicts={"overall": "A"})
+    assert seen_first.landed and seen_first.other.status == WorkStatus.RUNNING  # not final: read again later
+    seen_second = judgment_finish(swapped.pk, second, status=WorkStatus.DONE, verdicts={"overall": "B"})
+    assert seen_second.landed
+    assert (seen_second.other.pk, seen_second.other.status, seen_second.other.verdicts) == (
+        shown.pk, WorkStatus.DONE, {"overall": "A"}
+    )  # fmt: skip
+    assert not judgment_finish(swapped.pk, second, status=WorkStatus.DONE, verdicts={"overall": "B"}).landed
+
+
+def test_only_final_statuses_settle_a_row(campaign):
+    judgment = Judgment.objects.filter(campaign=campaign).first()
+    token = work_claim(Judgment, pk=judgment.pk, lease_s=30)
+    with pytest.raises(ValueError, match="'pending' is not a final status"):
+        work_settle(Judgment, pk=judgment.pk, token=token, status=WorkStatus.PENDING)
+    assert Judgment.objects.get(pk=judgment.pk).status == WorkStatus.RUNNING

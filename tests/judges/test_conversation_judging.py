@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Output, Verdict
 from judges.models import Judgment
 from judges.prompting import (
@@ -169,9 +169,7 @@ def test_judge_turns_is_part_of_a_config_version_and_a_bad_value_is_refused(db):
     assert last.number == 2 and last.judge_turns == "last"
     again = judge_config_update(config=config, data=data)
     assert again.pk == first.pk and again.judge_turns == "whole"
-    with pytest.raises(
-        InputError, match="Judge config field 'judge_turns': 'each' is not one of whole, last"
-    ):
+    with pytest.raises(Invalid, match="Judge config field 'judge_turns': 'each' is not one of whole, last"):
         judge_config_update(config=config, data=dataclasses.replace(data, judge_turns="each"))
     config.refresh_from_db()
     assert config.current_version_id == first.pk and config.versions.count() == 2
@@ -191,7 +189,5 @@ def test_an_output_without_a_reply_per_turn_is_refused_at_start_and_fails_a_queu
         "has 2 user turns" in j.error or "1 and 2 replies" in j.error or "2 and 1 replies" in j.error
         for j in failed
     )
-    with pytest.raises(
-        InputError, match="contender 'beta-13b' for prompt '103' has 1 replies for 2 user turns"
-    ):
+    with pytest.raises(Invalid, match="contender 'beta-13b' for prompt '103' has 1 replies for 2 user turns"):
         start_campaign(prompt_set, contenders, "convo")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Contender, Output
 from arena.services.style import style_counts
 from judges.models import Campaign, Generation
@@ -66,9 +66,9 @@ def test_an_endpoint_that_refuses_the_model_fails_its_generations_with_the_reaso
 def test_a_generation_request_needs_an_endpoint_and_its_key(monkeypatch):
     monkeypatch.delenv("ARENA_TEST_MISSING_KEY", raising=False)
     prompt_set, _ = make_arena(n_prompts=1, slugs=("alpha",))
-    with pytest.raises(InputError, match="has no endpoint"):
+    with pytest.raises(Invalid, match="has no endpoint"):
         generation_start(contender_slugs=["alpha"], prompt_set_slug=prompt_set.slug)
     endpoint_contender("keyed", "http://127.0.0.1:9/v1", endpoint_api_key_env="ARENA_TEST_MISSING_KEY")
-    with pytest.raises(InputError, match="ARENA_TEST_MISSING_KEY, which is not set"):
+    with pytest.raises(Invalid, match="ARENA_TEST_MISSING_KEY, which is not set"):
         generation_start(contender_slugs=["keyed"], prompt_set_slug=prompt_set.slug)
     assert not Campaign.objects.exists()

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Source, Verdict
 from judges.models import FinalVerdict, JudgeConfig
 from judges.prompting import DEFAULT_TEMPLATE, DEFAULT_TEMPLATE_VERSION
@@ -66,9 +66,9 @@ def test_verdicts_keep_the_version_they_came_from(stub):
 def test_the_key_is_referenced_by_name_and_a_key_in_its_place_is_refused():
     config = make_judge("gpt", api_key_env="OPENAI_API_KEY")
     assert config.api_key_reference == "env:OPENAI_API_KEY"
-    with pytest.raises(InputError, match="not an environment variable name"):
+    with pytest.raises(Invalid, match="not an environment variable name"):
         judge_config_update(config=config, data=data_of(config, api_key_env="sk-proj-abc123-DEF"))
-    with pytest.raises(InputError, match="not both"):
+    with pytest.raises(Invalid, match="not both"):
         judge_config_update(config=config, data=data_of(config, api_key_file="/run/secrets/key"))
 
 
@@ -90,7 +90,7 @@ def test_the_key_is_referenced_by_name_and_a_key_in_its_place_is_refused():
 )
 def test_a_bad_config_is_refused_with_the_field_and_the_reason(changes, field, message):
     config = make_judge("gpt")
-    with pytest.raises(InputError) as caught:
+    with pytest.raises(Invalid) as caught:
         judge_config_update(config=config, data=data_of(config, **changes))
     assert caught.value.field == field and message in caught.value.message
 

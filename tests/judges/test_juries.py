@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Dimension, Source, Verdict
 from arena.services.battles import people_source
 from arena.services.verdicts import derived_verdicts_sync, verdict_record
@@ -88,7 +88,7 @@ def test_bad_jury_definitions_are_refused_and_change_nothing(three_judges, optio
         **options,
     }
     sources = Source.objects.count()
-    with pytest.raises(InputError) as refused:
+    with pytest.raises(Invalid) as refused:
         jury_create(**spec)
     assert message in refused.value.message
     assert not Jury.objects.exists() and Source.objects.count() == sources
@@ -223,14 +223,14 @@ def test_only_a_jurys_verdicts_can_be_rewritten(three_judges):
     b = _battles(1)
     judge = three_judges[0].source
     _say(b[0], judge, "a")
-    with pytest.raises(InputError, match="only a jury's verdicts are derived"):
+    with pytest.raises(Invalid, match="only a jury's verdicts are derived"):
         derived_verdicts_sync(source=judge, outcomes={})
     assert Verdict.objects.filter(source=judge).count() == 1
     jury = jury_create(slug="panel", name="Panel", method="majority", members=["judge-1", "judge-2"])
     dimension = Dimension.objects.get(slug="overall").pk
-    with pytest.raises(InputError, match="Unknown outcome"):
+    with pytest.raises(Invalid, match="Unknown outcome"):
         derived_verdicts_sync(source=jury.source, outcomes={(b[0].pk, dimension): "maybe"})
-    with pytest.raises(InputError, match="No battle with id"):
+    with pytest.raises(Invalid, match="No battle with id"):
         derived_verdicts_sync(source=jury.source, outcomes={(b[0].pk + 999, dimension): "a"})
     assert not Verdict.objects.filter(source=jury.source).exists()
 

@@ -10,9 +10,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from judges.models import Judgment
-from judges.services.claims import work_claim
 from judges.services.leases import lease_kept, leases_renew
 from judges.services.limits import Slot, concurrency_slot, limits_backend
+from judges.services.work_protocol import work_claim
 from tests.judges.conftest import make_arena, make_judge, start_campaign
 
 

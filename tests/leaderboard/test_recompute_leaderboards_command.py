@@ -1,11 +1,11 @@
-"""`manage.py recompute_leaderboards`: synchronous by default (the demo hook), or through the workers."""
+"""`manage.py recompute_leaderboards`: synchronous by default (the demo's last step), or through the workers."""
 
 from io import StringIO
 
 import pytest
-from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from arena.management.commands.demo import DEMO_STEPS
 from leaderboard.models import RecomputeRun, RecomputeState
 from leaderboard.services import coalescing
 from tests.leaderboard.arena_data import arena_make, verdicts_add
@@ -60,5 +60,5 @@ def test_sync_waits_for_a_recompute_running_elsewhere(monkeypatch):
     assert RecomputeState.objects.get().dirty  # the running one was asked to run once more
 
 
-def test_it_is_the_last_demo_hook():
-    assert settings.ARENA_DEMO_HOOKS[-1] == "recompute_leaderboards"
+def test_it_is_the_last_demo_step():
+    assert DEMO_STEPS[-1] == "recompute_leaderboards"

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from arena.errors import InputError
+from arena.error_responses import status_for
+from arena.errors import DomainError
 from arena.models import Battle, Output, Prompt, Verdict
 from arena.voting.ballots import Ballot
 from live.models import LiveBattle, ModerationRecord
@@ -66,15 +67,15 @@ def test_the_pair_priority_hook_of_voting_chooses_the_pair(live_arena, stub, set
 )
 def test_an_empty_or_too_long_message_is_refused_and_nothing_is_stored(live_arena, settings, text, message):
     settings.ARENA_LIVE_MAX_PROMPT_CHARS = 40
-    with pytest.raises(InputError, match=message) as caught:
+    with pytest.raises(DomainError, match=message) as caught:
         live_battle_start(voter=factories.voter_of(live_arena.user), text=text)
-    assert caught.value.status == 400
+    assert status_for(caught.value) == 400
     assert not LiveBattle.objects.exists() and not ModerationRecord.objects.exists()
 
 
 def test_the_moderation_hook_refuses_and_the_refusal_is_recorded(live_arena, settings):
     settings.ARENA_LIVE_MODERATION = "tests.live.test_live_battles.refuse_the_word_forbidden"
-    with pytest.raises(InputError, match="refused by the arena's moderation: the word 'forbidden'"):
+    with pytest.raises(DomainError, match="refused by the arena's moderation: the word 'forbidden'"):
         live_battle_start(voter=factories.voter_of(live_arena.user), text="Something forbidden")
     assert not LiveBattle.objects.exists()
     record = ModerationRecord.objects.get()
@@ -86,9 +87,9 @@ def test_the_daily_limit_per_person_refuses_a_new_battle(live_arena, settings):
     voter = factories.voter_of(live_arena.user)
     first = live_battle_start(voter=voter, text="one")
     live_battle_start(voter=voter, text="two")
-    with pytest.raises(InputError, match="daily limit") as caught:
+    with pytest.raises(DomainError, match="daily limit") as caught:
         live_battle_start(voter=voter, text="three")
-    assert caught.value.status == 429
+    assert status_for(caught.value) == 429
     assert LiveBattle.objects.count() == 2
     LiveBattle.objects.filter(pk=first.pk).update(created=timezone.now() - timedelta(days=1, minutes=1))
     live_battle_start(voter=voter, text="a day later")  # the window moves on
@@ -97,24 +98,24 @@ def test_the_daily_limit_per_person_refuses_a_new_battle(live_arena, settings):
 def test_the_hourly_limit_per_model_takes_busy_models_out_of_the_draw(live_arena, settings, stub):
     settings.ARENA_LIVE_BATTLES_PER_MODEL_PER_HOUR = 1
     live_battle_start(voter=factories.voter_of(live_arena.user), text="one")
-    with pytest.raises(InputError, match="hourly limit") as caught:
+    with pytest.raises(DomainError, match="hourly limit") as caught:
         live_battle_start(voter=factories.voter_of(factories.make_user("second")), text="two")
-    assert caught.value.status == 429
+    assert status_for(caught.value) == 429
     assert LiveBattle.objects.count() == 1
 
 
 def test_without_two_models_with_endpoints_the_arena_says_what_staff_must_do(db):
     factories.make_contender("lonely", endpoint_url="http://127.0.0.1:9/v1", endpoint_model="m")
-    with pytest.raises(InputError, match="need two approved models with endpoints") as caught:
+    with pytest.raises(DomainError, match="need two approved models with endpoints") as caught:
         live_battle_start(voter=factories.voter_of(factories.make_user("u")), text="Hi")
-    assert caught.value.status == 409
+    assert status_for(caught.value) == 409
 
 
 def test_follow_ups_and_regenerations_share_the_turn_limit(live_arena, settings):
     settings.ARENA_LIVE_MAX_TURNS = 3
     voter = factories.voter_of(live_arena.user)
     battle = _answered(live_battle_start(voter=voter, text="First"))
-    with pytest.raises(InputError, match="Wait for both answers"):
+    with pytest.raises(DomainError, match="Wait for both answers"):
         live_turn_add(token=live_battle_start(voter=voter, text="other").token, voter=voter, text="too soon")
     battle = live_turn_add(token=battle.token, voter=voter, text="Second")
     assert (battle.turns, battle.state) == (["First", "Second"], LiveBattle.State.PENDING)
@@ -123,9 +124,9 @@ def test_follow_ups_and_regenerations_share_the_turn_limit(live_arena, settings)
     battle = live_regenerate(token=battle.token, voter=voter)
     assert battle.replies_a == ["Answer from A."] and battle.regenerations == 1
     battle = _answered(battle, "A2 again", "B2 again")
-    with pytest.raises(InputError, match="used its 3 turns") as caught:
+    with pytest.raises(DomainError, match="used its 3 turns") as caught:
         live_turn_add(token=battle.token, voter=voter, text="Fourth")
-    assert caught.value.status == 409
+    assert status_for(caught.value) == 409
     battle.refresh_from_db()
     assert battle.turns == ["First", "Second"]
 

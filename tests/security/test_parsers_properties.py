@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arena.errors import InputError
+from arena.errors import Invalid
 from arena.models import Assignment, Output, Prompt, Verdict
 from arena.services.files import text_problem
 from arena.services.outputs import outputs_import
@@ -99,7 +99,7 @@ def test_output_parsing_returns_storable_records_or_an_input_error(data):
     RUNS["output parser"] += 1
     try:
         records = parse_output_records(decode_upload(data, filename="o.jsonl"), fmt=None, filename="o.jsonl")
-    except InputError as error:
+    except Invalid as error:
         assert error.message.startswith("o.jsonl") or error.field == "format"
         return
     for record in records:
@@ -113,7 +113,7 @@ def test_prompt_parsing_returns_storable_records_or_an_input_error(data):
     RUNS["prompt parser"] += 1
     try:
         records = parse_prompt_records(decode_upload(data, filename="p.jsonl"), filename="p.jsonl")
-    except InputError as error:
+    except Invalid as error:
         assert error.message.startswith("p.jsonl")
         return
     for record in records:
@@ -173,7 +173,7 @@ def test_an_output_upload_is_stored_whole_or_refused_with_nothing_written(upload
         result = outputs_import(
             contender=contender, prompt_set=prompt_set, data=data, filename="o.jsonl", fmt=None
         )
-    except InputError:
+    except Invalid:
         assert Output.objects.count() == before
         return
     assert Output.objects.count() == before + result.created
@@ -187,7 +187,7 @@ def test_a_prompt_import_is_stored_whole_or_refused_with_nothing_written(data):
     before = Prompt.objects.count()
     try:
         result = prompts_import(prompt_set_slug="prop-prompts", data=data, filename="p.jsonl")
-    except InputError:
+    except Invalid:
         assert Prompt.objects.count() == before
         return
     assert Prompt.objects.count() == before + result.created

@@ -54,6 +54,12 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+# What `make demo` prepares, in order, each step one app's own command (so each also runs alone, and `arena`
+# needs no import of the apps built on it): the demo arena, people's votes on it, a finished campaign of two
+# offline judges, a jury of those judges, then the leaderboards over every verdict written before them.
+DEMO_STEPS = ("load_demo", "demo_votes", "demo_campaign", "demo_jury", "recompute_leaderboards")
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -79,9 +85,8 @@ class Command(BaseCommand):
             elif not _port_is_free(port):
                 raise CommandError(port_busy_message(port))
         call_command("migrate", verbosity=0)
-        call_command("load_demo", stdout=self.stdout)
-        for hook in getattr(settings, "ARENA_DEMO_HOOKS", []):
-            call_command(hook, stdout=self.stdout)
+        for step in DEMO_STEPS:
+            call_command(step, stdout=self.stdout)
         password = self._staff_password()
         if no_serve:
             return
@@ -115,7 +120,7 @@ class Command(BaseCommand):
 
     def _start(self, port: int) -> list[subprocess.Popen]:
         python = sys.executable
-        queues = ",".join(getattr(settings, "ARENA_QUEUES", ["celery"]))
+        queues = ",".join(settings.ARENA_QUEUES)
         worker = [
             python,
             "-m",

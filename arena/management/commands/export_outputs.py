@@ -12,7 +12,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from arena.errors import InputError
+from arena.error_responses import command_error
+from arena.errors import DomainError
 from arena.models import Contender
 from arena.services.files import text_write_atomically
 from arena.services.output_export import OUTPUT_FORMATS, output_chunks, output_format_parse
@@ -36,13 +37,13 @@ class Command(BaseCommand):
                 {"format": options["file_format"], "prompt_set": options["prompt_set"]}
             )
             chunks = output_chunks(contender, fmt=fmt, prompt_set=prompt_set, sees_blind=True)
-        except InputError as error:
-            raise CommandError(f"{error.message} Nothing was exported.") from error
+        except DomainError as error:
+            raise command_error(error, after="Nothing was exported.") from error
         if not options["output"]:
             for chunk in chunks:
                 self.stdout.write(chunk, ending="")
             return
         try:
             text_write_atomically(Path(options["output"]), chunks)
-        except InputError as error:
-            raise CommandError(f"--output {error.message} Nothing was exported.") from error
+        except DomainError as error:
+            raise command_error(error, before="--output", after="Nothing was exported.") from error

@@ -2,7 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from arena.errors import InputError
+from arena.error_responses import command_error
+from arena.errors import DomainError
 from arena.services.prompt_sets import outputs_template_jsonl, prompts_jsonl
 from arena.services.prompts import prompt_set_get
 
@@ -23,8 +24,8 @@ class Command(BaseCommand):
     def handle(self, *args, prompt_set: str, output: Path | None, template: bool, **options):
         try:
             chosen = prompt_set_get(slug=prompt_set)
-        except InputError as exc:
-            raise CommandError(f"{exc.message} See /prompt-sets/ for the list.") from None
+        except DomainError as exc:
+            raise command_error(exc, after="See /prompt-sets/ for the list.") from None
         lines = outputs_template_jsonl(chosen) if template else prompts_jsonl(chosen)
         if output is None:
             for line in lines:

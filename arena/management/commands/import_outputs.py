@@ -1,15 +1,15 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from arena.errors import InputError
+from arena.error_responses import DomainErrorsAsCommandErrors
 from arena.services.contenders import contender_get
 from arena.services.outputs import outputs_import
 from arena.services.prompts import prompt_set_get
 from arena.services.uploads import OUTPUT_FORMATS
 
 
-class Command(BaseCommand):
+class Command(DomainErrorsAsCommandErrors):
     help = (
         "Import a contender's outputs for a prompt set (JSONL, AlpacaEval JSON, MT-Bench answers or OpenAI "
         "messages; see docs/conversations.md); all or nothing."
@@ -26,14 +26,11 @@ class Command(BaseCommand):
             data = file.read_bytes()
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
-        try:
-            result = outputs_import(
-                contender=contender_get(slug=contender),
-                prompt_set=prompt_set_get(slug=prompt_set),
-                data=data,
-                filename=str(file),
-                fmt=format,
-            )
-        except InputError as exc:
-            raise CommandError(exc.message) from None
+        result = outputs_import(
+            contender=contender_get(slug=contender),
+            prompt_set=prompt_set_get(slug=prompt_set),
+            data=data,
+            filename=str(file),
+            fmt=format,
+        )
         self.stdout.write(f"Imported {result.created} outputs for {contender} on {prompt_set}.")

@@ -1,13 +1,13 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from arena.errors import InputError
+from arena.error_responses import DomainErrorsAsCommandErrors
 from arena.services.prompts import prompts_import
 from arena.services.uploads import PROMPT_FORMATS
 
 
-class Command(BaseCommand):
+class Command(DomainErrorsAsCommandErrors):
     help = (
         "Import prompts into a prompt set from JSON lines: the arena's own (id, text or turns, category, "
         "optional reference, language, system), MT-Bench question.jsonl or OpenAI messages; all or nothing."
@@ -27,8 +27,5 @@ class Command(BaseCommand):
             data = file.read_bytes()
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
-        try:
-            result = prompts_import(prompt_set_slug=prompt_set, data=data, filename=str(file), fmt=format)
-        except InputError as exc:
-            raise CommandError(exc.message) from None
+        result = prompts_import(prompt_set_slug=prompt_set, data=data, filename=str(file), fmt=format)
         self.stdout.write(f"Imported {result.created} prompts into {result.prompt_set.slug}.")

@@ -1,4 +1,5 @@
-"""`make demo` hook: offline lexical judges and a finished campaign over the demo arena.
+"""A `make demo` step (see DEMO_STEPS in arena/management/commands/demo.py): offline lexical judges and a
+finished campaign over the demo arena.
 
 Runs the campaign in this process, through the same service a worker runs for each judgment, so the demo
 shows finished judge verdicts (and their inconsistencies) at once, without waiting for the worker. Safe to

@@ -1,4 +1,5 @@
-"""`make demo` hook: a jury of the demo's two offline judges, so juries show on the demo leaderboard.
+"""A `make demo` step (see DEMO_STEPS in arena/management/commands/demo.py): a jury of the demo's two
+offline judges, so juries show on the demo leaderboard.
 
 Runs after `demo_campaign` (whose judges it combines) and before the leaderboards are recomputed. Safe to
 run twice: the jury is created once and refreshed every time.

@@ -1,7 +1,7 @@
 """``manage.py import_judgments PATH --format qlora|mtbench --source KEY``: an outside judgment study in.
 
 Thin: `judges.services.judgment_import` does the work in one transaction (nothing is written if anything is
-wrong); this command turns its `InputError` into a `CommandError` and prints what was created. Then
+wrong); this command turns its `Invalid` into a `CommandError` and prints what was created. Then
 `judge_report --source KEY` shows the imported judge's report card.
 """
 
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from arena.errors import InputError
+from arena.error_responses import command_error
+from arena.errors import DomainError
 from judges.judgment_files import JUDGMENT_FORMATS
 from judges.services.judgment_import import judgments_import
 
@@ -43,8 +44,8 @@ class Command(BaseCommand):
                 source_name=options["source_name"],
                 approve_new=options["approve_new"],
             )
-        except InputError as error:
-            raise CommandError(f"{error.message} Nothing was imported.") from error
+        except DomainError as error:
+            raise command_error(error, after="Nothing was imported.") from error
         self.stdout.write(
             f"Imported {result.units} battles judged in both orders into judge source {result.source.key!r} "
             f"(judge {result.version.model}, version {result.version.number}): {result.judgments_created} new "

@@ -16,9 +16,9 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.http import Http404
 
-from arena.errors import InputError
+from arena.error_responses import command_error
+from arena.errors import DomainError
 from judges import selectors
 from judges.models import Campaign
 from judges.services.campaigns import PLANS, CampaignSpec, campaign_estimate, campaign_start
@@ -77,10 +77,8 @@ class Command(BaseCommand):
     def handle(self, *args, subcommand: str, **options):
         try:
             getattr(self, f"_{subcommand}")(**options)
-        except InputError as exc:
-            raise CommandError(exc.message) from None
-        except Http404 as exc:
-            raise CommandError(str(exc)) from None
+        except DomainError as exc:
+            raise command_error(exc) from None
 
     def _configs(self, **_):
         for c in selectors.judge_configs_all():

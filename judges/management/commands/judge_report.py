@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
-from arena.errors import InputError
+from arena.error_responses import DomainErrorsAsCommandErrors
 from judges.report.card import FIGURES
 from judges.report.services import (
     report_card_for_source,
@@ -21,7 +21,7 @@ from judges.report.services import (
 )
 
 
-class Command(BaseCommand):
+class Command(DomainErrorsAsCommandErrors):
     help = (
         "Print the report card of an LLM judge source (position, length, self-preference, agreement, cost)."
     )
@@ -42,12 +42,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["rounds"] is not None and options["rounds"] < 0:
             raise CommandError("--rounds must be 0 or more.")
-        try:
-            source = report_source_get(options["source"])
-            dimension = report_dimension_get(options["dimension"])
-            version = version_get(source, options["judge_version"])
-        except InputError as error:
-            raise CommandError(error.message) from error
+        source = report_source_get(options["source"])
+        dimension = report_dimension_get(options["dimension"])
+        version = version_get(source, options["judge_version"])
         card = report_card_for_source(source, dimension, version=version, rounds=options["rounds"])
         if options["json"]:
             self.stdout.write(json.dumps(card, indent=2))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
-
-from arena.errors import InputError
+from arena.error_responses import DomainErrorsAsCommandErrors
 from judges.models import Jury
 from judges.services.juries import jury_create, jury_refresh
 
@@ -13,7 +11,7 @@ def member_slugs(values: list[str]) -> list[str]:
     return [slug.strip() for value in values for slug in value.split(",") if slug.strip()]
 
 
-class Command(BaseCommand):
+class Command(DomainErrorsAsCommandErrors):
     help = (
         "Define a jury: several judge configs combined into one leaderboard source (majority vote, or weights "
         "learned from people's votes), and compute its verdicts now."
@@ -28,13 +26,10 @@ class Command(BaseCommand):
         parser.add_argument("--method", default=Jury.Method.MAJORITY, help="majority (default) or learned.")
 
     def handle(self, *args, **options):
-        try:
-            jury = jury_create(
-                slug=options["slug"], name=options["name"], method=options["method"],
-                members=member_slugs(options["member"]),
-            )  # fmt: skip
-        except InputError as error:
-            raise CommandError(error.message) from None
+        jury = jury_create(
+            slug=options["slug"], name=options["name"], method=options["method"],
+            members=member_slugs(options["member"]),
+        )  # fmt: skip
         refreshed = jury_refresh(jury=jury)
         self.stdout.write(
             f"Jury {jury.slug!r} created with {jury.members.count()} members ({jury.get_method_display()}): "

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from arena.errors import InputError
+from arena.error_responses import DomainErrorsAsCommandErrors
 from judges.management.commands.jury_create import member_slugs
 from judges.models import Jury
 from judges.services.juries import jury_refresh, jury_update
 
 
-class Command(BaseCommand):
+class Command(DomainErrorsAsCommandErrors):
     help = (
         "Change a jury's name, method or members (the members given replace the old ones) and recompute it."
     )
@@ -27,10 +27,7 @@ class Command(BaseCommand):
             known = ", ".join(Jury.objects.values_list("slug", flat=True)) or "none yet"
             raise CommandError(f"No jury {options['slug']!r}. Juries: {known}.")
         members = member_slugs(options["member"]) if options["member"] else None
-        try:
-            jury = jury_update(jury=jury, name=options["name"], method=options["method"], members=members)
-        except InputError as error:
-            raise CommandError(error.message) from None
+        jury = jury_update(jury=jury, name=options["name"], method=options["method"], members=members)
         refreshed = jury_refresh(jury=jury)
         self.stdout.write(
             f"Jury {jury.slug!r} updated: {refreshed.created} verdicts added, {refreshed.changed} changed, "

@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from arena.errors import InputError
+from arena.error_responses import command_error
+from arena.errors import DomainError
 from arena.services.files import text_write_atomically
 from leaderboard.services.battle_export import EXPORT_FORMATS, battle_export_parse, export_chunks
 
@@ -56,14 +57,14 @@ class Command(BaseCommand):
                 {"format": options["file_format"], "since": options["since"]},
                 lists={"source": options["source"] or [], "dimension": options["dimension"] or []},
             )
-        except InputError as error:
-            raise CommandError(f"{error.message} Nothing was exported.") from error
+        except DomainError as error:
+            raise command_error(error, after="Nothing was exported.") from error
         chunks = export_chunks(export, sees_blind=not options["public"])
         if options["output"]:
             try:
                 text_write_atomically(Path(options["output"]), chunks)
-            except InputError as error:
-                raise CommandError(f"--output {error.message} Nothing was exported.") from error
+            except DomainError as error:
+                raise command_error(error, before="--output", after="Nothing was exported.") from error
         else:
             for chunk in chunks:
                 self.stdout.write(chunk, ending="")

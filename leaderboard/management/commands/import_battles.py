@@ -2,7 +2,7 @@
 battles into the database.
 
 Thin: the import service does the work in one transaction (nothing is written if anything is wrong);
-this command turns its `InputError` into a `CommandError` and prints what was created. New contenders are
+this command turns its `Invalid` into a `CommandError` and prints what was created. New contenders are
 created pending review unless --approve-new; run `recompute_leaderboards` afterwards to see the ratings.
 """
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from arena.errors import InputError
+from arena.error_responses import command_error
+from arena.errors import DomainError
 from leaderboard.services.importing import IMPORT_FORMATS, battles_import
 
 
@@ -41,8 +42,8 @@ class Command(BaseCommand):
                 source_name=options["source_name"],
                 approve_new=options["approve_new"],
             )
-        except InputError as error:
-            raise CommandError(f"{error.message} Nothing was imported.") from error
+        except DomainError as error:
+            raise command_error(error, after="Nothing was imported.") from error
         self.stdout.write(
             f"Imported {result.records} records into source {result.source.key!r}: {result.verdicts_created} new "
             f"verdicts, {result.battles_created} new battles, prompt set {result.prompt_set.slug!r}."

@@ -1,0 +1,347 @@
+"""Serving's own reads and writes, in SQL: the statements every served battle runs, read by column name.
+
+Serving a battle used to compile two dozen ORM queries (docs/voting-performance.md has the profile); the
+ORM's query building, not PostgreSQL, was most of a served battle's CPU. Here each step is one statement:
+- `open_assignment`: the annotator's open battle in a task with its prompt and both answers (a reload, or
+  the battle page after a vote), one row;
+- `task_contenders`: the task's contenders and which of them the annotator may not be served;
+- `pair_candidate`: the best unseen battle of one contender pair (created or not yet), with the places its
+  battles hold, the annotator's history and identity leaks all checked in the database;
+- `battle_with_answers`: a battle with its prompt and answers, for a new assignment;
+- `assignment_insert`: the new assignment, or None when another request served this annotator first.
+
+The rules themselves are explained where they are decided (arena.voting.selection, arena.voting.conflicts);
+tests/arena/test_voting_*.py run these statements on PostgreSQL, the demo command on SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+from arena.models import AnnotationTask, Annotator, Assignment, Battle, Contender, Dimension, Output, Prompt
+
+SHUFFLE_MODULUS = 2147483647  # a prime: (id × k) mod p is a permutation of ids for any k in [1, p − 1]
+
+
+def _rows(cursor: Any) -> list[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _query(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return _rows(cursor)
+
+
+def _json(value: Any) -> Any:
+    """PostgreSQL may hand JSON back decoded, SQLite always as text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _aware(value: datetime | str) -> datetime:
+    """SQLite hands back text (naive, in UTC); PostgreSQL an aware datetime."""
+    when = parse_datetime(value) if isinstance(value, str) else value
+    if when is None:
+        raise ValueError(f"not a date and time: {value!r}")
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+# --- a battle with its prompt and answers, as model instances ------------------------------------------
+
+_PROMPT_COLUMNS = ("id", "prompt_set_id", "text", "system_message", "later_turns")
+_OUTPUT_COLUMNS = ("id", "contender_id", "prompt_id", "text", "later_replies")
+_BATTLE_COLUMNS = ("id", "prompt_id", "output_a_id", "output_b_id", "contender_a_id", "contender_b_id")
+
+
+def _select(alias: str, prefix: str, columns: tuple[str, ...]) -> str:
+    return ", ".join(f"{alias}.{column} AS {prefix}{column}" for column in columns)
+
+
+_BATTLE_SELECT = ", ".join(
+    (
+        _select("b", "b_", _BATTLE_COLUMNS),
+        _select("p", "p_", _PROMPT_COLUMNS),
+        _select("oa", "oa_", _OUTPUT_COLUMNS),
+        _select("ob", "ob_", _OUTPUT_COLUMNS),
+    )
+)
+_BATTLE_JOINS = """
+  JOIN arena_prompt p ON p.id = b.prompt_id
+  JOIN arena_output oa ON oa.id = b.output_a_id
+  JOIN arena_output ob ON ob.id = b.output_b_id
+"""
+
+
+def _instance(model, row: dict[str, Any], prefix: str, columns: tuple[str, ...], json_columns=()):
+    """A model instance from the row's `prefix`ed columns; its other fields are deferred (loaded on access),
+    so code reading a field this module did not fetch still gets the stored value."""
+    values = [_json(row[prefix + c]) if c in json_columns else row[prefix + c] for c in columns]
+    return model.from_db(connection.alias, list(columns), values)
+
+
+def _battle(row: dict[str, Any]) -> Battle:
+    """The battle of a row selected with _BATTLE_SELECT, its prompt and both outputs attached."""
+    battle = _instance(Battle, row, "b_", _BATTLE_COLUMNS)
+    battle.prompt = _instance(Prompt, row, "p_", _PROMPT_COLUMNS, ("later_turns",))
+    battle.output_a = _instance(Output, row, "oa_", _OUTPUT_COLUMNS, ("later_replies",))
+    battle.output_b = _instance(Output, row, "ob_", _OUTPUT_COLUMNS, ("later_replies",))
+    return battle
+
+
+def battle_with_answers(battle_id: int) -> Battle:
+    """The battle with its prompt and both outputs loaded (their texts and turns), in one statement."""
+    [row] = _query(
+        f"SELECT {_BATTLE_SELECT} FROM arena_battle b {_BATTLE_JOINS} WHERE b.id = %(battle)s",
+        {"battle": battle_id},
+    )
+    return _battle(row)
+
+
+# --- the open assignment ----------------------------------------------------------------------------
+
+_ASSIGNMENT_COLUMNS = ("id", "token", "task_id", "annotator_id", "battle_id", "gold_id", "left_is_a", "state",
+                       "served_at", "min_read_ms", "disputed")  # fmt: skip
+_OPEN = f"""
+SELECT {_select("a", "a_", _ASSIGNMENT_COLUMNS)}, {_BATTLE_SELECT}
+  FROM arena_assignment a
+  JOIN arena_battle b ON b.id = a.battle_id
+  {_BATTLE_JOINS}
+ WHERE a.task_id = %(task)s AND a.annotator_id = %(annotator)s AND a.state = %(served)s
+"""
+
+
+def open_assignment(task: AnnotationTask, annotator: Annotator) -> Assignment | None:
+    """The annotator's open (served, unanswered) assignment in the task, with its battle, prompt and answers
+    loaded; None when there is none (the database allows at most one)."""
+    rows = _query(_OPEN, {"task": task.pk, "annotator": annotator.pk, "served": Assignment.State.SERVED})
+    if not rows:
+        return None
+    row = rows[0]
+    row["a_left_is_a"], row["a_disputed"] = bool(row["a_left_is_a"]), bool(row["a_disputed"])
+    row["a_served_at"] = _aware(row["a_served_at"])
+    assignment = _instance(Assignment, row, "a_", _ASSIGNMENT_COLUMNS)
+    assignment.task, assignment.annotator, assignment.battle = task, annotator, _battle(row)
+    return assignment
+
+
+def assignment_insert(assignment: Assignment) -> Assignment | None:
+    """Insert the new (unsaved) assignment; None when the database refuses it because the annotator has an
+    open assignment in the task (another tab served first) or was served this battle before.
+
+    The columns and their database forms come from the model, so a new field with a default needs nothing
+    here. ON CONFLICT DO NOTHING instead of a savepoint around an INSERT that may fail: one statement."""
+    fields = [f for f in Assignment._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(assignment, add=True), connection) for f in fields]
+    columns = ", ".join(f'"{f.column}"' for f in fields)  # standard SQL quoting (PostgreSQL and SQLite)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO arena_assignment ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING id"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    assignment.pk = row[0]
+    assignment._state.adding = False
+    return assignment
+
+
+# --- which contenders, which battle ----------------------------------------------------------------
+
+_ELIGIBLE = """
+chosen AS (
+    SELECT c.id FROM arena_contender c
+      JOIN arena_annotationtask_contenders tc ON tc.contender_id = c.id
+     WHERE tc.annotationtask_id = %(task)s AND c.status = %(approved)s
+), eligible AS (
+    SELECT id FROM chosen
+    UNION
+    SELECT c.id FROM arena_contender c
+     WHERE c.status = %(approved)s AND NOT EXISTS (SELECT 1 FROM chosen)
+       AND EXISTS (SELECT 1 FROM arena_output o JOIN arena_prompt p ON p.id = o.prompt_id
+                    WHERE o.contender_id = c.id AND p.prompt_set_id = %(prompt_set)s)
+)"""
+_CONTENDERS = f"""
+WITH {_ELIGIBLE}
+SELECT c.id AS contender_id,
+       CASE WHEN n.id IS NOT NULL
+                 AND ((n.user_id IS NOT NULL AND c.submitted_by_id = n.user_id)
+                      OR (n.organization <> '' AND UPPER(c.organization) = UPPER(n.organization)))
+            THEN 1 ELSE 0 END AS conflicting
+  FROM eligible e
+  JOIN arena_contender c ON c.id = e.id
+  LEFT JOIN arena_annotator n ON n.id = %(annotator)s
+ ORDER BY c.id
+"""
+
+
+def task_contenders(*, task_id: int, prompt_set_id: int, annotator_id: int | None) -> list[tuple[int, bool]]:
+    """(contender id, conflicting) for each contender the task serves, by id: its approved contenders, or
+    every approved contender with answers in its prompt set when it lists no approved one. `conflicting`:
+    the annotator submitted it or shares its organization (arena.voting.conflicts), never with no annotator."""
+    params = {"task": task_id, "prompt_set": prompt_set_id, "annotator": annotator_id,
+              "approved": Contender.Status.APPROVED}  # fmt: skip
+    return [(row["contender_id"], bool(row["conflicting"])) for row in _query(_CONTENDERS, params)]
+
+
+@dataclass(frozen=True)
+class PairCandidate:
+    """The best battle of a pair for an annotator: an existing one (`battle_id`), or the two outputs of a
+    battle still to create. `held`: places its battles hold in the task (votes and recent serves)."""
+
+    prompt_id: int
+    low: int  # the pair's contender ids, low < high
+    high: int
+    output_low_id: int
+    output_high_id: int
+    battle_id: int | None
+    held: int
+
+    @property
+    def outputs(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(output id, contender id) of each side."""
+        return (self.output_low_id, self.low), (self.output_high_id, self.high)
+
+
+# Every prompt of the set that both contenders answered without naming their model, with the pair's
+# battles there (in either A/B order) unless the annotator was served one of them. Ordered as selection
+# wants: battles short of the votes wanted first, those with the most places held first (so battles reach
+# the votes wanted), then the least held; ties in an order drawn per call (`shuffle`).
+# Each battle is looked up by its unique (output_a, output_b) index, in both orders, rather than joined: a join
+# may scan every battle of the arena. MATERIALIZED: PostgreSQL would otherwise inline the subqueries and
+# count each battle's places once per reference to `held` below.
+_PAIR_CANDIDATE = f"""
+WITH answers AS MATERIALIZED (
+    SELECT ol.prompt_id, ol.id AS output_low_id, oh.id AS output_high_id,
+           (SELECT b.id FROM arena_battle b WHERE b.output_a_id = ol.id AND b.output_b_id = oh.id) AS b1,
+           (SELECT b.id FROM arena_battle b WHERE b.output_a_id = oh.id AND b.output_b_id = ol.id) AS b2
+      FROM arena_output ol
+      JOIN arena_output oh ON oh.prompt_id = ol.prompt_id AND oh.contender_id = %(high)s
+     WHERE ol.contender_id = %(low)s AND ol.identity_leak = '' AND oh.identity_leak = ''
+       AND ol.prompt_id IN (SELECT p.id FROM arena_prompt p WHERE p.prompt_set_id = %(prompt_set)s)
+), c AS MATERIALIZED (
+    SELECT a.prompt_id, a.output_low_id, a.output_high_id, COALESCE(a.b1, a.b2) AS battle_id,
+           (SELECT COUNT(*) FROM arena_assignment x
+             WHERE x.battle_id IN (a.b1, a.b2) AND x.task_id = %(task)s
+               AND (x.state = %(voted)s OR (x.state = %(served)s AND x.served_at >= %(fresh)s))) AS held
+      FROM answers a
+     WHERE NOT EXISTS (SELECT 1 FROM arena_assignment m
+                        WHERE m.annotator_id = %(annotator)s AND m.battle_id IN (a.b1, a.b2))
+)
+SELECT c.prompt_id, %(low)s AS low, %(high)s AS high, c.output_low_id, c.output_high_id, c.battle_id, c.held
+  FROM c
+ ORDER BY CASE WHEN c.held < %(wanted)s THEN 0 ELSE 1 END,
+          CASE WHEN c.held < %(wanted)s THEN -c.held ELSE c.held END,
+          ((c.prompt_id %% {SHUFFLE_MODULUS}) * %(shuffle)s) %% {SHUFFLE_MODULUS}
+ LIMIT 1
+"""
+
+
+def pair_candidate(
+    *, task: AnnotationTask, annotator_id: int, pair: tuple[int, int], fresh_since: datetime, shuffle: int
+) -> PairCandidate | None:
+    """The pair's best battle for this annotator (see _PAIR_CANDIDATE), or None when they have been served
+    every battle of the pair. `shuffle` in [1, 2147483646] orders ties; `fresh_since`: serves older than
+    this no longer hold a place."""
+    low, high = pair
+    params = {
+        "task": task.pk, "prompt_set": task.prompt_set_id, "annotator": annotator_id, "low": low, "high": high,
+        "wanted": task.votes_per_battle, "fresh": connection.ops.adapt_datetimefield_value(fresh_since), "shuffle": shuffle,
+        "voted": Assignment.State.VOTED, "served": Assignment.State.SERVED,
+    }  # fmt: skip
+    rows = _query(_PAIR_CANDIDATE, params)
+    return PairCandidate(**rows[0]) if rows else None
+
+
+# --- the vote's optional rows ---------------------------------------------------------------------------
+
+_DIMENSION_COLUMNS = ("id", "slug", "name", "rubric", "position")
+_VOTE_DIMENSIONS = f"""
+SELECT {_select("d", "d_", _DIMENSION_COLUMNS)}
+  FROM arena_dimension d
+  JOIN arena_promptset_vote_dimensions pd ON pd.dimension_id = d.id
+ WHERE pd.promptset_id = %(prompt_set)s AND d.is_active AND d.slug <> 'overall'
+ ORDER BY d.position, d.slug
+"""
+
+
+def prompt_set_vote_dimensions(prompt_set_id: int) -> list[Dimension]:
+    """The active dimensions, other than overall, that the prompt set asks voters about, in page order."""
+    rows = _query(_VOTE_DIMENSIONS, {"prompt_set": prompt_set_id})
+    return [_instance(Dimension, row, "d_", _DIMENSION_COLUMNS) for row in rows]
+
+
+# --- progress -------------------------------------------------------------------------------------------
+
+_GOAL = f"""
+WITH {_ELIGIBLE}
+SELECT COALESCE(SUM(per_prompt.n * (per_prompt.n - 1) / 2), 0) AS battles
+  FROM (SELECT COUNT(*) AS n FROM arena_output o JOIN arena_prompt p ON p.id = o.prompt_id
+         WHERE p.prompt_set_id = %(prompt_set)s AND o.contender_id IN (SELECT id FROM eligible)
+         GROUP BY o.prompt_id) per_prompt
+"""
+
+
+def task_battle_count(*, task_id: int, prompt_set_id: int) -> int:
+    """How many battles the task can serve: each pair of its contenders on each prompt both answered."""
+    params = {"task": task_id, "prompt_set": prompt_set_id, "approved": Contender.Status.APPROVED}
+    return int(_query(_GOAL, params)[0]["battles"])
+
+
+# The people's overall votes on the battles this voter voted on; per battle, the others' counted votes by
+# outcome; a majority where one outcome has the most. The rule is arena.voting.stats.agreement_with_majority.
+_PROGRESS = """
+WITH mine AS (
+    SELECT v.battle_id, v.outcome FROM arena_verdict v
+     WHERE v.voter_key = %(voter_key)s AND v.outcome IS NOT NULL
+       AND v.dimension_id = (SELECT id FROM arena_dimension WHERE slug = 'overall')
+       AND v.source_id = (SELECT id FROM arena_source WHERE key = 'people')
+), tally AS (
+    SELECT v.battle_id, v.outcome, COUNT(*) AS n
+      FROM arena_verdict v JOIN mine m ON m.battle_id = v.battle_id
+     WHERE v.voter_key <> %(voter_key)s AND v.outcome IS NOT NULL AND NOT v.excluded
+       AND v.dimension_id = (SELECT id FROM arena_dimension WHERE slug = 'overall')
+       AND v.source_id = (SELECT id FROM arena_source WHERE key = 'people')
+     GROUP BY v.battle_id, v.outcome
+), top AS (
+    SELECT battle_id, MAX(n) AS n FROM tally GROUP BY battle_id
+), majority AS (
+    SELECT t.battle_id, MIN(t.outcome) AS outcome, COUNT(*) AS leaders
+      FROM tally t JOIN top ON top.battle_id = t.battle_id AND top.n = t.n
+     GROUP BY t.battle_id
+)
+SELECT
+  (SELECT COUNT(*) FROM arena_assignment WHERE annotator_id = %(annotator)s AND state = %(voted)s) AS total,
+  (SELECT COUNT(*) FROM arena_assignment
+    WHERE annotator_id = %(annotator)s AND state = %(voted)s AND answered_at >= %(today)s) AS today,
+  (SELECT COUNT(*) FROM arena_assignment WHERE annotator_id = %(annotator)s AND state = %(skipped)s) AS skipped,
+  (SELECT COUNT(*) FROM majority WHERE leaders = 1) AS compared,
+  (SELECT COUNT(*) FROM majority j JOIN mine m ON m.battle_id = j.battle_id
+    WHERE j.leaders = 1 AND j.outcome = m.outcome) AS agreed
+"""
+
+
+@dataclass(frozen=True)
+class ProgressCounts:
+    total: int
+    today: int
+    skipped: int
+    compared: int  # battles where the other people's votes have a majority
+    agreed: int  # ... and it is this voter's outcome
+
+
+def progress_counts(annotator: Annotator, today_since: datetime) -> ProgressCounts:
+    """The annotator's votes (in all, and since `today_since`), skips, and agreement with the majority of the
+    other people's counted overall votes on the battles they voted on, in one statement."""
+    params = {
+        "annotator": annotator.pk, "voter_key": annotator.voter_key,
+        "today": connection.ops.adapt_datetimefield_value(today_since),
+        "voted": Assignment.State.VOTED, "skipped": Assignment.State.SKIPPED,
+    }  # fmt: skip
+    return ProgressCounts(**_query(_PROGRESS, params)[0])
