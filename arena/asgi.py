@@ -1,7 +1,7 @@
 """ASGI entry point: the web server of compose and the demo (gunicorn with uvicorn workers).
 
 Under ASGI the live battles' streams are async views: a stream waiting on an endpoint holds no thread, so
-the pages keep the workers' threads (each request's sync views run in the thread pool, ASGI_THREADS wide).
+the pages keep the workers' threads (Django runs each request's sync code in a thread of its own).
 """
 
 import os
@@ -10,3 +10,18 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
 application = get_asgi_application()
+
+
+def _warm_up() -> None:
+    """Import what the first requests would otherwise import on the event loop.
+
+    Django imports the URLconf (and with it every view module, the openai SDK among them) lazily, inside the
+    first request it resolves; under ASGI that request is resolved on the worker's event loop, so every stream
+    the worker holds stalls while those modules load. Each worker imports them here, before it takes requests.
+    """
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018  # the property imports every urls and views module
+
+
+_warm_up()

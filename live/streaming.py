@@ -147,9 +147,9 @@ class _Turn:
         return len(self.texts) + len(self.failures) == len(SIDES)
 
 
-async def turn_events(battle: LiveBattle) -> AsyncIterator[bytes]:
-    """Stream the battle's claimed turn (state `streaming`), then store its outcome; see the module doc."""
-    calls = await sync_to_async(side_calls)(battle)
+async def turn_events(battle: LiveBattle, calls: list[SideCall]) -> AsyncIterator[bytes]:
+    """Stream the battle's claimed turn (state `streaming`) through `calls` (its `side_calls`), then store its
+    outcome; see the module doc."""
     queue: asyncio.Queue = asyncio.Queue()
     tasks = [asyncio.create_task(_pump(call, queue)) for call in calls]
     turn, finished = _Turn(), False
@@ -157,15 +157,7 @@ async def turn_events(battle: LiveBattle) -> AsyncIterator[bytes]:
         yield sse("start", {"turn": len(battle.turns)})  # sent at once: the page knows the stream is open
         async with asyncio.timeout(settings.ARENA_LIVE_MAX_STREAM_SECONDS):
             while not turn.over:
-                kind, side, value = await queue.get()
-                if kind == "delta":
-                    yield sse("delta", {"side": side, "text": value})
-                elif kind == "done":
-                    turn.texts[side] = value
-                    yield sse("side", {"side": side, "html": render_markdown(value)})
-                else:
-                    turn.failures[side] = value
-                    yield sse("failed-side", {"side": side, "message": _public_message(value)})
+                yield _events(turn, await _waiting(queue))
         finished = True
         yield await _turn_end(battle, turn)
     except TimeoutError:
@@ -183,6 +175,44 @@ async def turn_events(battle: LiveBattle) -> AsyncIterator[bytes]:
         await asyncio.gather(*tasks, return_exceptions=True)
         if not finished:  # the person left (or the server stopped) in the middle: nothing is counted
             await sync_to_async(live_stream_end)(battle=battle, state=LiveBattle.State.CANCELLED)
+
+
+async def _waiting(queue: asyncio.Queue) -> list[tuple]:
+    """The next item of the queue and every one already behind it: under load pieces pile up, and sending
+    them as one write costs the server one send instead of one per piece."""
+    items = [await queue.get()]
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+def _events(turn: _Turn, items: list[tuple]) -> bytes:
+    """The events for `items`, in order; a side's consecutive pieces become one `delta`."""
+    events: list[bytes] = []
+    pending: list[str] = []  # pieces of `pending_side` not yet written
+    pending_side = ""
+
+    def flush() -> None:
+        if pending:
+            events.append(sse("delta", {"side": pending_side, "text": "".join(pending)}))
+            pending.clear()
+
+    for kind, side, value in items:
+        if kind == "delta":
+            if side != pending_side:
+                flush()
+                pending_side = side
+            pending.append(value)
+            continue
+        flush()
+        if kind == "done":
+            turn.texts[side] = value
+            events.append(sse("side", {"side": side, "html": render_markdown(value)}))
+        else:
+            turn.failures[side] = value
+            events.append(sse("failed-side", {"side": side, "message": _public_message(value)}))
+    flush()
+    return b"".join(events)
 
 
 async def _turn_end(battle: LiveBattle, turn: _Turn) -> bytes:

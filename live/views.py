@@ -30,7 +30,7 @@ from live.services.battles import (
     sides_of,
 )
 from live.services.recording import live_dimensions, live_reveal, live_vote_record
-from live.streaming import sse, turn_events
+from live.streaming import SideCall, side_calls, sse, turn_events
 
 PAGE = "live/arena.html"
 
@@ -120,17 +120,27 @@ async def stream(request: HttpRequest, token: str) -> HttpResponse | StreamingHt
     holds no worker thread while the endpoints think."""
     if request.method != "GET":
         return HttpResponse("Use GET for the stream.", status=405, headers={"Allow": "GET"})
-    voter = await sync_to_async(_voter)(request, create=False)
     try:
-        if voter is None:
-            raise Forbidden("Sign in to stream your live battles.")
-        claimed = await sync_to_async(live_stream_claim)(token=token, voter=voter)
+        opened = await sync_to_async(_stream_open)(request, token)
     except DomainError as exc:
         return HttpResponse(exc.message, status=status_for(exc), content_type="text/plain; charset=utf-8")
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    if claimed is None:  # nothing waiting (answered, or streaming in another tab): the page reloads
+    if opened is None:  # nothing waiting (answered, or streaming in another tab): the page reloads
         return StreamingHttpResponse(_nothing_waiting(), content_type="text/event-stream", headers=headers)
-    return StreamingHttpResponse(turn_events(claimed), content_type="text/event-stream", headers=headers)
+    claimed, calls = opened
+    return StreamingHttpResponse(
+        turn_events(claimed, calls), content_type="text/event-stream", headers=headers
+    )
+
+
+def _stream_open(request: HttpRequest, token: str) -> tuple[LiveBattle, list[SideCall]] | None:
+    """The voter, the claim and the calls' checks in one trip to a worker thread (each trip costs the event
+    loop a hand-over, and under load a wait for the thread)."""
+    voter = _voter(request, create=False)
+    if voter is None:
+        raise Forbidden("Sign in to stream your live battles.")
+    claimed = live_stream_claim(token=token, voter=voter)
+    return None if claimed is None else (claimed, side_calls(claimed))
 
 
 async def _nothing_waiting():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import hashlib
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -27,6 +28,7 @@ from typing import Any
 import httpx
 import httpx2  # the transport under the SDK (a fork of httpx): what breaks mid-stream raises its errors
 import openai
+import openai.resources.chat.completions  # noqa: F401  # the SDK imports it lazily, on a stream's event loop otherwise
 
 from judges.providers.base import (
     CompletionRequest,
@@ -187,18 +189,24 @@ class OpenAICompatProvider:
             public_only=request.public_addresses_only,
         )
         try:
-            stream: openai.AsyncStream[Any] = await client.chat.completions.create(  # type: ignore[assignment]  # stream=True
+            # The SDK's transport, status handling and errors, but the stream's lines are read as plain JSON:
+            # the SDK's own iteration builds a response model per piece, several times the CPU of the rest
+            # of the piece's way through the arena (see docs/live-battles.md, "Serving under load").
+            async with client.chat.completions.with_streaming_response.create(
                 model=request.model,
                 messages=request.messages,  # type: ignore[arg-type]  # plain role/content dicts
                 temperature=request.temperature,
                 max_tokens=request.max_tokens,
                 stream=True,
-            )
-            async with stream:
-                async for chunk in stream:
-                    piece = chunk.choices[0].delta.content if chunk.choices else None
+            ) as response:
+                async for line in response.iter_lines():
+                    piece = _stream_piece(line, response.http_request)
                     if piece:
                         yield piece
+        except _StreamDone:
+            return
+        except ValueError as exc:  # a data line that is not JSON
+            raise _malformed(request, base_url, f"a streamed piece is not valid JSON ({exc})") from exc
         except openai.OpenAIError as exc:
             raise translate_error(exc, request=request, base_url=base_url) from exc
         except httpx2.HTTPError as exc:  # a connection dropped mid-stream surfaces unwrapped
@@ -222,6 +230,33 @@ class OpenAICompatProvider:
     def close_clients(self) -> None:
         """Close pooled connections (tests, worker shutdown)."""
         self._clients.close_all()
+
+
+class _StreamDone(Exception):
+    """Internal signal: the endpoint sent `data: [DONE]`."""
+
+
+def _stream_piece(line: str, http_request: Any) -> str | None:
+    """The text of one Server-Sent Events line of a chat-completions stream (None for anything else).
+    Raises `_StreamDone` at `[DONE]`, openai.APIError for an error event (as the SDK's own iteration does),
+    ValueError for data that is not JSON."""
+    if not line.startswith("data:"):
+        return None  # blank separators, `event:` names, comments
+    data = line[5:].strip()
+    if data.startswith("[DONE]"):
+        raise _StreamDone
+    chunk = json.loads(data)
+    if not isinstance(chunk, dict):
+        raise ValueError(f"expected a JSON object, got {type(chunk).__name__}")
+    error = chunk.get("error")
+    if error:
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        raise openai.APIError(message or "the endpoint sent an error event", http_request, body=error)
+    choices = chunk.get("choices") or []
+    if not choices or not isinstance(choices[0], dict):
+        return None
+    content = (choices[0].get("delta") or {}).get("content")
+    return content if isinstance(content, str) else None
 
 
 def normalise_base_url(base_url: str) -> str:
