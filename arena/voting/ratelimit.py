@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 
-from arena.cache import UNREACHABLE, cache_unreachable_logged
+from arena.cache import UNREACHABLE, RedisCache, cache_unreachable_logged
 
 WINDOW_SECONDS = 60
 SCOPE_FACTOR = {"vote": 1, "serve": 2}
