@@ -20,7 +20,7 @@ from typing import Any
 
 from arena.errors import Invalid
 from arena.services.chat_messages import messages_read
-from arena.services.upload_reading import first_record_keys, text_field, text_value, turns_field
+from arena.services.upload_reading import first_record_keys, format_check, text_field, text_value, turns_field
 
 OUTPUT_FORMATS = ("jsonl", "alpaca_eval", "mt_bench", "messages")
 
@@ -51,12 +51,7 @@ def output_format_detect(text: str) -> str:
 
 
 def output_format_check(fmt: str) -> str:
-    if fmt not in OUTPUT_FORMATS:
-        raise Invalid(
-            f"Unknown format {fmt!r} for outputs: use one of {', '.join(OUTPUT_FORMATS)}, or omit it to detect.",
-            field="format",
-        )
-    return fmt
+    return format_check(fmt, known=OUTPUT_FORMATS, what="outputs")
 
 
 def output_parser(fmt: str) -> Callable[[str, dict[str, Any], str], OutputRecord]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from arena.errors import Invalid
 from arena.services.chat_messages import messages_read
-from arena.services.upload_reading import first_record_keys, text_field, text_value, turns_field
+from arena.services.upload_reading import first_record_keys, format_check, text_field, text_value, turns_field
 
 PROMPT_FORMATS = ("jsonl", "mt_bench", "messages")
 
@@ -46,12 +46,7 @@ def prompt_format_detect(text: str) -> str:
 
 
 def prompt_format_check(fmt: str) -> str:
-    if fmt not in PROMPT_FORMATS:
-        raise Invalid(
-            f"Unknown format {fmt!r} for prompts: use one of {', '.join(PROMPT_FORMATS)}, or omit it to detect.",
-            field="format",
-        )
-    return fmt
+    return format_check(fmt, known=PROMPT_FORMATS, what="prompts")
 
 
 def prompt_parser(fmt: str) -> Callable[[str, dict[str, Any], str], PromptRecord]:

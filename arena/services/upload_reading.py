@@ -220,3 +220,13 @@ def first_record_keys(text: str) -> set[str]:
             return set()
         return set(value) if isinstance(value, dict) else set()
     return set()
+
+
+def format_check(fmt: str, *, known: tuple[str, ...] | list[str], what: str) -> str:
+    """`fmt` if it is one of the `known` formats for `what` (prompts, outputs), else a clear `Invalid`."""
+    if fmt not in known:
+        raise Invalid(
+            f"Unknown format {fmt!r} for {what}: use one of {', '.join(known)}, or omit it to detect.",
+            field="format",
+        )
+    return fmt
