@@ -92,6 +92,9 @@ class PromptSetAdmin(admin.ModelAdmin):
 @admin.register(Prompt)
 class PromptAdmin(admin.ModelAdmin):
     list_display = ("external_id", "prompt_set", "category", "language")
+    # Staff relabel prompts in the list, e.g. the live set's prompts (category "live") by what they ask:
+    # the next recompute ranks their battles under the new category, since boards read it from the prompt.
+    list_editable = ("category",)
     list_filter = ("prompt_set", "category", "language")
     search_fields = ("external_id", "text")
 
