@@ -68,7 +68,9 @@ def _start_arena(database_url: str) -> tuple[subprocess.Popen, str]:
            "ALLOWED_HOSTS": "*", "DEBUG": "0", "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only"),
            "STATIC_ROOT": tempfile.mkdtemp(prefix="arena-bench-static-")}  # fmt: skip
     # With DEBUG off, pages name their static files through the manifest: without it every page is a 500.
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
     command = [
         sys.executable, "-m", "gunicorn", "arena.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
         "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning",

@@ -62,7 +62,7 @@ def _sent_columns(sql: str, params: Sequence, columns: dict[str, str]) -> dict[s
 
 
 def _names(description, columns: dict[str, str]) -> list[str]:
-    names = [column.name for column in description]
+    names = [column[0] for column in description]  # DB-API: a column's name comes first (psycopg and sqlite3)
     if sorted(names) != sorted(columns):
         raise ColumnMismatch(f"the query selects {names}, not the columns asked for: {list(columns)}")
     return names

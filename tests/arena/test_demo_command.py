@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -130,3 +131,20 @@ def test_ctrl_c_stops_the_web_server_the_worker_and_all_their_processes(tmp_path
     assert "Stopping the demo" in output
     _wait_until(lambda: not [pid for pid in started if _alive(pid)], 10, "every demo process to exit")
     assert _port_is_bindable(port) and not _answers(f"http://127.0.0.1:{port}/healthz")
+
+
+@pytest.mark.worker
+def test_the_demo_prepares_its_arena_on_the_embedded_sqlite_database(tmp_path):
+    """The whole set-up as `make demo` runs it on a fresh machine (SQLite, not the test's PostgreSQL): every
+    step, the recompute included, and a fitted board of the voted live battles."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "demo", "--no-serve"],
+        cwd=ROOT, env=_demo_env(tmp_path), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"Demo live battles: \d+ voted", result.stdout), result.stdout
+    with sqlite3.connect(tmp_path / "arena.sqlite3") as database:
+        boards = database.execute(
+            "SELECT status, n_verdicts FROM leaderboard_snapshot WHERE category = 'live' AND source_key = 'people'"
+        ).fetchall()
+    assert boards and all(status == "ok" and n > 0 for status, n in boards), boards

@@ -55,9 +55,10 @@ def _die_with_parent() -> None:
 
 
 # What `make demo` prepares, in order, each step one app's own command (so each also runs alone, and `arena`
-# needs no import of the apps built on it): the demo arena, people's votes on it, a finished campaign of two
-# offline judges, a jury of those judges, then the leaderboards over every verdict written before them.
-DEMO_STEPS = ("load_demo", "demo_votes", "demo_campaign", "demo_jury", "recompute_leaderboards")
+# needs no import of the apps built on it): the demo arena, people's votes on it, a few voted live battles, a
+# finished campaign of two offline judges, a jury of those judges, then the leaderboards over every verdict
+# written before them.
+DEMO_STEPS = ("load_demo", "demo_votes", "demo_live", "demo_campaign", "demo_jury", "recompute_leaderboards")
 
 
 def _raise_interrupt(signum, frame):
