@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from arena.models import Battle, Contender, Dimension, Prompt, Verdict
+from arena.models import Assignment, Battle, Contender, Dimension, Prompt, Verdict
 
 OUTCOME_CODES = {"a": 0, "b": 1, "tie": 2, "both_bad": 3}
 SOFT_CODE = 4  # a soft verdict: outcome NULL, score anywhere in [0, 1]
@@ -125,3 +125,39 @@ def battle_scores_query(where: SqlQuery) -> SqlQuery:
     }
     selected = ", ".join(f"v.{column_of(Verdict, field)} AS {name}" for name, field in columns.items())
     return SqlQuery(f"SELECT {selected} FROM {table_of(Verdict)} AS v WHERE {where.sql}", list(where.params))
+
+
+def labelled_query(*, people: SqlQuery, judged: SqlQuery) -> SqlQuery:
+    """The calibrated sources' hard verdicts on battles people also voted on, each with the people's mean
+    score for A on that battle and dimension: (source, dimension, battle, verdict id, A, B, human, judge).
+
+    `people` and `judged`: the counted-verdict conditions (`counted_where`) of the people's sources and of the
+    calibrated (judge, jury) sources. Battles people voted on because judges disputed them (routed to them
+    first, `Assignment.disputed`) are left out."""
+    battle, dimension = column_of(Verdict, "battle"), column_of(Verdict, "dimension")
+    routed = (
+        f"v.{battle} NOT IN (SELECT r.{column_of(Assignment, 'battle')} FROM {table_of(Assignment)} AS r "
+        f"WHERE r.{column_of(Assignment, 'disputed')} AND r.{column_of(Assignment, 'state')} = %s)"
+    )
+    voted = Assignment.State.VOTED.value
+    people_sql = (
+        f"SELECT v.{battle} AS battle, v.{dimension} AS dimension, AVG(v.{column_of(Verdict, 'score')}) AS mean "
+        f"FROM {table_of(Verdict)} AS v WHERE {people.sql} AND {routed} GROUP BY v.{battle}, v.{dimension}"
+    )
+    selected = {
+        "source": f"v.{column_of(Verdict, 'source')}",
+        "dimension": f"v.{dimension}",
+        "battle": f"v.{battle}",
+        "verdict": "v.id",
+        "a": f"v.{column_of(Verdict, 'contender_a')}",
+        "b": f"v.{column_of(Verdict, 'contender_b')}",
+        "human": "h.mean",
+        "judge": f"v.{column_of(Verdict, 'score')}",
+    }
+    sql = (
+        f"SELECT {', '.join(f'{expression} AS {name}' for name, expression in selected.items())} "
+        f"FROM {table_of(Verdict)} AS v JOIN ({people_sql}) AS h "
+        f"ON h.battle = v.{battle} AND h.dimension = v.{dimension} "
+        f"WHERE {judged.sql} AND v.{column_of(Verdict, 'outcome')} IS NOT NULL"
+    )  # the join leaves the routed battles out of the judges' side too
+    return SqlQuery(sql, [*people.params, voted, *judged.params])
