@@ -134,22 +134,26 @@ def board_data(
 ) -> BoardData:
     """The pair counts (and style groups) of the rows at indices `rows` (`style_rows`); contenders ordered
     by id."""
-    ids = np.unique(np.concatenate([pairs.a[rows], pairs.b[rows]]))
+    pair_a, pair_b = pairs.a[rows], pairs.b[rows]
+    ids = np.unique(np.concatenate([pair_a, pair_b]))
     models = tuple(slugs[i] for i in ids.tolist())
     counts = pair_counts_from_scores(
         models,
-        np.searchsorted(ids, pairs.a[rows]),
-        np.searchsorted(ids, pairs.b[rows]),
+        _positions(ids, pair_a),
+        _positions(ids, pair_b),
         pairs.score[rows],
         weights=pairs.count[rows].astype(float),
     )
     style = None
     if styles is not None and style_rows is not None:
+        style_a, style_b = _positions(ids, styles.a[style_rows]), _positions(ids, styles.b[style_rows])
         # Both queries read one snapshot of the data; this guard keeps indices right even if they did not.
-        style_rows = style_rows[np.isin(styles.a[style_rows], ids) & np.isin(styles.b[style_rows], ids)]
+        on_board = (style_a >= 0) & (style_b >= 0)
+        if not on_board.all():
+            style_rows, style_a, style_b = style_rows[on_board], style_a[on_board], style_b[on_board]
         style = StyleData(
-            a=np.searchsorted(ids, styles.a[style_rows]),
-            b=np.searchsorted(ids, styles.b[style_rows]),
+            a=style_a,
+            b=style_b,
             score=styles.score[style_rows],
             weight=styles.count[style_rows].astype(float),
             battles=styles.battles[style_rows].astype(float),
@@ -157,3 +161,20 @@ def board_data(
             style_b=styles.style_b[style_rows],
         )
     return BoardData(tuple(ids.tolist()), counts, int(pairs.count[rows].sum()), style)
+
+
+# Contender ids up to this many are looked up in a table (one gather per row); larger ones by binary search.
+_LOOKUP_LIMIT = 1_000_000
+
+
+def _positions(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The index of each of `values` in the sorted `ids`, -1 for values not among them."""
+    if not len(ids):
+        return np.full(len(values), -1, dtype=np.intp)
+    largest = max(int(ids[-1]), int(values.max(initial=0)))
+    if largest < _LOOKUP_LIMIT and values.min(initial=0) >= 0:
+        table = np.full(largest + 1, -1, dtype=np.intp)
+        table[ids] = np.arange(len(ids))
+        return table[values]
+    at = np.minimum(np.searchsorted(ids, values), len(ids) - 1)
+    return np.where(ids[at] == values, at, -1)
