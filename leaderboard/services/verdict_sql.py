@@ -83,11 +83,7 @@ def pairs_query(where: SqlQuery, categories: tuple[str, ...] | None) -> SqlQuery
             f" JOIN {table_of(Prompt)} AS p ON p.id = bt.{column_of(Battle, 'prompt')}"
         )
     outcome_column = f"v.{column_of(Verdict, 'outcome')}"
-    outcome = (
-        f"CASE WHEN {outcome_column} IS NULL THEN {SOFT_CODE} "
-        + " ".join(f"WHEN {outcome_column} = '{name}' THEN {code}" for name, code in OUTCOME_CODES.items())
-        + f" ELSE {UNKNOWN_CODE} END"
-    )
+    outcome = _outcome_code(outcome_column)
     selected = {
         "source": f"v.{column_of(Verdict, 'source')}",
         "dimension": f"v.{column_of(Verdict, 'dimension')}",
@@ -113,8 +109,18 @@ def pairs_query(where: SqlQuery, categories: tuple[str, ...] | None) -> SqlQuery
     return SqlQuery(sql, params + where.params)
 
 
-def battle_scores_query(where: SqlQuery) -> SqlQuery:
-    """Each counted verdict's source, dimension, battle, contenders and score (for style control)."""
+def _outcome_code(outcome_column: str) -> str:
+    """SQL of the outcome's code: OUTCOME_CODES, SOFT_CODE for NULL, UNKNOWN_CODE for anything else."""
+    return (
+        f"CASE WHEN {outcome_column} IS NULL THEN {SOFT_CODE} "
+        + " ".join(f"WHEN {outcome_column} = '{name}' THEN {code}" for name, code in OUTCOME_CODES.items())
+        + f" ELSE {UNKNOWN_CODE} END"
+    )
+
+
+def battle_scores_query(where: SqlQuery, *, with_outcome: bool = False) -> SqlQuery:
+    """Each counted verdict's source, dimension, battle, contenders and score (for style control), and its
+    outcome code (`with_outcome`: for pair counts grouped from the same rows)."""
     columns = {
         "source": "source",
         "dimension": "dimension",
@@ -124,6 +130,9 @@ def battle_scores_query(where: SqlQuery) -> SqlQuery:
         "score": "score",
     }
     selected = ", ".join(f"v.{column_of(Verdict, field)} AS {name}" for name, field in columns.items())
+    if with_outcome:
+        outcome_column = f"v.{column_of(Verdict, 'outcome')}"
+        selected += f", {_outcome_code(outcome_column)} AS outcome"
     return SqlQuery(f"SELECT {selected} FROM {table_of(Verdict)} AS v WHERE {where.sql}", list(where.params))
 
 
