@@ -6,7 +6,7 @@ with the number of contenders, not of votes. Soft verdicts (outcome NULL) form o
 SUM(score) is exact: it is all Bradley–Terry needs (see `leaderboard.rating.counts`).
 
 Left out, always: verdicts staff excluded, verdicts involving a contender that is not approved, and
-dimensions that are not active. Every read comes back as numpy columns matched by name (`query_arrays`);
+dimensions that are not active. Every read comes back as numpy columns matched by name (`sql_columns`);
 rows are grouped by sorting on named columns (`grouping`).
 """
 
@@ -22,7 +22,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from arena.models import Contender, Dimension, Output, Prompt, Source, Verdict
 from leaderboard.services.battle_styles import STYLE_FIELDS, battle_table  # noqa: F401  (re-exported)
 from leaderboard.services.grouping import RowGroups, row_groups
-from leaderboard.services.query_arrays import query_arrays
+from leaderboard.services.sql_columns import sql_columns
 from leaderboard.services.verdict_sql import (
     OUTCOME_CODES,
     UNKNOWN_CODE,
@@ -94,7 +94,7 @@ def verdict_pairs_aggregate(
         columns = {name: np.zeros(0, np.int64) for name in fields} | {"total": np.zeros(0)}
     else:
         query = pairs_query(where, categories if by_category else None)
-        columns = query_arrays(query.sql, query.params, fields | {"total": "float"})
+        columns = sql_columns(query.sql, query.params, fields | {"total": "float"})
     _refuse_unknown_codes(columns, categories)
     counts, totals = columns["count"], columns["total"]
     hard = HARD_SCORE[columns["outcome"]]
@@ -139,7 +139,7 @@ def verdict_styles_aggregate(
     (`battles` says how many, see `_merged_alike`).
 
     The database returns only the counted verdicts' (source, dimension, battle, contenders, score), as numpy
-    columns (`query_arrays`); numpy sums them per battle, and the battles' prompts and answer styles come from
+    columns (`sql_columns`); numpy sums them per battle, and the battles' prompts and answer styles come from
     the process's battle table (`battle_styles`), which reads each battle once, rather than joining every
     verdict to its battle and both answers in SQL.
     """
@@ -155,7 +155,9 @@ def verdicts_aggregate(
     in another order than PostgreSQL's, so they may differ in the last bits."""
     verdicts = _verdict_columns(source_ids, dimension_ids, with_outcome=True)
     styles, category_of_verdict = _styles_grouped(verdicts, by_category)
-    _refuse_unknown_codes({"outcome": verdicts["outcome"], "category": category_of_verdict}, styles.categories)
+    _refuse_unknown_codes(
+        {"outcome": verdicts["outcome"], "category": category_of_verdict}, styles.categories
+    )
     pairs = row_groups(
         {
             "source": verdicts["source"],
@@ -198,7 +200,7 @@ def _verdict_columns(
     if where is None:  # no approved contender or no active dimension: nothing to count
         return {name: np.zeros(0, np.int64 if kind == "int" else float) for name, kind in fields.items()}
     query = battle_scores_query(where, with_outcome=with_outcome)
-    return query_arrays(query.sql, query.params, fields)
+    return sql_columns(query.sql, query.params, fields)
 
 
 def _styles_grouped(verdicts: dict[str, np.ndarray], by_category: bool) -> tuple[GroupedRows, np.ndarray]:

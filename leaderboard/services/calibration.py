@@ -20,7 +20,7 @@ from leaderboard.rating.calibrated import CalibratedResult, LabelledBattles, fit
 from leaderboard.services.boards import BoardInput
 from leaderboard.services.fitting import BoardFit, FitSettings
 from leaderboard.services.grouping import row_groups
-from leaderboard.services.query_arrays import query_arrays
+from leaderboard.services.sql_columns import sql_columns
 from leaderboard.services.verdict_sql import counted_where, labelled_query
 
 CALIBRATED_KINDS = (Source.Kind.JUDGE, Source.Kind.JURY)
@@ -62,7 +62,7 @@ def labelled_rows_read() -> dict[tuple[int, int], LabelledRows]:
         return {}
     query = labelled_query(people=people, judged=judged)
     ints = ("source", "dimension", "battle", "verdict", "a", "b")
-    rows = query_arrays(
+    rows = sql_columns(
         query.sql, query.params, dict.fromkeys(ints, "int") | {"human": "float", "judge": "float"}
     )
     order = np.lexsort((rows["verdict"], rows["battle"]))

@@ -114,8 +114,8 @@ def boards_read(
 
 def _judges_spoke(boards: list[BoardInput]) -> bool:
     """Whether some judge has a verdict that counts. Boards exist for exactly the sources with one, so
-    asking them spares `judge_agreements_compute` its own check, a scan of every verdict (0.1 s per
-    million) that finds nothing when no judge has spoken."""
+    asking them spares `judge_agreements_compute` its own check, a scan of every verdict that finds nothing
+    when no judge has spoken."""
     return any(board.key.source.kind in (Source.Kind.JUDGE, Source.Kind.JURY) for board in boards)
 
 

@@ -1,7 +1,7 @@
 """The SQL text of the recompute's reads of the verdict table: which verdicts count, and the two reads.
 
 Written out rather than generated from querysets, so that every selected column has a name the reader asks
-for (`query_arrays` matches them through the cursor's description) and no private query API is needed.
+for (`sql_columns` matches them through the cursor's description) and no private query API is needed.
 Table and column names come from the models' `_meta`; values are always parameters.
 
 Left out, always: verdicts staff excluded, verdicts involving a contender that is not approved, and
