@@ -44,6 +44,10 @@ _MAX_NEWTON_STEPS = 100
 _STEP_TOLERANCE = 1e-10
 # Newton steps no longer than this (in logits) are taken whole, without a line search (see ``_solve``).
 _UNCHECKED_STEP = 1e-3
+# A longer step (or a fraction of it) is taken once it lowers the objective by at least this share of what
+# the gradient promises (Armijo's rule): merely "no higher" let nearly separated pairs on sparse boards
+# swap places forever, each swap a sliver lower, so that Newton never converged.
+_ARMIJO = 1e-4
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,9 @@ def _solve_for(pairs: np.ndarray, target: np.ndarray, start: np.ndarray) -> np.n
             while size > 1e-6:
                 candidate = theta - size * step
                 candidate_value = _objective(candidate, fought, target)
-                if candidate_value <= value + 1e-12 * max(1.0, abs(value)):
+                if candidate_value <= value - _ARMIJO * size * (gradient @ step) + 1e-12 * max(
+                    1.0, abs(value)
+                ):
                     break
                 size /= 2.0
             theta, value = candidate, candidate_value
@@ -317,7 +323,7 @@ def _solve_stack(fought: _Fought, battles: np.ndarray, targets: np.ndarray, star
         hessian[:, diagonal, diagonal] += weights.reshape(len(active), m, m).sum(axis=2) + RIDGE
         step = np.linalg.solve(hessian, gradient[:, :, np.newaxis])[:, :, 0]
         step, values[active] = _halved_until_no_worse(
-            current, step, values[active], fought, counts, targets[active]
+            current, step, (gradient * step).sum(axis=1), values[active], fought, counts, targets[active]
         )
         theta[active] = current - step
         converged = np.abs(step).max(axis=1) < _STEP_TOLERANCE
@@ -330,6 +336,7 @@ def _solve_stack(fought: _Fought, battles: np.ndarray, targets: np.ndarray, star
 def _halved_until_no_worse(
     theta: np.ndarray,
     step: np.ndarray,
+    descent: np.ndarray,
     values: np.ndarray,
     fought: _Fought,
     battles: np.ndarray,
@@ -348,14 +355,20 @@ def _halved_until_no_worse(
     if unknown.any():
         rows = checked[unknown]
         value[unknown] = _objectives(theta[rows], fought, battles[rows], targets[rows])
-    size = 1.0
-    while len(checked) and size > 1e-6:
-        candidate = _objectives(theta[checked] - step[checked], fought, battles[checked], targets[checked])
-        after[checked] = candidate
-        worse = candidate > value + 1e-12 * np.maximum(1.0, np.abs(value))
-        checked, value = checked[worse], value[worse]
-        step[checked] *= 0.5
-        size /= 2.0
+    # As _solve_for: sizes 1, 1/2, ... while above 1e-6; the last one tried is taken even if no better.
+    scale = np.ones(len(checked))
+    pending = np.arange(len(checked))
+    while len(pending):
+        rows = checked[pending]
+        candidate = _objectives(
+            theta[rows] - scale[pending, np.newaxis] * step[rows], fought, battles[rows], targets[rows]
+        )
+        after[rows] = candidate
+        enough = value[pending] - _ARMIJO * scale[pending] * descent[rows]
+        worse = candidate > enough + 1e-12 * np.maximum(1.0, np.abs(value[pending]))
+        pending = pending[worse & (scale[pending] / 2.0 > 1e-6)]
+        scale[pending] /= 2.0
+    step[checked] *= scale[:, np.newaxis]
     return step, after
 
 
