@@ -170,3 +170,38 @@ def labelled_query(*, people: SqlQuery, judged: SqlQuery) -> SqlQuery:
         f"WHERE {judged.sql} AND v.{column_of(Verdict, 'outcome')} IS NOT NULL"
     )  # the join leaves the routed battles out of the judges' side too
     return SqlQuery(sql, [*people.params, voted, *judged.params])
+
+
+# Agreement labels of hard outcomes: A better, B better, or a draw (tie and both-bad score the same).
+LABEL_CODES = {"a": 0, "b": 1, "tie": 2, "both_bad": 2}
+N_LABELS = 3
+
+
+def hard_labels_query(where: SqlQuery, *, categories: tuple[str, ...] | None) -> SqlQuery:
+    """Each counted hard verdict's battle, dimension and label code (`LABEL_CODES`); with `categories`, also
+    its source and its prompt's category code (an index into `categories`, -1 for a name not among them)."""
+    outcome = f"v.{column_of(Verdict, 'outcome')}"
+    label = "CASE " + " ".join(f"WHEN {outcome} = '{name}' THEN {code}" for name, code in LABEL_CODES.items())
+    selected = [
+        f"v.{column_of(Verdict, 'battle')} AS battle",
+        f"v.{column_of(Verdict, 'dimension')} AS dimension",
+        f"{label} END AS label",
+    ]
+    params: list = []
+    joins = ""
+    if categories is not None:
+        cases = " ".join(f"WHEN %s THEN {code}" for code in range(len(categories)))
+        params.extend(categories)
+        selected += [
+            f"v.{column_of(Verdict, 'source')} AS source",
+            f"CASE p.{column_of(Prompt, 'category')} {cases} ELSE {UNKNOWN_CODE} END AS category",
+        ]
+        joins = (
+            f" JOIN {table_of(Battle)} AS bt ON bt.id = v.{column_of(Verdict, 'battle')}"
+            f" JOIN {table_of(Prompt)} AS p ON p.id = bt.{column_of(Battle, 'prompt')}"
+        )
+    sql = (
+        f"SELECT {', '.join(selected)} FROM {table_of(Verdict)} AS v{joins} "
+        f"WHERE {where.sql} AND {outcome} IS NOT NULL"
+    )
+    return SqlQuery(sql, params + list(where.params))
