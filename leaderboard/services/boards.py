@@ -75,11 +75,13 @@ class _RowIndex:
     Rows come back in their original order, so a board's arrays are exactly what a mask would select."""
 
     def __init__(self, rows: GroupedRows) -> None:
+        self._rows: dict[tuple[int, int], dict[int, np.ndarray]] = {}
+        if not len(rows):
+            return
         order = np.lexsort((rows.category, rows.dimension, rows.source))  # stable
         keys = np.column_stack([rows.source[order], rows.dimension[order], rows.category[order]])
         starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)])
         ends = np.r_[starts[1:], len(order)]
-        self._rows: dict[tuple[int, int], dict[int, np.ndarray]] = {}
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             source, dimension, category = keys[start].tolist()
             self._rows.setdefault((source, dimension), {})[category] = order[start:end]
