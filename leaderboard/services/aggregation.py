@@ -6,7 +6,7 @@ with the number of contenders, not of votes. Soft verdicts (outcome NULL) form o
 SUM(score) is exact: it is all Bradley–Terry needs (see `leaderboard.rating.counts`).
 
 Left out, always: verdicts staff excluded, verdicts involving a contender that is not approved, and
-dimensions that are not active. Every read comes back as numpy columns matched by name (`query_arrays`);
+dimensions that are not active. Every read comes back as numpy columns matched by name (`sql_columns`);
 rows are grouped by sorting on named columns (`grouping`).
 """
 
@@ -22,7 +22,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from arena.models import Contender, Dimension, Output, Prompt, Source, Verdict
 from leaderboard.services.battle_styles import STYLE_FIELDS, battle_table  # noqa: F401  (re-exported)
 from leaderboard.services.grouping import RowGroups, row_groups
-from leaderboard.services.query_arrays import query_arrays
+from leaderboard.services.sql_columns import sql_columns
 from leaderboard.services.verdict_sql import (
     OUTCOME_CODES,
     UNKNOWN_CODE,
@@ -94,7 +94,7 @@ def verdict_pairs_aggregate(
         columns = {name: np.zeros(0, np.int64) for name in fields} | {"total": np.zeros(0)}
     else:
         query = pairs_query(where, categories if by_category else None)
-        columns = query_arrays(query.sql, query.params, fields | {"total": "float"})
+        columns = sql_columns(query.sql, query.params, fields | {"total": "float"})
     _refuse_unknown_codes(columns, categories)
     counts, totals = columns["count"], columns["total"]
     hard = HARD_SCORE[columns["outcome"]]
@@ -139,17 +139,73 @@ def verdict_styles_aggregate(
     (`battles` says how many, see `_merged_alike`).
 
     The database returns only the counted verdicts' (source, dimension, battle, contenders, score), as numpy
-    columns (`query_arrays`); numpy sums them per battle, and the battles' prompts and answer styles come from
-    the process's battle table (`battle_styles`), which reads each battle once. Joining every verdict to its
-    battle and both answers in SQL instead cost about 2 s per million verdicts on every recompute.
+    columns (`sql_columns`); numpy sums them per battle, and the battles' prompts and answer styles come from
+    the process's battle table (`battle_styles`), which reads each battle once, rather than joining every
+    verdict to its battle and both answers in SQL.
     """
+    return _styles_grouped(_verdict_columns(source_ids, dimension_ids, with_outcome=False), by_category)[0]
+
+
+def verdicts_aggregate(
+    *, source_ids: list[int] | None = None, dimension_ids: list[int] | None = None, by_category: bool = True
+) -> tuple[GroupedRows, GroupedRows]:
+    """(`verdict_pairs_aggregate`, `verdict_styles_aggregate`) from one read of the counted verdicts: the pair
+    groups are grouped by numpy from the rows the style groups are made of (with their outcome codes), so
+    the verdict table is read once instead of twice. Counts are equal; soft groups' score totals are summed
+    in another order than PostgreSQL's, so they may differ in the last bits."""
+    verdicts = _verdict_columns(source_ids, dimension_ids, with_outcome=True)
+    styles, category_of_verdict = _styles_grouped(verdicts, by_category)
+    _refuse_unknown_codes(
+        {"outcome": verdicts["outcome"], "category": category_of_verdict}, styles.categories
+    )
+    pairs = row_groups(
+        {
+            "source": verdicts["source"],
+            "dimension": verdicts["dimension"],
+            "category": category_of_verdict,
+            "a": verdicts["a"],
+            "b": verdicts["b"],
+            "outcome": verdicts["outcome"],
+        }
+    )
+    first = pairs.first
+    counts, totals = pairs.count(), pairs.sum(verdicts["score"])
+    outcome = verdicts["outcome"][first]
+    hard = HARD_SCORE[outcome]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(np.isnan(hard), totals / np.maximum(counts, 1), hard)
+    grouped = GroupedRows(
+        source=verdicts["source"][first],
+        dimension=verdicts["dimension"][first],
+        category=category_of_verdict[first].astype(np.intp),
+        a=verdicts["a"][first],
+        b=verdicts["b"][first],
+        score=score,
+        count=counts,
+        total=totals,
+        categories=styles.categories,
+        outcome=outcome.astype(np.intp),
+    )
+    return grouped, styles
+
+
+def _verdict_columns(
+    source_ids: list[int] | None, dimension_ids: list[int] | None, *, with_outcome: bool
+) -> dict[str, np.ndarray]:
+    """Every counted verdict's source, dimension, battle, contenders and score (and outcome code)."""
     where = counted_where(source_ids=source_ids, dimension_ids=dimension_ids)
     fields = {"source": "int", "dimension": "int", "battle": "int", "a": "int", "b": "int", "score": "float"}
+    if with_outcome:
+        fields["outcome"] = "int"
     if where is None:  # no approved contender or no active dimension: nothing to count
-        verdicts = {name: np.zeros(0, np.int64 if kind == "int" else float) for name, kind in fields.items()}
-    else:
-        query = battle_scores_query(where)
-        verdicts = query_arrays(query.sql, query.params, fields)
+        return {name: np.zeros(0, np.int64 if kind == "int" else float) for name, kind in fields.items()}
+    query = battle_scores_query(where, with_outcome=with_outcome)
+    return sql_columns(query.sql, query.params, fields)
+
+
+def _styles_grouped(verdicts: dict[str, np.ndarray], by_category: bool) -> tuple[GroupedRows, np.ndarray]:
+    """The style groups of `verdict_styles_aggregate` from the verdicts' columns, and each verdict's category
+    code (into the groups' `categories`)."""
     per_battle = row_groups({name: verdicts[name] for name in ("battle", "source", "dimension")})
     first = per_battle.first
     battle_ids = verdicts["battle"][first]
@@ -174,7 +230,7 @@ def verdict_styles_aggregate(
         "count": per_battle.count(),
         "total": per_battle.sum(verdicts["score"]),
     }
-    return _merged_alike(keys, categories)
+    return _merged_alike(keys, categories), category[per_battle.group_of]
 
 
 def _merged_alike(keys: dict[str, np.ndarray], categories: tuple[str, ...]) -> GroupedRows:

@@ -9,17 +9,19 @@ count take part (not excluded, approved contenders, active dimensions).
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from dataclasses import dataclass
+
+import numpy as np
 
 from arena.models import Source
 from leaderboard.models import ALL_CATEGORIES
-from leaderboard.services.aggregation import verdicts_counted
+from leaderboard.services.aggregation import prompt_categories
+from leaderboard.services.grouping import row_groups
+from leaderboard.services.sql_columns import sql_columns
+from leaderboard.services.verdict_sql import N_LABELS, counted_where, hard_labels_query
 
-DRAW = "draw"
 # Judges and juries (several judges combined) are compared with people alike.
 JUDGING_KINDS = (Source.Kind.JUDGE, Source.Kind.JURY)
-LABEL = {"a": "a", "b": "b", "tie": DRAW, "both_bad": DRAW}
 
 
 @dataclass(frozen=True)
@@ -31,48 +33,71 @@ class Agreement:
     category: str = ALL_CATEGORIES
 
 
-def people_majorities() -> dict[tuple[int, int], str | None]:
-    """(battle, dimension) → the people's strict-majority label (None without one), on battles a judge judged."""
-    judged = verdicts_counted().filter(source__kind__in=JUDGING_KINDS).values("battle_id")
-    votes = (
-        verdicts_counted()
-        .filter(source__kind=Source.Kind.HUMAN, outcome__isnull=False, battle_id__in=judged)
-        .values_list("battle_id", "dimension_id", "outcome")
-        .order_by()
-    )
-    tallies: dict[tuple[int, int], Counter] = defaultdict(Counter)
-    for battle_id, dimension_id, outcome in votes.iterator(chunk_size=20_000):
-        tallies[battle_id, dimension_id][LABEL[outcome]] += 1
-    return {key: _strict_majority(tally) for key, tally in tallies.items()}
-
-
-def _strict_majority(tally: Counter) -> str | None:
-    (first, n_first), *rest = tally.most_common(2)
-    return first if not rest or n_first > rest[0][1] else None
-
-
 def judge_agreements_compute() -> list[Agreement]:
     """Agreement of each judge source with the people, per dimension, over all categories (category "")
-    and per prompt category; judges with no overlap are absent."""
-    if not verdicts_counted().filter(source__kind__in=JUDGING_KINDS).exists():
+    and per prompt category; judges with no overlap are absent.
+
+    Two reads of numpy columns (people's hard votes; the judges' hard verdicts), compared by numpy: the
+    people's strict majority per battle × dimension, then each judge verdict looked up against it."""
+    kinds = dict(Source.objects.values_list("id", "kind"))
+    judging = [pk for pk, kind in kinds.items() if kind in JUDGING_KINDS]
+    people = [pk for pk, kind in kinds.items() if kind == Source.Kind.HUMAN]
+    categories = prompt_categories()
+    judged = _labels(judging, categories=categories)
+    if judged is None or not len(judged["battle"]):
         return []  # spares scanning every human vote when no judge has spoken yet
-    majorities = people_majorities()
-    if not majorities:
+    votes = _labels(people, categories=None)
+    if votes is None or not len(votes["battle"]):
         return []
-    verdicts = (
-        verdicts_counted()
-        .filter(source__kind__in=JUDGING_KINDS, outcome__isnull=False)
-        .values_list("source_id", "battle_id", "dimension_id", "outcome", "battle__prompt__category")
-        .order_by()
+    keys, majority = _majorities(votes)
+    # Each judge verdict's (battle, dimension) among the majorities' keys (sorted), if there.
+    verdict_keys = _pair_keys(judged["battle"], judged["dimension"])
+    at = np.minimum(np.searchsorted(keys, verdict_keys), len(keys) - 1)
+    compared = (keys[at] == verdict_keys) & (majority[at] >= 0)
+    agreed = compared & (majority[at] == judged["label"])
+    category = judged["category"]
+    found: dict[tuple[int, int, str], list[int]] = {}
+    rows = np.flatnonzero(compared)
+    per = row_groups(
+        {"source": judged["source"][rows], "dimension": judged["dimension"][rows], "category": category[rows]}
     )
-    compared: Counter = Counter()
-    agreed: Counter = Counter()
-    for source_id, battle_id, dimension_id, outcome, category in verdicts.iterator(chunk_size=20_000):
-        majority = majorities.get((battle_id, dimension_id))
-        if majority is None:
-            continue
+    n_compared, n_agreed = per.count(), per.sum(agreed[rows].astype(float)).astype(np.int64)
+    for g, first in enumerate(rows[per.first].tolist()):
+        source, dimension = int(judged["source"][first]), int(judged["dimension"][first])
         # Uncategorised prompts count in "all categories" only, as on the leaderboards.
-        for key in {(source_id, dimension_id, ALL_CATEGORIES), (source_id, dimension_id, category)}:
-            compared[key] += 1
-            agreed[key] += LABEL[outcome] == majority
-    return [Agreement(s, d, n, agreed[s, d, c], c) for (s, d, c), n in sorted(compared.items())]
+        # A code of -1: the prompt's category was renamed during the read; it still counts in "all".
+        code = int(category[first])
+        for name in {ALL_CATEGORIES, categories[code] if code >= 0 else ALL_CATEGORIES}:
+            total = found.setdefault((source, dimension, name), [0, 0])
+            total[0] += int(n_compared[g])
+            total[1] += int(n_agreed[g])
+    return [Agreement(s, d, n, a, c) for (s, d, c), (n, a) in sorted(found.items())]
+
+
+def _labels(source_ids: list[int], *, categories: tuple[str, ...] | None) -> dict[str, np.ndarray] | None:
+    """The counted hard verdicts of `source_ids`: battle, dimension, label code (with `categories`: source and
+    category code too); None when none can count."""
+    where = counted_where(source_ids=source_ids, dimension_ids=None)
+    if where is None:
+        return None
+    query = hard_labels_query(where, categories=categories)
+    names = ("battle", "dimension", "label") + (() if categories is None else ("source", "category"))
+    return sql_columns(query.sql, query.params, dict.fromkeys(names, "int"))
+
+
+def _pair_keys(battle: np.ndarray, dimension: np.ndarray) -> np.ndarray:
+    """One integer per (battle, dimension): ids are far below 2**31, so the pair packs into an int64."""
+    return (battle.astype(np.int64) << 31) | dimension.astype(np.int64)
+
+
+def _majorities(votes: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The (battle, dimension) keys people voted on, sorted, and their strict-majority label code (-1 where no
+    label has more votes than every other)."""
+    keys = _pair_keys(votes["battle"], votes["dimension"])
+    unique, group = np.unique(keys, return_inverse=True)
+    tally = np.bincount(group * N_LABELS + votes["label"], minlength=len(unique) * N_LABELS)
+    tally = tally.reshape(len(unique), N_LABELS)
+    top = tally.argmax(axis=1)
+    ordered = np.sort(tally, axis=1)
+    strict = ordered[:, -1] > ordered[:, -2]
+    return unique, np.where(strict, top, -1)

@@ -1,8 +1,8 @@
 """Each battle's contenders, prompt and both answers' style counts, kept in the worker process.
 
 Style control needs the answers' styles per battle, and joining a million verdicts to their battles and
-answers on every recompute was most of a style-controlled leaderboard's time (about 2 s of the 3 s budget
-at a million battles). A battle does not change once created: its answers cannot be replaced (uploads refuse
+answers on every recompute was most of a style-controlled leaderboard's time (figures: docs/benchmarks.md).
+A battle does not change once created: its answers cannot be replaced (uploads refuse
 it, and the admin shows battles and answers' style counts read-only) and its contenders are fixed. So a
 process reads each battle once, keeps it in sorted numpy arrays, and later recomputes read only the battles
 it has not seen yet (new ones, or all of them after a restart). Deleted battles simply stop being asked for;
@@ -20,7 +20,7 @@ import numpy as np
 from django.db import connection
 
 from arena.models import Battle, Output
-from leaderboard.services.query_arrays import query_arrays
+from leaderboard.services.sql_columns import sql_columns
 from leaderboard.services.verdict_sql import column_of, table_of
 
 STYLE_FIELDS = ("n_chars", "n_headers", "n_list_items", "n_bold")
@@ -87,7 +87,7 @@ def battles_preload() -> int:
     """Read every battle into this process's table, if it holds none yet; returns how many it holds.
 
     Workers that serve the "ratings" queue call it when they start (leaderboard/tasks.py), so their first
-    style-controlled recompute does not pay for reading a million battles (3–4 s) on top of its own work.
+    style-controlled recompute does not pay for reading every battle on top of its own work.
     """
     key = _key()
     with _lock:
@@ -97,7 +97,7 @@ def battles_preload() -> int:
 
 
 def _read(ids: np.ndarray | None) -> BattleTable:
-    """The given battles (all of them when `ids` is None), through `query_arrays`."""
+    """The given battles (all of them when `ids` is None), through `sql_columns`."""
     if ids is None:
         return _table_of(_battles_sql(0), [])
     parts = []
@@ -127,7 +127,7 @@ def _battles_sql(n_ids: int) -> str:
 
 def _table_of(sql: str, params: list) -> BattleTable:
     names = ["id", "a", "b", "prompt"] + [f"{side}_{field}" for side in ("a", "b") for field in STYLE_FIELDS]
-    columns = query_arrays(sql, params, {name: "int" for name in names})
+    columns = sql_columns(sql, params, {name: "int" for name in names})
     return BattleTable(
         ids=columns["id"],
         a=columns["a"],

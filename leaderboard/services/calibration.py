@@ -9,19 +9,19 @@ battles people voted on because they were routed to them as disputed (`Assignmen
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Avg
 
-from arena.models import Assignment, Source
+from arena.models import Source
 from leaderboard.models import ALL_CATEGORIES
 from leaderboard.rating import RatingError
 from leaderboard.rating.calibrated import CalibratedResult, LabelledBattles, fit_calibrated_bradley_terry
-from leaderboard.services.aggregation import verdicts_counted
 from leaderboard.services.boards import BoardInput
 from leaderboard.services.fitting import BoardFit, FitSettings
+from leaderboard.services.grouping import row_groups
+from leaderboard.services.sql_columns import sql_columns
+from leaderboard.services.verdict_sql import counted_where, labelled_query
 
 CALIBRATED_KINDS = (Source.Kind.JUDGE, Source.Kind.JURY)
 
@@ -46,43 +46,35 @@ class Calibration:
 
 
 def labelled_rows_read() -> dict[tuple[int, int], LabelledRows]:
-    """(source id, dimension id) → the labelled battles of every judge and jury source that has some."""
+    """(source id, dimension id) → the labelled battles of every judge and jury source that has some, in the
+    order of their battles (then verdicts): one query, read as numpy columns."""
     # Battles people were served first because judges disputed them are no fair sample of the judge's
-    # battles (their errors are why they were chosen): they would exaggerate the correction, so they are out.
-    routed = Assignment.objects.filter(disputed=True, state=Assignment.State.VOTED).values("battle_id")
-    people = (
-        verdicts_counted()
-        .filter(source__kind=Source.Kind.HUMAN)
-        .exclude(battle_id__in=routed)
-        .values_list("battle_id", "dimension_id")
-        .annotate(mean=Avg("score"))
-        .order_by()
+    # battles (their errors are why they were chosen): they would exaggerate the correction, so they are out
+    # (in the query).
+    kinds = dict(Source.objects.values_list("id", "kind"))
+    people = counted_where(
+        source_ids=[pk for pk, kind in kinds.items() if kind == Source.Kind.HUMAN], dimension_ids=None
     )
-    human = {(battle, dimension): mean for battle, dimension, mean in people.iterator(chunk_size=20_000)}
-    if not human:
+    judged = counted_where(
+        source_ids=[pk for pk, kind in kinds.items() if kind in CALIBRATED_KINDS], dimension_ids=None
+    )
+    if people is None or judged is None:
         return {}
-    # A subquery, not the ids: people may have voted on a great many battles.
-    voted = verdicts_counted().filter(source__kind=Source.Kind.HUMAN).exclude(battle_id__in=routed)
-    voted = voted.values("battle_id")
-    judged = (
-        verdicts_counted()
-        .filter(source__kind__in=CALIBRATED_KINDS, outcome__isnull=False, battle_id__in=voted)
-        .values_list("source_id", "dimension_id", "battle_id", "contender_a_id", "contender_b_id", "score")
-        .order_by("battle_id")
+    query = labelled_query(people=people, judged=judged)
+    ints = ("source", "dimension", "battle", "verdict", "a", "b")
+    rows = sql_columns(
+        query.sql, query.params, dict.fromkeys(ints, "int") | {"human": "float", "judge": "float"}
     )
-    columns: dict[tuple[int, int], list[tuple]] = defaultdict(list)
-    for source, dimension, battle, a, b, score in judged.iterator(chunk_size=20_000):
-        mean = human.get((battle, dimension))
-        if mean is not None:
-            columns[source, dimension].append((a, b, mean, score))
-    return {key: _as_arrays(rows) for key, rows in columns.items()}
-
-
-def _as_arrays(rows: list[tuple]) -> LabelledRows:
-    a, b, human, judge = zip(*rows, strict=True)
-    return LabelledRows(
-        np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), np.array(human), np.array(judge)
-    )
+    order = np.lexsort((rows["verdict"], rows["battle"]))
+    rows = {name: column[order] for name, column in rows.items()}
+    groups = row_groups({"source": rows["source"], "dimension": rows["dimension"]})
+    labelled = {}
+    for g, first in enumerate(groups.first.tolist()):
+        inside = np.flatnonzero(groups.group_of == g)  # ascending: battle order within the group
+        labelled[int(rows["source"][first]), int(rows["dimension"][first])] = LabelledRows(
+            rows["a"][inside], rows["b"][inside], rows["human"][inside], rows["judge"][inside]
+        )
+    return labelled
 
 
 def board_is_calibrated(board: BoardInput) -> bool:

@@ -23,7 +23,7 @@ from leaderboard.services.aggregation import (
     categories_exist,
     data_fingerprint,
     verdict_pairs_aggregate,
-    verdict_styles_aggregate,
+    verdicts_aggregate,
 )
 from leaderboard.services.agreement import Agreement, judge_agreements_compute
 from leaderboard.services.board_plan import BuiltSnapshot, PlannedBoard, boards_plan, planned_board_fit
@@ -91,7 +91,8 @@ def boards_read(
     *, source_ids: list[int] | None = None, dimension_ids: list[int] | None = None
 ) -> list[BoardInput]:
     """Every leaderboard's input (optionally of some sources and dimensions only), from one consistent read
-    of the verdicts: two grouped queries in one REPEATABLE READ transaction on PostgreSQL."""
+    of the verdicts: one query (with style control: every counted verdict, grouped by numpy both ways) or
+    one grouped query (without), in a REPEATABLE READ transaction on PostgreSQL."""
     by_category = categories_exist()
     style_on = settings.LEADERBOARD_STYLE_CONTROL
     outer = connection.in_atomic_block
@@ -103,22 +104,25 @@ def boards_read(
             "dimension_ids": dimension_ids,
             "by_category": by_category,
         }
-        pairs = verdict_pairs_aggregate(**scope)
-        styles = verdict_styles_aggregate(**scope) if style_on else None
+        if style_on:  # one read of the verdicts for both
+            pairs, styles = verdicts_aggregate(**scope)
+        else:
+            pairs, styles = verdict_pairs_aggregate(**scope), None
         slugs = dict(Contender.objects.values_list("id", "slug"))
     return list(boards_assemble(pairs, styles, slugs))
 
 
 def _judges_spoke(boards: list[BoardInput]) -> bool:
     """Whether some judge has a verdict that counts. Boards exist for exactly the sources with one, so
-    asking them spares `judge_agreements_compute` its own check, a scan of every verdict (0.1 s per
-    million) that finds nothing when no judge has spoken."""
+    asking them spares `judge_agreements_compute` its own check, a scan of every verdict that finds nothing
+    when no judge has spoken."""
     return any(board.key.source.kind in (Source.Kind.JUDGE, Source.Kind.JURY) for board in boards)
 
 
 def _postgresql_session(*, first_in_transaction: bool) -> None:
-    """Both queries must see the same verdicts, or counts and style groups could disagree; and the style
-    query's hundred thousand groups hash in memory with more than the default 4 MB (1.4 s instead of 2 s)."""
+    """The reads must see one state of the data (verdicts, categories, contenders), or counts and style
+    groups could disagree; and grouping queries' many groups hash in memory with more than PostgreSQL's
+    default 4 MB of work_mem (figures: docs/benchmarks.md)."""
     with connection.cursor() as cursor:
         if first_in_transaction:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")

@@ -117,4 +117,6 @@ def _at(values: np.ndarray | None, i: int) -> float | None:
 def _matrix(matrix: np.ndarray | None) -> list[list[float | None]]:
     if matrix is None:
         return []
+    if not np.isnan(matrix).any():  # the common case: no value to replace, no Python test per entry
+        return matrix.tolist()
     return [[None if math.isnan(v) else v for v in row] for row in matrix.tolist()]

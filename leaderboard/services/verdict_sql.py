@@ -1,7 +1,7 @@
 """The SQL text of the recompute's reads of the verdict table: which verdicts count, and the two reads.
 
 Written out rather than generated from querysets, so that every selected column has a name the reader asks
-for (`query_arrays` matches them through the cursor's description) and no private query API is needed.
+for (`sql_columns` matches them through the cursor's description) and no private query API is needed.
 Table and column names come from the models' `_meta`; values are always parameters.
 
 Left out, always: verdicts staff excluded, verdicts involving a contender that is not approved, and
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from arena.models import Battle, Contender, Dimension, Prompt, Verdict
+from arena.models import Assignment, Battle, Contender, Dimension, Prompt, Verdict
 
 OUTCOME_CODES = {"a": 0, "b": 1, "tie": 2, "both_bad": 3}
 SOFT_CODE = 4  # a soft verdict: outcome NULL, score anywhere in [0, 1]
@@ -83,11 +83,7 @@ def pairs_query(where: SqlQuery, categories: tuple[str, ...] | None) -> SqlQuery
             f" JOIN {table_of(Prompt)} AS p ON p.id = bt.{column_of(Battle, 'prompt')}"
         )
     outcome_column = f"v.{column_of(Verdict, 'outcome')}"
-    outcome = (
-        f"CASE WHEN {outcome_column} IS NULL THEN {SOFT_CODE} "
-        + " ".join(f"WHEN {outcome_column} = '{name}' THEN {code}" for name, code in OUTCOME_CODES.items())
-        + f" ELSE {UNKNOWN_CODE} END"
-    )
+    outcome = _outcome_code(outcome_column)
     selected = {
         "source": f"v.{column_of(Verdict, 'source')}",
         "dimension": f"v.{column_of(Verdict, 'dimension')}",
@@ -113,8 +109,18 @@ def pairs_query(where: SqlQuery, categories: tuple[str, ...] | None) -> SqlQuery
     return SqlQuery(sql, params + where.params)
 
 
-def battle_scores_query(where: SqlQuery) -> SqlQuery:
-    """Each counted verdict's source, dimension, battle, contenders and score (for style control)."""
+def _outcome_code(outcome_column: str) -> str:
+    """SQL of the outcome's code: OUTCOME_CODES, SOFT_CODE for NULL, UNKNOWN_CODE for anything else."""
+    return (
+        f"CASE WHEN {outcome_column} IS NULL THEN {SOFT_CODE} "
+        + " ".join(f"WHEN {outcome_column} = '{name}' THEN {code}" for name, code in OUTCOME_CODES.items())
+        + f" ELSE {UNKNOWN_CODE} END"
+    )
+
+
+def battle_scores_query(where: SqlQuery, *, with_outcome: bool = False) -> SqlQuery:
+    """Each counted verdict's source, dimension, battle, contenders and score (for style control), and its
+    outcome code (`with_outcome`: for pair counts grouped from the same rows)."""
     columns = {
         "source": "source",
         "dimension": "dimension",
@@ -124,4 +130,78 @@ def battle_scores_query(where: SqlQuery) -> SqlQuery:
         "score": "score",
     }
     selected = ", ".join(f"v.{column_of(Verdict, field)} AS {name}" for name, field in columns.items())
+    if with_outcome:
+        outcome_column = f"v.{column_of(Verdict, 'outcome')}"
+        selected += f", {_outcome_code(outcome_column)} AS outcome"
     return SqlQuery(f"SELECT {selected} FROM {table_of(Verdict)} AS v WHERE {where.sql}", list(where.params))
+
+
+def labelled_query(*, people: SqlQuery, judged: SqlQuery) -> SqlQuery:
+    """The calibrated sources' hard verdicts on battles people also voted on, each with the people's mean
+    score for A on that battle and dimension: (source, dimension, battle, verdict id, A, B, human, judge).
+
+    `people` and `judged`: the counted-verdict conditions (`counted_where`) of the people's sources and of the
+    calibrated (judge, jury) sources. Battles people voted on because judges disputed them (routed to them
+    first, `Assignment.disputed`) are left out."""
+    battle, dimension = column_of(Verdict, "battle"), column_of(Verdict, "dimension")
+    routed = (
+        f"v.{battle} NOT IN (SELECT r.{column_of(Assignment, 'battle')} FROM {table_of(Assignment)} AS r "
+        f"WHERE r.{column_of(Assignment, 'disputed')} AND r.{column_of(Assignment, 'state')} = %s)"
+    )
+    voted = Assignment.State.VOTED.value
+    people_sql = (
+        f"SELECT v.{battle} AS battle, v.{dimension} AS dimension, AVG(v.{column_of(Verdict, 'score')}) AS mean "
+        f"FROM {table_of(Verdict)} AS v WHERE {people.sql} AND {routed} GROUP BY v.{battle}, v.{dimension}"
+    )
+    selected = {
+        "source": f"v.{column_of(Verdict, 'source')}",
+        "dimension": f"v.{dimension}",
+        "battle": f"v.{battle}",
+        "verdict": "v.id",
+        "a": f"v.{column_of(Verdict, 'contender_a')}",
+        "b": f"v.{column_of(Verdict, 'contender_b')}",
+        "human": "h.mean",
+        "judge": f"v.{column_of(Verdict, 'score')}",
+    }
+    sql = (
+        f"SELECT {', '.join(f'{expression} AS {name}' for name, expression in selected.items())} "
+        f"FROM {table_of(Verdict)} AS v JOIN ({people_sql}) AS h "
+        f"ON h.battle = v.{battle} AND h.dimension = v.{dimension} "
+        f"WHERE {judged.sql} AND v.{column_of(Verdict, 'outcome')} IS NOT NULL"
+    )  # the join leaves the routed battles out of the judges' side too
+    return SqlQuery(sql, [*people.params, voted, *judged.params])
+
+
+# Agreement labels of hard outcomes: A better, B better, or a draw (tie and both-bad score the same).
+LABEL_CODES = {"a": 0, "b": 1, "tie": 2, "both_bad": 2}
+N_LABELS = 3
+
+
+def hard_labels_query(where: SqlQuery, *, categories: tuple[str, ...] | None) -> SqlQuery:
+    """Each counted hard verdict's battle, dimension and label code (`LABEL_CODES`); with `categories`, also
+    its source and its prompt's category code (an index into `categories`, -1 for a name not among them)."""
+    outcome = f"v.{column_of(Verdict, 'outcome')}"
+    label = "CASE " + " ".join(f"WHEN {outcome} = '{name}' THEN {code}" for name, code in LABEL_CODES.items())
+    selected = [
+        f"v.{column_of(Verdict, 'battle')} AS battle",
+        f"v.{column_of(Verdict, 'dimension')} AS dimension",
+        f"{label} END AS label",
+    ]
+    params: list = []
+    joins = ""
+    if categories is not None:
+        cases = " ".join(f"WHEN %s THEN {code}" for code in range(len(categories)))
+        params.extend(categories)
+        selected += [
+            f"v.{column_of(Verdict, 'source')} AS source",
+            f"CASE p.{column_of(Prompt, 'category')} {cases} ELSE {UNKNOWN_CODE} END AS category",
+        ]
+        joins = (
+            f" JOIN {table_of(Battle)} AS bt ON bt.id = v.{column_of(Verdict, 'battle')}"
+            f" JOIN {table_of(Prompt)} AS p ON p.id = bt.{column_of(Battle, 'prompt')}"
+        )
+    sql = (
+        f"SELECT {', '.join(selected)} FROM {table_of(Verdict)} AS v{joins} "
+        f"WHERE {where.sql} AND {outcome} IS NOT NULL"
+    )
+    return SqlQuery(sql, params + list(where.params))

@@ -7,7 +7,12 @@ import pytest
 
 from arena.models import Dimension, Verdict
 from leaderboard.rating import pair_counts_from_scores
-from leaderboard.services.aggregation import OUTCOMES, verdict_pairs_aggregate, verdict_styles_aggregate
+from leaderboard.services.aggregation import (
+    OUTCOMES,
+    verdict_pairs_aggregate,
+    verdict_styles_aggregate,
+    verdicts_aggregate,
+)
 from leaderboard.services.recompute import boards_read
 from tests.leaderboard.arena_data import arena_make, judge_source, verdicts_add
 
@@ -76,6 +81,35 @@ def test_sql_aggregation_equals_a_python_recount_of_random_verdicts_exactly():
     random_arena()
 
     assert sql_groups(verdict_pairs_aggregate(by_category=True)) == python_recount()
+
+
+def test_one_read_groups_the_same_pairs_and_style_rows_as_the_two_queries():
+    """With style control on, a recompute reads the verdicts once and groups them both ways in numpy."""
+    random_arena()
+
+    pairs, styles = verdicts_aggregate(by_category=True)
+
+    expected = python_recount()
+    found = sql_groups(pairs)
+    assert found.keys() == expected.keys()
+    for key, (count, total) in found.items():
+        # Counts exactly; score totals up to the order floats were summed in (soft verdicts).
+        assert count == expected[key][0] and total == pytest.approx(expected[key][1], abs=1e-12)
+    separate = verdict_styles_aggregate(by_category=True)
+    for name in (
+        "source",
+        "dimension",
+        "category",
+        "a",
+        "b",
+        "count",
+        "total",
+        "style_a",
+        "style_b",
+        "battles",
+    ):
+        np.testing.assert_array_equal(getattr(styles, name), getattr(separate, name))
+    assert styles.categories == pairs.categories == verdict_pairs_aggregate(by_category=True).categories
 
 
 def test_excluded_verdicts_non_approved_contenders_and_inactive_dimensions_are_left_out():

@@ -14,8 +14,8 @@ from django.db import connection
 from arena.models import Dimension, Verdict
 from leaderboard.models import Snapshot
 from leaderboard.services.aggregation import STYLE_FIELDS, verdict_styles_aggregate
-from leaderboard.services.query_arrays import ColumnMismatch, query_arrays
 from leaderboard.services.recompute import leaderboards_recompute
+from leaderboard.services.sql_columns import ColumnMismatch, sql_columns
 from tests.leaderboard.arena_data import arena_make, judge_source, verdicts_add
 from tests.leaderboard.style_reference import Verdicts, reference_style_fit
 
@@ -136,9 +136,9 @@ def test_numeric_columns_are_the_same_through_postgresql_bytes_and_through_fetch
     sql = "SELECT id AS id, score AS score FROM arena_verdict WHERE score > %s"
     columns = {"id": "int", "score": "float"}
 
-    sent = query_arrays(sql, [0.25], columns)
+    sent = sql_columns(sql, [0.25], columns)
     monkeypatch.setattr(connection, "vendor", "other")  # the path SQLite takes
-    fetched = query_arrays(sql, [0.25], columns)
+    fetched = sql_columns(sql, [0.25], columns)
 
     assert len(sent["id"]) == Verdict.objects.filter(score__gt=0.25).count() > 100
     order = np.argsort(sent["id"])
@@ -150,7 +150,7 @@ def test_numeric_columns_are_the_same_through_postgresql_bytes_and_through_fetch
 def test_no_rows_give_empty_columns():
     sql = "SELECT id AS id FROM arena_verdict WHERE id < %s"
 
-    assert len(query_arrays(sql, [0], {"id": "int"})["id"]) == 0
+    assert len(sql_columns(sql, [0], {"id": "int"})["id"]) == 0
 
 
 @pytest.mark.parametrize("vendor", ["postgresql", "other"])
@@ -159,7 +159,7 @@ def test_columns_are_read_by_name_and_a_query_naming_others_is_refused(monkeypat
     monkeypatch.setattr(connection, "vendor", vendor)
     swapped = "SELECT score AS score, id AS id FROM arena_verdict"
 
-    columns = query_arrays(swapped, [], {"id": "int", "score": "float"})
+    columns = sql_columns(swapped, [], {"id": "int", "score": "float"})
     assert columns["id"].dtype == np.int64 and set(columns["score"]) <= {
         0.0,
         0.125,
@@ -178,7 +178,7 @@ def test_columns_are_read_by_name_and_a_query_naming_others_is_refused(monkeypat
     with pytest.raises(
         ColumnMismatch, match=r"selects \['id', 'weight'\], not the columns asked for: \['id', 'score'\]"
     ):
-        query_arrays(
+        sql_columns(
             "SELECT id AS id, score AS weight FROM arena_verdict", [], {"id": "int", "score": "float"}
         )
 

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from leaderboard.rating import ELO_POINTS_PER_LOGIT, RatingError, fit_bradley_terry, pair_counts_from_sequence
+from leaderboard.rating import (
+    ELO_POINTS_PER_LOGIT,
+    RatingError,
+    fit_bradley_terry,
+    pair_counts_from_scores,
+    pair_counts_from_sequence,
+)
 from leaderboard.rating.calibrated import LabelledBattles, fit_calibrated_bradley_terry
 from leaderboard.rating.simulate import simulate_judged_battles
 
@@ -113,3 +119,49 @@ def test_bad_labelled_battles_are_refused():
     outside = LabelledBattles(labelled.a + 10, labelled.b, labelled.human, labelled.judge)
     with pytest.raises(RatingError, match="two different contenders among the 6 judged"):
         fit_calibrated_bradley_terry(counts, outside)
+
+
+def _sparse_board(seed: int, n_models: int = 100, n_battles: int = 200):
+    """A judge board with ~4 battles per contender, every battle also judged by people (who mostly agree)."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n_models, n_battles)
+    b = (a + rng.integers(1, n_models, n_battles)) % n_models
+    strength = rng.normal(0.0, 1.0, n_models)
+    judge = (rng.random(n_battles) < 1.0 / (1.0 + np.exp(strength[b] - strength[a]))).astype(float)
+    human = np.where(rng.random(n_battles) < 0.8, judge, 1.0 - judge)
+    models = tuple(f"m{i}" for i in range(n_models))
+    return pair_counts_from_scores(models, a, b, judge), LabelledBattles(a, b, human, judge)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_sparse_boards_calibrate_with_intervals(seed):
+    """Nearly separated pairs on a sparse board used to make Newton's line search swap two contenders back
+    and forth (each swap a sliver lower) until "did not converge"; Armijo's rule settles them."""
+    counts, labelled = _sparse_board(seed)
+
+    fitted = fit_calibrated_bradley_terry(counts, labelled, bootstrap_rounds=100, seed=seed)
+
+    assert np.isfinite(fitted.ratings).all() and np.isfinite(fitted.ci_low).all()
+    assert (fitted.ci_low <= fitted.ci_high).all()
+
+
+def test_rounds_solved_together_equal_rounds_solved_one_by_one():
+    """The bootstrap's batched Newton (each round its own Hessian) reaches each round's own optimum."""
+    from leaderboard.rating import calibrated
+
+    counts, labelled = _sparse_board(3, n_models=30, n_battles=600)
+    comparison = counts.comparison_matrix
+    theta = calibrated._solve(comparison, labelled, np.zeros(counts.n_models))
+    rng = np.random.default_rng(5)
+    fought = calibrated._Fought.of(comparison + comparison.T)
+    rounds = 12
+    scale = rng.poisson(1.0, (rounds, len(fought.first))).astype(float)  # resampled battle counts
+    battles = fought.battles * scale
+    targets = np.array([calibrated.rectified_scores(comparison, labelled) for _ in range(rounds)])
+    targets += rng.normal(0.0, 2.0, targets.shape)
+    together = calibrated._solve_stack(fought, battles, targets, theta)
+    for r in range(rounds):
+        pairs = np.zeros_like(comparison)
+        pairs[fought.first, fought.second] = pairs[fought.second, fought.first] = battles[r]
+        alone = calibrated._solve_for(pairs, targets[r], theta)
+        np.testing.assert_allclose(together[r], alone, atol=1e-8)

@@ -27,7 +27,7 @@ class ColumnMismatch(ValueError):
     """The query's columns are not the ones asked for (a programming error in the SQL)."""
 
 
-def query_arrays(sql: str, params: Sequence, columns: dict[str, str]) -> dict[str, np.ndarray]:
+def sql_columns(sql: str, params: Sequence, columns: dict[str, str]) -> dict[str, np.ndarray]:
     """Run ``sql`` and return ``{name: column}`` (native byte order) for ``columns``.
 
     ``sql`` must select exactly the columns named in ``columns``, each under that name (``AS name``) and never
