@@ -188,6 +188,9 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["task", "state"], name="assignment_task_state"),
             models.Index(fields=["annotator", "state", "answered_at"], name="assignment_annotator_progress"),
+            # Places a battle holds in a task (serving counts them per candidate battle): found by battle,
+            # never by scanning the task's assignments, whatever the planner's statistics say.
+            models.Index(fields=["battle", "task", "state"], name="assignment_battle_task_state"),
         ]
 
     def __str__(self) -> str:

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from arena.models import Dimension
 from arena.rendering import render_markdown
 from arena.voting.ballots import CHOICES
 from arena.voting.stats import Progress, TaskProgress
-from arena.voting.vote_store import LockedVote
+from arena.voting.vote_store import LockedVote, dimension_names
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ def reveal_for(vote: LockedVote) -> Reveal:
     choice = vote.displayed(vote.outcome)
     dimensions = []
     if vote.dimension_outcomes:
-        names = dict(Dimension.objects.filter(slug__in=vote.dimension_outcomes).values_list("slug", "name"))
+        names = dimension_names(vote.dimension_outcomes)
         for slug, outcome in sorted(vote.dimension_outcomes.items()):
             dimensions.append((names.get(slug, slug), CHOICES[vote.displayed(outcome)]))
     return Reveal(vote.left_name, vote.right_name, choice, CHOICES[choice], dimensions)

@@ -13,15 +13,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from arena.errors import Conflict, Invalid, Unavailable
-from arena.models import Assignment, Dimension, GoldBattle, PromptSet, VoteFlag
+from arena.models import Assignment, GoldBattle, VoteFlag
 from arena.services.battles import people_source
 from arena.services.verdicts import VerdictEntry, verdicts_record
 from arena.voting.ballots import CHOICES, Ballot, battle_outcome
 from arena.voting.conflicts import account_unproven
 from arena.voting.identity import Voter
 from arena.voting.pair_votes import pair_vote_added
+from arena.voting.serve_store import prompt_set_vote_dimensions
 from arena.voting.serving import refuse_not_yours, refuse_unknown_token
-from arena.voting.vote_store import Closing, LockedVote, vote_close, vote_lock
+from arena.voting.vote_store import Closing, LockedVote, vote_close, vote_flags_insert, vote_lock
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,8 @@ def _dimension_ids(vote: LockedVote, ballot: Ballot) -> dict[str, int]:
     dimensions = {"overall": vote.overall_dimension_id}  # read with the lock: no query for the common vote
     if not ballot.dimensions:
         return dimensions
-    of_prompt_set = PromptSet.vote_dimensions.through.objects.filter(promptset_id=vote.prompt_set_id)
-    offered = dict(
-        Dimension.objects.filter(
-            pk__in=of_prompt_set.values("dimension_id"), slug__in=list(ballot.dimensions), is_active=True
-        ).values_list("slug", "pk")
-    )
+    # The rows the page showed (active, asked by the prompt set, overall aside), in one SQL statement.
+    offered = {row.slug: row.pk for row in prompt_set_vote_dimensions(vote.prompt_set_id)}
     unknown = sorted(slug for slug in ballot.dimensions if slug == "overall" or slug not in offered)
     if unknown:
         raise Invalid(
@@ -122,7 +119,7 @@ def _close(vote: LockedVote, ballot: Ballot, outcomes: dict[str, str], read_ms: 
     )  # fmt: skip
     vote_close(vote, closing)
     if flags:
-        VoteFlag.objects.bulk_create(flags)
+        vote_flags_insert(flags)
     return replace(vote, state=Assignment.State.VOTED, outcome=outcomes["overall"], dimension_outcomes=others)
 
 

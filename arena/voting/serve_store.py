@@ -159,7 +159,7 @@ chosen AS (
     SELECT c.id FROM arena_contender c
       JOIN arena_annotationtask_contenders tc ON tc.contender_id = c.id
      WHERE tc.annotationtask_id = %(task)s AND c.status = %(approved)s
-), eligible AS (
+), eligible AS MATERIALIZED (
     SELECT id FROM chosen
     UNION
     SELECT c.id FROM arena_contender c
@@ -296,19 +296,34 @@ def task_battle_count(*, task_id: int, prompt_set_id: int) -> int:
 
 # The people's overall votes on the battles this voter voted on; per battle, the others' counted votes by
 # outcome; a majority where one outcome has the most. The rule is arena.voting.stats.agreement_with_majority.
-_PROGRESS = """
-WITH mine AS (
-    SELECT v.battle_id, v.outcome FROM arena_verdict v
-     WHERE v.voter_key = %(voter_key)s AND v.outcome IS NOT NULL
+# On PostgreSQL the others' votes are looked up battle by battle (LATERAL, on the once-per-voter index that
+# leads with the battle): as a join, a planner without fresh statistics reads every people's verdict of the
+# arena and matches them to the voter's few battles, a cost that grows with the arena on every serve. SQLite
+# (the demo) has no LATERAL and looks each battle up by index anyway.
+_OVERALL_PEOPLE = """
        AND v.dimension_id = (SELECT id FROM arena_dimension WHERE slug = 'overall')
-       AND v.source_id = (SELECT id FROM arena_source WHERE key = 'people')
-), tally AS (
+       AND v.source_id = (SELECT id FROM arena_source WHERE key = 'people')"""
+_OTHERS = "v.voter_key <> %(voter_key)s AND v.outcome IS NOT NULL AND NOT v.excluded"
+_TALLY = {
+    "postgresql": f"""
+    SELECT m.battle_id, o.outcome, o.n
+      FROM mine m
+     CROSS JOIN LATERAL (
+        SELECT v.outcome, COUNT(*) AS n FROM arena_verdict v
+         WHERE v.battle_id = m.battle_id AND {_OTHERS} {_OVERALL_PEOPLE}
+         GROUP BY v.outcome
+     ) o""",
+    "other": f"""
     SELECT v.battle_id, v.outcome, COUNT(*) AS n
       FROM arena_verdict v JOIN mine m ON m.battle_id = v.battle_id
-     WHERE v.voter_key <> %(voter_key)s AND v.outcome IS NOT NULL AND NOT v.excluded
-       AND v.dimension_id = (SELECT id FROM arena_dimension WHERE slug = 'overall')
-       AND v.source_id = (SELECT id FROM arena_source WHERE key = 'people')
-     GROUP BY v.battle_id, v.outcome
+     WHERE {_OTHERS} {_OVERALL_PEOPLE}
+     GROUP BY v.battle_id, v.outcome""",
+}
+_PROGRESS = """
+WITH mine AS MATERIALIZED (
+    SELECT v.battle_id, v.outcome FROM arena_verdict v
+     WHERE v.voter_key = %(voter_key)s AND v.outcome IS NOT NULL {overall_people}
+), tally AS MATERIALIZED ({tally}
 ), top AS (
     SELECT battle_id, MAX(n) AS n FROM tally GROUP BY battle_id
 ), majority AS (
@@ -325,6 +340,9 @@ SELECT
   (SELECT COUNT(*) FROM majority j JOIN mine m ON m.battle_id = j.battle_id
     WHERE j.leaders = 1 AND j.outcome = m.outcome) AS agreed
 """
+_PROGRESS_BY_VENDOR = {
+    vendor: _PROGRESS.format(overall_people=_OVERALL_PEOPLE, tally=tally) for vendor, tally in _TALLY.items()
+}
 
 
 @dataclass(frozen=True)
@@ -344,4 +362,5 @@ def progress_counts(annotator: Annotator, today_since: datetime) -> ProgressCoun
         "today": connection.ops.adapt_datetimefield_value(today_since),
         "voted": Assignment.State.VOTED, "skipped": Assignment.State.SKIPPED,
     }  # fmt: skip
-    return ProgressCounts(**_query(_PROGRESS, params)[0])
+    sql = _PROGRESS_BY_VENDOR.get(connection.vendor, _PROGRESS_BY_VENDOR["other"])
+    return ProgressCounts(**_query(sql, params)[0])
