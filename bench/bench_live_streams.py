@@ -7,8 +7,9 @@ Run from the repository root with PostgreSQL and Redis up (``scripts/bench.sh`` 
 
 In a scratch database: a leaderboard (50 contenders, 20,000 verdicts, one recompute), two contenders whose
 endpoint is the loopback OpenAI stub (a separate process, streaming 200 words at 20 words/s: 10 s a side),
-and one live battle per simulated person. The arena runs as in compose (gunicorn, 2 uvicorn workers, a
-separate process). Then all streams open at once (each battle streams both sides: 2 × --streams calls to the
+and one live battle per simulated person. The arena runs as compose runs it: the web service's command and
+environment read from docker-compose.yml (gunicorn, uvicorn workers, pooled connections), a separate
+process. Then all streams open at once (each battle streams both sides: 2 × --streams calls to the
 stub) while one client GETs /leaderboard/ back to back until the streams end.
 Targets (issue 15): every stream completes; /leaderboard/ p99 < 150 ms meanwhile; time to first token added
 by the arena (arena's p50 minus the stub's own, measured directly) ≤ 50 ms. Not part of the test run.
@@ -71,11 +72,12 @@ def _start_arena(database_url: str) -> tuple[subprocess.Popen, str]:
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )
-    command = [
-        sys.executable, "-m", "gunicorn", "arena.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
-        "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    command, deployed_env = _deployed_web()
+    command[command.index("-b") + 1] = f"127.0.0.1:{port}"
+    env.update(deployed_env)
+    print(f"arena: {' '.join(command)} with {deployed_env}")
+    # The access log goes to stdout, as in compose; here nobody reads it.
+    server = subprocess.Popen([sys.executable, "-m", *command], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     import httpx
 
@@ -88,6 +90,16 @@ def _start_arena(database_url: str) -> tuple[subprocess.Popen, str]:
             time.sleep(0.2)
     server.terminate()
     raise SystemExit("the arena did not answer /healthz within 60 s")
+
+
+def _deployed_web() -> tuple[list[str], dict[str, str]]:
+    """The web service of docker-compose.yml: its command, and the settings of its environment that are not
+    addresses of compose's own services (the bench has its own database and Redis)."""
+    import yaml
+
+    web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
+    env = {k: str(v) for k, v in web.get("environment", {}).items() if "://" not in str(v)}
+    return list(web["command"]), env
 
 
 def _process_tree_cpu_seconds(pid: int) -> float:
