@@ -123,7 +123,7 @@ def _battles(stub_url: str, n: int) -> list[tuple[str, str]]:
     from django.test import Client
 
     from arena.models import Contender
-    from arena.voting.identity import Voter
+    from arena.voting import Voter
     from live.services.battles import live_battle_start
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
@@ -188,6 +188,19 @@ async def _stream(client, url: str, token: str, cookie: str) -> tuple[float | No
     return first, False
 
 
+def _page_cpu_alone(pid: int, url: str, pages: int = 20) -> float:
+    """The arena's CPU seconds per GET /leaderboard/ with nothing else running (after one warm-up request),
+    to tell the pages' share of the CPU during the streams from the streams' own."""
+    import httpx
+
+    with httpx.Client(timeout=30) as client:
+        client.get(f"{url}/leaderboard/")
+        before = _process_tree_cpu_seconds(pid)
+        for _ in range(pages):
+            client.get(f"{url}/leaderboard/")
+    return (_process_tree_cpu_seconds(pid) - before) / pages
+
+
 async def _pages(client, url: str, done: asyncio.Event) -> list[float]:
     latencies = []
     while not done.is_set():
@@ -237,6 +250,7 @@ def main() -> None:
             direct = asyncio.run(_first_token_direct(stub_url))
             burst = asyncio.run(_first_token_direct_burst(stub_url, 2 * args.streams))
             time.sleep(WORDS / WORDS_PER_SECOND + 2)  # the burst's streams end before the load starts
+            page_cpu = _page_cpu_alone(server.pid, url)
             load_before = os.getloadavg()[0]
             cpu_before = _process_tree_cpu_seconds(server.pid)
             results, pages, elapsed = asyncio.run(_load(url, battles))
@@ -255,9 +269,14 @@ def main() -> None:
     print(f"{args.streams} live battles streamed at once ({2 * args.streams} stub streams, {WORDS} words at "
           f"{WORDS_PER_SECOND}/s each) in {elapsed:.1f} s; load average {load_before:.2f} before, "
           f"{os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs")  # fmt: skip
+    streams_cpu = arena_cpu - len(pages) * page_cpu
     print(f"  arena CPU (gunicorn master and workers) during the streams: {arena_cpu:.2f} s, "
           f"{1000 * arena_cpu / args.streams:.0f} ms per live battle ({2 * WORDS} pieces), "
           f"{1e6 * arena_cpu / (2 * WORDS * args.streams):.0f} µs per piece (pages served meanwhile included)")  # fmt: skip
+    print(f"  of which the pages, at their CPU alone ({1000 * page_cpu:.1f} ms per page, {len(pages)} pages): "
+          f"{len(pages) * page_cpu:.2f} s; the rest, the streams' estimate: {streams_cpu:.2f} s, "
+          f"{1000 * streams_cpu / args.streams:.0f} ms per live battle, "
+          f"{1e6 * streams_cpu / (2 * WORDS * args.streams):.0f} µs per piece")  # fmt: skip
     print(f"  streams completed {completed}/{args.streams}   {verdict(completed == args.streams)}")
     print(f"  GET /leaderboard/ during the streams: {len(pages)} requests, p50 {page_p50:.1f} ms, "
           f"p99 {page_p99:.1f} ms   target p99 < {TARGET_PAGE_P99_MS:g} ms   {verdict(page_p99 < TARGET_PAGE_P99_MS)}")  # fmt: skip

@@ -19,8 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from arena.error_responses import error_headers, status_for
 from arena.errors import DomainError, Forbidden
 from arena.rendering import render_markdown
-from arena.voting.ballots import CHOICES, ballot_from_post
-from arena.voting.identity import Voter, voter_for_request
+from arena.voting import CHOICES, Voter, ballot_from_post, voter_for_request
 from live.models import LiveBattle
 from live.services.battles import (
     live_battle_of,

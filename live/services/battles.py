@@ -18,7 +18,7 @@ from django.utils import timezone
 from arena.errors import Conflict, Forbidden, NotFound
 from arena.models import Contender
 from arena.services.identity_leaks import identity_leak_find
-from arena.voting.identity import Voter, annotator_for
+from arena.voting import Voter, annotator_for
 from live.models import LiveBattle
 from live.moderation import message_moderate
 from live.services.drawing import pair_draw
