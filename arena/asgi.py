@@ -4,6 +4,7 @@ Under ASGI the live battles' streams are async views: a stream waiting on an end
 the pages keep the workers' threads (Django runs each request's sync code in a thread of its own).
 """
 
+import contextlib
 import os
 
 from django.core.asgi import get_asgi_application
@@ -19,9 +20,13 @@ def _warm_up() -> None:
     first request it resolves; under ASGI that request is resolved on the worker's event loop, so every stream
     the worker holds stalls while those modules load. Each worker imports them here, before it takes requests.
     """
-    from django.urls import get_resolver
+    from django.urls import Resolver404, get_resolver
 
-    get_resolver().url_patterns  # noqa: B018  # the property imports every urls and views module
+    resolver = get_resolver()
+    resolver.url_patterns  # noqa: B018  # the property imports every urls and views module
+    # A path matching nothing compiles every pattern's regular expression (each is compiled on first use).
+    with contextlib.suppress(Resolver404):
+        resolver.resolve("/-warm-up-/")
 
 
 _warm_up()

@@ -2,8 +2,12 @@
 
 Django's RedisCacheClient makes a new `redis.Redis` for every cache call; its constructor (response
 callbacks and all) was ~9 % of a vote's CPU (the session read and the rate-limit counters are cache calls).
-A client is only a handle on the connection pool, which Django already keeps, so one per pool is enough;
-Django's caches are per thread, so nothing here is shared between threads either.
+A client is only a handle on the connection pool, which Django already keeps, so one per pool is enough.
+
+Django keeps a cache object, and with it its connection pools, per thread and, under ASGI, per request (the
+cache handler is context-local): every request of the ASGI web server opened a new Redis connection (connect,
+HELLO, CLIENT SETINFO, which reads the package metadata from disk). Pools and their clients are kept per
+process instead, keyed by server and options; redis-py's pools and clients are safe to share between threads.
 
 The cache only ever holds copies (sessions are written through to the database) and counters, so a Redis
 that is down or restarting must not turn a page into a 500: every operation that cannot reach it acts as a
@@ -15,9 +19,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
+import redis
 from django.core.cache.backends import redis as django_redis
+from redis.driver_info import DriverInfo
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -36,17 +45,39 @@ def cache_unreachable_logged(operation: str, exc: BaseException) -> None:
         logger.warning("Redis cache unreachable during %s (%s): serving without it", operation, exc)
 
 
+# (server URL, pool options) -> (pool, client), for the whole process; see the module doc.
+_POOLS: dict[tuple[str, str], tuple[object, object]] = {}
+_POOLS_LOCK = threading.Lock()
+
+
 class _ClientKeepingRedisCacheClient(django_redis.RedisCacheClient):
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._clients: dict[int, object] = {}
+    # Set by Django's RedisCacheClient (its stubs leave them out).
+    _servers: list[str]
+    _pool_options: dict[str, Any]
+    _pool_class: Any
+    _client: Any
+    _get_connection_pool_index: Callable[[bool], int]
+
+    def _pool_and_client(self, write: bool) -> tuple[object, object]:
+        server = self._servers[self._get_connection_pool_index(write)]
+        key = (server, repr(sorted(self._pool_options.items())))
+        found = _POOLS.get(key)
+        if found is None:
+            with _POOLS_LOCK:
+                found = _POOLS.get(key)
+                if found is None:
+                    # The version given once: by default every new connection reads it from the package
+                    # metadata on disk (for CLIENT SETINFO), milliseconds each in a burst of new requests.
+                    options = {"driver_info": DriverInfo(lib_version=redis.__version__), **self._pool_options}
+                    pool = self._pool_class.from_url(server, **options)
+                    found = _POOLS[key] = (pool, self._client(connection_pool=pool))
+        return found
+
+    def _get_connection_pool(self, write):
+        return self._pool_and_client(write)[0]
 
     def get_client(self, key=None, *, write=False):
-        pool = self._get_connection_pool(write)
-        client = self._clients.get(id(pool))
-        if client is None:
-            client = self._clients[id(pool)] = self._client(connection_pool=pool)
-        return client
+        return self._pool_and_client(write)[1]
 
 
 def _degrading(fallback):

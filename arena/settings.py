@@ -120,6 +120,18 @@ def _database() -> dj_database_url.DBConfig:
     # A kept connection is checked before a request reuses it, so one broken by a database restart is
     # replaced instead of failing the first request after the restart.
     config["CONN_HEALTH_CHECKS"] = True
+    pool_size = env_int("DB_POOL_MAX_SIZE", 0, minimum=0)
+    if pool_size and config["ENGINE"].endswith("postgresql"):
+        # The ASGI web server runs each request's sync code in a thread of its own, and Django's connections
+        # belong to threads: without a pool every request (and every live stream's opening) connects anew.
+        # A pool per process lends a connection for a request and takes it back at its end. Web only
+        # (compose sets it there): Celery workers keep their connections per thread (DB_CONN_MAX_AGE).
+        config["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool: the pool keeps them
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, pool_size),
+            "max_size": pool_size,
+            "timeout": 10,  # seconds a request waits for a free connection before failing
+        }  # CONN_HEALTH_CHECKS (above) makes Django check each connection the pool lends
     return config
 
 

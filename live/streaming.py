@@ -46,6 +46,10 @@ PROVIDER = "openai"  # contender endpoints are OpenAI-compatible by definition (
 # Sampling for conversation: people compare answers as a chat would give them, not greedy decoding.
 TEMPERATURE = 0.7
 SIDES = ("left", "right")
+# Pieces arriving within this interval of the previous write are sent together. Well under the ~0.1 s below
+# which people see a change as immediate, and the page paints at most once a frame anyway; the first piece
+# of a turn is never held (time to first token), nor the end of a side.
+FLUSH_INTERVAL_S = 0.05
 
 
 def sse(event: str, data: dict) -> bytes:
@@ -156,8 +160,11 @@ async def turn_events(battle: LiveBattle, calls: list[SideCall]) -> AsyncIterato
     try:
         yield sse("start", {"turn": len(battle.turns)})  # sent at once: the page knows the stream is open
         async with asyncio.timeout(settings.ARENA_LIVE_MAX_STREAM_SECONDS):
+            written = -FLUSH_INTERVAL_S  # the first piece goes out at once
             while not turn.over:
-                yield _events(turn, await _waiting(queue))
+                items = await _waiting(queue, written + FLUSH_INTERVAL_S)
+                written = asyncio.get_running_loop().time()
+                yield _events(turn, items)
         finished = True
         yield await _turn_end(battle, turn)
     except TimeoutError:
@@ -177,10 +184,14 @@ async def turn_events(battle: LiveBattle, calls: list[SideCall]) -> AsyncIterato
             await sync_to_async(live_stream_end)(battle=battle, state=LiveBattle.State.CANCELLED)
 
 
-async def _waiting(queue: asyncio.Queue) -> list[tuple]:
-    """The next item of the queue and every one already behind it: under load pieces pile up, and sending
-    them as one write costs the server one send instead of one per piece."""
+async def _waiting(queue: asyncio.Queue, not_before: float) -> list[tuple]:
+    """The next item of the queue and every one behind it by `not_before` (event-loop time): pieces that
+    arrive within one flush interval go out as one write, so a battle costs the server one send per
+    interval instead of one per piece. A side's end or failure is never held back."""
     items = [await queue.get()]
+    delay = not_before - asyncio.get_running_loop().time()
+    if delay > 0 and items[0][0] == "delta":
+        await asyncio.sleep(delay)
     while not queue.empty():
         items.append(queue.get_nowait())
     return items

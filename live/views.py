@@ -10,6 +10,7 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,8 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from arena.error_responses import error_headers, status_for
 from arena.errors import DomainError, Forbidden
 from arena.rendering import render_markdown
-from arena.voting.ballots import CHOICES, ballot_from_post
-from arena.voting.identity import Voter, voter_for_request
+from arena.voting import CHOICES, Voter, ballot_from_post, voter_for_request
 from live.models import LiveBattle
 from live.services.battles import (
     live_battle_of,
@@ -136,11 +136,16 @@ async def stream(request: HttpRequest, token: str) -> HttpResponse | StreamingHt
 def _stream_open(request: HttpRequest, token: str) -> tuple[LiveBattle, list[SideCall]] | None:
     """The voter, the claim and the calls' checks in one trip to a worker thread (each trip costs the event
     loop a hand-over, and under load a wait for the thread)."""
-    voter = _voter(request, create=False)
-    if voter is None:
-        raise Forbidden("Sign in to stream your live battles.")
-    claimed = live_stream_claim(token=token, voter=voter)
-    return None if claimed is None else (claimed, side_calls(claimed))
+    try:
+        voter = _voter(request, create=False)
+        if voter is None:
+            raise Forbidden("Sign in to stream your live battles.")
+        claimed = live_stream_claim(token=token, voter=voter)
+        return None if claimed is None else (claimed, side_calls(claimed))
+    finally:
+        # Django gives the database connection back when the response ends, here seconds later: with a
+        # pool (DB_POOL_MAX_SIZE) every stream would hold one meanwhile. Back now, as at a request's end.
+        close_old_connections()
 
 
 async def _nothing_waiting():

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import hashlib
-import json
 import threading
 import time
 from collections import OrderedDict
@@ -26,7 +25,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import httpx2  # the transport under the SDK (a fork of httpx): what breaks mid-stream raises its errors
 import openai
 import openai.resources.chat.completions  # noqa: F401  # the SDK imports it lazily, on a stream's event loop otherwise
 
@@ -37,6 +35,7 @@ from judges.providers.base import (
     ProviderResponse,
     TransientProviderError,
 )
+from judges.providers.chat_stream import stream_chat
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -179,45 +178,12 @@ class OpenAICompatProvider:
     async def stream(self, request: CompletionRequest) -> AsyncIterator[str]:
         """The reply's text pieces as the endpoint sends them (`stream: true`); see base.StreamingProvider.
 
-        Leaving early (aclose or cancellation) closes the response, so the endpoint sees the connection end.
+        Read straight off the connection by `chat_stream` (the SDK's async stack cost several times the rest
+        of a piece's way through the arena). Leaving early (aclose or cancellation) closes the connection,
+        so the endpoint sees the caller leave.
         """
-        base_url = normalise_base_url(request.base_url)
-        client = self._async_clients.get(
-            base_url=base_url,
-            api_key=request.api_key,
-            timeout_s=request.timeout_s,
-            public_only=request.public_addresses_only,
-        )
-        try:
-            # The SDK's transport, status handling and errors, but the stream's lines are read as plain JSON:
-            # the SDK's own iteration builds a response model per piece, several times the CPU of the rest
-            # of the piece's way through the arena (see docs/live-battles.md, "Serving under load").
-            async with client.chat.completions.with_streaming_response.create(
-                model=request.model,
-                messages=request.messages,  # type: ignore[arg-type]  # plain role/content dicts
-                temperature=request.temperature,
-                max_tokens=request.max_tokens,
-                stream=True,
-            ) as response:
-                async for line in response.iter_lines():
-                    piece = _stream_piece(line, response.http_request)
-                    if piece:
-                        yield piece
-        except _StreamDone:
-            return
-        except ValueError as exc:  # a data line that is not JSON
-            raise _malformed(request, base_url, f"a streamed piece is not valid JSON ({exc})") from exc
-        except openai.OpenAIError as exc:
-            raise translate_error(exc, request=request, base_url=base_url) from exc
-        except httpx2.HTTPError as exc:  # a connection dropped mid-stream surfaces unwrapped
-            raise TransientProviderError(
-                _redact(
-                    f"the stream from {_chat_url(base_url)} broke off ({type(exc).__name__}: {exc})",
-                    request.api_key,
-                ),
-                provider="openai",
-                endpoint=_chat_url(base_url),
-            ) from exc
+        async for piece in stream_chat(request, normalise_base_url(request.base_url)):
+            yield piece
 
     def config_errors(self, *, model: str, base_url: str) -> list[str]:
         errors = []
@@ -230,33 +196,6 @@ class OpenAICompatProvider:
     def close_clients(self) -> None:
         """Close pooled connections (tests, worker shutdown)."""
         self._clients.close_all()
-
-
-class _StreamDone(Exception):
-    """Internal signal: the endpoint sent `data: [DONE]`."""
-
-
-def _stream_piece(line: str, http_request: Any) -> str | None:
-    """The text of one Server-Sent Events line of a chat-completions stream (None for anything else).
-    Raises `_StreamDone` at `[DONE]`, openai.APIError for an error event (as the SDK's own iteration does),
-    ValueError for data that is not JSON."""
-    if not line.startswith("data:"):
-        return None  # blank separators, `event:` names, comments
-    data = line[5:].strip()
-    if data.startswith("[DONE]"):
-        raise _StreamDone
-    chunk = json.loads(data)
-    if not isinstance(chunk, dict):
-        raise ValueError(f"expected a JSON object, got {type(chunk).__name__}")
-    error = chunk.get("error")
-    if error:
-        message = error.get("message") if isinstance(error, dict) else str(error)
-        raise openai.APIError(message or "the endpoint sent an error event", http_request, body=error)
-    choices = chunk.get("choices") or []
-    if not choices or not isinstance(choices[0], dict):
-        return None
-    content = (choices[0].get("delta") or {}).get("content")
-    return content if isinstance(content, str) else None
 
 
 def normalise_base_url(base_url: str) -> str:

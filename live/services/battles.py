@@ -18,11 +18,16 @@ from django.utils import timezone
 from arena.errors import Conflict, Forbidden, NotFound
 from arena.models import Contender
 from arena.services.identity_leaks import identity_leak_find
-from arena.voting.identity import Voter, annotator_for
+from arena.voting import Voter, annotator_for
 from live.models import LiveBattle
 from live.moderation import message_moderate
 from live.services.drawing import pair_draw
-from live.services.limits import daily_battles_check, message_clean, turns_left_check
+from live.services.limits import (
+    daily_battles_check,
+    live_starts_serialized,
+    message_clean,
+    turns_left_check,
+)
 
 State = LiveBattle.State
 
@@ -42,17 +47,21 @@ def live_battle_of(*, token: str, voter: Voter) -> LiveBattle:
 
 def live_battle_start(*, voter: Voter, text: str) -> LiveBattle:
     """Check the message (length, moderation) and the person's daily limit, draw two contenders, and open
-    the battle for its first stream. Nothing is created when it raises (the moderation record excepted)."""
+    the battle for its first stream. Nothing is created when it raises (the moderation record excepted).
+    The limits are counted and the battle stored while other starts wait (`live_starts_serialized`), so
+    simultaneous starts at a limit cannot pass it together."""
     text = message_clean(text)
-    daily_battles_check(voter.key)
+    daily_battles_check(voter.key)  # early, so a person at the limit is not recorded by moderation
     annotator = annotator_for(voter)
     message_moderate(text=text, voter_key=voter.key)
-    contender_a, contender_b = pair_draw(annotator=annotator)
-    return LiveBattle.objects.create(
-        token=secrets.token_urlsafe(24), voter_key=voter.key, user=voter.user,  # type: ignore[misc]  # Voter.user is a User or None
-        contender_a=contender_a, contender_b=contender_b, left_is_a=secrets.randbelow(2) == 0,
-        turns=[text],
-    )  # fmt: skip
+    with live_starts_serialized():
+        daily_battles_check(voter.key)
+        contender_a, contender_b = pair_draw(annotator=annotator)
+        return LiveBattle.objects.create(
+            token=secrets.token_urlsafe(24), voter_key=voter.key, user=voter.user,  # type: ignore[misc]  # Voter.user is a User or None
+            contender_a=contender_a, contender_b=contender_b, left_is_a=secrets.randbelow(2) == 0,
+            turns=[text],
+        )  # fmt: skip
 
 
 def _open_for_more(battle: LiveBattle, action: str) -> None:

@@ -16,8 +16,7 @@ from django.db.models import Count
 
 from arena.errors import Conflict, Throttled
 from arena.models import AnnotationTask, Annotator, Contender, PromptSet
-from arena.voting.conflicts import contenders_conflicting
-from arena.voting.selection import PairStats, pair_priority
+from arena.voting import PairStats, contenders_conflicting, pair_priority
 from live.models import LiveBattle
 from live.services.limits import contenders_over_hourly_limit
 

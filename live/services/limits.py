@@ -1,21 +1,42 @@
 """The live battles' limits: message length, turns per battle, battles per person a day and per model an hour.
 
 Counts come from the LiveBattle rows themselves (indexed by voter and by contender with their creation time),
-so the limits hold across every web process without a counter to keep in step. Two requests racing at the
-very limit may both pass: a limit can be exceeded by the number of simultaneous requests, never more.
+so the limits hold across every web process without a counter to keep in step. The count and the row it
+limits are one step: `live_starts_serialized` makes starts take turns (a PostgreSQL advisory lock held until
+the starting transaction commits; SQLite's immediate transactions take turns by themselves), so requests
+racing at the very limit cannot all pass. A start holds it for a few short queries; streams never take it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from arena.errors import Conflict, Invalid, Throttled
 from live.models import LiveBattle
+
+# The advisory lock's key: a fixed 64-bit number, named so that no other lock of the database collides with it.
+_STARTS_LOCK = int.from_bytes(hashlib.sha256(b"live.battle-starts").digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def live_starts_serialized() -> Iterator[None]:
+    """A transaction in which no other live battle starts: the limits counted inside it stay true until the
+    new battle is stored (it commits on leaving). Nested in an outer transaction, the lock lasts until that
+    one ends."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_STARTS_LOCK])
+        yield
 
 
 def message_clean(text: str) -> str:

@@ -22,9 +22,15 @@ from arena.models.voting import displayed_choice
 from arena.services.battles import battle_get_or_create, people_source
 from arena.services.outputs import output_build
 from arena.services.verdicts import verdict_record
-from arena.voting.ballots import CHOICES, Ballot, battle_outcome
-from arena.voting.conflicts import account_unproven, contenders_conflicting
-from arena.voting.identity import Voter, annotator_for
+from arena.voting import (
+    CHOICES,
+    Ballot,
+    Voter,
+    account_unproven,
+    annotator_for,
+    battle_outcome,
+    contenders_conflicting,
+)
 from live.models import LiveBattle
 from live.services.battles import live_battle_of
 

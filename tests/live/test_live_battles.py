@@ -12,7 +12,7 @@ from django.utils import timezone
 from arena.error_responses import status_for
 from arena.errors import DomainError
 from arena.models import Battle, Output, Prompt, Verdict
-from arena.voting.ballots import Ballot
+from arena.voting import Ballot
 from live.models import LiveBattle, ModerationRecord
 from live.moderation import Decision
 from live.services.battles import live_battle_start, live_regenerate, live_stream_finish, live_turn_add

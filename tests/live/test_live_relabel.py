@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from arena.models import Prompt
-from arena.voting.ballots import Ballot
+from arena.voting import Ballot
 from live.models import LiveBattle
 from live.services.battles import live_battle_start, live_stream_finish
 from live.services.recording import live_vote_record

@@ -1,19 +1,20 @@
 """The pieces of a live turn on their way through the arena: read from the endpoint's stream lines, merged
-into events when several wait, and the worker's imports done before it takes a request."""
+into events when several arrive within a flush interval, and the worker's imports done before it takes a
+request."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-import openai
 import pytest
 
-from judges.providers.base import PermanentProviderError
-from judges.providers.openai_compat import _stream_piece, _StreamDone
-from live.streaming import _events, _Turn
+from judges.providers.base import CompletionRequest, PermanentProviderError, TransientProviderError
+from judges.providers.chat_stream import _piece, _take_lines
+from live.streaming import FLUSH_INTERVAL_S, _events, _Turn, _waiting
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,33 +54,71 @@ def test_a_failed_side_ends_the_pieces_before_it():
     assert turn.failures == {"left": failure}
 
 
+def _request() -> CompletionRequest:
+    return CompletionRequest(model="m", messages=[], base_url="http://127.0.0.1:9/v1", api_key="")
+
+
 def test_stream_lines_are_read_as_the_protocol_says():
-    request = object()  # only carried into the SDK's error
-    chunk = {"choices": [{"index": 0, "delta": {"content": "word "}}]}
-    assert _stream_piece(f"data: {json.dumps(chunk)}", request) == "word "
-    assert _stream_piece(f"data:{json.dumps(chunk)}", request) == "word "  # the space is optional
-    assert _stream_piece('data: {"choices": [{"delta": {"role": "assistant"}}]}', request) is None
-    assert _stream_piece('data: {"choices": []}', request) is None  # e.g. a usage-only chunk
-    for other in ("", "event: message", ": keep-alive"):
-        assert _stream_piece(other, request) is None
-    with pytest.raises(_StreamDone):
-        _stream_piece("data: [DONE]", request)
+    chunk = json.dumps({"choices": [{"index": 0, "delta": {"content": "word "}}]}).encode()
+    assert _piece(chunk, _request(), "http://127.0.0.1:9/v1") == "word "
+    assert _piece(b'{"choices": [{"delta": {"role": "assistant"}}]}', _request(), "") is None
+    assert _piece(b'{"choices": []}', _request(), "") is None  # e.g. a usage-only chunk
 
 
-def test_an_error_event_or_a_garbled_line_raises():
-    with pytest.raises(openai.APIError, match="The model crashed"):
-        _stream_piece('data: {"error": {"message": "The model crashed", "code": 500}}', object())
-    with pytest.raises(ValueError):
-        _stream_piece("data: {not json", object())
-    with pytest.raises(ValueError, match="JSON object"):
-        _stream_piece("data: [1, 2]", object())
+def test_only_complete_lines_are_taken_and_a_partial_one_waits():
+    buffer = bytearray(b"data: one\n\ndata: tw")
+    assert _take_lines(buffer) == [b"data: one", b""]
+    assert buffer == bytearray(b"data: tw")
+    assert _take_lines(buffer) == []
+    buffer += b"o\n"
+    assert _take_lines(buffer) == [b"data: two"] and not buffer
+
+
+def test_an_error_event_or_a_garbled_line_is_a_malformed_reply():
+    with pytest.raises(TransientProviderError, match="The model crashed"):
+        _piece(b'{"error": {"message": "The model crashed", "code": 500}}', _request(), "")
+    with pytest.raises(TransientProviderError, match="not valid JSON"):
+        _piece(b"{not json", _request(), "")
+    with pytest.raises(TransientProviderError, match="JSON object"):
+        _piece(b"[1, 2]", _request(), "")
+
+
+def test_pieces_arriving_within_the_flush_interval_go_out_together_but_the_first_at_once():
+    async def scenario() -> tuple[list, list, float]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        queue.put_nowait(("delta", "left", "a"))
+        first = await _waiting(queue, loop.time() - 1)  # nothing written yet: no wait
+        written = loop.time()
+        loop.call_later(FLUSH_INTERVAL_S / 5, queue.put_nowait, ("delta", "left", "b"))
+        loop.call_later(FLUSH_INTERVAL_S / 2, queue.put_nowait, ("delta", "right", "c"))
+        second = await _waiting(queue, written + FLUSH_INTERVAL_S)
+        return first, second, loop.time() - written
+
+    first, second, waited = asyncio.run(scenario())
+    assert first == [("delta", "left", "a")]
+    assert second == [("delta", "left", "b"), ("delta", "right", "c")]
+    assert waited >= FLUSH_INTERVAL_S * 0.9
+
+
+def test_the_end_of_a_side_is_not_held_back():
+    async def scenario() -> tuple[list, float]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        queue.put_nowait(("done", "left", "text"))
+        started = loop.time()
+        items = await _waiting(queue, started + 10)
+        return items, loop.time() - started
+
+    items, waited = asyncio.run(scenario())
+    assert items == [("done", "left", "text")] and waited < 1
 
 
 def test_the_asgi_entry_imports_the_views_before_any_request():
     """Otherwise the first request of each worker imports them on its event loop, stalling every stream."""
     code = (
         "import sys, arena.asgi; "
-        "missing = [m for m in ('live.views', 'arena.urls', 'openai.resources.chat.completions') "
+        "missing = [m for m in ('live.views', 'arena.urls', 'judges.providers.chat_stream', 'httptools') "
         "if m not in sys.modules]; print(missing)"
     )
     env = {"DEBUG": "1", "PATH": "/usr/bin:/bin"}
