@@ -366,10 +366,10 @@ def _threads(args: argparse.Namespace) -> int:
 def throwaway_postgres(*, max_connections: int) -> Iterator[str]:
     """A PostgreSQL server of our own on a free loopback port (as scripts/services.sh starts one for the
     tests), with room for every worker thread's connection; stopped and deleted afterwards."""
-    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
-    if not bindir:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    if not found:
         raise SystemExit("--own-postgres needs PostgreSQL's server binaries (/usr/lib/postgresql/*/bin)")
-    bindir, tmp = bindir[-1], Path(tempfile.mkdtemp(prefix="bench-judging-pg."))
+    bindir, tmp = found[-1], Path(tempfile.mkdtemp(prefix="bench-judging-pg."))
     tmp.chmod(0o755)
     data, as_postgres = tmp / "data", (["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else [])
     data.mkdir()
