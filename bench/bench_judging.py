@@ -10,7 +10,10 @@ and the CPU each judgment costs the workers, the stub, PostgreSQL and Redis, wit
 Run from the repository root, with PostgreSQL and Redis up (the same services `make test` uses):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/15 \\
-        .venv/bin/python bench/bench_judging.py [--workers 6] [--threads 8] [--judgments 2000]
+        .venv/bin/python bench/bench_judging.py [--workers 6] [--threads 8] [--judgments 2000] [--own-postgres]
+
+With `--own-postgres` the bench starts a throwaway PostgreSQL server of its own (room for every worker
+thread's connection) instead of using DATABASE_URL's server, whose `max_connections` is shared.
 
 A scratch database is created on the DATABASE_URL server, migrated, seeded, used and dropped; Redis keys
 live under a scratch prefix that is deleted afterwards. Not part of the test run.
@@ -19,10 +22,15 @@ live under a scratch prefix that is deleted afterwards. Not part of the test run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,6 +51,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--threads", type=int, default=0, help="threads per worker (default: limit / workers)"
     )
+    parser.add_argument(
+        "--own-postgres", action="store_true",
+        help="start a throwaway PostgreSQL (max_connections to fit the workers) on a free loopback port, "
+        "instead of a scratch database on DATABASE_URL's server",
+    )  # fmt: skip
     return parser.parse_args()
 
 
@@ -183,8 +196,7 @@ def run(args: argparse.Namespace) -> None:
         prompt_set, warmup_set, contenders = seed(
             base_url, args.judgments // (2 * CONTENDERS * (CONTENDERS - 1) // 2), args.concurrency
         )
-        # More threads than the limit: a thread also loads, stores and settles outside its call.
-        threads = args.threads or max(1, (3 * args.concurrency) // (2 * args.workers))
+        threads = _threads(args)
         check_connections(args.workers * (threads + 1))  # a connection per thread, and the lease keeper's
         workers = start_workers(args.workers, threads)
         wait_for_workers(args.workers)
@@ -336,7 +348,47 @@ def purge_redis(url: str, prefix: str) -> None:
 
 
 def main() -> None:
-    in_scratch_services(run, parse_args(), prefix=f"bench{os.getpid()}:")
+    args = parse_args()
+    if not args.own_postgres:
+        in_scratch_services(run, args, prefix=f"bench{os.getpid()}:")
+        return
+    with throwaway_postgres(max_connections=args.workers * (_threads(args) + 1) + 30) as url:
+        os.environ["DATABASE_URL"] = url
+        in_scratch_services(run, args, prefix=f"bench{os.getpid()}:")
+
+
+def _threads(args: argparse.Namespace) -> int:
+    # More threads than the limit: a thread also loads, stores and settles outside its call.
+    return args.threads or max(1, (3 * args.concurrency) // (2 * args.workers))
+
+
+@contextlib.contextmanager
+def throwaway_postgres(*, max_connections: int) -> Iterator[str]:
+    """A PostgreSQL server of our own on a free loopback port (as scripts/services.sh starts one for the
+    tests), with room for every worker thread's connection; stopped and deleted afterwards."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    if not found:
+        raise SystemExit("--own-postgres needs PostgreSQL's server binaries (/usr/lib/postgresql/*/bin)")
+    bindir, tmp = found[-1], Path(tempfile.mkdtemp(prefix="bench-judging-pg."))
+    tmp.chmod(0o755)
+    data, as_postgres = tmp / "data", (["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else [])
+    data.mkdir()
+    if os.getuid() == 0:
+        shutil.chown(data, "postgres")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                    "-E", "UTF8"], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    options = f"-p {port} -k {data} -h 127.0.0.1 -c max_connections={max_connections}"
+    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "log"), "-w",
+                    "-o", options, "start"], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    try:
+        yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+                       stdout=subprocess.DEVNULL, check=False)  # fmt: skip
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def in_scratch_services(run, args: argparse.Namespace, *, prefix: str) -> None:

@@ -1,10 +1,16 @@
-"""Provider "openai": any OpenAI-compatible chat-completions endpoint, through the official SDK.
+"""Provider "openai": any OpenAI-compatible chat-completions endpoint.
+
+`complete` (judging, generation) sends the protocol's plain JSON through the httpx2 client and transport the
+official SDK builds on, and reads the reply as plain JSON: the SDK's request building cost a worker more CPU
+per call than the HTTP exchange itself. `stream` (live battles) reads the streamed reply straight off its
+connection (`chat_stream`): the SDK's async stack cost more per piece than the rest of the relay.
 
 Works with OpenAI itself and with vLLM, Ollama, llama.cpp server and LM Studio via `base_url`
 (the URL up to and including `/v1`). Design choices:
-- `max_retries=0`: retries belong to the Celery task, which backs off with jitter and can see the whole
-  campaign; SDK retries inside a task would multiply with them and hide the attempt count.
-- One SDK client per (base_url, key digest, timeout), shared by all threads, so HTTP connections are reused.
+- No retries inside a call: retries belong to the Celery task, which backs off with jitter and can see the
+  whole campaign; retries inside a task would multiply with them and hide the attempt count.
+- One HTTP client per base_url, shared by all threads, so HTTP connections are reused; the key and the
+  timeout travel with each request.
 - JSON mode is requested with `response_format={"type": "json_object"}`. Several local servers answer 400
   to that parameter; we then retry once without it and remember, per (base_url, model), not to send it
   again. The judge prompt asks for JSON anyway, so the parser still gets JSON from well-behaved models.
@@ -14,19 +20,18 @@ Works with OpenAI itself and with vLLM, Ollama, llama.cpp server and LM Studio v
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
-import hashlib
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2  # the transport under the SDK (a fork of httpx)
 import openai
-import openai.resources.chat.completions  # noqa: F401  # the SDK imports it lazily, on a stream's event loop otherwise
+import orjson
 
 from judges.providers.base import (
     CompletionRequest,
@@ -71,77 +76,35 @@ def _transport(public_only: bool) -> dict:
     return {"transport": PublicAddressTransport(limits=openai.DEFAULT_CONNECTION_LIMITS)}
 
 
-def _async_transport(public_only: bool) -> dict:
-    if not public_only:
-        return {}
-    from judges.providers.public_transport import AsyncPublicAddressTransport
-
-    return {"transport": AsyncPublicAddressTransport(limits=openai.DEFAULT_CONNECTION_LIMITS)}
-
-
-class _AsyncClientCache:
-    """SDK async clients for streaming, one per (event loop, base_url, key digest, timeout): an async client's
-    connection pool belongs to the loop that opened it. Used from event loops only, so no lock is needed."""
+class _HttpClients:
+    """Thread-safe LRU of HTTP clients, one per (base_url, public_only): the same httpx2 client and transport
+    the SDK builds on, holding the pooled connections to one endpoint. The key and timeout travel with each
+    request, so one client serves every key. Evicted clients are not closed: another thread may still use
+    one; the garbage collector closes it once nobody holds it."""
 
     def __init__(self, max_size: int = 64) -> None:
-        self._clients: OrderedDict[tuple[int, str, str, float, bool], openai.AsyncOpenAI] = OrderedDict()
-        self._max_size = max_size
-
-    def get(self, *, base_url: str, api_key: str, timeout_s: float, public_only: bool) -> openai.AsyncOpenAI:
-        loop = id(asyncio.get_running_loop())
-        key = (loop, base_url, hashlib.sha256(api_key.encode()).hexdigest(), timeout_s, public_only)
-        client = self._clients.get(key)
-        if client is None:
-            client = openai.AsyncOpenAI(
-                api_key=api_key or NO_KEY_PLACEHOLDER,
-                base_url=base_url,
-                timeout=timeout_s,  # per read: a stream that stalls this long between pieces fails
-                max_retries=0,  # a person is waiting: a failed side is shown, never silently retried
-                http_client=openai.DefaultAsyncHttpxClient(
-                    follow_redirects=False, **_async_transport(public_only)
-                ),
-            )
-            self._clients[key] = client
-            while len(self._clients) > self._max_size:
-                self._clients.popitem(last=False)
-        self._clients.move_to_end(key)
-        return client
-
-
-class _ClientCache:
-    """Thread-safe LRU of SDK clients. Evicted clients are not closed: another thread may still use one;
-    the garbage collector closes it once nobody holds it."""
-
-    def __init__(self, max_size: int = 64) -> None:
-        self._clients: OrderedDict[tuple[str, str, float, bool], openai.OpenAI] = OrderedDict()
+        self._clients: OrderedDict[tuple[str, bool], tuple[httpx2.Client, httpx2.URL]] = OrderedDict()
         self._lock = threading.Lock()
         self._max_size = max_size
 
-    def get(
-        self, *, base_url: str, api_key: str, timeout_s: float, public_only: bool = False
-    ) -> openai.OpenAI:
-        key = (base_url, hashlib.sha256(api_key.encode()).hexdigest(), timeout_s, public_only)
+    def get(self, *, base_url: str, public_only: bool = False) -> tuple[httpx2.Client, httpx2.URL]:
+        """The client, and the endpoint's chat-completions URL parsed once."""
+        key = (base_url, public_only)
         with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                client = openai.OpenAI(
-                    api_key=api_key or NO_KEY_PLACEHOLDER,
-                    base_url=base_url,
-                    timeout=timeout_s,
-                    max_retries=0,
-                    # A redirect would carry the request (and its key) to an address nobody checked:
-                    # a 3xx is answered as an error instead (see arena.services.endpoints).
-                    http_client=openai.DefaultHttpxClient(follow_redirects=False, **_transport(public_only)),
-                )
-                self._clients[key] = client
+            entry = self._clients.get(key)
+            if entry is None:
+                # A redirect would carry the request (and its key) to an address nobody checked: a 3xx is
+                # answered as an error instead (see arena.services.endpoints).
+                client = openai.DefaultHttpxClient(follow_redirects=False, **_transport(public_only))
+                entry = self._clients[key] = (client, httpx2.URL(_chat_url(base_url)))
                 while len(self._clients) > self._max_size:
                     self._clients.popitem(last=False)
             self._clients.move_to_end(key)
-            return client
+            return entry
 
     def close_all(self) -> None:
         with self._lock:
-            clients, self._clients = list(self._clients.values()), OrderedDict()
+            clients, self._clients = [client for client, _ in self._clients.values()], OrderedDict()
         for client in clients:
             client.close()
 
@@ -151,28 +114,22 @@ class OpenAICompatProvider:
     offline = False
 
     def __init__(self) -> None:
-        self._clients = _ClientCache()
-        self._async_clients = _AsyncClientCache()
+        self._clients = _HttpClients()
         self._json_mode_refused: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
     def complete(self, request: CompletionRequest) -> ProviderResponse:
         base_url = normalise_base_url(request.base_url)
-        client = self._clients.get(
-            base_url=base_url,
-            api_key=request.api_key,
-            timeout_s=request.timeout_s,
-            public_only=request.public_addresses_only,
-        )
+        client, url = self._clients.get(base_url=base_url, public_only=request.public_addresses_only)
         json_mode = request.json_mode and (base_url, request.model) not in self._json_mode_refused
         started = time.monotonic()
         try:
-            completion = _send(client, request, base_url, json_mode=json_mode)
+            completion = _send(client, url, request, base_url, json_mode=json_mode)
         except _ResponseFormatRefusedError:
             with self._lock:
                 self._json_mode_refused.add((base_url, request.model))
             json_mode = False
-            completion = _send(client, request, base_url, json_mode=False)
+            completion = _send(client, url, request, base_url, json_mode=False)
         return _to_response(completion, request, base_url, json_mode, time.monotonic() - started)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[str]:
@@ -202,7 +159,15 @@ def normalise_base_url(base_url: str) -> str:
     return (base_url.strip() or DEFAULT_BASE_URL).rstrip("/")
 
 
-def _send(client: openai.OpenAI, request: CompletionRequest, base_url: str, *, json_mode: bool) -> Any:
+def _send(
+    client: httpx2.Client, url: httpx2.URL, request: CompletionRequest, base_url: str, *, json_mode: bool
+) -> Any:
+    """POST the chat-completions request and return the decoded reply, or raise a provider error.
+
+    The plain JSON of the protocol, sent through the same httpx2 client and transport the SDK uses (pooled
+    connections, the public-address pinning, no redirects), but built here: the SDK's request building
+    (option merging, header and URL handling, the auth-retry wrappers) cost more CPU than sending the
+    request and reading the reply, and a worker does it for every judgment."""
     body: dict[str, Any] = {
         "model": request.model,
         "messages": request.messages,
@@ -211,25 +176,78 @@ def _send(client: openai.OpenAI, request: CompletionRequest, base_url: str, *, j
     }
     if json_mode:
         body["response_format"] = {"type": "json_object"}
+    timeout = request.timeout_s
+    http_request = httpx2.Request(
+        "POST",
+        url,
+        content=orjson.dumps(body),
+        headers=_headers(request.api_key),
+        extensions={"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}},
+    )
     try:
-        # The SDK's own transport, status handling and errors, without `create()`'s per-call walk of the
-        # parameter TypedDicts nor the response model, which together were a large share of the CPU a worker
-        # spends per judgment. Request and reply are the plain JSON of the protocol.
-        return client.post("/chat/completions", body=body, cast_to=httpx.Response).json()
-    except openai.BadRequestError as exc:
-        if json_mode and _complains_about_response_format(exc):
-            raise _ResponseFormatRefusedError from exc
-        raise translate_error(exc, request=request, base_url=base_url) from exc
-    except openai.OpenAIError as exc:
-        raise translate_error(exc, request=request, base_url=base_url) from exc
+        response = client.send(http_request)
+    except httpx2.TimeoutException:
+        text = f"no reply from {url} within {timeout:g}s for model {request.model!r}"
+        raise TransientProviderError(
+            _redact(text, request.api_key), provider="openai", endpoint=str(url)
+        ) from None
+    except httpx2.TransportError as exc:
+        text = f"connection to {url} failed ({type(exc).__name__}: {exc}); is the server up?"
+        raise TransientProviderError(
+            _redact(text, request.api_key), provider="openai", endpoint=str(url)
+        ) from exc
+    if response.status_code >= 300:  # redirects are not followed: a 3xx is an answer we cannot use
+        failure = _HttpFailure.of(response)
+        if json_mode and response.status_code == 400 and failure.complains_about_response_format():
+            raise _ResponseFormatRefusedError
+        raise _status_error(failure, request, str(url))
+    try:
+        return orjson.loads(response.content)
     except ValueError as exc:
-        # The SDK decodes a JSON content-type body itself; a garbled one surfaces as a JSONDecodeError.
         raise _malformed(request, base_url, f"body is not valid JSON ({exc})") from exc
 
 
-def _complains_about_response_format(exc: openai.BadRequestError) -> bool:
-    said = f"{exc.param or ''} {_endpoint_message(exc)}".lower()
-    return "response_format" in said or "json_object" in said
+def _headers(api_key: str) -> dict[str, str]:
+    # Never an empty key: a proxy or server could read that as "use the operator's own" (see NO_KEY_PLACEHOLDER).
+    return {"authorization": f"Bearer {api_key or NO_KEY_PLACEHOLDER}", "content-type": "application/json",
+            "accept": "application/json", "user-agent": _USER_AGENT}  # fmt: skip
+
+
+_USER_AGENT = f"arena-judges (OpenAI-compatible; openai-python {openai.__version__})"
+
+
+@dataclass(frozen=True)
+class _HttpFailure:
+    """An error reply as the endpoint sent it: status, headers, and its explanation (`error.message` of an
+    OpenAI-shaped body, else the body itself), read as the SDK reads it for its own exceptions."""
+
+    status: int
+    headers: httpx2.Headers
+    message: str
+    param: str
+
+    @classmethod
+    def of(cls, response: httpx2.Response) -> _HttpFailure:
+        text = response.text.strip()
+        try:
+            body = orjson.loads(text)
+        except ValueError:
+            return cls(
+                response.status_code,
+                response.headers,
+                text[:300] or f"Error code: {response.status_code}",
+                "",
+            )
+        error = body.get("error", body) if isinstance(body, dict) else body
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return cls(
+                response.status_code, response.headers, error["message"], str(error.get("param") or "")
+            )
+        return cls(response.status_code, response.headers, f"Error code: {response.status_code} - {body}", "")
+
+    def complains_about_response_format(self) -> bool:
+        said = f"{self.param} {self.message}".lower()
+        return "response_format" in said or "json_object" in said
 
 
 def _to_response(
@@ -296,7 +314,10 @@ def translate_error(exc: openai.OpenAIError, *, request: CompletionRequest, base
     """Map an SDK exception to a transient or permanent provider error with a message safe to store."""
     endpoint = _chat_url(base_url)
     if isinstance(exc, openai.APIStatusError):
-        return _status_error(exc, request, endpoint)
+        failure = _HttpFailure(
+            exc.status_code, exc.response.headers, _endpoint_message(exc), str(exc.param or "")
+        )
+        return _status_error(failure, request, endpoint)
     if isinstance(exc, openai.APITimeoutError):
         text = f"no reply from {endpoint} within {request.timeout_s:g}s for model {request.model!r}"
     elif isinstance(exc, openai.APIConnectionError):
@@ -310,13 +331,13 @@ def translate_error(exc: openai.OpenAIError, *, request: CompletionRequest, base
     return TransientProviderError(_redact(text, request.api_key), provider="openai", endpoint=endpoint)
 
 
-def _status_error(exc: openai.APIStatusError, request: CompletionRequest, endpoint: str) -> ProviderError:
-    status = exc.status_code
+def _status_error(failure: _HttpFailure, request: CompletionRequest, endpoint: str) -> ProviderError:
+    status = failure.status
     advice = _ADVICE_BY_STATUS.get(status, "server error; it will be retried" if status >= 500 else "")
-    text = f"{endpoint} answered HTTP {status} for model {request.model!r}: {_endpoint_message(exc)}"
+    text = f"{endpoint} answered HTTP {status} for model {request.model!r}: {failure.message}"
     text = _redact(f"{text} ({advice})" if advice else text, request.api_key)
     if status in _TRANSIENT_STATUSES or status >= 500:
-        retry_after = retry_after_seconds(exc.response.headers)
+        retry_after = retry_after_seconds(failure.headers)
         return TransientProviderError(
             text, provider="openai", endpoint=endpoint, status=status, retry_after=retry_after
         )

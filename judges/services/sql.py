@@ -58,8 +58,17 @@ def sql_run(sql: str, params: list) -> SqlResult:
     # Errors still come out as Django's (IntegrityError, ...) and mark the connection like Django's own.
     with connection.wrap_database_errors, psycopg.Cursor(raw, row_factory=namedtuple_row) as cursor:
         cursor.execute(sql, params, prepare=True)
-        rows = cursor.fetchall() if cursor.description else []
+        # The result's status, not `cursor.description`: that builds a Column object per column, every time.
+        result = cursor.pgresult
+        rows = cursor.fetchall() if result is not None and result.status == _tuples_ok() else []
         return SqlResult(cursor.rowcount, rows)
+
+
+@cache
+def _tuples_ok() -> int:
+    from psycopg import pq
+
+    return pq.ExecStatus.TUPLES_OK
 
 
 def _named_rows(cursor) -> list[Any]:
@@ -76,11 +85,31 @@ def db_value(model: type[Model], name: str, value: Any) -> Any:
     NULL, also for JSON fields; a model instance stands for its key)."""
     if value is None:
         return None
+    if type(value) in _PLAIN_VALUES and _is_plain(model, name, type(value).__name__):
+        return value  # what get_db_prep_save would return for it, without the walk through the field's layers
     if isinstance(value, Model):
         value = value.pk
     elif isinstance(value, Enum):  # TextChoices members: their value, whatever the driver does with enums
         value = value.value
     return _field(model, name).get_db_prep_save(value, connections[DEFAULT_DB_ALIAS])
+
+
+# Field types whose saved form of a plain Python value of the listed type is that value itself.
+_PLAIN_VALUES = frozenset({str, int, bool})
+_PLAIN_FIELDS = {
+    "str": frozenset({"CharField", "TextField", "SlugField"}),
+    "int": frozenset({"IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField",
+                    "PositiveBigIntegerField", "PositiveSmallIntegerField", "AutoField", "BigAutoField"}),
+    "bool": frozenset({"BooleanField"}),
+}  # fmt: skip
+
+
+@cache
+def _is_plain(model: type[Model], name: str, kind: str) -> bool:
+    field = _field(model, name)
+    if field.is_relation:  # a foreign key is saved as its target's key
+        field = field.target_field
+    return field.get_internal_type() in _PLAIN_FIELDS[kind]
 
 
 @cache
