@@ -10,8 +10,6 @@ turns off the other checks (the demo and the tests call loopback stubs).
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx2 as httpx  # the openai SDK builds its clients on httpx2, a fork with the same API
 from django.conf import settings
 
@@ -41,12 +39,3 @@ def _pinned_to_checked_address(request: httpx.Request) -> httpx.Request:
         extensions={**request.extensions, "sni_hostname": host},
     )
 
-
-class AsyncPublicAddressTransport(httpx.AsyncHTTPTransport):
-    """The same pinning for the async client of live battles; the name is resolved in a worker thread, so a
-    slow DNS server holds no event loop."""
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not settings.ARENA_ALLOW_PRIVATE_ENDPOINTS:
-            request = await asyncio.to_thread(_pinned_to_checked_address, request)
-        return await super().handle_async_request(request)
