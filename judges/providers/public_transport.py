@@ -38,4 +38,3 @@ def _pinned_to_checked_address(request: httpx.Request) -> httpx.Request:
         stream=request.stream,
         extensions={**request.extensions, "sni_hostname": host},
     )
-
