@@ -3,7 +3,6 @@ how it reads the pieces, and what each kind of failure becomes."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncGenerator
 from typing import cast
@@ -17,6 +16,7 @@ from judges.providers import (
     TransientProviderError,
     get_provider,
 )
+from tests.support.event_loop import run_coroutine
 from tests.support.openai_stub import OpenAIStub
 
 API_KEY = "sk-live-DO-NOT-LEAK-0987654321"
@@ -49,7 +49,7 @@ def _collect(request: CompletionRequest, limit: int | None = None) -> list[str]:
                 break
         return pieces
 
-    return asyncio.run(run())
+    return run_coroutine(run())
 
 
 def test_it_streams_the_whole_answer_piece_by_piece_with_the_key_and_the_protocol_body(stub):

@@ -15,6 +15,7 @@ import pytest
 from judges.providers.base import CompletionRequest, PermanentProviderError, TransientProviderError
 from judges.providers.chat_stream import _piece, _take_lines
 from live.streaming import FLUSH_INTERVAL_S, _events, _Turn, _waiting
+from tests.support.event_loop import run_coroutine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,7 +96,7 @@ def test_pieces_arriving_within_the_flush_interval_go_out_together_but_the_first
         second = await _waiting(queue, written + FLUSH_INTERVAL_S)
         return first, second, loop.time() - written
 
-    first, second, waited = asyncio.run(scenario())
+    first, second, waited = run_coroutine(scenario())
     assert first == [("delta", "left", "a")]
     assert second == [("delta", "left", "b"), ("delta", "right", "c")]
     assert waited >= FLUSH_INTERVAL_S * 0.9
@@ -110,7 +111,7 @@ def test_the_end_of_a_side_is_not_held_back():
         items = await _waiting(queue, started + 10)
         return items, loop.time() - started
 
-    items, waited = asyncio.run(scenario())
+    items, waited = run_coroutine(scenario())
     assert items == [("done", "left", "text")] and waited < 1
 
 
