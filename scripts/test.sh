@@ -12,6 +12,9 @@ export DEBUG=0
 export ALLOWED_HOSTS="*"
 export SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
 export ARENA_VAR_DIR="$ARENA_TMP/var"
+# Static files of this run only: two runs side by side (worktrees, CI beside a developer) must not collect
+# into the same directory at once.
+export STATIC_ROOT="$ARENA_TMP/static"
 # The loopback OpenAI stub is a private address; SSRF tests turn this off with the settings fixture.
 export ARENA_ALLOW_PRIVATE_ENDPOINTS=1
 export ARENA_ENDPOINT_KEY_NAMES="ARENA_TEST_JUDGE_KEY,ARENA_TEST_MISSING_KEY"
