@@ -10,7 +10,7 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -144,8 +144,10 @@ def _stream_open(request: HttpRequest, token: str) -> tuple[LiveBattle, list[Sid
         return None if claimed is None else (claimed, side_calls(claimed))
     finally:
         # Django gives the database connection back when the response ends, here seconds later: with a
-        # pool (DB_POOL_MAX_SIZE) every stream would hold one meanwhile. Back now, as at a request's end.
-        close_old_connections()
+        # pool (DB_POOL_MAX_SIZE) every stream would hold one meanwhile. Back now, as at a request's end;
+        # not inside a transaction someone else opened (a test's), which closing would end under its feet.
+        if not connection.in_atomic_block:
+            close_old_connections()
 
 
 async def _nothing_waiting():
