@@ -7,24 +7,30 @@ contender), never a 500.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from arena.blindness import may_see_blind
 from arena.error_responses import status_for
 from arena.errors import DomainError
+from arena.models import Contender, Dimension, Source
 from arena.staff import staff_required
 from leaderboard import charts, selectors
 from leaderboard.board_query import board_query_parse, runs_finished
@@ -40,6 +46,12 @@ from leaderboard.services.coalescing import recompute_request, recompute_status
 from leaderboard.services.exports import board_csv, board_payload, export_filename
 
 PROFILE_DEFAULT = 3
+# The query parameters a board depends on (board_query_parse reads these; others change nothing).
+BOARD_PARAMS = ("dimension", "category", "source", "min_votes", "sort", "run", "since", "profile")
+# What a board shows of each approved contender (its rows, links and the not-ranked list).
+CONTENDER_SHOWN = ("pk", "slug", "name", "organization", "license")
+# A rendered board is kept this long at most; its key changes at once with anything it names (see _board_html).
+BOARD_CACHE_SECONDS = 300
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -57,14 +69,46 @@ POLL_SECONDS = 2
 
 @require_GET
 def index(request: HtmxHttpRequest) -> HttpResponse:
-    board = selectors.board_get(board_query_parse(request.GET))
-    template = "leaderboard/index.html#table" if request.htmx else "leaderboard/index.html"
-    context = _board_context(board)
-    context["status"] = _recompute_status_context(request, shown=runs_finished().first())
-    return render(request, template, context)
+    latest, running = runs_finished().first(), selectors.run_running()
+    board_html = _board_html(request.GET, latest=latest, running=running)
+    if request.htmx:
+        return HttpResponse(board_html)
+    status = _recompute_status_context(request, shown=latest, latest=latest, running=running)
+    return render(request, "leaderboard/index.html", {"board_html": board_html, "status": status})
 
 
-def _board_context(board: selectors.Board) -> dict:
+def _board_html(params: QueryDict, *, latest: RecomputeRun | None, running: RecomputeRun | None) -> str:
+    """The board (the page's `table` partial) for `params`, rendered once and then served from the cache.
+
+    It shows nothing of the viewer, and is rendered without the request (no user, no CSRF token, no
+    context processors), so one copy serves everyone. Its key names everything it shows that can change:
+    the latest finished run and the running one (a stored run or a started recompute changes it), the
+    board's own parameters, the language, and the contenders', dimensions' and sources' names; what else
+    could change (an old run pruned) shows after BOARD_CACHE_SECONDS. A bad parameter raises before
+    anything is stored, so only boards that rendered are cached."""
+    key = _board_cache_key(params, latest=latest, running=running)
+    html = cache.get(key)
+    if html is None:
+        context = _board_context(selectors.board_get(board_query_parse(params)), running=running)
+        html = render_to_string("leaderboard/index.html#table", context)
+        cache.set(key, str(html), BOARD_CACHE_SECONDS)
+    # Rendered by our template, with its escaping; the cache holds it as a plain str.
+    return mark_safe(html)  # noqa: S308
+
+
+def _board_cache_key(params: QueryDict, *, latest: RecomputeRun | None, running: RecomputeRun | None) -> str:
+    shown = [(name, params.getlist(name)) for name in BOARD_PARAMS]
+    names = (
+        list(Contender.objects.filter(status=Contender.Status.APPROVED).values_list(*CONTENDER_SHOWN)),
+        list(Dimension.objects.values_list("pk", "slug", "name", "is_active")),
+        list(Source.objects.values_list("key", "name", "kind")),
+    )
+    digest = hashlib.sha256(repr((shown, names)).encode()).hexdigest()
+    run_ids = f"{latest.pk if latest else 0}:{running.pk if running else 0}"
+    return f"leaderboard:board:{run_ids}:{get_language()}:{digest}"
+
+
+def _board_context(board: selectors.Board, *, running: RecomputeRun | None) -> dict:
     query = board.query
     index_url = reverse("leaderboard:index")
     by_rating = sorted(board.rows, key=lambda row: row.position)
@@ -90,7 +134,7 @@ def _board_context(board: selectors.Board) -> dict:
         "sources": selectors.sources_in(query.run),
         "categories": selectors.categories_in(query.run),
         "runs": selectors.runs_recent(),
-        "running": selectors.run_running(),
+        "running": running,
         "agreements": selectors.agreement_table(query.run, query.dimension, query.category),
         "export_query": query.querystring(profile=()),
         "compare_url": reverse("leaderboard:compare"),
@@ -145,9 +189,12 @@ def recompute(request: HtmxHttpRequest) -> HttpResponse:
     outcome = recompute_request(trigger="staff")
     if request.htmx:
         shown = runs_finished().first()
+        status = _recompute_status_context(
+            request, shown=shown, polling=True, latest=shown, running=selectors.run_running()
+        )
         context = {
             "request_message": REQUEST_MESSAGES[outcome],
-            "status": _recompute_status_context(request, shown=shown, polling=True),
+            "status": status,
         }
         return render(request, "leaderboard/index.html#recompute-status", context)
     messages.info(request, REQUEST_MESSAGES[outcome])
@@ -157,20 +204,25 @@ def recompute(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _recompute_status_context(
-    request: HttpRequest, *, shown: RecomputeRun | None, polling: bool = False, polled: bool = False
+    request: HttpRequest,
+    *,
+    shown: RecomputeRun | None,
+    polling: bool = False,
+    polled: bool = False,
+    latest: RecomputeRun | None,
+    running: RecomputeRun | None,
 ) -> dict:
     """Whether a recompute is under way (the status box keeps polling), or finished since the page showed
-    run `shown` (the box fetches the new board), or neither (the box stops polling). Under way means a
+    run `shown` (the box fetches the new board), or neither (the box stops polling). `latest` is the latest
+    finished run, `running` the run under way if any (read by the caller, which shows them too). Under way means a
     live lease or a fresh queued request, not a "running" run row, which a dead worker can leave behind."""
     state, now = recompute_status(), timezone.now()
-    running = selectors.run_running()
     queue_ttl = timedelta(seconds=settings.LEADERBOARD_QUEUE_TTL_SECONDS)
     busy = (
         polling
         or bool(state.holder and state.lease_until and state.lease_until >= now)
         or bool(state.queued_at and state.queued_at >= now - queue_ttl)
     )
-    latest = runs_finished().first()
     finished = latest is not None and (shown is None or latest.pk != shown.pk)
     board_query = request.GET.copy()
     board_query.pop("run", None)
@@ -198,7 +250,9 @@ def recompute_progress(request: HttpRequest) -> HttpResponse:
     )
     board = request.GET.get("board", "")
     request.GET = QueryDict(board)
-    context = {"status": _recompute_status_context(request, shown=shown, polled=True)}
+    latest, running = runs_finished().first(), selectors.run_running()
+    status = _recompute_status_context(request, shown=shown, polled=True, latest=latest, running=running)
+    context = {"status": status}
     return render(request, "leaderboard/index.html#recompute-status", context)
 
 
