@@ -1,16 +1,18 @@
 """ASGI entry point: the web server of compose and the demo (gunicorn with uvicorn workers).
 
-Under ASGI the live battles' streams are async views: a stream waiting on an endpoint holds no thread, so
-the pages keep the workers' threads (Django runs each request's sync code in a thread of its own).
+Under ASGI the live battles' streams are async: a stream waiting on an endpoint holds no thread, so the
+pages keep the workers' threads (Django runs each request's sync code in a thread of its own). The streams
+are served beside Django's request stack (`live.stream_app`), the rest by Django.
 """
 
 import contextlib
 import os
 
 from django.core.asgi import get_asgi_application
+from django.utils.module_loading import import_string
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
-application = get_asgi_application()
+django_application = get_asgi_application()
 
 
 def _warm_up() -> None:
@@ -30,3 +32,7 @@ def _warm_up() -> None:
 
 
 _warm_up()
+
+# Live battles' streams skip Django's request stack (live.stream_app says why); everything else goes to it.
+# Named by its dotted path, as the URLconf includes "live.urls": the project package does not import apps.
+application = import_string("live.stream_app.stream_routed")(django_application)

@@ -121,19 +121,19 @@ async def stream(request: HttpRequest, token: str) -> HttpResponse | StreamingHt
     if request.method != "GET":
         return HttpResponse("Use GET for the stream.", status=405, headers={"Allow": "GET"})
     try:
-        opened = await sync_to_async(_stream_open)(request, token)
+        opened = await sync_to_async(stream_open)(request, token)
     except DomainError as exc:
         return HttpResponse(exc.message, status=status_for(exc), content_type="text/plain; charset=utf-8")
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     if opened is None:  # nothing waiting (answered, or streaming in another tab): the page reloads
-        return StreamingHttpResponse(_nothing_waiting(), content_type="text/event-stream", headers=headers)
+        return StreamingHttpResponse(nothing_waiting(), content_type="text/event-stream", headers=headers)
     claimed, calls = opened
     return StreamingHttpResponse(
         turn_events(claimed, calls), content_type="text/event-stream", headers=headers
     )
 
 
-def _stream_open(request: HttpRequest, token: str) -> tuple[LiveBattle, list[SideCall]] | None:
+def stream_open(request: HttpRequest, token: str) -> tuple[LiveBattle, list[SideCall]] | None:
     """The voter, the claim and the calls' checks in one trip to a worker thread (each trip costs the event
     loop a hand-over, and under load a wait for the thread)."""
     try:
@@ -150,7 +150,7 @@ def _stream_open(request: HttpRequest, token: str) -> tuple[LiveBattle, list[Sid
             close_old_connections()
 
 
-async def _nothing_waiting():
+async def nothing_waiting():
     yield sse("end", {"state": "reload", "leak": False, "message": ""})
 
 

@@ -38,7 +38,10 @@ def asgi_server(transactional_db) -> Iterator[AsgiServer]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        ASGIStaticFilesHandler(application), log_level="warning", lifespan="off", timeout_graceful_shutdown=2
+        ASGIStaticFilesHandler(application),  # type: ignore[arg-type]  # any ASGI app; the stubs want Django's
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="uvicorn")

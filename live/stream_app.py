@@ -1,0 +1,140 @@
+"""The live battles' stream, served beside Django's request stack rather than through it.
+
+Opening a stream is the costly moment of a live battle: fifty people opening theirs at once queue behind one
+another on the web workers. Through Django's stack an opening passed every middleware in a thread lent to the
+request (three of the middleware are sync-only, so the whole stack runs in a thread, then hands back to the
+event loop for the async view, which sends its database work to a thread again), most of it for nothing a
+stream needs: no CSRF (a GET), no messages, no page headers, no htmx. Here a stream takes one trip to a
+thread of the loop's pool, for what it does need: the host check, the session, the signed-in user (Django's
+own `auth.get_user`, which checks the session against the password hash), the battle's claim and its
+calls' checks (`live.views.stream_open`, as the view does); then the events go straight to the ASGI server.
+
+Everything else still goes to Django, including the stream's URL with another method (the view answers 405)
+and a token that is not one this arena makes (the view answers 404 or 403).
+
+A closed tab: the server reports the disconnect, the events are cancelled, and `live.streaming.turn_events`
+cancels both provider calls and marks the battle cancelled, as under Django's handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from importlib import import_module
+from typing import Any
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
+from django.contrib import auth
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.asgi import ASGIRequest
+from django.db import close_old_connections
+from django.urls import reverse
+
+from arena.error_responses import status_for
+from arena.errors import DomainError
+from live.streaming import turn_events
+from live.views import nothing_waiting, stream_open
+
+logger = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Battle tokens are `secrets.token_urlsafe(24)`: 32 URL-safe characters.
+TOKEN = "[A-Za-z0-9_-]{1,64}"
+# The headers Django's middleware gives every response, that still mean something for an event stream.
+HEADERS = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+def stream_routed(django_app: AsgiApp) -> AsgiApp:
+    """`django_app`, with GET requests for a live battle's stream served by `stream_serve`."""
+    prefix, _, suffix = reverse("live:stream", args=["TOKEN"]).partition("TOKEN")
+    stream_path = re.compile(f"{re.escape(prefix)}(?P<token>{TOKEN}){re.escape(suffix)}")
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path = scope["path"].removeprefix(scope.get("root_path", ""))
+            found = stream_path.fullmatch(path)
+            if found:
+                await stream_serve(scope, receive, send, found["token"])
+                return
+        await django_app(scope, receive, send)
+
+    return app
+
+
+def _opened(scope: Scope, token: str):
+    """The request's user and the claimed turn, in one trip to a thread: Django's host check, session and
+    `auth.get_user`, then `live.views.stream_open`."""
+    request = ASGIRequest(scope, io.BytesIO())
+    request.get_host()  # ALLOWED_HOSTS, as Django's own stack checks it
+    engine = import_module(settings.SESSION_ENGINE)
+    request.session = engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+    request.user = auth.get_user(request)  # type: ignore[assignment]  # a User or AnonymousUser
+    return stream_open(request, token)
+
+
+async def stream_serve(scope: Scope, receive: Receive, send: Send, token: str) -> None:
+    """Serve one stream. Its database work (the opening, then storing the turn) runs in one thread of its
+    own, as Django's handler runs a request's (connections belong to threads); the connection goes back at
+    the end, as at the end of a Django request."""
+    async with ThreadSensitiveContext():
+        try:
+            await _serve(scope, receive, send, token)
+        finally:
+            await sync_to_async(close_old_connections)()
+
+
+async def _serve(scope: Scope, receive: Receive, send: Send, token: str) -> None:
+    try:
+        opened = await sync_to_async(_opened)(scope, token)
+    except DomainError as exc:
+        await _plain(send, status_for(exc), exc.message)
+        return
+    except DisallowedHost:
+        await _plain(send, 400, "Bad Request")
+        return
+    events = nothing_waiting() if opened is None else turn_events(*opened)
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    sending = asyncio.create_task(_send_all(events, send))
+    leaving = asyncio.create_task(_disconnect(receive))
+    try:
+        await asyncio.wait([sending, leaving], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sending, leaving):
+            task.cancel()  # the person left: the events' own clean-up cancels the provider calls
+        await asyncio.gather(sending, leaving, return_exceptions=True)
+    if sending.done() and not sending.cancelled() and sending.exception() is not None:
+        logger.error("live stream %s failed", token[:6], exc_info=sending.exception())
+
+
+async def _send_all(events: AsyncIterator[bytes], send: Send) -> None:
+    async with contextlib.aclosing(events):  # type: ignore[type-var]  # an async generator
+        async for chunk in events:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _plain(send: Send, status: int, text: str) -> None:
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), *HEADERS[3:]]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": text.encode()})

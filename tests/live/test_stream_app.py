@@ -1,0 +1,65 @@
+"""The ASGI entry sends GET requests for a live battle's stream to `live.stream_app`, everything else to Django
+(the stream's behaviour itself is tested through the real server in test_live_streaming.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from unittest import mock
+
+import pytest
+
+from live import stream_app
+
+TOKEN = "Abc-def_0123456789abcdefghijklmn"
+
+
+def routed_to(method: str, path: str, *, root_path: str = "") -> str:
+    """Which of the two apps served the request: "stream" or "django"."""
+    served = []
+
+    async def django_app(scope, receive, send):
+        served.append("django")
+
+    async def stream_serve(scope, receive, send, token):
+        served.append(f"stream:{token}")
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        pass
+
+    async def request():
+        scope = {"type": "http", "method": method, "path": root_path + path, "root_path": root_path}
+        await stream_app.stream_routed(django_app)(scope, receive, send)
+
+    with mock.patch.object(stream_app, "stream_serve", stream_serve):
+        asyncio.run(request())
+    (which,) = served
+    return which
+
+
+@pytest.mark.parametrize("root_path", ["", "/prefix"])
+def test_it_serves_a_streams_get_beside_django(root_path):
+    assert routed_to("GET", f"/arena/b/{TOKEN}/stream/", root_path=root_path) == f"stream:{TOKEN}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", f"/arena/b/{TOKEN}/stream/"),  # the view answers 405
+        ("GET", f"/arena/b/{TOKEN}/"),  # the battle's page
+        ("GET", "/arena/b/not%20a%20token/stream/"),  # not a token this arena makes: the view answers
+        ("GET", f"/arena/b/{TOKEN}/stream/extra"),
+        ("GET", "/leaderboard/"),
+    ],
+)
+def test_everything_else_goes_to_django(method, path):
+    assert routed_to(method, path) == "django"
+
+
+def test_the_asgi_entry_routes_streams():
+    from arena import asgi
+
+    assert asgi.application is not asgi.django_application
+    assert asgi.application.__qualname__.startswith("stream_routed")
