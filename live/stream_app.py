@@ -23,6 +23,7 @@ import contextlib
 import io
 import logging
 import re
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from importlib import import_module
 from typing import Any
@@ -49,6 +50,15 @@ AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Battle tokens are `secrets.token_urlsafe(24)`: 32 URL-safe characters.
 TOKEN = "[A-Za-z0-9_-]{1,64}"
+# Openings a worker runs at once; the others wait their turn, first come first served. An opening is
+# mostly CPU, and threads share one interpreter lock: fifty openings side by side would all end together,
+# after the fifty, while in turn each stream starts as soon as its own is done (half of them by the time
+# half the work is). Two, not one, so that a slow one (an endpoint's name resolving slowly) does not stop
+# the others.
+OPENINGS_AT_ONCE = 2
+_TURNSTILES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
 # The headers Django's middleware gives every response, that still mean something for an event stream.
 HEADERS = [
     (b"content-type", b"text/event-stream"),
@@ -99,9 +109,18 @@ async def stream_serve(scope: Scope, receive: Receive, send: Send, token: str) -
             await sync_to_async(close_old_connections)()
 
 
+def _openings() -> asyncio.Semaphore:
+    """This event loop's turnstile for openings (a semaphore belongs to one loop; tests run several)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _TURNSTILES:
+        _TURNSTILES[loop] = asyncio.Semaphore(OPENINGS_AT_ONCE)
+    return _TURNSTILES[loop]
+
+
 async def _serve(scope: Scope, receive: Receive, send: Send, token: str) -> None:
     try:
-        opened = await sync_to_async(_opened)(scope, token)
+        async with _openings():
+            opened = await sync_to_async(_opened)(scope, token)
     except DomainError as exc:
         await _plain(send, status_for(exc), exc.message)
         return
