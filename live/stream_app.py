@@ -33,6 +33,7 @@ from django.conf import settings
 from django.contrib import auth
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
+from django.core.validators import URLValidator
 from django.db import close_old_connections
 from django.urls import reverse
 
@@ -72,6 +73,7 @@ HEADERS = [
 
 def stream_routed(django_app: AsgiApp) -> AsgiApp:
     """`django_app`, with GET requests for a live battle's stream served by `stream_serve`."""
+    _warm_up()
     prefix, _, suffix = reverse("live:stream", args=["TOKEN"]).partition("TOKEN")
     stream_path = re.compile(f"{re.escape(prefix)}(?P<token>{TOKEN}){re.escape(suffix)}")
 
@@ -85,6 +87,13 @@ def stream_routed(django_app: AsgiApp) -> AsgiApp:
         await django_app(scope, receive, send)
 
     return app
+
+
+def _warm_up() -> None:
+    """Pay, as the worker loads, what the first opening would pay: the endpoint check validates the URL with
+    Django's URLValidator, whose pattern is compiled on first use (tens of milliseconds, during which the
+    worker's other openings wait their turn)."""
+    URLValidator(schemes=["http", "https"])("http://warm-up.example/v1")
 
 
 def _opened(scope: Scope, token: str):

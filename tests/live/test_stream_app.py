@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 from unittest import mock
 
 import pytest
 
 from live import stream_app
 
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "Abc-def_0123456789abcdefghijklmn"
 
 
@@ -63,3 +67,17 @@ def test_the_asgi_entry_routes_streams():
 
     assert asgi.application is not asgi.django_application
     assert asgi.application.__qualname__.startswith("stream_routed")
+
+
+def test_the_asgi_entry_compiles_the_endpoint_checks_pattern_before_any_request():
+    """Otherwise each worker's first opening compiles it (tens of ms) while its other openings wait."""
+    code = (
+        "import arena.asgi; from django.core.validators import URLValidator; "
+        "from django.utils.functional import empty; print(URLValidator.regex._wrapped is not empty)"
+    )
+    env = {"DEBUG": "1", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "True"
