@@ -51,12 +51,13 @@ AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Battle tokens are `secrets.token_urlsafe(24)`: 32 URL-safe characters.
 TOKEN = "[A-Za-z0-9_-]{1,64}"
-# Openings a worker runs at once; the others wait their turn, first come first served. An opening is
-# mostly CPU, and threads share one interpreter lock: fifty openings side by side would all end together,
-# after the fifty, while in turn each stream starts as soon as its own is done (half of them by the time
-# half the work is). Two, not one, so that a slow one (an endpoint's name resolving slowly) does not stop
-# the others.
-OPENINGS_AT_ONCE = 2
+# Openings a worker runs at once; the others wait their turn, first come first served. Fifty side by side
+# (a thread each, under one interpreter lock) all ended together, after the fifty, while in turn each stream
+# starts as soon as its own opening is done. More than one, because an opening mostly waits on its trips to
+# Redis and PostgreSQL: fifty openings took 1.45 s from the first to the last with two at a time, 0.76-0.80 s
+# with four, 0.69 s with six (bench_live_streams, load 5-6.5). Four leaves half of a pool of eight
+# connections (compose's DB_POOL_MAX_SIZE) to the pages.
+OPENINGS_AT_ONCE = 4
 _TURNSTILES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
