@@ -16,13 +16,15 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from leaderboard.models import BoardJob, RecomputeRun
-from leaderboard.services.board_packing import built_snapshot_pack, planned_board_pack, planned_board_unpack
+from leaderboard.services.board_packing import planned_board_pack, planned_board_unpack, stored_snapshot_pack
 from leaderboard.services.board_plan import PlannedBoard, planned_board_fit
 from leaderboard.services.fitting import FitSettings
+from leaderboard.services.storing import snapshots_create
 
 logger = logging.getLogger(__name__)
 
@@ -90,18 +92,32 @@ def board_job_claim(*, run_id: int, token: str) -> BoardJob | None:
         # Another worker claimed it between the two queries: take the next one.
 
 
+class _ClaimLost(Exception):
+    """The job's lease lapsed and another worker took it over: its snapshot counts, not this one."""
+
+
 def board_job_fit(job: BoardJob, *, token: str, run: RecomputeRun, fits: FitSettings) -> bool:
-    """Fit one claimed job and settle it; True if this worker's result was kept. An exception while fitting
-    (a bug: ill-posed data come back as failed fits, not exceptions) fails the job with the error."""
+    """Fit one claimed job, store its snapshot under the run and settle the job, in one transaction; True if
+    this worker's snapshot was kept. An exception while fitting (a bug: ill-posed data come back as failed
+    fits, not exceptions) fails the job with the error.
+
+    Storing here, in every worker at once, spares the coordinator a serial store of every snapshot at the
+    end; no page reads them before the coordinator marks the run done (pages read finished runs only)."""
     try:
         planned = planned_board_unpack(bytes(job.payload))
-        result = built_snapshot_pack(planned.order, planned_board_fit(planned, fits, run))
+        built = planned_board_fit(planned, fits, run)
     except Exception as error:
         logger.exception("fitting board job %s of run %s failed", job.pk, run.pk)
         _settle(job, token, state=BoardJob.State.FAILED, error=f"{type(error).__name__}: {error}"[:2000])
         return False
-    if not _settle(job, token, state=BoardJob.State.DONE, result=result):
-        return False  # the lease lapsed and another worker took the job over: its result counts
+    try:
+        with transaction.atomic():
+            snapshots_create([built])
+            result = stored_snapshot_pack(planned.order, built[0])
+            if not _settle(job, token, state=BoardJob.State.DONE, result=result):
+                raise _ClaimLost
+    except _ClaimLost:
+        return False  # rolled back: nothing of this worker's fit is stored
     RecomputeRun.objects.filter(pk=run.pk).update(n_fitted=F("n_fitted") + 1)
     return True
 

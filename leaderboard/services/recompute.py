@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from arena.models import Contender, Source
-from leaderboard.models import ALL_CATEGORIES, BoardJob, JudgeAgreement, RecomputeRun, Snapshot, SnapshotRow
+from leaderboard.models import ALL_CATEGORIES, BoardJob, JudgeAgreement, RecomputeRun, Snapshot
 from leaderboard.services.aggregation import (
     categories_exist,
     data_fingerprint,
@@ -29,8 +29,15 @@ from leaderboard.services.agreement import Agreement, judge_agreements_compute
 from leaderboard.services.board_plan import BuiltSnapshot, PlannedBoard, boards_plan, planned_board_fit
 from leaderboard.services.boards import BoardInput, boards_assemble
 from leaderboard.services.coverage import coverage_read
-from leaderboard.services.fanout import ReusedSnapshot, StoredBoard, boards_fit_fanned_out, snapshot_copy
+from leaderboard.services.fanout import (
+    FittedSnapshot,
+    ReusedSnapshot,
+    StoredBoard,
+    boards_fit_fanned_out,
+    snapshot_copy,
+)
 from leaderboard.services.fitting import FitSettings
+from leaderboard.services.storing import snapshots_create
 
 logger = logging.getLogger(__name__)
 
@@ -167,16 +174,15 @@ def run_store(
     """Write the snapshots (built, or copied from the previous run), their rows and judge agreement, delete
     the run's board jobs, and mark the run done, in one transaction: pages never see a run half stored."""
     with transaction.atomic():
-        # In plan order, so snapshot ids follow it as in a serial run: built ones in bulk, copies one by one.
+        # Built ones in bulk, copies one by one; boards a fanned-out run's workers fitted are stored already
+        # (under this run, which no page reads until it is done).
         built: list[BuiltSnapshot] = []
         for entry in stored:
             if isinstance(entry, ReusedSnapshot):
-                _snapshots_create(built)
-                built = []
                 snapshot_copy(reused=entry, run=run)
-            else:
+            elif not isinstance(entry, FittedSnapshot):
                 built.append(entry)
-        _snapshots_create(built)
+        snapshots_create(built)
         JudgeAgreement.objects.bulk_create(
             JudgeAgreement(
                 run=run,
@@ -198,13 +204,8 @@ def run_store(
         run.save()
 
 
-def _snapshots_create(built: list[BuiltSnapshot]) -> None:
-    Snapshot.objects.bulk_create(snapshot for snapshot, _ in built)
-    SnapshotRow.objects.bulk_create((row for _, rows in built for row in rows), batch_size=2000)
-
-
 def _status(entry: StoredBoard) -> str:
-    return entry.status if isinstance(entry, ReusedSnapshot) else entry[0].status
+    return entry.status if isinstance(entry, ReusedSnapshot | FittedSnapshot) else entry[0].status
 
 
 def _counts_each_verdict_once(board: BoardInput) -> bool:
@@ -214,7 +215,10 @@ def _counts_each_verdict_once(board: BoardInput) -> bool:
 
 def _run_failed(run: RecomputeRun, error: BaseException, started: float) -> None:
     logger.exception("leaderboard recompute (run %s) failed", run.pk)
+    # The jobs first: a worker still fitting one then cannot settle it, so it stores no snapshot after the
+    # ones the workers stored are deleted here.
     BoardJob.objects.filter(run=run).delete()
+    Snapshot.objects.filter(run=run).delete()
     RecomputeRun.objects.filter(pk=run.pk).update(
         status=RecomputeRun.Status.FAILED,
         finished=timezone.now(),

@@ -107,6 +107,12 @@ def snapshot_rows_build(
     ]
 
 
+def snapshots_create(built: list[tuple[Snapshot, list[SnapshotRow]]]) -> None:
+    """Insert the snapshots and then their rows (which take the snapshots' new ids)."""
+    Snapshot.objects.bulk_create(snapshot for snapshot, _ in built)
+    SnapshotRow.objects.bulk_create((row for _, rows in built for row in rows), batch_size=2000)
+
+
 def _at(values: np.ndarray | None, i: int) -> float | None:
     if values is None:
         return None
