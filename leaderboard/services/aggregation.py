@@ -230,24 +230,41 @@ def _styles_grouped(verdicts: dict[str, np.ndarray], by_category: bool) -> tuple
         "count": per_battle.count(),
         "total": per_battle.sum(verdicts["score"]),
     }
-    return _merged_alike(keys, categories), category[per_battle.group_of]
+    merged = _merged_alike(keys, categories, battles_alike=not _every_battle_looks_distinct(battle_ids, keys))
+    return merged, category[per_battle.group_of]
 
 
-def _merged_alike(keys: dict[str, np.ndarray], categories: tuple[str, ...]) -> GroupedRows:
+# The keys of `_merged_alike` that belong to the battle itself (the others: source, dimension, its verdicts).
+_LOOK = ("category", "a", "b", *(f"{side}_{name}" for side in "ab" for name in STYLE_FIELDS))
+
+
+def _every_battle_looks_distinct(battle_ids: np.ndarray, keys: dict[str, np.ndarray]) -> bool:
+    """Whether no two battles share category, contenders and style counts. Rows are one per (source,
+    dimension, battle), so rows can only be alike for `_merged_alike` when two battles look alike: checked
+    on the battles (tens of thousands) instead of sorting every row by thirteen keys (a million)."""
+    battles, first_row = np.unique(battle_ids, return_index=True)
+    return len(row_groups({name: keys[name][first_row] for name in _LOOK})) == len(battles)
+
+
+def _merged_alike(
+    keys: dict[str, np.ndarray], categories: tuple[str, ...], *, battles_alike: bool = True
+) -> GroupedRows:
     """One row per distinct key — source, dimension, category, A, B, 8 style counts, and the battle's verdict
     count and score sum — with `battles` saying how many battles each row holds. Battles that look exactly
     alike *and* got the same verdicts (imported ones: the same placeholder answer, one verdict each) share a
     row. That changes no rating, and the style bootstrap, which redraws battles per row, still sees each
     distinct outcome as its own row, so merging loses no variance; an import of a million battles comes down
-    to a few rows per pair. When nothing looks alike (the common case at scale) the rows keep their order.
+    to a few rows per pair. When nothing looks alike (the common case at scale; `battles_alike` False says
+    so without sorting the rows) the rows keep their order.
     """
     count, total = keys["count"], keys["total"]
-    alike = row_groups(keys)
-    if len(alike) == len(count):
-        alike = RowGroups(first=np.arange(len(count)), group_of=np.arange(len(count)))
-    count_of = alike.sum(count).astype(np.int64)
-    total_of = alike.sum(total)
-    first = alike.first
+    alike = row_groups(keys) if battles_alike else None
+    if alike is None or len(alike) == len(count):
+        first = np.arange(len(count))
+        count_of, total_of, battles = count.astype(np.int64), total, np.ones(len(count), np.int64)
+    else:
+        first = alike.first
+        count_of, total_of, battles = alike.sum(count).astype(np.int64), alike.sum(total), alike.count()
     return GroupedRows(
         source=keys["source"][first],
         dimension=keys["dimension"][first],
@@ -260,7 +277,7 @@ def _merged_alike(keys: dict[str, np.ndarray], categories: tuple[str, ...]) -> G
         categories=categories,
         style_a=np.column_stack([keys[f"a_{name}"][first] for name in STYLE_FIELDS]).astype(float),
         style_b=np.column_stack([keys[f"b_{name}"][first] for name in STYLE_FIELDS]).astype(float),
-        battles=alike.count(),
+        battles=battles,
     )
 
 
