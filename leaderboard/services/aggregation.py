@@ -21,7 +21,7 @@ from django.db.models import Count, Max, Q, QuerySet
 
 from arena.models import Contender, Dimension, Output, Prompt, Source, Verdict
 from leaderboard.services.battle_styles import STYLE_FIELDS, battle_table  # noqa: F401  (re-exported)
-from leaderboard.services.grouping import RowGroups, row_groups
+from leaderboard.services.grouping import row_groups
 from leaderboard.services.sql_columns import sql_columns
 from leaderboard.services.verdict_sql import (
     OUTCOME_CODES,
@@ -143,17 +143,25 @@ def verdict_styles_aggregate(
     the process's battle table (`battle_styles`), which reads each battle once, rather than joining every
     verdict to its battle and both answers in SQL.
     """
-    return _styles_grouped(_verdict_columns(source_ids, dimension_ids, with_outcome=False), by_category)[0]
+    return _styles_grouped(verdict_columns_read(source_ids, dimension_ids, with_outcome=False), by_category)[
+        0
+    ]
 
 
 def verdicts_aggregate(
-    *, source_ids: list[int] | None = None, dimension_ids: list[int] | None = None, by_category: bool = True
+    *,
+    source_ids: list[int] | None = None,
+    dimension_ids: list[int] | None = None,
+    by_category: bool = True,
+    verdicts: dict[str, np.ndarray] | None = None,
 ) -> tuple[GroupedRows, GroupedRows]:
     """(`verdict_pairs_aggregate`, `verdict_styles_aggregate`) from one read of the counted verdicts: the pair
     groups are grouped by numpy from the rows the style groups are made of (with their outcome codes), so
     the verdict table is read once instead of twice. Counts are equal; soft groups' score totals are summed
-    in another order than PostgreSQL's, so they may differ in the last bits."""
-    verdicts = _verdict_columns(source_ids, dimension_ids, with_outcome=True)
+    in another order than PostgreSQL's, so they may differ in the last bits. `verdicts`: the columns of
+    `verdict_columns_read` (with outcomes) if the caller read them already, for the same scope."""
+    if verdicts is None:
+        verdicts = verdict_columns_read(source_ids, dimension_ids, with_outcome=True)
     styles, category_of_verdict = _styles_grouped(verdicts, by_category)
     _refuse_unknown_codes(
         {"outcome": verdicts["outcome"], "category": category_of_verdict}, styles.categories
@@ -189,17 +197,23 @@ def verdicts_aggregate(
     return grouped, styles
 
 
-def _verdict_columns(
-    source_ids: list[int] | None, dimension_ids: list[int] | None, *, with_outcome: bool
+def verdict_columns_read(
+    source_ids: list[int] | None,
+    dimension_ids: list[int] | None,
+    *,
+    with_outcome: bool,
+    with_id: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Every counted verdict's source, dimension, battle, contenders and score (and outcome code)."""
+    """Every counted verdict's source, dimension, battle, contenders and score (and outcome code, and id)."""
     where = counted_where(source_ids=source_ids, dimension_ids=dimension_ids)
     fields = {"source": "int", "dimension": "int", "battle": "int", "a": "int", "b": "int", "score": "float"}
     if with_outcome:
         fields["outcome"] = "int"
+    if with_id:
+        fields["verdict"] = "int"
     if where is None:  # no approved contender or no active dimension: nothing to count
         return {name: np.zeros(0, np.int64 if kind == "int" else float) for name, kind in fields.items()}
-    query = battle_scores_query(where, with_outcome=with_outcome)
+    query = battle_scores_query(where, with_outcome=with_outcome, with_id=with_id)
     return sql_columns(query.sql, query.params, fields)
 
 

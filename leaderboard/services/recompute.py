@@ -22,12 +22,14 @@ from leaderboard.models import ALL_CATEGORIES, BoardJob, JudgeAgreement, Recompu
 from leaderboard.services.aggregation import (
     categories_exist,
     data_fingerprint,
+    verdict_columns_read,
     verdict_pairs_aggregate,
     verdicts_aggregate,
 )
 from leaderboard.services.agreement import Agreement, judge_agreements_compute
 from leaderboard.services.board_plan import BuiltSnapshot, PlannedBoard, boards_plan, planned_board_fit
 from leaderboard.services.boards import BoardInput, boards_assemble
+from leaderboard.services.calibration import LabelledRows, labelled_rows_of
 from leaderboard.services.coverage import coverage_read
 from leaderboard.services.fanout import (
     FittedSnapshot,
@@ -78,9 +80,9 @@ def leaderboards_recompute(
     run = RecomputeRun.objects.create(trigger=trigger, fingerprint=fingerprint, settings=fits.as_dict())
     started = time.perf_counter()
     try:
-        boards = boards_read()
+        boards, labelled = boards_and_labelled_read()
         RecomputeRun.objects.filter(pk=run.pk).update(n_boards=len(boards))
-        plan = boards_plan(boards, fits, coverage=coverage_read())
+        plan = boards_plan(boards, fits, coverage=coverage_read(), labelled=labelled)
         if fanout:
             stored = boards_fit_fanned_out(run, plan, heartbeat)
         else:
@@ -100,6 +102,19 @@ def boards_read(
     """Every leaderboard's input (optionally of some sources and dimensions only), from one consistent read
     of the verdicts: one query (with style control: every counted verdict, grouped by numpy both ways) or
     one grouped query (without), in a REPEATABLE READ transaction on PostgreSQL."""
+    return _boards_read(source_ids, dimension_ids, with_labelled=False)[0]
+
+
+def boards_and_labelled_read() -> tuple[list[BoardInput], dict[tuple[int, int], LabelledRows] | None]:
+    """`boards_read` of every board, and with style control the labelled battles of calibration taken from
+    the same read of every verdict (`calibration.labelled_rows_of`) rather than read again by
+    `boards_plan`; None without style control (the plan reads them with its own query then)."""
+    return _boards_read(None, None, with_labelled=True)
+
+
+def _boards_read(
+    source_ids: list[int] | None, dimension_ids: list[int] | None, *, with_labelled: bool
+) -> tuple[list[BoardInput], dict[tuple[int, int], LabelledRows] | None]:
     by_category = categories_exist()
     style_on = settings.LEADERBOARD_STYLE_CONTROL
     outer = connection.in_atomic_block
@@ -111,12 +126,18 @@ def boards_read(
             "dimension_ids": dimension_ids,
             "by_category": by_category,
         }
+        labelled = None
         if style_on:  # one read of the verdicts for both
-            pairs, styles = verdicts_aggregate(**scope)
+            verdicts = verdict_columns_read(
+                source_ids, dimension_ids, with_outcome=True, with_id=with_labelled
+            )
+            pairs, styles = verdicts_aggregate(**scope, verdicts=verdicts)
+            if with_labelled:
+                labelled = labelled_rows_of(verdicts)
         else:
             pairs, styles = verdict_pairs_aggregate(**scope), None
         slugs = dict(Contender.objects.values_list("id", "slug"))
-    return list(boards_assemble(pairs, styles, slugs))
+    return list(boards_assemble(pairs, styles, slugs)), labelled
 
 
 def _judges_spoke(boards: list[BoardInput]) -> bool:
