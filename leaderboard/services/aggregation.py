@@ -153,15 +153,21 @@ def verdicts_aggregate(
     source_ids: list[int] | None = None,
     dimension_ids: list[int] | None = None,
     by_category: bool = True,
-    verdicts: dict[str, np.ndarray] | None = None,
 ) -> tuple[GroupedRows, GroupedRows]:
     """(`verdict_pairs_aggregate`, `verdict_styles_aggregate`) from one read of the counted verdicts: the pair
     groups are grouped by numpy from the rows the style groups are made of (with their outcome codes), so
     the verdict table is read once instead of twice. Counts are equal; soft groups' score totals are summed
-    in another order than PostgreSQL's, so they may differ in the last bits. `verdicts`: the columns of
-    `verdict_columns_read` (with outcomes) if the caller read them already, for the same scope."""
-    if verdicts is None:
-        verdicts = verdict_columns_read(source_ids, dimension_ids, with_outcome=True)
+    in another order than PostgreSQL's, so they may differ in the last bits."""
+    verdicts = verdict_columns_read(source_ids, dimension_ids, with_outcome=True)
+    pairs, styles, _ = verdicts_grouped(verdicts, by_category=by_category)
+    return pairs, styles
+
+
+def verdicts_grouped(
+    verdicts: dict[str, np.ndarray], *, by_category: bool
+) -> tuple[GroupedRows, GroupedRows, np.ndarray]:
+    """`verdicts_aggregate` of the columns of `verdict_columns_read` (with outcomes), and each verdict's
+    category code (into the groups' `categories`)."""
     styles, category_of_verdict = _styles_grouped(verdicts, by_category)
     _refuse_unknown_codes(
         {"outcome": verdicts["outcome"], "category": category_of_verdict}, styles.categories
@@ -194,7 +200,7 @@ def verdicts_aggregate(
         categories=styles.categories,
         outcome=outcome.astype(np.intp),
     )
-    return grouped, styles
+    return grouped, styles, category_of_verdict
 
 
 def verdict_columns_read(

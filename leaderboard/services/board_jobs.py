@@ -49,7 +49,8 @@ def _jobs_copy(jobs: list[BoardJob]) -> None:
     PostgreSQL as they are, where an INSERT through Django's client-side parameters spelled every byte out
     as an escaped literal for the server to parse back: seconds before any worker could start."""
     names = ("run", "position", "state", "token", "attempts", "payload", "error")
-    columns = ", ".join(f'"{BoardJob._meta.get_field(name).column}"' for name in names)
+    column_of = {field.name: field.column for field in BoardJob._meta.concrete_fields}
+    columns = ", ".join(f'"{column_of[name]}"' for name in names)
     with connection.cursor() as cursor:
         copy_sql = f"COPY {BoardJob._meta.db_table} ({columns}) FROM STDIN (FORMAT BINARY)"
         with cursor.cursor.copy(copy_sql) as copy:

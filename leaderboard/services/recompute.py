@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -24,9 +25,9 @@ from leaderboard.services.aggregation import (
     data_fingerprint,
     verdict_columns_read,
     verdict_pairs_aggregate,
-    verdicts_aggregate,
+    verdicts_grouped,
 )
-from leaderboard.services.agreement import Agreement, judge_agreements_compute
+from leaderboard.services.agreement import Agreement, judge_agreements_compute, judge_agreements_of
 from leaderboard.services.board_plan import BuiltSnapshot, PlannedBoard, boards_plan, planned_board_fit
 from leaderboard.services.boards import BoardInput, boards_assemble
 from leaderboard.services.calibration import LabelledRows, labelled_rows_of
@@ -80,14 +81,18 @@ def leaderboards_recompute(
     run = RecomputeRun.objects.create(trigger=trigger, fingerprint=fingerprint, settings=fits.as_dict())
     started = time.perf_counter()
     try:
-        boards, labelled = boards_and_labelled_read()
+        boards, judging = boards_and_judging_read()
         RecomputeRun.objects.filter(pk=run.pk).update(n_boards=len(boards))
+        labelled = None if judging is None else judging.labelled
         plan = boards_plan(boards, fits, coverage=coverage_read(), labelled=labelled)
         if fanout:
             stored = boards_fit_fanned_out(run, plan, heartbeat)
         else:
             stored = boards_fit(run, plan, fits, _with_progress(run, heartbeat))
-        agreements = judge_agreements_compute() if _judges_spoke(boards) else []
+        if judging is not None:
+            agreements = judging.agreements
+        else:
+            agreements = judge_agreements_compute() if _judges_spoke(boards) else []
         run_store(run, boards, stored, agreements, started)
     except BaseException as error:
         _run_failed(run, error, started)
@@ -102,19 +107,28 @@ def boards_read(
     """Every leaderboard's input (optionally of some sources and dimensions only), from one consistent read
     of the verdicts: one query (with style control: every counted verdict, grouped by numpy both ways) or
     one grouped query (without), in a REPEATABLE READ transaction on PostgreSQL."""
-    return _boards_read(source_ids, dimension_ids, with_labelled=False)[0]
+    return _boards_read(source_ids, dimension_ids, with_judging=False)[0]
 
 
-def boards_and_labelled_read() -> tuple[list[BoardInput], dict[tuple[int, int], LabelledRows] | None]:
-    """`boards_read` of every board, and with style control the labelled battles of calibration taken from
-    the same read of every verdict (`calibration.labelled_rows_of`) rather than read again by
-    `boards_plan`; None without style control (the plan reads them with its own query then)."""
-    return _boards_read(None, None, with_labelled=True)
+@dataclass(frozen=True)
+class Judging:
+    """What a run needs of judges beside their boards: calibration's labelled battles and judge agreement."""
+
+    labelled: dict[tuple[int, int], LabelledRows]
+    agreements: list[Agreement]
+
+
+def boards_and_judging_read() -> tuple[list[BoardInput], Judging | None]:
+    """`boards_read` of every board and, with style control, the labelled battles of calibration and judge
+    agreement taken from the same read of every verdict (`calibration.labelled_rows_of`,
+    `agreement.judge_agreements_of`) rather than read again. None without style control: the plan and the
+    run read them with their own queries then."""
+    return _boards_read(None, None, with_judging=True)
 
 
 def _boards_read(
-    source_ids: list[int] | None, dimension_ids: list[int] | None, *, with_labelled: bool
-) -> tuple[list[BoardInput], dict[tuple[int, int], LabelledRows] | None]:
+    source_ids: list[int] | None, dimension_ids: list[int] | None, *, with_judging: bool
+) -> tuple[list[BoardInput], Judging | None]:
     by_category = categories_exist()
     style_on = settings.LEADERBOARD_STYLE_CONTROL
     outer = connection.in_atomic_block
@@ -126,18 +140,19 @@ def _boards_read(
             "dimension_ids": dimension_ids,
             "by_category": by_category,
         }
-        labelled = None
+        judging = None
         if style_on:  # one read of the verdicts for both
             verdicts = verdict_columns_read(
-                source_ids, dimension_ids, with_outcome=True, with_id=with_labelled
+                source_ids, dimension_ids, with_outcome=True, with_id=with_judging
             )
-            pairs, styles = verdicts_aggregate(**scope, verdicts=verdicts)
-            if with_labelled:
-                labelled = labelled_rows_of(verdicts)
+            pairs, styles, category = verdicts_grouped(verdicts, by_category=by_category)
+            if with_judging:
+                agreements = judge_agreements_of(verdicts, category, styles.categories)
+                judging = Judging(labelled_rows_of(verdicts), agreements)
         else:
             pairs, styles = verdict_pairs_aggregate(**scope), None
         slugs = dict(Contender.objects.values_list("id", "slug"))
-    return list(boards_assemble(pairs, styles, slugs)), labelled
+    return list(boards_assemble(pairs, styles, slugs)), judging
 
 
 def _judges_spoke(boards: list[BoardInput]) -> bool:

@@ -152,7 +152,7 @@ def test_labelled_battles_from_the_boards_read_equal_those_of_their_own_query(se
     from arena.models import Assignment
     from arena.voting.identity import annotator_for
     from leaderboard.services.calibration import labelled_rows_read
-    from leaderboard.services.recompute import boards_and_labelled_read
+    from leaderboard.services.recompute import boards_and_judging_read
     from tests.support import factories
 
     arena, judge = _judged_arena(n_people_battles=30)
@@ -179,10 +179,12 @@ def test_labelled_battles_from_the_boards_read_equal_those_of_their_own_query(se
             outcome="a", answered_at=timezone.now(), disputed=k < 4,
         )  # fmt: skip
 
-    _, from_read = boards_and_labelled_read()
+    _, judging = boards_and_judging_read()
     queried = labelled_rows_read()
 
-    assert from_read is not None and sorted(from_read) == sorted(queried) and len(queried) == 2
+    assert judging is not None
+    from_read = judging.labelled
+    assert sorted(from_read) == sorted(queried) and len(queried) == 2
     for key, rows in queried.items():
         for name in ("a", "b", "human", "judge"):
             np.testing.assert_allclose(getattr(from_read[key], name), getattr(rows, name), rtol=0, atol=1e-15)
