@@ -5,8 +5,7 @@ MATRICES = ("wins", "ties", "win_fraction", "battle_count")
 
 def _matrices_lz4(apps, schema_editor):
     """A run stores four contenders² matrices per board as JSON: compressing them with PostgreSQL's default
-    pglz took as long as parsing them (about 20 ms a board of 100 contenders); lz4 takes a fraction of that,
-    for values about a third larger. Only where the server was built with lz4 (PostgreSQL 14+): elsewhere
+    pglz took as long as parsing them; lz4 takes a fraction of that, for values about a third larger. Only where the server was built with lz4 (PostgreSQL 14+): elsewhere
     the columns keep the default."""
     if schema_editor.connection.vendor != "postgresql":
         return
