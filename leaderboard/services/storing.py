@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -151,7 +152,11 @@ def _snapshots_insert(snapshots: list[Snapshot]) -> None:
 
 
 def _json_text(value) -> str:
-    return orjson.dumps(value).decode()
+    """`value` as JSON text; whatever orjson refuses goes through the json module, as Django's field would."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def _at(values: np.ndarray | None, i: int) -> float | None:
