@@ -21,7 +21,7 @@ from django.db.models import Count, Max, Q, QuerySet
 
 from arena.models import Contender, Dimension, Output, Prompt, Source, Verdict
 from leaderboard.services.battle_styles import STYLE_FIELDS, battle_table  # noqa: F401  (re-exported)
-from leaderboard.services.grouping import RowGroups, row_groups
+from leaderboard.services.grouping import row_groups
 from leaderboard.services.sql_columns import sql_columns
 from leaderboard.services.verdict_sql import (
     OUTCOME_CODES,
@@ -143,17 +143,31 @@ def verdict_styles_aggregate(
     the process's battle table (`battle_styles`), which reads each battle once, rather than joining every
     verdict to its battle and both answers in SQL.
     """
-    return _styles_grouped(_verdict_columns(source_ids, dimension_ids, with_outcome=False), by_category)[0]
+    return _styles_grouped(verdict_columns_read(source_ids, dimension_ids, with_outcome=False), by_category)[
+        0
+    ]
 
 
 def verdicts_aggregate(
-    *, source_ids: list[int] | None = None, dimension_ids: list[int] | None = None, by_category: bool = True
+    *,
+    source_ids: list[int] | None = None,
+    dimension_ids: list[int] | None = None,
+    by_category: bool = True,
 ) -> tuple[GroupedRows, GroupedRows]:
     """(`verdict_pairs_aggregate`, `verdict_styles_aggregate`) from one read of the counted verdicts: the pair
     groups are grouped by numpy from the rows the style groups are made of (with their outcome codes), so
     the verdict table is read once instead of twice. Counts are equal; soft groups' score totals are summed
     in another order than PostgreSQL's, so they may differ in the last bits."""
-    verdicts = _verdict_columns(source_ids, dimension_ids, with_outcome=True)
+    verdicts = verdict_columns_read(source_ids, dimension_ids, with_outcome=True)
+    pairs, styles, _ = verdicts_grouped(verdicts, by_category=by_category)
+    return pairs, styles
+
+
+def verdicts_grouped(
+    verdicts: dict[str, np.ndarray], *, by_category: bool
+) -> tuple[GroupedRows, GroupedRows, np.ndarray]:
+    """`verdicts_aggregate` of the columns of `verdict_columns_read` (with outcomes), and each verdict's
+    category code (into the groups' `categories`)."""
     styles, category_of_verdict = _styles_grouped(verdicts, by_category)
     _refuse_unknown_codes(
         {"outcome": verdicts["outcome"], "category": category_of_verdict}, styles.categories
@@ -186,20 +200,26 @@ def verdicts_aggregate(
         categories=styles.categories,
         outcome=outcome.astype(np.intp),
     )
-    return grouped, styles
+    return grouped, styles, category_of_verdict
 
 
-def _verdict_columns(
-    source_ids: list[int] | None, dimension_ids: list[int] | None, *, with_outcome: bool
+def verdict_columns_read(
+    source_ids: list[int] | None,
+    dimension_ids: list[int] | None,
+    *,
+    with_outcome: bool,
+    with_id: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Every counted verdict's source, dimension, battle, contenders and score (and outcome code)."""
+    """Every counted verdict's source, dimension, battle, contenders and score (and outcome code, and id)."""
     where = counted_where(source_ids=source_ids, dimension_ids=dimension_ids)
     fields = {"source": "int", "dimension": "int", "battle": "int", "a": "int", "b": "int", "score": "float"}
     if with_outcome:
         fields["outcome"] = "int"
+    if with_id:
+        fields["verdict"] = "int"
     if where is None:  # no approved contender or no active dimension: nothing to count
         return {name: np.zeros(0, np.int64 if kind == "int" else float) for name, kind in fields.items()}
-    query = battle_scores_query(where, with_outcome=with_outcome)
+    query = battle_scores_query(where, with_outcome=with_outcome, with_id=with_id)
     return sql_columns(query.sql, query.params, fields)
 
 
@@ -230,24 +250,41 @@ def _styles_grouped(verdicts: dict[str, np.ndarray], by_category: bool) -> tuple
         "count": per_battle.count(),
         "total": per_battle.sum(verdicts["score"]),
     }
-    return _merged_alike(keys, categories), category[per_battle.group_of]
+    merged = _merged_alike(keys, categories, battles_alike=not _every_battle_looks_distinct(battle_ids, keys))
+    return merged, category[per_battle.group_of]
 
 
-def _merged_alike(keys: dict[str, np.ndarray], categories: tuple[str, ...]) -> GroupedRows:
+# The keys of `_merged_alike` that belong to the battle itself (the others: source, dimension, its verdicts).
+_LOOK = ("category", "a", "b", *(f"{side}_{name}" for side in "ab" for name in STYLE_FIELDS))
+
+
+def _every_battle_looks_distinct(battle_ids: np.ndarray, keys: dict[str, np.ndarray]) -> bool:
+    """Whether no two battles share category, contenders and style counts. Rows are one per (source,
+    dimension, battle), so rows can only be alike for `_merged_alike` when two battles look alike: checked
+    on the battles (tens of thousands) instead of sorting every row by thirteen keys (a million)."""
+    battles, first_row = np.unique(battle_ids, return_index=True)
+    return len(row_groups({name: keys[name][first_row] for name in _LOOK})) == len(battles)
+
+
+def _merged_alike(
+    keys: dict[str, np.ndarray], categories: tuple[str, ...], *, battles_alike: bool = True
+) -> GroupedRows:
     """One row per distinct key — source, dimension, category, A, B, 8 style counts, and the battle's verdict
     count and score sum — with `battles` saying how many battles each row holds. Battles that look exactly
     alike *and* got the same verdicts (imported ones: the same placeholder answer, one verdict each) share a
     row. That changes no rating, and the style bootstrap, which redraws battles per row, still sees each
     distinct outcome as its own row, so merging loses no variance; an import of a million battles comes down
-    to a few rows per pair. When nothing looks alike (the common case at scale) the rows keep their order.
+    to a few rows per pair. When nothing looks alike (the common case at scale; `battles_alike` False says
+    so without sorting the rows) the rows keep their order.
     """
     count, total = keys["count"], keys["total"]
-    alike = row_groups(keys)
-    if len(alike) == len(count):
-        alike = RowGroups(first=np.arange(len(count)), group_of=np.arange(len(count)))
-    count_of = alike.sum(count).astype(np.int64)
-    total_of = alike.sum(total)
-    first = alike.first
+    alike = row_groups(keys) if battles_alike else None
+    if alike is None or len(alike) == len(count):
+        first = np.arange(len(count))
+        count_of, total_of, battles = count.astype(np.int64), total, np.ones(len(count), np.int64)
+    else:
+        first = alike.first
+        count_of, total_of, battles = alike.sum(count).astype(np.int64), alike.sum(total), alike.count()
     return GroupedRows(
         source=keys["source"][first],
         dimension=keys["dimension"][first],
@@ -260,7 +297,7 @@ def _merged_alike(keys: dict[str, np.ndarray], categories: tuple[str, ...]) -> G
         categories=categories,
         style_a=np.column_stack([keys[f"a_{name}"][first] for name in STYLE_FIELDS]).astype(float),
         style_b=np.column_stack([keys[f"b_{name}"][first] for name in STYLE_FIELDS]).astype(float),
-        battles=alike.count(),
+        battles=battles,
     )
 
 

@@ -18,7 +18,14 @@ from leaderboard.models import ALL_CATEGORIES
 from leaderboard.services.aggregation import prompt_categories
 from leaderboard.services.grouping import row_groups
 from leaderboard.services.sql_columns import sql_columns
-from leaderboard.services.verdict_sql import N_LABELS, counted_where, hard_labels_query
+from leaderboard.services.verdict_sql import (
+    LABEL_CODES,
+    N_LABELS,
+    OUTCOME_CODES,
+    SOFT_CODE,
+    counted_where,
+    hard_labels_query,
+)
 
 # Judges and juries (several judges combined) are compared with people alike.
 JUDGING_KINDS = (Source.Kind.JUDGE, Source.Kind.JURY)
@@ -39,9 +46,7 @@ def judge_agreements_compute() -> list[Agreement]:
 
     Two reads of numpy columns (people's hard votes; the judges' hard verdicts), compared by numpy: the
     people's strict majority per battle × dimension, then each judge verdict looked up against it."""
-    kinds = dict(Source.objects.values_list("id", "kind"))
-    judging = [pk for pk, kind in kinds.items() if kind in JUDGING_KINDS]
-    people = [pk for pk, kind in kinds.items() if kind == Source.Kind.HUMAN]
+    judging, people = _judging_and_people()
     categories = prompt_categories()
     judged = _labels(judging, categories=categories)
     if judged is None or not len(judged["battle"]):
@@ -49,6 +54,45 @@ def judge_agreements_compute() -> list[Agreement]:
     votes = _labels(people, categories=None)
     if votes is None or not len(votes["battle"]):
         return []
+    return _agreements(judged, votes, categories)
+
+
+def judge_agreements_of(
+    verdicts: dict[str, np.ndarray], category: np.ndarray, categories: tuple[str, ...]
+) -> list[Agreement]:
+    """`judge_agreements_compute` from the columns of every counted verdict the recompute read already
+    (`aggregation.verdict_columns_read` with outcomes; `category`: each verdict's code into `categories`,
+    from `aggregation.verdicts_grouped`), instead of two more passes over the verdict table."""
+    judging, people = _judging_and_people()
+    label = _LABEL_OF_OUTCOME[verdicts["outcome"]]
+    hard = label >= 0
+    judged_rows = np.flatnonzero(hard & np.isin(verdicts["source"], judging))
+    voted_rows = np.flatnonzero(hard & np.isin(verdicts["source"], people))
+    if not len(judged_rows) or not len(voted_rows):
+        return []
+    judged = {name: verdicts[name][judged_rows] for name in ("battle", "dimension", "source")}
+    judged |= {"label": label[judged_rows], "category": category[judged_rows]}
+    votes = {name: verdicts[name][voted_rows] for name in ("battle", "dimension")} | {
+        "label": label[voted_rows]
+    }
+    return _agreements(judged, votes, categories)
+
+
+# Outcome code (verdict_sql.OUTCOME_CODES, then SOFT_CODE) → label code (LABEL_CODES); -1: soft, no label.
+_LABEL_OF_OUTCOME = np.full(max(*OUTCOME_CODES.values(), SOFT_CODE) + 1, -1, dtype=np.int64)
+_LABEL_OF_OUTCOME[list(OUTCOME_CODES.values())] = [LABEL_CODES[name] for name in OUTCOME_CODES]
+
+
+def _judging_and_people() -> tuple[list[int], list[int]]:
+    kinds = dict(Source.objects.values_list("id", "kind"))
+    judging = [pk for pk, kind in kinds.items() if kind in JUDGING_KINDS]
+    people = [pk for pk, kind in kinds.items() if kind == Source.Kind.HUMAN]
+    return judging, people
+
+
+def _agreements(
+    judged: dict[str, np.ndarray], votes: dict[str, np.ndarray], categories: tuple[str, ...]
+) -> list[Agreement]:
     keys, majority = _majorities(votes)
     # Each judge verdict's (battle, dimension) among the majorities' keys (sorted), if there.
     verdict_keys = _pair_keys(judged["battle"], judged["dimension"])

@@ -1,8 +1,8 @@
 """Planned boards and fitted snapshots as bytes, for the job rows workers take them from and return them in.
 
 A planned board travels as an ``.npz`` archive (numpy's own format, read with ``allow_pickle=False``): one
-member per array and a JSON header for the rest. A fitted board travels as JSON (orjson): the snapshot's
-and its rows' field values by attribute name; floats survive the round trip exactly.
+member per array and a JSON header for the rest. A fitted board is stored by its worker under the run; its
+job's result (JSON) only says where: the board's place in the plan, the snapshot's id and status.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
+from leaderboard.models import Snapshot
 from leaderboard.rating import PairCounts
-from leaderboard.services.board_plan import BuiltSnapshot, PlannedBoard
+from leaderboard.services.board_plan import PlannedBoard
 from leaderboard.services.boards import BoardInput, BoardKey, SourceGroup
 from leaderboard.services.calibration import LabelledRows
 from leaderboard.services.fitting import BoardData, StyleData
@@ -24,8 +24,6 @@ from leaderboard.services.fitting import BoardData, StyleData
 _COUNTS = ("wins", "ties", "score_squares")
 _STYLE = tuple(field.name for field in fields(StyleData))
 _LABELLED = tuple(field.name for field in fields(LabelledRows))
-# Set by the database or by the run that stores the snapshot, never carried over.
-_NOT_CARRIED = {"id", "run", "computed", "snapshot"}
 
 
 class PackingError(ValueError):
@@ -93,29 +91,16 @@ def planned_board_unpack(packed: bytes) -> PlannedBoard:
     return PlannedBoard(header["order"], BoardInput(key, data), covered, labelled, header["fingerprint"])
 
 
-def built_snapshot_pack(order: int, built: BuiltSnapshot) -> bytes:
-    """The snapshot of the board at `order` in its run's plan, with its rows."""
-    snapshot, rows = built
-    return orjson.dumps(
-        {"order": order, "snapshot": _values(snapshot), "rows": [_values(row) for row in rows]}
-    )
+def stored_snapshot_pack(order: int, snapshot: Snapshot) -> bytes:
+    """A job's result: the board's place in its run's plan, and the id and status of the snapshot its worker
+    stored under the run."""
+    return orjson.dumps({"order": order, "snapshot_id": snapshot.pk, "status": snapshot.status})
 
 
-def built_snapshot_unpack(packed: bytes, run: RecomputeRun) -> tuple[int, BuiltSnapshot]:
-    """(order in the plan, the snapshot of `run` and its rows, unsaved)."""
+def stored_snapshot_unpack(packed: bytes) -> tuple[int, int, str]:
+    """(order in the plan, snapshot id, status) of `stored_snapshot_pack`."""
     try:
         stored = orjson.loads(packed)
-        snapshot = Snapshot(run=run, **stored["snapshot"])
-        rows = [SnapshotRow(snapshot=snapshot, **values) for values in stored["rows"]]
-        order = int(stored["order"])
+        return int(stored["order"]), int(stored["snapshot_id"]), str(stored["status"])
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise PackingError(f"not a packed snapshot: {error}") from error
-    return order, (snapshot, rows)
-
-
-def _values(instance: Snapshot | SnapshotRow) -> dict[str, Any]:
-    return {
-        field.attname: getattr(instance, field.attname)
-        for field in type(instance)._meta.concrete_fields
-        if field.name not in _NOT_CARRIED
-    }

@@ -42,11 +42,17 @@ class PlannedBoard:
 
 
 def boards_plan(
-    boards: list[BoardInput], fits: FitSettings, *, coverage: Coverage | None
+    boards: list[BoardInput],
+    fits: FitSettings,
+    *,
+    coverage: Coverage | None,
+    labelled: dict[tuple[int, int], LabelledRows] | None = None,
 ) -> list[PlannedBoard]:
-    """Every board with its coverage, labelled battles and fingerprint. The labelled battles are read (one
-    pass over people's and judges' verdicts) only when a calibrated board exists."""
-    labelled = labelled_rows_read() if any(board_is_calibrated(board) for board in boards) else {}
+    """Every board with its coverage, labelled battles and fingerprint. `labelled`: the labelled battles if
+    the caller has them (from the boards' own read); otherwise they are read (one pass over people's and
+    judges' verdicts) when a calibrated board exists."""
+    if labelled is None:
+        labelled = labelled_rows_read() if any(board_is_calibrated(board) for board in boards) else {}
     plan = []
     for order, board in enumerate(boards):
         covered = board_coverage(board, coverage)

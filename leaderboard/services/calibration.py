@@ -21,7 +21,7 @@ from leaderboard.services.boards import BoardInput
 from leaderboard.services.fitting import BoardFit, FitSettings
 from leaderboard.services.grouping import row_groups
 from leaderboard.services.sql_columns import sql_columns
-from leaderboard.services.verdict_sql import counted_where, labelled_query
+from leaderboard.services.verdict_sql import SOFT_CODE, counted_where, labelled_query, routed_battles_query
 
 CALIBRATED_KINDS = (Source.Kind.JUDGE, Source.Kind.JURY)
 
@@ -65,6 +65,49 @@ def labelled_rows_read() -> dict[tuple[int, int], LabelledRows]:
     rows = sql_columns(
         query.sql, query.params, dict.fromkeys(ints, "int") | {"human": "float", "judge": "float"}
     )
+    return _by_source_and_dimension(rows)
+
+
+def labelled_rows_of(verdicts: dict[str, np.ndarray]) -> dict[tuple[int, int], LabelledRows]:
+    """`labelled_rows_read` from the columns of every counted verdict the recompute read already
+    (`aggregation.verdict_columns_read` with outcomes and ids): no second pass over the verdict table, and
+    the labelled battles come from the same consistent read as the boards. The same rows, except that the
+    people's mean score is summed by numpy rather than PostgreSQL (the last bits may differ with three or
+    more soft votes on a battle)."""
+    kinds = dict(Source.objects.values_list("id", "kind"))
+    people_ids = [pk for pk, kind in kinds.items() if kind == Source.Kind.HUMAN]
+    judged_ids = [pk for pk, kind in kinds.items() if kind in CALIBRATED_KINDS]
+    routed = routed_battles_query()
+    routed_ids = sql_columns(routed.sql, routed.params, {"battle": "int"})["battle"]
+    source, battle, dimension = verdicts["source"], verdicts["battle"], verdicts["dimension"]
+    # As labelled_query: people's votes outside the routed battles, averaged per battle and dimension ...
+    voted = np.flatnonzero(np.isin(source, people_ids) & ~np.isin(battle, routed_ids))
+    per_battle = row_groups({"battle": battle[voted], "dimension": dimension[voted]})
+    mean = per_battle.sum(verdicts["score"][voted]) / per_battle.count()
+    labelled_battle, labelled_dimension = battle[voted][per_battle.first], dimension[voted][per_battle.first]
+    # ... joined to the calibrated sources' hard verdicts on the same battle and dimension.
+    judged = np.flatnonzero(np.isin(source, judged_ids) & (verdicts["outcome"] != SOFT_CODE))
+    at = _row_of(labelled_battle, labelled_dimension, battle[judged], dimension[judged])
+    judged, at = judged[at >= 0], at[at >= 0]
+    rows = {name: verdicts[name][judged] for name in ("source", "dimension", "battle", "verdict", "a", "b")}
+    return _by_source_and_dimension(rows | {"human": mean[at], "judge": verdicts["score"][judged]})
+
+
+def _row_of(
+    battles: np.ndarray, dimensions: np.ndarray, battle: np.ndarray, dimension: np.ndarray
+) -> np.ndarray:
+    """The index of each (`battle`, `dimension`) among the distinct pairs (`battles`, `dimensions`), which are
+    sorted by battle then dimension (as `row_groups` numbers its groups); -1 where absent."""
+    codes = np.unique(dimensions)  # a few: one key per pair, battle · len(codes) + dimension's code
+    known = np.isin(dimension, codes)
+    keys = battles * len(codes) + np.searchsorted(codes, dimensions)
+    wanted = battle * len(codes) + np.minimum(np.searchsorted(codes, dimension), max(len(codes) - 1, 0))
+    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    hit = known & (keys[at] == wanted) if len(keys) else np.zeros(len(battle), dtype=bool)
+    return np.where(hit, at, -1)
+
+
+def _by_source_and_dimension(rows: dict[str, np.ndarray]) -> dict[tuple[int, int], LabelledRows]:
     order = np.lexsort((rows["verdict"], rows["battle"]))
     rows = {name: column[order] for name, column in rows.items()}
     groups = row_groups({"source": rows["source"], "dimension": rows["dimension"]})

@@ -10,7 +10,9 @@ lease) has read the verdicts once and planned every board (leaderboard.services.
 3. works the jobs itself too, so a run finishes even with no other worker (or a single worker slot, which
    the coordinator itself occupies), then waits for the jobs other workers hold, taking over any whose
    worker died (its lease lapses);
-4. returns every board's snapshot in plan order; `recompute.run_store` stores them in one transaction.
+4. returns every board's snapshot in plan order. Each worker stored the snapshots it fitted under the run
+   (with the job settled, in one transaction); `recompute.run_store` copies the reused ones and marks the
+   run done in one transaction. Pages read finished runs only, so none sees a run half stored.
 
 Fits read only their job's packed input, never the verdicts: every board of a run comes from the one
 consistent read of the plan, wherever it is fitted.
@@ -27,7 +29,7 @@ from django.db import connection, transaction
 
 from leaderboard.models import BoardJob, RecomputeRun, Snapshot, SnapshotRow
 from leaderboard.services.board_jobs import board_jobs_create, board_jobs_states, board_jobs_work
-from leaderboard.services.board_packing import built_snapshot_unpack
+from leaderboard.services.board_packing import stored_snapshot_unpack
 from leaderboard.services.board_plan import BuiltSnapshot, PlannedBoard
 
 logger = logging.getLogger(__name__)
@@ -47,7 +49,15 @@ class ReusedSnapshot:
     status: str
 
 
-StoredBoard = BuiltSnapshot | ReusedSnapshot
+@dataclass(frozen=True)
+class FittedSnapshot:
+    """A board a worker fitted and stored under the run already (leaderboard.services.board_jobs)."""
+
+    snapshot_id: int
+    status: str
+
+
+StoredBoard = BuiltSnapshot | ReusedSnapshot | FittedSnapshot
 
 
 class BoardFitFailed(RuntimeError):
@@ -61,7 +71,7 @@ def boards_fit_fanned_out(
     reused = boards_reusable(plan)
     to_fit = [planned for planned in plan if planned.order not in reused]
     RecomputeRun.objects.filter(pk=run.pk).update(n_fitted=len(reused))
-    fitted: dict[int, BuiltSnapshot] = {}
+    fitted: dict[int, FittedSnapshot] = {}
     if to_fit:
         n_jobs = board_jobs_create(run=run, planned=to_fit)
         transaction.on_commit(lambda: _send_fit_tasks(run.pk, min(n_jobs, MAX_FIT_TASKS)))
@@ -126,13 +136,13 @@ def _failure_message(run_id: int) -> str:
     return f"Board job {job.position} of run {run_id} failed: {job.error}"
 
 
-def _fitted_snapshots(run: RecomputeRun) -> dict[int, BuiltSnapshot]:
+def _fitted_snapshots(run: RecomputeRun) -> dict[int, FittedSnapshot]:
     done = BoardJob.objects.filter(run=run, state=BoardJob.State.DONE, result__isnull=False)
     fitted = {}
     for result in done.values_list("result", flat=True).iterator():
         assert result is not None  # filtered above (and a check constraint: a done job has a result)
-        order, built = built_snapshot_unpack(bytes(result), run)
-        fitted[order] = built
+        order, snapshot_id, status = stored_snapshot_unpack(bytes(result))
+        fitted[order] = FittedSnapshot(snapshot_id, status)
     return fitted
 
 

@@ -1,8 +1,9 @@
-"""Rows grouped by equal values in several numpy columns, by one stable sort: no packed keys, no hashing.
+"""Rows grouped by equal values in several numpy columns, by one stable sort, no hashing.
 
-The columns are named, sorted together with ``np.lexsort`` (the first column the primary key), and a group
-starts wherever any column changes from the row before. Exact for any integer or float columns, whatever
-their range, and the groups come out ordered by the columns' values.
+The columns are named, sorted together (the first column the primary key: ``np.lexsort``, or one sort of
+the integer columns packed into one when their ranges fit, the same order), and a group starts wherever any
+column changes from the row before. Exact for any integer or float columns, whatever their range, and the
+groups come out ordered by the columns' values.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def row_groups(columns: dict[str, np.ndarray]) -> RowGroups:
     n = len(keys[0])
     if n == 0:
         return RowGroups(np.zeros(0, np.intp), np.zeros(0, np.intp))
-    order = np.lexsort(keys[::-1])  # stable: equal keys keep their original order
+    order = _stable_order(keys)
     starts = np.zeros(n, dtype=bool)
     starts[0] = True
     for key in keys:
@@ -47,3 +48,21 @@ def row_groups(columns: dict[str, np.ndarray]) -> RowGroups:
     group_of = np.empty(n, dtype=np.intp)
     group_of[order] = np.cumsum(starts) - 1
     return RowGroups(first=order[starts], group_of=group_of)
+
+
+def _stable_order(keys: list[np.ndarray]) -> np.ndarray:
+    """``np.lexsort(keys[::-1])``: the rows sorted by the keys, the first the primary one, equal rows in their
+    original order. Integer keys whose ranges fit in 63 bits together are packed into one int64 (each key's
+    offset from its minimum, the first in the highest bits) and sorted once, stably: the same order as
+    sorting key by key, for one sort instead of one per key."""
+    if not all(key.dtype.kind in "iu" for key in keys):
+        return np.lexsort(keys[::-1])
+    lows = [int(key.min()) for key in keys]
+    widths = [max(int(key.max()) - low, 0).bit_length() for key, low in zip(keys, lows, strict=True)]
+    if sum(widths) > 63:
+        return np.lexsort(keys[::-1])
+    packed = np.zeros(len(keys[0]), dtype=np.int64)
+    for key, low, width in zip(keys, lows, widths, strict=True):
+        packed <<= width
+        packed |= key.astype(np.int64) - low
+    return np.argsort(packed, kind="stable")

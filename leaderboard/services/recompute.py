@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -18,19 +19,28 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from arena.models import Contender, Source
-from leaderboard.models import ALL_CATEGORIES, BoardJob, JudgeAgreement, RecomputeRun, Snapshot, SnapshotRow
+from leaderboard.models import ALL_CATEGORIES, BoardJob, JudgeAgreement, RecomputeRun, Snapshot
 from leaderboard.services.aggregation import (
     categories_exist,
     data_fingerprint,
+    verdict_columns_read,
     verdict_pairs_aggregate,
-    verdicts_aggregate,
+    verdicts_grouped,
 )
-from leaderboard.services.agreement import Agreement, judge_agreements_compute
+from leaderboard.services.agreement import Agreement, judge_agreements_compute, judge_agreements_of
 from leaderboard.services.board_plan import BuiltSnapshot, PlannedBoard, boards_plan, planned_board_fit
 from leaderboard.services.boards import BoardInput, boards_assemble
+from leaderboard.services.calibration import LabelledRows, labelled_rows_of
 from leaderboard.services.coverage import coverage_read
-from leaderboard.services.fanout import ReusedSnapshot, StoredBoard, boards_fit_fanned_out, snapshot_copy
+from leaderboard.services.fanout import (
+    FittedSnapshot,
+    ReusedSnapshot,
+    StoredBoard,
+    boards_fit_fanned_out,
+    snapshot_copy,
+)
 from leaderboard.services.fitting import FitSettings
+from leaderboard.services.storing import snapshots_create
 
 logger = logging.getLogger(__name__)
 
@@ -71,14 +81,18 @@ def leaderboards_recompute(
     run = RecomputeRun.objects.create(trigger=trigger, fingerprint=fingerprint, settings=fits.as_dict())
     started = time.perf_counter()
     try:
-        boards = boards_read()
+        boards, judging = boards_and_judging_read()
         RecomputeRun.objects.filter(pk=run.pk).update(n_boards=len(boards))
-        plan = boards_plan(boards, fits, coverage=coverage_read())
+        labelled = None if judging is None else judging.labelled
+        plan = boards_plan(boards, fits, coverage=coverage_read(), labelled=labelled)
         if fanout:
             stored = boards_fit_fanned_out(run, plan, heartbeat)
         else:
             stored = boards_fit(run, plan, fits, _with_progress(run, heartbeat))
-        agreements = judge_agreements_compute() if _judges_spoke(boards) else []
+        if judging is not None:
+            agreements = judging.agreements
+        else:
+            agreements = judge_agreements_compute() if _judges_spoke(boards) else []
         run_store(run, boards, stored, agreements, started)
     except BaseException as error:
         _run_failed(run, error, started)
@@ -93,6 +107,28 @@ def boards_read(
     """Every leaderboard's input (optionally of some sources and dimensions only), from one consistent read
     of the verdicts: one query (with style control: every counted verdict, grouped by numpy both ways) or
     one grouped query (without), in a REPEATABLE READ transaction on PostgreSQL."""
+    return _boards_read(source_ids, dimension_ids, with_judging=False)[0]
+
+
+@dataclass(frozen=True)
+class Judging:
+    """What a run needs of judges beside their boards: calibration's labelled battles and judge agreement."""
+
+    labelled: dict[tuple[int, int], LabelledRows]
+    agreements: list[Agreement]
+
+
+def boards_and_judging_read() -> tuple[list[BoardInput], Judging | None]:
+    """`boards_read` of every board and, with style control, the labelled battles of calibration and judge
+    agreement taken from the same read of every verdict (`calibration.labelled_rows_of`,
+    `agreement.judge_agreements_of`) rather than read again. None without style control: the plan and the
+    run read them with their own queries then."""
+    return _boards_read(None, None, with_judging=True)
+
+
+def _boards_read(
+    source_ids: list[int] | None, dimension_ids: list[int] | None, *, with_judging: bool
+) -> tuple[list[BoardInput], Judging | None]:
     by_category = categories_exist()
     style_on = settings.LEADERBOARD_STYLE_CONTROL
     outer = connection.in_atomic_block
@@ -104,12 +140,19 @@ def boards_read(
             "dimension_ids": dimension_ids,
             "by_category": by_category,
         }
+        judging = None
         if style_on:  # one read of the verdicts for both
-            pairs, styles = verdicts_aggregate(**scope)
+            verdicts = verdict_columns_read(
+                source_ids, dimension_ids, with_outcome=True, with_id=with_judging
+            )
+            pairs, styles, category = verdicts_grouped(verdicts, by_category=by_category)
+            if with_judging:
+                agreements = judge_agreements_of(verdicts, category, styles.categories)
+                judging = Judging(labelled_rows_of(verdicts), agreements)
         else:
             pairs, styles = verdict_pairs_aggregate(**scope), None
         slugs = dict(Contender.objects.values_list("id", "slug"))
-    return list(boards_assemble(pairs, styles, slugs))
+    return list(boards_assemble(pairs, styles, slugs)), judging
 
 
 def _judges_spoke(boards: list[BoardInput]) -> bool:
@@ -167,16 +210,15 @@ def run_store(
     """Write the snapshots (built, or copied from the previous run), their rows and judge agreement, delete
     the run's board jobs, and mark the run done, in one transaction: pages never see a run half stored."""
     with transaction.atomic():
-        # In plan order, so snapshot ids follow it as in a serial run: built ones in bulk, copies one by one.
+        # Built ones in bulk, copies one by one; boards a fanned-out run's workers fitted are stored already
+        # (under this run, which no page reads until it is done).
         built: list[BuiltSnapshot] = []
         for entry in stored:
             if isinstance(entry, ReusedSnapshot):
-                _snapshots_create(built)
-                built = []
                 snapshot_copy(reused=entry, run=run)
-            else:
+            elif not isinstance(entry, FittedSnapshot):
                 built.append(entry)
-        _snapshots_create(built)
+        snapshots_create(built)
         JudgeAgreement.objects.bulk_create(
             JudgeAgreement(
                 run=run,
@@ -198,13 +240,8 @@ def run_store(
         run.save()
 
 
-def _snapshots_create(built: list[BuiltSnapshot]) -> None:
-    Snapshot.objects.bulk_create(snapshot for snapshot, _ in built)
-    SnapshotRow.objects.bulk_create((row for _, rows in built for row in rows), batch_size=2000)
-
-
 def _status(entry: StoredBoard) -> str:
-    return entry.status if isinstance(entry, ReusedSnapshot) else entry[0].status
+    return entry.status if isinstance(entry, ReusedSnapshot | FittedSnapshot) else entry[0].status
 
 
 def _counts_each_verdict_once(board: BoardInput) -> bool:
@@ -214,7 +251,10 @@ def _counts_each_verdict_once(board: BoardInput) -> bool:
 
 def _run_failed(run: RecomputeRun, error: BaseException, started: float) -> None:
     logger.exception("leaderboard recompute (run %s) failed", run.pk)
+    # The jobs first: a worker still fitting one then cannot settle it, so it stores no snapshot after the
+    # ones the workers stored are deleted here.
     BoardJob.objects.filter(run=run).delete()
+    Snapshot.objects.filter(run=run).delete()
     RecomputeRun.objects.filter(pk=run.pk).update(
         status=RecomputeRun.Status.FAILED,
         finished=timezone.now(),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
+import orjson
+from django.db import connection, models
 
 from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
 from leaderboard.services.boards import BoardInput
@@ -105,6 +108,55 @@ def snapshot_rows_build(
         )
         for position, i in enumerate(order, start=1)
     ]
+
+
+def snapshots_create(built: list[tuple[Snapshot, list[SnapshotRow]]]) -> None:
+    """Insert the snapshots and then their rows (which take the snapshots' new ids)."""
+    if connection.vendor == "postgresql":
+        _snapshots_insert([snapshot for snapshot, _ in built])
+    else:
+        Snapshot.objects.bulk_create(snapshot for snapshot, _ in built)
+    SnapshotRow.objects.bulk_create((row for _, rows in built for row in rows), batch_size=2000)
+
+
+def _snapshots_insert(snapshots: list[Snapshot]) -> None:
+    """`bulk_create` of the snapshots on PostgreSQL, with their JSON written by orjson and sent as parameters
+    apart from the statement (server-side binding). Through Django's client-side binding each snapshot's four
+    matrices (contenders² numbers each) were written by the json module and then spelled out as escaped
+    literals in the statement for the server to parse again: the larger part of storing a board."""
+    if not snapshots:
+        return
+    fields = [field for field in Snapshot._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(f'"{field.column}"' for field in fields)
+    sql = (
+        f"INSERT INTO {Snapshot._meta.db_table} ({columns}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id"
+    )
+    from psycopg import Cursor
+    from psycopg.types.json import Jsonb
+
+    with connection.cursor() as wrapper:
+        cursor = Cursor(wrapper.cursor.connection)
+        for snapshot in snapshots:
+            values = [
+                Jsonb(getattr(snapshot, field.attname), dumps=_json_text)
+                if isinstance(field, models.JSONField)
+                else field.get_db_prep_save(getattr(snapshot, field.attname), connection)
+                for field in fields
+            ]
+            cursor.execute(sql, values)
+            inserted = cursor.fetchone()
+            assert inserted is not None  # INSERT … RETURNING gives one row
+            snapshot.pk = inserted[0]
+            snapshot._state.adding, snapshot._state.db = False, connection.alias
+
+
+def _json_text(value) -> str:
+    """`value` as JSON text; whatever orjson refuses goes through the json module, as Django's field would."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def _at(values: np.ndarray | None, i: int) -> float | None:

@@ -118,9 +118,10 @@ def _outcome_code(outcome_column: str) -> str:
     )
 
 
-def battle_scores_query(where: SqlQuery, *, with_outcome: bool = False) -> SqlQuery:
-    """Each counted verdict's source, dimension, battle, contenders and score (for style control), and its
-    outcome code (`with_outcome`: for pair counts grouped from the same rows)."""
+def battle_scores_query(where: SqlQuery, *, with_outcome: bool = False, with_id: bool = False) -> SqlQuery:
+    """Each counted verdict's source, dimension, battle, contenders and score (for style control), its
+    outcome code (`with_outcome`: for pair counts grouped from the same rows) and its id (`with_id`: for
+    calibration's labelled battles, ordered by it)."""
     columns = {
         "source": "source",
         "dimension": "dimension",
@@ -133,7 +134,18 @@ def battle_scores_query(where: SqlQuery, *, with_outcome: bool = False) -> SqlQu
     if with_outcome:
         outcome_column = f"v.{column_of(Verdict, 'outcome')}"
         selected += f", {_outcome_code(outcome_column)} AS outcome"
+    if with_id:
+        selected += ", v.id AS verdict"
     return SqlQuery(f"SELECT {selected} FROM {table_of(Verdict)} AS v WHERE {where.sql}", list(where.params))
+
+
+def routed_battles_query() -> SqlQuery:
+    """The battles people voted on because judges disputed them (`labelled_query` leaves them out)."""
+    sql = (
+        f"SELECT DISTINCT r.{column_of(Assignment, 'battle')} AS battle FROM {table_of(Assignment)} AS r "
+        f"WHERE r.{column_of(Assignment, 'disputed')} AND r.{column_of(Assignment, 'state')} = %s"
+    )
+    return SqlQuery(sql, [Assignment.State.VOTED.value])
 
 
 def labelled_query(*, people: SqlQuery, judged: SqlQuery) -> SqlQuery:

@@ -85,3 +85,29 @@ def test_a_recompute_stores_agreement_per_judge_and_dimension():
         a.source.key: (a.n_compared, a.n_agreed) for a in JudgeAgreement.objects.filter(run=run, category="")
     }
     assert stored == {"judge-one": (4, 4), "judge-two": (4, 0)}
+
+
+def test_agreement_from_the_boards_read_equals_its_own_queries():
+    """A recompute takes agreement from its one read of every verdict; the two queries the run makes without
+    style control give the same counts, per category too (majorities, draws, soft and excluded verdicts,
+    two judges, two dimensions)."""
+    from leaderboard.services.recompute import boards_and_judging_read
+
+    b = arena_make(("alpha", "beta", "gamma", "delta")).battles
+    gpt, llama = judge_source(), judge_source("judge-llama", "Llama judge")
+    outcomes = ("a", "b", "tie", "both_bad")
+    for k, battle in enumerate(b):
+        people(battle, outcomes[k % 4], outcomes[(k // 2) % 4], "a")
+        people(battle, outcomes[k % 3], dimension="clarity")
+        vote(battle, gpt, outcomes[(k + 1) % 4])
+        if k % 5:
+            vote(battle, llama, outcomes[k % 4])
+        else:
+            vote(battle, llama, None, score=0.4)
+        vote(battle, llama, outcomes[k % 2], dimension="clarity", voter="", excluded=k % 3 == 0)
+
+    _, judging = boards_and_judging_read()
+
+    queried = judge_agreements_compute()
+    assert judging is not None and judging.agreements == queried
+    assert {a.category for a in queried} > {""} and len({a.source_id for a in queried}) == 2

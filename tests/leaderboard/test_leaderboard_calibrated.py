@@ -141,3 +141,51 @@ def test_battles_people_were_routed_to_as_disputed_are_left_out(settings):
         )  # fmt: skip
     run = leaderboards_recompute(trigger="test")
     assert _judge_snapshot(run, judge).n_labelled == 30 - 8
+
+
+def test_labelled_battles_from_the_boards_read_equal_those_of_their_own_query(settings):
+    """The recompute takes the labelled battles from its one read of every verdict; the query the plan runs
+    without style control gives the same rows (routed battles out, soft votes averaged, soft judge verdicts
+    out, a second judge and a second dimension)."""
+    from django.utils import timezone
+
+    from arena.models import Assignment
+    from arena.voting.identity import annotator_for
+    from leaderboard.services.calibration import labelled_rows_read
+    from leaderboard.services.recompute import boards_and_judging_read
+    from tests.support import factories
+
+    arena, judge = _judged_arena(n_people_battles=30)
+    other = judge_source("judge-other", "Other judge")
+    helpfulness = Dimension.objects.get(slug="helpfulness")
+    for k, battle in enumerate(arena.battles[:40]):
+        common = {
+            "battle": battle, "contender_a_id": battle.contender_a_id, "contender_b_id": battle.contender_b_id
+        }  # fmt: skip
+        Verdict.objects.create(**common, dimension=helpfulness, source=other, outcome="b", score=0.0)
+        if k % 3 == 0:  # a soft judge verdict: not a labelled one
+            Verdict.objects.create(**common, dimension=helpfulness, source=judge, outcome=None, score=0.7)
+        if k < 20:  # a soft vote among hard ones
+            Verdict.objects.create(
+                **common, dimension=helpfulness, source=people_source(), voter_key="s:3", outcome=None,
+                score=0.3 + k / 100,
+            )  # fmt: skip
+            _say(battle, people_source(), "tie", voter="s:4")  # a third vote on "overall"
+    task = factories.make_voting_task(arena.prompt_set, arena.contenders, slug="routed")
+    annotator = annotator_for(factories.voter_of(factories.make_annotator_user("router")))
+    for k, battle in enumerate(arena.battles[:6]):
+        Assignment.objects.create(
+            token=f"t{k}", task=task, annotator=annotator, battle=battle, left_is_a=True, state="voted",
+            outcome="a", answered_at=timezone.now(), disputed=k < 4,
+        )  # fmt: skip
+
+    _, judging = boards_and_judging_read()
+    queried = labelled_rows_read()
+
+    assert judging is not None
+    from_read = judging.labelled
+    assert sorted(from_read) == sorted(queried) and len(queried) == 2
+    for key, rows in queried.items():
+        for name in ("a", "b", "human", "judge"):
+            np.testing.assert_allclose(getattr(from_read[key], name), getattr(rows, name), rtol=0, atol=1e-15)
+        assert len(rows.a) > 10

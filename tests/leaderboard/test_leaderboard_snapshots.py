@@ -187,3 +187,28 @@ def test_inactive_dimensions_get_no_snapshot():
     Dimension.objects.filter(slug="clarity").update(is_active=False)
 
     assert leaderboards_recompute(trigger="test").snapshots.count() == 0
+
+
+def test_stored_json_reads_back_as_built_whatever_its_keys_and_number_types():
+    """Snapshots go in through their own INSERT (JSON by orjson, bound server-side): what is read back equals
+    what the ORM would have stored, numpy numbers and non-string keys included."""
+    from leaderboard.services.storing import snapshots_create
+
+    arena_make(("alpha", "beta"))
+    run = RecomputeRun.objects.create(trigger="test")
+    built = Snapshot(
+        run=run, dimension=Dimension.objects.get(slug="overall"), source_key="x", source_kind="judges",
+        source_name="All judges", status="ok", params={"rounds": np.int64(3), 7: [np.float64(0.25), None]},
+        contender_ids=[1, 2], wins=[[0.0, 1.5], [2.5, 0.0]], win_fraction=[[None, 0.375], [0.625, None]],
+        style_coefficients={"length": 0.1 + 0.2},
+    )  # fmt: skip
+    contender = Contender.objects.first()
+    row = SnapshotRow(snapshot=built, contender=contender, position=1, rating=1000.5, rank_ub=1, n_verdicts=4)
+
+    snapshots_create([(built, [row])])
+
+    stored = Snapshot.objects.get(pk=built.pk)
+    assert stored.params == {"rounds": 3, "7": [0.25, None]}
+    assert (stored.wins, stored.win_fraction) == ([[0.0, 1.5], [2.5, 0.0]], [[None, 0.375], [0.625, None]])
+    assert stored.style_coefficients == {"length": 0.1 + 0.2} and stored.computed == built.computed
+    assert list(stored.rows.values_list("contender_id", "rating")) == [(contender.pk, 1000.5)]

@@ -1,16 +1,15 @@
-"""The fanned-out recompute across real Celery worker processes on Redis: the jobs a worker fits come back
+"""The fanned-out recompute across real Celery worker processes on Redis: the jobs a worker fits are stored
 exactly as fitted here, and a recompute fanned out over two workers stores what the serial path stores."""
 
-import orjson
 import pytest
 
 from leaderboard.models import BoardJob, RecomputeRun
 from leaderboard.services.board_jobs import board_jobs_create
-from leaderboard.services.board_packing import built_snapshot_pack
 from leaderboard.services.board_plan import boards_plan, planned_board_fit
 from leaderboard.services.coverage import coverage_read
 from leaderboard.services.fanout import FIT_TASK
 from leaderboard.services.recompute import boards_read, fit_settings, leaderboards_recompute
+from leaderboard.services.storing import snapshots_create
 from tests.leaderboard.fanout_support import arena_with_every_board, run_contents
 from tests.support.celery_worker import wait_until
 
@@ -44,21 +43,15 @@ def test_a_worker_fits_the_jobs_of_a_run_as_this_process_would(worker_factory, w
     jobs = BoardJob.objects.filter(run=run)
     wait_until(lambda: not jobs.exclude(state="done").exists(), timeout=120, what="the worker's fits")
 
-    from_worker = _without_timings(bytes(job.result) for job in jobs)
-    here = _without_timings(built_snapshot_pack(p.order, planned_board_fit(p, fits, run)) for p in plan)
-    assert len(here) == len(plan) > 10 and from_worker == here
+    from_worker = run_contents(run)["boards"]
+    assert len(from_worker) == jobs.count() == len(plan) > 10
+    here = RecomputeRun.objects.create(trigger="test", settings=fits.as_dict())
+    snapshots_create([planned_board_fit(p, fits, here) for p in plan])
+    assert from_worker == run_contents(here)["boards"]
     assert RecomputeRun.objects.get(pk=run.pk).n_fitted == len(plan)
     assert any(
         f"{FIT_TASK}[" in line and "succeeded" in line and f": {len(plan)}" in line for line in worker.log
     )
-
-
-def _without_timings(packed_results) -> dict[int, dict]:
-    """Plan order → the packed snapshot and rows, less how long the fit took (it differs every time)."""
-    results = [orjson.loads(packed) for packed in packed_results]
-    for result in results:
-        del result["snapshot"]["duration_ms"]
-    return {result["order"]: result for result in results}
 
 
 def test_a_recompute_fanned_out_over_two_workers_equals_the_serial_one(worker_factory, worker_settings):
