@@ -35,11 +35,12 @@ from judges.services.judgment_sql import (
     judgment_claim_recording_call,
     judgment_finish,
     judgment_load,
+    judgment_load_many,
     judgment_reusable,
 )
 from judges.services.leases import lease_kept
 from judges.services.lifecycle import campaign_finish_if_done
-from judges.services.limits import concurrency_slot
+from judges.services.limits import SlotCarry, carry_release, concurrency_slot
 from judges.services.outcomes import Failure, RunResult, after_permanent, after_transient
 from judges.services.requests import JudgeTexts, judge_request
 from judges.services.runtime import JudgeRuntime, judge_runtime
@@ -77,6 +78,37 @@ def judgment_run(*, judgment_id: int) -> RunResult:
     job = judgment_load(judgment_id)
     if job is None or job.status != WorkStatus.PENDING:
         return RunResult("skipped")
+    return _run(job)
+
+
+def judgments_run(judgment_ids: list[int]) -> dict[int, RunResult]:
+    """`judgment_run` for a batch, one after the other, with less per judgment: the rows are loaded in one
+    statement, and the concurrency slot is carried from one call to the next (`limits.SlotCarry`).
+
+    A row loaded as pending may have been claimed elsewhere since: its claim does not land ("skipped"). A
+    request answered earlier in this batch is reused by the rows after it that send the same request, as a
+    fresh load would have found it."""
+    jobs = judgment_load_many(judgment_ids)
+    answered: dict[str, int] = {}  # content key → a judgment of this batch that got it answered
+    results: dict[int, RunResult] = {}
+    carry = SlotCarry()
+    try:
+        for pk in judgment_ids:
+            job = jobs.get(pk)
+            if job is None or job.status != WorkStatus.PENDING or pk in results:
+                results.setdefault(pk, RunResult("skipped"))
+                continue
+            if job.reusable_id is None and job.content_key in answered:
+                job = dataclasses.replace(job, reusable_id=answered[job.content_key])
+            results[pk] = _run(job, carry)
+            if results[pk].outcome == "done":
+                answered[job.content_key] = pk
+    finally:
+        carry_release(carry)
+    return results
+
+
+def _run(job: JudgmentRow, carry: SlotCarry | None = None) -> RunResult:
     runtime = judge_runtime(job.config_version_id)
     config = runtime.config
     # Claims and slots start with a short lease that this process renews while the call runs
@@ -84,7 +116,7 @@ def judgment_run(*, judgment_id: int) -> RunResult:
     lease, hard = lease_short_seconds(), lease_hard_seconds(config.timeout_seconds)
     wait = settings.JUDGES_SLOT_WAIT_SECONDS
     with concurrency_slot(
-        runtime.limit_key, limit=config.concurrency_limit, hold_s=lease, wait_s=wait
+        runtime.limit_key, limit=config.concurrency_limit, hold_s=lease, wait_s=wait, carry=carry
     ) as slot:
         if not slot.acquired:
             return RunResult("busy", retry_in=slot.retry_in)
@@ -92,7 +124,8 @@ def judgment_run(*, judgment_id: int) -> RunResult:
         call = None if job.reusable_id is not None else _call_prepare(job, runtime, token)
         if not _claim(job, token, lease, call):  # also refused when the campaign is paused or cancelled
             return RunResult("skipped")
-        # The slot covers the claim (the record written before paying) and the call, not the writes after.
+        # The slot covers the claim (the record written before paying) and the call; the writes after
+        # only when a batch carries it on to its next call.
         with lease_kept(Judgment, token=token, slot=slot, hard_s=hard):
             if call is not None and call.error is None:
                 _call_make(runtime, call)
