@@ -27,17 +27,10 @@ def judge_task(self, judgment_id: int) -> str:
 
 @shared_task(name="judges.judge_batch", acks_late=True)
 def judge_batch_task(judgment_ids: list[int]) -> None:
-    """Several judgments, one after the other (`judgments_run`). A judgment to retry after a failed call
-    becomes its own delayed `judges.judge` task (its backoff is its own); those the judge's limit had no room
-    for (busy, cooling down) go back as one delayed batch. A batch redelivered after a crash skips what is
-    already done."""
-    results = judgments_run(judgment_ids)
-    waiting = [pk for pk, result in results.items() if result.outcome == "busy"]
-    if waiting:
-        later = max(results[pk].retry_in or 0.0 for pk in waiting)
-        judge_batch_task.apply_async((waiting,), countdown=later)
-    for judgment_id, result in results.items():
-        if result.retry_in is not None and result.outcome != "busy":
+    """Several judgments, one after the other (`judgments_run`); one that must wait (backoff, busy limit)
+    becomes its own delayed `judges.judge` task. A batch redelivered after a crash skips what is already done."""
+    for judgment_id, result in judgments_run(judgment_ids).items():
+        if result.retry_in is not None:
             judge_task.apply_async((judgment_id,), countdown=result.retry_in)
 
 

@@ -87,13 +87,10 @@ def judgments_run(judgment_ids: list[int]) -> dict[int, RunResult]:
 
     A row loaded as pending may have been claimed elsewhere since: its claim does not land ("skipped"). A
     request answered earlier in this batch is reused by the rows after it that send the same request, as a
-    fresh load would have found it. Once one row finds its judge's limit full or cooling down ("busy"), the
-    later rows under the same limit are not tried: they are "busy" too, with the same `retry_in`, to be sent
-    again together instead of each waiting for a slot in turn."""
+    fresh load would have found it."""
     jobs = judgment_load_many(judgment_ids)
     answered: dict[str, int] = {}  # content key → a judgment of this batch that got it answered
     results: dict[int, RunResult] = {}
-    busy: dict[str, RunResult] = {}  # limit key → the answer of the row that found it busy
     carry = SlotCarry()
     try:
         for pk in judgment_ids:
@@ -101,17 +98,11 @@ def judgments_run(judgment_ids: list[int]) -> dict[int, RunResult]:
             if job is None or job.status != WorkStatus.PENDING or pk in results:
                 results.setdefault(pk, RunResult("skipped"))
                 continue
-            limit_key = judge_runtime(job.config_version_id).limit_key
-            if limit_key in busy:
-                results[pk] = busy[limit_key]
-                continue
             if job.reusable_id is None and job.content_key in answered:
                 job = dataclasses.replace(job, reusable_id=answered[job.content_key])
             results[pk] = _run(job, carry)
             if results[pk].outcome == "done":
                 answered[job.content_key] = pk
-            elif results[pk].outcome == "busy":
-                busy[limit_key] = results[pk]
     finally:
         carry_release(carry)
     return results

@@ -256,31 +256,3 @@ def test_a_batch_loads_its_rows_together_and_reuses_what_an_earlier_row_of_it_wa
     assert len(stub.requests) == 6, "rows loaded before their twins were answered should still reuse them"
     assert Campaign.objects.get(pk=campaign.pk).status == "finished"
     assert judgments_run(ids)[ids[0]].outcome == "skipped"  # a redelivered batch does nothing again
-
-
-def test_once_a_batch_finds_its_judge_cooling_down_its_later_rows_wait_with_it_untried(stub):
-    prompt_set, contenders = make_arena(n_prompts=2, slugs=("alpha", "bravo"))
-    make_judge("limited", base_url=stub.base_url)
-    make_judge("other", base_url=stub.base_url, model="other-model")  # its own limit: not held back
-    campaign = start_campaign(prompt_set, contenders, "limited", "other")
-    limited = list(
-        Judgment.objects.filter(campaign=campaign, config_version__config__slug="limited")
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    other = list(
-        Judgment.objects.filter(campaign=campaign, config_version__config__slug="other")
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    stub.inject({"kind": "http", "status": 429, "retry_after": 3})
-    assert judgment_run(judgment_id=limited[0]).outcome == "retry"  # the judge now cools down for 3 s
-    results = judgments_run([*limited[1:], *other])
-    waiting = [results[pk] for pk in limited[1:]]
-    assert {r.outcome for r in waiting} == {"busy"} and len({r.retry_in for r in waiting}) == 1
-    assert 0 < waiting[0].retry_in <= 3
-    assert [results[pk].outcome for pk in other] == ["done"] * 4
-    assert len(stub.requests) == 1 + 4, "no call for the rows of the judge that cools down"
-    assert set(Judgment.objects.filter(pk__in=limited[1:]).values_list("status", "attempts")) == {
-        ("pending", 0)
-    }
