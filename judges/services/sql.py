@@ -91,9 +91,13 @@ def db_value(model: type[Model], name: str, value: Any) -> Any:
     kind = type(value)
     if kind in _PLAIN_VALUES and _is_plain(model, name, kind.__name__):
         return value  # what get_db_prep_save would return for it, without the walk through the field's layers
-    if kind in _NATIVE_ON_POSTGRESQL and _on_postgresql() and _is_plain(model, name, kind.__name__):
-        if kind is not datetime or value.tzinfo is not None:  # a naive one is made aware by the field
-            return value
+    if (
+        kind in _NATIVE_ON_POSTGRESQL
+        and (kind is not datetime or value.tzinfo is not None)  # a naive one is made aware by the field
+        and _on_postgresql()
+        and _is_plain(model, name, kind.__name__)
+    ):
+        return value
     if isinstance(value, Model):
         value = value.pk
     elif isinstance(value, Enum):  # TextChoices members: their value, whatever the driver does with enums
