@@ -87,10 +87,13 @@ def judgments_run(judgment_ids: list[int]) -> dict[int, RunResult]:
 
     A row loaded as pending may have been claimed elsewhere since: its claim does not land ("skipped"). A
     request answered earlier in this batch is reused by the rows after it that send the same request, as a
-    fresh load would have found it."""
+    fresh load would have found it. Whether a campaign is done is checked once, when the batch ends, not
+    after each battle it settled: a later check sees at least what an earlier one would have (each row's
+    own status was committed before it), so the last row of a campaign still finishes it."""
     jobs = judgment_load_many(judgment_ids)
     answered: dict[str, int] = {}  # content key → a judgment of this batch that got it answered
     results: dict[int, RunResult] = {}
+    to_check: set[int] = set()  # campaigns a settled battle may have finished
     carry = SlotCarry()
     try:
         for pk in judgment_ids:
@@ -100,15 +103,24 @@ def judgments_run(judgment_ids: list[int]) -> dict[int, RunResult]:
                 continue
             if job.reusable_id is None and job.content_key in answered:
                 job = dataclasses.replace(job, reusable_id=answered[job.content_key])
-            results[pk] = _run(job, carry)
+            results[pk] = _run(job, carry, to_check)
             if results[pk].outcome == "done":
                 answered[job.content_key] = pk
     finally:
         carry_release(carry)
+    for campaign_id in sorted(to_check):
+        _finish_if_done(campaign_id)
     return results
 
 
-def _run(job: JudgmentRow, carry: SlotCarry | None = None) -> RunResult:
+def _finish_if_done(campaign_id: int) -> None:
+    if not campaign_has_active_judgments(campaign_id):
+        campaign_finish_if_done(campaign_id=campaign_id, model=Judgment)
+
+
+def _run(job: JudgmentRow, carry: SlotCarry | None = None, to_check: set[int] | None = None) -> RunResult:
+    """One loaded, pending row. `to_check`: where to leave the campaign to check for being done, for the
+    caller to check later; None checks it here."""
     runtime = judge_runtime(job.config_version_id)
     config = runtime.config
     # Claims and slots start with a short lease that this process renews while the call runs
@@ -135,8 +147,10 @@ def _run(job: JudgmentRow, carry: SlotCarry | None = None) -> RunResult:
             battle=job.battle, version_id=job.config_version_id, campaign_id=job.campaign_id, pair=stored.pair
         )
         # While this battle's other order is still to come, the campaign cannot be done: skip the check.
-        if not settled.waiting and not campaign_has_active_judgments(job.campaign_id):
-            campaign_finish_if_done(campaign_id=job.campaign_id, model=Judgment)
+        if not settled.waiting and to_check is not None:
+            to_check.add(job.campaign_id)
+        elif not settled.waiting:
+            _finish_if_done(job.campaign_id)
     return stored.result
 
 
