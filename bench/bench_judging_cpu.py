@@ -39,6 +39,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--judgments", type=int, default=600)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=1, help="ids per judgments_run call (1: judgment_run)")
     parser.add_argument("--profile", action="store_true", help="one thread under cProfile, top functions")
     return parser.parse_args()
 
@@ -85,17 +86,18 @@ def _backend_pid() -> int:
 def measure(args, prompt_set, contenders, stub_pid: int) -> None:
     ids = _campaign_ids(prompt_set, contenders)
     if args.profile:
-        profile(ids)
+        profile(ids, args.batch)
         return
     before, commits = _cpu_now(stub_pid), _commits()
     started = time.perf_counter()
-    outcomes, pg_cpu = _judge_counting_backends(ids, threads=args.threads)
+    outcomes, pg_cpu = _judge_counting_backends(ids, threads=args.threads, batch=args.batch)
     elapsed = time.perf_counter() - started
     used = {k: v - before[k] for k, v in _cpu_now(stub_pid).items()}
     time.sleep(1.5)  # backends report their counts within a second, and when they close
     commits = _commits() - commits
     done = outcomes.count("done")
-    print(f"judgments: {done} done of {len(ids)} ({args.threads} threads, {elapsed:.1f} s wall); "
+    print(f"judgments: {done} done of {len(ids)} ({args.threads} threads, batches of {args.batch}, "
+          f"{elapsed:.1f} s wall); "
           f"{commits / done:.2f} database transactions (round trips) per judgment")  # fmt: skip
     print(
         f"CPU per judgment: this process {1000 * used['process'] / done:.2f} ms, its PostgreSQL backends "
@@ -104,11 +106,9 @@ def measure(args, prompt_set, contenders, stub_pid: int) -> None:
     )
 
 
-def _judge_counting_backends(ids: list[int], *, threads: int) -> tuple[list[str], float]:
+def _judge_counting_backends(ids: list[int], *, threads: int, batch: int = 1) -> tuple[list[str], float]:
     """Judge every id; the CPU the threads' PostgreSQL backends spent meanwhile (read before they close)."""
     from django.db import connection
-
-    from judges.services.judging import judgment_run
 
     outcomes: list[str] = []
     spent = [0.0]
@@ -120,8 +120,7 @@ def _judge_counting_backends(ids: list[int], *, threads: int) -> tuple[list[str]
         ready.wait()
         start = _process_cpu([pid])
         try:
-            for pk in mine:
-                outcome = judgment_run(judgment_id=pk).outcome
+            for outcome in _judged(mine, batch):
                 with lock:
                     outcomes.append(outcome)
         finally:
@@ -135,6 +134,18 @@ def _judge_counting_backends(ids: list[int], *, threads: int) -> tuple[list[str]
     for thread in pool:
         thread.join()
     return outcomes, spent[0]
+
+
+def _judged(ids: list[int], batch: int):
+    """The outcomes of judging `ids`, one by one (`batch` 1) or `batch` at a time, as a batch task does."""
+    from judges.services.judging import judgment_run, judgments_run
+
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        if batch == 1:
+            yield judgment_run(judgment_id=chunk[0]).outcome
+        else:
+            yield from (result.outcome for result in judgments_run(chunk).values())
 
 
 def _commits() -> int:
@@ -151,16 +162,14 @@ def _cpu_now(stub_pid: int) -> dict[str, float]:
     return {"process": time.process_time(), "stub": _process_cpu([stub_pid])}
 
 
-def profile(ids: list[int]) -> None:
+def profile(ids: list[int], batch: int) -> None:
     import cProfile
     import pstats
 
-    from judges.services.judging import judgment_run
-
     profiler = cProfile.Profile(time.thread_time)  # CPU time: waits on the network and the database left out
     profiler.enable()
-    for pk in ids:
-        judgment_run(judgment_id=pk)
+    for _ in _judged(ids, batch):
+        pass
     profiler.disable()
     stats = pstats.Stats(profiler).sort_stats("tottime")
     stats.print_stats(25)

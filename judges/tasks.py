@@ -12,7 +12,7 @@ from django.db import close_old_connections
 
 from judges.services.enqueue import leaderboard_recompute_now_on_commit
 from judges.services.generation import generation_run
-from judges.services.judging import judgment_run
+from judges.services.judging import judgment_run, judgments_run
 from judges.services.juries import juries_refresh
 from judges.services.reconcile import campaigns_sweep
 
@@ -27,10 +27,9 @@ def judge_task(self, judgment_id: int) -> str:
 
 @shared_task(name="judges.judge_batch", acks_late=True)
 def judge_batch_task(judgment_ids: list[int]) -> None:
-    """Several judgments, one after the other; one that must wait (backoff, busy limit) becomes its own
-    delayed `judges.judge` task. A batch redelivered after a crash skips what is already done."""
-    for judgment_id in judgment_ids:
-        result = judgment_run(judgment_id=judgment_id)
+    """Several judgments, one after the other (`judgments_run`); one that must wait (backoff, busy limit)
+    becomes its own delayed `judges.judge` task. A batch redelivered after a crash skips what is already done."""
+    for judgment_id, result in judgments_run(judgment_ids).items():
         if result.retry_in is not None:
             judge_task.apply_async((judgment_id,), countdown=result.retry_in)
 

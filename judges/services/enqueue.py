@@ -31,16 +31,18 @@ def work_enqueue(*, campaign: Campaign, ids: Iterable[int]) -> None:
 
 
 def judgment_batches(ids: list[int], *, in_flight: int, cap: int | None = None) -> list[list[int]]:
-    """Split the ids into tasks of shrinking size ("guided" scheduling): each takes a quarter of the work
-    left per call in flight, at most `cap` (default `JUDGES_TASK_BATCH`), at least one.
+    """Split the ids into tasks of shrinking size ("guided" scheduling): each takes half of the work left
+    per call in flight, at most `cap` (default `JUDGES_TASK_BATCH`), at least one.
 
-    A task costs a worker some CPU besides its judgments, which adds up at high call rates, so the bulk goes
-    in batches; the queue's last tasks decide how long the campaign's tail is (a thread deep in a long batch
-    keeps the limit half used), so they hold a judgment or two.
+    A task costs a worker some CPU besides its judgments (a few milliseconds, more than a judgment's own
+    statements), which adds up at high call rates, so the bulk goes in batches; the queue's last tasks decide
+    how long the campaign's tail is (a thread deep in a long batch keeps the limit half used), so they hold a
+    judgment or two. Half, not less: a batch taken when R judgments are left then lasts about half as long
+    as the R judgments take at the full limit, so it ends before the tail.
     """
     batches, start, cap = [], 0, max(1, cap if cap is not None else settings.JUDGES_TASK_BATCH)
     while start < len(ids):
-        size = max(1, min(cap, (len(ids) - start) // (4 * max(1, in_flight))))
+        size = max(1, min(cap, (len(ids) - start) // (2 * max(1, in_flight))))
         batches.append(ids[start : start + size])
         start += size
     return batches

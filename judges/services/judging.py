@@ -35,11 +35,12 @@ from judges.services.judgment_sql import (
     judgment_claim_recording_call,
     judgment_finish,
     judgment_load,
+    judgment_load_many,
     judgment_reusable,
 )
 from judges.services.leases import lease_kept
 from judges.services.lifecycle import campaign_finish_if_done
-from judges.services.limits import concurrency_slot
+from judges.services.limits import SlotCarry, carry_release, concurrency_slot
 from judges.services.outcomes import Failure, RunResult, after_permanent, after_transient
 from judges.services.requests import JudgeTexts, judge_request
 from judges.services.runtime import JudgeRuntime, judge_runtime
@@ -77,6 +78,49 @@ def judgment_run(*, judgment_id: int) -> RunResult:
     job = judgment_load(judgment_id)
     if job is None or job.status != WorkStatus.PENDING:
         return RunResult("skipped")
+    return _run(job)
+
+
+def judgments_run(judgment_ids: list[int]) -> dict[int, RunResult]:
+    """`judgment_run` for a batch, one after the other, with less per judgment: the rows are loaded in one
+    statement, and the concurrency slot is carried from one call to the next (`limits.SlotCarry`).
+
+    A row loaded as pending may have been claimed elsewhere since: its claim does not land ("skipped"). A
+    request answered earlier in this batch is reused by the rows after it that send the same request, as a
+    fresh load would have found it. Whether a campaign is done is checked once, when the batch ends, not
+    after each battle it settled: a later check sees at least what an earlier one would have (each row's
+    own status was committed before it), so the last row of a campaign still finishes it."""
+    jobs = judgment_load_many(judgment_ids)
+    answered: dict[str, int] = {}  # content key → a judgment of this batch that got it answered
+    results: dict[int, RunResult] = {}
+    to_check: set[int] = set()  # campaigns a settled battle may have finished
+    carry = SlotCarry()
+    try:
+        for pk in judgment_ids:
+            job = jobs.get(pk)
+            if job is None or job.status != WorkStatus.PENDING or pk in results:
+                results.setdefault(pk, RunResult("skipped"))
+                continue
+            if job.reusable_id is None and job.content_key in answered:
+                job = dataclasses.replace(job, reusable_id=answered[job.content_key])
+            results[pk] = _run(job, carry, to_check)
+            if results[pk].outcome == "done":
+                answered[job.content_key] = pk
+    finally:
+        carry_release(carry)
+    for campaign_id in sorted(to_check):
+        _finish_if_done(campaign_id)
+    return results
+
+
+def _finish_if_done(campaign_id: int) -> None:
+    if not campaign_has_active_judgments(campaign_id):
+        campaign_finish_if_done(campaign_id=campaign_id, model=Judgment)
+
+
+def _run(job: JudgmentRow, carry: SlotCarry | None = None, to_check: set[int] | None = None) -> RunResult:
+    """One loaded, pending row. `to_check`: where to leave the campaign to check for being done, for the
+    caller to check later; None checks it here."""
     runtime = judge_runtime(job.config_version_id)
     config = runtime.config
     # Claims and slots start with a short lease that this process renews while the call runs
@@ -84,7 +128,7 @@ def judgment_run(*, judgment_id: int) -> RunResult:
     lease, hard = lease_short_seconds(), lease_hard_seconds(config.timeout_seconds)
     wait = settings.JUDGES_SLOT_WAIT_SECONDS
     with concurrency_slot(
-        runtime.limit_key, limit=config.concurrency_limit, hold_s=lease, wait_s=wait
+        runtime.limit_key, limit=config.concurrency_limit, hold_s=lease, wait_s=wait, carry=carry
     ) as slot:
         if not slot.acquired:
             return RunResult("busy", retry_in=slot.retry_in)
@@ -92,7 +136,8 @@ def judgment_run(*, judgment_id: int) -> RunResult:
         call = None if job.reusable_id is not None else _call_prepare(job, runtime, token)
         if not _claim(job, token, lease, call):  # also refused when the campaign is paused or cancelled
             return RunResult("skipped")
-        # The slot covers the claim (the record written before paying) and the call, not the writes after.
+        # The slot covers the claim (the record written before paying) and the call; the writes after
+        # only when a batch carries it on to its next call.
         with lease_kept(Judgment, token=token, slot=slot, hard_s=hard):
             if call is not None and call.error is None:
                 _call_make(runtime, call)
@@ -102,8 +147,10 @@ def judgment_run(*, judgment_id: int) -> RunResult:
             battle=job.battle, version_id=job.config_version_id, campaign_id=job.campaign_id, pair=stored.pair
         )
         # While this battle's other order is still to come, the campaign cannot be done: skip the check.
-        if not settled.waiting and not campaign_has_active_judgments(job.campaign_id):
-            campaign_finish_if_done(campaign_id=job.campaign_id, model=Judgment)
+        if not settled.waiting and to_check is not None:
+            to_check.add(job.campaign_id)
+        elif not settled.waiting:
+            _finish_if_done(job.campaign_id)
     return stored.result
 
 

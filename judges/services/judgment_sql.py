@@ -80,12 +80,23 @@ JOIN {_B} b ON b.id = j.battle_id
 JOIN {_P} p ON p.id = b.prompt_id
 JOIN {_O} oa ON oa.id = b.output_a_id
 JOIN {_O} ob ON ob.id = b.output_b_id
-WHERE j.id = %s"""  # noqa: S608 (table names are ours, values are parameters)
+WHERE """  # noqa: S608 (table names are ours, values are parameters)
 
 
 def judgment_load(pk: int) -> JudgmentRow | None:
-    row = sql_run(_LOAD, [pk]).one()
+    row = sql_run(_LOAD + "j.id = %s", [pk]).one()
     return JudgmentRow(**row._asdict()) if row is not None else None
+
+
+def judgment_load_many(pks: list[int]) -> dict[int, JudgmentRow]:
+    """`judgment_load` for several rows, in one statement; rows that do not exist are left out."""
+    if not pks:
+        return {}
+    if connection.vendor == "postgresql":  # one array parameter: one prepared statement for any length
+        rows = sql_run(_LOAD + "j.id = ANY(%s)", [list(pks)]).rows
+    else:
+        rows = sql_run(_LOAD + f"j.id IN ({', '.join(['%s'] * len(pks))})", list(pks)).rows
+    return {row.pk: JudgmentRow(**row._asdict()) for row in rows}
 
 
 _PC = db_table(PaidCall)

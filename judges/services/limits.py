@@ -5,6 +5,12 @@ then takes one if fewer than `limit` are held, atomically. A slot expires by its
 (the judgment's lease), so a worker killed mid-call frees its slots once its leases have run out, without
 anyone cleaning up.
 
+A batch of calls made one after the other by one thread carries its slot from one call to the next
+(`SlotCarry`): the slot is taken again with the same token, which the script counts as already held, so each
+later call costs one script call instead of a release and an acquire, and the cool-down is still checked before
+every call. The slot is then also held while the thread stores a result and loads the next one (a few
+milliseconds next to a call), and released when the batch ends.
+
 Run more worker threads than the limit, so calls stay in flight while threads load and store around them.
 The extra threads wait for a slot without polling: each release pushes onto a short "wake" list that waiters
 block on (BLPOP), in whichever worker process they are. A stale wake-up only costs one failed attempt.
@@ -33,7 +39,7 @@ if cool > 0 then return -cool end
 local now = redis.call('TIME')
 local now_ms = now[1] * 1000 + math.floor(now[2] / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[2]), ARGV[3])
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 60000)
   return 1
@@ -81,7 +87,8 @@ class RedisLimits:
         return f"{self._prefix}slots:{key}", f"{self._prefix}cool:{key}", f"{self._prefix}wake:{key}"
 
     def try_acquire(self, key: str, limit: int, hold_s: float, token: str) -> float:
-        """1.0 when taken, 0.0 when full, or minus the cool-down left in seconds."""
+        """1.0 when taken (or `token` still holds it: held again for `hold_s`), 0.0 when full, or minus the
+        cool-down left in seconds."""
         slots, cool, _ = self._keys(key)
         result = int(self._acquire(keys=[slots, cool], args=[limit, int(hold_s * 1000), token]))
         return 1.0 if result == 1 else 0.0 if result == 0 else result / 1000
@@ -123,7 +130,7 @@ class LocalLimits:
                 return -(self._cool[key] - now)
             held = {t: exp for t, exp in self._slots.get(key, {}).items() if exp > now}
             self._slots[key] = held
-            if len(held) >= limit:
+            if len(held) >= limit and token not in held:
                 return 0.0
             held[token] = now + hold_s
             return 1.0
@@ -158,14 +165,29 @@ def limits_backend() -> RedisLimits | LocalLimits:
     return RedisLimits(url) if url else LocalLimits()
 
 
+@dataclass
+class SlotCarry:
+    """The slot a batch carries from one call to the next; `carry_release` gives it back when the batch ends."""
+
+    held: Slot | None = None
+    limit: int = 1  # the held slot's limit (the wake list a release pushes onto is trimmed to it)
+
+
 @contextlib.contextmanager
-def concurrency_slot(key: str, *, limit: int, hold_s: float, wait_s: float) -> Iterator[Slot]:
+def concurrency_slot(
+    key: str, *, limit: int, hold_s: float, wait_s: float, carry: SlotCarry | None = None
+) -> Iterator[Slot]:
     """Hold one of `limit` slots for `key` for the duration of the block (at most `hold_s`).
 
     Waits up to `wait_s` for a free slot; yields an unacquired Slot (with `retry_in`) if none came free or
     the key is cooling down, so the caller can reschedule instead of blocking a worker thread for long.
+    With `carry`, the slot it holds is taken again (same token) and is kept past the block, in `carry`,
+    for the batch's next call; it is released at once only when the block raises or the slot is not had.
     """
-    backend, token = limits_backend(), uuid.uuid4().hex
+    backend = limits_backend()
+    if carry is not None and carry.held is not None and carry.held.key != key:
+        carry_release(carry)
+    token = carry.held.token if carry is not None and carry.held is not None else uuid.uuid4().hex
     deadline = time.monotonic() + wait_s
     while True:
         state = backend.try_acquire(key, limit, hold_s, token)
@@ -173,13 +195,32 @@ def concurrency_slot(key: str, *, limit: int, hold_s: float, wait_s: float) -> I
         if state != 0 or left <= 0:
             break
         backend.wait(key, limit, min(_WAIT_S, left))
-    if state <= 0:
+    slot = Slot(key=key, token=token, acquired=state > 0)
+    if carry is not None:
+        carry.limit = limit
+        # Cooling down: the token may still hold its slot from the last call; give it back now.
+        carry.held = slot
+        if not slot.acquired:
+            carry_release(carry)
+    if not slot.acquired:
         yield Slot(key=key, token=token, acquired=False, retry_in=-state if state < 0 else 0.5)
         return
+    kept = False
     try:
-        yield Slot(key=key, token=token, acquired=True)
+        yield slot
+        kept = carry is not None
     finally:
-        _release_quietly(backend, key, limit, token)
+        if not kept:
+            _release_quietly(backend, key, limit, token)
+            if carry is not None:
+                carry.held = None
+
+
+def carry_release(carry: SlotCarry) -> None:
+    """Give back the slot a batch carried, if any."""
+    if carry.held is not None:
+        _release_quietly(limits_backend(), carry.held.key, carry.limit, carry.held.token)
+        carry.held = None
 
 
 def cool_down(key: str, seconds: float) -> None:

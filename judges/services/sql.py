@@ -16,8 +16,11 @@ from the SQL instead of being escaped into it in Python, and no statement is pla
 
 from __future__ import annotations
 
+import uuid
 from collections import namedtuple
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from enum import Enum
 from functools import cache
 from typing import Any
@@ -85,8 +88,16 @@ def db_value(model: type[Model], name: str, value: Any) -> Any:
     NULL, also for JSON fields; a model instance stands for its key)."""
     if value is None:
         return None
-    if type(value) in _PLAIN_VALUES and _is_plain(model, name, type(value).__name__):
+    kind = type(value)
+    if kind in _PLAIN_VALUES and _is_plain(model, name, kind.__name__):
         return value  # what get_db_prep_save would return for it, without the walk through the field's layers
+    if (
+        kind in _NATIVE_ON_POSTGRESQL
+        and (kind is not datetime or value.tzinfo is not None)  # a naive one is made aware by the field
+        and _on_postgresql()
+        and _is_plain(model, name, kind.__name__)
+    ):
+        return value
     if isinstance(value, Model):
         value = value.pk
     elif isinstance(value, Enum):  # TextChoices members: their value, whatever the driver does with enums
@@ -94,14 +105,26 @@ def db_value(model: type[Model], name: str, value: Any) -> Any:
     return _field(model, name).get_db_prep_save(value, connections[DEFAULT_DB_ALIAS])
 
 
-# Field types whose saved form of a plain Python value of the listed type is that value itself.
+# Field types whose saved form of a plain Python value of the listed type is that value itself; on
+# PostgreSQL also of an aware datetime, a UUID and a Decimal (psycopg adapts them, Django's PostgreSQL
+# operations hand them over unchanged; elsewhere they become text).
 _PLAIN_VALUES = frozenset({str, int, bool})
+_NATIVE_ON_POSTGRESQL = frozenset({datetime, uuid.UUID, Decimal})
 _PLAIN_FIELDS = {
     "str": frozenset({"CharField", "TextField", "SlugField"}),
     "int": frozenset({"IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField",
                     "PositiveBigIntegerField", "PositiveSmallIntegerField", "AutoField", "BigAutoField"}),
     "bool": frozenset({"BooleanField"}),
+    "datetime": frozenset({"DateTimeField"}),
+    "UUID": frozenset({"UUIDField"}),
+    "Decimal": frozenset({"DecimalField"}),
 }  # fmt: skip
+
+
+@cache
+def _on_postgresql() -> bool:
+    """The default database's vendor, once per process (looking the connection up is not free)."""
+    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
 
 
 @cache

@@ -13,7 +13,7 @@ from django.test import override_settings
 from arena.models import Verdict
 from judges.models import Campaign, FinalVerdict, Judgment, WorkStatus
 from judges.services.consistency import combine_orders
-from judges.services.judging import judgment_run
+from judges.services.judging import judgment_run, judgments_run
 from judges.services.progress import campaign_progress
 from tests.judges.conftest import make_arena, make_judge, run_inline, start_campaign
 from tests.support.openai_stub import fixed_text, position_biased
@@ -238,3 +238,21 @@ def test_a_paused_campaign_claims_nothing_and_a_cancelled_one_cancels_its_pendin
     assert set(run_inline(campaign)) == {"skipped"} and not stub.requests
     assert campaign_cancel(campaign=campaign)
     assert set(Judgment.objects.values_list("status", flat=True)) == {WorkStatus.CANCELLED}
+
+
+def test_a_batch_loads_its_rows_together_and_reuses_what_an_earlier_row_of_it_was_answered(stub):
+    prompt_set, contenders = make_arena(n_prompts=3, slugs=("alpha", "bravo"))
+    make_judge("first", base_url=stub.base_url)
+    make_judge("twin", base_url=stub.base_url)  # the same requests as "first"
+    campaign = start_campaign(prompt_set, contenders, "first", "twin")
+    ids = list(
+        Judgment.objects.filter(campaign=campaign)
+        .order_by("config_version_id", "pk")
+        .values_list("pk", flat=True)
+    )
+    results = judgments_run([*ids, ids[0], 10**9])  # a repeated id and a missing one are skipped
+    assert [results[pk].outcome for pk in ids] == ["done"] * 6 + ["reused"] * 6
+    assert results[10**9].outcome == "skipped"
+    assert len(stub.requests) == 6, "rows loaded before their twins were answered should still reuse them"
+    assert Campaign.objects.get(pk=campaign.pk).status == "finished"
+    assert judgments_run(ids)[ids[0]].outcome == "skipped"  # a redelivered batch does nothing again

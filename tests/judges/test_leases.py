@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from judges.models import Judgment
 from judges.services.leases import lease_kept, leases_renew
-from judges.services.limits import Slot, concurrency_slot, limits_backend
+from judges.services.limits import Slot, SlotCarry, carry_release, concurrency_slot, limits_backend
 from judges.services.work_protocol import work_claim
 from tests.judges.conftest import make_arena, make_judge, start_campaign
 
@@ -44,3 +44,40 @@ def test_a_renewed_concurrency_slot_outlives_its_first_hold(db):
         other = uuid.uuid4().hex
         assert limits_backend().try_acquire(key, 1, 1, other) == 0.0  # still held: renewed
     assert isinstance(slot, Slot)
+
+
+def test_a_carried_slot_is_taken_again_without_a_second_place_and_given_back_at_the_end(db):
+    key, backend = f"carry-test-{uuid.uuid4().hex}", limits_backend()
+    carry = SlotCarry()
+    with concurrency_slot(key, limit=1, hold_s=5, wait_s=0, carry=carry) as first:
+        assert first.acquired
+    assert carry.held == first  # kept past the block, for the batch's next call
+    assert backend.try_acquire(key, 1, 5, uuid.uuid4().hex) == 0.0  # still held
+    with concurrency_slot(key, limit=1, hold_s=5, wait_s=0, carry=carry) as second:
+        assert second.acquired and second.token == first.token  # its own place, not a second one
+    carry_release(carry)
+    assert carry.held is None
+    other = uuid.uuid4().hex
+    assert backend.try_acquire(key, 1, 5, other) == 1.0  # given back
+    backend.release(key, 1, other)
+
+
+def test_a_carried_slot_is_given_back_when_its_judge_cools_down_or_its_block_fails(db):
+    key, backend = f"carry-test-{uuid.uuid4().hex}", limits_backend()
+    carry = SlotCarry()
+    with concurrency_slot(key, limit=1, hold_s=5, wait_s=0, carry=carry):
+        pass
+    backend.cool_down(key, 2)
+    with concurrency_slot(key, limit=1, hold_s=5, wait_s=0, carry=carry) as cooling:
+        assert not cooling.acquired and 0 < cooling.retry_in <= 2
+    assert carry.held is None
+    backend.cool_down(key, 0.001)
+    time.sleep(0.01)
+    try:
+        with concurrency_slot(key, limit=1, hold_s=5, wait_s=0, carry=carry) as slot:
+            assert slot.acquired
+            raise RuntimeError("the call broke")
+    except RuntimeError:
+        pass
+    assert carry.held is None
+    assert backend.try_acquire(key, 1, 5, uuid.uuid4().hex) == 1.0  # nothing left held
