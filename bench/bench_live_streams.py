@@ -13,12 +13,19 @@ process. Then all streams open at once (each battle streams both sides: 2 × --s
 stub) while one client GETs /leaderboard/ back to back until the streams end.
 Targets (issue 15): every stream completes; /leaderboard/ p99 < 150 ms meanwhile; time to first token added
 by the arena (arena's p50 minus the stub's own, measured directly) ≤ 50 ms. Not part of the test run.
+
+The streams (the arena's and the stub's reference ones alike) go through `bench.live_stream_client`: each
+connection opened and its request built before the timed burst, the burst a loop of writes, a stream's clock
+started at its own write. Until 2026-12-06 #3 they went through one httpx client, which wrote the fifty
+requests over ~50-370 ms after the burst began (p50 ~306 ms; a probe of httpcore's trace, load 4.5-5): the
+client's own delay, counted as the arena's. The pages still go through httpx (their latency is per request).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -33,6 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a plain script, yet import the project's packages
 
+from bench.live_stream_client import PreparedStream, stream_prepare  # noqa: E402
 from bench.verdict_database import Shape, scratch_database, verdicts_load  # noqa: E402
 
 TARGET_PAGE_P99_MS = 150.0
@@ -146,45 +154,60 @@ def _battles(stub_url: str, n: int) -> list[tuple[str, str]]:
     return found
 
 
-async def _first_token_one(client, stub_url: str) -> float:
-    body = {"model": "bench-0", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    started = time.perf_counter()
-    async with client.stream("POST", f"{stub_url}/chat/completions", json=body) as response:
-        async for line in response.aiter_lines():
+async def _first_token_ms(prepared: PreparedStream) -> float:
+    """ms from writing a stub request to its first streamed word (the request already sent)."""
+    try:
+        async for line in prepared.lines():
             if '"content": "' in line and '"content": ""' not in line:
-                return 1000 * (time.perf_counter() - started)
+                return 1000 * (time.perf_counter() - prepared.sent_at)
+    finally:
+        prepared.close()
     raise SystemExit("the stub sent no word")
+
+
+async def _stub_requests(stub_url: str, n: int) -> list[PreparedStream]:
+    body = {"model": "bench-0", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    return list(
+        await asyncio.gather(
+            *(
+                stream_prepare(f"{stub_url}/chat/completions", method="POST", body=json.dumps(body).encode(),
+                               headers={"Content-Type": "application/json"})
+                for _ in range(n)
+            )
+        )
+    )  # fmt: skip
 
 
 async def _first_token_direct(stub_url: str, tries: int = 5) -> list[float]:
     """Time to the first streamed word straight from the stub, one stream at a time, in ms."""
-    import httpx
-
-    async with httpx.AsyncClient(timeout=30) as client:
-        return [await _first_token_one(client, stub_url) for _ in range(tries)]
+    found = []
+    for _ in range(tries):
+        (prepared,) = await _stub_requests(stub_url, 1)
+        prepared.send()
+        found.append(await _first_token_ms(prepared))
+    return found
 
 
 async def _first_token_direct_burst(stub_url: str, streams: int) -> list[float]:
     """The same with `streams` streams opened at once, as the arena opens them during the load: the stub's
     own share of the first token under that burst (a Python server starting a thread per connection)."""
-    import httpx
+    prepared = await _stub_requests(stub_url, streams)
+    for each in prepared:
+        each.send()
+    return list(await asyncio.gather(*(_first_token_ms(each) for each in prepared)))
 
-    limits = httpx.Limits(max_connections=streams, max_keepalive_connections=streams)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        return list(await asyncio.gather(*(_first_token_one(client, stub_url) for _ in range(streams))))
 
-
-async def _stream(client, url: str, token: str, cookie: str) -> tuple[float | None, bool]:
-    """(ms to the first piece, completed) for one battle's stream."""
-    started, first = time.perf_counter(), None
-    async with client.stream(
-        "GET", f"{url}/arena/b/{token}/stream/", cookies={"sessionid": cookie}
-    ) as response:
-        async for line in response.aiter_lines():
+async def _stream(prepared: PreparedStream) -> tuple[float | None, bool]:
+    """(ms from writing the request to the first piece, completed) for one battle's stream, already sent."""
+    first = None
+    try:
+        async for line in prepared.lines():
             if first is None and line.startswith("event: delta"):
-                first = 1000 * (time.perf_counter() - started)
+                first = 1000 * (time.perf_counter() - prepared.sent_at)
             if line.startswith("data: ") and '"state": "ready"' in line:
                 return first, True
+    finally:
+        prepared.close()
     return first, False
 
 
@@ -214,13 +237,20 @@ async def _pages(client, url: str, done: asyncio.Event) -> list[float]:
 async def _load(url: str, battles: list[tuple[str, str]]) -> tuple[list, list[float], float]:
     import httpx
 
-    limits = httpx.Limits(max_connections=len(battles) + 10, max_keepalive_connections=len(battles) + 10)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=60) as client:
         await client.get(f"{url}/leaderboard/")  # warm: the first view after a recompute
         done = asyncio.Event()
         pages = asyncio.create_task(_pages(client, url, done))
+        streams = await asyncio.gather(
+            *(
+                stream_prepare(f"{url}/arena/b/{token}/stream/", headers={"Cookie": f"sessionid={cookie}"})
+                for token, cookie in battles
+            )
+        )
         started = time.perf_counter()
-        results = await asyncio.gather(*(_stream(client, url, t, c) for t, c in battles))
+        for prepared in streams:  # the burst: every request written in one go
+            prepared.send()
+        results = await asyncio.gather(*(_stream(prepared) for prepared in streams))
         elapsed = time.perf_counter() - started
         done.set()
         return results, await pages, elapsed

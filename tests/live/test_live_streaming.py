@@ -138,3 +138,47 @@ def test_someone_elses_stream_is_refused(battle_setup):
     battle.refresh_from_db()
     assert battle.state == LiveBattle.State.PENDING
     assert stub.stats()["requests"] == 0
+
+
+def _refused_untouched(battle, stub) -> None:
+    battle.refresh_from_db()
+    assert battle.state == LiveBattle.State.PENDING
+    assert stub.stats()["requests"] == 0
+
+
+def test_a_stream_of_an_unknown_battle_is_not_found(battle_setup):
+    server, stub, user = battle_setup
+    response = httpx.get(f"{server.url}/arena/b/NoSuchBattle0123/stream/", cookies=_session(user), timeout=30)
+    assert response.status_code == 404
+    assert "Unknown live battle" in response.text
+    assert stub.stats()["requests"] == 0
+
+
+def test_a_stream_without_a_session_is_refused(battle_setup):
+    server, stub, user = battle_setup
+    battle = live_battle_start(voter=factories.voter_of(user), text="Mine.")
+    response = httpx.get(f"{server.url}/arena/b/{battle.token}/stream/", timeout=30)
+    assert response.status_code == 403
+    assert "Sign in" in response.text
+    _refused_untouched(battle, stub)
+
+
+def test_a_session_from_before_a_password_change_opens_no_stream(battle_setup):
+    server, stub, user = battle_setup
+    battle = live_battle_start(voter=factories.voter_of(user), text="Mine.")
+    stolen = _session(user)
+    user.set_password("a-new-password-9")  # Django's session hash check of auth.get_user ends old sessions
+    user.save()
+    response = httpx.get(f"{server.url}/arena/b/{battle.token}/stream/", cookies=stolen, timeout=30)
+    assert response.status_code == 403
+    assert "Sign in" in response.text
+    _refused_untouched(battle, stub)
+
+
+def test_a_stream_for_a_host_not_allowed_is_a_bad_request(battle_setup, settings):
+    server, stub, user = battle_setup
+    battle = live_battle_start(voter=factories.voter_of(user), text="Mine.")
+    settings.ALLOWED_HOSTS = ["arena.example.org"]
+    response = httpx.get(f"{server.url}/arena/b/{battle.token}/stream/", cookies=_session(user), timeout=30)
+    assert response.status_code == 400
+    _refused_untouched(battle, stub)
