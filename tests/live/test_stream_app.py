@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from unittest import mock
 import pytest
 
 from live import stream_app
+from tests.support.event_loop import run_coroutine
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "Abc-def_0123456789abcdefghijklmn"
@@ -38,7 +38,7 @@ def routed_to(method: str, path: str, *, root_path: str = "") -> str:
         await stream_app.stream_routed(django_app)(scope, receive, send)
 
     with mock.patch.object(stream_app, "stream_serve", stream_serve):
-        asyncio.run(request())
+        run_coroutine(request())  # not asyncio.run: Playwright's sync browser may hold this thread's loop
     (which,) = served
     return which
 
