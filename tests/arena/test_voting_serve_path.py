@@ -91,14 +91,15 @@ def _rows_read(plan: dict, tables: set[str]) -> int:
     return own + sum(_rows_read(child, tables) for child in plan.get("Plans", []))
 
 
-def _serve_reads(client, task) -> int:
-    """Assignment and verdict rows the serve's reading statements look at, summed (EXPLAIN ANALYZE of each)."""
+def _serve_reads(client, task, only: str = "") -> int:
+    """Assignment and verdict rows the serve's reading statements (those containing `only`) look at, summed
+    (EXPLAIN ANALYZE of each)."""
     with CaptureQueriesContext(connection) as queries:
         assert _serve(client, task).status_code == 200
     total = 0
     with connection.cursor() as cursor:
         for query in queries.captured_queries:
-            if query["sql"].lstrip().upper().startswith(("SELECT", "WITH")):
+            if query["sql"].lstrip().upper().startswith(("SELECT", "WITH")) and only in query["sql"]:
                 cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query["sql"])
                 plan = cursor.fetchone()[0]
                 plan = json.loads(plan) if isinstance(plan, str) else plan
@@ -144,6 +145,34 @@ def test_a_serve_reads_rows_of_the_pair_and_the_voter_not_of_the_whole_arena(cli
     # Legitimately read: the held places of one pair's six battles (a sixth of the votes) and the votes on
     # alice's two battles. A scan reads every vote, for the held places once per candidate prompt.
     assert reads < added // 2, (reads, added)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's plans")
+def test_a_serve_probes_the_voters_history_battle_by_battle(client, db):
+    """A voter with a long history, written in bulk (no statistics): whether each candidate battle was served
+    to them, and the places it holds, are looked up on the (annotator, battle) and (battle, task, state)
+    indexes. Reading the voter's (or the task's) assignments once per candidate prompt grows with history x
+    prompts; it was the serve's largest PostgreSQL cost in bench_votes (docs/voting-performance.md)."""
+    task, _ = factories.make_voting_arena(n_contenders=4, n_prompts=30)
+    _all_battles(task)
+    user = factories.make_annotator_user("alice")
+    client.force_login(user)
+    annotator = annotator_for(factories.voter_of(user))
+    contenders = sorted(
+        {b.contender_a_id for b in Battle.objects.all()} | {b.contender_b_id for b in Battle.objects.all()}
+    )
+    open_pair = {contenders[0], contenders[1]}  # alice's history covers every other pair
+    now = timezone.now()
+    history = Assignment.objects.bulk_create(
+        Assignment(token=f"hist-{b.pk}", task=task, annotator=annotator, battle=b, left_is_a=True, state="voted",
+                   served_at=now, answered_at=now, outcome="a", min_read_ms=0)
+        for b in Battle.objects.all() if {b.contender_a_id, b.contender_b_id} != open_pair
+    )  # fmt: skip
+    reads = _serve_reads(client, task, only="WITH answers AS")  # the pair's best battle (counting her votes
+    # for her counters reads her history once, legitimately)
+    # Legitimately read: a few rows per candidate prompt of the open pair (30). Reading alice's history, or
+    # the task's assignments, per candidate prompt reads 30 x 150.
+    assert reads < len(history), (reads, len(history))
 
 
 def test_agreement_in_sql_follows_the_python_rule(db):
