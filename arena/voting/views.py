@@ -103,7 +103,7 @@ def submit(request: HtmxHttpRequest, token: str) -> HttpResponse:
     result = vote_record(token=token, voter=voter, ballot=ballot_from_post(request.POST))
     vote = result.vote
     context = {
-        "reveal": reveal_for(vote),
+        "reveal": reveal_for(vote, result.dimension_names),
         "choices": CHOICES.items(),
         "next_url": reverse("voting:task", args=[vote.task_slug]) + "?start=1",
         "undo_url": reverse("voting:undo", args=[token]),

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from arena.models import Assignment, Battle, Contender, Output, Verdict
+from arena.models import Assignment, Battle, Contender, Dimension, Output, Verdict
 from arena.services.battles import people_source
 from arena.voting.identity import SESSION_VOTER
 from tests.support import factories
@@ -204,6 +204,25 @@ def test_the_vote_hot_path_is_lean(voter_client, voting_task):
     assert sum("INSERT INTO" in sql for sql in statements) == 1
     # + the vote's own transaction (a savepoint inside the test's transaction; BEGIN/COMMIT in production)
     assert len(queries) <= 7, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+
+
+def test_a_vote_with_an_optional_row_reads_the_dimensions_once_and_names_them(voter_client, voting_task):
+    people_source()
+    voting_task.prompt_set.vote_dimensions.set(Dimension.objects.filter(slug__in=["correctness", "clarity"]))
+    token = _token(_battle_page(voter_client, voting_task))
+    with CaptureQueriesContext(connection) as queries:
+        response = voter_client.post(
+            reverse("voting:submit", args=[token]), {"overall": "left", "dim-correctness": "right"}, **HX
+        )
+    assert response.status_code == 200
+    # The rows offered (checked against the ballot) carry the names the reveal shows: no second statement.
+    named = [
+        q["sql"]
+        for q in queries.captured_queries
+        if re.match(r"\s*SELECT (d\.id AS d_id|slug, name FROM arena_dimension)", q["sql"])
+    ]
+    assert len(named) == 1, named
+    assert Dimension.objects.get(slug="correctness").name in response.content.decode()
 
 
 def test_the_vote_count_does_not_grow_the_query_count(voter_client, voting_task):
