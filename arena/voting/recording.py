@@ -22,7 +22,7 @@ from arena.voting.identity import Voter
 from arena.voting.pair_votes import pair_vote_added
 from arena.voting.serve_store import prompt_set_vote_dimensions
 from arena.voting.serving import refuse_not_yours, refuse_unknown_token
-from arena.voting.vote_store import Closing, LockedVote, vote_close, vote_flags_insert, vote_lock
+from arena.voting.vote_store import Closing, LockedVote, vote_close, vote_lock
 
 
 @dataclass(frozen=True)
@@ -122,9 +122,7 @@ def _close(vote: LockedVote, ballot: Ballot, outcomes: dict[str, str], read_ms: 
         answered_at=timezone.now(), read_ms=read_ms, outcome=outcomes["overall"], dimension_outcomes=others,
         gold_passed=gold[0], flagged=bool(flags), last_choice=ballot.overall, streak=streak,
     )  # fmt: skip
-    vote_close(vote, closing)
-    if flags:
-        vote_flags_insert(flags)
+    vote_close(vote, closing, flags)
     return replace(vote, state=Assignment.State.VOTED, outcome=outcomes["overall"], dimension_outcomes=others)
 
 

@@ -199,11 +199,38 @@ def test_the_vote_hot_path_is_lean(voter_client, voting_task):
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     # the user (the session comes from the cache), the assignment locked with everything the vote needs
     # (the people's source and the overall dimension included), one INSERT … ON CONFLICT for the verdict,
-    # the assignment and annotator updates.
-    assert len(statements) <= 5, "\n".join(sql[:120] for sql in statements)
+    # the assignment and annotator updates (one statement on PostgreSQL, two on SQLite).
+    assert len(statements) <= (4 if connection.vendor == "postgresql" else 5), "\n".join(
+        sql[:120] for sql in statements
+    )
     assert sum("INSERT INTO" in sql for sql in statements) == 1
     # + the vote's own transaction (a savepoint inside the test's transaction; BEGIN/COMMIT in production)
     assert len(queries) <= 7, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="data-modifying CTEs: PostgreSQL only")
+def test_a_flagged_vote_closes_the_assignment_and_writes_its_flag_in_one_statement(voter_client, voting_task):
+    people_source()
+    token = _token(_battle_page(voter_client, voting_task))  # voted at once: too fast, so flagged
+    with CaptureQueriesContext(connection) as queries:
+        response = voter_client.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX)
+    assert response.status_code == 200
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().startswith(("UPDATE", "INSERT", "WITH"))
+    ]
+    closing = [sql for sql in writes if "arena_voteflag" in sql]
+    assert (
+        len(closing) == 1
+        and "UPDATE arena_assignment" in closing[0]
+        and "UPDATE arena_annotator" in closing[0]
+    )
+    assert len(writes) == 2, writes  # the verdict's INSERT, then the closing statement
+    assignment = Assignment.objects.get(token=token)
+    assert assignment.state == "voted" and assignment.flagged
+    assert [flag.kind for flag in assignment.flags.all()] == ["too_fast"]
+    assert assignment.annotator.streak == 1 and assignment.annotator.last_choice == "left"
 
 
 def test_a_vote_with_an_optional_row_reads_the_dimensions_once_and_names_them(voter_client, voting_task):
