@@ -24,11 +24,15 @@ from arena.models import Assignment, VoteFlag
 from arena.models.voting import displayed_choice
 from arena.sql_rows import fetch_one_as
 
+# The contenders' names are scalar subqueries rather than joins: PostgreSQL plans every statement anew (Django
+# binds parameters on the client), and planning six joined tables cost more than running the statement
+# (0.5-0.9 ms against 0.1 ms; four tables and two subqueries: 0.26 ms).
 _LOCK = """
 SELECT a.id AS assignment_id, a.state, a.left_is_a, a.served_at, a.min_read_ms, a.gold_id, a.outcome,
        a.dimension_outcomes, a.annotator_id, n.voter_key, n.excluded, n.last_choice, n.streak,
        t.slug AS task_slug, t.id AS task_id, t.prompt_set_id, a.battle_id, b.contender_a_id, b.contender_b_id,
-       ca.name AS contender_a_name, cb.name AS contender_b_name,
+       (SELECT ca.name FROM arena_contender ca WHERE ca.id = b.contender_a_id) AS contender_a_name,
+       (SELECT cb.name FROM arena_contender cb WHERE cb.id = b.contender_b_id) AS contender_b_name,
        (SELECT d.id FROM arena_dimension d WHERE d.slug = 'overall') AS overall_dimension_id,
        (SELECT s.id FROM arena_source s WHERE s.key = 'people') AS people_source_id,
        EXISTS (SELECT 1 FROM arena_contender c
@@ -40,8 +44,6 @@ SELECT a.id AS assignment_id, a.state, a.left_is_a, a.served_at, a.min_read_ms, 
   JOIN arena_annotator n ON n.id = a.annotator_id
   JOIN arena_annotationtask t ON t.id = a.task_id
   JOIN arena_battle b ON b.id = a.battle_id
-  JOIN arena_contender ca ON ca.id = b.contender_a_id
-  JOIN arena_contender cb ON cb.id = b.contender_b_id
  WHERE a.token = %s
 """
 _FOR_UPDATE = " FOR UPDATE OF a, n"
