@@ -129,6 +129,18 @@ def test_bad_input_gets_a_clear_4xx_and_stores_nothing(voter_client, voting_task
     assert not Verdict.objects.exists() and Assignment.objects.get().state == "served"
 
 
+def test_an_unknown_or_closed_task_is_a_404_and_serves_nothing(voter_client, voting_task):
+    assert voter_client.get(reverse("voting:task", args=["no-such-task"]) + "?start=1").status_code == 404
+    voting_task.is_active = False
+    voting_task.save(update_fields=["is_active"])
+    assert voter_client.get(reverse("voting:task", args=[voting_task.slug]) + "?start=1").status_code == 404
+    assert not Assignment.objects.exists()
+    voting_task.is_active = True
+    voting_task.save(update_fields=["is_active"])
+    response = voter_client.get(reverse("voting:task", args=[voting_task.slug]) + "?start=1")
+    assert response.status_code == 200 and Assignment.objects.filter(task=voting_task).count() == 1
+
+
 def test_an_unknown_token_is_a_404_page(voter_client, voting_task):
     response = voter_client.post(reverse("voting:submit", args=["forged-token"]), {"overall": "left"})
     assert response.status_code == 404 and b"Unknown battle" in response.content
