@@ -17,7 +17,7 @@ from django.utils import timezone
 from arena.cache import RedisCache
 from arena.models import AnnotationTask, Annotator, Assignment, Verdict
 from arena.services.battles import people_source
-from arena.voting.pair_votes import pair_votes
+from arena.voting.pair_votes import Pair, pair_votes
 from arena.voting.serve_store import progress_counts, task_battle_count
 
 
@@ -163,8 +163,9 @@ def task_goal_forget(task: AnnotationTask) -> None:
     caches["default"].delete(_goal_key(task))
 
 
-def task_progress(task: AnnotationTask) -> TaskProgress:
+def task_progress(task: AnnotationTask, votes: Mapping[Pair, int] | None = None) -> TaskProgress:
     """The task's votes (the people's votes per contender pair, kept in Redis for serving) and its goal (its
     battles × votes wanted per battle; the battles counted at most TASK_GOAL_SECONDS ago)."""
-    votes = sum(pair_votes(task.pk).values())
-    return TaskProgress(votes=votes, goal=_task_battles(task) * task.votes_per_battle)
+    if votes is None:
+        votes = pair_votes(task.pk)
+    return TaskProgress(votes=sum(votes.values()), goal=_task_battles(task) * task.votes_per_battle)

@@ -6,6 +6,8 @@ answers and an opaque assignment token only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -21,6 +23,7 @@ from arena.models import AnnotationTask, Annotator, Assignment
 from arena.staff import staff_required
 from arena.voting.ballots import CHOICES, ballot_from_post
 from arena.voting.identity import Voter, annotator_for, client_ip, voter_for_request
+from arena.voting.pair_votes import Pair, pair_votes
 from arena.voting.presenting import guidelines_html, progress_context, reveal_for
 from arena.voting.ratelimit import rate_limit_hit
 from arena.voting.recording import vote_record
@@ -44,14 +47,15 @@ def _sign_in(request: HtmxHttpRequest, next_url: str) -> HttpResponse:
     return redirect_to_login(next_url)
 
 
-def _progress(task: AnnotationTask, annotator: Annotator) -> dict:
-    return progress_context(annotator_progress(annotator), task_progress(task))
+def _progress(task: AnnotationTask, annotator: Annotator, votes: Mapping[Pair, int] | None = None) -> dict:
+    return progress_context(annotator_progress(annotator), task_progress(task, votes))
 
 
 def _battle_page(
     request: HtmxHttpRequest, task: AnnotationTask, annotator: Annotator, undone: bool = False
 ) -> HttpResponse:
-    assignment = assignment_serve(task=task, annotator=annotator)
+    votes = pair_votes(task.pk)  # read once: for choosing the pair and for the progress bar
+    assignment = assignment_serve(task=task, annotator=annotator, votes=votes)
     context = {
         "task": task,
         "view": battle_view(assignment) if assignment else None,
@@ -59,7 +63,7 @@ def _battle_page(
         "guidelines_html": guidelines_html(task.guidelines),
         "next_url": reverse("voting:task", args=[task.slug]) + "?start=1",
         "undone": undone,
-        **_progress(task, annotator),
+        **_progress(task, annotator, votes),
     }
     return render(request, BATTLE_TEMPLATE + "#battle" if request.htmx else BATTLE_TEMPLATE, context)
 

@@ -207,6 +207,32 @@ def test_the_task_goal_is_counted_once_then_read_from_the_cache_until_forgotten(
     assert task_progress(task).goal == 4 * 6 * 2
 
 
+@pytest.mark.skipif(
+    not isinstance(caches["default"], RedisCache),
+    reason="the pair counts are kept in the shared cache (Redis)",
+)
+def test_a_served_battle_reads_the_pair_counts_once(client, db, monkeypatch):
+    """Choosing the pair and the progress bar share one read of the task's Redis hash."""
+    from arena.voting import pair_votes as module
+
+    task, _ = factories.make_voting_arena()
+    client.force_login(factories.make_annotator_user("alice"))
+    reads = []
+    real = module.pair_votes
+
+    def counted(task_id):
+        reads.append(task_id)
+        return real(task_id)
+
+    monkeypatch.setattr(module, "pair_votes", counted)
+    monkeypatch.setattr("arena.voting.selection.pair_votes", counted)
+    monkeypatch.setattr("arena.voting.stats.pair_votes", counted)
+    monkeypatch.setattr("arena.voting.views.pair_votes", counted, raising=False)
+    response = _serve(client, task)
+    assert response.status_code == 200 and 'data-vote-state="open"' in response.content.decode()
+    assert reads == [task.pk]
+
+
 def test_agreement_in_sql_follows_the_python_rule(db):
     """Random overall votes, some of them excluded by staff: the progress statement's agreement equals
     `agreement_of` (arena.voting.stats, the rule's Python form) for every voter."""
