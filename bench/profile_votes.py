@@ -66,8 +66,16 @@ def _call(app, environ: dict) -> tuple[str, bytes]:
     return status[0], body
 
 
+def _watched(watcher):
+    from contextlib import nullcontext
+
+    from django.db import connection
+
+    return connection.execute_wrapper(watcher) if watcher else nullcontext()
+
+
 def _round_trips(
-    app, people: list[Person], n: int, task_slug: str, serve_prof, vote_prof
+    app, people: list[Person], n: int, task_slug: str, serve_prof, vote_prof, serve_sql=None, vote_sql=None
 ) -> tuple[float, float, int]:
     """n serve + vote round trips spread over `people`; (CPU s serving, CPU s voting, round trips done)."""
     serve_cpu = vote_cpu = 0.0
@@ -77,7 +85,8 @@ def _round_trips(
         started = time.process_time()
         if serve_prof:
             serve_prof.enable()
-        status, body = _call(app, _environ("GET", f"/vote/t/{task_slug}/?start=1", person))
+        with _watched(serve_sql):
+            status, body = _call(app, _environ("GET", f"/vote/t/{task_slug}/?start=1", person))
         if serve_prof:
             serve_prof.disable()
         serve_cpu += time.process_time() - started
@@ -87,12 +96,16 @@ def _round_trips(
         started = time.process_time()
         if vote_prof:
             vote_prof.enable()
-        status, body = _call(
-            app,
-            _environ(
-                "POST", f"/vote/b/{found.group(1).decode()}/", person, b"overall=left&dim-correctness=right"
-            ),
-        )
+        with _watched(vote_sql):
+            status, body = _call(
+                app,
+                _environ(
+                    "POST",
+                    f"/vote/b/{found.group(1).decode()}/",
+                    person,
+                    b"overall=left&dim-correctness=right",
+                ),
+            )
         if vote_prof:
             vote_prof.disable()
         vote_cpu += time.process_time() - started
@@ -100,6 +113,47 @@ def _round_trips(
             raise SystemExit(f"vote answered {status}: {body[:300]!r}")
         done += 1
     return serve_cpu, vote_cpu, done
+
+
+class StatementCpu:
+    """PostgreSQL backend CPU (/proc/<pid>/schedstat, nanoseconds) and client wall time per SQL statement.
+
+    The backend serving this process's connection is measured around each statement, so the figures say what
+    each statement costs PostgreSQL whatever else runs on the machine (other backends are not counted)."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.by_sql: dict[str, list[float]] = {}
+
+    @staticmethod
+    def _runtime_ns(pid: int) -> int:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+
+    def __call__(self, execute, sql, params, many, context):
+        from django.db import connection
+
+        if not self.pid:
+            self.pid = connection.connection.info.backend_pid  # psycopg 3: no statement needed
+        before, started = self._runtime_ns(self.pid), time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            wall = time.perf_counter() - started
+            key = " ".join(sql.split())[:90]
+            entry = self.by_sql.setdefault(key, [0, 0.0, 0.0])
+            entry[0] += 1
+            entry[1] += (self._runtime_ns(self.pid) - before) / 1e6
+            entry[2] += wall * 1000
+
+    def report(self, title: str, requests: int) -> None:
+        print(f"\n===== {title}: PostgreSQL backend CPU and client wall time per request, by statement =====")
+        total = sum(cpu for _, cpu, _ in self.by_sql.values())
+        print(f"  {total / requests:7.3f} ms PostgreSQL CPU per request in all")
+        for sql, (n, cpu, wall) in sorted(self.by_sql.items(), key=lambda item: -item[1][1]):
+            print(
+                f"  {cpu / requests:7.3f} ms cpu {wall / requests:7.3f} ms wall  {n / requests:4.2f}×  {sql}"
+            )
+        self.by_sql.clear()
 
 
 def _area(filename: str) -> str:
@@ -142,6 +196,9 @@ def main() -> int:
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--people", type=int, default=16)
     parser.add_argument(
+        "--sql", action="store_true", help="also print PostgreSQL's CPU per statement (no profiler meanwhile)"
+    )
+    parser.add_argument(
         "--match",
         default=r"/(arena|bench)/|middleware|contrib/(sessions|auth)|/template/(loader|response)|shortcuts",
         help="list only functions whose file:line(name) matches this regular expression ('' for all)",
@@ -172,6 +229,11 @@ def main() -> int:
             f"serve {1000 * serve_cpu / done:.2f} ms, vote {1000 * vote_cpu / done:.2f} ms "
             f"(load average {os.getloadavg()[0]:.1f})"
         )
+        if args.sql:
+            serve_sql, vote_sql = StatementCpu(), StatementCpu()
+            _round_trips(app, people, args.requests, task.slug, None, None, serve_sql, vote_sql)
+            serve_sql.report("serve", args.requests)
+            vote_sql.report("vote", args.requests)
         # CPU time, not wall time: waiting on PostgreSQL or Redis is not this process's cost.
         serve_prof, vote_prof = cProfile.Profile(time.process_time), cProfile.Profile(time.process_time)
         _round_trips(app, people, args.requests, task.slug, serve_prof, vote_prof)

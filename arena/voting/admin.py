@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 
 from arena.models import AnnotationTask, Annotator, Assignment, Dimension, GoldBattle, VoteFlag
 from arena.voting.staff import annotator_set_excluded, assignments_exclude_votes
+from arena.voting.stats import task_goal_forget
 
 
 class GoldBattleInline(admin.TabularInline):
@@ -66,6 +67,10 @@ class AnnotationTaskAdmin(admin.ModelAdmin):
         # Other (inactive) dimensions the set already offers are kept: the form lists active ones only.
         kept = obj.prompt_set.vote_dimensions.filter(is_active=False)
         obj.prompt_set.vote_dimensions.set([*kept, *form.cleaned_data["vote_dimensions"]])
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)  # the task's contenders are saved here
+        task_goal_forget(form.instance)
 
 
 @admin.register(Annotator)

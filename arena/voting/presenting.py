@@ -23,12 +23,14 @@ class Reveal:
     dimensions: list[tuple[str, str]]
 
 
-def reveal_for(vote: LockedVote) -> Reveal:
-    """Built from the stored vote alone, so a replayed vote gets exactly the first response."""
+def reveal_for(vote: LockedVote, names: dict[str, str] | None = None) -> Reveal:
+    """Built from the stored vote alone, so a replayed vote gets exactly the first response. `names`: slug →
+    name of the optional rows voted on, when the caller has them (else one statement reads them)."""
     choice = vote.displayed(vote.outcome)
     dimensions = []
     if vote.dimension_outcomes:
-        names = dimension_names(vote.dimension_outcomes)
+        if names is None or not set(vote.dimension_outcomes) <= set(names):
+            names = dimension_names(vote.dimension_outcomes)
         for slug, outcome in sorted(vote.dimension_outcomes.items()):
             dimensions.append((names.get(slug, slug), CHOICES[vote.displayed(outcome)]))
     return Reveal(vote.left_name, vote.right_name, choice, CHOICES[choice], dimensions)

@@ -22,13 +22,16 @@ from arena.voting.identity import Voter
 from arena.voting.pair_votes import pair_vote_added
 from arena.voting.serve_store import prompt_set_vote_dimensions
 from arena.voting.serving import refuse_not_yours, refuse_unknown_token
-from arena.voting.vote_store import Closing, LockedVote, vote_close, vote_flags_insert, vote_lock
+from arena.voting.vote_store import Closing, LockedVote, vote_close, vote_lock
 
 
 @dataclass(frozen=True)
 class VoteResult:
     vote: LockedVote
     replayed: bool
+    # Slug → name of the optional rows voted on, when this request read them (a fresh vote): the reveal then
+    # needs no statement of its own to name them. None: ask the database (a replay).
+    dimension_names: dict[str, str] | None = None
 
 
 def locked_vote_of(token: str, voter: Voter) -> LockedVote:
@@ -41,25 +44,27 @@ def locked_vote_of(token: str, voter: Voter) -> LockedVote:
     return vote
 
 
-def _dimension_ids(vote: LockedVote, ballot: Ballot) -> dict[str, int]:
+def _dimension_ids(vote: LockedVote, ballot: Ballot) -> tuple[dict[str, int], dict[str, str]]:
     """Slug → id of the rows voted on: overall first, then the ballot's optional dimensions; 400 for one this
-    battle does not ask about."""
+    battle does not ask about. With slug → name of the optional ones (for the reveal)."""
     if vote.overall_dimension_id is None:
         raise Unavailable(
             "The 'overall' dimension is missing: staff must restore it (migration 0002 seeds it)."
         )
     dimensions = {"overall": vote.overall_dimension_id}  # read with the lock: no query for the common vote
     if not ballot.dimensions:
-        return dimensions
+        return dimensions, {}
     # The rows the page showed (active, asked by the prompt set, overall aside), in one SQL statement.
-    offered = {row.slug: row.pk for row in prompt_set_vote_dimensions(vote.prompt_set_id)}
+    rows = prompt_set_vote_dimensions(vote.prompt_set_id)
+    offered = {row.slug: row.pk for row in rows}
     unknown = sorted(slug for slug in ballot.dimensions if slug == "overall" or slug not in offered)
     if unknown:
         raise Invalid(
             f"This battle asks for no dimension {', '.join(unknown)}: vote only on the rows shown.",
             field="dimension",
         )
-    return dimensions | {slug: offered[slug] for slug in sorted(ballot.dimensions)}
+    names = {row.slug: row.name for row in rows if row.slug in ballot.dimensions}
+    return dimensions | {slug: offered[slug] for slug in sorted(ballot.dimensions)}, names
 
 
 def _write_verdicts(
@@ -117,9 +122,7 @@ def _close(vote: LockedVote, ballot: Ballot, outcomes: dict[str, str], read_ms: 
         answered_at=timezone.now(), read_ms=read_ms, outcome=outcomes["overall"], dimension_outcomes=others,
         gold_passed=gold[0], flagged=bool(flags), last_choice=ballot.overall, streak=streak,
     )  # fmt: skip
-    vote_close(vote, closing)
-    if flags:
-        vote_flags_insert(flags)
+    vote_close(vote, closing, flags)
     return replace(vote, state=Assignment.State.VOTED, outcome=outcomes["overall"], dimension_outcomes=others)
 
 
@@ -137,13 +140,13 @@ def vote_record(*, token: str, voter: Voter, ballot: Ballot) -> VoteResult:
         if vote.state == Assignment.State.SKIPPED:
             raise Conflict("You skipped this battle, so it takes no vote any more. Load the next one.")
         read_ms = max(0, int((timezone.now() - vote.served_at).total_seconds() * 1000))
-        dimensions = _dimension_ids(vote, ballot)
+        dimensions, names = _dimension_ids(vote, ballot)
         choices = {"overall": ballot.overall, **ballot.dimensions}
         outcomes = {
             slug: battle_outcome(choice, left_is_a=vote.left_is_a) for slug, choice in choices.items()
         }
         _write_verdicts(vote, dimensions, outcomes, voter)
-        result = VoteResult(_close(vote, ballot, outcomes, read_ms), replayed=False)
+        result = VoteResult(_close(vote, ballot, outcomes, read_ms), replayed=False, dimension_names=names)
     # After the commit, so a vote that failed is not counted: serving ranks pairs by these counts.
     pair_vote_added(vote.task_id, vote.contender_a_id, vote.contender_b_id)
     return result

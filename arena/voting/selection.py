@@ -21,7 +21,7 @@ the arena importing anything from it.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -38,7 +38,7 @@ from arena.models import AnnotationTask, Annotator, Assignment, Battle, GoldBatt
 from arena.models.verdicts import Source
 from arena.services.battles import battle_get_or_create
 from arena.voting.conflicts import contenders_conflicting
-from arena.voting.pair_votes import pair_votes
+from arena.voting.pair_votes import Pair, pair_votes
 from arena.voting.serve_store import (
     SHUFFLE_MODULUS,
     PairCandidate,
@@ -194,8 +194,10 @@ def _disputed(task: AnnotationTask, annotator: Annotator, ids: list[int], rng: r
     return Pick(battle=battle_with_answers(best), disputed=True)
 
 
-def _pairs_ranked(task: AnnotationTask, ids: list[int], rng: random.Random) -> list[PairStats]:
-    votes = pair_votes(task.pk)
+def _pairs_ranked(
+    task: AnnotationTask, ids: list[int], rng: random.Random, votes: Mapping[Pair, int] | None
+) -> list[PairStats]:
+    votes = pair_votes(task.pk) if votes is None else votes
     pairs = [PairStats(low, high, votes.get((low, high), 0)) for low, high in combinations(ids, 2)]
     scores = pair_priority()(task, pairs)
     jitter = [rng.random() for _ in pairs]
@@ -217,7 +219,13 @@ def _pick_of(candidate: PairCandidate, rng: random.Random) -> Pick:
     return Pick(battle=battle_with_answers(battle_id))
 
 
-def _pair_pick(task: AnnotationTask, annotator: Annotator, ids: list[int], rng: random.Random) -> Pick | None:
+def _pair_pick(
+    task: AnnotationTask,
+    annotator: Annotator,
+    ids: list[int],
+    rng: random.Random,
+    votes: Mapping[Pair, int] | None,
+) -> Pick | None:
     """The first pair, in priority order, with an unseen battle short of the votes wanted; failing that, the
     first pair with any unseen battle. Within a pair, battles that already have votes are completed first
     (so battles reach the votes wanted and agreement between people can be measured), then the least voted.
@@ -225,7 +233,7 @@ def _pair_pick(task: AnnotationTask, annotator: Annotator, ids: list[int], rng: 
     fresh = timezone.now() - timedelta(minutes=settings.ARENA_VOTE_OPEN_MINUTES)
     shuffle = rng.randrange(1, SHUFFLE_MODULUS)
     fallback = None
-    for pair in _pairs_ranked(task, ids, rng):
+    for pair in _pairs_ranked(task, ids, rng, votes):
         candidate = pair_candidate(
             task=task,
             annotator_id=annotator.pk,
@@ -242,14 +250,19 @@ def _pair_pick(task: AnnotationTask, annotator: Annotator, ids: list[int], rng: 
 
 
 def battle_pick(
-    *, task: AnnotationTask, annotator: Annotator, rng: random.Random | None = None
+    *,
+    task: AnnotationTask,
+    annotator: Annotator,
+    rng: random.Random | None = None,
+    votes: Mapping[Pair, int] | None = None,
 ) -> Pick | None:
-    """The next battle for this annotator in this task, or None when they have seen every battle."""
+    """The next battle for this annotator in this task, or None when they have seen every battle. `votes`:
+    the task's votes per pair when the caller read them already (else read here)."""
     rng = rng or random.Random()
     contenders = task_contenders(task_id=task.pk, prompt_set_id=task.prompt_set_id, annotator_id=annotator.pk)
     ids = [pk for pk, conflicting in contenders if not conflicting]
     return (
         _gold(task, annotator, rng)
         or _disputed(task, annotator, ids, rng)
-        or _pair_pick(task, annotator, ids, rng)
+        or _pair_pick(task, annotator, ids, rng, votes)
     )

@@ -215,7 +215,10 @@ class PairCandidate:
 # the votes wanted), then the least held; ties in an order drawn per call (`shuffle`).
 # Each battle is looked up by its unique (output_a, output_b) index, in both orders, rather than joined: a join
 # may scan every battle of the arena. MATERIALIZED: PostgreSQL would otherwise inline the subqueries and
-# count each battle's places once per reference to `held` below.
+# count each battle's places once per reference to `held` below. Each battle of the pair (b1, b2) is probed on
+# its own, with an equality on every column of (annotator, battle) and the leading two of (battle, task, state):
+# with `battle_id IN (b1, b2)`, or with NOT EXISTS (which PostgreSQL turns into an anti-join), a planner
+# without statistics read all of the annotator's, or the task's, assignments once per candidate prompt.
 _PAIR_CANDIDATE = f"""
 WITH answers AS MATERIALIZED (
     SELECT ol.prompt_id, ol.id AS output_low_id, oh.id AS output_high_id,
@@ -228,11 +231,14 @@ WITH answers AS MATERIALIZED (
 ), c AS MATERIALIZED (
     SELECT a.prompt_id, a.output_low_id, a.output_high_id, COALESCE(a.b1, a.b2) AS battle_id,
            (SELECT COUNT(*) FROM arena_assignment x
-             WHERE x.battle_id IN (a.b1, a.b2) AND x.task_id = %(task)s
+             WHERE x.battle_id = a.b1 AND x.task_id = %(task)s
+               AND (x.state = %(voted)s OR (x.state = %(served)s AND x.served_at >= %(fresh)s)))
+         + (SELECT COUNT(*) FROM arena_assignment x
+             WHERE x.battle_id = a.b2 AND x.task_id = %(task)s
                AND (x.state = %(voted)s OR (x.state = %(served)s AND x.served_at >= %(fresh)s))) AS held
       FROM answers a
-     WHERE NOT EXISTS (SELECT 1 FROM arena_assignment m
-                        WHERE m.annotator_id = %(annotator)s AND m.battle_id IN (a.b1, a.b2))
+     WHERE (SELECT COUNT(*) FROM arena_assignment m WHERE m.annotator_id = %(annotator)s AND m.battle_id = a.b1)
+         + (SELECT COUNT(*) FROM arena_assignment m WHERE m.annotator_id = %(annotator)s AND m.battle_id = a.b2) = 0
 )
 SELECT c.prompt_id, %(low)s AS low, %(high)s AS high, c.output_low_id, c.output_high_id, c.battle_id, c.held
   FROM c

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from arena.errors import Conflict, Forbidden, NotFound
 from arena.models import AnnotationTask, Annotator, Assignment, Battle, Dimension
 from arena.rendering import render_markdown_many
 from arena.voting.identity import Voter
+from arena.voting.pair_votes import Pair
 from arena.voting.selection import battle_pick
 from arena.voting.serve_store import assignment_insert, open_assignment, prompt_set_vote_dimensions
 
@@ -31,9 +33,15 @@ def min_read_ms(*texts: str) -> int:
 
 
 def assignment_serve(
-    *, task: AnnotationTask, annotator: Annotator, rng: random.Random | None = None
+    *,
+    task: AnnotationTask,
+    annotator: Annotator,
+    rng: random.Random | None = None,
+    votes: Mapping[Pair, int] | None = None,
 ) -> Assignment | None:
     """The annotator's open battle in this task, else a new one; None when nothing is left to vote on.
+    `votes`: the task's votes per contender pair, when the caller read them already (the battle page does, for
+    its progress bar too: one read of the Redis hash per served battle, not two).
 
     A reload serves the same battle again (same token, sides and reading clock). Two tabs serving at the same
     moment end up with the same assignment: the database allows one open assignment per annotator and task.
@@ -43,7 +51,7 @@ def assignment_serve(
         current = open_assignment(task, annotator)
         if current is not None:
             return current
-        pick = battle_pick(task=task, annotator=annotator, rng=rng)
+        pick = battle_pick(task=task, annotator=annotator, rng=rng, votes=votes)
         if pick is None:
             return None
         battle = pick.battle

@@ -11,11 +11,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 
+from django.core.cache import caches
 from django.utils import timezone
 
+from arena.cache import RedisCache
 from arena.models import AnnotationTask, Annotator, Assignment, Verdict
 from arena.services.battles import people_source
-from arena.voting.pair_votes import pair_votes
+from arena.voting.pair_votes import Pair, pair_votes
 from arena.voting.serve_store import progress_counts, task_battle_count
 
 
@@ -133,8 +135,37 @@ class TaskProgress:
         return min(100, round(100 * self.votes / self.goal)) if self.goal else 100
 
 
-def task_progress(task: AnnotationTask) -> TaskProgress:
-    """The task's votes (the people's votes per contender pair, kept in Redis for serving) and its goal."""
-    votes = sum(pair_votes(task.pk).values())
-    battles = task_battle_count(task_id=task.pk, prompt_set_id=task.prompt_set_id)
-    return TaskProgress(votes=votes, goal=battles * task.votes_per_battle)
+# How long a task's count of battles (its goal, for the progress bar) is kept in the shared cache. It changes
+# only when the task's contenders or their answers do, but imports write answers in bulk and staff edit
+# contenders in the admin, paths that cannot all say so; a minute bounds how long the bar lags such a change.
+# Counting on every serve was a statement costing PostgreSQL about as much as choosing the battle.
+TASK_GOAL_SECONDS = 60
+
+
+def _goal_key(task: AnnotationTask) -> str:
+    return f"vote-goal:{task.pk}:{task.prompt_set_id}"
+
+
+def _task_battles(task: AnnotationTask) -> int:
+    """How many battles the task can serve: from the shared cache (Redis) when it holds the count."""
+    cache = caches["default"]
+    if not isinstance(cache, RedisCache):  # the demo's file cache would cost more than the count
+        return task_battle_count(task_id=task.pk, prompt_set_id=task.prompt_set_id)
+    battles = cache.get(_goal_key(task))
+    if battles is None:
+        battles = task_battle_count(task_id=task.pk, prompt_set_id=task.prompt_set_id)
+        cache.set(_goal_key(task), battles, TASK_GOAL_SECONDS)
+    return battles
+
+
+def task_goal_forget(task: AnnotationTask) -> None:
+    """Count the task's goal afresh on its next use (its contenders changed)."""
+    caches["default"].delete(_goal_key(task))
+
+
+def task_progress(task: AnnotationTask, votes: Mapping[Pair, int] | None = None) -> TaskProgress:
+    """The task's votes (the people's votes per contender pair, kept in Redis for serving) and its goal (its
+    battles × votes wanted per battle; the battles counted at most TASK_GOAL_SECONDS ago)."""
+    if votes is None:
+        votes = pair_votes(task.pk)
+    return TaskProgress(votes=sum(votes.values()), goal=_task_battles(task) * task.votes_per_battle)

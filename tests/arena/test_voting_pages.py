@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from arena.models import Assignment, Battle, Contender, Output, Verdict
+from arena.models import Assignment, Battle, Contender, Dimension, Output, Verdict
 from arena.services.battles import people_source
 from arena.voting.identity import SESSION_VOTER
 from tests.support import factories
@@ -129,6 +129,18 @@ def test_bad_input_gets_a_clear_4xx_and_stores_nothing(voter_client, voting_task
     assert not Verdict.objects.exists() and Assignment.objects.get().state == "served"
 
 
+def test_an_unknown_or_closed_task_is_a_404_and_serves_nothing(voter_client, voting_task):
+    assert voter_client.get(reverse("voting:task", args=["no-such-task"]) + "?start=1").status_code == 404
+    voting_task.is_active = False
+    voting_task.save(update_fields=["is_active"])
+    assert voter_client.get(reverse("voting:task", args=[voting_task.slug]) + "?start=1").status_code == 404
+    assert not Assignment.objects.exists()
+    voting_task.is_active = True
+    voting_task.save(update_fields=["is_active"])
+    response = voter_client.get(reverse("voting:task", args=[voting_task.slug]) + "?start=1")
+    assert response.status_code == 200 and Assignment.objects.filter(task=voting_task).count() == 1
+
+
 def test_an_unknown_token_is_a_404_page(voter_client, voting_task):
     response = voter_client.post(reverse("voting:submit", args=["forged-token"]), {"overall": "left"})
     assert response.status_code == 404 and b"Unknown battle" in response.content
@@ -199,11 +211,57 @@ def test_the_vote_hot_path_is_lean(voter_client, voting_task):
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     # the user (the session comes from the cache), the assignment locked with everything the vote needs
     # (the people's source and the overall dimension included), one INSERT … ON CONFLICT for the verdict,
-    # the assignment and annotator updates.
-    assert len(statements) <= 5, "\n".join(sql[:120] for sql in statements)
+    # the assignment and annotator updates (one statement on PostgreSQL, two on SQLite).
+    assert len(statements) <= (4 if connection.vendor == "postgresql" else 5), "\n".join(
+        sql[:120] for sql in statements
+    )
     assert sum("INSERT INTO" in sql for sql in statements) == 1
     # + the vote's own transaction (a savepoint inside the test's transaction; BEGIN/COMMIT in production)
     assert len(queries) <= 7, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="data-modifying CTEs: PostgreSQL only")
+def test_a_flagged_vote_closes_the_assignment_and_writes_its_flag_in_one_statement(voter_client, voting_task):
+    people_source()
+    token = _token(_battle_page(voter_client, voting_task))  # voted at once: too fast, so flagged
+    with CaptureQueriesContext(connection) as queries:
+        response = voter_client.post(reverse("voting:submit", args=[token]), {"overall": "left"}, **HX)
+    assert response.status_code == 200
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().startswith(("UPDATE", "INSERT", "WITH"))
+    ]
+    closing = [sql for sql in writes if "arena_voteflag" in sql]
+    assert (
+        len(closing) == 1
+        and "UPDATE arena_assignment" in closing[0]
+        and "UPDATE arena_annotator" in closing[0]
+    )
+    assert len(writes) == 2, writes  # the verdict's INSERT, then the closing statement
+    assignment = Assignment.objects.get(token=token)
+    assert assignment.state == "voted" and assignment.flagged
+    assert [flag.kind for flag in assignment.flags.all()] == ["too_fast"]
+    assert assignment.annotator.streak == 1 and assignment.annotator.last_choice == "left"
+
+
+def test_a_vote_with_an_optional_row_reads_the_dimensions_once_and_names_them(voter_client, voting_task):
+    people_source()
+    voting_task.prompt_set.vote_dimensions.set(Dimension.objects.filter(slug__in=["correctness", "clarity"]))
+    token = _token(_battle_page(voter_client, voting_task))
+    with CaptureQueriesContext(connection) as queries:
+        response = voter_client.post(
+            reverse("voting:submit", args=[token]), {"overall": "left", "dim-correctness": "right"}, **HX
+        )
+    assert response.status_code == 200
+    # The rows offered (checked against the ballot) carry the names the reveal shows: no second statement.
+    named = [
+        q["sql"]
+        for q in queries.captured_queries
+        if re.match(r"\s*SELECT (d\.id AS d_id|slug, name FROM arena_dimension)", q["sql"])
+    ]
+    assert len(named) == 1, named
+    assert Dimension.objects.get(slug="correctness").name in response.content.decode()
 
 
 def test_the_vote_count_does_not_grow_the_query_count(voter_client, voting_task):
