@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import linalg, sparse
 
 from .bootstrap import resampled_comparison_stacks
 from .counts import PairCounts
@@ -48,6 +49,12 @@ _UNCHECKED_STEP = 1e-3
 # the gradient promises (Armijo's rule): merely "no higher" let nearly separated pairs on sparse boards
 # swap places forever, each swap a sliver lower, so that Newton never converged.
 _ARMIJO = 1e-4
+# A bootstrap round whose Newton step was shorter than this (in logits) solves its later steps with the same
+# Hessian, as long as each step is at most _CHORD_CONTRACTION times the one before (see ``_solve_stack``).
+_KEEP_HESSIAN_BELOW = 1e-3
+_CHORD_CONTRACTION = 0.5
+# Strengths spread less than this (in logits) keep e^(θ − max θ) far above the smallest float (e^-745).
+_EXPONENT_RANGE = 600.0
 
 
 @dataclass(frozen=True)
@@ -276,16 +283,29 @@ def _bootstrap(
 
 def _rectified_stack(stack: np.ndarray, labelled: LabelledBattles, picked: np.ndarray) -> np.ndarray:
     """:func:`rectified_scores` of each round (its resampled comparison matrix, its picks of the labelled
-    battles), rounds × m."""
+    battles), rounds × m.
+
+    A round's rectifier is the sum over its picks of the battle's error credited to A and debited from B:
+    here how often it picked each battle (one count over all rounds' picks) times the ±errors of the battles
+    people disagreed on (a sparse matrix, two entries per battle), rather than gathering every pick's error
+    and contenders (the picks are rounds × labelled battles). The sums only differ in their order of addition,
+    in their last bits."""
     rounds, m, _ = stack.shape
-    error = (np.asarray(labelled.human, dtype=float) - np.asarray(labelled.judge, dtype=float))[picked]
-    offsets = m * np.arange(rounds)[:, np.newaxis]
-    rectifier = np.bincount((offsets + labelled.a[picked]).ravel(), error.ravel(), rounds * m) - np.bincount(
-        (offsets + labelled.b[picked]).ravel(), error.ravel(), rounds * m
+    n = picked.shape[1]
+    times = np.bincount((picked + n * np.arange(rounds)[:, np.newaxis]).ravel(), minlength=rounds * n)
+    error = np.asarray(labelled.human, dtype=float) - np.asarray(labelled.judge, dtype=float)
+    disputed = np.flatnonzero(error)
+    rows = np.arange(len(disputed))
+    signed = sparse.csr_array(
+        (
+            np.concatenate([error[disputed], -error[disputed]]),
+            (np.concatenate([rows, rows]), np.concatenate([labelled.a[disputed], labelled.b[disputed]])),
+        ),
+        shape=(len(disputed), m),
     )
+    rectifier = times.reshape(rounds, n)[:, disputed].astype(float) @ signed
     n_judged = stack.sum(axis=(1, 2))
-    scale = (n_judged / picked.shape[1])[:, np.newaxis]
-    return stack.sum(axis=2) + scale * rectifier.reshape(rounds, m)
+    return stack.sum(axis=2) + (n_judged / n)[:, np.newaxis] * rectifier
 
 
 def _solve_stack(fought: _Fought, battles: np.ndarray, targets: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -297,40 +317,77 @@ def _solve_stack(fought: _Fought, battles: np.ndarray, targets: np.ndarray, star
     steps by the data's fixed curvature took twenty to thirty. As in :func:`_solve_for`, steps longer than
     ``_UNCHECKED_STEP`` are halved until the objective does not increase, and a round stops once its step
     is below ``_STEP_TOLERANCE``; the objective is strictly convex, so every round reaches the same optimum
-    as the one-round solver, within that tolerance."""
+    as the one-round solver, within that tolerance. Once a round's step is below ``_KEEP_HESSIAN_BELOW``
+    its last Hessian's Cholesky factor serves its remaining steps (typically the last two: no Hessian built
+    or factorised for them), for as long as they shrink by half or more each; since they do, what is left
+    after the last step is below the tolerance too."""
     rounds, m = targets.shape
     theta = np.tile(start - start.mean(), (rounds, 1))
     flat = fought.first * m + fought.second
     flat_t = fought.second * m + fought.first
     diagonal = np.arange(m)
-    lower = np.zeros((rounds, m))  # battles of each contender with those listed before it (i < j pairs)
-    np.add.at(lower.T, fought.second, battles.T)
     active = np.arange(rounds)
     values = np.full(rounds, np.nan)  # the objective at theta, where a line search evaluated it
+    factors = np.empty((rounds, m, m))  # each round's Cholesky factor of the Hessian it last evaluated
+    fresh = np.ones(rounds, dtype=bool)  # whether its next step evaluates the Hessian again
+    last = np.full(rounds, np.inf)  # the length of its last step
     for _ in range(_MAX_NEWTON_STEPS):
         current, counts = theta[active], battles[active]
-        p = _logistic(current[:, fought.first] - current[:, fought.second])
-        expected = np.zeros((len(active), m * m))
-        expected[:, flat] = counts * p
-        expected = expected.reshape(len(active), m, m)
-        # Σ_j N_kj·P(k beats j): k's expected score, the pairs above it as counted, those below as N − N·p.
-        gradient = (
-            expected.sum(axis=2) + lower[active] - expected.sum(axis=1) - targets[active] + RIDGE * current
-        )
-        weights = np.zeros((len(active), m * m))
-        weights[:, flat] = weights[:, flat_t] = counts * p * (1.0 - p)
-        hessian = -weights.reshape(len(active), m, m)
-        hessian[:, diagonal, diagonal] += weights.reshape(len(active), m, m).sum(axis=2) + RIDGE
-        step = np.linalg.solve(hessian, gradient[:, :, np.newaxis])[:, :, 0]
+        p = _pair_probabilities(current, fought)
+        won = counts * p
+        # Σ_j N_kj·P(k beats j): k's expected score (N·p on the pairs it leads, N − N·p on the others).
+        gradient = _OnPairs.of(fought, len(active), m).per_contender(won, counts - won)
+        gradient += RIDGE * current - targets[active]
+        renew = np.flatnonzero(fresh[active])
+        if len(renew):
+            weights = won[renew] * (1.0 - p[renew])
+            hessian = np.zeros((len(renew), m * m))
+            hessian[:, flat] = hessian[:, flat_t] = -weights
+            hessian = hessian.reshape(len(renew), m, m)
+            degree = _OnPairs.of(fought, len(renew), m).per_contender(weights, weights)
+            hessian[:, diagonal, diagonal] = degree + RIDGE
+            factors[active[renew]] = np.linalg.cholesky(hessian)
+        step = linalg.cho_solve((factors[active], True), gradient[:, :, np.newaxis])[:, :, 0]
         step, values[active] = _halved_until_no_worse(
             current, step, (gradient * step).sum(axis=1), values[active], fought, counts, targets[active]
         )
         theta[active] = current - step
-        converged = np.abs(step).max(axis=1) < _STEP_TOLERANCE
-        active = active[~converged]
+        length = np.abs(step).max(axis=1)
+        # A round near its optimum keeps its Hessian (the chord method) while each step is at most half the
+        # one before; a step by a Hessian evaluated at most _KEEP_HESSIAN_BELOW from the optimum shrinks
+        # the error by a factor of about that distance, as Newton's own would, at no new Hessian.
+        fresh[active] = np.where(
+            fresh[active], length >= _KEEP_HESSIAN_BELOW, length > _CHORD_CONTRACTION * last[active]
+        )
+        last[active] = length
+        active = active[length >= _STEP_TOLERANCE]
         if not len(active):
             return theta - theta.mean(axis=1, keepdims=True)
     raise RatingError("the calibrated Bradley–Terry bootstrap did not converge")
+
+
+@dataclass(frozen=True)
+class _OnPairs:
+    """Where each round's pair terms land when summed onto its contenders: round r's contender k is r·m + k,
+    so one ``np.bincount`` sums all rounds at once (no rounds × m × m array)."""
+
+    at_first: np.ndarray
+    at_second: np.ndarray
+    shape: tuple[int, int]
+
+    @classmethod
+    def of(cls, fought: _Fought, rounds: int, m: int) -> _OnPairs:
+        offsets = m * np.arange(rounds)[:, np.newaxis]
+        return cls((offsets + fought.first).ravel(), (offsets + fought.second).ravel(), (rounds, m))
+
+    def per_contender(self, first_terms: np.ndarray, second_terms: np.ndarray) -> np.ndarray:
+        """Rounds × m: each contender's sum of ``first_terms`` over the pairs it leads (i of i < j) plus
+        ``second_terms`` over the pairs it follows; both are rounds × fought pairs."""
+        size = self.shape[0] * self.shape[1]
+        return (
+            np.bincount(self.at_first, first_terms.ravel(), size)
+            + np.bincount(self.at_second, second_terms.ravel(), size)
+        ).reshape(self.shape)
 
 
 def _halved_until_no_worse(
@@ -374,12 +431,31 @@ def _halved_until_no_worse(
 
 def _objectives(theta: np.ndarray, fought: _Fought, battles: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """:func:`_objective` of each row of ``theta`` with its own battle counts and targets."""
-    pair_terms = np.logaddexp(theta[:, fought.first], theta[:, fought.second])
+    top = theta.max(axis=1, keepdims=True)
+    if np.max(top - theta.min(axis=1, keepdims=True)) < _EXPONENT_RANGE:
+        # log(e^θi + e^θj) = top + log(e^(θi − top) + e^(θj − top)): one exponential per contender and one
+        # logarithm per pair, where np.logaddexp takes an exponential and a logarithm per pair.
+        power = np.exp(theta - top)
+        pair_terms = np.log(power[:, fought.first] + power[:, fought.second]) + top
+    else:
+        pair_terms = np.logaddexp(theta[:, fought.first], theta[:, fought.second])
     return (
         (battles * pair_terms).sum(axis=1)
         - (targets * theta).sum(axis=1)
         + 0.5 * RIDGE * (theta * theta).sum(axis=1)
     )
+
+
+def _pair_probabilities(theta: np.ndarray, fought: _Fought) -> np.ndarray:
+    """P(i beats j) on each fought pair i < j of each row of ``theta``: e^θi / (e^θi + e^θj), one exponential
+    per contender (shifted by the row's largest strength) rather than one per pair, where the strengths'
+    spread keeps every exponential above the smallest float."""
+    top = theta.max(axis=1, keepdims=True)
+    if np.max(top - theta.min(axis=1, keepdims=True)) >= _EXPONENT_RANGE:
+        return _logistic(theta[:, fought.first] - theta[:, fought.second])
+    power = np.exp(theta - top)
+    first = power[:, fought.first]
+    return first / (first + power[:, fought.second])
 
 
 def _logistic(x: np.ndarray) -> np.ndarray:
