@@ -13,6 +13,10 @@ export CELERY_BROKER_URL="$REDIS_URL"
 export SECRET_KEY="${SECRET_KEY:-bench-only-secret-key-not-for-production}"
 export DEBUG=0
 export ARENA_VAR_DIR="$ARENA_TMP/var"
+# With DEBUG off, pages name their static files through the manifest; in-process benches render pages, so the
+# run collects static files into its own directory first (a fresh checkout has none).
+export STATIC_ROOT="$ARENA_TMP/static"
+.venv/bin/python manage.py collectstatic --noinput -v0
 echo "DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL ($(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg))"
 
 # Issue 13's targets that no benchmark measures yet: printed as MISS so the summary is complete.
