@@ -133,19 +133,33 @@ def board_job_fit(job: BoardJob, *, token: str, run: RecomputeRun, fits: FitSett
         return False
     try:
         with transaction.atomic():
+            # Lock the job first: if its lease lapsed and another worker took it over (and perhaps stored
+            # its own snapshot already), this worker backs off before inserting, rather than failing on the
+            # board's unique constraint; while the lock is held no one can take the job over.
+            if not _held(job, token).select_for_update().exists():
+                raise _ClaimLost
             snapshots_create([built])
             result = stored_snapshot_pack(planned.order, built[0])
-            if not _settle(job, token, state=BoardJob.State.DONE, result=result):
-                raise _ClaimLost
+            _settle(job, token, state=BoardJob.State.DONE, result=result)
     except _ClaimLost:
         return False  # rolled back: nothing of this worker's fit is stored
+    except Exception as error:
+        logger.exception("storing board job %s of run %s failed", job.pk, run.pk)
+        _settle(
+            job, token, state=BoardJob.State.FAILED, error=f"storing: {type(error).__name__}: {error}"[:2000]
+        )
+        return False
     RecomputeRun.objects.filter(pk=run.pk).update(n_fitted=F("n_fitted") + 1)
     return True
 
 
+def _held(job: BoardJob, token: str):
+    """The job, while this worker's claim on it holds."""
+    return BoardJob.objects.filter(pk=job.pk, token=token, state=BoardJob.State.CLAIMED)
+
+
 def _settle(job: BoardJob, token: str, **changes) -> bool:
-    held = BoardJob.objects.filter(pk=job.pk, token=token, state=BoardJob.State.CLAIMED)
-    return bool(held.update(lease_until=None, **changes))
+    return bool(_held(job, token).update(lease_until=None, **changes))
 
 
 def board_jobs_states(*, run_id: int) -> dict[str, int]:

@@ -155,6 +155,26 @@ def test_a_job_whose_worker_died_is_taken_over_once_its_lease_lapsed():
     assert jobs.get(position=1).state == "claimed" and jobs.get(position=1).token == "live-worker"
 
 
+def test_a_slow_worker_whose_job_was_taken_over_backs_off_and_keeps_the_other_snapshot():
+    """The slow worker's lease lapsed while it fitted; another worker took the job over and stored its
+    snapshot first. The slow one must back off (not fail on the board's unique constraint and fail the run)."""
+    arena_with_every_board()
+    run = _planned_run()
+    fits = fit_settings()
+    slow = board_jobs.board_job_claim(run_id=run.pk, token="slow-worker")
+    assert slow is not None
+    BoardJob.objects.filter(pk=slow.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    fast = board_jobs.board_job_claim(run_id=run.pk, token="fast-worker")
+    assert fast is not None and fast.pk == slow.pk
+
+    assert board_jobs.board_job_fit(fast, token="fast-worker", run=run, fits=fits) is True
+    assert board_jobs.board_job_fit(slow, token="slow-worker", run=run, fits=fits) is False
+
+    job = BoardJob.objects.get(pk=slow.pk)
+    assert (job.state, job.token, job.error) == ("done", "fast-worker", "")
+    assert Snapshot.objects.filter(run=run).count() == 1
+
+
 def test_a_board_whose_worker_died_every_time_fails_with_a_reason():
     arena_with_every_board()
     run = _planned_run()
