@@ -33,7 +33,7 @@ from arena.errors import DomainError
 from arena.models import Contender, Dimension, Source
 from arena.staff import staff_required
 from leaderboard import charts, selectors
-from leaderboard.board_query import board_query_parse, runs_finished
+from leaderboard.board_query import BoardQuery, board_query_parse, runs_finished
 from leaderboard.models import RecomputeRun
 from leaderboard.notices import board_notices, style_notice
 from leaderboard.services.battle_export import (
@@ -46,8 +46,6 @@ from leaderboard.services.coalescing import recompute_request, recompute_status
 from leaderboard.services.exports import board_csv, board_payload, export_filename
 
 PROFILE_DEFAULT = 3
-# The query parameters a board depends on (board_query_parse reads these; others change nothing).
-BOARD_PARAMS = ("dimension", "category", "source", "min_votes", "sort", "run", "since", "profile")
 # What a board shows of each approved contender (its rows, links and the not-ranked list).
 CONTENDER_SHOWN = ("pk", "slug", "name", "organization", "license")
 # A rendered board is kept this long at most; its key changes at once with anything it names (see _board_html).
@@ -78,32 +76,42 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _board_html(params: QueryDict, *, latest: RecomputeRun | None, running: RecomputeRun | None) -> str:
-    """The board (the page's `table` partial) for `params`, rendered once and then served from the cache.
+    """The board (the page's `table` partial) for `params`; the boards the page links to are rendered once
+    and then served from the cache.
 
-    It shows nothing of the viewer, and is rendered without the request (no user, no CSRF token, no
+    A board shows nothing of the viewer, and is rendered without the request (no user, no CSRF token, no
     context processors), so one copy serves everyone. Its key names everything it shows that can change:
-    the latest finished run and the running one (a stored run or a started recompute changes it), the
-    board's own parameters, the language, and the contenders', dimensions' and sources' names; what else
-    could change (an old run pruned) shows after BOARD_CACHE_SECONDS. A bad parameter raises before
-    anything is stored, so only boards that rendered are cached."""
-    key = _board_cache_key(params, latest=latest, running=running)
-    html = cache.get(key)
+    the latest finished run and the running one (a stored run or a started recompute changes it), the parsed
+    query (so `min_votes=07` and `min_votes=7` are one board), the language, and the contenders', dimensions'
+    and sources' names; what else could change (an old run pruned) shows after BOARD_CACHE_SECONDS. A bad
+    parameter raises while parsing, before anything is stored."""
+    query = board_query_parse(params)
+    key = _board_cache_key(query, latest=latest, running=running) if _board_cacheable(query) else None
+    html = cache.get(key) if key else None
     if html is None:
-        context = _board_context(selectors.board_get(board_query_parse(params)), running=running)
+        context = _board_context(selectors.board_get(query), running=running)
         html = render_to_string("leaderboard/index.html#table", context)
-        cache.set(key, str(html), BOARD_CACHE_SECONDS)
+        if key:
+            cache.set(key, str(html), BOARD_CACHE_SECONDS)
     # Rendered by our template, with its escaping; the cache holds it as a plain str.
     return mark_safe(html)  # noqa: S308
 
 
-def _board_cache_key(params: QueryDict, *, latest: RecomputeRun | None, running: RecomputeRun | None) -> str:
-    shown = [(name, params.getlist(name)) for name in BOARD_PARAMS]
+def _board_cacheable(query: BoardQuery) -> bool:
+    """Only the boards the page's tabs and column headers lead to (dimension, category, source and sort take
+    a few values each). A minimum vote count, a comparison day, an older run or a chosen profile can each
+    take countless values: caching those would let anyone fill the shared cache (the broker's Redis) with
+    variants, so they are rendered for each request."""
+    return not (query.min_votes or query.since or query.explicit_run or query.profile)
+
+
+def _board_cache_key(query: BoardQuery, *, latest: RecomputeRun | None, running: RecomputeRun | None) -> str:
     names = (
         list(Contender.objects.filter(status=Contender.Status.APPROVED).values_list(*CONTENDER_SHOWN)),
         list(Dimension.objects.values_list("pk", "slug", "name", "is_active")),
         list(Source.objects.values_list("key", "name", "kind")),
     )
-    digest = hashlib.sha256(repr((shown, names)).encode()).hexdigest()
+    digest = hashlib.sha256(repr((query.querystring(), names)).encode()).hexdigest()
     run_ids = f"{latest.pk if latest else 0}:{running.pk if running else 0}"
     return f"leaderboard:board:{run_ids}:{get_language()}:{digest}"
 

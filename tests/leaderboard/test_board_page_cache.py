@@ -5,9 +5,10 @@ import re
 from unittest import mock
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
-from leaderboard import selectors
+from leaderboard import selectors, views
 from leaderboard.services.recompute import leaderboards_recompute
 from tests.leaderboard.arena_data import verdicts_add
 
@@ -59,10 +60,49 @@ def test_other_parameters_get_their_own_board(client, rated_arena):
     assert 'aria-current="page" data-dimension="helpfulness"' in helpfulness
 
 
-def test_a_bad_parameter_is_refused_each_time_and_never_cached(client, rated_arena):
+@pytest.fixture
+def cached_boards():
+    """The keys of the boards stored in the cache during the test."""
+    keys: list[str] = []
+    store = cache.set
+
+    def set_and_record(key, *args, **kwargs):
+        if key.startswith("leaderboard:board:"):
+            keys.append(key)
+        return store(key, *args, **kwargs)
+
+    with mock.patch.object(views.cache, "set", side_effect=set_and_record):
+        yield keys
+
+
+def test_a_bad_parameter_is_refused_each_time_and_never_cached(client, rated_arena, cached_boards):
     for _ in range(2):
         response = client.get(INDEX, {"dimension": "nonsense"})
         assert response.status_code == 400
+        assert "dimension" in response.content.decode()
+    assert cached_boards == []
+
+
+def test_spellings_of_one_board_share_its_cache_entry(client, rated_arena, cached_boards):
+    page_of(client, {"dimension": "helpfulness"})
+    page_of(client, {"dimension": "helpfulness", "sort": "rank", "unknown": "x"})
+
+    assert len(set(cached_boards)) == 1
+
+
+@pytest.mark.parametrize("params", [{"min_votes": "7"}, {"min_votes": "007"}, {"run": "shown"}])
+def test_boards_with_free_valued_parameters_are_rendered_each_time_not_cached(
+    client, rated_arena, params, cached_boards
+):
+    """Their values are countless: cached, anyone could fill the shared cache with variants."""
+    if params.get("run") == "shown":
+        params = {"run": str(rated_arena.run.pk)}  # a run named in the link, as older runs are
+    page_of(client, params)
+    with mock.patch.object(selectors, "board_get", wraps=selectors.board_get) as built:
+        page_of(client, params)
+
+    assert built.call_count == 1
+    assert cached_boards == []
 
 
 @pytest.mark.parametrize("first_viewer", ["anonymous", "staff"])
