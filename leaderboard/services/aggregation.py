@@ -229,13 +229,13 @@ def _styles_grouped(verdicts: dict[str, np.ndarray], by_category: bool) -> tuple
     per_battle = row_groups({name: verdicts[name] for name in ("battle", "source", "dimension")})
     first = per_battle.first
     battle_ids = verdicts["battle"][first]
-    table = battle_table(np.unique(battle_ids))
+    table = battle_table(_distinct(battle_ids))
     at = table.positions(battle_ids)
     # The verdicts carry their battle's contenders: a cached battle that disagrees was rewritten (staff, a
     # restored database), so it is read again rather than trusted.
     stale = (table.a[at] != verdicts["a"][first]) | (table.b[at] != verdicts["b"][first])
     if stale.any():
-        table = battle_table(np.unique(battle_ids), reread=np.unique(battle_ids[stale]))
+        table = battle_table(_distinct(battle_ids), reread=_distinct(battle_ids[stale]))
         at = table.positions(battle_ids)
     categories, category = _battle_categories(table.prompt[at], by_category)
     keys = {
@@ -252,6 +252,16 @@ def _styles_grouped(verdicts: dict[str, np.ndarray], by_category: bool) -> tuple
     }
     merged = _merged_alike(keys, categories, battles_alike=not _every_battle_looks_distinct(battle_ids, keys))
     return merged, category[per_battle.group_of]
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` by sorting: numpy 2's unique hashes integers, which took 0.7 s for a million
+    distinct battle ids (sorting them, already nearly in order, takes milliseconds)."""
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 # The keys of `_merged_alike` that belong to the battle itself (the others: source, dimension, its verdicts).

@@ -41,3 +41,43 @@ def test_float_columns_are_grouped_by_value():
     first, group_of = _by_lexsort(columns)
     assert np.array_equal(groups.first, first) and np.array_equal(groups.group_of, group_of)
     assert len(groups) == 12
+
+
+@pytest.mark.parametrize(
+    ("ranges", "values_per_key"),
+    [
+        # a style row's look: category, contenders, eight style counts (~90 bits): ranks of packed prefixes
+        (
+            [
+                (0, 6),
+                (1, 101),
+                (1, 101),
+                (0, 4000),
+                (0, 9),
+                (0, 30),
+                (0, 20),
+                (0, 4000),
+                (0, 9),
+                (0, 30),
+                (0, 20),
+            ],
+            0,
+        ),
+        # wide keys of few values: prefixes tie, are ranked, and packed again with the keys left
+        ([(0, 3), (0, 2**30), (0, 2), (0, 2**31), (0, 2**30), (0, 3)], 3),
+        # the first two keys already distinct in every row: the rest left unsorted
+        ([(0, 2**30), (0, 2**30), (0, 2**30), (0, 4)], 0),
+    ],
+)
+def test_keys_wider_than_63_bits_group_as_sorting_key_by_key(ranges, values_per_key):
+    rng = np.random.default_rng(len(ranges))
+    columns = {}
+    for i, (low, high) in enumerate(ranges):
+        if values_per_key:
+            columns[f"k{i}"] = rng.choice(np.linspace(low, high - 1, values_per_key).astype(np.int64), 20000)
+        else:
+            columns[f"k{i}"] = rng.integers(low, high, 20000)
+    groups = row_groups(columns)
+    first, group_of = _by_lexsort(columns)
+    assert np.array_equal(groups.first, first) and np.array_equal(groups.group_of, group_of)
+    assert (len(groups) < 20000) == bool(values_per_key)
