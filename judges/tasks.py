@@ -28,10 +28,13 @@ def judge_task(self, judgment_id: int) -> str:
 @shared_task(name="judges.judge_batch", acks_late=True)
 def judge_batch_task(judgment_ids: list[int]) -> None:
     """Several judgments, one after the other (`judgments_run`); one that must wait (backoff, busy limit)
-    becomes its own delayed `judges.judge` task. A batch redelivered after a crash skips what is already done."""
-    for judgment_id, result in judgments_run(judgment_ids).items():
-        if result.retry_in is not None:
-            judge_task.apply_async((judgment_id,), countdown=result.retry_in)
+    becomes its own delayed `judges.judge` task as soon as it is known. A batch redelivered after a crash skips
+    what is already done."""
+
+    def retry(judgment_id: int, seconds: float) -> None:
+        judge_task.apply_async((judgment_id,), countdown=seconds)
+
+    judgments_run(judgment_ids, on_retry=retry)
 
 
 @shared_task(name="judges.generate", bind=True, acks_late=True, max_retries=None)

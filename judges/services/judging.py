@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -81,7 +82,9 @@ def judgment_run(*, judgment_id: int) -> RunResult:
     return _run(job)
 
 
-def judgments_run(judgment_ids: list[int]) -> dict[int, RunResult]:
+def judgments_run(
+    judgment_ids: list[int], *, on_retry: Callable[[int, float], None] | None = None
+) -> dict[int, RunResult]:
     """`judgment_run` for a batch, one after the other, with less per judgment: the rows are loaded in one
     statement, and the concurrency slot is carried from one call to the next (`limits.SlotCarry`).
 
@@ -89,7 +92,9 @@ def judgments_run(judgment_ids: list[int]) -> dict[int, RunResult]:
     request answered earlier in this batch is reused by the rows after it that send the same request, as a
     fresh load would have found it. Whether a campaign is done is checked once, when the batch ends, not
     after each battle it settled: a later check sees at least what an earlier one would have (each row's
-    own status was committed before it), so the last row of a campaign still finishes it."""
+    own status was committed before it), so the last row of a campaign still finishes it. `on_retry(id,
+    seconds)` is told of each row that must wait as soon as it is known, and the campaigns are checked even
+    when a later row raises: an error mid-batch loses neither the earlier rows' retries nor the check."""
     jobs = judgment_load_many(judgment_ids)
     answered: dict[str, int] = {}  # content key → a judgment of this batch that got it answered
     results: dict[int, RunResult] = {}
@@ -106,10 +111,13 @@ def judgments_run(judgment_ids: list[int]) -> dict[int, RunResult]:
             results[pk] = _run(job, carry, to_check)
             if results[pk].outcome == "done":
                 answered[job.content_key] = pk
+            retry_in = results[pk].retry_in
+            if retry_in is not None and on_retry is not None:
+                on_retry(pk, retry_in)
     finally:
         carry_release(carry)
-    for campaign_id in sorted(to_check):
-        _finish_if_done(campaign_id)
+        for campaign_id in sorted(to_check):
+            _finish_if_done(campaign_id)
     return results
 
 

@@ -12,6 +12,7 @@ from django.test import override_settings
 
 from arena.models import Verdict
 from judges.models import Campaign, FinalVerdict, Judgment, WorkStatus
+from judges.services import judging
 from judges.services.consistency import combine_orders
 from judges.services.judging import judgment_run, judgments_run
 from judges.services.progress import campaign_progress
@@ -256,3 +257,47 @@ def test_a_batch_loads_its_rows_together_and_reuses_what_an_earlier_row_of_it_wa
     assert len(stub.requests) == 6, "rows loaded before their twins were answered should still reuse them"
     assert Campaign.objects.get(pk=campaign.pk).status == "finished"
     assert judgments_run(ids)[ids[0]].outcome == "skipped"  # a redelivered batch does nothing again
+
+
+def _raising_after_the_second_row(monkeypatch):
+    """Make the batch's second row raise after its work is done (a bug or a lost connection mid-batch)."""
+    real_run, calls = judging._run, []
+
+    def run_then_fail(*args, **kwargs):
+        result = real_run(*args, **kwargs)
+        calls.append(result)
+        if len(calls) == 2:
+            raise RuntimeError("lost mid-batch")
+        return result
+
+    monkeypatch.setattr(judging, "_run", run_then_fail)
+
+
+def test_an_error_mid_batch_still_finishes_the_campaign_its_rows_completed(stub, monkeypatch):
+    prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
+    make_judge("fair", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "fair")
+    ids = list(Judgment.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True))
+    _raising_after_the_second_row(monkeypatch)
+
+    with pytest.raises(RuntimeError, match="lost mid-batch"):
+        judgments_run(ids)
+
+    assert set(Judgment.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"done"}
+    assert Campaign.objects.get(pk=campaign.pk).status == "finished"
+
+
+def test_an_error_mid_batch_keeps_the_retries_of_the_rows_before_it(stub, monkeypatch):
+    prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
+    make_judge("fair", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "fair")
+    first, second = Judgment.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True)
+    stub.inject("503")  # the first row's call fails and must be retried later
+    _raising_after_the_second_row(monkeypatch)
+    retries: list[tuple[int, float]] = []
+
+    with pytest.raises(RuntimeError, match="lost mid-batch"):
+        judgments_run([first, second], on_retry=lambda pk, seconds: retries.append((pk, seconds)))
+
+    assert [pk for pk, _ in retries] == [first] and retries[0][1] > 0
+    assert Judgment.objects.get(pk=first).status == "pending"
