@@ -6,14 +6,14 @@ accepts every connection waiting whenever that socket turns readable: the worker
 the whole burst. Fifty live battles opened at once landed 42-44 on one worker and 6-8 on the other, and the
 first worker's openings queued for most of the time to first token (docs/live-battles.md). Accepting one
 connection per turn of the event loop does not help: during the burst the client holds a core, the worker on
-the other core takes every connection while its sibling waits for a CPU (50-0 in tests/live/
-test_serving_accept.py's probe). With a socket of its own per worker, the kernel assigns each connection to a
+the other core takes every connection while its sibling waits for a CPU (50-0 in a probe like
+tests/live/test_serving_accept.py's). With a socket of its own per worker, the kernel assigns each connection to a
 worker (by a hash of its addresses) as it arrives, whichever worker runs.
 
 Each worker binds its own socket to the master's address (gunicorn's `--reuse-port` gives the master's socket
 SO_REUSEPORT, without which no second socket may bind it), then shuts the master's socket down: it would
 otherwise keep its share of the connections with no one to accept them. Connections waiting on the master's
-socket at that moment (only as the first worker boots) are refused, as before the server was up. Without
+socket at that moment (only as the first worker boots) are dropped, as before the server was up. Without
 `--reuse-port` a worker serves the master's socket, as uvicorn's own worker does, and says so.
 
 `gunicorn -k live.serving.OwnSocketUvicornWorker --reuse-port` (compose's web service).
