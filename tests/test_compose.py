@@ -35,7 +35,7 @@ def test_compose_file_is_valid_and_wires_services_with_health_checks(tmp_path):
     assert set(config["volumes"]) == {"pgdata", "redisdata"}
     # Live battles stream from async views: the web server must be an ASGI one.
     web = " ".join(services["web"]["command"])
-    assert "arena.asgi:application" in web and "-k live.serving.OwnSocketUvicornWorker" in web
+    assert "arena.asgi:application" in web and "-k uvicorn_worker.UvicornWorker" in web
 
 
 @pytest.mark.skipif(
