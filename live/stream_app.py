@@ -137,6 +137,10 @@ async def _serve(scope: Scope, receive: Receive, send: Send, token: str) -> None
     except DisallowedHost:
         await _plain(send, 400, "Bad Request")
         return
+    except Exception:  # a database or Redis outage: logged as Django logs a failed request, answered plainly
+        logger.exception("opening the stream of live battle %s failed", token)
+        await _plain(send, 503, "The stream could not be opened just now; reload the page to try again.")
+        return
     events = nothing_waiting() if opened is None else turn_events(*opened)
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     sending = asyncio.create_task(_send_all(events, send))

@@ -81,3 +81,26 @@ def test_the_asgi_entry_compiles_the_endpoint_checks_pattern_before_any_request(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_an_unexpected_error_while_opening_is_logged_and_answered_503(caplog):
+    """A database or Redis outage during the opening: a plain 503 and a logged error, not a bare 500 that
+    only the ASGI server sees."""
+    sent = []
+
+    async def receive():
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    def opened(scope, token):
+        raise ConnectionError("the database went away")
+
+    scope = {"type": "http", "method": "GET", "path": f"/arena/b/{TOKEN}/stream/", "headers": []}
+    with mock.patch.object(stream_app, "_opened", opened):
+        run_coroutine(stream_app.stream_serve(scope, receive, send, TOKEN))
+
+    assert sent[0]["status"] == 503
+    assert b"reload the page" in sent[1]["body"]
+    assert f"opening the stream of live battle {TOKEN} failed" in caplog.text
