@@ -135,8 +135,12 @@ def _snapshots_insert(snapshots: list[Snapshot]) -> None:
     from psycopg import Cursor
     from psycopg.types.json import Jsonb
 
-    with connection.cursor() as wrapper:
-        cursor = Cursor(wrapper.cursor.connection)
+    # Driver errors reach callers as Django's own (IntegrityError, …), as through the ORM.
+    with (
+        connection.cursor() as wrapper,
+        connection.wrap_database_errors,
+        Cursor(wrapper.cursor.connection) as cursor,
+    ):
         for snapshot in snapshots:
             values = [
                 Jsonb(getattr(snapshot, field.attname), dumps=_json_text)
