@@ -190,8 +190,9 @@ def test_inactive_dimensions_get_no_snapshot():
 
 
 def test_stored_json_reads_back_as_built_whatever_its_keys_and_number_types():
-    """Snapshots go in through their own INSERT (JSON by orjson, bound server-side): what is read back equals
-    what the ORM would have stored, numpy numbers and non-string keys included."""
+    """Snapshots go in through their own INSERT (JSON by orjson, bound server-side): what is read back is what
+    was built, in JSON's own forms (numpy numbers as numbers, non-string keys as strings), which Django's own
+    JSON encoding would have refused for the numpy values."""
     from leaderboard.services.storing import snapshots_create
 
     arena_make(("alpha", "beta"))
