@@ -12,7 +12,7 @@ import functools
 import secrets
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -179,14 +179,32 @@ def claimed_battle(row: tuple) -> LiveBattle:
 def _instance(model, values):
     """A model instance from a raw row of its concrete fields, through the fields' own conversions (JSON,
     for one: the backend hands jsonb over as text, as the ORM expects)."""
-    fields = model._meta.concrete_fields
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy is a context-local look-up
+    attnames, conversions = _conversions(model, db)
     converted = []
-    for field, value in zip(fields, values, strict=True):
-        column = field.get_col(model._meta.db_table)
-        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-            value = converter(value, column, connection)
+    for value, (column, converters) in zip(values, conversions, strict=True):
+        for converter in converters:
+            value = converter(value, column, db)
         converted.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+    return model.from_db(db.alias, attnames, converted)
+
+
+_CONVERSIONS: dict[tuple[type, str], tuple[list[str], list[tuple]]] = {}
+
+
+def _conversions(model, db) -> tuple[list[str], list[tuple]]:
+    """The model's field names and, per field, its column and converters: the same for every row, so found
+    once per process (finding them took most of a claim's CPU on the web worker)."""
+    key = (model, db.vendor)
+    found = _CONVERSIONS.get(key)
+    if found is None:
+        fields = model._meta.concrete_fields
+        conversions = []
+        for field in fields:
+            column = field.get_col(model._meta.db_table)
+            conversions.append((column, db.ops.get_db_converters(column) + field.get_db_converters(db)))
+        found = _CONVERSIONS[key] = ([field.attname for field in fields], conversions)
+    return found
 
 
 def _leak_in(contender: Contender, replies: list[str]) -> str:
