@@ -20,6 +20,7 @@ import asyncio
 import functools
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 import redis.asyncio
 from asgiref.sync import sync_to_async
@@ -61,11 +62,11 @@ Opened = tuple[LiveBattle, list[SideCall]] | None
 
 def applies() -> bool:
     """Whether this deployment's sessions and database are the ones the opening reads itself."""
-    alias = settings.SESSION_CACHE_ALIAS
+    backend = str(settings.CACHES.get(settings.SESSION_CACHE_ALIAS, {}).get("BACKEND", ""))
     return (
         connection.vendor == "postgresql"
         and settings.SESSION_ENGINE == CACHED_DB_SESSIONS
-        and settings.CACHES.get(alias, {}).get("BACKEND", "").endswith(".RedisCache")
+        and backend.endswith(".RedisCache")
     )
 
 
@@ -113,8 +114,10 @@ async def stream_open_async(
 def _user_sql() -> str:
     meta = get_user_model()._meta
     quote = connection.ops.quote_name
-    password, active = meta.get_field("password").column, meta.get_field("is_active").column
-    return f"SELECT {quote(password)}, {quote(active)} FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = %s"
+    assert meta.pk is not None  # every concrete model has one
+    columns = {field.name: str(field.column) for field in meta.concrete_fields}
+    password, active, pk = columns["password"], columns["is_active"], str(meta.pk.column)
+    return f"SELECT {quote(password)}, {quote(active)} FROM {quote(meta.db_table)} WHERE {quote(pk)} = %s"
 
 
 async def _session_data(session_key: str | None) -> dict:
@@ -127,7 +130,7 @@ async def _session_data(session_key: str | None) -> dict:
         raise Unsettled("Redis unreachable: the session is read from the database") from None
     if raw is None:
         raise Unsettled("not in the cache")
-    data = _SERIALIZER.loads(raw)
+    data = _SERIALIZER.loads(raw if isinstance(raw, bytes) else raw.encode())
     if not isinstance(data, dict):
         raise Unsettled("not a session's data")
     return data
@@ -145,7 +148,7 @@ def _redis() -> redis.asyncio.Redis:
     loop = asyncio.get_running_loop()
     client = _REDIS.get(loop)
     if client is None:
-        cache = settings.CACHES[settings.SESSION_CACHE_ALIAS]
+        cache: dict[str, Any] = settings.CACHES[settings.SESSION_CACHE_ALIAS]
         location = cache["LOCATION"]
         server = location[0] if isinstance(location, list | tuple) else location.split(",")[0]
         options = {k: v for k, v in cache.get("OPTIONS", {}).items() if k.startswith("socket_")}
