@@ -4,16 +4,20 @@ Opening a stream is the costly moment of a live battle: fifty people opening the
 another on the web workers. Through Django's stack an opening passed every middleware in a thread lent to the
 request (three of the middleware are sync-only, so the whole stack runs in a thread, then hands back to the
 event loop for the async view, which sends its database work to a thread again), most of it for nothing a
-stream needs: no CSRF (a GET), no messages, no page headers, no htmx. Here a stream takes one trip to a
-thread of the loop's pool, for what it does need: the host check, the session, the signed-in user (Django's
-own `auth.get_user`, which checks the session against the password hash), the battle's claim and its
-calls' checks (`live.views.stream_open`, as the view does); then the events go straight to the ASGI server.
+stream needs: no CSRF (a GET), no messages, no page headers, no htmx. Here a stream gets what it does need:
+the host check (and SecurityMiddleware's redirect to HTTPS when configured), then the opening: the session,
+the signed-in user, the battle's claim and its calls' checks. In the common case (a signed-in person whose
+session is in Redis, on PostgreSQL) the opening runs on the event loop itself (`live.stream_opening`: no
+thread); otherwise in one trip to a thread, through Django's own SessionStore and `auth.get_user` and
+`live.views.stream_open`, as the view does. Then the events go straight to the ASGI server, with the headers
+Django's middleware would have given the response (`_middleware_headers`).
 
 Everything else still goes to Django, including the stream's URL with another method (the view answers 405)
 and a token that is not one this arena makes (the view answers 404 or 403).
 
-A closed tab: the server reports the disconnect, the events are cancelled, and `live.streaming.turn_events`
-cancels both provider calls and marks the battle cancelled, as under Django's handler.
+A closed tab: the server reports the disconnect. Listened for from the request's arrival: a tab closed while
+its opening waits claims nothing. Later, the events are cancelled, and `live.streaming.turn_events` cancels
+both provider calls and marks the battle cancelled, as under Django's handler.
 """
 
 from __future__ import annotations
@@ -57,12 +61,14 @@ AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Battle tokens are `secrets.token_urlsafe(24)`: 32 URL-safe characters.
 TOKEN = "[A-Za-z0-9_-]{1,64}"
-# Openings a worker runs at once; the others wait their turn, first come first served. Fifty side by side
+# Openings a worker runs at once (in threads, or holding one of the loop's connections in
+# `live.stream_opening`); the others wait their turn, first come first served. Fifty side by side
 # (a thread each, under one interpreter lock) all ended together, after the fifty, while in turn each stream
 # starts as soon as its own opening is done. More than one, because an opening mostly waits on its trips to
 # Redis and PostgreSQL: fifty openings took 1.45 s from the first to the last with two at a time, 0.76-0.80 s
 # with four, 0.69 s with six (bench_live_streams, load 5-6.5). Four leaves half of a pool of eight
-# connections (compose's DB_POOL_MAX_SIZE) to the pages.
+# connections (compose's DB_POOL_MAX_SIZE) to the pages. On the loop, sixteen instead of four did not shorten
+# fifty openings (bench/profile_live_openings.py, 2026-12-06 #4, at load 15-18: p50 355 against 232 ms).
 OPENINGS_AT_ONCE = 4
 _TURNSTILES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
@@ -133,8 +139,8 @@ async def _open(request: ASGIRequest, token: str, gone: Callable[[], bool]) -> O
     if stream_opening.applies():
         try:
             return await stream_open_async(request, token, gone=gone, size=OPENINGS_AT_ONCE)
-        except Unsettled:
-            pass
+        except Unsettled as reason:
+            logger.debug("stream %s opens the thread's way: %s", token[:6], reason)
     async with _openings():
         if gone():
             raise Left
