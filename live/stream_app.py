@@ -4,16 +4,20 @@ Opening a stream is the costly moment of a live battle: fifty people opening the
 another on the web workers. Through Django's stack an opening passed every middleware in a thread lent to the
 request (three of the middleware are sync-only, so the whole stack runs in a thread, then hands back to the
 event loop for the async view, which sends its database work to a thread again), most of it for nothing a
-stream needs: no CSRF (a GET), no messages, no page headers, no htmx. Here a stream takes one trip to a
-thread of the loop's pool, for what it does need: the host check, the session, the signed-in user (Django's
-own `auth.get_user`, which checks the session against the password hash), the battle's claim and its
-calls' checks (`live.views.stream_open`, as the view does); then the events go straight to the ASGI server.
+stream needs: no CSRF (a GET), no messages, no page headers, no htmx. Here a stream gets what it does need:
+the host check (and SecurityMiddleware's redirect to HTTPS when configured), then the opening: the session,
+the signed-in user, the battle's claim and its calls' checks. In the common case (a signed-in person whose
+session is in Redis, on PostgreSQL) the opening runs on the event loop itself (`live.stream_opening`: no
+thread); otherwise in one trip to a thread, through Django's own SessionStore and `auth.get_user` and
+`live.views.stream_open`, as the view does. Then the events go straight to the ASGI server, with the headers
+Django's middleware would have given the response (`_middleware_headers`).
 
 Everything else still goes to Django, including the stream's URL with another method (the view answers 405)
 and a token that is not one this arena makes (the view answers 404 or 403).
 
-A closed tab: the server reports the disconnect, the events are cancelled, and `live.streaming.turn_events`
-cancels both provider calls and marks the battle cancelled, as under Django's handler.
+A closed tab: the server reports the disconnect. Listened for from the request's arrival: a tab closed while
+its opening waits claims nothing. Later, the events are cancelled, and `live.streaming.turn_events` cancels
+both provider calls and marks the battle cancelled, as under Django's handler.
 """
 
 from __future__ import annotations
@@ -35,10 +39,16 @@ from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.core.validators import URLValidator
 from django.db import close_old_connections
+from django.http import HttpRequest, HttpResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.security import SecurityMiddleware
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 
 from arena.error_responses import status_for
 from arena.errors import DomainError
+from live import stream_opening
+from live.stream_opening import Left, Opened, Unsettled, stream_open_async
 from live.streaming import turn_events
 from live.views import nothing_waiting, stream_open
 
@@ -51,24 +61,23 @@ AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Battle tokens are `secrets.token_urlsafe(24)`: 32 URL-safe characters.
 TOKEN = "[A-Za-z0-9_-]{1,64}"
-# Openings a worker runs at once; the others wait their turn, first come first served. Fifty side by side
+# Openings a worker runs at once (in threads, or holding one of the loop's connections in
+# `live.stream_opening`); the others wait their turn, first come first served. Fifty side by side
 # (a thread each, under one interpreter lock) all ended together, after the fifty, while in turn each stream
 # starts as soon as its own opening is done. More than one, because an opening mostly waits on its trips to
 # Redis and PostgreSQL: fifty openings took 1.45 s from the first to the last with two at a time, 0.76-0.80 s
 # with four, 0.69 s with six (bench_live_streams, load 5-6.5). Four leaves half of a pool of eight
-# connections (compose's DB_POOL_MAX_SIZE) to the pages.
+# connections (compose's DB_POOL_MAX_SIZE) to the pages. On the loop, sixteen instead of four did not shorten
+# fifty openings (bench/profile_live_openings.py, 2026-12-06 #4, at load 15-18: p50 355 against 232 ms).
 OPENINGS_AT_ONCE = 4
 _TURNSTILES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
-# The headers Django's middleware gives every response, that still mean something for an event stream.
-HEADERS = [
+# The stream's own headers; Django's middleware adds the others (`_middleware_headers`).
+STREAM_HEADERS = [
     (b"content-type", b"text/event-stream"),
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
 ]
 
 
@@ -97,21 +106,19 @@ def _warm_up() -> None:
     URLValidator(schemes=["http", "https"])("http://warm-up.example/v1")
 
 
-def _opened(scope: Scope, token: str):
-    """The request's user and the claimed turn, in one trip to a thread: Django's host check, session and
+def _opened(request: ASGIRequest, token: str, gone: Callable[[], bool]) -> Opened:
+    """The request's user and the claimed turn, in one trip to a thread: Django's session and
     `auth.get_user`, then `live.views.stream_open`."""
-    request = ASGIRequest(scope, io.BytesIO())
-    request.get_host()  # ALLOWED_HOSTS, as Django's own stack checks it
     engine = import_module(settings.SESSION_ENGINE)
     request.session = engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
     request.user = auth.get_user(request)  # type: ignore[assignment]  # a User or AnonymousUser
-    return stream_open(request, token)
+    return stream_open(request, token, gone=gone)
 
 
 async def stream_serve(scope: Scope, receive: Receive, send: Send, token: str) -> None:
-    """Serve one stream. Its database work (the opening, then storing the turn) runs in one thread of its
-    own, as Django's handler runs a request's (connections belong to threads); the connection goes back at
-    the end, as at the end of a Django request."""
+    """Serve one stream. Its database work through Django (the opening when it goes the thread's way, then
+    storing the turn) runs in one thread of its own, as Django's handler runs a request's (connections
+    belong to threads); the connection goes back at the end, as at the end of a Django request."""
     async with ThreadSensitiveContext():
         try:
             await _serve(scope, receive, send, token)
@@ -127,32 +134,82 @@ def _openings() -> asyncio.Semaphore:
     return _TURNSTILES[loop]
 
 
+async def _open(request: ASGIRequest, token: str, gone: Callable[[], bool]) -> Opened:
+    """The opening on the event loop when it is the common case (`live.stream_opening`), else in a thread."""
+    if stream_opening.applies():
+        try:
+            return await stream_open_async(request, token, gone=gone, size=OPENINGS_AT_ONCE)
+        except Unsettled as reason:
+            logger.debug("stream %s opens the thread's way: %s", token[:6], reason)
+    async with _openings():
+        if gone():
+            raise Left
+        return await sync_to_async(_opened)(request, token, gone)
+
+
 async def _serve(scope: Scope, receive: Receive, send: Send, token: str) -> None:
+    # Listened to from the start: a tab closed while its opening waits its turn claims nothing.
+    leaving = asyncio.create_task(_disconnect(receive))
     try:
-        async with _openings():
-            opened = await sync_to_async(_opened)(scope, token)
+        await _respond(scope, send, token, leaving)
+    finally:
+        leaving.cancel()
+        await asyncio.gather(leaving, return_exceptions=True)
+
+
+async def _respond(scope: Scope, send: Send, token: str, leaving: asyncio.Task) -> None:
+    request = ASGIRequest(scope, io.BytesIO())
+    try:
+        request.get_host()  # ALLOWED_HOSTS, as Django's own stack checks it
+        redirect = SecurityMiddleware(_no_response).process_request(request)  # SECURE_SSL_REDIRECT
+        if redirect is not None:
+            await _plain(
+                send, request, redirect.status_code, "", [(b"location", redirect["Location"].encode())]
+            )
+            return
+        opened = await _open(request, token, leaving.done)
+    except Left:
+        return  # nobody to answer
     except DomainError as exc:
-        await _plain(send, status_for(exc), exc.message)
+        await _plain(send, request, status_for(exc), exc.message)
         return
     except DisallowedHost:
-        await _plain(send, 400, "Bad Request")
+        await _plain(send, request, 400, "Bad Request")
         return
     except Exception:  # a database or Redis outage: logged as Django logs a failed request, answered plainly
         logger.exception("opening the stream of live battle %s failed", token)
-        await _plain(send, 503, "The stream could not be opened just now; reload the page to try again.")
+        await _plain(
+            send, request, 503, "The stream could not be opened just now; reload the page to try again."
+        )
         return
     events = nothing_waiting() if opened is None else turn_events(*opened)
-    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    headers = [*STREAM_HEADERS, *_middleware_headers(request)]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     sending = asyncio.create_task(_send_all(events, send))
-    leaving = asyncio.create_task(_disconnect(receive))
     try:
         await asyncio.wait([sending, leaving], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (sending, leaving):
-            task.cancel()  # the person left: the events' own clean-up cancels the provider calls
-        await asyncio.gather(sending, leaving, return_exceptions=True)
+        sending.cancel()  # the person left: the events' own clean-up cancels the provider calls
+        await asyncio.gather(sending, return_exceptions=True)
     if sending.done() and not sending.cancelled() and sending.exception() is not None:
         logger.error("live stream %s failed", token[:6], exc_info=sending.exception())
+
+
+def _no_response(request: HttpRequest) -> HttpResponse:
+    raise AssertionError("only the middleware's own steps are used")
+
+
+def _middleware_headers(request: HttpRequest) -> list[tuple[bytes, bytes]]:
+    """The headers Django's middleware would give this response, from the middleware itself (so they follow
+    the settings as the pages' do): SecurityMiddleware's (HSTS on HTTPS when configured, nosniff,
+    Referrer-Policy, Cross-Origin-Opener-Policy), X-Frame-Options, and `Vary: Cookie` (the response depends
+    on the session, as SessionMiddleware says of every response that read it)."""
+    response = HttpResponse()
+    del response["Content-Type"]
+    SecurityMiddleware(_no_response).process_response(request, response)
+    XFrameOptionsMiddleware(_no_response).process_response(request, response)
+    patch_vary_headers(response, ("Cookie",))
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
 
 
 async def _send_all(events: AsyncIterator[bytes], send: Send) -> None:
@@ -167,7 +224,13 @@ async def _disconnect(receive: Receive) -> None:
         pass
 
 
-async def _plain(send: Send, status: int, text: str) -> None:
-    headers = [(b"content-type", b"text/plain; charset=utf-8"), *HEADERS[3:]]
+async def _plain(
+    send: Send,
+    request: HttpRequest,
+    status: int,
+    text: str,
+    extra: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
+) -> None:
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), *extra, *_middleware_headers(request)]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": text.encode()})

@@ -7,6 +7,8 @@ the message, the status saying what kind of error it is (400 bad input, 409 wron
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
@@ -30,6 +32,7 @@ from live.services.battles import (
     sides_of,
 )
 from live.services.recording import live_dimensions, live_reveal, live_vote_record
+from live.stream_opening import Left
 from live.streaming import SideCall, side_calls, sse, turn_events
 
 PAGE = "live/arena.html"
@@ -133,13 +136,18 @@ async def stream(request: HttpRequest, token: str) -> HttpResponse | StreamingHt
     )
 
 
-def stream_open(request: HttpRequest, token: str) -> tuple[LiveBattle, list[SideCall]] | None:
+def stream_open(
+    request: HttpRequest, token: str, *, gone: Callable[[], bool] = lambda: False
+) -> tuple[LiveBattle, list[SideCall]] | None:
     """The voter, the claim and the calls' checks in one trip to a worker thread (each trip costs the event
-    loop a hand-over, and under load a wait for the thread)."""
+    loop a hand-over, and under load a wait for the thread). `gone()` says the person has left (the tab
+    closed while the opening waited): then nothing is claimed (`Left`)."""
     try:
         voter = _voter(request, create=False)
         if voter is None:
             raise Forbidden("Sign in to stream your live battles.")
+        if gone():
+            raise Left
         claimed = live_stream_claim(token=token, voter=voter)
         return None if claimed is None else (claimed, side_calls(claimed))
     finally:

@@ -8,10 +8,11 @@ never stream the same turn twice nor vote twice.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -134,6 +135,21 @@ def _claim_then_read(*, token: str, voter_key: str) -> LiveBattle | None:
 
 
 def _claim_returning(*, token: str, voter_key: str) -> LiveBattle | None:
+    sql, params = claim_statement(token=token, voter_key=voter_key)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else claimed_battle(row)
+
+
+def claim_statement(*, token: str, voter_key: str) -> tuple[str, list]:
+    """The PostgreSQL claim (see `live_stream_claim`) as SQL and parameters, for any connection to run (the
+    streams' opening runs it on an async one, `live.stream_opening`); `claimed_battle` reads its row."""
+    return _claim_sql(), [State.STREAMING, timezone.now(), token, voter_key, State.PENDING]
+
+
+@functools.cache
+def _claim_sql() -> str:
     battle_fields, contender_fields = LiveBattle._meta.concrete_fields, Contender._meta.concrete_fields
     quote = connection.ops.quote_name
 
@@ -141,18 +157,18 @@ def _claim_returning(*, token: str, voter_key: str) -> LiveBattle | None:
         return ", ".join(f"{alias}.{quote(field.column)}" for field in fields)
 
     contenders = quote(Contender._meta.db_table)
-    sql = (
+    return (
         f"WITH claimed AS (UPDATE {quote(LiveBattle._meta.db_table)} SET state = %s, updated = %s "
         f"WHERE token = %s AND voter_key = %s AND state = %s RETURNING *) "
         f"SELECT {columns('claimed', battle_fields)}, {columns('a', contender_fields)}, "
         f"{columns('b', contender_fields)} FROM claimed "
         f"JOIN {contenders} a ON a.id = claimed.contender_a_id JOIN {contenders} b ON b.id = claimed.contender_b_id"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [State.STREAMING, timezone.now(), token, voter_key, State.PENDING])
-        row = cursor.fetchone()
-    if row is None:
-        return None
+
+
+def claimed_battle(row: tuple) -> LiveBattle:
+    """The battle and both contenders from a row of the claim statement."""
+    battle_fields, contender_fields = LiveBattle._meta.concrete_fields, Contender._meta.concrete_fields
     split = len(battle_fields) + len(contender_fields)
     battle = _instance(LiveBattle, row[: len(battle_fields)])
     battle.contender_a = _instance(Contender, row[len(battle_fields) : split])
@@ -163,14 +179,32 @@ def _claim_returning(*, token: str, voter_key: str) -> LiveBattle | None:
 def _instance(model, values):
     """A model instance from a raw row of its concrete fields, through the fields' own conversions (JSON,
     for one: the backend hands jsonb over as text, as the ORM expects)."""
-    fields = model._meta.concrete_fields
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy is a context-local look-up
+    attnames, conversions = _conversions(model, db)
     converted = []
-    for field, value in zip(fields, values, strict=True):
-        column = field.get_col(model._meta.db_table)
-        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-            value = converter(value, column, connection)
+    for value, (column, converters) in zip(values, conversions, strict=True):
+        for converter in converters:
+            value = converter(value, column, db)
         converted.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+    return model.from_db(db.alias, attnames, converted)
+
+
+_CONVERSIONS: dict[tuple[type, str], tuple[list[str], list[tuple]]] = {}
+
+
+def _conversions(model, db) -> tuple[list[str], list[tuple]]:
+    """The model's field names and, per field, its column and converters: the same for every row, so found
+    once per process (finding them took most of a claim's CPU on the web worker)."""
+    key = (model, db.vendor)
+    found = _CONVERSIONS.get(key)
+    if found is None:
+        fields = model._meta.concrete_fields
+        conversions = []
+        for field in fields:
+            column = field.get_col(model._meta.db_table)
+            conversions.append((column, db.ops.get_db_converters(column) + field.get_db_converters(db)))
+        found = _CONVERSIONS[key] = ([field.attname for field in fields], conversions)
+    return found
 
 
 def _leak_in(contender: Contender, replies: list[str]) -> str:

@@ -1,0 +1,131 @@
+"""Fifty live streams' openings at once on one event loop, in process: the loop's way against the thread's way.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/14 \\
+        .venv/bin/python bench/profile_live_openings.py [--openings 50] [--rounds 4]
+
+What `bench_live_streams.py` cannot separate from the rest of its burst (the stub's hundred threads, the
+client, the pieces relayed): how long fifty openings of a worker take from the first to each one's end, and
+the worker's CPU per opening. In a scratch database, with compose's connection pool (DB_POOL_MAX_SIZE=8),
+one signed-in person per battle (sessions in Redis, as the web server keeps them). Each round resets the
+battles to pending and opens them all at once through `live.stream_app._open` (host check done, as the route
+does first), in turn the loop's way (`live.stream_opening`) and the thread's way (Django's SessionStore and
+`auth.get_user` in a thread, `live.views.stream_open`); the first round of each warms the pools and is not
+counted. Nothing calls the endpoints: the opening ends with the claimed battle and its calls' checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a plain script, yet import the project's packages
+
+from bench.verdict_database import scratch_database  # noqa: E402
+
+
+def _battles(n: int) -> list[tuple[str, str]]:
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from arena.models import Contender
+    from arena.voting import Voter
+    from live.services.battles import live_battle_start
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    settings.ARENA_LIVE_BATTLES_PER_MODEL_PER_HOUR = 10 * n
+    for i in range(2):
+        Contender.objects.create(
+            slug=f"open-{i}", name=f"Open {i}", status="approved",
+            endpoint_url="http://127.0.0.1:9/v1", endpoint_model=f"m-{i}",
+        )  # fmt: skip
+    found = []
+    for i in range(n):
+        user = get_user_model().objects.create_user(username=f"opener-{i}")
+        client = Client()
+        client.force_login(user)
+        battle = live_battle_start(voter=Voter(key=f"u:{user.pk}", user=user), text=f"Question {i}?")
+        found.append((battle.token, client.cookies[settings.SESSION_COOKIE_NAME].value))
+    return found
+
+
+async def _round(battles: list[tuple[str, str]], way: str) -> tuple[list[float], float]:
+    """(ms from the start to each opening's end, CPU seconds of the process) for one burst."""
+    from asgiref.sync import ThreadSensitiveContext, sync_to_async
+    from django.core.handlers.asgi import ASGIRequest
+
+    from live import stream_app, stream_opening
+    from live.models import LiveBattle
+
+    await sync_to_async(lambda: LiveBattle.objects.update(state=LiveBattle.State.PENDING))()
+    stream_opening_applies = stream_opening.applies
+    if way == "thread":
+        stream_opening.applies = lambda: False  # type: ignore[assignment]
+    started = time.perf_counter()
+    cpu = time.process_time()
+
+    async def one(token: str, cookie: str) -> float:
+        scope = {
+            "type": "http", "method": "GET", "path": f"/arena/b/{token}/stream/", "root_path": "",
+            "scheme": "http", "query_string": b"", "server": ("testserver", 80),
+            "headers": [(b"host", b"testserver"), (b"cookie", f"sessionid={cookie}".encode())],
+        }  # fmt: skip
+        async with ThreadSensitiveContext():  # as the route: the thread's way gets a thread of its own
+            request = ASGIRequest(scope, io.BytesIO())
+            request.get_host()
+            opened = await stream_app._open(request, token, lambda: False)
+            assert opened is not None, "nothing claimed"
+            return 1000 * (time.perf_counter() - started)
+
+    try:
+        ends = await asyncio.gather(*(one(token, cookie) for token, cookie in battles))
+    finally:
+        stream_opening.applies = stream_opening_applies  # type: ignore[method-assign]
+    return list(ends), time.process_time() - cpu
+
+
+async def _rounds(battles: list[tuple[str, str]], rounds: int) -> dict[str, list[tuple[list[float], float]]]:
+    found: dict[str, list] = {"loop": [], "thread": []}
+    for number in range(rounds + 1):
+        for way in ("loop", "thread") if number % 2 else ("thread", "loop"):
+            result = await _round(battles, way)
+            if number:
+                found[way].append(result)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--openings", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=4)
+    args = parser.parse_args()
+    os.environ.setdefault("DB_POOL_MAX_SIZE", "8")  # compose's web service
+    os.environ["ARENA_ALLOW_PRIVATE_ENDPOINTS"] = "1"  # as bench_live_streams: the endpoint is on loopback
+    with scratch_database():
+        battles = _battles(args.openings)
+        from django.db import connections
+
+        connections.close_all()
+        load = os.getloadavg()[0]
+        found = asyncio.run(_rounds(battles, args.rounds))
+        connections.close_all()
+    print(f"{args.openings} openings at once, {args.rounds} rounds each way (alternating); load average "
+          f"{load:.2f} before, {os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs")  # fmt: skip
+    for way, results in found.items():
+        ends = np.array([end for result, _ in results for end in result])
+        cpu = np.array([1000 * seconds / args.openings for _, seconds in results])
+        print(f"  {way:6}: opening done p50 {np.median(ends):.1f} ms, p90 {np.percentile(ends, 90):.1f} ms, "
+              f"last {np.mean([max(r) for r, _ in results]):.1f} ms (mean of rounds) after the first began; "
+              f"process CPU {np.median(cpu):.2f} ms per opening (rounds {', '.join(f'{c:.2f}' for c in cpu)})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

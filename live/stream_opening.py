@@ -1,0 +1,158 @@
+"""A stream's opening on the event loop: the session from Redis, the user and the claim on an async connection.
+
+The opening's common case, a signed-in person whose session is in the Redis cache, needs no thread: one read
+from Redis (redis.asyncio), then two statements on one of the loop's PostgreSQL connections
+(`live.async_database`): the user's password hash and whether they are active, and the claim
+(`live.services.battles.claim_statement`). Each is an await, so fifty openings at once wait on their round
+trips side by side instead of queueing for threads.
+
+It decides only what Django would decide the same way, with Django's own pieces: the session cache key and
+serializer of the sessions' cache, the session's user id and backend (Django's `ModelBackend` only), the
+backend's `user_can_authenticate`, and the user model's `get_session_auth_hash` compared in constant time.
+Anything else raises `Unsettled` and the opening goes the thread's way (`live.stream_app._opened`: Django's
+SessionStore and `auth.get_user`, which also handle a session missing from the cache, a hash signed with a
+fallback secret, anonymous voters): there the same request gets the answer Django's stack would give.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisSerializer
+from django.db import connection
+from django.http import HttpRequest
+from django.utils.crypto import constant_time_compare
+from redis.driver_info import DriverInfo
+
+from arena.voting import Voter
+from live.async_database import lender
+from live.models import LiveBattle
+from live.services.battles import claim_statement, claimed_battle, live_battle_of
+from live.streaming import SideCall, side_calls
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+CACHED_DB_SESSIONS = "django.contrib.sessions.backends.cached_db"
+_SESSION_KEY_PREFIX = "django.contrib.sessions.cached_db"  # cached_db's SessionStore.cache_key_prefix
+_REDIS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis] = (
+    weakref.WeakKeyDictionary()
+)
+_SERIALIZER = RedisSerializer()
+
+
+class Unsettled(Exception):
+    """The opening is not the common case: Django's own session and authentication decide it, in a thread."""
+
+
+class Left(Exception):
+    """The person closed the tab while the opening waited: nothing was claimed."""
+
+
+Opened = tuple[LiveBattle, list[SideCall]] | None
+
+
+def applies() -> bool:
+    """Whether this deployment's sessions and database are the ones the opening reads itself."""
+    backend = str(settings.CACHES.get(settings.SESSION_CACHE_ALIAS, {}).get("BACKEND", ""))
+    return (
+        connection.vendor == "postgresql"
+        and settings.SESSION_ENGINE == CACHED_DB_SESSIONS
+        and backend.endswith(".RedisCache")
+    )
+
+
+async def stream_open_async(
+    request: HttpRequest, token: str, *, gone: Callable[[], bool], size: int
+) -> Opened:
+    """As `live.views.stream_open`, for a request whose host was checked: the claimed battle and its calls, or
+    None when nothing waits. Raises `Unsettled` (see the module doc), `Left` when `gone()` says the person
+    left before the claim, or DomainError (404, 403) as the claim does."""
+    data = await _session_data(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+    user_id, backend, session_hash = (
+        data.get(k) for k in ("_auth_user_id", "_auth_user_backend", "_auth_user_hash")
+    )
+    if not (
+        user_id and session_hash and backend == MODEL_BACKEND and backend in settings.AUTHENTICATION_BACKENDS
+    ):
+        raise Unsettled("not a session of a user signed in with the model backend")
+    user_model = get_user_model()
+    try:
+        pk = user_model._meta.pk.to_python(user_id)
+    except Exception:  # noqa: BLE001  # whatever the key's field refuses: Django's own path says what
+        raise Unsettled("a user id the user model does not read") from None
+    async with lender(size).connection() as lent:
+        row = await lent.fetchone(_user_sql(), [pk], first=True)
+        if row is None:
+            raise Unsettled("no such user")
+        user = user_model(pk=pk, password=row[0], is_active=row[1])
+        verified = constant_time_compare(session_hash, user.get_session_auth_hash())
+        if not (verified and ModelBackend().user_can_authenticate(user)):
+            raise Unsettled("a session Django would not sign in with (inactive, another password or secret)")
+        voter = Voter(key=f"u:{pk}", user=None)
+        if gone():
+            raise Left
+        claimed = await lent.fetchone(*claim_statement(token=token, voter_key=voter.key))
+    if claimed is None:  # say why: 404 unknown, 403 someone else's, else nothing waiting
+        await sync_to_async(live_battle_of)(token=token, voter=voter)
+        return None
+    battle = claimed_battle(claimed)
+    if settings.ARENA_ALLOW_PRIVATE_ENDPOINTS:
+        return battle, side_calls(battle)
+    return battle, await asyncio.to_thread(side_calls, battle)  # the endpoint check resolves the host's name
+
+
+@functools.cache
+def _user_sql() -> str:
+    meta = get_user_model()._meta
+    quote = connection.ops.quote_name
+    assert meta.pk is not None  # every concrete model has one
+    columns = {field.name: str(field.column) for field in meta.concrete_fields}
+    password, active, pk = columns["password"], columns["is_active"], str(meta.pk.column)
+    return f"SELECT {quote(password)}, {quote(active)} FROM {quote(meta.db_table)} WHERE {quote(pk)} = %s"
+
+
+async def _session_data(session_key: str | None) -> dict:
+    """The session's data from the sessions' cache, as cached_db's SessionStore reads it."""
+    if not session_key or len(session_key) < 8:  # SessionBase._validate_session_key
+        raise Unsettled("no session")
+    try:
+        raw = await _redis().get(_cache_key(settings.SESSION_CACHE_ALIAS)(_SESSION_KEY_PREFIX + session_key))
+    except redis.RedisError:
+        raise Unsettled("Redis unreachable: the session is read from the database") from None
+    if raw is None:
+        raise Unsettled("not in the cache")
+    data = _SERIALIZER.loads(raw if isinstance(raw, bytes) else raw.encode())
+    if not isinstance(data, dict):
+        raise Unsettled("not a session's data")
+    return data
+
+
+@functools.cache
+def _cache_key(alias: str) -> Callable[[str], str]:
+    """The sessions' cache's key function (prefix, version; one cache object: under ASGI `caches[alias]`
+    makes a new one per request)."""
+    return caches[alias].make_and_validate_key
+
+
+def _redis() -> redis.asyncio.Redis:
+    """This event loop's client of the sessions' cache server (a client's connections belong to one loop)."""
+    loop = asyncio.get_running_loop()
+    client = _REDIS.get(loop)
+    if client is None:
+        cache: dict[str, Any] = settings.CACHES[settings.SESSION_CACHE_ALIAS]
+        location = cache["LOCATION"]
+        server = location[0] if isinstance(location, list | tuple) else location.split(",")[0]
+        options = {k: v for k, v in cache.get("OPTIONS", {}).items() if k.startswith("socket_")}
+        client = _REDIS[loop] = redis.asyncio.Redis.from_url(
+            server, driver_info=DriverInfo(lib_version=redis.__version__), **options
+        )
+    return client
