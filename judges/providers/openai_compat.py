@@ -21,6 +21,7 @@ Works with OpenAI itself and with vLLM, Ollama, llama.cpp server and LM Studio v
 from __future__ import annotations
 
 import email.utils
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -168,6 +169,10 @@ def _send(
     connections, the public-address pinning, no redirects), but built here: the SDK's request building
     (option merging, header and URL handling, the auth-retry wrappers) cost more CPU than sending the
     request and reading the reply, and a worker does it for every judgment."""
+    if not math.isfinite(request.temperature):  # orjson would send it as null: the endpoint's default
+        text = (f"temperature {request.temperature} for model {request.model!r} is not a number; set the "
+                "judge's temperature to a number from 0 to 2")  # fmt: skip
+        raise PermanentProviderError(text, provider="openai", endpoint=str(url))
     body: dict[str, Any] = {
         "model": request.model,
         "messages": request.messages,

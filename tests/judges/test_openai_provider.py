@@ -50,6 +50,14 @@ def request_for(stub, **overrides):
     return CompletionRequest(**(values | overrides))
 
 
+@pytest.mark.parametrize("temperature", [float("nan"), float("inf")])
+def test_a_temperature_that_is_not_a_number_is_refused_before_anything_is_sent(stub, provider, temperature):
+    # JSON has no NaN: orjson would send null, and the endpoint would quietly use its default temperature.
+    with pytest.raises(PermanentProviderError, match="temperature .* is not a number; set the judge's"):
+        provider.complete(request_for(stub, temperature=temperature))
+    assert stub.requests == []
+
+
 def test_it_returns_text_tokens_latency_and_serialisable_raw(stub, provider):
     stub.latency = 0.05
     response = provider.complete(request_for(stub))
