@@ -250,6 +250,21 @@ def test_sequential_calls_reuse_one_connection(stub, provider):
     assert len({r.client_port for r in stub.requests}) == 1
 
 
+def test_each_thread_keeps_its_own_client_and_closing_them_all_makes_new_ones(stub):
+    from judges.providers.openai_compat import _HttpClients
+
+    clients = _HttpClients()
+    mine, _ = clients.get(base_url=stub.base_url)
+    assert clients.get(base_url=stub.base_url)[0] is mine
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        theirs = pool.submit(lambda: clients.get(base_url=stub.base_url)[0]).result()
+    assert theirs is not mine  # no pool shared between threads
+    clients.close_all()
+    assert mine.is_closed and theirs.is_closed
+    again, _ = clients.get(base_url=stub.base_url)
+    assert again is not mine and not again.is_closed
+
+
 def test_32_parallel_calls_overlap(stub, provider):
     # Serial, 32 calls at 0.2 s take 6.4 s; overlapped, about 0.2 s plus connection setup. 2 s leaves room
     # for a loaded CI machine while still failing if calls were serialised (or limited to ~3 at a time).
