@@ -46,7 +46,9 @@ def test_a_naive_datetime_still_goes_through_its_field():
     assert got == expected and got.tzinfo is not None
 
 
-@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity"), Decimal("sNaN")])
+@pytest.mark.parametrize(
+    "value", [Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity"), Decimal("sNaN")]
+)
 def test_a_decimal_that_is_not_a_finite_number_is_refused_with_a_clear_error(value):
     # Passed straight to psycopg, PostgreSQL's numeric would store a NaN silently.
     with pytest.raises(ValueError, match=r"PaidCall\.cost cannot be .*only finite numbers are stored"):
