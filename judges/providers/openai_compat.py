@@ -21,8 +21,12 @@ Works with OpenAI itself and with vLLM, Ollama, llama.cpp server and LM Studio v
 from __future__ import annotations
 
 import email.utils
+import functools
+import math
+import ssl
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -67,44 +71,71 @@ class _ResponseFormatRefusedError(Exception):
     """Internal signal: the endpoint answered 400 because of `response_format`."""
 
 
-def _transport(public_only: bool) -> dict:
-    """Client options: submitters' endpoints get the transport that connects only to checked addresses."""
+def _client_options(public_only: bool) -> dict:
+    """Client options: one TLS context for all, and for submitters' endpoints the transport that connects
+    only to checked addresses."""
     if not public_only:
-        return {}
+        return {"verify": _tls_context()}
     from judges.providers.public_transport import PublicAddressTransport
 
-    return {"transport": PublicAddressTransport(limits=openai.DEFAULT_CONNECTION_LIMITS)}
+    transport = PublicAddressTransport(limits=openai.DEFAULT_CONNECTION_LIMITS, verify=_tls_context())
+    return {"verify": _tls_context(), "transport": transport}
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The context each client would build for itself (the same defaults: certifi's roots, or SSL_CERT_FILE /
+    SSL_CERT_DIR from the environment), built once per process: building one costs 50-100 ms of CPU, and
+    every worker thread makes its own client (`_HttpClients`)."""
+    return httpx2.create_ssl_context()
 
 
 class _HttpClients:
-    """Thread-safe LRU of HTTP clients, one per (base_url, public_only): the same httpx2 client and transport
-    the SDK builds on, holding the pooled connections to one endpoint. The key and timeout travel with each
-    request, so one client serves every key. Evicted clients are not closed: another thread may still use
-    one; the garbage collector closes it once nobody holds it."""
+    """HTTP clients, one per (base_url, public_only) in each thread: the same httpx2 client and transport the
+    SDK builds on, holding the pooled connections to one endpoint. The key and timeout travel with each
+    request, so one client serves every key.
 
-    def __init__(self, max_size: int = 64) -> None:
-        self._clients: OrderedDict[tuple[str, bool], tuple[httpx2.Client, httpx2.URL]] = OrderedDict()
+    Per thread, not shared: a worker runs dozens of threads, and a pool they all share was a measurable part
+    of every call's CPU (httpcore scans all of a pool's connections, and checks each idle one's socket, on
+    every request and every response, under one lock they all wait on). A thread's own pool holds the one
+    connection that thread reuses, so the number of connections is unchanged. Least recently used clients
+    beyond `max_size` per thread are dropped, not closed: the garbage collector closes them."""
+
+    def __init__(self, max_size: int = 16) -> None:
+        self._local = threading.local()
         self._lock = threading.Lock()
         self._max_size = max_size
+        self._generation = 0  # bumped by close_all: every thread's clients are closed, make new ones
+        self._open: weakref.WeakSet[httpx2.Client] = weakref.WeakSet()
 
     def get(self, *, base_url: str, public_only: bool = False) -> tuple[httpx2.Client, httpx2.URL]:
         """The client, and the endpoint's chat-completions URL parsed once."""
+        local = self._local
+        clients: OrderedDict[tuple[str, bool], tuple[httpx2.Client, httpx2.URL]] | None = getattr(
+            local, "clients", None
+        )
+        if clients is None or local.generation != self._generation:
+            clients = local.clients = OrderedDict()
+            local.generation = self._generation
         key = (base_url, public_only)
-        with self._lock:
-            entry = self._clients.get(key)
-            if entry is None:
-                # A redirect would carry the request (and its key) to an address nobody checked: a 3xx is
-                # answered as an error instead (see arena.services.endpoints).
-                client = openai.DefaultHttpxClient(follow_redirects=False, **_transport(public_only))
-                entry = self._clients[key] = (client, httpx2.URL(_chat_url(base_url)))
-                while len(self._clients) > self._max_size:
-                    self._clients.popitem(last=False)
-            self._clients.move_to_end(key)
-            return entry
+        entry = clients.get(key)
+        if entry is None:
+            # A redirect would carry the request (and its key) to an address nobody checked: a 3xx is
+            # answered as an error instead (see arena.services.endpoints).
+            client = openai.DefaultHttpxClient(follow_redirects=False, **_client_options(public_only))
+            with self._lock:
+                self._open.add(client)
+            entry = clients[key] = (client, httpx2.URL(_chat_url(base_url)))
+            while len(clients) > self._max_size:
+                clients.popitem(last=False)
+        elif len(clients) > 1:
+            clients.move_to_end(key)
+        return entry
 
     def close_all(self) -> None:
         with self._lock:
-            clients, self._clients = [client for client, _ in self._clients.values()], OrderedDict()
+            self._generation += 1
+            clients, self._open = list(self._open), weakref.WeakSet()
         for client in clients:
             client.close()
 
@@ -168,6 +199,10 @@ def _send(
     connections, the public-address pinning, no redirects), but built here: the SDK's request building
     (option merging, header and URL handling, the auth-retry wrappers) cost more CPU than sending the
     request and reading the reply, and a worker does it for every judgment."""
+    if not math.isfinite(request.temperature):  # orjson would send it as null: the endpoint's default
+        text = (f"temperature {request.temperature} for model {request.model!r} is not a number; set the "
+                "judge's temperature to a number from 0 to 2")  # fmt: skip
+        raise PermanentProviderError(text, provider="openai", endpoint=str(url))
     body: dict[str, Any] = {
         "model": request.model,
         "messages": request.messages,

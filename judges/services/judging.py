@@ -142,8 +142,12 @@ def _run(job: JudgmentRow, carry: SlotCarry | None = None, to_check: set[int] | 
             return RunResult("busy", retry_in=slot.retry_in)
         token = uuid.uuid4()
         call = None if job.reusable_id is not None else _call_prepare(job, runtime, token)
-        if not _claim(job, token, lease, call):  # also refused when the campaign is paused or cancelled
+        claimed = _claim(job, token, lease, call)
+        if claimed is None:  # also refused when the campaign is paused or cancelled
             return RunResult("skipped")
+        job = claimed
+        if job.reusable_id is not None:  # found when loaded, or by the claim: copied, not paid for again
+            call = None
         # The slot covers the claim (the record written before paying) and the call; the writes after
         # only when a batch carries it on to its next call.
         with lease_kept(Judgment, token=token, slot=slot, hard_s=hard):
@@ -194,16 +198,20 @@ def _request(job: JudgmentRow, runtime: JudgeRuntime, api_key: str) -> Completio
         ) from None
 
 
-def _claim(job: JudgmentRow, token: uuid.UUID, lease: float, call: _Call | None) -> bool:
-    """Claim the row; when a call is to be sent, its ledger row is written by the same statement."""
+def _claim(job: JudgmentRow, token: uuid.UUID, lease: float, call: _Call | None) -> JudgmentRow | None:
+    """Claim the row; when a call is to be sent, its ledger row is written by the same statement, unless
+    that statement finds the request answered by now (another worker judged a twin since this row was
+    loaded): then no call is recorded and the row comes back with the twin to copy. None: not claimed."""
     if call is None or call.error is not None:
-        return work_claim(Judgment, pk=job.pk, lease_s=lease, token=token) is not None
-    call_id = judgment_claim_recording_call(job.pk, token, lease)
-    if call_id is None:
-        return False
+        return job if work_claim(Judgment, pk=job.pk, lease_s=lease, token=token) is not None else None
+    claimed = judgment_claim_recording_call(job.pk, token, lease, content_key=job.content_key)
+    if claimed is None:
+        return None
+    if claimed.twin_id is not None:
+        return dataclasses.replace(job, reusable_id=claimed.twin_id)
     assert call.spend.ledger is not None  # set by _call_prepare
-    call.spend.ledger.written_call_id = call_id
-    return True
+    call.spend.ledger.written_call_id = claimed.call_id
+    return job
 
 
 def _call_make(runtime: JudgeRuntime, call: _Call) -> None:

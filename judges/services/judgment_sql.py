@@ -101,20 +101,43 @@ def judgment_load_many(pks: list[int]) -> dict[int, JudgmentRow]:
 
 _PC = db_table(PaidCall)
 _CALL_COLUMNS = "campaign_id, item_id, claim_token, outcome, sent_at, tokens_in, tokens_out, cost"
+_TWIN = f"SELECT r.id FROM {_J} r WHERE r.content_key = %s AND r.status = 'done' AND r.id <> %s LIMIT 1"  # noqa: S608
+# The twin is looked for in the claim's own snapshot: a request answered by another worker since the row was
+# loaded (a batch loads its rows long before their turn) is reused, and no ledger row is written for it.
 _CLAIM_AND_SEND = f"""
-WITH claimed AS ({{claim}})
-INSERT INTO {_PC} ({_CALL_COLUMNS}) SELECT campaign_id, id, %s, 'sent', %s, 0, 0, %s FROM claimed RETURNING id"""  # noqa: S608
+WITH claimed AS ({{claim}}), twin AS ({_TWIN}),
+sent AS (INSERT INTO {_PC} ({_CALL_COLUMNS})
+         SELECT campaign_id, id, %s, 'sent', %s, 0, 0, %s FROM claimed WHERE NOT EXISTS (SELECT 1 FROM twin)
+         RETURNING id)
+SELECT (SELECT id FROM sent) AS call_id, (SELECT id FROM twin) AS twin_id FROM claimed"""  # noqa: S608
 
 
-def judgment_claim_recording_call(pk: int, token: uuid.UUID, lease_s: float) -> int | None:
-    """Claim the row and write the ledger row of the call about to be sent, together (PostgreSQL: one
-    statement, so both or neither); the ledger row's id, or None when the claim did not land."""
+@dataclass(frozen=True)
+class Claimed:
+    """A claim that landed: the ledger row written for its call, or the finished twin to copy instead."""
+
+    call_id: int | None
+    twin_id: int | None = None
+
+
+def judgment_claim_recording_call(
+    pk: int, token: uuid.UUID, lease_s: float, *, content_key: str
+) -> Claimed | None:
+    """Claim the row and, unless a judgment that sent the same request (`content_key`) is done by now, write
+    the ledger row of the call about to be sent, together (PostgreSQL: one statement, so both or neither);
+    None when the claim did not land."""
     claim = claim_statement(Judgment, pk=pk, token=token, lease_s=lease_s)
-    if connection.vendor != "postgresql":  # SQLite has no data-modifying WITH: two statements
+    if connection.vendor != "postgresql":  # SQLite has no data-modifying WITH: three statements
         claimed = sql_run(*claim).one()
-        return paid_call_sent(claimed.campaign_id, pk, token) if claimed is not None else None
-    row = sql_run(_CLAIM_AND_SEND.format(claim=claim.sql), [*claim.params, *_call_sent_params(token)]).one()
-    return row.id if row is not None else None
+        if claimed is None:
+            return None
+        twin = sql_run(_TWIN, [content_key, pk]).one()
+        if twin is not None:
+            return Claimed(call_id=None, twin_id=twin.id)
+        return Claimed(call_id=paid_call_sent(claimed.campaign_id, pk, token))
+    params = [*claim.params, content_key, pk, *_call_sent_params(token)]
+    row = sql_run(_CLAIM_AND_SEND.format(claim=claim.sql), params).one()
+    return Claimed(call_id=row.call_id, twin_id=row.twin_id) if row is not None else None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ re-read after `JUDGES_CONFIG_CACHE_SECONDS`, so an edit reaches every worker wit
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -31,14 +32,29 @@ class JudgeRuntime:
 
 
 _cache: dict[int, JudgeRuntime] = {}
+_reloading = threading.Lock()
 
 
 def judge_runtime(version_id: int) -> JudgeRuntime:
-    """Thread-safe without a lock: a race only loads the same rows twice."""
+    """The cached runtime. Once it is due for a reload, one thread reloads it while the others go on with the
+    one they have (a worker's dozens of threads each reloading it at the same moment cost more CPU than the
+    judgments of that moment). Thread-safe: a race only loads the same rows twice."""
     entry = _cache.get(version_id)
-    if entry is None or time.monotonic() - entry.loaded_at > settings.JUDGES_CONFIG_CACHE_SECONDS:
-        version = JudgeConfigVersion.objects.select_related("config__source").get(pk=version_id)
-        found = Dimension.objects.in_bulk(version.dimension_slugs, field_name="slug")
-        dimensions = {slug: found[slug] for slug in version.dimension_slugs}
-        entry = _cache[version_id] = JudgeRuntime(version, dimensions, time.monotonic())
+    if entry is None:
+        return _load(version_id)
+    if time.monotonic() - entry.loaded_at <= settings.JUDGES_CONFIG_CACHE_SECONDS:
+        return entry
+    if not _reloading.acquire(blocking=False):
+        return entry  # another thread is reloading one
+    try:
+        return _load(version_id)
+    finally:
+        _reloading.release()
+
+
+def _load(version_id: int) -> JudgeRuntime:
+    version = JudgeConfigVersion.objects.select_related("config__source").get(pk=version_id)
+    found = Dimension.objects.in_bulk(version.dimension_slugs, field_name="slug")
+    dimensions = {slug: found[slug] for slug in version.dimension_slugs}
+    entry = _cache[version_id] = JudgeRuntime(version, dimensions, time.monotonic())
     return entry

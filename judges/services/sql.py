@@ -91,6 +91,12 @@ def db_value(model: type[Model], name: str, value: Any) -> Any:
     kind = type(value)
     if kind in _PLAIN_VALUES and _is_plain(model, name, kind.__name__):
         return value  # what get_db_prep_save would return for it, without the walk through the field's layers
+    if kind is Decimal and not value.is_finite():
+        # Refused on every path: passed through below, PostgreSQL's numeric would store a NaN as it is.
+        raise ValueError(
+            f"{model.__name__}.{name} cannot be {value}: only finite numbers are stored (a cost comes from "
+            "its judge config's prices per million tokens: check that they are numbers)"
+        )
     if (
         kind in _NATIVE_ON_POSTGRESQL
         and (kind is not datetime or value.tzinfo is not None)  # a naive one is made aware by the field

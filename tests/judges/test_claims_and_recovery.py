@@ -170,13 +170,15 @@ def test_a_claim_that_does_not_land_writes_no_ledger_row(campaign):
 
     judgment = Judgment.objects.filter(campaign=campaign).order_by("pk").first()
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.PAUSED)
-    assert judgment_claim_recording_call(judgment.pk, uuid.uuid4(), 30) is None
+    key = judgment.content_key
+    assert judgment_claim_recording_call(judgment.pk, uuid.uuid4(), 30, content_key=key) is None
     assert not PaidCall.objects.filter(item_id=judgment.pk).exists()
     assert Judgment.objects.get(pk=judgment.pk).status == WorkStatus.PENDING
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING)
     token = uuid.uuid4()
-    call_id = judgment_claim_recording_call(judgment.pk, token, 30)
-    call = PaidCall.objects.get(pk=call_id)
+    claimed = judgment_claim_recording_call(judgment.pk, token, 30, content_key=key)
+    assert claimed.twin_id is None
+    call = PaidCall.objects.get(pk=claimed.call_id)
     assert (call.item_id, call.claim_token, call.outcome) == (judgment.pk, token, "sent")
     assert Judgment.objects.get(pk=judgment.pk).claim_token == token
 

@@ -11,7 +11,7 @@ import pytest
 from django.test import override_settings
 
 from arena.models import Verdict
-from judges.models import Campaign, FinalVerdict, Judgment, WorkStatus
+from judges.models import Campaign, FinalVerdict, Judgment, PaidCall, WorkStatus
 from judges.services import judging
 from judges.services.consistency import combine_orders
 from judges.services.judging import judgment_run, judgments_run
@@ -257,6 +257,36 @@ def test_a_batch_loads_its_rows_together_and_reuses_what_an_earlier_row_of_it_wa
     assert len(stub.requests) == 6, "rows loaded before their twins were answered should still reuse them"
     assert Campaign.objects.get(pk=campaign.pk).status == "finished"
     assert judgments_run(ids)[ids[0]].outcome == "skipped"  # a redelivered batch does nothing again
+
+
+def test_a_row_whose_twin_another_worker_answered_after_the_batch_loaded_is_copied_not_paid_again(
+    stub, monkeypatch
+):
+    prompt_set, contenders = make_arena(n_prompts=3, slugs=("alpha", "bravo"))
+    make_judge("first", base_url=stub.base_url)
+    make_judge("twin", base_url=stub.base_url)  # the same requests as "first"
+    campaign = start_campaign(prompt_set, contenders, "first", "twin")
+    by_judge = Judgment.objects.filter(campaign=campaign).order_by("config_version_id", "pk")
+    ids = list(by_judge.values_list("pk", flat=True))
+    firsts, twins = ids[:6], ids[6:]
+    real_load = judging.judgment_load_many
+
+    def load_then_another_worker_answers_the_twins(pks):
+        jobs = real_load(pks)  # loaded while no twin was answered: nothing to reuse yet
+        assert all(job.reusable_id is None for job in jobs.values())
+        for pk in firsts:  # another worker, meanwhile
+            assert judgment_run(judgment_id=pk).outcome == "done"
+        return jobs
+
+    monkeypatch.setattr(judging, "judgment_load_many", load_then_another_worker_answers_the_twins)
+    results = judgments_run(twins)
+
+    assert [results[pk].outcome for pk in twins] == ["reused"] * 6
+    assert len(stub.requests) == 6, "each request is paid for once"
+    assert not PaidCall.objects.filter(item_id__in=twins).exists()
+    for judgment in Judgment.objects.filter(pk__in=twins):
+        assert judgment.reused_from_id in firsts and judgment.cost == 0 and judgment.verdicts
+    assert Campaign.objects.get(pk=campaign.pk).status == "finished"
 
 
 def _raising_after_the_second_row(monkeypatch):

@@ -50,6 +50,14 @@ def request_for(stub, **overrides):
     return CompletionRequest(**(values | overrides))
 
 
+@pytest.mark.parametrize("temperature", [float("nan"), float("inf")])
+def test_a_temperature_that_is_not_a_number_is_refused_before_anything_is_sent(stub, provider, temperature):
+    # JSON has no NaN: orjson would send null, and the endpoint would quietly use its default temperature.
+    with pytest.raises(PermanentProviderError, match="temperature .* is not a number; set the judge's"):
+        provider.complete(request_for(stub, temperature=temperature))
+    assert stub.requests == []
+
+
 def test_it_returns_text_tokens_latency_and_serialisable_raw(stub, provider):
     stub.latency = 0.05
     response = provider.complete(request_for(stub))
@@ -240,6 +248,21 @@ def test_sequential_calls_reuse_one_connection(stub, provider):
     for _ in range(3):
         provider.complete(request_for(stub))
     assert len({r.client_port for r in stub.requests}) == 1
+
+
+def test_each_thread_keeps_its_own_client_and_closing_them_all_makes_new_ones(stub):
+    from judges.providers.openai_compat import _HttpClients
+
+    clients = _HttpClients()
+    mine, _ = clients.get(base_url=stub.base_url)
+    assert clients.get(base_url=stub.base_url)[0] is mine
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        theirs = pool.submit(lambda: clients.get(base_url=stub.base_url)[0]).result()
+    assert theirs is not mine  # no pool shared between threads
+    clients.close_all()
+    assert mine.is_closed and theirs.is_closed
+    again, _ = clients.get(base_url=stub.base_url)
+    assert again is not mine and not again.is_closed
 
 
 def test_32_parallel_calls_overlap(stub, provider):

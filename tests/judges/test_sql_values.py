@@ -44,3 +44,12 @@ def test_a_naive_datetime_still_goes_through_its_field():
         expected = Judgment._meta.get_field("claimed_at").get_db_prep_save(naive, connection)
         got = db_value(Judgment, "claimed_at", naive)
     assert got == expected and got.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "value", [Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity"), Decimal("sNaN")]
+)
+def test_a_decimal_that_is_not_a_finite_number_is_refused_with_a_clear_error(value):
+    # Passed straight to psycopg, PostgreSQL's numeric would store a NaN silently.
+    with pytest.raises(ValueError, match=r"PaidCall\.cost cannot be .*only finite numbers are stored"):
+        db_value(PaidCall, "cost", value)
