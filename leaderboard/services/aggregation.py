@@ -143,9 +143,8 @@ def verdict_styles_aggregate(
     the process's battle table (`battle_styles`), which reads each battle once, rather than joining every
     verdict to its battle and both answers in SQL.
     """
-    return _styles_grouped(verdict_columns_read(source_ids, dimension_ids, with_outcome=False), by_category)[
-        0
-    ]
+    verdicts = verdict_columns_read(source_ids, dimension_ids, with_outcome=False)
+    return _styles_grouped(verdicts, by_category).styles
 
 
 def verdicts_aggregate(
@@ -159,16 +158,26 @@ def verdicts_aggregate(
     the verdict table is read once instead of twice. Counts are equal; soft groups' score totals are summed
     in another order than PostgreSQL's, so they may differ in the last bits."""
     verdicts = verdict_columns_read(source_ids, dimension_ids, with_outcome=True)
-    pairs, styles, _ = verdicts_grouped(verdicts, by_category=by_category)
-    return pairs, styles
+    grouped = verdicts_grouped(verdicts, by_category=by_category)
+    return grouped.pairs, grouped.styles
 
 
-def verdicts_grouped(
-    verdicts: dict[str, np.ndarray], *, by_category: bool
-) -> tuple[GroupedRows, GroupedRows, np.ndarray]:
-    """`verdicts_aggregate` of the columns of `verdict_columns_read` (with outcomes), and each verdict's
-    category code (into the groups' `categories`)."""
-    styles, category_of_verdict = _styles_grouped(verdicts, by_category)
+@dataclass(frozen=True)
+class VerdictGroups:
+    """The pair and style groups of every counted verdict, and per verdict (parallel to the columns read) its
+    category code (into the groups' `categories`) and its battle's prompt id."""
+
+    pairs: GroupedRows
+    styles: GroupedRows
+    category: np.ndarray
+    prompt: np.ndarray
+
+
+def verdicts_grouped(verdicts: dict[str, np.ndarray], *, by_category: bool) -> VerdictGroups:
+    """`verdicts_aggregate` of the columns of `verdict_columns_read` (with outcomes), with each verdict's
+    category code and prompt."""
+    styled = _styles_grouped(verdicts, by_category)
+    styles, category_of_verdict = styled.styles, styled.category
     _refuse_unknown_codes(
         {"outcome": verdicts["outcome"], "category": category_of_verdict}, styles.categories
     )
@@ -200,7 +209,7 @@ def verdicts_grouped(
         categories=styles.categories,
         outcome=outcome.astype(np.intp),
     )
-    return grouped, styles, category_of_verdict
+    return VerdictGroups(grouped, styles, category_of_verdict, styled.prompt)
 
 
 def verdict_columns_read(
@@ -223,9 +232,16 @@ def verdict_columns_read(
     return sql_columns(query.sql, query.params, fields)
 
 
-def _styles_grouped(verdicts: dict[str, np.ndarray], by_category: bool) -> tuple[GroupedRows, np.ndarray]:
+@dataclass(frozen=True)
+class _Styled:
+    styles: GroupedRows
+    category: np.ndarray
+    prompt: np.ndarray
+
+
+def _styles_grouped(verdicts: dict[str, np.ndarray], by_category: bool) -> _Styled:
     """The style groups of `verdict_styles_aggregate` from the verdicts' columns, and each verdict's category
-    code (into the groups' `categories`)."""
+    code (into the groups' `categories`) and prompt id (from the battle table)."""
     per_battle = row_groups({name: verdicts[name] for name in ("battle", "source", "dimension")})
     first = per_battle.first
     battle_ids = verdicts["battle"][first]
@@ -251,7 +267,8 @@ def _styles_grouped(verdicts: dict[str, np.ndarray], by_category: bool) -> tuple
         "total": per_battle.sum(verdicts["score"]),
     }
     merged = _merged_alike(keys, categories, battles_alike=not _every_battle_looks_distinct(battle_ids, keys))
-    return merged, category[per_battle.group_of]
+    group_of = per_battle.group_of
+    return _Styled(merged, category[group_of], table.prompt[at][group_of])
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
