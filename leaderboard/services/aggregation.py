@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
+from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet
 
 from arena.models import Contender, Dimension, Output, Prompt, Source, Verdict
@@ -29,7 +30,9 @@ from leaderboard.services.verdict_sql import (
     battle_scores_query,
     counted_ids,
     counted_where,
+    packing,
     pairs_query,
+    verdict_sql_unpack,
 )
 
 # Outcome codes used in the arrays below (see verdict_sql); NULL (a soft verdict) gets its own, the last.
@@ -219,7 +222,9 @@ def verdict_columns_read(
     with_outcome: bool,
     with_id: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Every counted verdict's source, dimension, battle, contenders and score (and outcome code, and id)."""
+    """Every counted verdict's source, dimension, battle, contenders and score (and outcome code, and id).
+    Sent by PostgreSQL with the small integer columns packed two and three to a value where they fit
+    (`verdict_sql.Packing`), unpacked here."""
     where = counted_where(source_ids=source_ids, dimension_ids=dimension_ids)
     fields = {"source": "int", "dimension": "int", "battle": "int", "a": "int", "b": "int", "score": "float"}
     if with_outcome:
@@ -228,8 +233,18 @@ def verdict_columns_read(
         fields["verdict"] = "int"
     if where is None:  # no approved contender or no active dimension: nothing to count
         return {name: np.zeros(0, np.int64 if kind == "int" else float) for name, kind in fields.items()}
-    query = battle_scores_query(where, with_outcome=with_outcome, with_id=with_id)
-    return sql_columns(query.sql, query.params, fields)
+    packed = packing() if connection.vendor == "postgresql" else None
+    query = battle_scores_query(where, with_outcome=with_outcome, with_id=with_id, packed=packed)
+    if packed is None:
+        return sql_columns(query.sql, query.params, fields)
+    sent = {name: kind for name, kind in fields.items() if name not in ("source", "dimension", "a", "b")}
+    sent.pop("outcome", None)
+    columns = verdict_sql_unpack(
+        sql_columns(query.sql, query.params, sent | {"pair": "int", "keys": "int"}), packed
+    )
+    if not with_outcome:
+        del columns["outcome"]
+    return {name: columns[name] for name in fields}
 
 
 @dataclass(frozen=True)

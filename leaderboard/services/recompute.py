@@ -30,7 +30,7 @@ from leaderboard.services.aggregation import (
 from leaderboard.services.agreement import Agreement, judge_agreements_compute, judge_agreements_of
 from leaderboard.services.board_plan import BuiltSnapshot, PlannedBoard, boards_plan, planned_board_fit
 from leaderboard.services.boards import BoardInput, boards_assemble
-from leaderboard.services.calibration import LabelledRows, labelled_rows_of
+from leaderboard.services.calibration import LabelledRows, calibrated_sources_exist, labelled_rows_of
 from leaderboard.services.coverage import Coverage, coverage_of, coverage_read
 from leaderboard.services.fanout import (
     FittedSnapshot,
@@ -145,9 +145,9 @@ def _boards_read(
         }
         judging = None
         if style_on:  # one read of the verdicts for both
-            verdicts = verdict_columns_read(
-                source_ids, dimension_ids, with_outcome=True, with_id=with_judging
-            )
+            # Verdict ids only order calibration's labelled battles: not read when no source is calibrated.
+            with_id = with_judging and calibrated_sources_exist()
+            verdicts = verdict_columns_read(source_ids, dimension_ids, with_outcome=True, with_id=with_id)
             grouped = verdicts_grouped(verdicts, by_category=by_category)
             pairs, styles = grouped.pairs, grouped.styles
             if with_judging:
