@@ -269,14 +269,16 @@ def _styles_grouped(verdicts: dict[str, np.ndarray], by_category: bool) -> _Styl
         table = battle_table(_distinct(battle_ids), reread=_distinct(battle_ids[stale]))
         at = table.positions(battle_ids)
     categories, category = _battle_categories(table.prompt[at], by_category)
+    style_a, style_b = table.style_a[at], table.style_b[at]
     keys = {
         "source": verdicts["source"][first],
         "dimension": verdicts["dimension"][first],
         "category": category,
         "a": table.a[at],
         "b": table.b[at],
-        **{f"a_{name}": table.style_a[at, i] for i, name in enumerate(STYLE_FIELDS)},
-        **{f"b_{name}": table.style_b[at, i] for i, name in enumerate(STYLE_FIELDS)},
+        # Each side's counts gathered once (rows × 4), the keys are views of their columns.
+        **{f"a_{name}": style_a[:, i] for i, name in enumerate(STYLE_FIELDS)},
+        **{f"b_{name}": style_b[:, i] for i, name in enumerate(STYLE_FIELDS)},
         # Merged battles must also agree on their verdicts (see `_merged_alike`).
         "count": per_battle.count(),
         "total": per_battle.sum(verdicts["score"]),
@@ -356,23 +358,23 @@ def _merged_alike(
     count, total = keys["count"], keys["total"]
     alike = row_groups(keys) if battles_alike else None
     if alike is None or len(alike) == len(count):
-        first = np.arange(len(count))
+        row = {name: keys[name] for name in keys}  # every row its own: the columns as they are, not copied
         count_of, total_of, battles = count.astype(np.int64), total, np.ones(len(count), np.int64)
     else:
-        first = alike.first
+        row = {name: keys[name][alike.first] for name in keys}
         count_of, total_of, battles = alike.sum(count).astype(np.int64), alike.sum(total), alike.count()
     return GroupedRows(
-        source=keys["source"][first],
-        dimension=keys["dimension"][first],
-        category=keys["category"][first].astype(np.intp),
-        a=keys["a"][first],
-        b=keys["b"][first],
+        source=row["source"],
+        dimension=row["dimension"],
+        category=row["category"].astype(np.intp),
+        a=row["a"],
+        b=row["b"],
         score=total_of / np.maximum(count_of, 1),
         count=count_of,
         total=total_of,
         categories=categories,
-        style_a=np.column_stack([keys[f"a_{name}"][first] for name in STYLE_FIELDS]).astype(float),
-        style_b=np.column_stack([keys[f"b_{name}"][first] for name in STYLE_FIELDS]).astype(float),
+        style_a=np.column_stack([row[f"a_{name}"] for name in STYLE_FIELDS]).astype(float),
+        style_b=np.column_stack([row[f"b_{name}"] for name in STYLE_FIELDS]).astype(float),
         battles=battles,
     )
 
