@@ -108,11 +108,15 @@ class PairedLogistic:
         params = np.zeros(self.n_params) if start is None else np.array(start, dtype=float)
         shift = np.zeros(self.n_params)
         shift[: self.n_models] = 1.0
+        current = None  # the objective at `params`, when a line search has computed it already
         for _ in range(MAX_NEWTON_STEPS):
             gradient, hessian = self.derivatives(params, weights)
             step = _newton_step(hessian + np.outer(shift, shift), gradient)
             if np.max(np.abs(step)) > _DAMPED_ABOVE:
-                step = step * self._backtrack(params, step, float(gradient @ step), weights)
+                scale, current = self._backtrack(params, step, float(gradient @ step), weights, current)
+                step = step * scale  # params + step is the point the search evaluated, bit for bit
+            else:
+                current = None
             params = params + step
             if np.max(np.abs(step)) <= _STEP_TOLERANCE:
                 return _centred(params, self.n_models)
@@ -121,13 +125,19 @@ class PairedLogistic:
             "the comparison graph may have no finite optimum"
         )
 
-    def _backtrack(self, params: np.ndarray, step: np.ndarray, slope: float, weights: np.ndarray) -> float:
-        """Largest 2^-k whose step decreases the objective enough (Armijo); ``slope`` (< 0) is ∇f · step."""
-        current = self.objective(params, weights)
+    def _backtrack(
+        self, params: np.ndarray, step: np.ndarray, slope: float, weights: np.ndarray, current: float | None
+    ) -> tuple[float, float]:
+        """Largest 2^-k whose step decreases the objective enough (Armijo), and the objective there;
+        ``slope`` (< 0) is ∇f · step, ``current`` the objective at ``params`` if known (a pass over the rows
+        saved: the previous search ended there)."""
+        if current is None:
+            current = self.objective(params, weights)
         scale = 1.0
         while scale > 1e-12:
-            if self.objective(params + scale * step, weights) <= current + 0.25 * scale * slope:
-                return scale
+            trial = self.objective(params + scale * step, weights)
+            if trial <= current + 0.25 * scale * slope:
+                return scale, trial
             scale *= 0.5
         # A long step along which nothing decreases: rounding has taken over far from the optimum. Stopping
         # here would report a point that is not the fit as if it had converged.

@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
+from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet
 
 from arena.models import Contender, Dimension, Output, Prompt, Source, Verdict
@@ -29,7 +30,9 @@ from leaderboard.services.verdict_sql import (
     battle_scores_query,
     counted_ids,
     counted_where,
+    packing,
     pairs_query,
+    verdict_sql_unpack,
 )
 
 # Outcome codes used in the arrays below (see verdict_sql); NULL (a soft verdict) gets its own, the last.
@@ -143,9 +146,8 @@ def verdict_styles_aggregate(
     the process's battle table (`battle_styles`), which reads each battle once, rather than joining every
     verdict to its battle and both answers in SQL.
     """
-    return _styles_grouped(verdict_columns_read(source_ids, dimension_ids, with_outcome=False), by_category)[
-        0
-    ]
+    verdicts = verdict_columns_read(source_ids, dimension_ids, with_outcome=False)
+    return _styles_grouped(verdicts, by_category).styles
 
 
 def verdicts_aggregate(
@@ -159,16 +161,26 @@ def verdicts_aggregate(
     the verdict table is read once instead of twice. Counts are equal; soft groups' score totals are summed
     in another order than PostgreSQL's, so they may differ in the last bits."""
     verdicts = verdict_columns_read(source_ids, dimension_ids, with_outcome=True)
-    pairs, styles, _ = verdicts_grouped(verdicts, by_category=by_category)
-    return pairs, styles
+    grouped = verdicts_grouped(verdicts, by_category=by_category)
+    return grouped.pairs, grouped.styles
 
 
-def verdicts_grouped(
-    verdicts: dict[str, np.ndarray], *, by_category: bool
-) -> tuple[GroupedRows, GroupedRows, np.ndarray]:
-    """`verdicts_aggregate` of the columns of `verdict_columns_read` (with outcomes), and each verdict's
-    category code (into the groups' `categories`)."""
-    styles, category_of_verdict = _styles_grouped(verdicts, by_category)
+@dataclass(frozen=True)
+class VerdictGroups:
+    """The pair and style groups of every counted verdict, and per verdict (parallel to the columns read) its
+    category code (into the groups' `categories`) and its battle's prompt id."""
+
+    pairs: GroupedRows
+    styles: GroupedRows
+    category: np.ndarray
+    prompt: np.ndarray
+
+
+def verdicts_grouped(verdicts: dict[str, np.ndarray], *, by_category: bool) -> VerdictGroups:
+    """`verdicts_aggregate` of the columns of `verdict_columns_read` (with outcomes), with each verdict's
+    category code and prompt."""
+    styled = _styles_grouped(verdicts, by_category)
+    styles, category_of_verdict = styled.styles, styled.category
     _refuse_unknown_codes(
         {"outcome": verdicts["outcome"], "category": category_of_verdict}, styles.categories
     )
@@ -200,7 +212,7 @@ def verdicts_grouped(
         categories=styles.categories,
         outcome=outcome.astype(np.intp),
     )
-    return grouped, styles, category_of_verdict
+    return VerdictGroups(grouped, styles, category_of_verdict, styled.prompt)
 
 
 def verdict_columns_read(
@@ -210,7 +222,9 @@ def verdict_columns_read(
     with_outcome: bool,
     with_id: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Every counted verdict's source, dimension, battle, contenders and score (and outcome code, and id)."""
+    """Every counted verdict's source, dimension, battle, contenders and score (and outcome code, and id).
+    Sent by PostgreSQL with the small integer columns packed two and three to a value where they fit
+    (`verdict_sql.Packing`), unpacked here."""
     where = counted_where(source_ids=source_ids, dimension_ids=dimension_ids)
     fields = {"source": "int", "dimension": "int", "battle": "int", "a": "int", "b": "int", "score": "float"}
     if with_outcome:
@@ -219,13 +233,30 @@ def verdict_columns_read(
         fields["verdict"] = "int"
     if where is None:  # no approved contender or no active dimension: nothing to count
         return {name: np.zeros(0, np.int64 if kind == "int" else float) for name, kind in fields.items()}
-    query = battle_scores_query(where, with_outcome=with_outcome, with_id=with_id)
-    return sql_columns(query.sql, query.params, fields)
+    packed = packing() if connection.vendor == "postgresql" else None
+    query = battle_scores_query(where, with_outcome=with_outcome, with_id=with_id, packed=packed)
+    if packed is None:
+        return sql_columns(query.sql, query.params, fields)
+    sent = {name: kind for name, kind in fields.items() if name not in ("source", "dimension", "a", "b")}
+    sent.pop("outcome", None)
+    columns = verdict_sql_unpack(
+        sql_columns(query.sql, query.params, sent | {"pair": "int", "keys": "int"}), packed
+    )
+    if not with_outcome:
+        del columns["outcome"]
+    return {name: columns[name] for name in fields}
 
 
-def _styles_grouped(verdicts: dict[str, np.ndarray], by_category: bool) -> tuple[GroupedRows, np.ndarray]:
+@dataclass(frozen=True)
+class _Styled:
+    styles: GroupedRows
+    category: np.ndarray
+    prompt: np.ndarray
+
+
+def _styles_grouped(verdicts: dict[str, np.ndarray], by_category: bool) -> _Styled:
     """The style groups of `verdict_styles_aggregate` from the verdicts' columns, and each verdict's category
-    code (into the groups' `categories`)."""
+    code (into the groups' `categories`) and prompt id (from the battle table)."""
     per_battle = row_groups({name: verdicts[name] for name in ("battle", "source", "dimension")})
     first = per_battle.first
     battle_ids = verdicts["battle"][first]
@@ -238,20 +269,23 @@ def _styles_grouped(verdicts: dict[str, np.ndarray], by_category: bool) -> tuple
         table = battle_table(_distinct(battle_ids), reread=_distinct(battle_ids[stale]))
         at = table.positions(battle_ids)
     categories, category = _battle_categories(table.prompt[at], by_category)
+    style_a, style_b = table.style_a[at], table.style_b[at]
     keys = {
         "source": verdicts["source"][first],
         "dimension": verdicts["dimension"][first],
         "category": category,
         "a": table.a[at],
         "b": table.b[at],
-        **{f"a_{name}": table.style_a[at, i] for i, name in enumerate(STYLE_FIELDS)},
-        **{f"b_{name}": table.style_b[at, i] for i, name in enumerate(STYLE_FIELDS)},
+        # Each side's counts gathered once (rows × 4), the keys are views of their columns.
+        **{f"a_{name}": style_a[:, i] for i, name in enumerate(STYLE_FIELDS)},
+        **{f"b_{name}": style_b[:, i] for i, name in enumerate(STYLE_FIELDS)},
         # Merged battles must also agree on their verdicts (see `_merged_alike`).
         "count": per_battle.count(),
         "total": per_battle.sum(verdicts["score"]),
     }
     merged = _merged_alike(keys, categories, battles_alike=not _every_battle_looks_distinct(battle_ids, keys))
-    return merged, category[per_battle.group_of]
+    group_of = per_battle.group_of
+    return _Styled(merged, category[group_of], table.prompt[at][group_of])
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
@@ -271,9 +305,43 @@ _LOOK = ("category", "a", "b", *(f"{side}_{name}" for side in "ab" for name in S
 def _every_battle_looks_distinct(battle_ids: np.ndarray, keys: dict[str, np.ndarray]) -> bool:
     """Whether no two battles share category, contenders and style counts. Rows are one per (source,
     dimension, battle), so rows can only be alike for `_merged_alike` when two battles look alike: checked
-    on the battles (tens of thousands) instead of sorting every row by thirteen keys (a million)."""
-    battles, first_row = np.unique(battle_ids, return_index=True)
-    return len(row_groups({name: keys[name][first_row] for name in _LOOK})) == len(battles)
+    on the battles (tens of thousands) instead of sorting every row by thirteen keys (a million).
+
+    First by one 64-bit digest of each battle's look: battles that look alike have equal digests, so
+    distinct digests settle it with one sort of plain integers (a million battles: a fraction of grouping
+    them by eleven keys). Equal digests (alike battles, or two looks that happen to collide) are decided
+    exactly, by grouping."""
+    first_row = _first_of_each(battle_ids)
+    looks = {name: keys[name][first_row] for name in _LOOK}
+    if _digests_distinct(list(looks.values())):
+        return True
+    return len(row_groups(looks)) == len(first_row)
+
+
+def _first_of_each(values: np.ndarray) -> np.ndarray:
+    """The index of the first occurrence of each distinct value: where a new value starts when `values` is
+    sorted (as the per-battle groups come, in the order of their keys), else by `np.unique`."""
+    if len(values) < 2 or not (values[1:] >= values[:-1]).all():
+        return np.unique(values, return_index=True)[1]
+    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+
+
+# An odd 64-bit multiplier (the golden ratio's fraction): digits of a look mix into every bit of the digest.
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _digests_distinct(columns: list[np.ndarray]) -> bool:
+    """True if the rows' digests of `columns` (integer columns) are all distinct, which proves the rows
+    distinct; False says nothing (alike rows, a collision, or columns that are not integers)."""
+    if not columns or any(column.dtype.kind not in "iu" for column in columns):
+        return False
+    digest = np.zeros(len(columns[0]), np.uint64)
+    for column in columns:
+        digest *= _MIX  # wraps modulo 2⁶⁴, as intended
+        digest ^= column.astype(np.uint64)
+        digest ^= digest >> np.uint64(29)
+    ordered = np.sort(digest)
+    return not (ordered[1:] == ordered[:-1]).any()
 
 
 def _merged_alike(
@@ -290,23 +358,23 @@ def _merged_alike(
     count, total = keys["count"], keys["total"]
     alike = row_groups(keys) if battles_alike else None
     if alike is None or len(alike) == len(count):
-        first = np.arange(len(count))
+        row = {name: keys[name] for name in keys}  # every row its own: the columns as they are, not copied
         count_of, total_of, battles = count.astype(np.int64), total, np.ones(len(count), np.int64)
     else:
-        first = alike.first
+        row = {name: keys[name][alike.first] for name in keys}
         count_of, total_of, battles = alike.sum(count).astype(np.int64), alike.sum(total), alike.count()
     return GroupedRows(
-        source=keys["source"][first],
-        dimension=keys["dimension"][first],
-        category=keys["category"][first].astype(np.intp),
-        a=keys["a"][first],
-        b=keys["b"][first],
+        source=row["source"],
+        dimension=row["dimension"],
+        category=row["category"].astype(np.intp),
+        a=row["a"],
+        b=row["b"],
         score=total_of / np.maximum(count_of, 1),
         count=count_of,
         total=total_of,
         categories=categories,
-        style_a=np.column_stack([keys[f"a_{name}"][first] for name in STYLE_FIELDS]).astype(float),
-        style_b=np.column_stack([keys[f"b_{name}"][first] for name in STYLE_FIELDS]).astype(float),
+        style_a=np.column_stack([row[f"a_{name}"] for name in STYLE_FIELDS]).astype(float),
+        style_b=np.column_stack([row[f"b_{name}"] for name in STYLE_FIELDS]).astype(float),
         battles=battles,
     )
 

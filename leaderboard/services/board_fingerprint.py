@@ -62,4 +62,4 @@ def board_fingerprint(
 def _add_array(digest, array: np.ndarray) -> None:
     # Dtype and shape first, so that equal bytes under another shape or type never collide.
     digest.update(f"{array.dtype.str}{array.shape}".encode())
-    digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(np.ascontiguousarray(array))  # its buffer: the same bytes as tobytes(), not copied

@@ -70,13 +70,15 @@ def labelled_rows_read() -> dict[tuple[int, int], LabelledRows]:
 
 def labelled_rows_of(verdicts: dict[str, np.ndarray]) -> dict[tuple[int, int], LabelledRows]:
     """`labelled_rows_read` from the columns of every counted verdict the recompute read already
-    (`aggregation.verdict_columns_read` with outcomes and ids): no second pass over the verdict table, and
+    (`aggregation.verdict_columns_read` with outcomes, and ids if a calibrated source exists): no second pass over the verdict table, and
     the labelled battles come from the same consistent read as the boards. The same rows, except that the
     people's mean score is summed by numpy rather than PostgreSQL (the last bits may differ with three or
     more soft votes on a battle)."""
     kinds = dict(Source.objects.values_list("id", "kind"))
     people_ids = [pk for pk, kind in kinds.items() if kind == Source.Kind.HUMAN]
     judged_ids = [pk for pk, kind in kinds.items() if kind in CALIBRATED_KINDS]
+    if not people_ids or not judged_ids:  # as labelled_rows_read; the columns need no ids then
+        return {}
     routed = routed_battles_query()
     routed_ids = sql_columns(routed.sql, routed.params, {"battle": "int"})["battle"]
     source, battle, dimension = verdicts["source"], verdicts["battle"], verdicts["dimension"]
@@ -118,6 +120,11 @@ def _by_source_and_dimension(rows: dict[str, np.ndarray]) -> dict[tuple[int, int
             rows["a"][inside], rows["b"][inside], rows["human"][inside], rows["judge"][inside]
         )
     return labelled
+
+
+def calibrated_sources_exist() -> bool:
+    """Whether some source is of a calibrated kind (else no board is calibrated, and nothing labelled)."""
+    return Source.objects.filter(kind__in=CALIBRATED_KINDS).exists()
 
 
 def board_is_calibrated(board: BoardInput) -> bool:

@@ -13,12 +13,14 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.conf import settings
 from django.db.models import Count
 
 from arena.models import Output, Prompt, PromptSet
 from leaderboard.models import ALL_CATEGORIES
 from leaderboard.services.aggregation import verdicts_counted
+from leaderboard.services.grouping import row_groups
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,20 @@ def coverage_read() -> Coverage:
     The first reads every counted verdict; it asks for (source, prompt) pairs, which joins the battles only,
     and maps prompts to their sets here (prompts are few next to verdicts)."""
     pairs = list(verdicts_counted().values_list("source_id", "battle__prompt_id").distinct().order_by())
+    return _coverage(pairs)
+
+
+def coverage_of(source_ids: np.ndarray, prompt_ids: np.ndarray) -> Coverage:
+    """`coverage_read`, given each counted verdict's source and its battle's prompt (parallel arrays, from
+    the recompute's own read of every counted verdict, `aggregation.verdicts_grouped`): the same counts
+    without a second pass over the verdict table (most of `coverage_read`'s time at a million verdicts)."""
+    distinct = row_groups({"source": source_ids, "prompt": prompt_ids}).first
+    return _coverage(list(zip(source_ids[distinct].tolist(), prompt_ids[distinct].tolist(), strict=True)))
+
+
+def _coverage(pairs: list[tuple[int, int]]) -> Coverage:
+    """Coverage from the distinct (source, prompt) pairs of the counted verdicts; the prompts and outputs
+    per set × category are two small grouped queries."""
     set_of = dict(
         Prompt.objects.filter(id__in={prompt_id for _, prompt_id in pairs}).values_list("id", "prompt_set_id")
     )

@@ -30,8 +30,8 @@ from leaderboard.services.aggregation import (
 from leaderboard.services.agreement import Agreement, judge_agreements_compute, judge_agreements_of
 from leaderboard.services.board_plan import BuiltSnapshot, PlannedBoard, boards_plan, planned_board_fit
 from leaderboard.services.boards import BoardInput, boards_assemble
-from leaderboard.services.calibration import LabelledRows, labelled_rows_of
-from leaderboard.services.coverage import coverage_read
+from leaderboard.services.calibration import LabelledRows, calibrated_sources_exist, labelled_rows_of
+from leaderboard.services.coverage import Coverage, coverage_of, coverage_read
 from leaderboard.services.fanout import (
     FittedSnapshot,
     ReusedSnapshot,
@@ -84,7 +84,8 @@ def leaderboards_recompute(
         boards, judging = boards_and_judging_read()
         RecomputeRun.objects.filter(pk=run.pk).update(n_boards=len(boards))
         labelled = None if judging is None else judging.labelled
-        plan = boards_plan(boards, fits, coverage=coverage_read(), labelled=labelled)
+        coverage = coverage_read() if judging is None else judging.coverage
+        plan = boards_plan(boards, fits, coverage=coverage, labelled=labelled)
         if fanout:
             stored = boards_fit_fanned_out(run, plan, heartbeat)
         else:
@@ -112,17 +113,19 @@ def boards_read(
 
 @dataclass(frozen=True)
 class Judging:
-    """What a run needs of judges beside their boards: calibration's labelled battles and judge agreement."""
+    """What a run needs beside the boards: calibration's labelled battles, judge agreement, and the
+    contenders' prompt coverage (whose pass over the verdicts, `coverage_read`, the boards' read replaces)."""
 
     labelled: dict[tuple[int, int], LabelledRows]
     agreements: list[Agreement]
+    coverage: Coverage
 
 
 def boards_and_judging_read() -> tuple[list[BoardInput], Judging | None]:
-    """`boards_read` of every board and, with style control, the labelled battles of calibration and judge
-    agreement taken from the same read of every verdict (`calibration.labelled_rows_of`,
-    `agreement.judge_agreements_of`) rather than read again. None without style control: the plan and the
-    run read them with their own queries then."""
+    """`boards_read` of every board and, with style control, the labelled battles of calibration, judge
+    agreement and coverage taken from the same read of every verdict (`calibration.labelled_rows_of`,
+    `agreement.judge_agreements_of`, `coverage.coverage_of`) rather than read again. None without style
+    control: the plan and the run read them with their own queries then."""
     return _boards_read(None, None, with_judging=True)
 
 
@@ -142,13 +145,15 @@ def _boards_read(
         }
         judging = None
         if style_on:  # one read of the verdicts for both
-            verdicts = verdict_columns_read(
-                source_ids, dimension_ids, with_outcome=True, with_id=with_judging
-            )
-            pairs, styles, category = verdicts_grouped(verdicts, by_category=by_category)
+            # Verdict ids only order calibration's labelled battles: not read when no source is calibrated.
+            with_id = with_judging and calibrated_sources_exist()
+            verdicts = verdict_columns_read(source_ids, dimension_ids, with_outcome=True, with_id=with_id)
+            grouped = verdicts_grouped(verdicts, by_category=by_category)
+            pairs, styles = grouped.pairs, grouped.styles
             if with_judging:
-                agreements = judge_agreements_of(verdicts, category, styles.categories)
-                judging = Judging(labelled_rows_of(verdicts), agreements)
+                agreements = judge_agreements_of(verdicts, grouped.category, styles.categories)
+                coverage = coverage_of(verdicts["source"], grouped.prompt)
+                judging = Judging(labelled_rows_of(verdicts), agreements, coverage)
         else:
             pairs, styles = verdict_pairs_aggregate(**scope), None
         slugs = dict(Contender.objects.values_list("id", "slug"))

@@ -9,24 +9,28 @@ from arena.models import Dimension, Verdict
 from leaderboard.rating import pair_counts_from_scores
 from leaderboard.services.aggregation import (
     OUTCOMES,
+    verdict_columns_read,
     verdict_pairs_aggregate,
     verdict_styles_aggregate,
     verdicts_aggregate,
 )
 from leaderboard.services.recompute import boards_read
+from leaderboard.services.verdict_sql import counted_where
 from tests.leaderboard.arena_data import arena_make, judge_source, verdicts_add
 
 pytestmark = pytest.mark.django_db
 
 
-def random_arena():
+def random_arena(statuses=None, inactive=("clarity",)):
     arena = arena_make(
-        ("ant", "bee", "cat", "dog", "eel", "fox"), statuses={"eel": "pending", "fox": "hidden"}, n_prompts=8
+        ("ant", "bee", "cat", "dog", "eel", "fox"),
+        statuses={"eel": "pending", "fox": "hidden"} if statuses is None else statuses,
+        n_prompts=8,
     )
     verdicts_add(arena.battles, seed=11, soft_share=0.2, excluded_share=0.1)
     verdicts_add(arena.battles, seed=12, dimension="helpfulness", votes_per_battle=2, soft_share=0.1)
     verdicts_add(arena.battles, source=judge_source(), seed=13, soft_share=0.3, excluded_share=0.2)
-    Dimension.objects.filter(slug="clarity").update(is_active=False)
+    Dimension.objects.filter(slug__in=inactive).update(is_active=False)
     verdicts_add(arena.battles[:10], seed=14, dimension="clarity")
     return arena
 
@@ -81,6 +85,57 @@ def test_sql_aggregation_equals_a_python_recount_of_random_verdicts_exactly():
     random_arena()
 
     assert sql_groups(verdict_pairs_aggregate(by_category=True)) == python_recount()
+
+
+@pytest.mark.parametrize(
+    ("statuses", "inactive"),
+    [
+        ({}, ()),  # every contender approved, every dimension active: no condition on either
+        ({"eel": "pending", "fox": "hidden"}, ("clarity",)),  # the few others left out by name
+        # most left out: the few counted named instead
+        (
+            {s: "pending" for s in ("bee", "cat", "dog", "eel")},
+            ("clarity", "correctness", "conciseness", "harmlessness"),
+        ),
+    ],
+)
+def test_the_same_verdicts_count_whichever_way_the_condition_names_them(statuses, inactive):
+    """`counted_where` leaves out a condition every verdict meets, and names the shorter list otherwise."""
+    random_arena(statuses, inactive)
+    where = counted_where(source_ids=None, dimension_ids=None)
+    assert where is not None
+
+    assert sql_groups(verdict_pairs_aggregate(by_category=True)) == python_recount()
+    pairs, _ = verdicts_aggregate(by_category=True)
+    assert {key: n for key, (n, _) in sql_groups(pairs).items()} == {
+        key: n for key, (n, _) in python_recount().items()
+    }
+    excluding, including = (
+        where.sql.count(" NOT IN ("),
+        where.sql.count(" IN (") - where.sql.count(" NOT IN ("),
+    )
+    assert (excluding, including) == {0: (0, 0), 2: (3, 0), 4: (0, 3)}[len(statuses)]
+
+
+@pytest.mark.parametrize("with_outcome", [True, False])
+def test_packed_verdict_columns_equal_the_plain_ones(monkeypatch, with_outcome):
+    """PostgreSQL sends contenders, and source, dimension and outcome, packed into one integer each; unpacked
+    they are the columns read one by one (soft verdicts, every outcome, two sources and dimensions)."""
+    from leaderboard.services import aggregation
+
+    random_arena()
+    assert aggregation.packing() is not None
+    packed = verdict_columns_read(None, None, with_outcome=with_outcome, with_id=True)
+    monkeypatch.setattr(aggregation, "packing", lambda: None)
+    plain = verdict_columns_read(None, None, with_outcome=with_outcome, with_id=True)
+
+    assert list(packed) == list(plain)
+    by_id, plain_by_id = np.argsort(packed["verdict"]), np.argsort(plain["verdict"])
+    for name in plain:
+        np.testing.assert_array_equal(packed[name][by_id], plain[name][plain_by_id])
+    assert len(plain["verdict"]) == len(counted_verdicts())
+    if with_outcome:
+        assert set(plain["outcome"].tolist()) == {0, 1, 2, 3, 4}
 
 
 def test_one_read_groups_the_same_pairs_and_style_rows_as_the_two_queries():
