@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from django.db import connection
@@ -55,8 +56,8 @@ def _aware(value: datetime | str) -> datetime:
 
 # --- a battle with its prompt and answers, as model instances ------------------------------------------
 
-_PROMPT_COLUMNS = ("id", "prompt_set_id", "text", "system_message", "later_turns")
-_OUTPUT_COLUMNS = ("id", "contender_id", "prompt_id", "text", "later_replies")
+_PROMPT_COLUMNS = ("id", "prompt_set_id", "text", "system_message", "later_turns", "html", "html_stamp")
+_OUTPUT_COLUMNS = ("id", "contender_id", "prompt_id", "text", "later_replies", "html", "html_stamp")
 _BATTLE_COLUMNS = ("id", "prompt_id", "output_a_id", "output_b_id", "contender_a_id", "contender_b_id")
 
 
@@ -79,19 +80,26 @@ _BATTLE_JOINS = """
 """
 
 
+@cache
+def _field_order(model, columns: tuple[str, ...]) -> list[str]:
+    """`columns` in the model's field order, the order Model.from_db takes values in."""
+    return [f.attname for f in model._meta.concrete_fields if f.attname in columns]
+
+
 def _instance(model, row: dict[str, Any], prefix: str, columns: tuple[str, ...], json_columns=()):
     """A model instance from the row's `prefix`ed columns; its other fields are deferred (loaded on access),
     so code reading a field this module did not fetch still gets the stored value."""
-    values = [_json(row[prefix + c]) if c in json_columns else row[prefix + c] for c in columns]
-    return model.from_db(connection.alias, list(columns), values)
+    ordered = _field_order(model, columns)
+    values = [_json(row[prefix + c]) if c in json_columns else row[prefix + c] for c in ordered]
+    return model.from_db(connection.alias, ordered, values)
 
 
 def _battle(row: dict[str, Any]) -> Battle:
     """The battle of a row selected with _BATTLE_SELECT, its prompt and both outputs attached."""
     battle = _instance(Battle, row, "b_", _BATTLE_COLUMNS)
-    battle.prompt = _instance(Prompt, row, "p_", _PROMPT_COLUMNS, ("later_turns",))
-    battle.output_a = _instance(Output, row, "oa_", _OUTPUT_COLUMNS, ("later_replies",))
-    battle.output_b = _instance(Output, row, "ob_", _OUTPUT_COLUMNS, ("later_replies",))
+    battle.prompt = _instance(Prompt, row, "p_", _PROMPT_COLUMNS, ("later_turns", "html"))
+    battle.output_a = _instance(Output, row, "oa_", _OUTPUT_COLUMNS, ("later_replies", "html"))
+    battle.output_b = _instance(Output, row, "ob_", _OUTPUT_COLUMNS, ("later_replies", "html"))
     return battle
 
 
