@@ -36,14 +36,14 @@ class StoredHtmlModel(models.Model):
     class Meta:
         abstract = True
 
-    def rendered_texts(self) -> list[str]:
-        raise NotImplementedError
-
     def save(self, *args, **kwargs):
         update_fields = kwargs.get("update_fields")
         if html_fill(self) and update_fields is not None:
             kwargs["update_fields"] = {*update_fields, *_HTML_FIELDS}
         super().save(*args, **kwargs)
+
+    def rendered_texts(self) -> list[str]:
+        raise NotImplementedError
 
 
 class Dimension(models.Model):

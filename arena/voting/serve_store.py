@@ -2,8 +2,8 @@
 
 Serving a battle used to compile two dozen ORM queries (docs/voting-performance.md has the profile); the
 ORM's query building, not PostgreSQL, was most of a served battle's CPU. Here each step is one statement:
-- `open_assignment`: the annotator's open battle in a task with its prompt and both answers (a reload, or
-  the battle page after a vote), one row;
+- `open_assignment`: the annotator's open battle in a task (a reload, or a second tab), then
+  its battle with its prompt and both answers;
 - `task_contenders`: the task's contenders and which of them the annotator may not be served;
 - `pair_candidate`: the best unseen battle of one contender pair (created or not yet), with the places its
   battles hold, the annotator's history and identity leaks all checked in the database;
@@ -116,11 +116,12 @@ def battle_with_answers(battle_id: int) -> Battle:
 
 _ASSIGNMENT_COLUMNS = ("id", "token", "task_id", "annotator_id", "battle_id", "gold_id", "left_is_a", "state",
                        "served_at", "min_read_ms", "disputed")  # fmt: skip
+# The assignment alone first: after a vote (the common serve) there is none, and a statement joining the
+# battle, prompt and answers cost PostgreSQL more to plan (~0.8 ms) than this probe of the one-open-per-task
+# unique index costs in all. A reload pays a second statement for the battle.
 _OPEN = f"""
-SELECT {_select("a", "a_", _ASSIGNMENT_COLUMNS)}, {_BATTLE_SELECT}
+SELECT {_select("a", "a_", _ASSIGNMENT_COLUMNS)}
   FROM arena_assignment a
-  JOIN arena_battle b ON b.id = a.battle_id
-  {_BATTLE_JOINS}
  WHERE a.task_id = %(task)s AND a.annotator_id = %(annotator)s AND a.state = %(served)s
 """
 
@@ -135,7 +136,8 @@ def open_assignment(task: AnnotationTask, annotator: Annotator) -> Assignment | 
     row["a_left_is_a"], row["a_disputed"] = bool(row["a_left_is_a"]), bool(row["a_disputed"])
     row["a_served_at"] = _aware(row["a_served_at"])
     assignment = _instance(Assignment, row, "a_", _ASSIGNMENT_COLUMNS)
-    assignment.task, assignment.annotator, assignment.battle = task, annotator, _battle(row)
+    assignment.task, assignment.annotator = task, annotator
+    assignment.battle = battle_with_answers(assignment.battle_id)
     return assignment
 
 
