@@ -11,10 +11,13 @@ Two layers, so that a bug in one is caught by the other:
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
+from importlib.metadata import version
+from typing import Any, Protocol
 
 import nh3
 from django.core.cache import caches
@@ -121,17 +124,33 @@ def _rendered(text: str) -> str:
     return html
 
 
+# What decides the HTML a text renders to: the libraries' versions and the allow-lists above, plus a number to
+# bump when the rendering changes in a way these do not show (a new option of the parser, say). HTML rendered
+# under another fingerprint is never shown: the shared cache keys and the stored HTML's stamps carry it.
+RENDERER_VERSION = 2
+
+
+def _renderer_fingerprint() -> str:
+    parts = [
+        RENDERER_VERSION,
+        {name: version(name) for name in ("markdown-it-py", "pygments", "nh3")},
+        sorted(_TAGS), {tag: sorted(names) for tag, names in _ATTRIBUTES.items()}, sorted(_STYLE_TAGS),
+        sorted(_URL_SCHEMES), LINK_REL, HIGHLIGHT_CLASS, sorted(c for c in STANDARD_TYPES.values() if c),
+    ]  # fmt: skip
+    return hashlib.blake2b(json.dumps(parts).encode(), digest_size=6).hexdigest()
+
+
+RENDERER = _renderer_fingerprint()
+
 # Rendered answers shared by every web process through the cache (Redis in production): a process's own
 # LRU above covers only what it has rendered itself, so without this each process renders each answer once
-# more, and an arena with more answers than the LRU holds renders on most serves. Bump the version when the
-# rendering changes, so that no page shows HTML from an earlier renderer.
-RENDERED_CACHE_VERSION = 1
+# more, and an arena with more answers than the LRU holds renders on most serves.
 RENDERED_CACHE_SECONDS = 7 * 24 * 3600
 
 
 def _shared_key(text: str) -> str:
     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-    return f"md:{RENDERED_CACHE_VERSION}:{digest}"
+    return f"md:{RENDERER}:{digest}"
 
 
 def render_markdown_many(texts: Sequence[str]) -> list[SafeString]:
@@ -148,6 +167,52 @@ def render_markdown_many(texts: Sequence[str]) -> list[SafeString]:
         cache.set_many(fresh, timeout=RENDERED_CACHE_SECONDS)
     # nh3 sanitised every entry, in this process or another one running this code (same cache version)
     return [render_markdown(text) for text in texts]
+
+
+# --- HTML stored with the texts (answers and prompts) ------------------------------------------------------
+# Answers are written once (an import) and shown many times: their HTML is rendered when they are stored and
+# kept beside them (`html`, one entry per text, and `html_stamp`), so serving a battle renders nothing. The
+# stamp is the renderer's fingerprint and a digest of the texts: HTML from another renderer, or of texts
+# changed by a path that skipped the model (`QuerySet.update`, raw SQL), does not match, is not shown, and
+# is rendered again (arena.voting re-stores it when it serves such a row).
+
+
+class StoresHtml(Protocol):
+    html: Any
+    html_stamp: str
+
+    def rendered_texts(self) -> list[str]: ...
+
+
+def html_stamp(texts: Sequence[str]) -> str:
+    digest = hashlib.blake2b(
+        json.dumps(list(texts)).encode("utf-8", "surrogatepass"), digest_size=12
+    ).hexdigest()
+    return f"{RENDERER}:{digest}"
+
+
+def html_fill(row: StoresHtml) -> bool:
+    """Render the row's texts into its `html` unless its stamp says they are current; True when it changed
+    (the caller saves the two fields)."""
+    texts = row.rendered_texts()
+    stamp = html_stamp(texts)
+    if row.html_stamp == stamp:
+        return False
+    row.html, row.html_stamp = [_rendered(text) if text else "" for text in texts], stamp
+    return True
+
+
+def html_prime(row: StoresHtml) -> bool:
+    """Hand the row's stored HTML to `render_markdown` (this process's copy), when it is current; False when it
+    is not (missing, another renderer's, or of other texts): the texts must then be rendered."""
+    texts = row.rendered_texts()
+    html = row.html
+    if row.html_stamp != html_stamp(texts) or not isinstance(html, list) or len(html) != len(texts):
+        return False
+    for text, fragment in zip(texts, html, strict=True):
+        if text:
+            RECENTLY_RENDERED.put(text, fragment)
+    return True
 
 
 def highlight_css() -> str:

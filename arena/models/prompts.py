@@ -1,6 +1,50 @@
 from django.db import models
 from django.db.models import Q
 
+from arena.rendering import html_fill
+
+_HTML_FIELDS = ("html", "html_stamp")
+
+
+class StoredHtmlQuerySet(models.QuerySet):
+    """Rows that keep their texts' rendered HTML (arena.rendering.html_fill): bulk writes render it too, so
+    every way of storing an answer or a prompt stores its HTML (imports use bulk_create)."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for obj in objs:
+            html_fill(obj)
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        objs = list(objs)
+        changed = [html_fill(obj) for obj in objs]
+        if any(changed):
+            fields = [*fields, *(name for name in _HTML_FIELDS if name not in fields)]
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+
+class StoredHtmlModel(models.Model):
+    """The texts' sanitised HTML, rendered when the row is written (see arena.rendering, "HTML stored with the
+    texts"): `html` has one entry per `rendered_texts()`, `html_stamp` says which renderer and texts it is of."""
+
+    html = models.JSONField(default=list, blank=True, db_default=[], editable=False)
+    html_stamp = models.CharField(max_length=64, blank=True, default="", db_default="", editable=False)
+
+    objects = StoredHtmlQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if html_fill(self) and update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, *_HTML_FIELDS}
+        super().save(*args, **kwargs)
+
+    def rendered_texts(self) -> list[str]:
+        raise NotImplementedError
+
 
 class Dimension(models.Model):
     """A quality axis verdicts are given on (overall, helpfulness, ...). Rows, so staff can add more."""
@@ -36,7 +80,7 @@ class PromptSet(models.Model):
         return self.name
 
 
-class Prompt(models.Model):
+class Prompt(StoredHtmlModel):
     """A question put to every contender: one user turn, or a conversation of several.
 
     `text` is always the first user turn, so single-turn code reads it unchanged; `later_turns` holds the user
@@ -72,8 +116,12 @@ class Prompt(models.Model):
     def is_multi_turn(self) -> bool:
         return bool(self.later_turns)
 
+    def rendered_texts(self) -> list[str]:
+        """The texts `html` holds, in order: the system message ("" when none), then every user turn."""
+        return [self.system_message, *self.user_turns]
 
-class Output(models.Model):
+
+class Output(StoredHtmlModel):
     """A contender's answer to one prompt. Style counts feed style-controlled ratings.
 
     `text` is the reply to the prompt's first user turn; `later_replies` the replies to its `later_turns`, one
@@ -106,3 +154,7 @@ class Output(models.Model):
     def replies(self) -> list[str]:
         """Every reply in order, the first being `text`."""
         return [self.text, *self.later_replies]
+
+    def rendered_texts(self) -> list[str]:
+        """The texts `html` holds: every reply in order."""
+        return self.replies

@@ -2,8 +2,8 @@
 
 Serving a battle used to compile two dozen ORM queries (docs/voting-performance.md has the profile); the
 ORM's query building, not PostgreSQL, was most of a served battle's CPU. Here each step is one statement:
-- `open_assignment`: the annotator's open battle in a task with its prompt and both answers (a reload, or
-  the battle page after a vote), one row;
+- `open_assignment`: the annotator's open battle in a task (a reload, or a second tab), then
+  its battle with its prompt and both answers;
 - `task_contenders`: the task's contenders and which of them the annotator may not be served;
 - `pair_candidate`: the best unseen battle of one contender pair (created or not yet), with the places its
   battles hold, the annotator's history and identity leaks all checked in the database;
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from django.db import connection
@@ -55,8 +56,8 @@ def _aware(value: datetime | str) -> datetime:
 
 # --- a battle with its prompt and answers, as model instances ------------------------------------------
 
-_PROMPT_COLUMNS = ("id", "prompt_set_id", "text", "system_message", "later_turns")
-_OUTPUT_COLUMNS = ("id", "contender_id", "prompt_id", "text", "later_replies")
+_PROMPT_COLUMNS = ("id", "prompt_set_id", "text", "system_message", "later_turns", "html", "html_stamp")
+_OUTPUT_COLUMNS = ("id", "contender_id", "prompt_id", "text", "later_replies", "html", "html_stamp")
 _BATTLE_COLUMNS = ("id", "prompt_id", "output_a_id", "output_b_id", "contender_a_id", "contender_b_id")
 
 
@@ -79,19 +80,26 @@ _BATTLE_JOINS = """
 """
 
 
+@cache
+def _field_order(model, columns: tuple[str, ...]) -> list[str]:
+    """`columns` in the model's field order, the order Model.from_db takes values in."""
+    return [f.attname for f in model._meta.concrete_fields if f.attname in columns]
+
+
 def _instance(model, row: dict[str, Any], prefix: str, columns: tuple[str, ...], json_columns=()):
     """A model instance from the row's `prefix`ed columns; its other fields are deferred (loaded on access),
     so code reading a field this module did not fetch still gets the stored value."""
-    values = [_json(row[prefix + c]) if c in json_columns else row[prefix + c] for c in columns]
-    return model.from_db(connection.alias, list(columns), values)
+    ordered = _field_order(model, columns)
+    values = [_json(row[prefix + c]) if c in json_columns else row[prefix + c] for c in ordered]
+    return model.from_db(connection.alias, ordered, values)
 
 
 def _battle(row: dict[str, Any]) -> Battle:
     """The battle of a row selected with _BATTLE_SELECT, its prompt and both outputs attached."""
     battle = _instance(Battle, row, "b_", _BATTLE_COLUMNS)
-    battle.prompt = _instance(Prompt, row, "p_", _PROMPT_COLUMNS, ("later_turns",))
-    battle.output_a = _instance(Output, row, "oa_", _OUTPUT_COLUMNS, ("later_replies",))
-    battle.output_b = _instance(Output, row, "ob_", _OUTPUT_COLUMNS, ("later_replies",))
+    battle.prompt = _instance(Prompt, row, "p_", _PROMPT_COLUMNS, ("later_turns", "html"))
+    battle.output_a = _instance(Output, row, "oa_", _OUTPUT_COLUMNS, ("later_replies", "html"))
+    battle.output_b = _instance(Output, row, "ob_", _OUTPUT_COLUMNS, ("later_replies", "html"))
     return battle
 
 
@@ -108,11 +116,12 @@ def battle_with_answers(battle_id: int) -> Battle:
 
 _ASSIGNMENT_COLUMNS = ("id", "token", "task_id", "annotator_id", "battle_id", "gold_id", "left_is_a", "state",
                        "served_at", "min_read_ms", "disputed")  # fmt: skip
+# The assignment alone first: after a vote (the common serve) there is none, and a statement joining the
+# battle, prompt and answers cost PostgreSQL more to plan (~0.8 ms) than this probe of the one-open-per-task
+# unique index costs in all. A reload pays a second statement for the battle.
 _OPEN = f"""
-SELECT {_select("a", "a_", _ASSIGNMENT_COLUMNS)}, {_BATTLE_SELECT}
+SELECT {_select("a", "a_", _ASSIGNMENT_COLUMNS)}
   FROM arena_assignment a
-  JOIN arena_battle b ON b.id = a.battle_id
-  {_BATTLE_JOINS}
  WHERE a.task_id = %(task)s AND a.annotator_id = %(annotator)s AND a.state = %(served)s
 """
 
@@ -127,7 +136,8 @@ def open_assignment(task: AnnotationTask, annotator: Annotator) -> Assignment | 
     row["a_left_is_a"], row["a_disputed"] = bool(row["a_left_is_a"]), bool(row["a_disputed"])
     row["a_served_at"] = _aware(row["a_served_at"])
     assignment = _instance(Assignment, row, "a_", _ASSIGNMENT_COLUMNS)
-    assignment.task, assignment.annotator, assignment.battle = task, annotator, _battle(row)
+    assignment.task, assignment.annotator = task, annotator
+    assignment.battle = battle_with_answers(assignment.battle_id)
     return assignment
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from arena.conversations import ConversationView, battle_conversation
 from arena.errors import Conflict, Forbidden, NotFound
 from arena.models import AnnotationTask, Annotator, Assignment, Battle, Dimension
-from arena.rendering import render_markdown_many
+from arena.rendering import html_fill, html_prime, render_markdown_many
 from arena.voting.identity import Voter
 from arena.voting.pair_votes import Pair
 from arena.voting.selection import battle_pick
@@ -131,17 +131,25 @@ def vote_dimensions(task: AnnotationTask) -> list[Dimension]:
     return prompt_set_vote_dimensions(task.prompt_set_id)
 
 
-def _conversation_texts(battle: Battle) -> list[str]:
-    prompt = battle.prompt
-    return [prompt.system_message, *prompt.user_turns, *battle.output_a.replies, *battle.output_b.replies]
+def _html_ready(battle: Battle) -> None:
+    """Make the conversation's HTML available to `render_markdown` without rendering: the HTML stored with the
+    prompt and answers when current (the common case: they were rendered when stored). Rows without it (stored
+    before HTML was, or under another renderer) are rendered through the shared cache in one read, and their
+    HTML stored for the next serve."""
+    stale = [row for row in (battle.prompt, battle.output_a, battle.output_b) if not html_prime(row)]
+    if not stale:
+        return
+    render_markdown_many([text for row in stale for text in row.rendered_texts()])
+    for row in stale:
+        html_fill(row)  # from this process's copies, just filled
+        type(row).objects.filter(pk=row.pk).update(html=row.html, html_stamp=row.html_stamp)
 
 
 def battle_view(assignment: Assignment) -> BattleView:
     """What the page shows of the assignment's battle. `assignment_serve` hands over the battle with its
     prompt and answers loaded; elsewhere select them with the assignment, or each is a query."""
     battle = assignment.battle
-    # One cache read for every text of the conversation (rendered once for all web processes), then drawn.
-    render_markdown_many(_conversation_texts(battle))
+    _html_ready(battle)
     return BattleView(
         token=assignment.token,
         conversation=battle_conversation(battle, left_is_a=assignment.left_is_a),
