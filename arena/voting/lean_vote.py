@@ -30,7 +30,7 @@ import io
 import re
 from collections.abc import Callable
 from importlib import import_module
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
@@ -40,6 +40,7 @@ from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.template.loader import get_template, render_to_string
 from django.urls import get_script_prefix, reverse, set_urlconf
@@ -131,10 +132,10 @@ class RevealFragments:
             self._parts[shape] = (
                 parts if _filled(parts, values) == render_to_string(TEMPLATE, context) else None
             )
-        parts = self._parts[shape]
-        return render_to_string(TEMPLATE, context) if parts is None else _filled(parts, values)
+        kept = self._parts[shape]
+        return render_to_string(TEMPLATE, context) if kept is None else _filled(kept, values)
 
-    def _build(self, context: dict[str, Any], slots: int) -> list[str | int] | None:
+    def _build(self, context: dict[str, Any], slots: int) -> list[str | int]:
         marks = [self._MARK.format(i) for i in range(slots)]
         reveal: Reveal = context["reveal"]
         dims = [(marks[5 + 2 * i], marks[6 + 2 * i]) for i in range(len(reveal.dimensions))]
@@ -259,7 +260,7 @@ class LeanVote:
                 self._csp(request, response)
             else:
                 response = process_response(request, response)
-        response._resource_closers.append(request.close)
+        response._resource_closers.append(request.close)  # type: ignore[attr-defined]  # as BaseHandler does
         if response.status_code >= 400:
             log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
         return response
@@ -313,9 +314,9 @@ def _user(user_id: Any) -> Any:
     model = get_user_model()
     fields = model._meta.concrete_fields
     sql = "SELECT {} FROM {} WHERE {} = %s".format(
-        ", ".join(connection.ops.quote_name(f.column) for f in fields),
+        ", ".join(connection.ops.quote_name(str(f.column)) for f in fields),
         connection.ops.quote_name(model._meta.db_table),
-        connection.ops.quote_name(model._meta.pk.column),
+        connection.ops.quote_name(str(model._meta.pk.column)),
     )
     if connection.vendor != "postgresql":
         return next(iter(model._default_manager.raw(sql, [user_id])), None)
@@ -353,7 +354,8 @@ class LeanVoteRouting:
 
     _lean: LeanVote | None = None
 
-    def get_response(self, request: WSGIRequest) -> HttpResponse:
+    def get_response(self, request: HttpRequest) -> HttpResponseBase:
+        request = cast(WSGIRequest, request)  # Django's WSGI handlers (and its test client's) make these
         set_urlconf(settings.ROOT_URLCONF)
         if self._lean is None:
             self._lean = LeanVote()

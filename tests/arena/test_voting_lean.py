@@ -50,9 +50,10 @@ def _clients(user, *, csrf: bool) -> tuple[Client, Client]:
 def _served(client: Client, task) -> tuple[str, str]:
     """Load the battle page (as the browser does before voting): (assignment token, CSRF token)."""
     html = client.get(reverse("voting:task", args=[task.slug]) + "?start=1").content.decode()
-    token = re.search(r'/vote/b/([A-Za-z0-9_-]+)/"', html).group(1)
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
-    return token, csrf
+    token = re.search(r'/vote/b/([A-Za-z0-9_-]+)/"', html)
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert token and csrf, html[:300]
+    return token.group(1), csrf.group(1)
 
 
 def _state() -> tuple:
@@ -243,11 +244,15 @@ def test_a_rate_limited_vote_gets_the_same_refusal_and_writes_nothing(
     token, _ = _served(plain, voting_task)
     factories.fresh_rate_limits(settings, per_voter=0)
     url = reverse("voting:submit", args=[token])
+    clock = mock.patch("arena.voting.ratelimit.time")  # one instant: the message says how long to wait
+    clock.start().time.return_value = 1_800_000_017.0
     (status, body, headers, _), took, state = _compare(
         lean, plain, url, {"overall": "left"}, recording_respond, **HX
     )
     assert status == 429 and took and state[0] == []
-    assert b"Too many votes from this account" in body and ("Retry-After" in dict(headers))
+    clock.stop()
+    assert b"Too many votes from this account" in body and b"Wait 43 s" in body
+    assert dict(headers)["Retry-After"] == "43"
 
 
 @pytest.mark.parametrize(
