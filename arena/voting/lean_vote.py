@@ -205,7 +205,10 @@ class LeanVote:
 
     def respond(self, request: WSGIRequest, token: str) -> HttpResponse | None:
         """The vote's response, or None (before anything is counted or written) to leave it to Django."""
-        user = self._admitted(request)
+        try:
+            user = self._admitted(request)
+        except Exception:  # e.g. the database is down: nothing done yet, so Django's stack answers (its 503)
+            return None
         if user is None:
             return None
         request.user = user

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth import HASH_SESSION_KEY
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.test import Client
 from django.test.client import ClientHandler
 from django.urls import reverse
@@ -332,3 +332,16 @@ def test_a_database_failure_is_djangos_500(voter, voting_task, recording_respond
         )
     assert response.status_code == 500 and recording_respond[-1] is not None
     assert Verdict.objects.count() == 0
+
+
+def test_a_failure_before_the_vote_is_taken_is_left_to_django(voter, voting_task, recording_respond):
+    # The database unreachable while the user is read (before anything is counted): Django's stack answers,
+    # with its own handling of the error (arena.unavailable's 503 for a database that cannot be reached).
+    lean, _plain = _clients(voter, csrf=False)
+    token, _ = _served(lean, voting_task)
+    with mock.patch("arena.voting.lean_vote._user", side_effect=OperationalError("connection refused")):
+        response = lean.post(
+            reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX
+        )
+    assert recording_respond == [None]  # left to Django, whose view then stored the vote
+    assert response.status_code == 200 and Verdict.objects.count() == 1
