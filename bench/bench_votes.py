@@ -139,6 +139,7 @@ def main() -> int:
         help="seconds of round trips by other browsers before (b) is measured (0: none, as the bench always did); "
         "fills the shared rendered-answer cache as a running arena has it",
     )
+    parser.add_argument("--votes-only", action="store_true", help="run (a) only, not the round trips of (b)")
     args = parser.parse_args()
 
     scratch = Scratch(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
@@ -184,6 +185,8 @@ def main() -> int:
             _stored_votes() - before,
         )
         report_cpu(cpu, tally.accepted, load_before)
+        if args.votes_only:
+            return 0
         if warm_browsing:
             asyncio.run(
                 round_trip_phase(port, [p for _, p in warm_browsing], args.round_trip_warmup, task.slug)

@@ -203,6 +203,11 @@ def main() -> int:
         default=r"/(arena|bench)/|middleware|contrib/(sessions|auth)|/template/(loader|response)|shortcuts",
         help="list only functions whose file:line(name) matches this regular expression ('' for all)",
     )
+    parser.add_argument(
+        "--django-stack",
+        action="store_true",
+        help="Django's handler for every request (no lean vote path): the before of an A/B",
+    )
     args = parser.parse_args()
 
     scratch = Scratch(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
@@ -219,7 +224,10 @@ def main() -> int:
         people = [p for _, p in seed_people("profiler", args.people)]
         from django.core.wsgi import get_wsgi_application
 
-        app = get_wsgi_application()
+        from arena.voting.lean_vote import VoteRoutedHandler
+
+        # As gunicorn serves it (arena.wsgi): the vote POST on the lean path, unless --django-stack.
+        app = get_wsgi_application() if args.django_stack else VoteRoutedHandler()
         _round_trips(
             app, people, 2 * args.people, task.slug, None, None
         )  # warm: caches, connections, imports

@@ -15,7 +15,8 @@ import-linter contract in pyproject.toml enforces it. The way a vote travels, mo
   own contenders and unproven accounts (`contenders_conflicting`, `account_unproven`), rate limits;
 - `staff`: tasks, gold battles and exclusions (`task_create`, `gold_add`); `stats`: progress and agreement.
 
-Views (`views`, `urls`) and the admin (`admin`) are wired in by `arena.urls` and `arena.admin`.
+Views (`views`, `urls`) and the admin (`admin`) are wired in by `arena.urls` and `arena.admin`; the vote
+POST's lean endpoint (`lean_vote`, beside Django's middleware stack) by `arena.wsgi`.
 """
 
 from arena.voting.ballots import CHOICES, Ballot, ballot_from_post, battle_outcome

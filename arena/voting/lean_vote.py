@@ -1,0 +1,385 @@
+"""The vote POST (htmx), served beside Django's middleware stack rather than through it.
+
+Why: a vote is the arena's hottest request, and most of its CPU went to work a vote does not need done the
+general way: the ORM compiling the signed-in user's look-up, a template rendered with every context
+processor for a fragment that uses none of them, the URL resolver, and a dozen middleware layers, each
+checking for things a vote never carries (docs/voting-performance.md has the profile and the figures).
+
+How: `VoteRoutedHandler` is Django's own WSGI handler (signals, request parsing, connection clean-up, the
+response's headers and cookies all stay Django's) with one change: an htmx POST to `voting:submit` is first
+offered to `lean_submit`. That takes the request only when it is the ordinary case, checked with Django's
+own code wherever it is cheap (the host check, the request text guard, the CSRF middleware's checks, the
+session, the session's password hash), and hands back None for everything else, *before* anything is
+counted or written, so Django serves it exactly as it always did: a missing or bad CSRF token, an unknown
+host, a signed-out or expired session, a hash that no longer matches the password, an anonymous voter, a
+request that is not htmx, not urlencoded or larger than a ballot, and any settings this module was not
+written for (an SSL redirect, a different middleware list or user model).
+
+Once taken, the vote does what `views.submit` does, with the same services (rate limit, `vote_record`,
+`reveal_for`); domain errors become the same responses (`arena.error_responses.error_page`, the voting
+frame), other exceptions Django's 500 (`response_for_exception`), and every response then passes the
+`process_response` of the project's middleware, in Django's order: the same headers (security, CSP,
+X-Frame-Options, Vary: Cookie, Content-Length) and the same cookie handling (session, CSRF).
+The reveal fragment is the template's own output, rendered once per shape with placeholders, then filled
+with the escaped values (`RevealFragments`); each shape is checked against a full render when first built.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any, cast
+
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, ValidationError
+from django.core.handlers.exception import response_for_exception
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.middleware.csrf import CsrfViewMiddleware
+from django.template.loader import get_template, render_to_string
+from django.urls import get_script_prefix, reverse, set_urlconf
+from django.utils.crypto import constant_time_compare
+from django.utils.html import escape
+from django.utils.log import log_response
+from django.utils.module_loading import import_string
+from django_htmx.middleware import HtmxDetails
+
+from arena.error_responses import FRAMES, error_page
+from arena.errors import DomainError, NotFound, Throttled
+from arena.request_guard import BadText, request_text_check
+from arena.voting.ballots import CHOICES, ballot_from_post
+from arena.voting.identity import Voter, client_ip
+from arena.voting.presenting import Reveal, reveal_for
+from arena.voting.ratelimit import rate_limit_hit
+from arena.voting.recording import vote_record
+
+# The stack this module stands in for. Another list (a middleware added, removed or moved) turns the lean
+# path off until this module is checked against it: tests/arena/test_voting_lean.py fails meanwhile.
+KNOWN_MIDDLEWARE = (
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "arena.request_guard.RequestTextGuardMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "arena.error_responses.DomainErrorMiddleware",
+)
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+# A ballot is a few short fields; anything larger is left to Django (and its upload limits).
+MAX_BODY_BYTES = 4096
+FORM = "application/x-www-form-urlencoded"
+TEMPLATE = "voting/battle.html#revealed"
+# Assignment tokens are `secrets.token_urlsafe(24)`; slugs in URLs need no quoting when they look like this.
+TOKEN = "[A-Za-z0-9_-]{1,64}"
+_URL_SAFE = re.compile("[A-Za-z0-9_-]+")
+
+
+def lean_enabled() -> bool:
+    """Whether the settings are the ones this module reproduces Django's handling for."""
+    return (
+        tuple(settings.MIDDLEWARE) == KNOWN_MIDDLEWARE
+        and not settings.SECURE_SSL_REDIRECT
+        and not settings.DISALLOWED_USER_AGENTS
+        and not settings.PREPEND_WWW
+        and not settings.CSRF_USE_SESSIONS
+        and not settings.DEBUG
+        and settings.AUTH_USER_MODEL == "auth.User"
+        and not getattr(settings, "ATOMIC_REQUESTS", False)
+        and not settings.DATABASES["default"].get("ATOMIC_REQUESTS")
+    )
+
+
+class RevealFragments:
+    """The reveal fragment's HTML, by shape: rendered by the template once with placeholders for the
+    values, then filled in with the values escaped as the template escapes them.
+
+    A shape is what changes the markup itself: the choice (which button is marked), how many optional rows
+    were voted on, and the undo window. The first fill of each shape is compared with a full render; a
+    template whose output the placeholders cannot reproduce (a filter on a value, say) is rendered in full
+    every time instead."""
+
+    _MARK = "q9LeanSlot{}Q"
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple, list[str | int] | None] = {}
+
+    def html(self, context: dict[str, Any]) -> str:
+        reveal: Reveal = context["reveal"]
+        values = [
+            reveal.left_name,
+            reveal.right_name,
+            context["next_url"],
+            context["undo_url"],
+            context["progress_url"],
+        ]
+        for name, label in reveal.dimensions:
+            values += [name, label]
+        shape = (reveal.choice, reveal.choice_label, len(reveal.dimensions), context["undo_seconds"])
+        if shape not in self._parts:
+            parts = self._build(context, len(values))
+            # The first vote of each shape proves the placeholders reproduce the template's own output.
+            self._parts[shape] = (
+                parts if _filled(parts, values) == render_to_string(TEMPLATE, context) else None
+            )
+        kept = self._parts[shape]
+        return render_to_string(TEMPLATE, context) if kept is None else _filled(kept, values)
+
+    def _build(self, context: dict[str, Any], slots: int) -> list[str | int]:
+        marks = [self._MARK.format(i) for i in range(slots)]
+        reveal: Reveal = context["reveal"]
+        dims = [(marks[5 + 2 * i], marks[6 + 2 * i]) for i in range(len(reveal.dimensions))]
+        marked = {
+            **context,
+            "reveal": Reveal(marks[0], marks[1], reveal.choice, reveal.choice_label, dims),
+            "next_url": marks[2],
+            "undo_url": marks[3],
+            "progress_url": marks[4],
+        }
+        rendered = get_template(TEMPLATE).render(marked)
+        pieces = re.split("(" + "|".join(re.escape(mark) for mark in marks) + ")", rendered)
+        return [marks.index(piece) if piece in marks else piece for piece in pieces]
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's CSRF checks, answering a refusal quietly: Django's stack refuses the request again, and logs
+    and renders the refusal itself."""
+
+    def _reject(self, request: HttpRequest, reason: str) -> HttpResponse:
+        return REFUSED
+
+
+REFUSED = HttpResponse(status=403)
+
+
+class LeanVote:
+    """The lean vote path of one handler: the middleware instances whose response side it reuses."""
+
+    def __init__(self) -> None:
+        def unused(request: HttpRequest) -> HttpResponse:
+            raise AssertionError("the lean vote path never calls down the middleware chain")
+
+        self.path = re.compile(
+            "{}(?P<token>{}){}".format(*_around(reverse("voting:submit", args=["TOKEN"]), "TOKEN", TOKEN))
+        )
+        self.submit_view: Callable = import_string("arena.voting.views.submit")
+        middleware = {path: import_string(path)(unused) for path in KNOWN_MIDDLEWARE}
+        self.csrf = _CsrfCheck(unused)
+        self.csp = middleware["csp.middleware.CSPMiddleware"]
+        self.session_store = import_module(settings.SESSION_ENGINE).SessionStore
+        # process_response in Django's order: the stack's reverse (CSP is handled by `_csp`).
+        self.responders = [
+            (path, mw.process_response)
+            for path, mw in reversed(middleware.items())
+            if hasattr(mw, "process_response")
+        ]
+        self.csp_headers: list[tuple[str, str]] | None = None
+        self.reveals = RevealFragments()
+
+    # --- taking the request, or not -------------------------------------------------------------------
+
+    def offered(self, request: WSGIRequest) -> str | None:
+        """The token, when this request is one the lean path may take; None leaves it to Django."""
+        meta = request.META
+        if meta.get("REQUEST_METHOD") != "POST" or meta.get("HTTP_HX_REQUEST") != "true":
+            return None
+        found = self.path.fullmatch(request.path_info)
+        if found is None or meta.get("CONTENT_TYPE", "").split(";")[0].strip() != FORM:
+            return None
+        try:
+            if not 0 < int(meta.get("CONTENT_LENGTH") or 0) <= MAX_BODY_BYTES:
+                return None
+        except ValueError:
+            return None
+        return found["token"] if lean_enabled() else None
+
+    def respond(self, request: WSGIRequest, token: str) -> HttpResponse | None:
+        """The vote's response, or None (before anything is counted or written) to leave it to Django."""
+        try:
+            user = self._admitted(request)
+        except Exception:  # e.g. the database is down: nothing done yet, so Django's stack answers (its 503)
+            return None
+        if user is None:
+            return None
+        request.user = user
+        request.htmx = HtmxDetails(request)  # type: ignore[attr-defined]
+        try:
+            response = self._vote(request, token, Voter(key=f"u:{user.pk}", user=user))
+        except DomainError as exc:
+            response = error_page(request, exc, frame=FRAMES["voting"])
+        except Http404 as exc:
+            response = error_page(request, NotFound(str(exc) or "Not found."), frame=FRAMES["voting"])
+        except Exception as exc:  # as Django's handler: logged, signalled, its 500 page
+            response = response_for_exception(request, exc)
+        return self._finished(request, response)
+
+    def _admitted(self, request: WSGIRequest) -> Any:
+        """The signed-in user when Django's stack would let this request reach the view, else None."""
+        try:
+            request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it
+            request_text_check(request)  # as RequestTextGuardMiddleware (reads the body)
+        except (DisallowedHost, BadText, RequestDataTooBig):
+            return None
+        request.session = self.session_store(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+        self.csrf.process_request(request)
+        if self.csrf.process_view(request, self.submit_view, (), {"token": ""}) is not None:
+            return None  # refused: Django refuses it again, with its own page and log line
+        return _signed_in_user(request)
+
+    # --- the vote, as views.submit ---------------------------------------------------------------------
+
+    def _vote(self, request: WSGIRequest, token: str, voter: Voter) -> HttpResponse:
+        limited = rate_limit_hit(scope="vote", voter_key=voter.key, ip=client_ip(request))
+        if limited is not None:
+            raise Throttled(limited.message, retry_after=limited.retry_after)
+        result = vote_record(token=token, voter=voter, ballot=ballot_from_post(request.POST))
+        vote = result.vote
+        context = {
+            "reveal": reveal_for(vote, result.dimension_names),
+            "choices": CHOICES.items(),
+            "next_url": _url("voting:task", vote.task_slug) + "?start=1",
+            "undo_url": _url("voting:undo", token),
+            "undo_seconds": settings.ARENA_VOTE_UNDO_SECONDS,
+            "progress_url": _url("voting:progress", vote.task_slug),
+            "oob": True,
+        }
+        return HttpResponse(self.reveals.html(context))
+
+    # --- the response side of the stack ----------------------------------------------------------------
+
+    def _finished(self, request: WSGIRequest, response: HttpResponse) -> HttpResponse:
+        for path, process_response in self.responders:
+            if path == "csp.middleware.CSPMiddleware":
+                self._csp(request, response)
+            else:
+                response = process_response(request, response)
+        response._resource_closers.append(request.close)  # type: ignore[attr-defined]  # as BaseHandler does
+        if response.status_code >= 400:
+            log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
+        return response
+
+    def _csp(self, request: WSGIRequest, response: HttpResponse) -> None:
+        """The CSP middleware's headers. Its policy is the settings' (no nonce, no per-view decorator on this
+        path), so it is built once per process, by the middleware itself, and reused."""
+        if self.csp_headers is None:
+            probe = HttpResponse()
+            self.csp.process_response(request, probe)
+            self.csp_headers = [
+                (k, v) for k, v in probe.items() if k.lower().startswith("content-security-policy")
+            ]
+        for name, value in self.csp_headers:
+            if name not in response:
+                response[name] = value
+
+
+def _filled(parts: list[str | int], values: list[str]) -> str:
+    return "".join(part if isinstance(part, str) else escape(values[part]) for part in parts)
+
+
+def _around(url: str, mark: str, pattern: str) -> tuple[str, str, str]:
+    prefix, _, suffix = url.partition(mark)
+    return re.escape(prefix), pattern, re.escape(suffix)
+
+
+_ARG = "Zq9ArgQ"
+_URL_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def _url(name: str, arg: str) -> str:
+    """`reverse(name, args=[arg])`; for an argument that needs no quoting, from the URL's shape, found once
+    per script prefix by `reverse` itself (reversing cost more than the rest of the reveal)."""
+    if not _URL_SAFE.fullmatch(arg):
+        return reverse(name, args=[arg])
+    key = (get_script_prefix(), name)
+    if key not in _URL_TEMPLATES:
+        _URL_TEMPLATES[key] = reverse(name, args=[_ARG]).rpartition(_ARG)[::2]  # type: ignore[assignment]
+    prefix, suffix = _URL_TEMPLATES[key]
+    return prefix + arg + suffix
+
+
+_MODEL_BACKEND = ModelBackend()
+
+
+def _user(user_id: Any) -> Any:
+    """`User.objects.get(pk=user_id)` as ModelBackend reads it, or None. On PostgreSQL a plain statement and
+    `Model.from_db` (the backend converts no column of the user model: the values are the ORM's); elsewhere
+    a raw query, which applies the fields' converters."""
+    model = get_user_model()
+    fields = model._meta.concrete_fields
+    sql = "SELECT {} FROM {} WHERE {} = %s".format(
+        ", ".join(connection.ops.quote_name(str(f.column)) for f in fields),
+        connection.ops.quote_name(model._meta.db_table),
+        connection.ops.quote_name(str(model._meta.pk.column)),
+    )
+    if connection.vendor != "postgresql":
+        return next(iter(model._default_manager.raw(sql, [user_id])), None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id])
+        row = cursor.fetchone()
+    return None if row is None else model.from_db(connection.alias, [f.attname for f in fields], row)
+
+
+def _signed_in_user(request: WSGIRequest) -> Any:
+    """`django.contrib.auth.get_user` for the ordinary case, the user read in one raw statement (the ORM
+    compiling `User.objects.get` cost more than the rest of the sign-in check). None whenever Django's answer
+    would be anything but this user as is: no user, another backend, an inactive user, or a session whose
+    hash does not match the password (Django then flushes the session, or cycles its key for a hash made with
+    a fallback secret: both are left to it)."""
+    session = request.session
+    try:
+        user_id = get_user_model()._meta.pk.to_python(session[SESSION_KEY])
+        backend_path = session[BACKEND_SESSION_KEY]
+    except (KeyError, ValidationError):  # signed out, or a session Django would answer for itself
+        return None
+    if backend_path != MODEL_BACKEND or backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    user = _user(user_id)
+    if user is None or not _MODEL_BACKEND.user_can_authenticate(user):
+        return None
+    session_hash = session.get(HASH_SESSION_KEY)
+    if not session_hash or not constant_time_compare(session_hash, user.get_session_auth_hash()):
+        return None
+    return user
+
+
+class LeanVoteRouting:
+    """A Django handler's `get_response`, with the vote POST offered to the lean path first."""
+
+    _lean: LeanVote | None = None
+
+    def get_response(self, request: HttpRequest) -> HttpResponseBase:
+        request = cast(WSGIRequest, request)  # Django's WSGI handlers (and its test client's) make these
+        set_urlconf(settings.ROOT_URLCONF)
+        if self._lean is None:
+            self._lean = LeanVote()
+        token = self._lean.offered(request)
+        if token is not None:
+            response = self._lean.respond(request, token)
+            if response is not None:
+                return response
+            request = _fresh(request)
+        return super().get_response(request)  # type: ignore[misc]
+
+
+class VoteRoutedHandler(LeanVoteRouting, WSGIHandler):
+    """Django's WSGI handler with the lean vote path (this module's docstring): arena.wsgi serves it."""
+
+
+def _fresh(request: WSGIRequest) -> WSGIRequest:
+    """A new request for Django's stack, as if the lean path had never looked (it read the body)."""
+    environ = dict(request.environ)
+    environ["wsgi.input"] = io.BytesIO(request.body)
+    fresh = WSGIRequest(environ)
+    if hasattr(request, "_dont_enforce_csrf_checks"):  # set by Django's test client only
+        fresh._dont_enforce_csrf_checks = request._dont_enforce_csrf_checks  # type: ignore[attr-defined]
+    return fresh

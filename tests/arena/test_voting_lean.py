@@ -1,0 +1,347 @@
+"""The lean vote path (arena.voting.lean_vote) against Django's own stack: the same answers, the same refusals.
+
+Each request is sent twice, inside a savepoint rolled back after each: once through the handler gunicorn
+serves (`VoteRoutedHandler`, here as Django's test client handler with the same routing) and once through
+Django's plain handler. Status, body, headers and cookies must be equal, and the database the same after
+each. The refusals the lean path leaves to Django (CSRF, host, session, password hash) are checked to be left
+to it, before anything is counted or written.
+"""
+
+import re
+from unittest import mock
+from urllib.parse import urlencode
+
+import pytest
+from django.contrib.auth import HASH_SESSION_KEY
+from django.db import OperationalError, transaction
+from django.test import Client
+from django.test.client import ClientHandler
+from django.urls import reverse
+
+from arena.models import Assignment, Contender, Dimension, Verdict, VoteFlag
+from arena.services.battles import people_source
+from arena.voting import lean_vote, views
+from arena.voting.lean_vote import LeanVote, LeanVoteRouting
+from tests.support import factories
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+class LeanClientHandler(LeanVoteRouting, ClientHandler):
+    """Django's test client handler with the lean vote routing of `arena.wsgi`."""
+
+
+@pytest.fixture(autouse=True)
+def _limits(settings):
+    factories.fresh_rate_limits(settings)
+    people_source()
+
+
+def _clients(user, *, csrf: bool) -> tuple[Client, Client]:
+    """(through the lean routing, through Django's stack), signed in as `user` in one session."""
+    plain = Client(enforce_csrf_checks=csrf)
+    plain.force_login(user)
+    lean = Client(enforce_csrf_checks=csrf)
+    lean.handler = LeanClientHandler(enforce_csrf_checks=csrf)
+    lean.cookies = plain.cookies
+    return lean, plain
+
+
+def _served(client: Client, task) -> tuple[str, str]:
+    """Load the battle page (as the browser does before voting): (assignment token, CSRF token)."""
+    html = client.get(reverse("voting:task", args=[task.slug]) + "?start=1").content.decode()
+    token = re.search(r'/vote/b/([A-Za-z0-9_-]+)/"', html)
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert token and csrf, html[:300]
+    return token.group(1), csrf.group(1)
+
+
+def _state() -> tuple:
+    return (
+        sorted(Verdict.objects.values_list("dimension__slug", "outcome", "voter_key")),
+        sorted(Assignment.objects.values_list("token", "state", "outcome")),
+        VoteFlag.objects.count(),
+    )
+
+
+def _answer(response) -> tuple:
+    cookies = sorted((name, morsel.OutputString()) for name, morsel in response.cookies.items())
+    return response.status_code, response.content, sorted(response.headers.items()), cookies
+
+
+@pytest.fixture
+def recording_respond(monkeypatch):
+    """Record what LeanVote.respond returned (None: left to Django)."""
+    results: list = []
+    real = LeanVote.respond
+
+    def respond(self, request, token):
+        result = real(self, request, token)
+        results.append(result)
+        return result
+
+    monkeypatch.setattr(LeanVote, "respond", respond)
+    return results
+
+
+def _compare(lean, plain, url, data, results, *, form=True, **extra) -> tuple[tuple, bool, tuple]:
+    """Send the same vote through both; assert equal answers and database states. (answer, whether the lean
+    path answered itself, the state). `form`: urlencoded, as htmx sends it; else multipart."""
+    answers, states, took = [], [], False
+    body = {"data": urlencode(data), "content_type": lean_vote.FORM} if form else {"data": data}
+    for client in (lean, plain):
+        before = len(results)
+        with transaction.atomic():
+            answers.append(_answer(client.post(url, **body, **extra)))
+            states.append(_state())
+            transaction.set_rollback(True)
+        if client is lean:
+            took = any(result is not None for result in results[before:])
+    assert answers[0] == answers[1]
+    assert states[0] == states[1]
+    return answers[0], took, states[0]
+
+
+def test_the_project_settings_are_the_ones_the_lean_path_was_written_for(db):
+    # Fails when the middleware list (or another setting the lean path reproduces) changes: check
+    # arena.voting.lean_vote against the new stack, then update KNOWN_MIDDLEWARE.
+    assert lean_vote.lean_enabled()
+
+
+@pytest.mark.parametrize(
+    "ballot",
+    [
+        {"overall": "left"},
+        {"overall": "right"},
+        {"overall": "tie"},
+        {"overall": "both_bad"},
+        {"overall": "left", "dim-correctness": "right"},
+        {"overall": "right", "dim-correctness": "tie", "dim-clarity": "both_bad"},
+    ],
+)
+def test_a_good_vote_gets_the_same_answer_as_from_django(voter, voting_task, recording_respond, ballot):
+    voting_task.prompt_set.vote_dimensions.set(Dimension.objects.filter(slug__in=["correctness", "clarity"]))
+    lean, plain = _clients(voter, csrf=True)
+    token, csrf = _served(plain, voting_task)
+    url = reverse("voting:submit", args=[token])
+    (status, body, _headers, _cookies), took, state = _compare(
+        lean, plain, url, ballot, recording_respond, HTTP_X_CSRFTOKEN=csrf, **HX
+    )
+    assert took and status == 200
+    assert len(state[0]) == len(ballot) and state[1][0][1] == "voted"
+    assignment = Assignment.objects.get(token=token)
+    assert assignment.battle.contender_a.name.encode() in body and b'hx-swap-oob="true"' in body
+
+
+def test_a_replayed_vote_gets_the_first_answer_and_stores_nothing_more(voter, voting_task):
+    lean, plain = _clients(voter, csrf=False)
+    token, _ = _served(plain, voting_task)
+    url = reverse("voting:submit", args=[token])
+    form = {"content_type": lean_vote.FORM}
+    first = _answer(lean.post(url, "overall=tie", **form, **HX))
+    again = _answer(lean.post(url, "overall=left", **form, **HX))
+    django = _answer(plain.post(url, "overall=right", **form, **HX))
+    assert first == again == django and Verdict.objects.count() == 1
+
+
+def _refused_alike(lean, plain, url, data, results, **extra) -> tuple[int, str, bool]:
+    before = _state()
+    (status, body, _headers, _cookies), took, state = _compare(lean, plain, url, data, results, **extra)
+    assert state == before, "a refused vote must write nothing"
+    return status, body.decode(), took
+
+
+def test_a_vote_without_a_csrf_token_is_left_to_django_which_refuses_it(
+    voter, voting_task, recording_respond
+):
+    lean, plain = _clients(voter, csrf=True)
+    token, _ = _served(plain, voting_task)
+    url = reverse("voting:submit", args=[token])
+    status, body, took = _refused_alike(lean, plain, url, {"overall": "left"}, recording_respond, **HX)
+    assert status == 403 and "CSRF" in body and not took
+
+
+def test_a_vote_with_a_wrong_csrf_token_is_refused_as_by_django(voter, voting_task, recording_respond):
+    lean, plain = _clients(voter, csrf=True)
+    token, csrf = _served(plain, voting_task)
+    url = reverse("voting:submit", args=[token])
+    wrong = csrf[:-4] + ("AAAA" if not csrf.endswith("AAAA") else "BBBB")
+    status, body, took = _refused_alike(
+        lean, plain, url, {"overall": "left"}, recording_respond, HTTP_X_CSRFTOKEN=wrong, **HX
+    )
+    assert status == 403 and "CSRF" in body and not took
+
+
+def test_a_cross_site_https_vote_is_refused_by_the_origin_check(
+    voter, voting_task, recording_respond, settings
+):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    lean, plain = _clients(voter, csrf=True)
+    token, csrf = _served(plain, voting_task)
+    url = reverse("voting:submit", args=[token])
+    extra = {"HTTP_X_CSRFTOKEN": csrf, "HTTP_X_FORWARDED_PROTO": "https", "HTTP_HOST": "testserver"}
+    extra["HTTP_ORIGIN"] = "https://evil.example"
+    status, body, took = _refused_alike(
+        lean, plain, url, {"overall": "left"}, recording_respond, **extra, **HX
+    )
+    assert status == 403 and "CSRF verification failed" in body and not took
+    # The same request from the arena's own origin is taken, and stored.
+    extra["HTTP_ORIGIN"] = "https://testserver"
+    (status, _body, _h, _c), took, state = _compare(
+        lean, plain, url, {"overall": "left"}, recording_respond, **extra, **HX
+    )
+    assert status == 200, _body.decode()[-600:]
+    assert took and len(state[0]) == 1
+
+
+def test_a_vote_for_another_host_is_refused_as_by_django(voter, voting_task, recording_respond, settings):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    lean, plain = _clients(voter, csrf=False)
+    token, _ = _served(plain, voting_task)
+    url = reverse("voting:submit", args=[token])
+    status, _body, took = _refused_alike(
+        lean, plain, url, {"overall": "left"}, recording_respond, HTTP_HOST="evil.example", **HX
+    )
+    assert status == 400 and not took
+
+
+def test_a_signed_out_or_expired_session_is_asked_to_sign_in(voter, voting_task, recording_respond):
+    lean, plain = _clients(voter, csrf=False)
+    token, _ = _served(plain, voting_task)
+    url = reverse("voting:submit", args=[token])
+    plain.cookies["sessionid"] = "no-such-session-key-in-the-store"
+    status, body, took = _refused_alike(lean, plain, url, {"overall": "left"}, recording_respond, **HX)
+    assert status == 403 and "Sign in to vote" in body and not took
+
+
+def test_a_session_from_before_a_password_change_is_signed_out(voter, voting_task, recording_respond):
+    lean, plain = _clients(voter, csrf=False)
+    token, _ = _served(plain, voting_task)
+    url = reverse("voting:submit", args=[token])
+    voter.set_password("a new password, elsewhere")
+    voter.save()
+    status, body, took = _refused_alike(lean, plain, url, {"overall": "left"}, recording_respond, **HX)
+    assert status == 403 and "Sign in to vote" in body and not took
+    # Django flushed the session: the cookie is deleted, as it would be without the lean path.
+    assert plain.cookies["sessionid"].value == ""
+
+
+def test_a_session_whose_hash_was_tampered_with_is_left_to_django(voter, voting_task, recording_respond):
+    lean, plain = _clients(voter, csrf=False)
+    token, _ = _served(plain, voting_task)
+    session = plain.session
+    session[HASH_SESSION_KEY] = "0" * 64
+    session.save()
+    url = reverse("voting:submit", args=[token])
+    status, _body, took = _refused_alike(lean, plain, url, {"overall": "left"}, recording_respond, **HX)
+    assert status == 403 and not took
+
+
+def test_a_rate_limited_vote_gets_the_same_refusal_and_writes_nothing(
+    voter, voting_task, recording_respond, settings
+):
+    lean, plain = _clients(voter, csrf=False)
+    token, _ = _served(plain, voting_task)
+    factories.fresh_rate_limits(settings, per_voter=0)
+    url = reverse("voting:submit", args=[token])
+    clock = mock.patch("arena.voting.ratelimit.time")  # one instant: the message says how long to wait
+    clock.start().time.return_value = 1_800_000_017.0
+    (status, body, headers, _), took, state = _compare(
+        lean, plain, url, {"overall": "left"}, recording_respond, **HX
+    )
+    assert status == 429 and took and state[0] == []
+    clock.stop()
+    assert b"Too many votes from this account" in body and b"Wait 43 s" in body
+    assert dict(headers)["Retry-After"] == "43"
+
+
+@pytest.mark.parametrize(
+    ("ballot", "status", "message"),
+    [
+        ({"overall": ""}, 400, "Choose the overall verdict"),
+        ({"overall": "middle"}, 400, "Unknown choice 'middle' for overall"),
+        ({"overall": "left", "dim-correctness": "sideways"}, 400, "Unknown choice 'sideways'"),
+        ({"overall": "left", "dim-made-up": "left"}, 400, "asks for no dimension made-up"),
+        ({"overall": "left", "dim-overall": "left"}, 400, "asks for no dimension overall"),
+    ],
+)
+def test_a_bad_ballot_gets_the_same_clear_refusal_and_writes_nothing(
+    voter, voting_task, recording_respond, ballot, status, message
+):
+    lean, plain = _clients(voter, csrf=False)
+    token, _ = _served(plain, voting_task)
+    url = reverse("voting:submit", args=[token])
+    got, body, took = _refused_alike(lean, plain, url, ballot, recording_respond, **HX)
+    assert (got, took) == (status, True) and message in body
+    for contender in Contender.objects.all():  # still blind: no name in the refusal
+        assert contender.name not in body
+
+
+def test_someone_elses_unknown_or_skipped_token_is_refused_alike(
+    voter, other_voter, voting_task, recording_respond
+):
+    lean, plain = _clients(voter, csrf=False)
+    theirs = factories.serve_to(voting_task, other_voter)
+    status, body, took = _refused_alike(
+        lean,
+        plain,
+        reverse("voting:submit", args=[theirs.token]),
+        {"overall": "left"},
+        recording_respond,
+        **HX,
+    )
+    assert status == 403 and took
+    assert all(contender.name not in body for contender in Contender.objects.all())
+    status, _body, took = _refused_alike(
+        lean,
+        plain,
+        reverse("voting:submit", args=["no-such-token"]),
+        {"overall": "left"},
+        recording_respond,
+        **HX,
+    )
+    assert status == 404 and took
+    token, _ = _served(plain, voting_task)
+    plain.post(reverse("voting:skip", args=[token]), **HX)
+    status, body, took = _refused_alike(
+        lean, plain, reverse("voting:submit", args=[token]), {"overall": "left"}, recording_respond, **HX
+    )
+    assert status == 409 and "skipped" in body and took
+
+
+def test_a_vote_without_htmx_or_not_urlencoded_goes_through_django(voter, voting_task, recording_respond):
+    lean, plain = _clients(voter, csrf=False)
+    token, _ = _served(plain, voting_task)
+    url = reverse("voting:submit", args=[token])
+    form = {"content_type": lean_vote.FORM}
+    with mock.patch("arena.voting.views.vote_record", wraps=views.vote_record) as recorded:
+        # The whole page comes back (its form carries a fresh CSRF mask each time: compared by status).
+        assert lean.post(url, "overall=left", **form).status_code == 200
+        assert lean.post(url, {"overall": "left"}, **HX).status_code == 200  # multipart
+    assert recorded.call_count == 2 and not recording_respond  # Django's view both times, never offered
+    assert Verdict.objects.count() == 1
+
+
+def test_a_database_failure_is_djangos_500(voter, voting_task, recording_respond):
+    lean, _plain = _clients(voter, csrf=False)
+    lean.raise_request_exception = False
+    token, _ = _served(lean, voting_task)
+    with mock.patch("arena.voting.lean_vote.vote_record", side_effect=RuntimeError("database gone")):
+        response = lean.post(
+            reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX
+        )
+    assert response.status_code == 500 and recording_respond[-1] is not None
+    assert Verdict.objects.count() == 0
+
+
+def test_a_failure_before_the_vote_is_taken_is_left_to_django(voter, voting_task, recording_respond):
+    # The database unreachable while the user is read (before anything is counted): Django's stack answers,
+    # with its own handling of the error (arena.unavailable's 503 for a database that cannot be reached).
+    lean, _plain = _clients(voter, csrf=False)
+    token, _ = _served(lean, voting_task)
+    with mock.patch("arena.voting.lean_vote._user", side_effect=OperationalError("connection refused")):
+        response = lean.post(
+            reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX
+        )
+    assert recording_respond == [None]  # left to Django, whose view then stored the vote
+    assert response.status_code == 200 and Verdict.objects.count() == 1
