@@ -171,7 +171,8 @@ def render_markdown_many(texts: Sequence[str]) -> list[SafeString]:
 
 # --- HTML stored with the texts (answers and prompts) ------------------------------------------------------
 # Answers are written once (an import) and shown many times: their HTML is rendered when they are stored and
-# kept beside them (`html`, one entry per text, and `html_stamp`), so serving a battle renders nothing. The
+# kept beside them (`html`, one entry per text, and `html_stamp`; a web upload's by a task just after it,
+# arena.services.stored_html), so serving a battle renders nothing. The
 # stamp is the renderer's fingerprint and a digest of the texts: HTML from another renderer, or of texts
 # changed by a path that skipped the model (`QuerySet.update`, raw SQL), does not match, is not shown, and
 # is rendered again (arena.voting re-stores it when it serves such a row).

@@ -116,6 +116,7 @@ def contender_upload(request: HttpRequest, slug: str) -> HttpResponse:
                 data=read_limited(upload),
                 filename=upload.name,
                 fmt=form.cleaned_data["format"] or None,
+                html_later=True,
             )
         except DomainError as exc:
             for line in exc.message.splitlines():  # a summary, then one problem a line

@@ -167,6 +167,7 @@ def upload_outputs(
         data=read_limited(file),
         filename=file.name or "upload",
         fmt=format or None,
+        html_later=True,
     )
     return Status(
         201, {"contender": contender.slug, "prompt_set": result.prompt_set.slug, "created": result.created}

@@ -8,12 +8,16 @@ _HTML_FIELDS = ("html", "html_stamp")
 
 class StoredHtmlQuerySet(models.QuerySet):
     """Rows that keep their texts' rendered HTML (arena.rendering.html_fill): bulk writes render it too, so
-    every way of storing an answer or a prompt stores its HTML (imports use bulk_create)."""
+    every way of storing an answer or a prompt stores its HTML (imports use bulk_create).
 
-    def bulk_create(self, objs, *args, **kwargs):
+    `bulk_create(..., render_html=False)` stores the rows without it, for a writer that has the HTML filled
+    later (a web upload: arena.services.stored_html), since rendering a large upload takes seconds of CPU."""
+
+    def bulk_create(self, objs, *args, render_html: bool = True, **kwargs):
         objs = list(objs)
-        for obj in objs:
-            html_fill(obj)
+        if render_html:
+            for obj in objs:
+                html_fill(obj)
         return super().bulk_create(objs, *args, **kwargs)
 
     def bulk_update(self, objs, fields, *args, **kwargs):

@@ -10,6 +10,7 @@ from django.db import transaction
 from arena.errors import Invalid
 from arena.models import Contender, Output, Prompt, PromptSet
 from arena.services.identity_leaks import identity_leak_find
+from arena.services.stored_html import stored_html_fill_on_commit
 from arena.services.style import style_counts
 from arena.services.uploads import OutputRecord, Problems, decode_upload, parse_output_records
 
@@ -128,9 +129,19 @@ def output_build(
 
 
 def outputs_import(
-    *, contender: Contender, prompt_set: PromptSet, data: bytes, filename: str, fmt: str | None = None
+    *,
+    contender: Contender,
+    prompt_set: PromptSet,
+    data: bytes,
+    filename: str,
+    fmt: str | None = None,
+    html_later: bool = False,
 ) -> OutputImportResult:
     """Attach outputs to prompts; all or nothing.
+
+    `html_later` (web uploads) stores the outputs without their rendered HTML and queues a task that fills it
+    after the commit (arena.services.stored_html), so the request renders nothing; imports from the command
+    line render at write.
 
     Rejected as a whole: malformed records, unknown prompts, a prompt answered twice in the file, an empty
     output, a prompt the contender has already answered (outputs are immutable once battles may use them).
@@ -165,7 +176,9 @@ def outputs_import(
                     )
                 )
         problems.raise_if_any()
-        Output.objects.bulk_create(rows)
+        Output.objects.bulk_create(rows, render_html=not html_later)
+        if html_later:
+            stored_html_fill_on_commit(model_label="arena.Output", ids=[row.pk for row in rows])
     return OutputImportResult(contender=contender, prompt_set=prompt_set, created=len(rows))
 
 

@@ -169,9 +169,9 @@ class LeanVote:
         def unused(request: HttpRequest) -> HttpResponse:
             raise AssertionError("the lean vote path never calls down the middleware chain")
 
-        self.path = re.compile(
-            "{}(?P<token>{}){}".format(*_around(reverse("voting:submit", args=["TOKEN"]), "TOKEN", TOKEN))
-        )
+        # Matched against path_info, which leaves out the script prefix that reverse() puts in.
+        submit_path = "/" + reverse("voting:submit", args=["TOKEN"]).removeprefix(get_script_prefix())
+        self.path = re.compile("{}(?P<token>{}){}".format(*_around(submit_path, "TOKEN", TOKEN)))
         self.submit_view: Callable = import_string("arena.voting.views.submit")
         middleware = {path: import_string(path)(unused) for path in KNOWN_MIDDLEWARE}
         self.csrf = _CsrfCheck(unused)
@@ -262,7 +262,10 @@ class LeanVote:
             if path == "csp.middleware.CSPMiddleware":
                 self._csp(request, response)
             else:
-                response = process_response(request, response)
+                try:  # as Django wraps each middleware layer (convert_exception_to_response)
+                    response = process_response(request, response)
+                except Exception as exc:
+                    response = response_for_exception(request, exc)
         response._resource_closers.append(request.close)  # type: ignore[attr-defined]  # as BaseHandler does
         if response.status_code >= 400:
             log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)

@@ -105,11 +105,18 @@ def _battle(row: dict[str, Any]) -> Battle:
 
 def battle_with_answers(battle_id: int) -> Battle:
     """The battle with its prompt and both outputs loaded (their texts and turns), in one statement."""
-    [row] = _query(
+    battle = _battle_or_none(battle_id)
+    if battle is None:
+        raise Battle.DoesNotExist(f"No battle {battle_id}.")
+    return battle
+
+
+def _battle_or_none(battle_id: int) -> Battle | None:
+    rows = _query(
         f"SELECT {_BATTLE_SELECT} FROM arena_battle b {_BATTLE_JOINS} WHERE b.id = %(battle)s",
         {"battle": battle_id},
     )
-    return _battle(row)
+    return _battle(rows[0]) if rows else None
 
 
 # --- the open assignment ----------------------------------------------------------------------------
@@ -137,7 +144,10 @@ def open_assignment(task: AnnotationTask, annotator: Annotator) -> Assignment | 
     row["a_served_at"] = _aware(row["a_served_at"])
     assignment = _instance(Assignment, row, "a_", _ASSIGNMENT_COLUMNS)
     assignment.task, assignment.annotator = task, annotator
-    assignment.battle = battle_with_answers(assignment.battle_id)
+    battle = _battle_or_none(assignment.battle_id)
+    if battle is None:  # deleted since the probe, and its assignments with it: none is open now
+        return None
+    assignment.battle = battle
     return assignment
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -20,6 +21,8 @@ from arena.voting.identity import Voter
 from arena.voting.pair_votes import Pair
 from arena.voting.selection import battle_pick
 from arena.voting.serve_store import assignment_insert, open_assignment, prompt_set_vote_dimensions
+
+logger = logging.getLogger(__name__)
 
 
 def new_token() -> str:
@@ -141,8 +144,19 @@ def _html_ready(battle: Battle) -> None:
         return
     render_markdown_many([text for row in stale for text in row.rendered_texts()])
     for row in stale:
+        read = row.html_stamp
         html_fill(row)  # from this process's copies, just filled
-        type(row).objects.filter(pk=row.pk).update(html=row.html, html_stamp=row.html_stamp)
+        # Only over the HTML read (another writer may have stored newer since); a failed write costs the
+        # next serve a render, never this page.
+        try:
+            with transaction.atomic():
+                type(row).objects.filter(pk=row.pk, html_stamp=read).update(
+                    html=row.html, html_stamp=row.html_stamp
+                )
+        except DatabaseError:
+            logger.warning(
+                "Could not store the rendered HTML of %s %s", type(row).__name__, row.pk, exc_info=True
+            )
 
 
 def battle_view(assignment: Assignment) -> BattleView:

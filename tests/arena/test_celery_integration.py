@@ -1,8 +1,10 @@
 """A real Celery worker process on Redis runs an arena task that writes to the test database."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
-from arena.models import Battle
+from arena.models import Battle, Output
+from arena.rendering import RECENTLY_RENDERED, html_stamp, render_markdown
 from arena.tasks import battles_ensure_all_pairs_task
 from tests.support import factories
 from tests.support.celery_worker import wait_until
@@ -21,3 +23,25 @@ def test_a_real_worker_creates_battles_from_a_queued_task(celery_worker):
     pairs = {frozenset((b.contender_a_id, b.contender_b_id)) for b in Battle.objects.all()}
     assert len(pairs) == 3
     assert any("arena.battles_ensure_all_pairs" in line and "succeeded" in line for line in celery_worker.log)
+
+
+def test_a_real_worker_stores_the_html_of_answers_uploaded_through_the_web(celery_worker, client):
+    owner = factories.make_user("owner")
+    prompt_set = factories.make_prompt_set("upload-set", n_prompts=2)
+    factories.make_contender("up", user=owner)
+    client.force_login(owner)
+    data = b'{"prompt_id": "p1", "output": "**one**"}\n{"prompt_id": "p2", "output": "```python\\nx = 1\\n```"}\n'
+    response = client.post(
+        "/contenders/up/upload/", {"prompt_set": prompt_set.slug, "file": SimpleUploadedFile("o.jsonl", data)}
+    )
+    assert response.status_code == 302
+    wait_until(
+        lambda: not Output.objects.filter(html_stamp="").exists(),
+        timeout=60,
+        what="the worker to store the HTML",
+    )
+    RECENTLY_RENDERED.clear()
+    for output in Output.objects.all():
+        assert output.html == [str(render_markdown(text)) for text in output.rendered_texts()]
+        assert output.html_stamp == html_stamp(output.rendered_texts())
+    assert any("arena.stored_html_fill" in line and "succeeded" in line for line in celery_worker.log)

@@ -2,14 +2,19 @@
 HTML is what live rendering gives for the same texts, hostile input included; a battle served from it renders
 nothing; HTML of other texts or of another renderer is never shown, and is stored again when served."""
 
+import json
 import re
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import DatabaseError
 from django.urls import reverse
 
-from arena import rendering
-from arena.models import Output, Prompt
+from arena import rendering, tasks
+from arena.models import ApiToken, Output, Prompt
+from arena.models.prompts import StoredHtmlQuerySet
 from arena.rendering import RECENTLY_RENDERED, html_prime, html_stamp, render_markdown
+from arena.services.stored_html import stored_html_fill
 from tests.support import factories
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -152,3 +157,92 @@ def test_the_renderer_fingerprint_follows_the_allow_lists(monkeypatch):
     monkeypatch.setattr(rendering, "_TAGS", {*rendering._TAGS, "img"})
     assert rendering._renderer_fingerprint() != before
     assert re.fullmatch(r"[0-9a-f]{12}", before)
+
+
+def _recording_renders(monkeypatch) -> list[str]:
+    rendered: list[str] = []
+    clean = rendering._clean
+
+    def recorded(html):
+        rendered.append(html)
+        return clean(html)
+
+    monkeypatch.setattr(rendering, "_clean", recorded)
+    return rendered
+
+
+@pytest.mark.parametrize("through", ["page", "api"])
+def test_a_web_upload_renders_nothing_and_a_task_after_commit_stores_the_html(
+    client, db, monkeypatch, django_capture_on_commit_callbacks, through
+):
+    owner = factories.make_user("owner")
+    prompt_set = factories.make_prompt_set("uploaded", n_prompts=2)
+    factories.make_contender("up", user=owner)
+    lines = [{"prompt_id": "p1", "output": HOSTILE[3]}, {"prompt_id": "p2", "output": HOSTILE[0]}]
+    upload = SimpleUploadedFile("o.jsonl", "\n".join(json.dumps(line) for line in lines).encode())
+    sent = []
+    monkeypatch.setattr(tasks.stored_html_fill_task, "delay", lambda *args: sent.append(args))
+    RECENTLY_RENDERED.clear()
+    rendered = _recording_renders(monkeypatch)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        if through == "page":
+            client.force_login(owner)
+            url, headers = "/contenders/up/upload/", {}
+        else:
+            _, token = ApiToken.issue(user=owner, name="ci")
+            url, headers = "/api/contenders/up/outputs", {"Authorization": f"Bearer {token}"}
+        response = client.post(url, {"prompt_set": prompt_set.slug, "file": upload}, headers=headers)
+    assert response.status_code in (201, 302), response.content
+    assert not [
+        html for html in rendered if "print" in html or "bold" in html
+    ]  # nothing rendered in the request
+    outputs = list(Output.objects.order_by("pk"))
+    assert [o.html_stamp for o in outputs] == ["", ""] and [o.html for o in outputs] == [[], []]
+    assert sent == [("arena.Output", [o.pk for o in outputs])]  # queued once, after the commit
+
+    assert tasks.stored_html_fill_task(*sent[0]) == 2  # what the worker runs
+    for output in Output.objects.order_by("pk"):
+        assert output.html == _live(output.rendered_texts()) and html_prime(output)
+
+
+def test_answers_not_yet_filled_are_rendered_by_the_serve_which_the_task_then_leaves_alone(client, db):
+    task, _ = factories.make_voting_arena(n_contenders=2, n_prompts=1)
+    Output.objects.update(text="**uploaded** answer", html=[], html_stamp="")  # as a web upload stores them
+    client.force_login(factories.make_annotator_user("alice"))
+
+    assert _served_html(client, task).count("<p><strong>uploaded</strong> answer</p>") == 2
+    served = {o.pk: (o.html, o.html_stamp) for o in Output.objects.all()}
+    assert all(
+        html == ["<p><strong>uploaded</strong> answer</p>\n"] and stamp for html, stamp in served.values()
+    )
+    assert stored_html_fill(model_label="arena.Output", ids=list(served)) == 0
+    assert {o.pk: (o.html, o.html_stamp) for o in Output.objects.all()} == served
+
+
+def test_a_serve_does_not_store_over_html_written_since_it_read_the_row(client, db, monkeypatch):
+    task, _ = factories.make_voting_arena(n_contenders=2, n_prompts=1)
+    Output.objects.update(text="an *older* answer", html=[], html_stamp="")
+    client.force_login(factories.make_annotator_user("alice"))
+    render_many = rendering.render_markdown_many
+
+    def meanwhile(texts):  # another writer stores the rows' HTML while this serve renders them
+        Output.objects.update(html=["<p>newer</p>"], html_stamp="newer")
+        return render_many(texts)
+
+    monkeypatch.setattr("arena.voting.serving.render_markdown_many", meanwhile)
+    assert _served_html(client, task).count("<p>an <em>older</em> answer</p>") == 2
+    assert set(Output.objects.values_list("html_stamp", flat=True)) == {"newer"}
+
+
+def test_a_failed_store_of_the_rendered_html_still_serves_the_page(client, db, monkeypatch):
+    task, _ = factories.make_voting_arena(n_contenders=2, n_prompts=1)
+    Output.objects.update(text="a *stale* answer", html=[], html_stamp="")
+    client.force_login(factories.make_annotator_user("alice"))
+
+    def refused(self, **values):
+        raise DatabaseError("the write was refused")
+
+    monkeypatch.setattr(StoredHtmlQuerySet, "update", refused)
+    assert _served_html(client, task).count("<p>a <em>stale</em> answer</p>") == 2
+    assert set(Output.objects.values_list("html_stamp", flat=True)) == {""}

@@ -13,10 +13,11 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth import HASH_SESSION_KEY
+from django.core.signals import got_request_exception
 from django.db import OperationalError, transaction
 from django.test import Client
 from django.test.client import ClientHandler
-from django.urls import reverse
+from django.urls import clear_script_prefix, reverse, set_script_prefix
 
 from arena.models import Assignment, Contender, Dimension, Verdict, VoteFlag
 from arena.services.battles import people_source
@@ -345,3 +346,59 @@ def test_a_failure_before_the_vote_is_taken_is_left_to_django(voter, voting_task
         )
     assert recording_respond == [None]  # left to Django, whose view then stored the vote
     assert response.status_code == 200 and Verdict.objects.count() == 1
+
+
+def test_a_failure_in_a_response_step_after_the_vote_is_djangos_500(voter, voting_task, recording_respond):
+    # The vote is stored, then a middleware's response step fails (the session store, say): as in Django's
+    # stack, that layer's exception becomes the 500 page, signalled, and the outer layers still run.
+    lean, _plain = _clients(voter, csrf=False)
+    lean.raise_request_exception = False
+    token, _ = _served(lean, voting_task)
+    failing = mock.Mock(side_effect=RuntimeError("session store gone"))
+    path = lean.handler._lean
+    path.responders = [
+        (name, failing if name.endswith("SessionMiddleware") else step) for name, step in path.responders
+    ]
+    signalled = []
+
+    def receiver(sender, request, **kwargs):
+        signalled.append(request.path)
+
+    got_request_exception.connect(receiver)
+    try:
+        response = lean.post(
+            reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX
+        )
+    finally:
+        got_request_exception.disconnect(receiver)
+    assert failing.called and recording_respond[-1] is not None
+    assert response.status_code == 500 and signalled == [reverse("voting:submit", args=[token])]
+    assert response["X-Content-Type-Options"] == "nosniff"  # the layers outside the failed one ran
+    assert Verdict.objects.count() == 1
+
+
+def test_an_inactive_user_is_left_to_django_which_asks_to_sign_in(voter, voting_task, recording_respond):
+    lean, plain = _clients(voter, csrf=False)
+    token, _ = _served(plain, voting_task)
+    voter.is_active = False
+    voter.save()
+    url = reverse("voting:submit", args=[token])
+    status, body, took = _refused_alike(lean, plain, url, {"overall": "left"}, recording_respond, **HX)
+    assert status == 403 and "Sign in to vote" in body and not took
+
+
+def test_a_vote_under_a_script_prefix_takes_the_lean_path(voter, voting_task, recording_respond):
+    # A deployment under a sub-path: Django's WSGI handler sets the script prefix from SCRIPT_NAME (the test
+    # client's handler does not, so it is set here), reverse() then puts it in, and path_info leaves it out.
+    lean, plain = _clients(voter, csrf=False)
+    token, _ = _served(plain, voting_task)
+    url = reverse("voting:submit", args=[token])
+    set_script_prefix("/arena/")
+    try:
+        (status, body, _h, _c), took, state = _compare(
+            lean, plain, url, {"overall": "left"}, recording_respond, SCRIPT_NAME="/arena", **HX
+        )
+    finally:
+        clear_script_prefix()
+    assert status == 200 and took and len(state[0]) == 1
+    assert f'href="/arena{reverse("voting:task", args=[voting_task.slug])}?start=1"'.encode() in body

@@ -17,6 +17,7 @@ from arena.cache import RedisCache
 from arena.models import Annotator, Assignment, Battle, Dimension, Output, Verdict
 from arena.rendering import RECENTLY_RENDERED, _shared_key, render_markdown, render_markdown_many
 from arena.services.battles import battle_get_or_create, people_source
+from arena.voting import serve_store
 from arena.voting.ballots import Ballot
 from arena.voting.identity import annotator_for
 from arena.voting.recording import vote_record
@@ -89,6 +90,25 @@ def test_a_reload_serves_the_open_battle_in_fewer_statements(client, db):
         again = TOKEN.search(_serve(client, task).content.decode()).group(1)
     assert again == first and Assignment.objects.count() == 1
     assert len(queries) <= SERVE_STATEMENTS - 4, "\n".join(q["sql"][:100] for q in queries.captured_queries)
+
+
+def test_a_reload_whose_battle_was_deleted_after_the_probe_serves_another(client, db, monkeypatch):
+    task, _ = factories.make_voting_arena()
+    client.force_login(factories.make_annotator_user("alice"))
+    first = TOKEN.search(_serve(client, task).content.decode()).group(1)
+    query = serve_store._query
+
+    def deleted_meanwhile(sql, params):
+        rows = query(sql, params)
+        if sql == serve_store._OPEN and rows:  # staff delete the battle between the two statements
+            Battle.objects.filter(pk=rows[0]["a_battle_id"]).delete()
+        return rows
+
+    monkeypatch.setattr(serve_store, "_query", deleted_meanwhile)
+    response = _serve(client, task)
+    assert response.status_code == 200
+    again = TOKEN.search(response.content.decode()).group(1)
+    assert again != first and list(Assignment.objects.values_list("token", flat=True)) == [again]
 
 
 def _rows_read(plan: dict, tables: set[str]) -> int:
