@@ -6,10 +6,15 @@ An async connection is used from the loop itself: the opening's two statements a
 
 Connections are made with Django's own parameters for the default database (`get_connection_params`: the
 same server, database, options, and the adapters that load JSON as text and timestamps in the connection's
-time zone, as the ORM's converters expect), in autocommit, as Django runs outside a transaction.
+time zone, as the ORM's converters expect), in autocommit, as Django runs outside a transaction, and with the
+session time zone Django sets on its own (`timezone_name`: UTC with USE_TZ). Django's other set-up, the role
+of OPTIONS["assume_role"], is not repeated: with it configured, `usable()` says no and openings go the
+thread's way, on Django's connections. Connecting gives up after `CONNECT_TIMEOUT_S` (unless OPTIONS name
+a `connect_timeout`), so an unreachable server holds the loop's few slots seconds, not a TCP timeout.
 
 Kept as Django keeps its own: when the deployment pools connections (`DB_POOL_MAX_SIZE`), each event loop
-keeps the async connections it made for the next openings (no connection set-up in a burst); otherwise each
+keeps the async connections it made for the next openings (no connection set-up in a burst), each up to the
+pool's `max_lifetime` (psycopg_pool's one hour unless set), as the pool retires its own; otherwise each
 opening connects and closes, as a Django request does without persistent connections (and a test database
 can be dropped at the end of the run). At most `size` openings of a loop hold a connection at once; the
 others wait for one, first come first served.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import weakref
 from collections.abc import AsyncIterator
 
@@ -29,16 +35,46 @@ import psycopg
 from django.db import connections
 
 _LENDERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Lender] = weakref.WeakKeyDictionary()
+# When each connection was made (time.monotonic()), to retire kept ones as the pool retires its own.
+_BORN: weakref.WeakKeyDictionary[psycopg.AsyncConnection, float] = weakref.WeakKeyDictionary()
+
+
+CONNECT_TIMEOUT_S = 5
+# Django's connection set-up these connections do not repeat (see the module doc).
+_UNSUPPORTED_OPTIONS = ("assume_role",)
+_POOL_MAX_LIFETIME_S = 3600.0  # psycopg_pool's default max_lifetime
+
+
+def _options() -> dict:
+    return connections.settings["default"].get("OPTIONS", {})
 
 
 def _pooled() -> bool:
-    return bool(connections.settings["default"].get("OPTIONS", {}).get("pool"))
+    return bool(_options().get("pool"))
+
+
+def usable() -> bool:
+    """Whether these connections are set up as Django would set up its own for this database."""
+    return not any(_options().get(name) for name in _UNSUPPORTED_OPTIONS)
+
+
+def _max_age() -> float:
+    pool = _options().get("pool")
+    found = pool.get("max_lifetime") if isinstance(pool, dict) else None
+    return float(found) if found is not None else _POOL_MAX_LIFETIME_S
 
 
 async def _connect() -> psycopg.AsyncConnection:
-    params = connections["default"].get_connection_params()
+    django_connection = connections["default"]
+    params = django_connection.get_connection_params()
     params.pop("cursor_factory", None)  # Django's is a sync cursor
-    return await psycopg.AsyncConnection.connect(**params, autocommit=True)
+    params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+    connection = await psycopg.AsyncConnection.connect(**params, autocommit=True)
+    timezone_name = django_connection.timezone_name  # as Django's `_configure_timezone`
+    if timezone_name and connection.info.parameter_status("TimeZone") != timezone_name:
+        await connection.execute(django_connection.ops.set_time_zone_sql(), [timezone_name])
+    _BORN[connection] = time.monotonic()
+    return connection
 
 
 class _Lender:
@@ -59,7 +95,8 @@ class _Lender:
         if connection is None or connection.closed:
             return
         idle = connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-        if idle and _pooled():
+        young = time.monotonic() - _BORN.get(connection, 0.0) < _max_age()
+        if idle and young and _pooled():
             self.idle.append(connection)
         else:
             await connection.close()

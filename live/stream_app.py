@@ -66,9 +66,11 @@ TOKEN = "[A-Za-z0-9_-]{1,64}"
 # (a thread each, under one interpreter lock) all ended together, after the fifty, while in turn each stream
 # starts as soon as its own opening is done. More than one, because an opening mostly waits on its trips to
 # Redis and PostgreSQL: fifty openings took 1.45 s from the first to the last with two at a time, 0.76-0.80 s
-# with four, 0.69 s with six (bench_live_streams, load 5-6.5). Four leaves half of a pool of eight
-# connections (compose's DB_POOL_MAX_SIZE) to the pages. On the loop, sixteen instead of four did not shorten
-# fifty openings (bench/profile_live_openings.py, 2026-12-06 #4, at load 15-18: p50 355 against 232 ms).
+# with four, 0.69 s with six (bench_live_streams, load 5-6.5). In threads, four leaves half of a pool of
+# eight connections (compose's DB_POOL_MAX_SIZE) to the pages; on the loop, openings use the loop's own
+# connections (`live.async_database`), outside the pool: up to four more per worker. On the loop, sixteen
+# instead of four did not shorten fifty openings (bench/profile_live_openings.py, 2026-12-06 #4, at load
+# 15-18: p50 355 against 232 ms).
 OPENINGS_AT_ONCE = 4
 _TURNSTILES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()

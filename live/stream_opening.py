@@ -35,7 +35,7 @@ from django.utils.crypto import constant_time_compare
 from redis.driver_info import DriverInfo
 
 from arena.voting import Voter
-from live.async_database import lender
+from live.async_database import lender, usable
 from live.models import LiveBattle
 from live.services.battles import claim_statement, claimed_battle, live_battle_of
 from live.streaming import SideCall, side_calls
@@ -65,6 +65,7 @@ def applies() -> bool:
     backend = str(settings.CACHES.get(settings.SESSION_CACHE_ALIAS, {}).get("BACKEND", ""))
     return (
         connection.vendor == "postgresql"
+        and usable()
         and settings.SESSION_ENGINE == CACHED_DB_SESSIONS
         and backend.endswith(".RedisCache")
     )

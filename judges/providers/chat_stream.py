@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import ssl
 from collections.abc import AsyncIterator
 from functools import cache
@@ -196,6 +197,13 @@ async def stream_chat(request: CompletionRequest, base_url: str) -> AsyncIterato
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PermanentProviderError(
             f"{endpoint} is not an http(s) URL", provider="openai", endpoint=endpoint
+        )
+    if not math.isfinite(request.temperature):  # json.dumps would send NaN, which is not JSON
+        raise PermanentProviderError(
+            f"temperature {request.temperature} for model {request.model!r} is not a number; set the "
+            "request's temperature to a number from 0 to 2",
+            provider="openai",
+            endpoint=endpoint,
         )
     response: _Response | None = None
     try:

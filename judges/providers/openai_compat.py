@@ -99,7 +99,8 @@ class _HttpClients:
     of every call's CPU (httpcore scans all of a pool's connections, and checks each idle one's socket, on
     every request and every response, under one lock they all wait on). A thread's own pool holds the one
     connection that thread reuses, so the number of connections is unchanged. Least recently used clients
-    beyond `max_size` per thread are dropped, not closed: the garbage collector closes them."""
+    beyond `max_size` per thread are closed (no other thread uses them), so their idle connections do not
+    wait for the garbage collector."""
 
     def __init__(self, max_size: int = 16) -> None:
         self._local = threading.local()
@@ -127,7 +128,10 @@ class _HttpClients:
                 self._open.add(client)
             entry = clients[key] = (client, httpx2.URL(_chat_url(base_url)))
             while len(clients) > self._max_size:
-                clients.popitem(last=False)
+                evicted, _ = clients.popitem(last=False)[1]
+                with self._lock:
+                    self._open.discard(evicted)
+                evicted.close()
         elif len(clients) > 1:
             clients.move_to_end(key)
         return entry

@@ -13,9 +13,11 @@ other order is settled already (`judgment_sql`); once per battle come its verdic
 from __future__ import annotations
 
 import dataclasses
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 
@@ -170,10 +172,14 @@ def _call_prepare(job: JudgmentRow, runtime: JudgeRuntime, token: uuid.UUID) -> 
     """Everything the call needs before the claim, so that the claim can record it (or its refusal)."""
     config = runtime.config
     ledger = Ledger(campaign_id=job.campaign_id, item_id=job.pk, claim_token=token)
+    owner = f"judge config {config.slug!r}"
+    try:
+        _numbers_check(runtime, owner)
+    except PermanentProviderError as exc:  # nothing is sent, so nothing is priced (not even 0 × NaN)
+        return _Call(spend=Spend(ledger=ledger), error=exc)
     prices = {"price_in": config.price_input_per_mtok, "price_out": config.price_output_per_mtok}
     call = _Call(spend=Spend(**prices, ledger=ledger))
     try:
-        owner = f"judge config {config.slug!r}"
         call.api_key = api_key_resolve(
             env_name=config.api_key_env, file_path=config.api_key_file, owner=owner
         )
@@ -181,6 +187,25 @@ def _call_prepare(job: JudgmentRow, runtime: JudgeRuntime, token: uuid.UUID) -> 
     except PermanentProviderError as exc:
         call.error = exc
     return call
+
+
+def _numbers_check(runtime: JudgeRuntime, owner: str) -> None:
+    """Refuse a price or temperature that is not a finite number before anything is claimed or sent: a NaN
+    price was only refused when the paid call's cost was stored (and then retried, paid again), and JSON has
+    no NaN to send as a temperature."""
+    config, version = runtime.config, runtime.version
+    numbers = {
+        "price per million input tokens": config.price_input_per_mtok,
+        "price per million output tokens": config.price_output_per_mtok,
+        "temperature": version.temperature,
+    }
+    for name, value in numbers.items():
+        if not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
+            raise PermanentProviderError(
+                f"{owner}: its {name} is {value}, not a number; set it to a finite number in the judge's "
+                "config (prices 0 or more, temperature from 0 to 2)",
+                provider=version.provider,
+            )
 
 
 def _request(job: JudgmentRow, runtime: JudgeRuntime, api_key: str) -> CompletionRequest:

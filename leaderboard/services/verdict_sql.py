@@ -62,11 +62,30 @@ def _counted_and_not() -> tuple[list[int], list[int], list[int], list[int]]:
     return approved, others, active, inactive
 
 
-def _among(expression: str, wanted: list[int], unwanted: list[int], params: list) -> str | None:
-    """The condition that `expression` (a foreign key, never NULL) is one of `wanted`, given that `wanted`
-    and `unwanted` are every row of the table it points to: none at all when nothing is unwanted, else
-    the shorter list. Testing every verdict against a hundred approved contenders, twice, cost a third of
-    the time PostgreSQL took to read a million verdicts (docs/recompute.md)."""
+def one_snapshot() -> bool:
+    """Whether every statement of the current transaction sees the data as of one moment: inside a
+    transaction at REPEATABLE READ or stricter (PostgreSQL; SQLite's are serializable). Under READ COMMITTED,
+    or in autocommit, each statement sees what was committed when it started: a row added between two of
+    them is in the second only."""
+    if not connection.in_atomic_block:
+        return False
+    if connection.vendor != "postgresql":
+        return connection.vendor == "sqlite"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW transaction_isolation")
+        return cursor.fetchone()[0] in ("repeatable read", "serializable")
+
+
+def _among(
+    expression: str, wanted: list[int], unwanted: list[int], params: list, *, whole: bool
+) -> str | None:
+    """The condition that `expression` (a foreign key, never NULL) is one of `wanted`. When `whole` says
+    that `wanted` and `unwanted` are every row of the table it points to (read from the snapshot the
+    verdicts will be read from): none at all when nothing is unwanted, else the shorter list. Testing every
+    verdict against a hundred approved contenders, twice, cost a third of the time PostgreSQL took to read a
+    million verdicts (docs/recompute.md)."""
+    if not whole:  # a row added after the lists were read is neither: only naming `wanted` leaves it out
+        return _in_list(expression, wanted, params)
     if not unwanted:
         return None
     if len(unwanted) < len(wanted):
@@ -79,10 +98,12 @@ def counted_where(*, source_ids: list[int] | None, dimension_ids: list[int] | No
     """The WHERE clause (on verdicts aliased ``v``) of the verdicts ratings count, limited to some sources and
     dimensions if given; None when none can count (no approved contender, no active dimension, empty scope).
 
-    The lists are read just before the verdicts (in the recompute's REPEATABLE READ transaction, from the
-    same snapshot), so together they are the whole tables the verdicts point to, and a condition every
-    verdict meets is left out (`_among`)."""
+    The lists are read just before the verdicts. In the recompute's REPEATABLE READ transaction both come
+    from one snapshot (`one_snapshot`), so together the lists are the whole tables the verdicts point to, and
+    a condition every verdict meets is left out (`_among`); otherwise (a caller's READ COMMITTED transaction,
+    autocommit) a contender or dimension may be added in between, and the counted ones are named in full."""
     approved, others, active, inactive = _counted_and_not()
+    whole = one_snapshot()
     if dimension_ids is not None:
         inactive = sorted(set(active + inactive) - (set(active) & set(dimension_ids)))
         active = sorted(set(active) & set(dimension_ids))
@@ -91,9 +112,9 @@ def counted_where(*, source_ids: list[int] | None, dimension_ids: list[int] | No
     params: list = []
     conditions = [
         f"NOT v.{column_of(Verdict, 'excluded')}",
-        _among(f"v.{column_of(Verdict, 'contender_a')}", approved, others, params),
-        _among(f"v.{column_of(Verdict, 'contender_b')}", approved, others, params),
-        _among(f"v.{column_of(Verdict, 'dimension')}", active, inactive, params),
+        _among(f"v.{column_of(Verdict, 'contender_a')}", approved, others, params, whole=whole),
+        _among(f"v.{column_of(Verdict, 'contender_b')}", approved, others, params, whole=whole),
+        _among(f"v.{column_of(Verdict, 'dimension')}", active, inactive, params, whole=whole),
     ]
     if source_ids is not None:
         conditions.append(_in_list(f"v.{column_of(Verdict, 'source')}", list(source_ids), params))
@@ -171,7 +192,11 @@ OUTCOME_BITS = (SOFT_CODE + 1).bit_length()
 
 
 def packing() -> Packing | None:
-    """The widths of the ids verdicts can hold now (one query of three maxima), or None if they do not fit."""
+    """The widths of the ids verdicts can hold now (one query of three maxima), or None if they do not fit,
+    or if the verdicts will not be read from the same snapshot (`one_snapshot`): an id added in between
+    could be wider, and its bits would spill into the next column."""
+    if not one_snapshot():
+        return None
     tables = (table_of(Contender), table_of(Dimension), table_of(Source))
     maxima = ", ".join(f"(SELECT MAX(id) FROM {table})" for table in tables)
     with connection.cursor() as cursor:

@@ -8,10 +8,19 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 
 from arena.models import Verdict
-from judges.models import Campaign, FinalVerdict, Judgment, PaidCall, WorkStatus
+from judges.models import (
+    Campaign,
+    FinalVerdict,
+    JudgeConfig,
+    JudgeConfigVersion,
+    Judgment,
+    PaidCall,
+    WorkStatus,
+)
 from judges.services import judging
 from judges.services.consistency import combine_orders
 from judges.services.judging import judgment_run, judgments_run
@@ -147,6 +156,40 @@ def test_tokens_cost_latency_and_raw_response_are_recorded(stub):
         assert request.body["response_format"] == {"type": "json_object"}  # the endpoint's JSON mode
     progress = campaign_progress(campaign=campaign)
     assert progress.spend == sum(j.cost for j in Judgment.objects.all()) > 0
+
+
+@pytest.mark.parametrize(
+    ("field", "shown"),
+    [
+        ("price_input_per_mtok", "price per million input tokens is NaN"),
+        ("price_output_per_mtok", "price per million output tokens is NaN"),
+        ("temperature", "temperature is nan"),
+    ],
+)
+def test_a_price_or_temperature_that_is_not_a_number_fails_before_anything_is_sent_or_paid(
+    stub, field, shown
+):
+    prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
+    make_judge("odd", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "odd")
+    # Written as SQL: the ORM refuses a NaN decimal, but PostgreSQL's numeric (and the constraint) take one.
+    model = JudgeConfigVersion if field == "temperature" else JudgeConfig  # the version's temperature is sent
+    column = model._meta.get_field(field).column
+    where = (
+        "config_id = (SELECT id FROM judges_judgeconfig WHERE slug = %s)"
+        if model is JudgeConfigVersion
+        else "slug = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {model._meta.db_table} SET {column} = 'NaN' WHERE {where}", ["odd"])
+    judgment = Judgment.objects.filter(campaign=campaign).order_by("pk").first()
+
+    assert judgment_run(judgment_id=judgment.pk).outcome == "failed"
+
+    assert stub.requests == [] and not PaidCall.objects.exists()
+    judgment.refresh_from_db()
+    assert judgment.status == "failed" and judgment.cost == 0
+    assert f"judge config 'odd': its {shown}, not a number; set it to a finite number" in judgment.error
 
 
 def test_an_identical_request_reuses_the_stored_result_instead_of_paying_twice(stub):

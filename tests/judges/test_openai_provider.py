@@ -19,7 +19,7 @@ from judges.providers import (
     get_provider,
     register,
 )
-from judges.providers.openai_compat import NO_KEY_PLACEHOLDER, retry_after_seconds
+from judges.providers.openai_compat import NO_KEY_PLACEHOLDER, _HttpClients, retry_after_seconds
 from tests.support.openai_stub import OpenAIStub, answer_generator, fixed_verdicts
 
 API_KEY = "sk-test-DO-NOT-LEAK-1234567890"
@@ -56,6 +56,17 @@ def test_a_temperature_that_is_not_a_number_is_refused_before_anything_is_sent(s
     with pytest.raises(PermanentProviderError, match="temperature .* is not a number; set the judge's"):
         provider.complete(request_for(stub, temperature=temperature))
     assert stub.requests == []
+
+
+def test_a_client_evicted_from_a_threads_clients_is_closed():
+    # Each client belongs to one thread: once evicted nothing uses it, so its idle connections go with it.
+    clients = _HttpClients(max_size=2)
+    first, _ = clients.get(base_url="http://127.0.0.1:9/v1")
+    second, _ = clients.get(base_url="http://127.0.0.2:9/v1")
+    clients.get(base_url="http://127.0.0.1:9/v1")  # used again: the other one is now the oldest
+    clients.get(base_url="http://127.0.0.3:9/v1")
+    assert second.is_closed and not first.is_closed
+    clients.close_all()
 
 
 def test_it_returns_text_tokens_latency_and_serialisable_raw(stub, provider):

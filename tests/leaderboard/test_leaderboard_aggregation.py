@@ -1,9 +1,11 @@
 """The SQL aggregation behind every leaderboard: exactly what a Python recount of the verdicts gives."""
 
+import contextlib
 from collections import defaultdict
 
 import numpy as np
 import pytest
+from django.db import connection, transaction
 
 from arena.models import Dimension, Verdict
 from leaderboard.rating import pair_counts_from_scores
@@ -33,6 +35,15 @@ def random_arena(statuses=None, inactive=("clarity",)):
     Dimension.objects.filter(slug__in=inactive).update(is_active=False)
     verdicts_add(arena.battles[:10], seed=14, dimension="clarity")
     return arena
+
+
+@contextlib.contextmanager
+def repeatable_read():
+    """A transaction as the recompute opens one: every statement sees one snapshot. (Tests otherwise run in
+    the test's own transaction, READ COMMITTED, where nothing is left out on the lists' word or packed.)"""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
 
 
 def counted_verdicts():
@@ -99,14 +110,15 @@ def test_sql_aggregation_equals_a_python_recount_of_random_verdicts_exactly():
         ),
     ],
 )
+@pytest.mark.django_db(transaction=True)
 def test_the_same_verdicts_count_whichever_way_the_condition_names_them(statuses, inactive):
     """`counted_where` leaves out a condition every verdict meets, and names the shorter list otherwise."""
     random_arena(statuses, inactive)
-    where = counted_where(source_ids=None, dimension_ids=None)
-    assert where is not None
-
-    assert sql_groups(verdict_pairs_aggregate(by_category=True)) == python_recount()
-    pairs, _ = verdicts_aggregate(by_category=True)
+    with repeatable_read():
+        where = counted_where(source_ids=None, dimension_ids=None)
+        assert where is not None
+        assert sql_groups(verdict_pairs_aggregate(by_category=True)) == python_recount()
+        pairs, _ = verdicts_aggregate(by_category=True)
     assert {key: n for key, (n, _) in sql_groups(pairs).items()} == {
         key: n for key, (n, _) in python_recount().items()
     }
@@ -117,17 +129,49 @@ def test_the_same_verdicts_count_whichever_way_the_condition_names_them(statuses
     assert (excluding, including) == {0: (0, 0), 2: (3, 0), 4: (0, 3)}[len(statuses)]
 
 
+def test_outside_one_snapshot_a_late_dimension_neither_counts_nor_spills_into_other_columns(monkeypatch):
+    """In READ COMMITTED (a recompute nested in a caller's transaction, or the aggregates called alone), a
+    dimension committed between the read of the lists and the read of the verdicts is in neither list, and
+    its id is wider than the widths read before it: the counted ids are named in full and nothing is packed."""
+    from leaderboard.services import aggregation
+
+    arena = random_arena(
+        statuses={}, inactive=()
+    )  # everything counts: the lists alone would leave no condition
+    counted = sorted(
+        (v.pk, v.source_id, v.dimension_id, v.contender_a_id, v.contender_b_id) for v in counted_verdicts()
+    )
+    query = aggregation.battle_scores_query
+
+    def a_dimension_arrives_first(*args, **kwargs):
+        Dimension.objects.create(pk=2**20, slug="late", name="Late", rubric="Added during the read.")
+        verdicts_add(arena.battles[:5], dimension="late", seed=21)
+        return query(*args, **kwargs)
+
+    monkeypatch.setattr(aggregation, "battle_scores_query", a_dimension_arrives_first)
+    columns = verdict_columns_read(None, None, with_outcome=True, with_id=True)
+
+    names = ("verdict", "source", "dimension", "a", "b")
+    assert sorted(zip(*(columns[name].tolist() for name in names), strict=True)) == counted
+    where = counted_where(source_ids=None, dimension_ids=None)
+    assert where is not None and where.sql.count(" IN (") == 3 and " NOT IN (" not in where.sql
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("with_outcome", [True, False])
-def test_packed_verdict_columns_equal_the_plain_ones(monkeypatch, with_outcome):
+def test_packed_verdict_columns_equal_the_plain_ones(with_outcome):
     """PostgreSQL sends contenders, and source, dimension and outcome, packed into one integer each; unpacked
-    they are the columns read one by one (soft verdicts, every outcome, two sources and dimensions)."""
+    they are the columns read one by one (soft verdicts, every outcome, two sources and dimensions). Packed
+    in the recompute's one snapshot only; read the same in READ COMMITTED, unpacked."""
     from leaderboard.services import aggregation
 
     random_arena()
-    assert aggregation.packing() is not None
-    packed = verdict_columns_read(None, None, with_outcome=with_outcome, with_id=True)
-    monkeypatch.setattr(aggregation, "packing", lambda: None)
-    plain = verdict_columns_read(None, None, with_outcome=with_outcome, with_id=True)
+    with repeatable_read():
+        assert aggregation.packing() is not None
+        packed = verdict_columns_read(None, None, with_outcome=with_outcome, with_id=True)
+    with transaction.atomic():  # READ COMMITTED, the default
+        assert aggregation.packing() is None
+        plain = verdict_columns_read(None, None, with_outcome=with_outcome, with_id=True)
 
     assert list(packed) == list(plain)
     by_id, plain_by_id = np.argsort(packed["verdict"]), np.argsort(plain["verdict"])

@@ -3,6 +3,7 @@ how it reads the pieces, and what each kind of failure becomes."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncGenerator
 from typing import cast
@@ -59,6 +60,15 @@ def test_it_streams_the_whole_answer_piece_by_piece_with_the_key_and_the_protoco
     assert sent.authorization == f"Bearer {API_KEY}"
     assert sent.body["stream"] is True and sent.body["model"] == "stub-1" and sent.body["max_tokens"] == 64
     assert stub.stats()["streams_completed"] == 1
+
+
+@pytest.mark.parametrize("temperature", [float("nan"), float("inf")])
+def test_a_temperature_that_is_not_a_number_is_refused_before_anything_is_sent(stub, temperature):
+    # json.dumps would write NaN, which no JSON parser has to accept.
+    request = dataclasses.replace(_request(stub), temperature=temperature)
+    with pytest.raises(PermanentProviderError, match="temperature .* is not a number; set the request's"):
+        _collect(request)
+    assert stub.requests == []
 
 
 def test_an_http_error_is_classified_and_names_no_key(stub):

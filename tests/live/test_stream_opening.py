@@ -151,6 +151,17 @@ def _headers(message: dict) -> dict[str, str]:
 def test_the_stream_carries_the_headers_djangos_middleware_would_add(stub, settings, monkeypatch, opening):
     if opening == "in a thread":
         monkeypatch.setattr(stream_app.stream_opening, "applies", lambda: False)
+    answered = []  # what the loop's opening answered: it must be the path that answered here
+
+    async def recorded(*args, **kwargs):
+        try:
+            answered.append(await stream_open_async(*args, **kwargs))
+        except Unsettled as reason:
+            answered.append(reason)
+            raise
+        return answered[-1]
+
+    monkeypatch.setattr(stream_app, "stream_open_async", recorded)
     settings.SECURE_HSTS_SECONDS = 3600
     settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     user = factories.make_user("headers")
@@ -167,6 +178,7 @@ def test_the_stream_carries_the_headers_djangos_middleware_would_add(stub, setti
     assert headers["referrer-policy"] == "same-origin"
     assert headers["x-frame-options"] == "DENY"
     assert headers["vary"] == "Cookie"
+    assert answered == ([None] if opening == "on the loop" else [])  # nothing waited: no battle claimed
 
 
 def test_a_refusal_carries_them_too_and_no_hsts_over_plain_http(stub, settings):

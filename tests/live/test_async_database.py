@@ -1,0 +1,86 @@
+"""The event loop's own PostgreSQL connections (live.async_database): set up as Django sets up its own, or not
+used at all; a bounded wait for an unreachable server; kept connections retired with age."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import psycopg
+import pytest
+from django.db import connections
+
+from live import async_database, stream_opening
+from tests.support.event_loop import run_coroutine
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def db_settings():
+    """The default database's settings, put back as they were after the test."""
+    found = connections.settings["default"]
+    kept = {**found, "OPTIONS": dict(found.get("OPTIONS", {}))}
+    yield found
+    found.clear()
+    found.update(kept)
+
+
+def _show_time_zone() -> str:
+    async def show() -> str:
+        connection = await async_database._connect()
+        try:
+            cursor = await connection.execute("SHOW TimeZone")
+            row = await cursor.fetchone()
+            assert row is not None
+            return row[0]
+        finally:
+            await connection.close()
+
+    return run_coroutine(show())
+
+
+def test_a_connection_gets_djangos_session_time_zone(db_settings):
+    # A server (or role) whose own default is another zone: Django sets UTC on its connections, so must this.
+    db_settings["OPTIONS"]["options"] = "-c TimeZone=Europe/Paris"
+    assert _show_time_zone() == "UTC"
+
+
+def test_with_a_role_to_assume_openings_go_the_threads_way(db_settings):
+    assert stream_opening.applies()
+    db_settings["OPTIONS"]["assume_role"] = "arena_owner"  # Django's set-up these connections do not repeat
+    assert not async_database.usable() and not stream_opening.applies()
+
+
+def test_connecting_to_a_server_that_never_answers_gives_up_after_the_timeout(db_settings, monkeypatch):
+    monkeypatch.setattr(async_database, "CONNECT_TIMEOUT_S", 2)  # libpq's least
+    with socket.socket() as silent:  # accepts the TCP connection (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        db_settings["HOST"], db_settings["PORT"] = "127.0.0.1", str(silent.getsockname()[1])
+
+        async def connect() -> None:
+            async with asyncio.timeout(10):  # without a connect timeout: waits for ever
+                await async_database._connect()
+
+        with pytest.raises(psycopg.OperationalError, match="timeout"):
+            run_coroutine(connect())
+
+
+def test_a_kept_connection_is_lent_again_until_it_is_too_old_then_closed(monkeypatch):
+    monkeypatch.setattr(async_database, "_pooled", lambda: True)
+
+    async def lend_twice():
+        lender = async_database._Lender(1)
+        async with lender.connection() as lent:
+            await lent.fetchone("SELECT 1", [])
+        kept = list(lender.idle)
+        monkeypatch.setattr(async_database, "_max_age", lambda: 0.0)
+        async with lender.connection() as lent:
+            await lent.fetchone("SELECT 1", [])
+            again = lent.connection
+        return kept, again, list(lender.idle)
+
+    kept, again, idle = run_coroutine(lend_twice())
+    assert len(kept) == 1 and again is kept[0]  # young: kept, and lent to the next opening
+    assert idle == [] and again is not None and again.closed  # too old: closed when given back
