@@ -95,7 +95,6 @@ def lean_enabled() -> bool:
         and not settings.CSRF_USE_SESSIONS
         and not settings.DEBUG
         and settings.AUTH_USER_MODEL == "auth.User"
-        and not getattr(settings, "ATOMIC_REQUESTS", False)
         and not settings.DATABASES["default"].get("ATOMIC_REQUESTS")
     )
 
