@@ -18,6 +18,9 @@ import numpy as np
 
 from .errors import RatingError
 
+# Strengths spread less than this (in logits) keep e^(θ − max θ) far above the smallest float (e^-745).
+_EXPONENT_RANGE = 600.0
+
 # Halvings of a Newton step before giving up on improving the likelihood; 2^-40 of a step is below rounding.
 _MAX_HALVINGS = 40
 # A resample whose fixed-curvature steps shrink by less than this factor per iteration is far from the data
@@ -122,27 +125,46 @@ class _Pairs:
     ``p = P(i beats j)``, i expects ``N·p`` wins and j ``N − N·p``: with ``F`` the matrix of ``N·p`` above the
     diagonal, the gradient is ``scored − lower − (row sums of F) + (column sums of F)``, ``lower_j`` being the
     battles j had with contenders i < j (a constant of the round).
+
+    The pairs are kept pair-major (pairs × rounds), so that F's sums per contender are sums of consecutive rows
+    (``np.add.reduceat``) rather than a dense m × m matrix per round filled and summed: the pairs come sorted by
+    their first contender, and a fixed permutation sorts them by their second.
     """
 
     def __init__(self, wins: np.ndarray) -> None:
         battles = wins + wins.transpose(0, 2, 1)
-        self.first, self.second = np.nonzero(np.triu(battles.any(axis=0), k=1))
-        self.m = wins.shape[1]
-        self.flat = self.first * self.m + self.second
-        self.battles = battles[:, self.first, self.second]
-        self.base = wins.sum(axis=2) - np.triu(battles).sum(axis=1)
+        self.first, self.second = np.nonzero(np.triu(battles.any(axis=0), k=1))  # row-major: sorted by first
+        self.by_second = np.argsort(self.second, kind="stable")
+        self.firsts, self.first_starts = np.unique(self.first, return_index=True)
+        self.seconds, self.second_starts = np.unique(self.second[self.by_second], return_index=True)
+        self.battles = np.ascontiguousarray(battles[:, self.first, self.second].T)  # pairs × rounds
+        self.base = np.ascontiguousarray((wins.sum(axis=2) - np.triu(battles).sum(axis=1)).T)  # m × rounds
 
     def keep(self, rounds: np.ndarray) -> None:
         """Drop the rounds not selected by mask ``rounds`` (finished ones): later gradients are of the rest."""
-        self.battles, self.base = self.battles[rounds], self.base[rounds]
+        self.battles, self.base = self.battles[:, rounds], self.base[:, rounds]
 
     def gradient(self, theta: np.ndarray) -> np.ndarray:
         """Per remaining round, the gradient at ``theta`` (remaining rounds × m)."""
-        rounds = len(theta)
-        flow = np.zeros((rounds, self.m * self.m))
-        flow[:, self.flat] = self.battles * _logistic(theta[:, self.first] - theta[:, self.second])
-        flow = flow.reshape(rounds, self.m, self.m)
-        return self.base - flow.sum(axis=2) + flow.sum(axis=1)
+        flow = self.battles * _pair_probabilities(np.ascontiguousarray(theta.T), self.first, self.second)
+        gradient = self.base.copy()
+        if len(flow):
+            gradient[self.firsts] -= np.add.reduceat(flow, self.first_starts, axis=0)
+            gradient[self.seconds] += np.add.reduceat(flow[self.by_second], self.second_starts, axis=0)
+        return gradient.T
+
+
+def _pair_probabilities(theta: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``P(first beats second)`` per pair (rows) and round (columns), ``theta`` being contenders × rounds:
+    e^θi / (e^θi + e^θj), one exponential per contender (shifted by the largest strength) rather than one per
+    pair, where the strengths' spread keeps every exponential above the smallest float; else the logistic of
+    the margin."""
+    top = theta.max()
+    if top - theta.min() >= _EXPONENT_RANGE:
+        return _logistic(theta[first] - theta[second])
+    power = np.exp(theta - top)
+    leading = power[first]
+    return leading / (leading + power[second])
 
 
 def _margins(theta: np.ndarray) -> np.ndarray:

@@ -68,3 +68,41 @@ def test_95_percent_intervals_cover_the_true_rating_about_95_percent_of_the_time
     # 300 intervals: at a true 95 %, the binomial sd is 1.3 points, so 90–99 % allows ~4 sd below and
     # ~3 sd above while still catching intervals that are clearly too narrow or too wide.
     assert 0.90 <= covered / total <= 0.99
+
+
+@pytest.mark.parametrize(("n_battles", "by_picks"), [(150, True), (20_000, False)])
+def test_both_ways_of_drawing_a_round_resample_the_battles_with_replacement(n_battles, by_picks):
+    """A round is a multinomial over the cells (battles per cell / all battles): drawn cell by cell when
+    cells hold many battles, or as battle picks counted per cell when they hold few. Either way each cell's
+    count over many rounds has the multinomial's mean N·p and variance N·p·(1 − p)."""
+    from leaderboard.rating import bootstrap
+
+    _, counts = simulated_counts(4, n_models=8, n_battles=n_battles)
+    cells = bootstrap._cells_of(counts)
+    total = cells.mass.sum()
+    assert bool(total < bootstrap._PICKS_PER_CELL_BELOW * len(cells.mass)) is by_picks
+    rounds = 4000
+    drawn = np.concatenate(list(bootstrap._cell_draws(cells, rounds, np.random.default_rng(0))))
+
+    assert drawn.shape == (rounds, len(cells.mass))
+    assert np.all(drawn.sum(axis=1) == total)
+    p = cells.mass / total
+    expected_variance = total * p * (1 - p)
+    # The mean of 4,000 rounds has a standard error sqrt(variance / 4000); 5 of them bound every cell's
+    # (under 100 cells, so a false alarm has odds below 1 in 10⁴). The sample variance's relative standard
+    # error is about sqrt(2 / 4000) ≈ 2.2 %, 15 % is ~7 of them.
+    assert np.all(np.abs(drawn.mean(axis=0) - cells.mass) <= 5 * np.sqrt(expected_variance / rounds))
+    np.testing.assert_allclose(drawn.var(axis=0), expected_variance, rtol=0.15)
+
+
+def test_soft_verdicts_are_drawn_by_the_multinomial_keeping_the_rounded_total():
+    """Fractional masses (soft verdicts) cannot be picked battle by battle: they take the multinomial."""
+    from leaderboard.rating import bootstrap
+
+    _, counts = simulated_counts(5, n_models=6, n_battles=200)
+    soft = type(counts)(counts.models, counts.wins * 0.7, counts.ties * 0.7, counts.score_squares * 0.49)
+    cells = bootstrap._cells_of(soft)
+    drawn = next(bootstrap._cell_draws(cells, 10, np.random.default_rng(0)))
+
+    assert drawn.shape == (10, len(cells.mass))
+    assert np.all(drawn.sum(axis=1) == round(cells.mass.sum()))
