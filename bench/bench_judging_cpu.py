@@ -128,7 +128,11 @@ def _judge_counting_backends(ids: list[int], *, threads: int, batch: int = 1) ->
                 spent[0] += _process_cpu([pid]) - start
             connection.close()
 
-    pool = [threading.Thread(target=work, args=(ids[i::threads],)) for i in range(threads)]
+    # Batches of neighbouring ids, dealt out to the threads, as the queue deals a campaign's batch tasks out
+    # to worker threads (a battle's two orders are neighbours: `enqueue.judgment_batches`).
+    chunks = [ids[start : start + batch] for start in range(0, len(ids), batch)]
+    shares = [[pk for chunk in chunks[i::threads] for pk in chunk] for i in range(threads)]
+    pool = [threading.Thread(target=work, args=(share,)) for share in shares]
     for thread in pool:
         thread.start()
     for thread in pool:

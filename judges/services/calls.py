@@ -20,7 +20,7 @@ from judges.providers import (
     TransientProviderError,
     get_provider,
 )
-from judges.services.judgment_sql import paid_call_ended, paid_call_sent
+from judges.services.judgment_sql import CallEnd, paid_call_ended, paid_call_sent
 from judges.services.secrets import redact
 
 _MILLION = Decimal(1_000_000)
@@ -39,6 +39,22 @@ class Ledger:
     item_id: int
     claim_token: uuid.UUID
     written_call_id: int | None = None
+    # With `defer_end`, an answered call's completion is kept in `end_due` instead of written at once, for
+    # the caller to write with its settle statement (`judgment_sql.judgment_finish`): one statement less per
+    # judgment. It is written on its own before the next call is sent, or by `flush`.
+    defer_end: bool = False
+    end_due: CallEnd | None = None
+
+    def take_end(self) -> CallEnd | None:
+        """The completion still to write, now the caller's to write."""
+        due, self.end_due = self.end_due, None
+        return due
+
+    def flush(self) -> None:
+        """Write a completion still kept (a caller that will not settle the row after all)."""
+        due = self.take_end()
+        if due is not None:
+            paid_call_ended(due.call_id, **due.values())
 
 
 @dataclass
@@ -99,6 +115,7 @@ def _call_sent(ledger: Ledger | None) -> int | None:
     """The ledger row written before the request leaves, so a worker killed mid-call still leaves it."""
     if ledger is None:
         return None
+    ledger.flush()  # the previous call's completion first (a repair after an answer that did not parse)
     if ledger.written_call_id is not None:
         call_id, ledger.written_call_id = ledger.written_call_id, None
         return call_id
@@ -111,9 +128,12 @@ def _call_ended(call_id: int | None, spend: Spend, response: ProviderResponse | 
     if response is None:
         paid_call_ended(call_id, outcome=PaidCall.Outcome.FAILED.value)
         return
-    cost = spend.cost_of(response.tokens_in, response.tokens_out)
-    paid_call_ended(call_id, outcome=PaidCall.Outcome.ANSWERED.value, tokens_in=response.tokens_in,
-                    tokens_out=response.tokens_out, cost=cost)  # fmt: skip
+    end = CallEnd(call_id, PaidCall.Outcome.ANSWERED.value, response.tokens_in, response.tokens_out,
+                  spend.cost_of(response.tokens_in, response.tokens_out))  # fmt: skip
+    if spend.ledger is not None and spend.ledger.defer_end:
+        spend.ledger.end_due = end
+    else:
+        paid_call_ended(call_id, **end.values())
 
 
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:

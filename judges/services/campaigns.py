@@ -218,6 +218,6 @@ def _judgments_create(campaign: Campaign, prepared: Prepared, battle_ids: list[i
         campaign=campaign, status=WorkStatus.PENDING, attempts=0, error="", error_kind="",
         finished_at=None, enqueued_at=now,
     )  # fmt: skip
-    return list(
-        Judgment.objects.filter(campaign=campaign, status=WorkStatus.PENDING).values_list("pk", flat=True)
-    )
+    # In key order: battle by battle, both orders side by side, as the batches want them (`enqueue`).
+    pending = Judgment.objects.filter(campaign=campaign, status=WorkStatus.PENDING).order_by("pk")
+    return list(pending.values_list("pk", flat=True))

@@ -39,10 +39,16 @@ def judgment_batches(ids: list[int], *, in_flight: int, cap: int | None = None) 
     how long the campaign's tail is (a thread deep in a long batch keeps the limit half used), so they hold a
     judgment or two. Half, not less: a batch taken when R judgments are left then lasts about half as long
     as the R judgments take at the full limit, so it ends before the tail.
+
+    An odd size above one is rounded up to even (within `cap`): a campaign's ids come battle by battle, both
+    orders side by side, so the batches keep a battle's two orders together, and the second order's settle
+    then settles the battle without reading both again (`judging.judgments_run`).
     """
     batches, start, cap = [], 0, max(1, cap if cap is not None else settings.JUDGES_TASK_BATCH)
     while start < len(ids):
         size = max(1, min(cap, (len(ids) - start) // (2 * max(1, in_flight))))
+        if size > 1 and size % 2 and size < cap:
+            size += 1
         batches.append(ids[start : start + size])
         start += size
     return batches

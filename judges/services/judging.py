@@ -101,16 +101,23 @@ def judgments_run(
     answered: dict[str, int] = {}  # content key → a judgment of this batch that got it answered
     results: dict[int, RunResult] = {}
     to_check: set[int] = set()  # campaigns a settled battle may have finished
+    later = _later_orders(judgment_ids, jobs)
+    waiting: dict[tuple[int, int], JudgmentRow] = {}  # battles whose settle is left to their other order
     carry = SlotCarry()
     try:
         for pk in judgment_ids:
             job = jobs.get(pk)
             if job is None or job.status != WorkStatus.PENDING or pk in results:
                 results.setdefault(pk, RunResult("skipped"))
+                _settle_left(waiting, job, to_check)
                 continue
             if job.reusable_id is None and job.content_key in answered:
                 job = dataclasses.replace(job, reusable_id=answered[job.content_key])
-            results[pk] = _run(job, carry, to_check)
+            results[pk] = _run(job, carry, to_check, waiting if pk in later else None)
+            if not results[pk].finished:
+                _settle_left(waiting, job, to_check)
+            elif pk not in later:  # its settle saw the first order's, committed: the battle is settled now
+                waiting.pop((job.battle_id, job.config_version_id), None)
             if results[pk].outcome == "done":
                 answered[job.content_key] = pk
             retry_in = results[pk].retry_in
@@ -118,9 +125,45 @@ def judgments_run(
                 on_retry(pk, retry_in)
     finally:
         carry_release(carry)
-        for campaign_id in sorted(to_check):
-            _finish_if_done(campaign_id)
+        try:
+            for first in list(waiting.values()):  # an error ended the batch before their other order
+                _settle_left(waiting, first, to_check)
+        finally:
+            for campaign_id in sorted(to_check):
+                _finish_if_done(campaign_id)
     return results
+
+
+def _later_orders(judgment_ids: list[int], jobs: dict[int, JudgmentRow]) -> set[int]:
+    """The pending rows of the batch whose battle's other order (same judge version) comes after them in it."""
+    seen: set[tuple[int, int]] = set()
+    later: set[int] = set()
+    for pk in reversed(judgment_ids):
+        job = jobs.get(pk)
+        if job is None or job.status != WorkStatus.PENDING:
+            continue
+        key = (job.battle_id, job.config_version_id)
+        if key in seen:
+            later.add(pk)
+        seen.add(key)
+    return later
+
+
+def _settle_left(
+    waiting: dict[tuple[int, int], JudgmentRow], job: JudgmentRow | None, to_check: set[int]
+) -> None:
+    """The battle's other order was left to settle it and will not (skipped, busy, retried later): read both
+    orders again, as `_run` would have right after the first one's settle, and settle the battle if due."""
+    if job is None:
+        return
+    first = waiting.pop((job.battle_id, job.config_version_id), None)
+    if first is None:
+        return
+    settled = battle_finalize(
+        battle=first.battle, version_id=first.config_version_id, campaign_id=first.campaign_id
+    )
+    if not settled.waiting:
+        to_check.add(first.campaign_id)
 
 
 def _finish_if_done(campaign_id: int) -> None:
@@ -128,9 +171,16 @@ def _finish_if_done(campaign_id: int) -> None:
         campaign_finish_if_done(campaign_id=campaign_id, model=Judgment)
 
 
-def _run(job: JudgmentRow, carry: SlotCarry | None = None, to_check: set[int] | None = None) -> RunResult:
+def _run(
+    job: JudgmentRow,
+    carry: SlotCarry | None = None,
+    to_check: set[int] | None = None,
+    waiting: dict[tuple[int, int], JudgmentRow] | None = None,
+) -> RunResult:
     """One loaded, pending row. `to_check`: where to leave the campaign to check for being done, for the
-    caller to check later; None checks it here."""
+    caller to check later; None checks it here. `waiting` (a batch whose later row is this battle's other
+    order): when the settle saw that order unfinished, the battle is left there instead of read again now;
+    the batch settles it after that row (whose own settle sees this one's), or reads it then."""
     runtime = judge_runtime(job.config_version_id)
     config = runtime.config
     # Claims and slots start with a short lease that this process renews while the call runs
@@ -155,8 +205,17 @@ def _run(job: JudgmentRow, carry: SlotCarry | None = None, to_check: set[int] | 
         with lease_kept(Judgment, token=token, slot=slot, hard_s=hard):
             if call is not None and call.error is None:
                 _call_make(runtime, call)
-    stored = _store(job, runtime, token, call)
-    if stored.result.finished:
+    try:
+        stored = _store(job, runtime, token, call)
+    finally:
+        # Normally written by the settle statement; still written when storing failed (a lost connection, a
+        # bug), so that the ledger shows the call answered and what it cost. Only a kill in the moment between
+        # the answer and its settle leaves the call "sent", as a kill during the call does.
+        if call is not None and call.spend.ledger is not None:
+            call.spend.ledger.flush()
+    if stored.result.finished and stored.pair is None and waiting is not None:
+        waiting[(job.battle_id, job.config_version_id)] = job
+    elif stored.result.finished:
         settled = battle_finalize(
             battle=job.battle, version_id=job.config_version_id, campaign_id=job.campaign_id, pair=stored.pair
         )
@@ -171,7 +230,8 @@ def _run(job: JudgmentRow, carry: SlotCarry | None = None, to_check: set[int] | 
 def _call_prepare(job: JudgmentRow, runtime: JudgeRuntime, token: uuid.UUID) -> _Call:
     """Everything the call needs before the claim, so that the claim can record it (or its refusal)."""
     config = runtime.config
-    ledger = Ledger(campaign_id=job.campaign_id, item_id=job.pk, claim_token=token)
+    # The answered call's ledger row is completed by the settle statement (`_store_answer`).
+    ledger = Ledger(campaign_id=job.campaign_id, item_id=job.pk, claim_token=token, defer_end=True)
     owner = f"judge config {config.slug!r}"
     try:
         _numbers_check(runtime, owner)
@@ -292,7 +352,10 @@ def _store_answer(job: JudgmentRow, token, answer: _Answer, spend: Spend, api_ke
     else:
         status, outcome = WorkStatus.DONE, "done"
         fields.update(verdicts=answer.parsed.verdicts, rationale=redact(answer.parsed.rationale, api_key))
-    finished = judgment_finish(job.pk, token, status=status, **fields)
+    end = spend.ledger.end_due if spend.ledger is not None else None
+    finished = judgment_finish(job.pk, token, status=status, call_end=end, **fields)
+    if spend.ledger is not None:
+        spend.ledger.take_end()  # written by the settle statement
     return _Stored(RunResult(outcome if finished.landed else "skipped"), _pair(job, status, fields, finished))
 
 

@@ -166,14 +166,29 @@ class Finished:
 
 
 def judgment_finish(
-    pk: int, token: uuid.UUID, *, status: str, spent: dict | None = None, **fields
+    pk: int,
+    token: uuid.UUID,
+    *,
+    status: str,
+    spent: dict | None = None,
+    call_end: CallEnd | None = None,
+    **fields,
 ) -> Finished:
     """running → done / parse_failed, only while `token` still holds the claim. Unlisted result fields
     are reset to their empty value; `spent` adds to what earlier attempts spent. The other order is what
-    this statement saw: committed before it started, or not yet (then read it again after this commit)."""
+    this statement saw: committed before it started, or not yet (then read it again after this commit).
+
+    `call_end`: the completion of the call whose answer this is, written by the same statement (PostgreSQL;
+    elsewhere just before it) whether or not the settle lands: the call was paid either way."""
     values = {**_EMPTY_RESULT, **fields}
     settle = settle_statement(Judgment, pk=pk, token=token, status=status, fields=values, spent=spent or {})
-    row = sql_run(settle.sql + _OTHER, settle.params).one()
+    sql, params = settle.sql + _OTHER, settle.params
+    if call_end is not None and connection.vendor == "postgresql":
+        # A data-modifying WITH runs to its end even though the settle does not read it.
+        sql, params = f"WITH ended AS ({_CALL_ENDED}) {sql}", [*_call_ended_params(call_end), *params]
+    elif call_end is not None:
+        paid_call_ended(call_end.call_id, **call_end.values())
+    row = sql_run(sql, params).one()
     if row is None:
         return Finished(landed=False)
     if row.other_id is None:
@@ -253,7 +268,25 @@ def paid_call_sent(campaign_id: int, item_id: int, claim_token: uuid.UUID) -> in
     return sql_run(_CALL_SENT, [campaign_id, item_id, *_call_sent_params(claim_token)]).rows[0].id
 
 
+@dataclass(frozen=True)
+class CallEnd:
+    """How a paid call ended, for its ledger row."""
+
+    call_id: int
+    outcome: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: Any = 0
+
+    def values(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
+                "cost": self.cost}  # fmt: skip
+
+
+def _call_ended_params(end: CallEnd) -> list[Any]:
+    return [end.outcome, db_value(PaidCall, "replied_at", timezone.now()), end.tokens_in, end.tokens_out,
+            db_value(PaidCall, "cost", end.cost), end.call_id]  # fmt: skip
+
+
 def paid_call_ended(call_id: int, *, outcome: str, tokens_in: int = 0, tokens_out: int = 0, cost=0) -> None:
-    params = [outcome, db_value(PaidCall, "replied_at", timezone.now()), tokens_in, tokens_out,
-              db_value(PaidCall, "cost", cost), call_id]  # fmt: skip
-    sql_run(_CALL_ENDED, params)
+    sql_run(_CALL_ENDED, _call_ended_params(CallEnd(call_id, outcome, tokens_in, tokens_out, cost)))

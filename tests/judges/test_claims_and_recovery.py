@@ -204,6 +204,45 @@ def test_settling_the_second_order_sees_the_first_without_another_read(campaign)
     assert not judgment_finish(swapped.pk, second, status=WorkStatus.DONE, verdicts={"overall": "B"}).landed
 
 
+def test_the_settle_statement_completes_the_answered_calls_ledger_row_even_when_it_does_not_land(campaign):
+    from judges.services.judgment_sql import CallEnd, judgment_claim_recording_call, judgment_finish
+
+    judgment = Judgment.objects.filter(campaign=campaign).order_by("pk").first()
+    token = uuid.uuid4()
+    claimed = judgment_claim_recording_call(judgment.pk, token, 30, content_key=judgment.content_key)
+    lost = judgment_finish(
+        judgment.pk, uuid.uuid4(), status=WorkStatus.DONE, verdicts={"overall": "A"},
+        call_end=CallEnd(claimed.call_id, PaidCall.Outcome.ANSWERED.value, 7, 3, 0),
+    )  # fmt: skip
+    # A worker whose claim was handed on still paid for its call: the ledger says so, the row is untouched.
+    call = PaidCall.objects.get(pk=claimed.call_id)
+    assert not lost.landed and Judgment.objects.get(pk=judgment.pk).status == WorkStatus.RUNNING
+    assert (call.outcome, call.tokens_in, call.tokens_out) == ("answered", 7, 3) and call.replied_at
+    second = PaidCall.objects.create(
+        campaign=campaign, item_id=judgment.pk, claim_token=token, outcome="sent"
+    )
+    end = CallEnd(second.pk, PaidCall.Outcome.ANSWERED.value, 11, 5, 0)
+    kept = judgment_finish(
+        judgment.pk, token, status=WorkStatus.DONE, verdicts={"overall": "A"}, call_end=end
+    )
+    second.refresh_from_db()
+    assert kept.landed and Judgment.objects.get(pk=judgment.pk).status == WorkStatus.DONE
+    assert (second.outcome, second.tokens_in, second.tokens_out) == ("answered", 11, 5)
+
+
+def test_storing_that_fails_after_the_answer_still_completes_the_ledger_row(campaign, stub, monkeypatch):
+    judgment = Judgment.objects.filter(campaign=campaign).order_by("pk").first()
+
+    def finish_fails(*args, **kwargs):
+        raise _WorkerDied
+
+    monkeypatch.setattr("judges.services.judging.judgment_finish", finish_fails)
+    with pytest.raises(_WorkerDied):
+        judgment_run(judgment_id=judgment.pk)
+    call = PaidCall.objects.get(item_id=judgment.pk)
+    assert call.outcome == "answered" and call.tokens_in > 0 and call.replied_at is not None
+
+
 def test_only_final_statuses_settle_a_row(campaign):
     judgment = Judgment.objects.filter(campaign=campaign).first()
     token = work_claim(Judgment, pk=judgment.pk, lease_s=30)

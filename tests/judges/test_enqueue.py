@@ -15,6 +15,15 @@ def test_batches_shrink_towards_the_end_and_cover_every_judgment_once_in_order()
     assert sizes[-64:] == [1] * 64  # the last two rounds of the limit go one judgment per task
 
 
+@override_settings(JUDGES_TASK_BATCH=16)
+def test_batches_keep_both_orders_of_a_battle_together_until_the_one_judgment_tail():
+    ids = list(range(2000))  # battle by battle: ids 2k and 2k + 1 are one battle's two orders
+    batches = judgment_batches(ids, in_flight=64)
+    split = [batch for batch in batches if len(batch) > 1 and (batch[0] % 2 or len(batch) % 2)]
+    assert not split, f"batches that split a battle's orders: {split[:3]}"
+    assert max(len(b) for b in judgment_batches(ids, in_flight=1, cap=3)) == 3  # an odd cap is still used
+
+
 def test_a_small_campaign_is_one_judgment_per_task():
     assert judgment_batches([7, 8, 9], in_flight=8) == [[7], [8], [9]]
 

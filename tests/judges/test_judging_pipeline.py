@@ -332,6 +332,78 @@ def test_a_row_whose_twin_another_worker_answered_after_the_batch_loaded_is_copi
     assert Campaign.objects.get(pk=campaign.pk).status == "finished"
 
 
+def _counting_pair_reads(monkeypatch) -> list[int]:
+    """Count the reads of a battle's two orders after a settle (`consistency.judgment_pair`)."""
+    from judges.services import consistency
+
+    reads: list[int] = []
+    real_pair = consistency.judgment_pair
+
+    def pair(battle_id, version_id):
+        reads.append(battle_id)
+        return real_pair(battle_id, version_id)
+
+    monkeypatch.setattr(consistency, "judgment_pair", pair)
+    return reads
+
+
+def test_a_battle_whose_two_orders_share_a_batch_is_settled_by_the_second_without_reading_it_again(
+    stub, monkeypatch
+):
+    prompt_set, contenders = make_arena(n_prompts=2, slugs=("alpha", "bravo"))
+    make_judge("fair", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "fair")
+    ids = list(
+        Judgment.objects.filter(campaign=campaign).order_by("battle_id", "pk").values_list("pk", flat=True)
+    )
+    reads = _counting_pair_reads(monkeypatch)
+
+    results = judgments_run(ids)
+
+    assert [results[pk].outcome for pk in ids] == ["done"] * 4
+    assert reads == [], "the second order's settle statement saw the first: nothing to read again"
+    assert FinalVerdict.objects.count() == Verdict.objects.count() == 2
+    assert Campaign.objects.get(pk=campaign.pk).status == "finished"
+
+
+def test_a_battle_left_to_its_other_order_is_settled_when_another_worker_took_that_order(stub, monkeypatch):
+    from judges.services.judgment_sql import judgment_finish
+    from judges.services.work_protocol import work_claim
+
+    prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
+    make_judge("fair", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "fair")
+    first, second = Judgment.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True)
+    real_load, other = judging.judgment_load_many, {}
+
+    def load_then_another_worker_claims_the_second(pks):
+        jobs = real_load(pks)
+        other["token"] = work_claim(Judgment, pk=second, lease_s=30)
+        return jobs
+
+    real_run = judging._run
+
+    def run_then_the_other_worker_settles(job, *args, **kwargs):
+        result = real_run(job, *args, **kwargs)
+        if job.pk == first:  # it settles the second order now, having seen the first unsettled (a race)
+            settled = judgment_finish(
+                second, other["token"], status=WorkStatus.DONE, verdicts={"overall": "tie"}
+            )
+            assert settled.landed
+        return result
+
+    monkeypatch.setattr(judging, "judgment_load_many", load_then_another_worker_claims_the_second)
+    monkeypatch.setattr(judging, "_run", run_then_the_other_worker_settles)
+    reads = _counting_pair_reads(monkeypatch)
+
+    results = judgments_run([first, second])
+
+    assert (results[first].outcome, results[second].outcome) == ("done", "skipped")
+    assert len(reads) == 1, "the battle is read again once its other order turned out not to be this batch's"
+    assert FinalVerdict.objects.filter(battle_id=Judgment.objects.get(pk=first).battle_id).count() == 1
+    assert Campaign.objects.get(pk=campaign.pk).status == "finished"
+
+
 def _raising_after_the_second_row(monkeypatch):
     """Make the batch's second row raise after its work is done (a bug or a lost connection mid-batch)."""
     real_run, calls = judging._run, []
