@@ -17,7 +17,8 @@ keeps the async connections it made for the next openings (no connection set-up 
 pool's `max_lifetime` (psycopg_pool's one hour unless set), as the pool retires its own; otherwise each
 opening connects and closes, as a Django request does without persistent connections (and a test database
 can be dropped at the end of the run). At most `size` openings of a loop hold a connection at once; the
-others wait for one, first come first served.
+others wait for one, first come first served. A pooled deployment's workers make their `size` connections
+as they start (`_Lender.warm`, from `live.stream_app`'s lifespan), as the pool opens its minimum.
 
 A kept connection is not checked before it is lent (Django's CONN_HEALTH_CHECKS costs a statement): a
 broken one fails the opening's first statement, a read, which is then retried once on a new connection.
@@ -79,6 +80,7 @@ async def _connect() -> psycopg.AsyncConnection:
 
 class _Lender:
     def __init__(self, size: int) -> None:
+        self.size = size
         self.slots = asyncio.Semaphore(size)
         self.idle: list[psycopg.AsyncConnection] = []
 
@@ -90,6 +92,23 @@ class _Lender:
                 yield lent
             finally:
                 await self._give_back(lent.connection)
+
+    async def warm(self, count: int) -> None:
+        """Make `count` (at most `size`) connections and keep them for the loop's openings (a pool's minimum
+        size, as psycopg_pool opens its own at start): a burst of openings then finds them made."""
+        if not _pooled():
+            return
+        wanted = min(count, self.size) - len(self.idle)
+        made = await asyncio.gather(*(_connect() for _ in range(wanted)), return_exceptions=True)
+        self.idle += [each for each in made if isinstance(each, psycopg.AsyncConnection)]
+        failures = [each for each in made if isinstance(each, BaseException)]
+        if failures:
+            raise failures[0]
+
+    async def close(self) -> None:
+        """Close the kept connections (the worker is stopping)."""
+        idle, self.idle = self.idle, []
+        await asyncio.gather(*(each.close() for each in idle), return_exceptions=True)
 
     async def _give_back(self, connection: psycopg.AsyncConnection | None) -> None:
         if connection is None or connection.closed:
@@ -112,6 +131,13 @@ class Lent:
     async def fetchone(self, sql: str, params: list, *, first: bool = False) -> tuple | None:
         """Run one statement and return its first row. `first`: the opening's first statement, a read,
         retried on a new connection when a kept one turns out broken (a database restart)."""
+        return await (await self._execute(sql, params, first=first)).fetchone()
+
+    async def fetchall(self, sql: str, params: list, *, first: bool = False) -> list[tuple]:
+        """Run one statement and return its rows (`first` as for `fetchone`)."""
+        return await (await self._execute(sql, params, first=first)).fetchall()
+
+    async def _execute(self, sql: str, params: list, *, first: bool) -> psycopg.AsyncCursor:
         if self.connection is None:
             self.connection = await _connect()
         try:
@@ -122,7 +148,7 @@ class Lent:
             await self.connection.close()
             self.connection, self._kept = await _connect(), False
             cursor = await self.connection.execute(sql, params)
-        return await cursor.fetchone()
+        return cursor
 
 
 def lender(size: int) -> _Lender:
@@ -132,3 +158,10 @@ def lender(size: int) -> _Lender:
     if found is None:
         found = _LENDERS[loop] = _Lender(size)
     return found
+
+
+async def lender_close() -> None:
+    """Close this event loop's kept connections, if it has a lender."""
+    found = _LENDERS.pop(asyncio.get_running_loop(), None)
+    if found is not None:
+        await found.close()

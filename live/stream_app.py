@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import io
 import logging
 import re
@@ -70,8 +71,11 @@ TOKEN = "[A-Za-z0-9_-]{1,64}"
 # eight connections (compose's DB_POOL_MAX_SIZE) to the pages; on the loop, openings use the loop's own
 # connections (`live.async_database`), outside the pool: up to four more per worker. On the loop, sixteen
 # instead of four did not shorten fifty openings (bench/profile_live_openings.py, 2026-12-06 #4, at load
-# 15-18: p50 355 against 232 ms).
+# 15-18: p50 355 against 232 ms); since #5 the loop's openings coalesce their look-ups and hold at most
+# `stream_opening.LOOP_CONNECTIONS_USED` of them.
 OPENINGS_AT_ONCE = 4
+# How long a worker's start waits for the openings' connections (`_lifespan`).
+WARM_UP_TIMEOUT_S = 10
 _TURNSTILES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
@@ -90,6 +94,9 @@ def stream_routed(django_app: AsgiApp) -> AsgiApp:
     stream_path = re.compile(f"{re.escape(prefix)}(?P<token>{TOKEN}){re.escape(suffix)}")
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # Django's handler refuses this scope; the worker's start and stop
+            await _lifespan(receive, send)
+            return
         if scope["type"] == "http" and scope["method"] == "GET":
             path = scope["path"].removeprefix(scope.get("root_path", ""))
             found = stream_path.fullmatch(path)
@@ -106,6 +113,37 @@ def _warm_up() -> None:
     Django's URLValidator, whose pattern is compiled on first use (tens of milliseconds, during which the
     worker's other openings wait their turn)."""
     URLValidator(schemes=["http", "https"])("http://warm-up.example/v1")
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """The worker's start and stop (ASGI lifespan): at start, the openings' connections are made
+    (`stream_opening.warm`); at stop, closed. A failure to make them (the database not up yet) is logged and
+    the worker starts anyway: openings then make their connections themselves."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                async with asyncio.timeout(WARM_UP_TIMEOUT_S):
+                    await stream_opening.warm(OPENINGS_AT_ONCE)
+            except Exception:  # noqa: BLE001  # whatever it is, the first openings will meet it and say
+                logger.warning("the live streams' connections could not be made at start", exc_info=True)
+            _long_lived()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            with contextlib.suppress(Exception):  # stopping anyway
+                await stream_opening.close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _long_lived() -> None:
+    """Leave what the worker loaded at start (Django, the apps, the URLconf: some 230,000 objects) out of the
+    garbage collector's full collections. A full collection walks every tracked object: 70-85 ms of CPU on
+    the event loop (load ~10), and a burst of openings, allocating as it goes, sets one off, during which
+    every stream of the worker waits. Frozen objects are not walked; whatever garbage there was is collected
+    first (the one-off `gc.collect()`), so nothing collectable is kept forever."""
+    gc.collect()
+    gc.freeze()
 
 
 def _opened(request: ASGIRequest, token: str, gone: Callable[[], bool]) -> Opened:

@@ -1,10 +1,12 @@
 """A stream's opening on the event loop: the session from Redis, the user and the claim on an async connection.
 
 The opening's common case, a signed-in person whose session is in the Redis cache, needs no thread: one read
-from Redis (redis.asyncio), then two statements on one of the loop's PostgreSQL connections
+from Redis (redis.asyncio), then two statements on the loop's PostgreSQL connections
 (`live.async_database`): the user's password hash and whether they are active, and the claim
-(`live.services.battles.claim_statement`). Each is an await, so fifty openings at once wait on their round
-trips side by side instead of queueing for threads.
+(`live.services.battles.claims_statement`). Each is an await, and each is coalesced (`live.coalescing`) with
+the same look-up of the openings waiting beside it: fifty openings at once share a few MGETs, user reads
+and claims instead of making fifty of each (in bench_live_streams, 2026-12-06 #5, the openings' queue for
+the loop's connections was most of the first token's time).
 
 It decides only what Django would decide the same way, with Django's own pieces: the session cache key and
 serializer of the sessions' cache, the session's user id and backend (Django's `ModelBackend` only), the
@@ -35,9 +37,10 @@ from django.utils.crypto import constant_time_compare
 from redis.driver_info import DriverInfo
 
 from arena.voting import Voter
-from live.async_database import lender, usable
+from live.async_database import lender, lender_close, usable
+from live.coalescing import Coalescer
 from live.models import LiveBattle
-from live.services.battles import claim_statement, claimed_battle, live_battle_of
+from live.services.battles import claimed_battle, claimed_key, claims_statement, live_battle_of
 from live.streaming import SideCall, side_calls
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -47,6 +50,16 @@ _REDIS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis
     weakref.WeakKeyDictionary()
 )
 _SERIALIZER = RedisSerializer()
+_LOOP_STATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
+# The loop's PostgreSQL connections the openings hold at once: the users' and the claims' look-ups, one
+# request out each (`_LoopState`).
+LOOP_CONNECTIONS_USED = 2
+# Most keys in one coalesced request (a burst larger than this takes several).
+BATCH_MOST = 100
+# Connections to the sessions' cache per event loop (see `_redis`), and how long a read waits for one when
+# the cache's OPTIONS set no socket_timeout.
+SESSION_READS_AT_ONCE = 4
+SESSION_CONNECTION_WAIT_S = 5.0
 
 
 class Unsettled(Exception):
@@ -77,7 +90,7 @@ async def stream_open_async(
     """As `live.views.stream_open`, for a request whose host was checked: the claimed battle and its calls, or
     None when nothing waits. Raises `Unsettled` (see the module doc), `Left` when `gone()` says the person
     left before the claim, or DomainError (404, 403) as the claim does."""
-    data = await _session_data(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+    data = await _session_data(request.COOKIES.get(settings.SESSION_COOKIE_NAME), size)
     user_id, backend, session_hash = (
         data.get(k) for k in ("_auth_user_id", "_auth_user_backend", "_auth_user_hash")
     )
@@ -90,18 +103,18 @@ async def stream_open_async(
         pk = user_model._meta.pk.to_python(user_id)
     except Exception:  # noqa: BLE001  # whatever the key's field refuses: Django's own path says what
         raise Unsettled("a user id the user model does not read") from None
-    async with lender(size).connection() as lent:
-        row = await lent.fetchone(_user_sql(), [pk], first=True)
-        if row is None:
-            raise Unsettled("no such user")
-        user = user_model(pk=pk, password=row[0], is_active=row[1])
-        verified = constant_time_compare(session_hash, user.get_session_auth_hash())
-        if not (verified and ModelBackend().user_can_authenticate(user)):
-            raise Unsettled("a session Django would not sign in with (inactive, another password or secret)")
-        voter = Voter(key=f"u:{pk}", user=None)
-        if gone():
-            raise Left
-        claimed = await lent.fetchone(*claim_statement(token=token, voter_key=voter.key))
+    loop = _loop_state(size)
+    row = await loop.users.ask(pk)
+    if row is None:
+        raise Unsettled("no such user")
+    user = user_model(pk=pk, password=row[0], is_active=row[1])
+    verified = constant_time_compare(session_hash, user.get_session_auth_hash())
+    if not (verified and ModelBackend().user_can_authenticate(user)):
+        raise Unsettled("a session Django would not sign in with (inactive, another password or secret)")
+    voter = Voter(key=f"u:{pk}", user=None)
+    if gone():
+        raise Left
+    claimed = await loop.claims.ask((token, voter.key))
     if claimed is None:  # say why: 404 unknown, 403 someone else's, else nothing waiting
         await sync_to_async(live_battle_of)(token=token, voter=voter)
         return None
@@ -112,21 +125,62 @@ async def stream_open_async(
 
 
 @functools.cache
-def _user_sql() -> str:
+def _users_sql() -> str:
     meta = get_user_model()._meta
     quote = connection.ops.quote_name
     assert meta.pk is not None  # every concrete model has one
     columns = {field.name: str(field.column) for field in meta.concrete_fields}
     password, active, pk = columns["password"], columns["is_active"], str(meta.pk.column)
-    return f"SELECT {quote(password)}, {quote(active)} FROM {quote(meta.db_table)} WHERE {quote(pk)} = %s"
+    return (
+        f"SELECT {quote(pk)}, {quote(password)}, {quote(active)} FROM {quote(meta.db_table)} "
+        f"WHERE {quote(pk)} = ANY(%s)"
+    )
 
 
-async def _session_data(session_key: str | None) -> dict:
+class _LoopState:
+    """An event loop's coalesced look-ups (`live.coalescing`): sessions from Redis (MGET), users and claims
+    from PostgreSQL on the loop's connections (`live.async_database`), each of the three one request out at
+    a time."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.sessions: Coalescer[str, bytes | str | None] = Coalescer(self._sessions, most=BATCH_MOST)
+        self.users: Coalescer[Any, tuple | None] = Coalescer(self._users, most=BATCH_MOST)
+        self.claims: Coalescer[tuple[str, str], tuple | None] = Coalescer(self._claims, most=BATCH_MOST)
+
+    async def _sessions(self, keys: list[str]) -> list[bytes | str | None]:
+        return list(await _redis().mget(keys))
+
+    async def _users(self, pks: list[Any]) -> list[tuple | None]:
+        async with lender(self.size).connection() as lent:
+            rows = await lent.fetchall(_users_sql(), [list(dict.fromkeys(pks))], first=True)
+        found = {row[0]: row[1:] for row in rows}
+        return [found.get(pk) for pk in pks]
+
+    async def _claims(self, wanted: list[tuple[str, str]]) -> list[tuple | None]:
+        async with lender(self.size).connection() as lent:
+            rows = await lent.fetchall(*claims_statement(wanted=wanted))
+        found = {claimed_key(row): row for row in rows}
+        # A battle asked for twice at once (two tabs) is claimed once: the first asker gets it.
+        return [found.pop(key, None) for key in wanted]
+
+
+def _loop_state(size: int) -> _LoopState:
+    loop = asyncio.get_running_loop()
+    found = _LOOP_STATES.get(loop)
+    if found is None:
+        found = _LOOP_STATES[loop] = _LoopState(size)
+    return found
+
+
+async def _session_data(session_key: str | None, size: int) -> dict:
     """The session's data from the sessions' cache, as cached_db's SessionStore reads it."""
     if not session_key or len(session_key) < 8:  # SessionBase._validate_session_key
         raise Unsettled("no session")
     try:
-        raw = await _redis().get(_cache_key(settings.SESSION_CACHE_ALIAS)(_SESSION_KEY_PREFIX + session_key))
+        raw = await _loop_state(size).sessions.ask(
+            _cache_key(settings.SESSION_CACHE_ALIAS)(_SESSION_KEY_PREFIX + session_key)
+        )
     except redis.RedisError:
         raise Unsettled("Redis unreachable: the session is read from the database") from None
     if raw is None:
@@ -145,7 +199,11 @@ def _cache_key(alias: str) -> Callable[[str], str]:
 
 
 def _redis() -> redis.asyncio.Redis:
-    """This event loop's client of the sessions' cache server (a client's connections belong to one loop)."""
+    """This event loop's client of the sessions' cache server (a client's connections belong to one loop).
+
+    At most `SESSION_READS_AT_ONCE` connections: a burst of openings queues its reads (a fraction of a
+    millisecond each) on a few connections instead of making one per opening, each set-up several round trips
+    and CPU on the loop while the other openings wait."""
     loop = asyncio.get_running_loop()
     client = _REDIS.get(loop)
     if client is None:
@@ -153,7 +211,32 @@ def _redis() -> redis.asyncio.Redis:
         location = cache["LOCATION"]
         server = location[0] if isinstance(location, list | tuple) else location.split(",")[0]
         options = {k: v for k, v in cache.get("OPTIONS", {}).items() if k.startswith("socket_")}
-        client = _REDIS[loop] = redis.asyncio.Redis.from_url(
-            server, driver_info=DriverInfo(lib_version=redis.__version__), **options
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            server,
+            max_connections=SESSION_READS_AT_ONCE,
+            timeout=options.get("socket_timeout") or SESSION_CONNECTION_WAIT_S,
+            driver_info=DriverInfo(lib_version=redis.__version__),
+            **options,
         )
+        client = _REDIS[loop] = redis.asyncio.Redis(connection_pool=pool)
     return client
+
+
+async def warm(size: int) -> None:
+    """Make, before the first opening, the connections openings use (`size` of the loop's PostgreSQL ones, and
+    the sessions' cache's), as a connection pool opens its minimum at start: a first burst of openings then
+    pays no connection set-up, which queued every opening behind it. Does nothing outside `applies()`."""
+    if not applies():
+        return
+    client = _redis()
+    await asyncio.gather(*(client.ping() for _ in range(SESSION_READS_AT_ONCE)))
+    await lender(size).warm(LOOP_CONNECTIONS_USED)
+
+
+async def close() -> None:
+    """Close the loop's kept connections (the worker is stopping)."""
+    loop = asyncio.get_running_loop()
+    client = _REDIS.pop(loop, None)
+    if client is not None:
+        await client.aclose()
+    await lender_close()

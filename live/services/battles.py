@@ -166,6 +166,45 @@ def _claim_sql() -> str:
     )
 
 
+def claims_statement(*, wanted: list[tuple[str, str]]) -> tuple[str, list]:
+    """Several claims (`claim_statement`) as one statement: `wanted` is (token, voter_key) pairs; each row
+    returned is one claimed battle as `claimed_battle` reads it, `claimed_key` saying which pair claimed it."""
+    tokens, voter_keys = [token for token, _ in wanted], [key for _, key in wanted]
+    return _claims_sql(), [tokens, voter_keys, State.STREAMING, timezone.now(), State.PENDING]
+
+
+def claimed_key(row: tuple) -> tuple[str, str]:
+    """(token, voter_key) of a row of the claim statements."""
+    token, voter_key = _claimed_key_columns()
+    return row[token], row[voter_key]
+
+
+@functools.cache
+def _claimed_key_columns() -> tuple[int, int]:
+    names = [field.name for field in LiveBattle._meta.concrete_fields]
+    return names.index("token"), names.index("voter_key")
+
+
+@functools.cache
+def _claims_sql() -> str:
+    battle_fields, contender_fields = LiveBattle._meta.concrete_fields, Contender._meta.concrete_fields
+    quote = connection.ops.quote_name
+    battles, contenders = quote(LiveBattle._meta.db_table), quote(Contender._meta.db_table)
+
+    def columns(alias: str, fields) -> str:
+        return ", ".join(f"{alias}.{quote(field.column)}" for field in fields)
+
+    return (
+        "WITH wanted AS (SELECT * FROM unnest(%s::text[], %s::text[]) AS w(token, voter_key)), "
+        f"claimed AS (UPDATE {battles} battle SET state = %s, updated = %s FROM wanted "
+        "WHERE battle.token = wanted.token AND battle.voter_key = wanted.voter_key AND battle.state = %s "
+        "RETURNING battle.*) "
+        f"SELECT {columns('claimed', battle_fields)}, {columns('a', contender_fields)}, "
+        f"{columns('b', contender_fields)} FROM claimed "
+        f"JOIN {contenders} a ON a.id = claimed.contender_a_id JOIN {contenders} b ON b.id = claimed.contender_b_id"
+    )
+
+
 def claimed_battle(row: tuple) -> LiveBattle:
     """The battle and both contenders from a row of the claim statement."""
     battle_fields, contender_fields = LiveBattle._meta.concrete_fields, Contender._meta.concrete_fields

@@ -104,3 +104,44 @@ def test_an_unexpected_error_while_opening_is_logged_and_answered_503(caplog):
     assert sent[0]["status"] == 503
     assert b"reload the page" in sent[1]["body"]
     assert f"opening the stream of live battle {TOKEN} failed" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_workers_start_makes_the_openings_connections_and_its_stop_closes_them(monkeypatch):
+    """ASGI lifespan, which Django's handler refuses: at start the loop's connections for openings are made
+    (kept, as in a pooled deployment) and what the worker loaded is left out of full collections; at stop
+    they are closed."""
+    import gc
+
+    from live import async_database, stream_opening
+
+    monkeypatch.setattr(async_database, "_pooled", lambda: True)
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[dict] = []
+    kept: list = []
+
+    async def receive():
+        message = next(messages)
+        if message["type"] == "lifespan.shutdown":
+            kept.extend(async_database.lender(stream_app.OPENINGS_AT_ONCE).idle)
+        return message
+
+    async def send(message):
+        sent.append(message)
+
+    async def lifespan():
+        app = stream_app.stream_routed(_refusing_app)
+        await app({"type": "lifespan"}, receive, send)
+
+    try:
+        run_coroutine(lifespan())
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert len(kept) == stream_opening.LOOP_CONNECTIONS_USED and all(each.closed for each in kept)
+    assert frozen > 0
+
+
+async def _refusing_app(scope, receive, send):
+    raise AssertionError(f"Django's handler got a {scope['type']} scope")

@@ -12,6 +12,7 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections, connections
 
+from arena.errors import Forbidden
 from live import stream_app
 from live.models import LiveBattle
 from live.services.battles import live_battle_start
@@ -197,3 +198,49 @@ def test_an_ssl_redirect_is_answered_as_djangos_middleware_would(stub, settings)
     assert (
         _headers(start)["location"] == "https://testserver/arena/b/Abc-def_0123456789abcdefghijklmn/stream/"
     )
+
+
+def test_openings_at_once_share_their_round_trips_and_each_claims_only_its_own(stub, monkeypatch):
+    """Openings arriving together read their users and make their claims in a few statements (not one each),
+    and the coalesced claim still claims a battle only for its owner, once: a second tab of the same battle
+    finds nothing waiting, someone else's token is refused."""
+    from live import async_database
+
+    statements: list[str] = []
+    fetchall = async_database.Lent.fetchall
+
+    async def counted(self, sql, params, **kwargs):
+        statements.append(sql)
+        return await fetchall(self, sql, params, **kwargs)
+
+    monkeypatch.setattr(async_database.Lent, "fetchall", counted)
+    users = [factories.make_user(f"burst-{i}") for i in range(8)]
+    battles = [
+        live_battle_start(voter=factories.voter_of(user), text=f"Q{i}?") for i, user in enumerate(users)
+    ]
+    cookies = [_cookie(user) for user in users]
+    intruder_cookie = _cookie(factories.make_user("intruder"))
+
+    async def burst():
+        async def one(token: str, cookie: str):
+            async with ThreadSensitiveContext():
+                try:
+                    return await stream_open_async(_request(token, cookie), token, gone=lambda: False, size=2)
+                finally:
+                    await sync_to_async(close_old_connections)()
+
+        pairs = [*zip((b.token for b in battles), cookies, strict=True), (battles[0].token, cookies[0])]
+        pairs.append((battles[1].token, intruder_cookie))
+        return await asyncio.gather(*(one(token, cookie) for token, cookie in pairs), return_exceptions=True)
+
+    answers = run_coroutine(burst())
+    owners, twice, refused = answers[:8], answers[8], answers[9]
+    assert [claimed.pk for claimed, _ in owners] == [battle.pk for battle in battles]
+    assert twice is None  # the same battle's second tab: claimed once, by the first
+    assert isinstance(refused, Forbidden)
+    for battle in battles:
+        battle.refresh_from_db()
+        assert battle.state == LiveBattle.State.STREAMING
+    # One opening alone sends two statements (its user, its claim): ten of them, twenty. Coalesced, the
+    # first goes alone and the others share the next requests: fewer statements than openings.
+    assert len(statements) < len(answers)
