@@ -214,6 +214,8 @@ def _pick_of(candidate: PairCandidate, rng: random.Random) -> Pick:
         )
         a, b = (low, high) if rng.random() < 0.5 else (high, low)
         battle_id = battle_get_or_create(output_a=a, output_b=b)[0].pk
+    elif candidate.battle is not None:
+        return Pick(battle=candidate.battle)
     else:
         battle_id = candidate.battle_id
     return Pick(battle=battle_with_answers(battle_id))

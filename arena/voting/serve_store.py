@@ -7,7 +7,8 @@ ORM's query building, not PostgreSQL, was most of a served battle's CPU. Here ea
 - `task_contenders`: the task's contenders and which of them the annotator may not be served;
 - `pair_candidate`: the best unseen battle of one contender pair (created or not yet), with the places its
   battles hold, the annotator's history and identity leaks all checked in the database;
-- `battle_with_answers`: a battle with its prompt and answers, for a new assignment;
+- `battle_with_answers`: a battle with its prompt and answers, for a new assignment (a pair's existing battle
+  comes with `pair_candidate`'s row instead);
 - `assignment_insert`: the new assignment, or None when another request served this annotator first.
 
 The rules themselves are explained where they are decided (arena.voting.selection, arena.voting.conflicts);
@@ -222,6 +223,7 @@ class PairCandidate:
     output_high_id: int
     battle_id: int | None
     held: int
+    battle: Battle | None = None  # the existing battle with its prompt and answers loaded (same statement)
 
     @property
     def outputs(self) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -239,6 +241,8 @@ class PairCandidate:
 # its own, with an equality on every column of (annotator, battle) and the leading two of (battle, task, state):
 # with `battle_id IN (b1, b2)`, or with NOT EXISTS (which PostgreSQL turns into an anti-join), a planner
 # without statistics read all of the annotator's, or the task's, assignments once per candidate prompt.
+# The chosen row comes with its battle, prompt and answers when the battle exists (primary-key probes after the
+# LIMIT): the page needs them, and a second statement cost a serve as much as these four probes many times over.
 _PAIR_CANDIDATE = f"""
 WITH answers AS MATERIALIZED (
     SELECT ol.prompt_id, ol.id AS output_low_id, oh.id AS output_high_id,
@@ -260,12 +264,18 @@ WITH answers AS MATERIALIZED (
      WHERE (SELECT COUNT(*) FROM arena_assignment m WHERE m.annotator_id = %(annotator)s AND m.battle_id = a.b1)
          + (SELECT COUNT(*) FROM arena_assignment m WHERE m.annotator_id = %(annotator)s AND m.battle_id = a.b2) = 0
 )
-SELECT c.prompt_id, %(low)s AS low, %(high)s AS high, c.output_low_id, c.output_high_id, c.battle_id, c.held
-  FROM c
- ORDER BY CASE WHEN c.held < %(wanted)s THEN 0 ELSE 1 END,
-          CASE WHEN c.held < %(wanted)s THEN -c.held ELSE c.held END,
-          ((c.prompt_id %% {SHUFFLE_MODULUS}) * %(shuffle)s) %% {SHUFFLE_MODULUS}
- LIMIT 1
+SELECT best.*, {_BATTLE_SELECT}
+  FROM (SELECT c.prompt_id, %(low)s AS low, %(high)s AS high, c.output_low_id, c.output_high_id, c.battle_id,
+               c.held
+          FROM c
+         ORDER BY CASE WHEN c.held < %(wanted)s THEN 0 ELSE 1 END,
+                  CASE WHEN c.held < %(wanted)s THEN -c.held ELSE c.held END,
+                  ((c.prompt_id %% {SHUFFLE_MODULUS}) * %(shuffle)s) %% {SHUFFLE_MODULUS}
+         LIMIT 1) best
+  LEFT JOIN arena_battle b ON b.id = best.battle_id
+  LEFT JOIN arena_prompt p ON p.id = b.prompt_id
+  LEFT JOIN arena_output oa ON oa.id = b.output_a_id
+  LEFT JOIN arena_output ob ON ob.id = b.output_b_id
 """
 
 
@@ -282,7 +292,13 @@ def pair_candidate(
         "voted": Assignment.State.VOTED, "served": Assignment.State.SERVED,
     }  # fmt: skip
     rows = _query(_PAIR_CANDIDATE, params)
-    return PairCandidate(**rows[0]) if rows else None
+    if not rows:
+        return None
+    row = rows[0]
+    fields = {name: row[name] for name in ("prompt_id", "low", "high", "output_low_id", "output_high_id",
+                                             "battle_id", "held")}  # fmt: skip
+    # The existing battle comes with the candidate (one statement, not a second read once it is picked).
+    return PairCandidate(**fields, battle=_battle(row) if row["b_id"] is not None else None)
 
 
 # --- the vote's optional rows ---------------------------------------------------------------------------
