@@ -159,6 +159,8 @@ def _pair_probabilities(theta: np.ndarray, first: np.ndarray, second: np.ndarray
     e^θi / (e^θi + e^θj), one exponential per contender (shifted by the largest strength) rather than one per
     pair, where the strengths' spread keeps every exponential above the smallest float; else the logistic of
     the margin."""
+    if not theta.size:
+        return np.empty((len(first), theta.shape[1]))
     top = theta.max()
     if top - theta.min() >= _EXPONENT_RANGE:
         return _logistic(theta[first] - theta[second])

@@ -82,7 +82,10 @@ def test_both_ways_of_drawing_a_round_resample_the_battles_with_replacement(n_ba
     total = cells.mass.sum()
     assert bool(total < bootstrap._PICKS_PER_CELL_BELOW * len(cells.mass)) is by_picks
     rounds = 4000
-    drawn = np.concatenate(list(bootstrap._cell_draws(cells, rounds, np.random.default_rng(0))))
+    rng = _Recording(np.random.default_rng(0))
+    drawn = np.concatenate(list(bootstrap._cell_draws(cells, rounds, rng)))
+
+    assert rng.used == ({"integers"} if by_picks else {"multinomial"})
 
     assert drawn.shape == (rounds, len(cells.mass))
     assert np.all(drawn.sum(axis=1) == total)
@@ -95,6 +98,17 @@ def test_both_ways_of_drawing_a_round_resample_the_battles_with_replacement(n_ba
     np.testing.assert_allclose(drawn.var(axis=0), expected_variance, rtol=0.15)
 
 
+class _Recording:
+    """A generator that notes which of its draws were used."""
+
+    def __init__(self, rng):
+        self.rng, self.used = rng, set()
+
+    def __getattr__(self, name):
+        self.used.add(name)
+        return getattr(self.rng, name)
+
+
 def test_soft_verdicts_are_drawn_by_the_multinomial_keeping_the_rounded_total():
     """Fractional masses (soft verdicts) cannot be picked battle by battle: they take the multinomial."""
     from leaderboard.rating import bootstrap
@@ -102,7 +116,11 @@ def test_soft_verdicts_are_drawn_by_the_multinomial_keeping_the_rounded_total():
     _, counts = simulated_counts(5, n_models=6, n_battles=200)
     soft = type(counts)(counts.models, counts.wins * 0.7, counts.ties * 0.7, counts.score_squares * 0.49)
     cells = bootstrap._cells_of(soft)
-    drawn = next(bootstrap._cell_draws(cells, 10, np.random.default_rng(0)))
+    assert cells.mass.sum() < bootstrap._PICKS_PER_CELL_BELOW * len(cells.mass)  # few per cell, yet soft
+    rng = _Recording(np.random.default_rng(0))
+    drawn = next(bootstrap._cell_draws(cells, 10, rng))
+
+    assert rng.used == {"multinomial"}
 
     assert drawn.shape == (10, len(cells.mass))
     assert np.all(drawn.sum(axis=1) == round(cells.mass.sum()))
