@@ -94,7 +94,9 @@ def verdicts_insert_statement(entries: Sequence[VerdictEntry]) -> tuple[str, lis
         raise ValueError(f"{len(entries)} entries: one statement takes 1 to {_batch_rows()}")
     created = Verdict._meta.get_field("created").get_db_prep_value(timezone.now(), connection)
     params = [
-        values[column] for values in ({**_fields(e), "created": created} for e in entries) for column in _COLUMNS
+        values[column]
+        for values in ({**_fields(e), "created": created} for e in entries)
+        for column in _COLUMNS
     ]
     return _insert_sql(len(entries)), params
 

@@ -209,14 +209,15 @@ class LeanVote:
         # anything is counted or written) stands in for it. Whenever the request is left to Django's stack
         # (that statement failed, or never ran), the check is armed again: Django checks the connection and
         # opens a new one if need be.
-        check_pending = not connection.health_check_done
-        connection.health_check_done = True
+        db: Any = connection  # health_check_done is Django's own flag, left out of its stubs
+        check_pending = not db.health_check_done
+        db.health_check_done = True
         try:
             user = self._admitted(request)
         except Exception:  # e.g. the database is down: nothing done yet, so Django's stack answers (its 503)
             user = None
         if user is None:
-            connection.health_check_done = not check_pending
+            db.health_check_done = not check_pending
             return None
         request.user = user
         request.htmx = HtmxDetails(request)  # type: ignore[attr-defined]

@@ -2,9 +2,10 @@
 
 Every vote runs these, so they are shaped for throughput (figures: docs/benchmarks.md): one statement
 locks the assignment and its annotator and fetches all the vote needs (task, battle, both contenders, the ids
-of the overall dimension and of the people's source); two short statements close the assignment and store the
-annotator's streak. Compiling the equivalent ORM queries cost more CPU than anything else in the request.
-The verdicts themselves go through the verdict ledger (`arena.services.verdicts`).
+of the overall dimension and of the people's source); one more (on PostgreSQL) closes the assignment, stores the
+annotator's streak and the vote's flags. Compiling the equivalent ORM queries cost more CPU than anything else
+in the request. The verdicts themselves are the verdict ledger's (`arena.services.verdicts`): its INSERT
+statement runs inside that closing statement.
 Rows are read by column name (`arena.sql_rows`): each column's label is the `LockedVote` field it fills.
 Table and column names are the models' defaults; tests/arena/test_voting_*.py run it on PostgreSQL, and the
 demo command runs it on SQLite (which needs no row locks: its transactions take the database's write lock).

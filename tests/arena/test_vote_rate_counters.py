@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from typing import cast
 from unittest import mock
 
 import pytest
@@ -30,7 +31,7 @@ def window(settings):
 
 def _stored(keys: list[str]) -> list[tuple[int, int]]:
     """(count, seconds to live) of each counter, read from Redis itself."""
-    cache = caches["default"]
+    cache = cast(RedisCache, caches["default"])
     full = [cache.make_and_validate_key(key) for key in keys]
     client = cache.redis_client_for(full[0])
     return [(int(client.get(key)), client.ttl(key)) for key in full]

@@ -430,7 +430,9 @@ def test_a_lean_vote_sends_no_health_check_its_first_statement_stands_in(
     token, _ = _served(lean, voting_task)
     connection.health_check_done = False  # armed again, as for the vote's own request
     del health_checks[:]
-    response = lean.post(reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX)
+    response = lean.post(
+        reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX
+    )
     assert response.status_code == 200 and recording_respond[-1] is not None
     assert health_checks == []  # one round trip fewer per vote
     assert Verdict.objects.count() == 1
