@@ -14,7 +14,16 @@ T = TypeVar("T")
 
 
 def _names(cursor: Any) -> list[str]:
-    # DB-API 2.0: each description item starts with the column's name (its label after AS).
+    """The columns' names (their labels after AS)."""
+    # psycopg 3 (Django's cursor wrapper hands the attribute through): the labels straight from the result.
+    # Its `description` builds a Column object per column (type look-up and all) on every call, which cost
+    # the vote path more than the rest of reading its row.
+    result = getattr(cursor, "pgresult", None)
+    if result is not None:
+        raw = [result.fname(i) for i in range(result.nfields)]
+        if all(raw):  # only a COPY result has unnamed columns
+            return [name.decode() for name in raw]
+    # DB-API 2.0 (SQLite): each description item starts with the column's name.
     return [column[0] for column in cursor.description]
 
 

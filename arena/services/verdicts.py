@@ -84,6 +84,23 @@ def verdicts_record(entries: Sequence[VerdictEntry]) -> list[Recorded]:
     return _record(entries, timezone.now())
 
 
+def verdicts_insert_statement(entries: Sequence[VerdictEntry]) -> tuple[str, list]:
+    """The ledger's INSERT of these entries as one statement, (sql, params), for a caller that runs it as part
+    of a statement of its own: the vote path runs it as a data-modifying CTE of the vote's close (PostgreSQL),
+    one round trip fewer per vote. The rules are those of `verdicts_record` (the same checks, `Invalid` for a
+    bad entry, ON CONFLICT DO NOTHING keeping a stored verdict as it was), but the caller learns no ids.
+    At most one batch of entries (the few rows of a vote)."""
+    if not 0 < len(entries) <= _batch_rows():
+        raise ValueError(f"{len(entries)} entries: one statement takes 1 to {_batch_rows()}")
+    created = Verdict._meta.get_field("created").get_db_prep_value(timezone.now(), connection)
+    params = [
+        values[column]
+        for values in ({**_fields(e), "created": created} for e in entries)
+        for column in _COLUMNS
+    ]
+    return _insert_sql(len(entries)), params
+
+
 def verdict_record(
     *,
     battle: Battle,

@@ -204,11 +204,20 @@ class LeanVote:
 
     def respond(self, request: WSGIRequest, token: str) -> HttpResponse | None:
         """The vote's response, or None (before anything is counted or written) to leave it to Django."""
+        # With CONN_HEALTH_CHECKS Django sends a kept connection a SELECT 1 before each request's first
+        # statement: a round trip per vote. Here the first statement (reading the user, in autocommit, before
+        # anything is counted or written) stands in for it. Whenever the request is left to Django's stack
+        # (that statement failed, or never ran), the check is armed again: Django checks the connection and
+        # opens a new one if need be.
+        db: Any = connection  # health_check_done is Django's own flag, left out of its stubs
+        check_pending = not db.health_check_done
+        db.health_check_done = True
         try:
             user = self._admitted(request)
         except Exception:  # e.g. the database is down: nothing done yet, so Django's stack answers (its 503)
-            return None
+            user = None
         if user is None:
+            db.health_check_done = not check_pending
             return None
         request.user = user
         request.htmx = HtmxDetails(request)  # type: ignore[attr-defined]
@@ -310,6 +319,7 @@ def _url(name: str, arg: str) -> str:
 
 
 _MODEL_BACKEND = ModelBackend()
+_USER_SQL: dict[tuple[Any, str], tuple[str, list[str]]] = {}
 
 
 def _user(user_id: Any) -> Any:
@@ -317,18 +327,24 @@ def _user(user_id: Any) -> Any:
     `Model.from_db` (the backend converts no column of the user model: the values are the ORM's); elsewhere
     a raw query, which applies the fields' converters."""
     model = get_user_model()
-    fields = model._meta.concrete_fields
-    sql = "SELECT {} FROM {} WHERE {} = %s".format(
-        ", ".join(connection.ops.quote_name(str(f.column)) for f in fields),
-        connection.ops.quote_name(model._meta.db_table),
-        connection.ops.quote_name(str(model._meta.pk.column)),
-    )
+    key = (model, connection.vendor)
+    if key not in _USER_SQL:  # the statement and the field names, made once per model and backend
+        fields = model._meta.concrete_fields
+        _USER_SQL[key] = (
+            "SELECT {} FROM {} WHERE {} = %s".format(
+                ", ".join(connection.ops.quote_name(str(f.column)) for f in fields),
+                connection.ops.quote_name(model._meta.db_table),
+                connection.ops.quote_name(str(model._meta.pk.column)),
+            ),
+            [f.attname for f in fields],
+        )
+    sql, attnames = _USER_SQL[key]
     if connection.vendor != "postgresql":
         return next(iter(model._default_manager.raw(sql, [user_id])), None)
     with connection.cursor() as cursor:
         cursor.execute(sql, [user_id])
         row = cursor.fetchone()
-    return None if row is None else model.from_db(connection.alias, [f.attname for f in fields], row)
+    return None if row is None else model.from_db(connection.alias, attnames, row)
 
 
 def _signed_in_user(request: WSGIRequest) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
@@ -45,16 +46,31 @@ def _count(keys: list[str]) -> list[int]:
     return counts
 
 
+# Each key counted, and given its expiry when this count created it, atomically (a script runs alone).
+_COUNT_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCR', key)
+  if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+end
+return counts
+"""
+_scripts: dict[int, tuple[Any, Any]] = {}  # id(client) -> (client, its script); the client kept alive with it
+
+
 def _count_redis(cache: RedisCache, keys: list[str]) -> list[int]:
     # Django's RedisCache.incr costs two round trips and can leave a key without expiry if it expires in
-    # between; on the voting hot path one pipelined SET NX EX + INCR per key is both cheaper and exact.
+    # between; on the voting hot path every counter is counted by one script call (EVALSHA; redis-py loads
+    # the script when the server does not know it yet), exact, and cheaper for this process than a pipeline
+    # of SET NX EX + INCR per key (four commands to pack and four replies to parse).
     full = [cache.make_and_validate_key(key) for key in keys]
-    pipe = cache.redis_client_for(full[0]).pipeline(transaction=False)
-    for key in full:
-        pipe.set(key, 0, ex=WINDOW_SECONDS + 5, nx=True)
-        pipe.incr(key)
+    client = cache.redis_client_for(full[0])
+    found = _scripts.get(id(client))
+    if found is None:  # one per client (the cache keeps one per connection pool, for the process)
+        found = _scripts[id(client)] = (client, client.register_script(_COUNT_SCRIPT))
+    script = found[1]
     try:
-        return [int(n) for n in pipe.execute()[1::2]]
+        return [int(n) for n in script(keys=full, args=[WINDOW_SECONDS + 5], client=client)]
     except UNREACHABLE as exc:
         # Counters live only in Redis: while it is down nothing is counted (and nothing refused), rather than
         # refusing every vote; the warning says so.

@@ -15,7 +15,7 @@ from django.utils import timezone
 from arena.errors import Conflict, Invalid, Unavailable
 from arena.models import Assignment, GoldBattle, VoteFlag
 from arena.services.battles import people_source
-from arena.services.verdicts import VerdictEntry, verdicts_record
+from arena.services.verdicts import VerdictEntry, verdicts_insert_statement
 from arena.voting.ballots import CHOICES, Ballot, battle_outcome
 from arena.voting.conflicts import account_unproven
 from arena.voting.identity import Voter
@@ -67,20 +67,20 @@ def _dimension_ids(vote: LockedVote, ballot: Ballot) -> tuple[dict[str, int], di
     return dimensions | {slug: offered[slug] for slug in sorted(ballot.dimensions)}, names
 
 
-def _write_verdicts(
+def _verdicts(
     vote: LockedVote, dimensions: dict[str, int], outcomes: dict[str, str], voter: Voter
-) -> None:
+) -> list[VerdictEntry]:
     # The people's source id was read with the lock; people_source() creates the row the first time.
     source_id = vote.people_source_id if vote.people_source_id is not None else people_source().pk
     user_id, left_out = getattr(voter.user, "pk", None), _left_out(vote, voter)
-    verdicts_record([
+    return [
         VerdictEntry(
             battle_id=vote.battle_id, contender_a_id=vote.contender_a_id, contender_b_id=vote.contender_b_id,
             dimension_id=dimension_id, source_id=source_id, outcome=outcomes[slug], user_id=user_id,
             voter_key=voter.key, excluded=left_out,
         )
         for slug, dimension_id in dimensions.items()
-    ])  # fmt: skip
+    ]  # fmt: skip
 
 
 def _left_out(vote: LockedVote, voter: Voter) -> bool:
@@ -112,8 +112,11 @@ def _flags(
     return flags
 
 
-def _close(vote: LockedVote, ballot: Ballot, outcomes: dict[str, str], read_ms: int) -> LockedVote:
-    """Store the vote on the assignment, the flags, and the annotator's run of identical choices."""
+def _close(
+    vote: LockedVote, ballot: Ballot, outcomes: dict[str, str], read_ms: int, verdicts: list[VerdictEntry]
+) -> LockedVote:
+    """Store the verdicts (through the ledger's statement), the vote on the assignment, the flags, and the
+    annotator's run of identical choices: one statement on PostgreSQL."""
     streak = vote.streak + 1 if vote.last_choice == ballot.overall else 1
     gold = _gold_passed(vote, outcomes["overall"])
     flags = _flags(vote, ballot, read_ms, streak, gold)
@@ -122,7 +125,7 @@ def _close(vote: LockedVote, ballot: Ballot, outcomes: dict[str, str], read_ms: 
         answered_at=timezone.now(), read_ms=read_ms, outcome=outcomes["overall"], dimension_outcomes=others,
         gold_passed=gold[0], flagged=bool(flags), last_choice=ballot.overall, streak=streak,
     )  # fmt: skip
-    vote_close(vote, closing, flags)
+    vote_close(vote, closing, flags, verdicts_insert_statement(verdicts))
     return replace(vote, state=Assignment.State.VOTED, outcome=outcomes["overall"], dimension_outcomes=others)
 
 
@@ -145,8 +148,9 @@ def vote_record(*, token: str, voter: Voter, ballot: Ballot) -> VoteResult:
         outcomes = {
             slug: battle_outcome(choice, left_is_a=vote.left_is_a) for slug, choice in choices.items()
         }
-        _write_verdicts(vote, dimensions, outcomes, voter)
-        result = VoteResult(_close(vote, ballot, outcomes, read_ms), replayed=False, dimension_names=names)
+        verdicts = _verdicts(vote, dimensions, outcomes, voter)
+        closed = _close(vote, ballot, outcomes, read_ms, verdicts)
+        result = VoteResult(closed, replayed=False, dimension_names=names)
     # After the commit, so a vote that failed is not counted: serving ranks pairs by these counts.
     pair_vote_added(vote.task_id, vote.contender_a_id, vote.contender_b_id)
     return result

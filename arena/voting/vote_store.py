@@ -2,9 +2,10 @@
 
 Every vote runs these, so they are shaped for throughput (figures: docs/benchmarks.md): one statement
 locks the assignment and its annotator and fetches all the vote needs (task, battle, both contenders, the ids
-of the overall dimension and of the people's source); two short statements close the assignment and store the
-annotator's streak. Compiling the equivalent ORM queries cost more CPU than anything else in the request.
-The verdicts themselves go through the verdict ledger (`arena.services.verdicts`).
+of the overall dimension and of the people's source); one more (on PostgreSQL) closes the assignment, stores the
+annotator's streak and the vote's flags. Compiling the equivalent ORM queries cost more CPU than anything else
+in the request. The verdicts themselves are the verdict ledger's (`arena.services.verdicts`): its INSERT
+statement runs inside that closing statement.
 Rows are read by column name (`arena.sql_rows`): each column's label is the `LockedVote` field it fills.
 Table and column names are the models' defaults; tests/arena/test_voting_*.py run it on PostgreSQL, and the
 demo command runs it on SQLite (which needs no row locks: its transactions take the database's write lock).
@@ -141,10 +142,17 @@ class Closing:
     streak: int
 
 
-def vote_close(vote: LockedVote, closing: Closing, flags: list[VoteFlag] | None = None) -> None:
-    """Mark the locked assignment voted, store the annotator's streak (both rows are locked by vote_lock) and
-    insert the vote's integrity flags (unsaved VoteFlag rows), if any. On PostgreSQL in one statement (data-
-    modifying CTEs): each statement costs the web process more CPU than its work costs PostgreSQL."""
+def vote_close(
+    vote: LockedVote,
+    closing: Closing,
+    flags: list[VoteFlag] | None = None,
+    verdicts: tuple[str, list[Any]] | None = None,
+) -> None:
+    """Mark the locked assignment voted, store the annotator's streak (both rows are locked by vote_lock),
+    insert the vote's integrity flags (unsaved VoteFlag rows), if any, and run `verdicts`, the verdict
+    ledger's INSERT of the vote's verdicts (`verdicts_insert_statement`), if given. On PostgreSQL in one
+    statement (data-modifying CTEs): each statement costs the web process more CPU than its work costs
+    PostgreSQL."""
     answered_at = _ANSWERED_AT.get_db_prep_value(closing.answered_at, connection)
     assignment: list[Any] = [
         answered_at, closing.read_ms, closing.outcome, json.dumps(closing.dimension_outcomes), closing.gold_passed,
@@ -157,9 +165,15 @@ def vote_close(vote: LockedVote, closing: Closing, flags: list[VoteFlag] | None 
             sql = f"WITH closed AS ({_CLOSE_ASSIGNMENT.strip()} RETURNING 1), streak AS ({_STORE_STREAK})"
             if flags_sql:
                 sql += f", flags AS ({flags_sql})"
-            cursor.execute(f"{sql} SELECT COUNT(*) FROM closed", [*assignment, *streak, *flags_params])
+            verdicts_sql, verdicts_params = verdicts or ("", [])
+            if verdicts_sql:
+                sql += f", verdicts AS ({verdicts_sql})"
+            params = [*assignment, *streak, *flags_params, *verdicts_params]
+            cursor.execute(f"{sql} SELECT COUNT(*) FROM closed", params)
             closed = cursor.fetchone()[0]
         else:  # SQLite (the demo) has no data-modifying CTEs
+            if verdicts:
+                cursor.execute(*verdicts)
             cursor.execute(_CLOSE_ASSIGNMENT, assignment)
             closed = cursor.rowcount
             cursor.execute(_STORE_STREAK, streak)

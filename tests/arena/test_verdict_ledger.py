@@ -163,3 +163,23 @@ def test_a_batch_larger_than_one_statement_is_recorded_whole(battles, monkeypatc
     recorded = verdicts_record(batch)
     assert [r.created for r in recorded] == [False] * 4 + [True] * 4
     assert Verdict.objects.count() == 8 and len({r.id for r in recorded}) == 8
+
+
+def test_the_ledgers_statement_for_a_callers_own_statement_keeps_the_same_rules(battles):
+    # The vote path runs it inside its closing statement (arena.voting.vote_store.vote_close).
+    from django.db import connection
+
+    first, _second = battles
+    [stored] = verdicts_record([entry(first, outcome="b", voter_key="u:1")])
+    sql, params = ledger.verdicts_insert_statement(
+        [entry(first, outcome="a", voter_key="u:1"), entry(first, outcome="tie", voter_key="u:2")]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    rows = dict(Verdict.objects.values_list("voter_key", "outcome"))
+    assert rows == {"u:1": "b", "u:2": "tie"}  # the stored verdict kept as it was
+    assert Verdict.objects.get(voter_key="u:1").pk == stored.id
+    with pytest.raises(Invalid, match="Unknown outcome"):
+        ledger.verdicts_insert_statement([entry(first, outcome="left", voter_key="u:3")])
+    with pytest.raises(ValueError, match="0 entries"):
+        ledger.verdicts_insert_statement([])

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib.auth import HASH_SESSION_KEY
 from django.core.signals import got_request_exception
-from django.db import OperationalError, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
 from django.test import Client
 from django.test.client import ClientHandler
 from django.urls import clear_script_prefix, reverse, set_script_prefix
@@ -402,3 +402,52 @@ def test_a_vote_under_a_script_prefix_takes_the_lean_path(voter, voting_task, re
         clear_script_prefix()
     assert status == 200 and took and len(state[0]) == 1
     assert f'href="/arena{reverse("voting:task", args=[voting_task.slug])}?start=1"'.encode() in body
+
+
+@pytest.fixture
+def health_checks(monkeypatch):
+    """Django's connection health check armed, as at the start of each request under gunicorn (with
+    CONN_HEALTH_CHECKS, request_started arms it; the test client leaves that signal out): the calls of its
+    SELECT 1 (`is_usable`) recorded."""
+    checks: list[bool] = []
+    db = connections[DEFAULT_DB_ALIAS]
+    real = db.is_usable
+
+    def is_usable():
+        checks.append(True)
+        return real()
+
+    monkeypatch.setattr(db, "is_usable", is_usable)
+    monkeypatch.setattr(db, "health_check_enabled", True)
+    db.health_check_done = False
+    return checks
+
+
+def test_a_lean_vote_sends_no_health_check_its_first_statement_stands_in(
+    voter, voting_task, recording_respond, health_checks
+):
+    lean, _plain = _clients(voter, csrf=False)
+    token, _ = _served(lean, voting_task)
+    connection.health_check_done = False  # armed again, as for the vote's own request
+    del health_checks[:]
+    response = lean.post(
+        reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX
+    )
+    assert response.status_code == 200 and recording_respond[-1] is not None
+    assert health_checks == []  # one round trip fewer per vote
+    assert Verdict.objects.count() == 1
+
+
+def test_a_vote_left_to_django_gets_its_health_check(voter, voting_task, recording_respond, health_checks):
+    # The user's read failing (a connection gone, say): Django's stack answers, and checks the connection first.
+    lean, _plain = _clients(voter, csrf=False)
+    token, _ = _served(lean, voting_task)
+    connection.health_check_done = False
+    del health_checks[:]
+    with mock.patch("arena.voting.lean_vote._user", side_effect=OperationalError("connection gone")):
+        response = lean.post(
+            reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX
+        )
+    assert recording_respond == [None]
+    assert health_checks == [True]  # Django's check, before its first statement
+    assert response.status_code == 200 and Verdict.objects.count() == 1
