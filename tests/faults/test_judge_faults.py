@@ -105,7 +105,7 @@ def test_a_judge_worker_killed_mid_campaign_recovers_within_30_s_and_every_paid_
             lambda: _status(campaign) == "finished", timeout=45, interval=0.5, what="the campaign to finish"
         )
         requests = len(stub.requests)
-    print(f"\nworker SIGKILL: its connections ended {quiet_s:.2f}s after the kill; "
+    print(f"\nworker SIGKILL: its connections ended {quiet_s * 1000:.0f} ms after the kill; "
           f"{len(stranded)} claims in flight; all claimed again {recovery:.1f}s after the kill "
           f"(lease {settings.JUDGES_LEASE_SECONDS}s, sweep every {settings.JUDGES_SWEEP_SECONDS}s); "
           f"{requests} calls for 180 judgments")  # fmt: skip
