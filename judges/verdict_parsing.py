@@ -84,6 +84,19 @@ def parse_verdicts(text: str, dimensions: Sequence[str]) -> ParseResult:
     if not text or not text.strip():
         raise VerdictParseError(ParseFailure.EMPTY, "the reply is empty")
     try:
+        return _parse(text, dimensions)
+    except RecursionError:
+        # Arrays or objects nested thousands deep (decoding, comparing or quoting them recurses): the reply is
+        # malformed output like any other, to repair or record as a parse failure, never a crash that would
+        # leave the paid call's claim to be retried (and paid) again.
+        raise VerdictParseError(
+            ParseFailure.INVALID_JSON,
+            "the reply's JSON is nested too deeply to read; give the verdicts as a flat JSON object",
+        ) from None
+
+
+def _parse(text: str, dimensions: Sequence[str]) -> ParseResult:
+    try:
         obj = find_json_object(text)
     except VerdictParseError as json_problem:
         tokens = _TOKEN.findall(text)
@@ -137,12 +150,16 @@ def _decode_first_object(text: str) -> _Object:
                 ParseFailure.INVALID_JSON,
                 f"the object at character {start} is not valid JSON: {exc.msg} at its character {exc.pos}",
             )
+        except ValueError as exc:  # valid JSON that Python refuses to decode, e.g. an integer of 5,000 digits
+            first_error = first_error or VerdictParseError(
+                ParseFailure.INVALID_JSON, f"the object at character {start} cannot be read: {exc}"
+            )
         start = text.find("{", end)
     if first_error is not None:
         raise first_error
     try:
         whole = json.loads(text)
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON (JSONDecodeError), or JSON that Python refuses to decode
         raise VerdictParseError(ParseFailure.NO_JSON, "the reply contains no JSON object") from None
     raise VerdictParseError(
         ParseFailure.NOT_AN_OBJECT, f"the reply is {_json_type(whole)}, expected a JSON object"

@@ -41,7 +41,8 @@ class Ledger:
     written_call_id: int | None = None
     # With `defer_end`, an answered call's completion is kept in `end_due` instead of written at once, for
     # the caller to write with its settle statement (`judgment_sql.judgment_finish`): one statement less per
-    # judgment. It is written on its own before the next call is sent, or by `flush`.
+    # judgment. It is written on its own before the next call is sent, or by `flush`, which the caller runs
+    # however its run ends (`judging._run`): only a killed process leaves an answered call "sent".
     defer_end: bool = False
     end_due: CallEnd | None = None
 

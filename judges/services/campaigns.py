@@ -19,7 +19,7 @@ from judges.models import Campaign, JudgeConfigVersion, Judgment, WorkStatus
 from judges.prompting import validate_template
 from judges.providers import get_provider
 from judges.services.configs import judge_config_get, judge_config_version_current
-from judges.services.enqueue import work_enqueue
+from judges.services.enqueue import BATTLE_ORDER, work_enqueue
 from judges.services.estimates import Estimate, PlannedJudgment, judgments_estimate, judgments_expand
 from judges.services.lifecycle import campaign_finish_if_done
 from judges.services.planning import PlannedBattle, battles_plan
@@ -96,9 +96,9 @@ def campaign_start(*, spec: CampaignSpec, created_by=None, enqueue: bool = True)
     with transaction.atomic():
         campaign = _campaign_create(prepared, created_by)
         battle_ids = _battles_create(prepared.battles)
-        ids = _judgments_create(campaign, prepared, battle_ids)
+        ids, battles = _judgments_create(campaign, prepared, battle_ids)
         if enqueue:
-            work_enqueue(campaign=campaign, ids=ids)
+            work_enqueue(campaign=campaign, ids=ids, battles=battles)
     if not ids:
         campaign_finish_if_done(campaign_id=campaign.pk)
     return campaign
@@ -197,9 +197,12 @@ def _battles_create(planned: list[PlannedBattle]) -> list[int]:
     return ids
 
 
-def _judgments_create(campaign: Campaign, prepared: Prepared, battle_ids: list[int]) -> list[int]:
+def _judgments_create(
+    campaign: Campaign, prepared: Prepared, battle_ids: list[int]
+) -> tuple[list[int], list[tuple[int, int]]]:
     """Insert the judgments this campaign needs; existing ones are kept (unique per battle × version ×
-    order), failed or cancelled ones taken over. Returns the ids of this campaign's pending judgments."""
+    order), failed or cancelled ones taken over. Returns the ids of this campaign's pending judgments, and
+    each one's battle and judge version."""
     now = timezone.now()
     rows = [
         Judgment(
@@ -218,6 +221,7 @@ def _judgments_create(campaign: Campaign, prepared: Prepared, battle_ids: list[i
         campaign=campaign, status=WorkStatus.PENDING, attempts=0, error="", error_kind="",
         finished_at=None, enqueued_at=now,
     )  # fmt: skip
-    # In key order: battle by battle, both orders side by side, as the batches want them (`enqueue`).
-    pending = Judgment.objects.filter(campaign=campaign, status=WorkStatus.PENDING).order_by("pk")
-    return list(pending.values_list("pk", flat=True))
+    # Battle by battle, both orders side by side, as the batches want them (`enqueue`).
+    pending = Judgment.objects.filter(campaign=campaign, status=WorkStatus.PENDING).order_by(*BATTLE_ORDER)
+    found = list(pending.values_list("pk", "battle_id", "config_version_id"))
+    return [pk for pk, _, _ in found], [(battle, version) for _, battle, version in found]

@@ -187,30 +187,33 @@ def _run(
     # (`judges.services.leases`), up to the longest the call may take.
     lease, hard = lease_short_seconds(), lease_hard_seconds(config.timeout_seconds)
     wait = settings.JUDGES_SLOT_WAIT_SECONDS
-    with concurrency_slot(
-        runtime.limit_key, limit=config.concurrency_limit, hold_s=lease, wait_s=wait, carry=carry
-    ) as slot:
-        if not slot.acquired:
-            return RunResult("busy", retry_in=slot.retry_in)
-        token = uuid.uuid4()
-        call = None if job.reusable_id is not None else _call_prepare(job, runtime, token)
-        claimed = _claim(job, token, lease, call)
-        if claimed is None:  # also refused when the campaign is paused or cancelled
-            return RunResult("skipped")
-        job = claimed
-        if job.reusable_id is not None:  # found when loaded, or by the claim: copied, not paid for again
-            call = None
-        # The slot covers the claim (the record written before paying) and the call; the writes after
-        # only when a batch carries it on to its next call.
-        with lease_kept(Judgment, token=token, slot=slot, hard_s=hard):
-            if call is not None and call.error is None:
-                _call_make(runtime, call)
+    call: _Call | None = None
     try:
+        with concurrency_slot(
+            runtime.limit_key, limit=config.concurrency_limit, hold_s=lease, wait_s=wait, carry=carry
+        ) as slot:
+            if not slot.acquired:
+                return RunResult("busy", retry_in=slot.retry_in)
+            token = uuid.uuid4()
+            call = None if job.reusable_id is not None else _call_prepare(job, runtime, token)
+            claimed = _claim(job, token, lease, call)
+            if claimed is None:  # also refused when the campaign is paused or cancelled
+                return RunResult("skipped")
+            job = claimed
+            if job.reusable_id is not None:  # found when loaded, or by the claim: copied, not paid for again
+                call = None
+            # The slot covers the claim (the record written before paying) and the call; the writes after
+            # only when a batch carries it on to its next call.
+            with lease_kept(Judgment, token=token, slot=slot, hard_s=hard):
+                if call is not None and call.error is None:
+                    _call_make(runtime, call)
         stored = _store(job, runtime, token, call)
     finally:
-        # Normally written by the settle statement; still written when storing failed (a lost connection, a
-        # bug), so that the ledger shows the call answered and what it cost. Only a kill in the moment between
-        # the answer and its settle leaves the call "sent", as a kill during the call does.
+        # An answered call's completion is normally written by the settle statement (`_store_answer` takes
+        # it, and then this writes nothing). Whatever else ends the run once a reply has arrived (an error
+        # while parsing or asking for the repair, a lost connection while storing, a bug) still writes it
+        # here, so that the ledger shows the call answered and what it cost. Only a process killed between
+        # the reply and this write leaves the call "sent", as a kill during the call does.
         if call is not None and call.spend.ledger is not None:
             call.spend.ledger.flush()
     if stored.result.finished and stored.pair is None and waiting is not None:

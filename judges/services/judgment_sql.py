@@ -12,6 +12,7 @@ import dataclasses
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -270,23 +271,34 @@ def paid_call_sent(campaign_id: int, item_id: int, claim_token: uuid.UUID) -> in
 
 @dataclass(frozen=True)
 class CallEnd:
-    """How a paid call ended, for its ledger row."""
+    """How a paid call ended, for its ledger row. `replied_at`: when the reply (or the failure) came, stamped
+    when this is made, since the row may be written later (by the settle statement, after parsing)."""
 
     call_id: int
     outcome: str
     tokens_in: int = 0
     tokens_out: int = 0
     cost: Any = 0
+    replied_at: datetime = dataclasses.field(default_factory=timezone.now)
 
     def values(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
-                "cost": self.cost}  # fmt: skip
+                "cost": self.cost, "replied_at": self.replied_at}  # fmt: skip
 
 
 def _call_ended_params(end: CallEnd) -> list[Any]:
-    return [end.outcome, db_value(PaidCall, "replied_at", timezone.now()), end.tokens_in, end.tokens_out,
+    return [end.outcome, db_value(PaidCall, "replied_at", end.replied_at), end.tokens_in, end.tokens_out,
             db_value(PaidCall, "cost", end.cost), end.call_id]  # fmt: skip
 
 
-def paid_call_ended(call_id: int, *, outcome: str, tokens_in: int = 0, tokens_out: int = 0, cost=0) -> None:
-    sql_run(_CALL_ENDED, _call_ended_params(CallEnd(call_id, outcome, tokens_in, tokens_out, cost)))
+def paid_call_ended(
+    call_id: int,
+    *,
+    outcome: str,
+    tokens_in: int = 0,
+    tokens_out: int = 0,
+    cost=0,
+    replied_at: datetime | None = None,
+) -> None:
+    end = CallEnd(call_id, outcome, tokens_in, tokens_out, cost, replied_at or timezone.now())
+    sql_run(_CALL_ENDED, _call_ended_params(end))

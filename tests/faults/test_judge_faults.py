@@ -11,6 +11,7 @@ import time
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Sum
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from judges.models import Campaign, FinalVerdict, Judgment, PaidCall, WorkStatus
 from judges.services.campaigns import CampaignSpec, campaign_start
 from judges.services.progress import campaign_progress
 from tests.judges.conftest import make_arena, make_judge, start_campaign
+from tests.support.celery_worker import test_database_url as worker_database_url
 from tests.support.celery_worker import wait_until
 from tests.support.openai_stub import OpenAIStub
 from tests.support.services import RedisServer
@@ -27,6 +29,16 @@ pytestmark = [pytest.mark.worker, pytest.mark.fault]
 
 FAST_BACKOFF = {"JUDGES_BACKOFF_BASE_MS": "50", "JUDGES_BACKOFF_MAX_MS": "200"}
 RECOVERY_LIMIT_S = 30  # the promise: stalled work resumes within 30 s of a worker's or the broker's death
+
+
+KILLED_WORKER = "judge-faults-killed-worker"  # the application_name of the killed worker's connections
+
+
+def _backends_of(application_name: str) -> list[int]:
+    """PostgreSQL's server processes still serving connections that gave this application name."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [application_name])
+        return [pid for (pid,) in cursor.fetchall()]
 
 
 def _status(campaign) -> str:
@@ -53,13 +65,25 @@ def test_a_judge_worker_killed_mid_campaign_recovers_within_30_s_and_every_paid_
     prompt_set, contenders = make_arena(n_prompts=30, slugs=("alpha", "bravo", "charlie"))
     with OpenAIStub(script="prefer-marker", latency=0.3) as stub:
         make_judge("fair", base_url=stub.base_url, concurrency_limit=16, timeout_seconds=5)
-        first = worker_factory(queues="judge", concurrency=16, name="w1", env=FAST_BACKOFF)
+        # Its connections are named, so that the test can tell when PostgreSQL is done with them.
+        named = {"DATABASE_URL": f"{worker_database_url()}?application_name={KILLED_WORKER}"}
+        first = worker_factory(queues="judge", concurrency=16, name="w1", env={**FAST_BACKOFF, **named})
         campaign = campaign_start(spec=CampaignSpec(contenders=[c.slug for c in contenders],
                                                    prompt_set=prompt_set.slug, judges=["fair"]))  # fmt: skip
         done = Judgment.objects.filter(campaign=campaign, status=WorkStatus.DONE)
         wait_until(lambda: done.count() >= 40, timeout=40, what="40 judgments before the kill")
+        # (the wait below would pass at once if the name were lost: the connections must show it)
+        wait_until(lambda: _backends_of(KILLED_WORKER), timeout=10, what="the worker's named connections")
         first.kill()
         killed_at = timezone.now()
+        # A statement the worker sent just before it died (a claim writing its call's ledger row) still runs,
+        # and commits, after the kill: its server process reads what is left in the socket before it sees the
+        # connection closed and exits. Only once they have all exited is the set of stranded claims final.
+        wait_until(
+            lambda: not _backends_of(KILLED_WORKER), timeout=30, interval=0.1,
+            what="the killed worker's database connections to end",
+        )  # fmt: skip
+        quiet_s = (timezone.now() - killed_at).total_seconds()
         stranded = dict(
             Judgment.objects.filter(campaign=campaign, status=WorkStatus.RUNNING).values_list(
                 "pk", "claim_token"
@@ -81,7 +105,8 @@ def test_a_judge_worker_killed_mid_campaign_recovers_within_30_s_and_every_paid_
             lambda: _status(campaign) == "finished", timeout=45, interval=0.5, what="the campaign to finish"
         )
         requests = len(stub.requests)
-    print(f"\nworker SIGKILL: {len(stranded)} claims in flight; all claimed again {recovery:.1f}s after the kill "
+    print(f"\nworker SIGKILL: its connections ended {quiet_s * 1000:.0f} ms after the kill; "
+          f"{len(stranded)} claims in flight; all claimed again {recovery:.1f}s after the kill "
           f"(lease {settings.JUDGES_LEASE_SECONDS}s, sweep every {settings.JUDGES_SWEEP_SECONDS}s); "
           f"{requests} calls for 180 judgments")  # fmt: skip
     assert recovery <= RECOVERY_LIMIT_S
@@ -93,8 +118,14 @@ def test_a_judge_worker_killed_mid_campaign_recovers_within_30_s_and_every_paid_
     progress = campaign_progress(campaign=Campaign.objects.get(pk=campaign.pk))
     assert progress.calls == PaidCall.objects.filter(campaign=campaign).count()
     assert requests <= progress.calls <= requests + len(stranded)
-    # ... those whose reply died with the worker are shown as unanswered, the rest are in the spend.
+    # ... those whose reply died with the worker are shown as unanswered, the rest are in the spend; an
+    # unanswered call is one of the claims the kill stranded (each sent once: one ledger row per claim).
     assert 1 <= progress.calls_unanswered <= len(stranded)
+    unanswered = list(
+        PaidCall.objects.filter(campaign=campaign, outcome="sent").values_list("item_id", "claim_token")
+    )
+    assert len(unanswered) == len(set(unanswered)) == progress.calls_unanswered
+    assert set(unanswered) <= set(stranded.items()), "an unanswered call that no stranded claim made"
     answered = PaidCall.objects.filter(campaign=campaign, outcome="answered").aggregate(
         n=Count("pk"), cost=Sum("cost")
     )

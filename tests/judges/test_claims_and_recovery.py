@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from unittest import mock
@@ -241,6 +242,60 @@ def test_storing_that_fails_after_the_answer_still_completes_the_ledger_row(camp
         judgment_run(judgment_id=judgment.pk)
     call = PaidCall.objects.get(item_id=judgment.pk)
     assert call.outcome == "answered" and call.tokens_in > 0 and call.replied_at is not None
+
+
+def test_a_reply_nested_too_deeply_to_parse_is_a_parse_failure_with_both_calls_answered(campaign, stub):
+    from tests.support.openai_stub import fixed_text
+
+    # Deep enough to exhaust the JSON decoder's recursion limit: it raised RecursionError, which escaped the
+    # run and left the answered call "sent" (0 tokens, no cost) and the row claimed, to be paid for again.
+    depth = 200_000
+    stub.script = fixed_text('{"overall": ' + "[" * depth + "]" * depth + "}")
+    judgment = Judgment.objects.filter(campaign=campaign).order_by("pk").first()
+    assert judgment_run(judgment_id=judgment.pk).outcome == "parse_failed"
+    judgment.refresh_from_db()
+    assert judgment.status == WorkStatus.PARSE_FAILED and "nested too deeply" in judgment.parse_error
+    calls = PaidCall.objects.filter(item_id=judgment.pk)
+    assert len(stub.requests) == calls.count() == 2  # the answer and its repair
+    assert all(c.outcome == "answered" and c.tokens_in > 0 and c.cost > 0 and c.replied_at for c in calls)
+    assert sum(c.cost for c in calls) == judgment.cost
+
+
+def test_an_error_after_the_answer_and_before_storing_still_completes_the_ledger_row(
+    campaign, stub, monkeypatch
+):
+    judgment = Judgment.objects.filter(campaign=campaign).order_by("pk").first()
+
+    def parser_bug(*args, **kwargs):
+        raise RuntimeError("a bug in the parser")
+
+    # Not a kill: any exception raised once the reply is in (here while parsing it) ends the run.
+    monkeypatch.setattr("judges.services.judging.parse_verdicts", parser_bug)
+    with pytest.raises(RuntimeError, match="a bug in the parser"):
+        judgment_run(judgment_id=judgment.pk)
+    call = PaidCall.objects.get(item_id=judgment.pk)
+    assert len(stub.requests) == 1
+    assert call.outcome == "answered" and call.tokens_in > 0 and call.cost > 0 and call.replied_at is not None
+
+
+def test_an_answered_calls_reply_time_is_when_the_reply_came_not_when_it_was_stored(
+    campaign, stub, monkeypatch
+):
+    from judges.services import judging
+
+    judgment = Judgment.objects.filter(campaign=campaign).order_by("pk").first()
+    real_store, entered = judging._store, []
+
+    def store_later(*args, **kwargs):
+        entered.append(timezone.now())  # the reply is in, parsed; the settle statement writes the ledger row
+        time.sleep(0.05)  # so that a time stamped by that statement is certainly later than this
+        return real_store(*args, **kwargs)
+
+    monkeypatch.setattr("judges.services.judging._store", store_later)
+    assert judgment_run(judgment_id=judgment.pk).outcome == "done"
+    call = PaidCall.objects.get(item_id=judgment.pk)
+    assert call.outcome == "answered" and call.replied_at <= entered[0]
+    assert call.replied_at >= Judgment.objects.get(pk=judgment.pk).claimed_at
 
 
 def test_only_final_statuses_settle_a_row(campaign):

@@ -241,3 +241,24 @@ def test_a_token_fallback_error_keeps_the_json_problem():
 def test_asking_for_no_dimension_is_a_programming_error():
     with pytest.raises(ValueError, match="at least one"):
         parse_verdicts('{"overall": "A"}', [])
+
+
+DEEP = 200_000  # far past the interpreter's recursion limit (1,000 by default)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        pytest.param(
+            '{"overall": ' + "[" * DEEP + "]" * DEEP + "}", "nested too deeply", id="deep-in-object"
+        ),
+        pytest.param(
+            '{"overall": "A", "why": ' + "[" * DEEP + "]" * DEEP + "}", "nested too deeply", id="deep-aside"
+        ),
+        pytest.param('{"overall": ' + "7" * 5000 + "}", "cannot be read", id="integer-too-long"),
+    ],
+)
+def test_json_the_decoder_cannot_handle_is_malformed_output_not_a_crash(text, fragment):
+    with pytest.raises(VerdictParseError, match=fragment) as caught:
+        parse_verdicts(text, ONE)
+    assert caught.value.reason == ParseFailure.INVALID_JSON
