@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -63,7 +63,15 @@ def assignment_serve(
             disputed=pick.disputed, left_is_a=secrets.randbelow(2) == 0,
             min_read_ms=min_read_ms(*battle.output_a.replies, *battle.output_b.replies),  # read whole
         )  # fmt: skip
-        if assignment_insert(new) is not None:
+        try:
+            inserted = assignment_insert(new)
+        except IntegrityError:
+            # Outside a transaction the battle's foreign key is checked at the INSERT: the battle was deleted
+            # after it was picked (staff removed its prompt set or answers). Nothing was written: pick again.
+            if connection.in_atomic_block:
+                raise
+            continue
+        if inserted is not None:
             return new
         # Refused: another tab served this annotator first; take what it served.
     return open_assignment(task, annotator)

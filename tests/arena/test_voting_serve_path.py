@@ -111,6 +111,34 @@ def test_a_reload_whose_battle_was_deleted_after_the_probe_serves_another(client
     assert again != first and list(Assignment.objects.values_list("token", flat=True)) == [again]
 
 
+def test_a_battle_deleted_after_it_was_picked_is_not_served_and_another_is(
+    client, transactional_db, monkeypatch
+):
+    """Staff delete a battle between the pick and the INSERT of its assignment: the INSERT's foreign key fails
+    (checked at once outside a transaction, hence transactional_db) and another battle is served, not a 500."""
+    from arena.voting import serving
+
+    task, _ = factories.make_voting_arena()
+    _all_battles(task)
+    client.force_login(factories.make_annotator_user("alice"))
+    pick = serving.battle_pick
+    deleted = []
+
+    def deleted_meanwhile(**kwargs):
+        picked = pick(**kwargs)
+        if picked is not None and not deleted:
+            deleted.append(picked.battle.pk)
+            Battle.objects.filter(pk=picked.battle.pk).delete()
+        return picked
+
+    monkeypatch.setattr(serving, "battle_pick", deleted_meanwhile)
+    response = _serve(client, task)
+
+    assert response.status_code == 200 and 'data-vote-state="open"' in response.content.decode()
+    served = Assignment.objects.get()
+    assert deleted and served.battle_id != deleted[0] and not Battle.objects.filter(pk=deleted[0]).exists()
+
+
 def _rows_read(plan: dict, tables: set[str]) -> int:
     """Rows the plan's scans of `tables` looked at (returned or filtered out), over all their loops."""
     own = 0
