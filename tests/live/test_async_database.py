@@ -112,3 +112,24 @@ def test_a_warm_up_cut_short_keeps_the_connections_it_made_so_they_are_closed_at
 
     kept = run_coroutine(start_and_stop())
     assert len(kept) == 1 and kept[0].closed
+
+
+def test_a_statement_cut_short_by_a_time_limit_leaves_no_busy_connection_kept(monkeypatch):
+    """A coalesced request that times out (`stream_opening.BATCH_TIMEOUT_S`) is cancelled mid-statement: the
+    connection it held is closed, or kept only when it is idle and answers the next statement."""
+    monkeypatch.setattr(async_database, "_pooled", lambda: True)
+
+    async def stalled_then_next():
+        lender = async_database._Lender(1)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3), lender.connection() as lent:
+                await lent.fetchone("SELECT pg_sleep(30)", [])
+        kept = list(lender.idle)
+        async with asyncio.timeout(10), lender.connection() as lent:  # 10 s: far above one SELECT
+            row = await lent.fetchone("SELECT 1", [])
+        await lender.close()
+        return kept, row
+
+    kept, row = run_coroutine(stalled_then_next())
+    assert row == (1,)
+    assert all(each.closed for each in kept)
