@@ -17,11 +17,13 @@ keeps the async connections it made for the next openings (no connection set-up 
 pool's `max_lifetime` (psycopg_pool's one hour unless set), as the pool retires its own; otherwise each
 opening connects and closes, as a Django request does without persistent connections (and a test database
 can be dropped at the end of the run). At most `size` openings of a loop hold a connection at once; the
-others wait for one, first come first served. A pooled deployment's workers make their `size` connections
-as they start (`_Lender.warm`, from `live.stream_app`'s lifespan), as the pool opens its minimum.
+others wait for one, first come first served. A pooled deployment's workers make, as they start, the
+connections the openings hold at once (`stream_opening.LOOP_CONNECTIONS_USED`, at most `size`;
+`_Lender.warm`, from `live.stream_app`'s lifespan), as the pool opens its minimum.
 
 A kept connection is not checked before it is lent (Django's CONN_HEALTH_CHECKS costs a statement): a
-broken one fails the opening's first statement, a read, which is then retried once on a new connection.
+broken one fails the statement it is lent for, which is then retried once on a new connection when the
+caller says a retry is safe (`first`: a read, or the claims, which change only battles still pending).
 """
 
 from __future__ import annotations
@@ -99,8 +101,11 @@ class _Lender:
         if not _pooled():
             return
         wanted = min(count, self.size) - len(self.idle)
-        made = await asyncio.gather(*(_connect() for _ in range(wanted)), return_exceptions=True)
-        self.idle += [each for each in made if isinstance(each, psycopg.AsyncConnection)]
+
+        async def keep() -> None:  # kept as soon as made: a warm-up cut short keeps (and later closes) it
+            self.idle.append(await _connect())
+
+        made = await asyncio.gather(*(keep() for _ in range(wanted)), return_exceptions=True)
         failures = [each for each in made if isinstance(each, BaseException)]
         if failures:
             raise failures[0]
@@ -129,8 +134,9 @@ class Lent:
         self._kept = kept is not None
 
     async def fetchone(self, sql: str, params: list, *, first: bool = False) -> tuple | None:
-        """Run one statement and return its first row. `first`: the opening's first statement, a read,
-        retried on a new connection when a kept one turns out broken (a database restart)."""
+        """Run one statement and return its first row. `first`: a statement safe to run twice (a read, or
+        one guarded by the row's state), retried on a new connection when a kept one turns out broken (a
+        database restart)."""
         return await (await self._execute(sql, params, first=first)).fetchone()
 
     async def fetchall(self, sql: str, params: list, *, first: bool = False) -> list[tuple]:

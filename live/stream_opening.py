@@ -38,7 +38,7 @@ from redis.driver_info import DriverInfo
 
 from arena.voting import Voter
 from live.async_database import lender, lender_close, usable
-from live.coalescing import Coalescer
+from live.coalescing import Coalescer, Gone
 from live.models import LiveBattle
 from live.services.battles import claimed_battle, claimed_key, claims_statement, live_battle_of
 from live.streaming import SideCall, side_calls
@@ -56,9 +56,15 @@ _LOOP_STATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] =
 LOOP_CONNECTIONS_USED = 2
 # Most keys in one coalesced request (a burst larger than this takes several).
 BATCH_MOST = 100
+# How long one coalesced request may take (connecting included, `CONNECT_TIMEOUT_S` at most) before its
+# openings give up on it: one request of each kind is out at a time, so a stalled round trip (a server or
+# network gone quiet) would otherwise hold every opening of the worker. A read that gives up goes the
+# thread's way; a claim that gives up is answered 503. A request takes milliseconds, a few hundred under a
+# burst on a loaded machine.
+BATCH_TIMEOUT_S = 8.0
 # Connections to the sessions' cache per event loop (see `_redis`), and how long a read waits for one when
-# the cache's OPTIONS set no socket_timeout.
-SESSION_READS_AT_ONCE = 4
+# the cache's OPTIONS set no socket_timeout. One MGET is out at a time (`_LoopState.sessions`).
+SESSION_READS_AT_ONCE = 1
 SESSION_CONNECTION_WAIT_S = 5.0
 
 
@@ -89,7 +95,8 @@ async def stream_open_async(
 ) -> Opened:
     """As `live.views.stream_open`, for a request whose host was checked: the claimed battle and its calls, or
     None when nothing waits. Raises `Unsettled` (see the module doc), `Left` when `gone()` says the person
-    left before the claim, or DomainError (404, 403) as the claim does."""
+    left before the claim was sent (asked again as the coalesced claims go out), TimeoutError when the claim
+    had no answer in `BATCH_TIMEOUT_S`, or DomainError (404, 403) as the claim does."""
     data = await _session_data(request.COOKIES.get(settings.SESSION_COOKIE_NAME), size)
     user_id, backend, session_hash = (
         data.get(k) for k in ("_auth_user_id", "_auth_user_backend", "_auth_user_hash")
@@ -104,7 +111,10 @@ async def stream_open_async(
     except Exception:  # noqa: BLE001  # whatever the key's field refuses: Django's own path says what
         raise Unsettled("a user id the user model does not read") from None
     loop = _loop_state(size)
-    row = await loop.users.ask(pk)
+    try:
+        row = await loop.users.ask(pk)
+    except TimeoutError:
+        raise Unsettled("the users' read did not answer in time: Django's own path reads it") from None
     if row is None:
         raise Unsettled("no such user")
     user = user_model(pk=pk, password=row[0], is_active=row[1])
@@ -114,7 +124,10 @@ async def stream_open_async(
     voter = Voter(key=f"u:{pk}", user=None)
     if gone():
         raise Left
-    claimed = await loop.claims.ask((token, voter.key))
+    try:  # asked again as the claims are sent: a tab closed while its claim queued claims nothing
+        claimed = await loop.claims.ask((token, voter.key), gone=gone)
+    except Gone:
+        raise Left from None
     if claimed is None:  # say why: 404 unknown, 403 someone else's, else nothing waiting
         await sync_to_async(live_battle_of)(token=token, voter=voter)
         return None
@@ -144,9 +157,14 @@ class _LoopState:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.sessions: Coalescer[str, bytes | str | None] = Coalescer(self._sessions, most=BATCH_MOST)
-        self.users: Coalescer[Any, tuple | None] = Coalescer(self._users, most=BATCH_MOST)
-        self.claims: Coalescer[tuple[str, str], tuple | None] = Coalescer(self._claims, most=BATCH_MOST)
+        most, timeout = BATCH_MOST, BATCH_TIMEOUT_S
+        self.sessions: Coalescer[str, bytes | str | None] = Coalescer(
+            self._sessions, most=most, timeout=timeout
+        )
+        self.users: Coalescer[Any, tuple | None] = Coalescer(self._users, most=most, timeout=timeout)
+        self.claims: Coalescer[tuple[str, str], tuple | None] = Coalescer(
+            self._claims, most=most, timeout=timeout
+        )
 
     async def _sessions(self, keys: list[str]) -> list[bytes | str | None]:
         return list(await _redis().mget(keys))
@@ -158,8 +176,12 @@ class _LoopState:
         return [found.get(pk) for pk in pks]
 
     async def _claims(self, wanted: list[tuple[str, str]]) -> list[tuple | None]:
+        # In token order, as every worker sends them, so two workers' batches lock the same battles in the
+        # same order. Retried once on a new connection when a kept one is broken (a database restart): the
+        # claim changes only a battle still pending, so a claim that did go through claims nothing again.
+        ordered = sorted(set(wanted))
         async with lender(self.size).connection() as lent:
-            rows = await lent.fetchall(*claims_statement(wanted=wanted))
+            rows = await lent.fetchall(*claims_statement(wanted=ordered), first=True)
         found = {claimed_key(row): row for row in rows}
         # A battle asked for twice at once (two tabs) is claimed once: the first asker gets it.
         return [found.pop(key, None) for key in wanted]
@@ -181,8 +203,8 @@ async def _session_data(session_key: str | None, size: int) -> dict:
         raw = await _loop_state(size).sessions.ask(
             _cache_key(settings.SESSION_CACHE_ALIAS)(_SESSION_KEY_PREFIX + session_key)
         )
-    except redis.RedisError:
-        raise Unsettled("Redis unreachable: the session is read from the database") from None
+    except (redis.RedisError, TimeoutError):
+        raise Unsettled("Redis unreachable or slow: the session is read from the database") from None
     if raw is None:
         raise Unsettled("not in the cache")
     data = _SERIALIZER.loads(raw if isinstance(raw, bytes) else raw.encode())
@@ -201,9 +223,9 @@ def _cache_key(alias: str) -> Callable[[str], str]:
 def _redis() -> redis.asyncio.Redis:
     """This event loop's client of the sessions' cache server (a client's connections belong to one loop).
 
-    At most `SESSION_READS_AT_ONCE` connections: a burst of openings queues its reads (a fraction of a
-    millisecond each) on a few connections instead of making one per opening, each set-up several round trips
-    and CPU on the loop while the other openings wait."""
+    At most `SESSION_READS_AT_ONCE` connections: the openings' reads are coalesced into one MGET out at a
+    time, so a burst makes no connection per opening (each set-up several round trips and CPU on the loop
+    while the other openings wait)."""
     loop = asyncio.get_running_loop()
     client = _REDIS.get(loop)
     if client is None:
@@ -218,24 +240,29 @@ def _redis() -> redis.asyncio.Redis:
             driver_info=DriverInfo(lib_version=redis.__version__),
             **options,
         )
-        client = _REDIS[loop] = redis.asyncio.Redis(connection_pool=pool)
+        client = _REDIS[loop] = redis.asyncio.Redis.from_pool(pool)  # the client's close closes the pool
     return client
 
 
 async def warm(size: int) -> None:
-    """Make, before the first opening, the connections openings use (`size` of the loop's PostgreSQL ones, and
-    the sessions' cache's), as a connection pool opens its minimum at start: a first burst of openings then
+    """Make, before the first opening, the connections openings use (`LOOP_CONNECTIONS_USED` of the loop's
+    PostgreSQL ones, at most `size`, and the sessions' cache's one), as a connection pool opens its minimum at start: a first burst of openings then
     pays no connection set-up, which queued every opening behind it. Does nothing outside `applies()`."""
     if not applies():
         return
-    client = _redis()
-    await asyncio.gather(*(client.ping() for _ in range(SESSION_READS_AT_ONCE)))
-    await lender(size).warm(LOOP_CONNECTIONS_USED)
+    # Both, whichever fails: a Redis down at start does not leave the database's connections unmade.
+    made = await asyncio.gather(
+        _redis().ping(), lender(size).warm(LOOP_CONNECTIONS_USED), return_exceptions=True
+    )
+    failures = [each for each in made if isinstance(each, BaseException)]
+    if failures:
+        raise failures[0]
 
 
 async def close() -> None:
     """Close the loop's kept connections (the worker is stopping)."""
     loop = asyncio.get_running_loop()
+    _LOOP_STATES.pop(loop, None)
     client = _REDIS.pop(loop, None)
     if client is not None:
         await client.aclose()

@@ -84,3 +84,52 @@ def test_a_kept_connection_is_lent_again_until_it_is_too_old_then_closed(monkeyp
     kept, again, idle = run_coroutine(lend_twice())
     assert len(kept) == 1 and again is kept[0]  # young: kept, and lent to the next opening
     assert idle == [] and again is not None and again.closed  # too old: closed when given back
+
+
+def test_a_warm_up_cut_short_keeps_the_connections_it_made_so_they_are_closed_at_stop(monkeypatch):
+    """The worker's start gives the warm-up a time limit: a connection made before the limit is kept (and
+    closed with the others at stop), not dropped half-made, neither kept nor closed."""
+    monkeypatch.setattr(async_database, "_pooled", lambda: True)
+    connect = async_database._connect
+    calls = {"n": 0}
+
+    async def second_never_answers() -> psycopg.AsyncConnection:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            await asyncio.sleep(30)  # a connection that hangs (cancelled by the limit)
+        return await connect()
+
+    monkeypatch.setattr(async_database, "_connect", second_never_answers)
+
+    async def start_and_stop():
+        lender = async_database._Lender(4)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(2):  # far above one connection's set-up on the test server
+                await lender.warm(2)
+        kept = list(lender.idle)
+        await lender.close()
+        return kept
+
+    kept = run_coroutine(start_and_stop())
+    assert len(kept) == 1 and kept[0].closed
+
+
+def test_a_statement_cut_short_by_a_time_limit_leaves_no_busy_connection_kept(monkeypatch):
+    """A coalesced request that times out (`stream_opening.BATCH_TIMEOUT_S`) is cancelled mid-statement: the
+    connection it held is closed, or kept only when it is idle and answers the next statement."""
+    monkeypatch.setattr(async_database, "_pooled", lambda: True)
+
+    async def stalled_then_next():
+        lender = async_database._Lender(1)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3), lender.connection() as lent:
+                await lent.fetchone("SELECT pg_sleep(30)", [])
+        kept = list(lender.idle)
+        async with asyncio.timeout(10), lender.connection() as lent:  # 10 s: far above one SELECT
+            row = await lent.fetchone("SELECT 1", [])
+        await lender.close()
+        return kept, row
+
+    kept, row = run_coroutine(stalled_then_next())
+    assert row == (1,)
+    assert all(each.closed for each in kept)

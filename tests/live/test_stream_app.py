@@ -9,6 +9,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+import redis
 
 from live import stream_app
 from tests.support.event_loop import run_coroutine
@@ -119,11 +120,14 @@ def test_a_workers_start_makes_the_openings_connections_and_its_stop_closes_them
     messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
     sent: list[dict] = []
     kept: list = []
+    kept_redis: list = []
 
     async def receive():
         message = next(messages)
         if message["type"] == "lifespan.shutdown":
             kept.extend(async_database.lender(stream_app.OPENINGS_AT_ONCE).idle)
+            pool = stream_opening._redis().connection_pool
+            kept_redis.extend([*pool._available_connections, *pool._in_use_connections])
         return message
 
     async def send(message):
@@ -140,7 +144,31 @@ def test_a_workers_start_makes_the_openings_connections_and_its_stop_closes_them
         gc.unfreeze()
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert len(kept) == stream_opening.LOOP_CONNECTIONS_USED and all(each.closed for each in kept)
+    # The sessions' cache's connection too, made at start and closed at stop.
+    assert kept_redis and not any(each.is_connected for each in kept_redis)
+    assert len(kept_redis) == 1  # one MGET out at a time: one connection
     assert frozen > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sessions_cache_down_at_start_still_leaves_the_database_connections_made(monkeypatch, settings):
+    from live import async_database, stream_opening
+
+    monkeypatch.setattr(async_database, "_pooled", lambda: True)
+    caches = {alias: dict(cache) for alias, cache in settings.CACHES.items()}
+    caches[settings.SESSION_CACHE_ALIAS]["LOCATION"] = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    settings.CACHES = caches
+
+    async def start():
+        try:
+            with pytest.raises(redis.ConnectionError):
+                await stream_opening.warm(stream_app.OPENINGS_AT_ONCE)
+            return list(async_database.lender(stream_app.OPENINGS_AT_ONCE).idle)
+        finally:
+            await stream_opening.close()
+
+    made = run_coroutine(start())
+    assert len(made) == stream_opening.LOOP_CONNECTIONS_USED and all(each.closed for each in made)
 
 
 async def _refusing_app(scope, receive, send):
