@@ -4,7 +4,8 @@ loopback stub (a subprocess) answering each call after 200 ms, with the judge's 
 Ideal: 64 calls in flight, each 0.2 s → 320 calls/s. Target (issue 13): at least 90 % of that, measured from the first
 claim to the last result of the timed campaign (after a small warm-up campaign, so the workers have their
 connections), and printed with PASS/MISS. Also printed: the end-to-end time including planning and queueing,
-and the CPU each judgment costs the workers, the stub, PostgreSQL and Redis, with how busy the machine was
+how much of the limit the claims used (the ramp until it is full, the mean, the tail after it was last full;
+`--timeline` per 250 ms), and the CPU each judgment costs the workers, the stub, PostgreSQL and Redis, with how busy the machine was
 (the figure is only meaningful when nothing else competes for the cores); target ≤ 3 ms CPU per judgment in all.
 
 Run from the repository root, with PostgreSQL and Redis up (the same services `make test` uses):
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -51,6 +53,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--threads", type=int, default=0, help="threads per worker (default: limit / workers)"
     )
+    parser.add_argument(
+        "--timeline", action="store_true",
+        help="also print, per 250 ms of the judging window, the claims held on average and the judgments finished",
+    )  # fmt: skip
     parser.add_argument(
         "--own-postgres", action="store_true",
         help="start a throwaway PostgreSQL (max_connections to fit the workers) on a free loopback port, "
@@ -249,6 +255,7 @@ def report(
         f"judgments: {done} done; stub requests {stats['requests']}, max in flight {stats['max_concurrency']}"
     )
     print(f"per judgment: {_held(campaign)}")
+    print(f"limit use: {_limit_use(campaign, args.concurrency, timeline=args.timeline)}")
     print(f"CPU per judgment: workers {per['workers']:.1f} ms, stub {per['stub']:.1f} ms, "
           f"PostgreSQL {per['postgres']:.1f} ms, Redis {per['redis']:.1f} ms (sum {ours:.1f} ms: "
           f"{os.cpu_count()} idle cores would allow ~{os.cpu_count() * 1000 / ours:.0f} calls/s)  "
@@ -337,6 +344,48 @@ def _held(campaign) -> str:
         latency=Avg("latency_ms"), held=Avg(F("finished_at") - F("claimed_at"))
     )
     return f"endpoint latency {row['latency']:.0f} ms, claim held {row['held'].total_seconds() * 1000:.0f} ms"
+
+
+def _limit_use(campaign, limit: int, *, timeline: bool = False) -> str:
+    """Where the judging window loses calls against the limit: the ramp (first claim until `limit` claims are
+    held at once), the middle (mean claims held), and the tail (after the last moment the limit was full).
+    A claim runs from a row's (last) claim to its result, so a slot a batch carries between two calls, while
+    its thread stores one result and claims the next row, counts as not held: that gap is per-call overhead."""
+    from judges.models import Judgment
+
+    rows = Judgment.objects.filter(campaign=campaign).values_list("claimed_at", "finished_at")
+    spans: list[tuple[datetime, datetime]] = [(c, f) for c, f in rows if c is not None and f is not None]
+    events = sorted([(c, 1) for c, _ in spans] + [(f, -1) for _, f in spans])
+    start, end = events[0][0], events[-1][0]
+    held, full_at, last_full, area, previous = 0, None, start, 0.0, start
+    for moment, step in events:
+        area += held * (moment - previous).total_seconds()
+        held, previous = held + step, moment
+        if held >= limit:
+            full_at = full_at or moment
+            last_full = moment
+    window = (end - start).total_seconds()
+    if timeline:
+        _print_timeline(spans, start, window)
+    ramp = ((full_at or end) - start).total_seconds()
+    tail = (end - last_full).total_seconds()
+    return (
+        f"{area / window:.1f} claims held on average of {limit}; full after {ramp * 1000:.0f} ms, "
+        f"last full {tail * 1000:.0f} ms before the end of a {window:.2f} s window"
+    )
+
+
+def _print_timeline(spans: list[tuple[datetime, datetime]], start: datetime, window: float) -> None:
+    step = timedelta(seconds=0.25)
+    for k in range(int(window / 0.25) + 1):
+        lo = start + k * step
+        hi = lo + step
+        busy = 0.0
+        finished = 0
+        for claimed, done in spans:
+            busy += max(0.0, (min(done, hi) - max(claimed, lo)).total_seconds()) / 0.25
+            finished += lo <= done < hi
+        print(f"  t={0.25 * k:5.2f} claims held {busy:5.1f}, finished {finished}")
 
 
 def purge_redis(url: str, prefix: str) -> None:
