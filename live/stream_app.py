@@ -223,14 +223,23 @@ async def _respond(scope: Scope, send: Send, token: str, leaving: asyncio.Task) 
         )
         return
     events = nothing_waiting() if opened is None else turn_events(*opened)
-    headers = [*STREAM_HEADERS, *_middleware_headers(request)]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    sending = asyncio.create_task(_send_all(events, send))
+    # The events' first chunk is taken before the head goes out: taking it starts both provider calls
+    # (`turn_events` starts them before its first event), so their connections are made while this
+    # worker writes the head and serves the other openings woken with this one. Closed whatever happens.
+    first = await anext(events)
     try:
-        await asyncio.wait([sending, leaving], return_when=asyncio.FIRST_COMPLETED)
+        headers = [*STREAM_HEADERS, *_middleware_headers(request)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        sending = asyncio.create_task(_send_all(events, send, first))
+        try:
+            await asyncio.wait([sending, leaving], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sending.cancel()  # the person left: the events' own clean-up cancels the provider calls
+            await asyncio.gather(sending, return_exceptions=True)
     finally:
-        sending.cancel()  # the person left: the events' own clean-up cancels the provider calls
-        await asyncio.gather(sending, return_exceptions=True)
+        # Nothing when `_send_all` closed the events; else (it was cancelled before it ran, or the head could
+        # not be sent) their clean-up runs here: the provider calls cancelled, the battle marked cancelled.
+        await events.aclose()  # type: ignore[union-attr]  # an async generator
     if sending.done() and not sending.cancelled() and sending.exception() is not None:
         logger.error("live stream %s failed", token[:6], exc_info=sending.exception())
 
@@ -252,8 +261,9 @@ def _middleware_headers(request: HttpRequest) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
 
 
-async def _send_all(events: AsyncIterator[bytes], send: Send) -> None:
+async def _send_all(events: AsyncIterator[bytes], send: Send, first: bytes) -> None:
     async with contextlib.aclosing(events):  # type: ignore[type-var]  # an async generator
+        await send({"type": "http.response.body", "body": first, "more_body": True})
         async for chunk in events:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})

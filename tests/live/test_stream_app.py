@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,39 @@ def test_a_sessions_cache_down_at_start_still_leaves_the_database_connections_ma
 
 async def _refusing_app(scope, receive, send):
     raise AssertionError(f"Django's handler got a {scope['type']} scope")
+
+
+def test_the_provider_calls_start_before_the_head_and_are_closed_when_the_head_cannot_be_sent():
+    """The events' first chunk (whose taking starts both provider calls) is taken before the head is written,
+    so the calls' connections are made meanwhile; if the head then fails, the events' clean-up still runs
+    (the calls cancelled, the battle marked cancelled): nothing is left streaming for nobody."""
+    seen: list[str] = []
+
+    async def events(battle, calls):
+        seen.append("calls started")
+        try:
+            yield b"event: start\n\n"
+            seen.append("resumed")
+        finally:
+            seen.append("closed")
+
+    async def opened(request, token, gone):
+        return "battle", []
+
+    async def receive():
+        await asyncio.sleep(3600)  # the person stays
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        seen.append(message["type"])
+        raise OSError("the client's connection broke")
+
+    scope = {"type": "http", "method": "GET", "path": f"/arena/b/{TOKEN}/stream/", "headers": []}
+    with (
+        mock.patch.object(stream_app, "_open", opened),
+        mock.patch.object(stream_app, "turn_events", events),
+        pytest.raises(OSError),
+    ):
+        run_coroutine(stream_app.stream_serve(scope, receive, send, TOKEN))
+
+    assert seen == ["calls started", "http.response.start", "closed"]
