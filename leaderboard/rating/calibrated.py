@@ -337,16 +337,20 @@ def _solve_stack(fought: _Fought, battles: np.ndarray, targets: np.ndarray, star
     last = np.full(rounds, np.inf)  # the length of its last step
     on_pairs = _OnPairs(fought, m)
     followed = on_pairs.following(battles)  # each round's battles on the pairs each contender follows
+    # The active rounds' battle counts, targets and followed totals, gathered again only when rounds finish.
+    counts, aims = battles, targets
     for _ in range(_MAX_NEWTON_STEPS):
-        current, counts = theta[active], battles[active]
+        current = theta[active]
         p = _pair_probabilities(current, fought)
         won = counts * p
         # Σ_j N_kj·P(k beats j): k's expected score, N·p on the pairs it leads and N − N·p on the others.
-        gradient = followed[active] + on_pairs.signed(won)
-        gradient += RIDGE * current - targets[active]
+        gradient = followed + on_pairs.signed(won)
+        gradient += RIDGE * current - aims
         renew = np.flatnonzero(fresh[active])
         if len(renew):
-            weights = won[renew] * (1.0 - p[renew])
+            # Every round renews in the first steps: then no gathering copy.
+            every = len(renew) == len(active)
+            weights = won * (1.0 - p) if every else won[renew] * (1.0 - p[renew])
             hessian = np.zeros((len(renew), m * m))
             hessian[:, lower] = -weights
             hessian = hessian.reshape(len(renew), m, m)
@@ -355,7 +359,7 @@ def _solve_stack(fought: _Fought, battles: np.ndarray, targets: np.ndarray, star
                 factors[r] = factor
         step = _cholesky_solves(factors, active, gradient)
         step, values[active] = _halved_until_no_worse(
-            current, step, (gradient * step).sum(axis=1), values[active], fought, counts, targets[active]
+            current, step, (gradient * step).sum(axis=1), values[active], fought, counts, aims
         )
         theta[active] = current - step
         length = np.abs(step).max(axis=1)
@@ -366,9 +370,12 @@ def _solve_stack(fought: _Fought, battles: np.ndarray, targets: np.ndarray, star
             fresh[active], length >= _KEEP_HESSIAN_BELOW, length > _CHORD_CONTRACTION * last[active]
         )
         last[active] = length
-        active = active[length >= _STEP_TOLERANCE]
-        if not len(active):
-            return theta - theta.mean(axis=1, keepdims=True)
+        going = length >= _STEP_TOLERANCE
+        if not going.all():
+            active = active[going]
+            if not len(active):
+                return theta - theta.mean(axis=1, keepdims=True)
+            counts, aims, followed = counts[going], aims[going], followed[going]
     raise RatingError("the calibrated Bradley–Terry bootstrap did not converge")
 
 
@@ -450,14 +457,17 @@ def _halved_until_no_worse(
 
 def _objectives(theta: np.ndarray, fought: _Fought, battles: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """:func:`_objective` of each row of ``theta`` with its own battle counts and targets."""
-    top = theta.max(axis=1, keepdims=True)
-    if np.max(top - theta.min(axis=1, keepdims=True)) < _EXPONENT_RANGE:
+    # Every round of a stack starts at the same strengths: their pair terms are then computed once (and
+    # broadcast, so the sums are the same floats).
+    distinct = theta[:1] if (theta == theta[:1]).all() else theta
+    top = distinct.max(axis=1, keepdims=True)
+    if np.max(top - distinct.min(axis=1, keepdims=True)) < _EXPONENT_RANGE:
         # log(e^θi + e^θj) = top + log(e^(θi − top) + e^(θj − top)): one exponential per contender and one
         # logarithm per pair, where np.logaddexp takes an exponential and a logarithm per pair.
-        power = np.exp(theta - top)
+        power = np.exp(distinct - top)
         pair_terms = np.log(power[:, fought.first] + power[:, fought.second]) + top
     else:
-        pair_terms = np.logaddexp(theta[:, fought.first], theta[:, fought.second])
+        pair_terms = np.logaddexp(distinct[:, fought.first], distinct[:, fought.second])
     return (
         (battles * pair_terms).sum(axis=1)
         - (targets * theta).sum(axis=1)
