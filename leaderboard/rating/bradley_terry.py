@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from .blas import one_blas_thread
 from .bootstrap import resampled_comparison_stacks
 from .bt_newton import curvature_inverse, log_strengths_near, log_strengths_newton
 from .counts import PairCounts
@@ -143,9 +143,7 @@ def fit_bradley_terry(
     _refuse_unless_fittable(counts, diagnostics, anchor, bootstrap_rounds, per_component, fallback_alpha)
     solver = _Solver(fallback_alpha, tol, max_iter)
     groups = component_members(counts.battles)
-    # The linear algebra is contenders × contenders: too small for BLAS threads to pay off, and their
-    # spin-waiting took 5–10× the fit's own CPU time on a busy 2-core machine.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():  # see leaderboard.rating.blas
         theta, regularised = _log_strengths_by_component(counts.comparison_matrix, groups, solver, None)
         samples, regularised_rounds = _bootstrap(
             counts, groups, solver, theta, anchor, bootstrap_rounds, seed

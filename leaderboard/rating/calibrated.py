@@ -30,9 +30,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import linalg, sparse
+from scipy import sparse
+from scipy.linalg import lapack
 
 from .bootstrap import resampled_comparison_stacks
+from .bt_newton import signed_incidence
 from .counts import PairCounts
 from .errors import RatingError
 from .intervals import percentile_interval
@@ -323,33 +325,41 @@ def _solve_stack(fought: _Fought, battles: np.ndarray, targets: np.ndarray, star
     after the last step is below the tolerance too."""
     rounds, m = targets.shape
     theta = np.tile(start - start.mean(), (rounds, 1))
-    flat = fought.first * m + fought.second
-    flat_t = fought.second * m + fought.first
+    # Only the Hessian's lower triangle is written: the Cholesky factorisation reads no other entry.
+    lower = fought.second * m + fought.first
     diagonal = np.arange(m)
     active = np.arange(rounds)
     values = np.full(rounds, np.nan)  # the objective at theta, where a line search evaluated it
-    factors = np.empty((rounds, m, m))  # each round's Cholesky factor of the Hessian it last evaluated
+    # Each round's Cholesky factor of the Hessian it last evaluated: a view into the stack factorised with
+    # it (no copy of the rounds × m × m factors into one array).
+    factors: list[np.ndarray] = [np.empty(0)] * rounds
     fresh = np.ones(rounds, dtype=bool)  # whether its next step evaluates the Hessian again
     last = np.full(rounds, np.inf)  # the length of its last step
+    on_pairs = _OnPairs(fought, m)
+    followed = on_pairs.following(battles)  # each round's battles on the pairs each contender follows
+    # The active rounds' battle counts, targets and followed totals, gathered again only when rounds finish.
+    counts, aims = battles, targets
     for _ in range(_MAX_NEWTON_STEPS):
-        current, counts = theta[active], battles[active]
+        current = theta[active]
         p = _pair_probabilities(current, fought)
         won = counts * p
-        # Σ_j N_kj·P(k beats j): k's expected score (N·p on the pairs it leads, N − N·p on the others).
-        gradient = _OnPairs.of(fought, len(active), m).per_contender(won, counts - won)
-        gradient += RIDGE * current - targets[active]
+        # Σ_j N_kj·P(k beats j): k's expected score, N·p on the pairs it leads and N − N·p on the others.
+        gradient = followed + on_pairs.signed(won)
+        gradient += RIDGE * current - aims
         renew = np.flatnonzero(fresh[active])
         if len(renew):
-            weights = won[renew] * (1.0 - p[renew])
+            # Every round renews in the first steps: then no gathering copy.
+            every = len(renew) == len(active)
+            weights = won * (1.0 - p) if every else won[renew] * (1.0 - p[renew])
             hessian = np.zeros((len(renew), m * m))
-            hessian[:, flat] = hessian[:, flat_t] = -weights
+            hessian[:, lower] = -weights
             hessian = hessian.reshape(len(renew), m, m)
-            degree = _OnPairs.of(fought, len(renew), m).per_contender(weights, weights)
-            hessian[:, diagonal, diagonal] = degree + RIDGE
-            factors[active[renew]] = np.linalg.cholesky(hessian)
-        step = linalg.cho_solve((factors[active], True), gradient[:, :, np.newaxis])[:, :, 0]
+            hessian[:, diagonal, diagonal] = on_pairs.touching(weights) + RIDGE
+            for r, factor in zip(active[renew], np.linalg.cholesky(hessian), strict=True):
+                factors[r] = factor
+        step = _cholesky_solves(factors, active, gradient)
         step, values[active] = _halved_until_no_worse(
-            current, step, (gradient * step).sum(axis=1), values[active], fought, counts, targets[active]
+            current, step, (gradient * step).sum(axis=1), values[active], fought, counts, aims
         )
         theta[active] = current - step
         length = np.abs(step).max(axis=1)
@@ -360,34 +370,50 @@ def _solve_stack(fought: _Fought, battles: np.ndarray, targets: np.ndarray, star
             fresh[active], length >= _KEEP_HESSIAN_BELOW, length > _CHORD_CONTRACTION * last[active]
         )
         last[active] = length
-        active = active[length >= _STEP_TOLERANCE]
-        if not len(active):
-            return theta - theta.mean(axis=1, keepdims=True)
+        going = length >= _STEP_TOLERANCE
+        if not going.all():
+            active = active[going]
+            if not len(active):
+                return theta - theta.mean(axis=1, keepdims=True)
+            counts, aims, followed = counts[going], aims[going], followed[going]
     raise RatingError("the calibrated Bradley–Terry bootstrap did not converge")
 
 
-@dataclass(frozen=True)
+def _cholesky_solves(factors: list[np.ndarray], active: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    """H⁻¹·g of each active round, from its Cholesky factor ``L`` (lower, C order) in ``factors``.
+
+    LAPACK's triangular solves are called round by round on the stored factor itself: ``L`` in C order is
+    ``Lᵀ`` in Fortran order, the upper factor of the same Hessian, so nothing is copied (scipy's
+    ``cho_solve`` on the stack first gathered the active rounds' factors and checked them for finiteness,
+    then looped over them in Python all the same)."""
+    step = np.empty_like(gradient)
+    for row, r in enumerate(active):
+        step[row], info = lapack.dpotrs(factors[r].T, gradient[row], lower=0)
+        if info:
+            raise RatingError(f"the calibrated Bradley–Terry bootstrap's Newton solve failed (LAPACK {info})")
+    return step
+
+
 class _OnPairs:
-    """Where each round's pair terms land when summed onto its contenders: round r's contender k is r·m + k,
-    so one ``np.bincount`` sums all rounds at once (no rounds × m × m array)."""
+    """Sums of per-pair terms (rounds × fought pairs) onto each contender (rounds × m), all rounds in one
+    sparse product with the contenders × pairs incidence matrix, with no rounds × m × m array."""
 
-    at_first: np.ndarray
-    at_second: np.ndarray
-    shape: tuple[int, int]
+    def __init__(self, fought: _Fought, m: int) -> None:
+        self.leads_minus_follows = signed_incidence(fought.first, fought.second, m)
+        self.touches = abs(self.leads_minus_follows)
+        self.follows = (self.touches - self.leads_minus_follows) / 2.0
 
-    @classmethod
-    def of(cls, fought: _Fought, rounds: int, m: int) -> _OnPairs:
-        offsets = m * np.arange(rounds)[:, np.newaxis]
-        return cls((offsets + fought.first).ravel(), (offsets + fought.second).ravel(), (rounds, m))
+    def signed(self, terms: np.ndarray) -> np.ndarray:
+        """Each contender's sum of ``terms`` over the pairs it leads (i of i < j) minus over those it follows."""
+        return (self.leads_minus_follows @ terms.T).T
 
-    def per_contender(self, first_terms: np.ndarray, second_terms: np.ndarray) -> np.ndarray:
-        """Rounds × m: each contender's sum of ``first_terms`` over the pairs it leads (i of i < j) plus
-        ``second_terms`` over the pairs it follows; both are rounds × fought pairs."""
-        size = self.shape[0] * self.shape[1]
-        return (
-            np.bincount(self.at_first, first_terms.ravel(), size)
-            + np.bincount(self.at_second, second_terms.ravel(), size)
-        ).reshape(self.shape)
+    def touching(self, terms: np.ndarray) -> np.ndarray:
+        """Each contender's sum of ``terms`` over the pairs it is in."""
+        return (self.touches @ terms.T).T
+
+    def following(self, terms: np.ndarray) -> np.ndarray:
+        """Each contender's sum of ``terms`` over the pairs it follows (j of i < j)."""
+        return (self.follows @ terms.T).T
 
 
 def _halved_until_no_worse(
@@ -431,14 +457,17 @@ def _halved_until_no_worse(
 
 def _objectives(theta: np.ndarray, fought: _Fought, battles: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """:func:`_objective` of each row of ``theta`` with its own battle counts and targets."""
-    top = theta.max(axis=1, keepdims=True)
-    if np.max(top - theta.min(axis=1, keepdims=True)) < _EXPONENT_RANGE:
+    # Every round of a stack starts at the same strengths: their pair terms are then computed once (and
+    # broadcast, so the sums are the same floats).
+    distinct = theta[:1] if (theta == theta[:1]).all() else theta
+    top = distinct.max(axis=1, keepdims=True)
+    if np.max(top - distinct.min(axis=1, keepdims=True)) < _EXPONENT_RANGE:
         # log(e^θi + e^θj) = top + log(e^(θi − top) + e^(θj − top)): one exponential per contender and one
         # logarithm per pair, where np.logaddexp takes an exponential and a logarithm per pair.
-        power = np.exp(theta - top)
+        power = np.exp(distinct - top)
         pair_terms = np.log(power[:, fought.first] + power[:, fought.second]) + top
     else:
-        pair_terms = np.logaddexp(theta[:, fought.first], theta[:, fought.second])
+        pair_terms = np.logaddexp(distinct[:, fought.first], distinct[:, fought.second])
     return (
         (battles * pair_terms).sum(axis=1)
         - (targets * theta).sum(axis=1)

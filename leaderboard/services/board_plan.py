@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from threadpoolctl import threadpool_limits
-
 from leaderboard.models import RecomputeRun, Snapshot, SnapshotRow
+from leaderboard.rating.blas import one_blas_thread
 from leaderboard.services.board_fingerprint import board_fingerprint
 from leaderboard.services.boards import BoardInput
 from leaderboard.services.calibration import (
@@ -69,7 +68,7 @@ def planned_board_fit(planned: PlannedBoard, fits: FitSettings, run: RecomputeRu
     in parallel by processes, and the fits' matrices (contenders + 4 square) are too small for threads to
     do anything but wait for each other: on a busy machine that made the small solves far slower."""
     board = planned.board
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         fit = board_fit(board.data, fits)
         labelled = {} if planned.labelled is None else {_labelled_key(board): planned.labelled}
         calibration = board_calibrate(board, fit, labelled, fits)
