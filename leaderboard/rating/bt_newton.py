@@ -14,8 +14,6 @@ with a finite maximum-likelihood estimate — every contender reaches every othe
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from .errors import RatingError
@@ -128,15 +126,18 @@ class _Pairs:
     diagonal, the gradient is ``scored − lower − (row sums of F) + (column sums of F)``, ``lower_j`` being the
     battles j had with contenders i < j (a constant of the round).
 
-    The pairs are kept pair-major (pairs × rounds), so that F's row sums minus its column sums are one sparse
-    product, ``D @ F``, D being the contenders × pairs incidence matrix (+1 where the contender leads the pair,
-    −1 where it follows), rather than a dense m × m matrix per round filled and summed.
+    The pairs are kept pair-major (pairs × rounds), so that F's sums per contender are sums of consecutive rows
+    (``np.add.reduceat``) rather than a dense m × m matrix per round filled and summed: the pairs come sorted by
+    their first contender, and a fixed permutation sorts them by their second. (No scipy.sparse product here:
+    `rate` with a bootstrap imports no scipy, see tests/test_startup_imports.py.)
     """
 
     def __init__(self, wins: np.ndarray) -> None:
         battles = wins + wins.transpose(0, 2, 1)
-        self.first, self.second = np.nonzero(np.triu(battles.any(axis=0), k=1))
-        self.leads_minus_follows = signed_incidence(self.first, self.second, wins.shape[1])
+        self.first, self.second = np.nonzero(np.triu(battles.any(axis=0), k=1))  # row-major: sorted by first
+        self.by_second = np.argsort(self.second, kind="stable")
+        self.firsts, self.first_starts = np.unique(self.first, return_index=True)
+        self.seconds, self.second_starts = np.unique(self.second[self.by_second], return_index=True)
         self.battles = np.ascontiguousarray(battles[:, self.first, self.second].T)  # pairs × rounds
         self.base = np.ascontiguousarray((wins.sum(axis=2) - np.triu(battles).sum(axis=1)).T)  # m × rounds
 
@@ -147,22 +148,11 @@ class _Pairs:
     def gradient(self, theta: np.ndarray) -> np.ndarray:
         """Per remaining round, the gradient at ``theta`` (remaining rounds × m)."""
         flow = self.battles * _pair_probabilities(np.ascontiguousarray(theta.T), self.first, self.second)
-        return (self.base - self.leads_minus_follows @ flow).T
-
-
-def signed_incidence(first: np.ndarray, second: np.ndarray, m: int) -> Any:
-    """The contenders × pairs matrix with +1 at (first[k], k) and −1 at (second[k], k): times a pairs × rounds
-    array of per-pair terms, each contender's sum over the pairs it leads minus its sum over those it follows,
-    in one sparse product."""
-    # Imported here: scipy.sparse takes a fifth of a second to import, which a point fit never needs.
-    from scipy import sparse
-
-    pairs = np.arange(len(first))
-    ones = np.ones(len(pairs))
-    return sparse.csr_array(
-        (np.concatenate([ones, -ones]), (np.concatenate([first, second]), np.concatenate([pairs, pairs]))),
-        shape=(m, len(pairs)),
-    )
+        gradient = self.base.copy()
+        if len(flow):
+            gradient[self.firsts] -= np.add.reduceat(flow, self.first_starts, axis=0)
+            gradient[self.seconds] += np.add.reduceat(flow[self.by_second], self.second_starts, axis=0)
+        return gradient.T
 
 
 def _pair_probabilities(theta: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:

@@ -34,7 +34,6 @@ from scipy import sparse
 from scipy.linalg import lapack
 
 from .bootstrap import resampled_comparison_stacks
-from .bt_newton import signed_incidence
 from .counts import PairCounts
 from .errors import RatingError
 from .intervals import percentile_interval
@@ -392,6 +391,18 @@ def _cholesky_solves(factors: list[np.ndarray], active: np.ndarray, gradient: np
         if info:
             raise RatingError(f"the calibrated Bradley–Terry bootstrap's Newton solve failed (LAPACK {info})")
     return step
+
+
+def signed_incidence(first: np.ndarray, second: np.ndarray, m: int) -> sparse.csr_array:
+    """The contenders × pairs matrix with +1 at (first[k], k) and −1 at (second[k], k): times a pairs × rounds
+    array of per-pair terms, each contender's sum over the pairs it leads minus its sum over those it follows,
+    in one sparse product."""
+    pairs = np.arange(len(first))
+    ones = np.ones(len(pairs))
+    return sparse.csr_array(
+        (np.concatenate([ones, -ones]), (np.concatenate([first, second]), np.concatenate([pairs, pairs]))),
+        shape=(m, len(pairs)),
+    )
 
 
 class _OnPairs:

@@ -107,16 +107,7 @@ def test_ctrl_c_stops_the_web_server_the_worker_and_all_their_processes(tmp_path
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    # The serving part of `manage.py demo` (the data set-up before it is covered by the demo data tests), on a
-    # migrated database: the demo's template model points the demo contenders at itself as it starts, and on
-    # an empty file it exits, which stops the demo before the Ctrl-C this test sends (a race the load decides).
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"],
-        cwd=ROOT,
-        env=_demo_env(tmp_path),
-        check=True,
-        timeout=120,
-    )
+    # The serving part of `manage.py demo` (the data set-up before it is covered by the demo data tests).
     code = (
         "import django; django.setup(); from arena.management.commands.demo import Command; "
         f"Command().serve({port}, 'pw')"
