@@ -245,7 +245,7 @@ def _finish_claiming_next(ended: str, params: list, settle_sql: str, claim: Next
         "(SELECT id FROM twin) AS next_twin_id FROM (SELECT 1) AS one LEFT JOIN (SELECT *, TRUE AS landed "
         "FROM settled) AS s ON TRUE"
     )
-    row = sql_run(sql, [*params, *claim_params]).one()
+    row = sql_run(sql, [*params, *claim_params]).rows[0]  # one row always: the LEFT JOIN's
     claimed = None if row.next_id is None else Claimed(call_id=row.next_call_id, twin_id=row.next_twin_id)
     return _finished(row if row.landed else None, claimed)
 
