@@ -295,9 +295,15 @@ _FV = db_table(FinalVerdict)
 _FV_FIELDS = ("battle", "dimension", "config_version", "campaign", "outcome", "inconsistent", "shown", "swapped",
               "verdict", "created")  # fmt: skip
 _FV_COLUMNS = [db_column(FinalVerdict, name) for name in _FV_FIELDS]
-_FINAL = f"""
-INSERT INTO {_FV} ({", ".join(_FV_COLUMNS)}) VALUES ({", ".join(["%s"] * len(_FV_FIELDS))})
-ON CONFLICT ({", ".join(_FV_COLUMNS[:3])}) DO NOTHING"""  # noqa: S608
+_FV_ROW = f"({', '.join(['%s'] * len(_FV_FIELDS))})"
+
+
+def _final_sql(rows: int) -> str:
+    values = ", ".join([_FV_ROW] * rows)
+    return (
+        f"INSERT INTO {_FV} ({', '.join(_FV_COLUMNS)}) VALUES {values} "  # noqa: S608
+        f"ON CONFLICT ({', '.join(_FV_COLUMNS[:3])}) DO NOTHING"
+    )
 
 
 def final_verdict_insert(final: FinalVerdict) -> None:
@@ -307,10 +313,29 @@ def final_verdict_insert(final: FinalVerdict) -> None:
     final.created = timezone.now()
     try:
         with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
-            sql_run(_FINAL, _final_params(final))
+            sql_run(_final_sql(1), _final_params(final))
     except IntegrityError:
         final.verdict = None
-        sql_run(_FINAL, _final_params(final))
+        sql_run(_final_sql(1), _final_params(final))
+
+
+def final_verdicts_insert(finals: list[FinalVerdict]) -> None:
+    """`final_verdict_insert` for a battle's dimensions, in one statement (one per dimension before). If
+    any row's arena verdict is owned elsewhere, the statement is refused as a whole and each row goes in
+    on its own, as `final_verdict_insert` stores it."""
+    if len(finals) < 2:
+        for final in finals:
+            final_verdict_insert(final)
+        return
+    now = timezone.now()
+    for final in finals:
+        final.created = now
+    try:
+        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+            sql_run(_final_sql(len(finals)), [value for final in finals for value in _final_params(final)])
+    except IntegrityError:
+        for final in finals:
+            final_verdict_insert(final)
 
 
 def _final_params(final: FinalVerdict) -> list:
