@@ -6,8 +6,9 @@ a tie. Call failures are handled by `outcomes` (transient: backoff and retry; pe
 
 Kept lean on purpose, since it runs once per judge call: one statement loads the row with the battle's
 texts, the version and config come from a per-process cache, one statement claims the row and writes the
-ledger row of its call, one completes that ledger row, one stores the result and sees whether the battle's
-other order is settled already (`judgment_sql`); once per battle come its verdicts.
+ledger row of its call, one completes that ledger row, stores the result and sees whether the battle's
+other order is settled already (`judgment_sql`); in a batch that statement also claims the next row, so
+only the batch's first row has a claim statement of its own. Once per battle come its verdicts.
 """
 
 from __future__ import annotations
