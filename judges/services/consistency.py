@@ -21,7 +21,7 @@ from django.db.models import Exists, OuterRef
 from arena.models import Battle
 from arena.services.verdicts import VerdictEntry, verdicts_record
 from judges.models import ACTIVE_STATUSES, FinalVerdict, Judgment, WorkStatus
-from judges.services.judgment_sql import final_verdict_insert, judgment_pair
+from judges.services.judgment_sql import final_verdicts_insert, judgment_pair
 from judges.services.runtime import JudgeRuntime, judge_runtime
 
 _SIDE: dict[str, dict[str, str]] = {
@@ -102,8 +102,8 @@ def _settle(battle: Battle, runtime: JudgeRuntime, finals: list[FinalVerdict]) -
     )
     for final, verdict in zip(finals, recorded, strict=True):
         final.verdict_id = None if verdict.id in owned_elsewhere else verdict.id
-        # ON CONFLICT DO NOTHING: settling twice (both orders finishing together, a sweep) changes nothing.
-        final_verdict_insert(final)
+    # ON CONFLICT DO NOTHING: settling twice (both orders finishing together, a sweep) changes nothing.
+    final_verdicts_insert(finals)
 
 
 def campaign_settle_missing(*, campaign_id: int) -> int:

@@ -126,6 +126,56 @@ def test_a_final_verdict_never_takes_an_arena_verdict_another_version_owns(campa
     assert FinalVerdict.objects.filter(battle_id=owned.battle_id).count() == 2
 
 
+def test_a_battles_final_verdicts_go_in_as_one_statement(stub, monkeypatch):
+    from judges.services import judgment_sql
+
+    prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
+    make_judge("wide", base_url=stub.base_url, dimensions=["overall", "correctness", "clarity"])
+    campaign = start_campaign(prompt_set, contenders, "wide")
+    inserts: list[str] = []
+    real_run = judgment_sql.sql_run
+
+    def counting(sql, params):
+        if sql.lstrip().startswith(f"INSERT INTO {FinalVerdict._meta.db_table}"):
+            inserts.append(sql)
+        return real_run(sql, params)
+
+    monkeypatch.setattr(judgment_sql, "sql_run", counting)
+    run_inline(campaign)
+
+    assert len(inserts) == 1, "one INSERT for the battle's three dimensions"
+    finals = FinalVerdict.objects.filter(campaign=campaign)
+    assert sorted(finals.values_list("dimension__slug", flat=True)) == ["clarity", "correctness", "overall"]
+    assert all(final.verdict_id is not None for final in finals)
+
+
+def test_final_verdicts_one_of_which_another_version_owns_go_in_one_by_one(campaign):
+    from judges.services.configs import JudgeConfigData, judge_config_update
+    from judges.services.judgment_sql import final_verdicts_insert
+
+    run_inline(campaign)
+    first, second = FinalVerdict.objects.select_related("config_version__config").order_by("pk")[:2]
+    config = first.config_version.config
+    data = JudgeConfigData(name=config.name, provider=config.provider, model=config.model, dimensions=["overall"],
+                           base_url=config.base_url, temperature=0.5)  # fmt: skip
+    newer = judge_config_update(config=config, data=data)
+    copies = [
+        FinalVerdict(battle_id=old.battle_id, dimension=old.dimension, config_version=newer, campaign=campaign,
+                     outcome=old.outcome, inconsistent=old.inconsistent, shown=old.shown, swapped=old.swapped,
+                     verdict=verdict)
+        for old, verdict in ((first, first.verdict), (second, None))
+    ]  # fmt: skip
+    final_verdicts_insert(copies)  # the first's arena verdict is owned by the older version
+
+    stored = FinalVerdict.objects.filter(config_version=newer).order_by("battle_id")
+    assert [(f.battle_id, f.verdict_id) for f in stored] == sorted(
+        [(first.battle_id, None), (second.battle_id, None)]
+    )
+    assert FinalVerdict.objects.get(pk=first.pk).verdict_id == first.verdict_id
+    final_verdicts_insert(copies)  # and settling again changes nothing
+    assert FinalVerdict.objects.filter(config_version=newer).count() == 2
+
+
 class _WorkerDied(BaseException):
     """Stands for SIGKILL between the paid reply and storing it: nothing after it runs in that worker."""
 

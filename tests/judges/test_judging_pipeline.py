@@ -446,3 +446,61 @@ def test_an_error_mid_batch_keeps_the_retries_of_the_rows_before_it(stub, monkey
 
     assert [pk for pk, _ in retries] == [first] and retries[0][1] > 0
     assert Judgment.objects.get(pk=first).status == "pending"
+
+
+def test_a_batch_claims_each_next_row_in_the_statement_that_settles_the_row_before(stub, monkeypatch):
+    prompt_set, contenders = make_arena(n_prompts=2, slugs=("alpha", "bravo"))
+    make_judge("fair", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "fair")
+    ids = list(
+        Judgment.objects.filter(campaign=campaign).order_by("battle_id", "pk").values_list("pk", flat=True)
+    )
+    claims_alone: list[int] = []
+    real_claim = judging.judgment_claim_recording_call
+
+    def claim_alone(pk, *args, **kwargs):
+        claims_alone.append(pk)
+        return real_claim(pk, *args, **kwargs)
+
+    monkeypatch.setattr(judging, "judgment_claim_recording_call", claim_alone)
+
+    results = judgments_run(ids)
+
+    assert [results[pk].outcome for pk in ids] == ["done"] * 4
+    assert claims_alone == ids[:1], "only the batch's first row is claimed by a statement of its own"
+    calls = PaidCall.objects.filter(item_id__in=ids)
+    assert sorted(calls.values_list("item_id", flat=True)) == sorted(ids), "one ledger row per paid call"
+    assert set(calls.values_list("outcome", flat=True)) == {"answered"}
+    assert len(stub.requests) == 4
+    assert FinalVerdict.objects.count() == Verdict.objects.count() == 2
+    assert Campaign.objects.get(pk=campaign.pk).status == "finished"
+
+
+def test_a_row_claimed_ahead_by_a_batch_that_then_fails_goes_back_to_pending_without_its_ledger_row(
+    stub, monkeypatch
+):
+    prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
+    make_judge("fair", base_url=stub.base_url)
+    campaign = start_campaign(prompt_set, contenders, "fair")
+    first, second = Judgment.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True)
+    real_run, seen = judging._run, {}
+
+    def run_then_fail(job, *args, **kwargs):
+        assert real_run(job, *args, **kwargs).outcome == "done"
+        seen["second"] = Judgment.objects.values_list("status", flat=True).get(pk=second)
+        seen["ledger"] = list(PaidCall.objects.filter(item_id=second).values_list("outcome", flat=True))
+        raise RuntimeError("lost between two rows")
+
+    monkeypatch.setattr(judging, "_run", run_then_fail)
+    with pytest.raises(RuntimeError, match="lost between two rows"):
+        judgments_run([first, second])
+
+    assert seen == {"second": "running", "ledger": ["sent"]}, "the first row's settle claimed the second"
+    row = Judgment.objects.get(pk=second)
+    assert (row.status, row.claim_token, row.lease_until) == ("pending", None, None)
+    assert not PaidCall.objects.filter(item_id=second).exists(), "its request never left: no ledger row"
+    assert len(stub.requests) == 1
+    monkeypatch.setattr(judging, "_run", real_run)
+    assert judgments_run([second])[second].outcome == "done"
+    assert PaidCall.objects.filter(item_id=second).count() == 1 and len(stub.requests) == 2
+    assert Campaign.objects.get(pk=campaign.pk).status == "finished"
