@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))  # run as a plain script, yet import the project's
 from bench.verdict_database import scratch_database  # noqa: E402
 
 
-def _battles(n: int, endpoint_url: str = "http://127.0.0.1:9/v1") -> list[tuple[str, str]]:
+def _battles(n: int) -> list[tuple[str, str]]:
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -45,7 +45,7 @@ def _battles(n: int, endpoint_url: str = "http://127.0.0.1:9/v1") -> list[tuple[
     for i in range(2):
         Contender.objects.create(
             slug=f"open-{i}", name=f"Open {i}", status="approved",
-            endpoint_url=endpoint_url, endpoint_model=f"m-{i}",
+            endpoint_url="http://127.0.0.1:9/v1", endpoint_model=f"m-{i}",
         )  # fmt: skip
     found = []
     for i in range(n):
@@ -61,19 +61,14 @@ async def _round(battles: list[tuple[str, str]], way: str) -> tuple[list[float],
     """(ms from the start to each opening's end, CPU seconds of the process) for one burst."""
     from asgiref.sync import ThreadSensitiveContext, sync_to_async
     from django.core.handlers.asgi import ASGIRequest
-    from django.db import close_old_connections
 
     from live import stream_app, stream_opening
     from live.models import LiveBattle
-    from live.streaming import calls_close, turn_events
 
     await sync_to_async(lambda: LiveBattle.objects.update(state=LiveBattle.State.PENDING))()
     stream_opening_applies = stream_opening.applies
-    early_connections = stream_opening.EarlyConnections
     if way == "thread":
         stream_opening.applies = lambda: False  # type: ignore[assignment]
-    if way == "late":
-        stream_opening.EarlyConnections = _NoEarlyConnections  # type: ignore[misc]
     started = time.perf_counter()
     cpu = time.process_time()
 
@@ -88,46 +83,19 @@ async def _round(battles: list[tuple[str, str]], way: str) -> tuple[list[float],
             request.get_host()
             opened = await stream_app._open(request, token, lambda: False)
             assert opened is not None, "nothing claimed"
-            if way in ("loop", "thread"):
-                calls_close(opened[1])  # connections opened early to the endpoints, unused here
-                return 1000 * (time.perf_counter() - started)
-            events = turn_events(*opened)
-            try:
-                async for chunk in events:
-                    if b"event: delta" in chunk:
-                        return 1000 * (time.perf_counter() - started)
-            finally:
-                await events.aclose()  # type: ignore[attr-defined]  # an async generator
-                await sync_to_async(close_old_connections)()  # as the route: the pool's connection back
-            raise AssertionError("no piece streamed")
+            return 1000 * (time.perf_counter() - started)
 
     try:
         ends = await asyncio.gather(*(one(token, cookie) for token, cookie in battles))
     finally:
         stream_opening.applies = stream_opening_applies  # type: ignore[method-assign]
-        stream_opening.EarlyConnections = early_connections  # type: ignore[misc]
     return list(ends), time.process_time() - cpu
 
 
-class _NoEarlyConnections:
-    """The opening as before `live.early_connections`: no connection made before the claim."""
-
-    def __init__(self, token: str, endpoints_of: object) -> None:
-        pass
-
-    def attach(self, calls: list) -> list:
-        return calls
-
-    def close(self) -> None:
-        pass
-
-
-async def _rounds(
-    battles: list[tuple[str, str]], rounds: int, ways: tuple[str, str]
-) -> dict[str, list[tuple[list[float], float]]]:
-    found: dict[str, list] = {way: [] for way in ways}
+async def _rounds(battles: list[tuple[str, str]], rounds: int) -> dict[str, list[tuple[list[float], float]]]:
+    found: dict[str, list] = {"loop": [], "thread": []}
     for number in range(rounds + 1):
-        for way in ways if number % 2 else ways[::-1]:
+        for way in ("loop", "thread") if number % 2 else ("thread", "loop"):
             result = await _round(battles, way)
             if number:
                 found[way].append(result)
@@ -138,42 +106,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--openings", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument(
-        "--first-piece",
-        action="store_true",
-        help="time each opening to its stream's first piece from the loopback stub (bench_live_streams' "
-        "stub, a separate process), the loop's way with the endpoints connected during the opening "
-        "(early) against after it (late)",
-    )
     args = parser.parse_args()
     os.environ.setdefault("DB_POOL_MAX_SIZE", "8")  # compose's web service
     os.environ["ARENA_ALLOW_PRIVATE_ENDPOINTS"] = "1"  # as bench_live_streams: the endpoint is on loopback
     with scratch_database():
-        stub = None
-        if args.first_piece:
-            from bench.bench_live_streams import _start_stub
+        battles = _battles(args.openings)
+        from django.db import connections
 
-            stub, stub_url = _start_stub()
-        try:
-            battles = _battles(args.openings, *([stub_url] if stub else []))
-            from django.db import connections
-
-            connections.close_all()
-            load = os.getloadavg()[0]
-            ways = ("early", "late") if args.first_piece else ("loop", "thread")
-            found = asyncio.run(_rounds(battles, args.rounds, ways))
-            connections.close_all()
-        finally:
-            if stub is not None:
-                stub.terminate()
-                stub.wait(10)
+        connections.close_all()
+        load = os.getloadavg()[0]
+        found = asyncio.run(_rounds(battles, args.rounds))
+        connections.close_all()
     print(f"{args.openings} openings at once, {args.rounds} rounds each way (alternating); load average "
           f"{load:.2f} before, {os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs")  # fmt: skip
     for way, results in found.items():
         ends = np.array([end for result, _ in results for end in result])
         cpu = np.array([1000 * seconds / args.openings for _, seconds in results])
-        what = "first piece" if args.first_piece else "opening done"
-        print(f"  {way:6}: {what} p50 {np.median(ends):.1f} ms, p90 {np.percentile(ends, 90):.1f} ms, "
+        print(f"  {way:6}: opening done p50 {np.median(ends):.1f} ms, p90 {np.percentile(ends, 90):.1f} ms, "
               f"last {np.mean([max(r) for r, _ in results]):.1f} ms (mean of rounds) after the first began; "
               f"process CPU {np.median(cpu):.2f} ms per opening (rounds {', '.join(f'{c:.2f}' for c in cpu)})")  # fmt: skip
 

@@ -39,15 +39,8 @@ from redis.driver_info import DriverInfo
 from arena.voting import Voter
 from live.async_database import lender, lender_close, usable
 from live.coalescing import Coalescer, Gone
-from live.early_connections import EarlyConnections
 from live.models import LiveBattle
-from live.services.battles import (
-    claimed_battle,
-    claimed_key,
-    claims_statement,
-    endpoints_statement,
-    live_battle_of,
-)
+from live.services.battles import claimed_battle, claimed_key, claims_statement, live_battle_of
 from live.streaming import SideCall, side_calls
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -58,9 +51,9 @@ _REDIS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis
 )
 _SERIALIZER = RedisSerializer()
 _LOOP_STATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
-# The loop's PostgreSQL connections the openings hold at once: the endpoints', the users' and the claims'
-# look-ups, one request out each (`_LoopState`).
-LOOP_CONNECTIONS_USED = 3
+# The loop's PostgreSQL connections the openings hold at once: the users' and the claims' look-ups, one
+# request out each (`_LoopState`).
+LOOP_CONNECTIONS_USED = 2
 # Most keys in one coalesced request (a burst larger than this takes several).
 BATCH_MOST = 100
 # How long one coalesced request may take (connecting included, `CONNECT_TIMEOUT_S` at most) before its
@@ -103,27 +96,8 @@ async def stream_open_async(
     """As `live.views.stream_open`, for a request whose host was checked: the claimed battle and its calls, or
     None when nothing waits. Raises `Unsettled` (see the module doc), `Left` when `gone()` says the person
     left before the claim was sent (asked again as the coalesced claims go out), TimeoutError when the claim
-    had no answer in `BATCH_TIMEOUT_S`, or DomainError (404, 403) as the claim does. The calls returned
-    may hold connections opened during the opening (`live.early_connections`): `turn_events` uses or closes
-    them; a caller dropping the calls closes them (`live.streaming.calls_close`)."""
-    loop = _loop_state(size)
-    # Connecting to the battle's endpoints starts now, beside the session read: made while the user and the
-    # claim are read, used only once the claim succeeded, closed unused otherwise.
-    early = EarlyConnections(token, loop.endpoints.ask)
-    try:
-        opened = await _opened(request, token, gone=gone, loop=loop)
-    except BaseException:
-        early.close()
-        raise
-    if opened is None:
-        early.close()
-        return None
-    battle, calls = opened
-    return battle, early.attach(calls)
-
-
-async def _opened(request: HttpRequest, token: str, *, gone: Callable[[], bool], loop: _LoopState) -> Opened:
-    data = await _session_data(request.COOKIES.get(settings.SESSION_COOKIE_NAME), loop)
+    had no answer in `BATCH_TIMEOUT_S`, or DomainError (404, 403) as the claim does."""
+    data = await _session_data(request.COOKIES.get(settings.SESSION_COOKIE_NAME), size)
     user_id, backend, session_hash = (
         data.get(k) for k in ("_auth_user_id", "_auth_user_backend", "_auth_user_hash")
     )
@@ -136,6 +110,7 @@ async def _opened(request: HttpRequest, token: str, *, gone: Callable[[], bool],
         pk = user_model._meta.pk.to_python(user_id)
     except Exception:  # noqa: BLE001  # whatever the key's field refuses: Django's own path says what
         raise Unsettled("a user id the user model does not read") from None
+    loop = _loop_state(size)
     try:
         row = await loop.users.ask(pk)
     except TimeoutError:
@@ -190,9 +165,6 @@ class _LoopState:
         self.claims: Coalescer[tuple[str, str], tuple | None] = Coalescer(
             self._claims, most=most, timeout=timeout
         )
-        self.endpoints: Coalescer[str, tuple[str, str] | None] = Coalescer(
-            self._endpoints, most=most, timeout=timeout
-        )
 
     async def _sessions(self, keys: list[str]) -> list[bytes | str | None]:
         return list(await _redis().mget(keys))
@@ -202,12 +174,6 @@ class _LoopState:
             rows = await lent.fetchall(_users_sql(), [list(dict.fromkeys(pks))], first=True)
         found = {row[0]: row[1:] for row in rows}
         return [found.get(pk) for pk in pks]
-
-    async def _endpoints(self, tokens: list[str]) -> list[tuple[str, str] | None]:
-        async with lender(self.size).connection() as lent:
-            rows = await lent.fetchall(*endpoints_statement(tokens=list(dict.fromkeys(tokens))), first=True)
-        found = {row[0]: (row[1], row[2]) for row in rows}
-        return [found.get(token) for token in tokens]
 
     async def _claims(self, wanted: list[tuple[str, str]]) -> list[tuple | None]:
         # In token order, as every worker sends them, so two workers' batches lock the same battles in the
@@ -229,12 +195,12 @@ def _loop_state(size: int) -> _LoopState:
     return found
 
 
-async def _session_data(session_key: str | None, loop: _LoopState) -> dict:
+async def _session_data(session_key: str | None, size: int) -> dict:
     """The session's data from the sessions' cache, as cached_db's SessionStore reads it."""
     if not session_key or len(session_key) < 8:  # SessionBase._validate_session_key
         raise Unsettled("no session")
     try:
-        raw = await loop.sessions.ask(
+        raw = await _loop_state(size).sessions.ask(
             _cache_key(settings.SESSION_CACHE_ALIAS)(_SESSION_KEY_PREFIX + session_key)
         )
     except (redis.RedisError, TimeoutError):

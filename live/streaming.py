@@ -36,8 +36,6 @@ from judges.providers import (
     StreamingProvider,
     get_provider,
 )
-from judges.providers.chat_stream import EarlyConnection
-from judges.providers.openai_compat import normalise_base_url
 from judges.services.secrets import api_key_resolve, redact
 from live.models import LiveBattle
 from live.services.battles import live_stream_end, live_stream_finish
@@ -73,17 +71,6 @@ class SideCall:
     side: str
     request: CompletionRequest | None  # None: the call could not be made (`problem` says why, for staff)
     problem: str = ""
-    # A connection to the side's endpoint opened while the battle was claimed (`live.early_connections`),
-    # no request sent: `turn_events` sends the request on it, or closes it; whoever drops the call unused
-    # closes it (`calls_close`).
-    early: EarlyConnection | None = None
-
-
-def calls_close(calls: list[SideCall]) -> None:
-    """Close the calls' early connections not used (idempotent)."""
-    for call in calls:
-        if call.early is not None:
-            call.early.close()
 
 
 def _side_call(side: str, contender: Contender, turns: list[str], replies: list[str]) -> SideCall:
@@ -138,13 +125,8 @@ async def _pump(call: SideCall, queue: asyncio.Queue) -> None:
     provider = get_provider(PROVIDER)
     assert isinstance(provider, StreamingProvider)
     parts: list[str] = []
-    pieces = (
-        provider.stream(call.request)
-        if call.early is None
-        else provider.stream(call.request, early=call.early)  # type: ignore[call-arg]  # the openai one's
-    )
     try:
-        async for piece in pieces:
+        async for piece in provider.stream(call.request):
             parts.append(piece)
             await queue.put(("delta", call.side, piece))
     except ProviderError as exc:
@@ -176,11 +158,6 @@ async def turn_events(battle: LiveBattle, calls: list[SideCall]) -> AsyncIterato
     tasks = [asyncio.create_task(_pump(call, queue)) for call in calls]
     turn, finished = _Turn(), False
     try:
-        for call in calls:
-            # Sent at once on a connection opened beforehand: the endpoint starts on it while the worker
-            # goes on with the other openings woken with this one, before the calls' tasks even run.
-            if call.early is not None and call.request is not None:
-                call.early.send(call.request, normalise_base_url(call.request.base_url))
         yield sse("start", {"turn": len(battle.turns)})  # sent at once: the page knows the stream is open
         async with asyncio.timeout(settings.ARENA_LIVE_MAX_STREAM_SECONDS):
             written = -FLUSH_INTERVAL_S  # the first piece goes out at once
@@ -203,7 +180,6 @@ async def turn_events(battle: LiveBattle, calls: list[SideCall]) -> AsyncIterato
         for task in tasks:
             task.cancel()  # closes the provider calls still running: the endpoints see the client leave
         await asyncio.gather(*tasks, return_exceptions=True)
-        calls_close(calls)  # a call's task cancelled before it ran never took its connection
         if not finished:  # the person left (or the server stopped) in the middle: nothing is counted
             await sync_to_async(live_stream_end)(battle=battle, state=LiveBattle.State.CANCELLED)
 

@@ -166,14 +166,14 @@ def _request_bytes(request: CompletionRequest, parts: Any) -> bytes:
     return head.encode("latin-1") + body
 
 
-async def _connect(parts: Any, endpoint: str, *, public_addresses_only: bool) -> _Response:
+async def _connect(request: CompletionRequest, parts: Any, endpoint: str) -> _Response:
     from arena.errors import DomainError
     from arena.services.endpoints import endpoint_address_checked
 
     loop = asyncio.get_running_loop()
     host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
     address = host
-    if public_addresses_only and not settings.ARENA_ALLOW_PRIVATE_ENDPOINTS:
+    if request.public_addresses_only and not settings.ARENA_ALLOW_PRIVATE_ENDPOINTS:
         try:  # resolved in a thread: a slow DNS server holds no event loop
             address = await asyncio.to_thread(endpoint_address_checked, host, port, url=endpoint)
         except DomainError as exc:
@@ -187,100 +187,31 @@ async def _connect(parts: Any, endpoint: str, *, public_addresses_only: bool) ->
     return response
 
 
-class EarlyConnection:
-    """A connection to an endpoint opened before its request is known (`connect_early`), under the same rules
-    as the stream's own connection (the checked address connected to, TLS checking the name). It is used by
-    `stream_chat` only for a request to the same base URL with the same address rule; whoever holds it
-    closes it when it goes unused (`close`, idempotent)."""
-
-    def __init__(self, base_url: str, public_addresses_only: bool, response: _Response) -> None:
-        self.base_url = base_url
-        self.public_addresses_only = public_addresses_only
-        self.response: _Response | None = response
-        self.sent = False  # the request went out already (`send`)
-
-    def fits(self, request: CompletionRequest, base_url: str) -> bool:
-        return (
-            self.response is not None
-            and not self.response.failure
-            and self.response.transport is not None
-            and not self.response.transport.is_closing()
-            and base_url == self.base_url
-            and request.public_addresses_only == self.public_addresses_only
-        )
-
-    def send(self, request: CompletionRequest, base_url: str) -> None:
-        """Write `request` now, when the connection fits it (else `stream_chat` connects anew): the stream
-        that takes this connection then only waits for the reply. A request checked as `stream_chat`
-        checks it (an http(s) base URL, a finite temperature) only; anything else is left to it."""
-        if self.sent or not self.fits(request, base_url) or not math.isfinite(request.temperature):
-            return
-        assert self.response is not None and self.response.transport is not None  # `fits` says so
-        self.response.transport.write(_request_bytes(request, urlsplit(base_url)))
-        self.sent = True
-
-    def take(self) -> _Response | None:
-        response, self.response = self.response, None
-        return response
-
-    def close(self) -> None:
-        response = self.take()
-        if response is not None:
-            response.close()
-
-
-async def connect_early(base_url: str, *, public_addresses_only: bool) -> EarlyConnection:
-    """A connection to the endpoint at `base_url` (normalised, up to `/v1`), no request sent; raises
-    `ProviderError` as `stream_chat` would on connecting, or OSError."""
-    parts = urlsplit(base_url)
-    endpoint = f"{base_url}/chat/completions"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PermanentProviderError(
-            f"{endpoint} is not an http(s) URL", provider="openai", endpoint=endpoint
-        )
-    response = await _connect(parts, endpoint, public_addresses_only=public_addresses_only)
-    return EarlyConnection(base_url, public_addresses_only, response)
-
-
-async def stream_chat(
-    request: CompletionRequest, base_url: str, *, early: EarlyConnection | None = None
-) -> AsyncIterator[str]:
+async def stream_chat(request: CompletionRequest, base_url: str) -> AsyncIterator[str]:
     """The reply's text pieces, in order; raises `ProviderError` (see the module doc). `base_url` is the
-    normalised base URL (up to `/v1`). `early`, a connection opened beforehand (`connect_early`), is used
-    when it fits the request (same base URL and address rule, still open), else closed; it is closed at
-    the end either way."""
+    normalised base URL (up to `/v1`)."""
     from judges.providers import openai_compat as compat
 
     endpoint = f"{base_url}/chat/completions"
     parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PermanentProviderError(
+            f"{endpoint} is not an http(s) URL", provider="openai", endpoint=endpoint
+        )
+    if not math.isfinite(request.temperature):  # json.dumps would send NaN, which is not JSON
+        raise PermanentProviderError(
+            f"temperature {request.temperature} for model {request.model!r} is not a number; set the "
+            "request's temperature to a number from 0 to 2",
+            provider="openai",
+            endpoint=endpoint,
+        )
     response: _Response | None = None
-    sent = False
-    if early is not None:
-        sent = early.sent  # sent for this request (`EarlyConnection.send`): its reply, whatever it is
-        response = early.take() if sent or early.fits(request, base_url) else None
-        sent = sent and response is not None
-        early.close()
     try:
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise PermanentProviderError(
-                f"{endpoint} is not an http(s) URL", provider="openai", endpoint=endpoint
-            )
-        if not math.isfinite(request.temperature):  # json.dumps would send NaN, which is not JSON
-            raise PermanentProviderError(
-                f"temperature {request.temperature} for model {request.model!r} is not a number; set the "
-                "request's temperature to a number from 0 to 2",
-                provider="openai",
-                endpoint=endpoint,
-            )
         try:
             async with asyncio.timeout(request.timeout_s):
-                if response is None:
-                    response = await _connect(
-                        parts, endpoint, public_addresses_only=request.public_addresses_only
-                    )
+                response = await _connect(request, parts, endpoint)
                 assert response.transport is not None
-                if not sent:
-                    response.transport.write(_request_bytes(request, parts))
+                response.transport.write(_request_bytes(request, parts))
                 await response.head
         except TimeoutError:
             text = f"no reply from {endpoint} within {request.timeout_s:g}s for model {request.model!r}"

@@ -44,7 +44,7 @@ from judges.providers.base import (
     ProviderResponse,
     TransientProviderError,
 )
-from judges.providers.chat_stream import EarlyConnection, stream_chat
+from judges.providers.chat_stream import stream_chat
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -167,17 +167,14 @@ class OpenAICompatProvider:
             completion = _send(client, url, request, base_url, json_mode=False)
         return _to_response(completion, request, base_url, json_mode, time.monotonic() - started)
 
-    async def stream(
-        self, request: CompletionRequest, *, early: EarlyConnection | None = None
-    ) -> AsyncIterator[str]:
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[str]:
         """The reply's text pieces as the endpoint sends them (`stream: true`); see base.StreamingProvider.
 
         Read straight off the connection by `chat_stream` (the SDK's async stack cost several times the rest
         of a piece's way through the arena). Leaving early (aclose or cancellation) closes the connection,
-        so the endpoint sees the caller leave. `early`: a connection opened beforehand
-        (`chat_stream.connect_early`, live battles), used when it fits the request.
+        so the endpoint sees the caller leave.
         """
-        async for piece in stream_chat(request, normalise_base_url(request.base_url), early=early):
+        async for piece in stream_chat(request, normalise_base_url(request.base_url)):
             yield piece
 
     def config_errors(self, *, model: str, base_url: str) -> list[str]:

@@ -173,25 +173,6 @@ def claims_statement(*, wanted: list[tuple[str, str]]) -> tuple[str, list]:
     return _claims_sql(), [tokens, voter_keys, State.STREAMING, timezone.now(), State.PENDING]
 
 
-def endpoints_statement(*, tokens: list[str]) -> tuple[str, list]:
-    """The endpoint URLs of both contenders of each pending battle among `tokens`: rows (token, URL of A,
-    URL of B). Read before the claim, to connect to the endpoints while it runs (`live.early_connections`);
-    it decides nothing: only the claim says whose battle it is."""
-    return _endpoints_sql(), [tokens, State.PENDING]
-
-
-@functools.cache
-def _endpoints_sql() -> str:
-    quote = connection.ops.quote_name
-    battles, contenders = quote(LiveBattle._meta.db_table), quote(Contender._meta.db_table)
-    url = quote(Contender._meta.get_field("endpoint_url").column)
-    return (
-        f"SELECT battle.token, a.{url}, b.{url} FROM {battles} battle "
-        f"JOIN {contenders} a ON a.id = battle.contender_a_id JOIN {contenders} b ON b.id = battle.contender_b_id "
-        "WHERE battle.token = ANY(%s) AND battle.state = %s"
-    )
-
-
 def claimed_key(row: tuple) -> tuple[str, str]:
     """(token, voter_key) of a row of the claim statements."""
     token, voter_key = _claimed_key_columns()

@@ -21,8 +21,6 @@ from tests.support.event_loop import run_coroutine
 pytestmark = pytest.mark.django_db(transaction=True)  # the loop's own connections see committed rows only
 
 SIZE = 4
-# A marker of the users' read alone (the endpoints' read, `endpoints_statement`, also says `= ANY`).
-USERS_READ = '"password"'
 
 
 def _slowed(monkeypatch, marker: str, delay: float, *, times: int = 1) -> list[list]:
@@ -132,7 +130,7 @@ def test_claims_on_kept_connections_broken_by_a_database_restart_are_retried(stu
     users' reads and their claims alike) go again on new connections instead of failing every opening."""
     monkeypatch.setattr(async_database, "_pooled", lambda: True)
     if overlap:  # a users' read holding its connection while the claim takes the other, broken one
-        _slowed(monkeypatch, USERS_READ, 0.3)
+        _slowed(monkeypatch, "ANY", 0.3)
     battles, cookies = _battles(f"restart-{overlap}", 2 if overlap else 12)
 
     async def run():
@@ -176,7 +174,7 @@ def test_a_claim_with_no_answer_in_time_fails_and_claims_nothing(stub, monkeypat
 
 def test_a_users_read_with_no_answer_in_time_goes_djangos_way(stub, monkeypatch):  # noqa: F811
     monkeypatch.setattr(stream_opening, "BATCH_TIMEOUT_S", 0.2)
-    _slowed(monkeypatch, USERS_READ, 30)
+    _slowed(monkeypatch, "ANY", 30)
     battles, cookies = _battles("slow-user", 1)
 
     async def run():
