@@ -17,6 +17,7 @@ from arena.conversations import ConversationView, battle_conversation
 from arena.errors import Conflict, Forbidden, NotFound
 from arena.models import AnnotationTask, Annotator, Assignment, Battle, Dimension
 from arena.rendering import html_fill, html_prime, render_markdown_many
+from arena.voting.held_places import held_serve_added, held_serve_closed
 from arena.voting.identity import Voter
 from arena.voting.pair_votes import Pair
 from arena.voting.selection import battle_pick
@@ -72,6 +73,7 @@ def assignment_serve(
                 raise
             continue
         if inserted is not None:
+            held_serve_added(task.pk, new.pk, battle.pk, new.served_at)
             return new
         # Refused: another tab served this annotator first; take what it served.
     return open_assignment(task, annotator)
@@ -125,6 +127,7 @@ def assignment_skip(*, token: str, voter: Voter) -> tuple[Assignment, bool]:
         assignment.state = Assignment.State.SKIPPED
         assignment.answered_at = timezone.now()
         assignment.save(update_fields=["state", "answered_at"])
+    held_serve_closed(assignment.task_id, assignment.pk, assignment.battle_id)  # its place is free again
     return assignment, True
 
 
