@@ -115,7 +115,8 @@ def _recount_store(client: Any, key: str, votes: dict[int, int]) -> None:
         try:
             pipe = client.pipeline(transaction=True)
             pipe.delete(key)
-            pipe.hset(key, mapping={_COUNTED: 1, **{str(battle): n for battle, n in votes.items()}})
+            mapping: dict[str | bytes, int] = {_COUNTED: 1, **{str(battle): n for battle, n in votes.items()}}
+            pipe.hset(key, mapping=mapping)
             pipe.expire(key, settings.ARENA_VOTE_PAIR_RECOUNT_SECONDS)
             pipe.execute()
         finally:

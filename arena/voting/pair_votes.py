@@ -14,6 +14,7 @@ Without Redis (the demo's file cache) serving counts from the database each time
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import caches
@@ -105,7 +106,9 @@ def _pair_vote_change(
         pipe.hincrby(key, _field(pair), by)
         if held is not None:
             assignment_id, battle_id = held
-            held_vote_queue(pipe, caches["default"], task_id, pair, assignment_id, battle_id, by)
+            held_vote_queue(
+                pipe, cast(RedisCache, caches["default"]), task_id, pair, assignment_id, battle_id, by
+            )
         pipe.execute()
     except UNREACHABLE as exc:
         cache_unreachable_logged(f"counting a vote ({by:+d}) on pair {pair} of task {task_id}", exc)

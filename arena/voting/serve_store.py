@@ -398,20 +398,20 @@ def pair_candidate_ordered(
     if not found:
         return UNDECIDED
     picked = found[0]
-    row = rows.get(picked["b_id"])
+    chosen = rows.get(picked["b_id"])
     sides = {
         (picked["b_output_a_id"], picked["b_contender_a_id"]),
         (picked["b_output_b_id"], picked["b_contender_b_id"]),
     }
     if (
-        row is None or picked["oa_leak"] or picked["ob_leak"] or picked["p_prompt_set_id"] != task.prompt_set_id
-        or sides != {(row[1], pair[0]), (row[2], pair[1])}
+        chosen is None or picked["oa_leak"] or picked["ob_leak"] or picked["p_prompt_set_id"] != task.prompt_set_id
+        or sides != {(chosen[1], pair[0]), (chosen[2], pair[1])}
     ):  # fmt: skip
         pair_answers_forget(task.prompt_set_id, pair)  # stale: an answer now leaks, or it changed
         return UNDECIDED
-    places = held.get(row[3] or 0, 0) + held.get(row[4] or 0, 0)
+    places = held.get(chosen[3] or 0, 0) + held.get(chosen[4] or 0, 0)
     return PairCandidate(
-        prompt_id=row[0], low=pair[0], high=pair[1], output_low_id=row[1], output_high_id=row[2],
+        prompt_id=chosen[0], low=pair[0], high=pair[1], output_low_id=chosen[1], output_high_id=chosen[2],
         battle_id=picked["b_id"], held=places, battle=_battle(picked),
     )  # fmt: skip
 

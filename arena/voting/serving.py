@@ -21,7 +21,8 @@ from arena.voting.held_places import held_serve_added, held_serve_closed
 from arena.voting.identity import Voter
 from arena.voting.pair_votes import Pair
 from arena.voting.selection import battle_pick
-from arena.voting.serve_store import assignment_insert, open_assignment, prompt_set_vote_dimensions
+from arena.voting.serve_store import assignment_insert, open_assignment
+from arena.voting.shown_dimensions import shown_dimensions
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +142,9 @@ class BattleView:
 
 
 def vote_dimensions(task: AnnotationTask) -> list[Dimension]:
-    """The optional dimension rows of this task's prompt set (overall is always asked, so never listed)."""
-    return prompt_set_vote_dimensions(task.prompt_set_id)
+    """The optional dimension rows of this task's prompt set (overall is always asked, so never listed), as
+    the page shows them (from the shared cache: arena.voting.shown_dimensions)."""
+    return shown_dimensions(task.prompt_set_id)
 
 
 def _html_ready(battle: Battle) -> None:
