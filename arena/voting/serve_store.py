@@ -17,6 +17,7 @@ tests/arena/test_voting_*.py run these statements on PostgreSQL, the demo comman
 
 from __future__ import annotations
 
+import heapq
 import json
 import time
 from dataclasses import dataclass
@@ -310,6 +311,7 @@ def pair_candidate(
 # again (`_PAIR_PICK`), so a stale copy can change which battle comes first, never serve one it must not.
 PAIR_ANSWERS_SECONDS = 60
 PAIR_PICK_LIMIT = 32  # candidates checked in one statement; past them, the full statement decides
+PAIR_ANSWERS_KEPT = 1024  # pairs whose copies a process keeps (then it starts again)
 _PAIR_ANSWERS = """
 SELECT ol.prompt_id, ol.id AS output_low_id, oh.id AS output_high_id,
        (SELECT b.id FROM arena_battle b WHERE b.output_a_id = ol.id AND b.output_b_id = oh.id) AS b1,
@@ -338,6 +340,8 @@ def pair_answers(
     with connection.cursor() as cursor:
         cursor.execute(_PAIR_ANSWERS, {"prompt_set": prompt_set_id, "low": pair[0], "high": pair[1]})
         rows = [tuple(row) for row in cursor.fetchall()]
+    if len(_pair_answers_kept) >= PAIR_ANSWERS_KEPT:  # bounded: an arena of many contenders has many pairs
+        _pair_answers_kept.clear()
     _pair_answers_kept[key] = (now + PAIR_ANSWERS_SECONDS, rows)  # type: ignore[assignment]
     return rows  # type: ignore[return-value]
 
@@ -385,7 +389,7 @@ def pair_candidate_ordered(
 
     answers = pair_answers(task.prompt_set_id, pair)
     ids, others, rows = [], [], {}
-    for row in sorted(answers, key=order)[:PAIR_PICK_LIMIT]:
+    for row in heapq.nsmallest(PAIR_PICK_LIMIT, answers, key=order):  # sorted's first ones, in O(n)
         if row[3] is None and row[4] is None:
             break  # its battle is created when picked: the full statement does that
         battle_id = row[3] if row[3] is not None else row[4]
