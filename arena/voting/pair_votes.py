@@ -14,6 +14,7 @@ Without Redis (the demo's file cache) serving counts from the database each time
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import caches
@@ -21,6 +22,7 @@ from django.db.models import Count
 
 from arena.cache import UNREACHABLE, RedisCache, cache_unreachable_logged
 from arena.models import Assignment
+from arena.voting.held_places import held_vote_queue
 
 logger = logging.getLogger(__name__)
 Pair = tuple[int, int]  # (lower contender id, higher contender id)
@@ -90,26 +92,42 @@ def _recount_store(client, key: str, lock: str, votes: dict[Pair, int]) -> None:
             client.delete(lock)
 
 
-def _pair_vote_change(task_id: int, contender_a_id: int, contender_b_id: int, by: int) -> None:
+def _pair_vote_change(
+    task_id: int, contender_a_id: int, contender_b_id: int, by: int, held: tuple[int, int] | None
+) -> None:
     redis = _redis(task_id)
     if redis is None:
         return
     client, key, _ = redis
     pair = (min(contender_a_id, contender_b_id), max(contender_a_id, contender_b_id))
     try:
-        client.hincrby(key, _field(pair), by)
+        # One round trip for both counts: the pair's votes, and the battle's places (arena.voting.held_places).
+        pipe = client.pipeline(transaction=False)
+        pipe.hincrby(key, _field(pair), by)
+        if held is not None:
+            assignment_id, battle_id = held
+            held_vote_queue(
+                pipe, cast(RedisCache, caches["default"]), task_id, pair, assignment_id, battle_id, by
+            )
+        pipe.execute()
     except UNREACHABLE as exc:
         cache_unreachable_logged(f"counting a vote ({by:+d}) on pair {pair} of task {task_id}", exc)
     except Exception:
         logger.warning("Could not count a vote (%+d) on pair %s of task %s", by, pair, task_id, exc_info=True)
 
 
-def pair_vote_added(task_id: int, contender_a_id: int, contender_b_id: int) -> None:
-    """Count one more vote on the pair. Called after the vote is stored: a cache that is down must not turn
-    a stored vote into an error page, so failures are logged, and the next recount catches up."""
-    _pair_vote_change(task_id, contender_a_id, contender_b_id, 1)
+def pair_vote_added(
+    task_id: int, contender_a_id: int, contender_b_id: int, held: tuple[int, int] | None = None
+) -> None:
+    """Count one more vote on the pair (and, given `held` = (assignment id, battle id), on its battle's held
+    places). Called after the vote is stored: a cache that is down must not turn a stored vote into an error
+    page, so failures are logged, and the next recount catches up."""
+    _pair_vote_change(task_id, contender_a_id, contender_b_id, 1, held)
 
 
-def pair_vote_removed(task_id: int, contender_a_id: int, contender_b_id: int) -> None:
-    """Count one vote fewer on the pair (an undone vote), after the undo is stored; failures as above."""
-    _pair_vote_change(task_id, contender_a_id, contender_b_id, -1)
+def pair_vote_removed(
+    task_id: int, contender_a_id: int, contender_b_id: int, held: tuple[int, int] | None = None
+) -> None:
+    """Count one vote fewer on the pair (an undone vote; `held` as above), after the undo is stored;
+    failures as above."""
+    _pair_vote_change(task_id, contender_a_id, contender_b_id, -1, held)

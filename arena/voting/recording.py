@@ -152,5 +152,7 @@ def vote_record(*, token: str, voter: Voter, ballot: Ballot) -> VoteResult:
         closed = _close(vote, ballot, outcomes, read_ms, verdicts)
         result = VoteResult(closed, replayed=False, dimension_names=names)
     # After the commit, so a vote that failed is not counted: serving ranks pairs by these counts.
-    pair_vote_added(vote.task_id, vote.contender_a_id, vote.contender_b_id)
+    pair_vote_added(
+        vote.task_id, vote.contender_a_id, vote.contender_b_id, held=(vote.assignment_id, vote.battle_id)
+    )
     return result

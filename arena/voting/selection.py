@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import combinations
 
@@ -38,12 +38,16 @@ from arena.models import AnnotationTask, Annotator, Assignment, Battle, GoldBatt
 from arena.models.verdicts import Source
 from arena.services.battles import battle_get_or_create
 from arena.voting.conflicts import contenders_conflicting
+from arena.voting.held_places import held_places
 from arena.voting.pair_votes import Pair, pair_votes
 from arena.voting.serve_store import (
     SHUFFLE_MODULUS,
+    UNDECIDED,
     PairCandidate,
     battle_with_answers,
+    pair_answers_forget,
     pair_candidate,
+    pair_candidate_ordered,
     task_contenders,
 )
 
@@ -205,7 +209,7 @@ def _pairs_ranked(
     return [pairs[i] for i in order]
 
 
-def _pick_of(candidate: PairCandidate, rng: random.Random) -> Pick:
+def _pick_of(candidate: PairCandidate, rng: random.Random, prompt_set_id: int) -> Pick:
     """The candidate's battle, created (in a random A/B order) when the pair has none on that prompt yet."""
     if candidate.battle_id is None:
         low, high = (
@@ -213,7 +217,10 @@ def _pick_of(candidate: PairCandidate, rng: random.Random) -> Pick:
             for pk, contender in candidate.outputs
         )
         a, b = (low, high) if rng.random() < 0.5 else (high, low)
-        battle_id = battle_get_or_create(output_a=a, output_b=b)[0].pk
+        battle = battle_get_or_create(output_a=a, output_b=b)[0]
+        battle_id = battle.pk
+        # This process's copy of the pair's battles lacks it (other processes find it with the full statement).
+        pair_answers_forget(prompt_set_id, (candidate.low, candidate.high))
     elif candidate.battle is not None:
         return Pick(battle=candidate.battle)
     else:
@@ -236,19 +243,29 @@ def _pair_pick(
     shuffle = rng.randrange(1, SHUFFLE_MODULUS)
     fallback = None
     for pair in _pairs_ranked(task, ids, rng, votes):
-        candidate = pair_candidate(
-            task=task,
-            annotator_id=annotator.pk,
-            pair=(pair.low, pair.high),
-            fresh_since=fresh,
-            shuffle=shuffle,
-        )
+        candidate = _pair_candidate(task, annotator, (pair.low, pair.high), fresh, shuffle)
         if candidate is None:
             continue
         if candidate.held < task.votes_per_battle:
-            return _pick_of(candidate, rng)
+            return _pick_of(candidate, rng, task.prompt_set_id)
         fallback = fallback or candidate
-    return _pick_of(fallback, rng) if fallback else None
+    return _pick_of(fallback, rng, task.prompt_set_id) if fallback else None
+
+
+def _pair_candidate(
+    task: AnnotationTask, annotator: Annotator, pair: Pair, fresh: datetime, shuffle: int
+) -> PairCandidate | None:
+    """The pair's best battle for the annotator: ordered by the places held as counted in Redis when it
+    has them (one statement checks the candidates in that order), else, or when that statement cannot
+    decide, by the full statement that counts them in the database."""
+    held = held_places(task, pair, fresh)
+    if held is not None:
+        found = pair_candidate_ordered(
+            task=task, annotator_id=annotator.pk, pair=pair, held=held, shuffle=shuffle
+        )
+        if found is not UNDECIDED:
+            return found  # type: ignore[return-value]
+    return pair_candidate(task=task, annotator_id=annotator.pk, pair=pair, fresh_since=fresh, shuffle=shuffle)
 
 
 def battle_pick(

@@ -17,7 +17,9 @@ tests/arena/test_voting_*.py run these statements on PostgreSQL, the demo comman
 
 from __future__ import annotations
 
+import heapq
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -299,6 +301,123 @@ def pair_candidate(
                                              "battle_id", "held")}  # fmt: skip
     # The existing battle comes with the candidate (one statement, not a second read once it is picked).
     return PairCandidate(**fields, battle=_battle(row) if row["b_id"] is not None else None)
+
+
+# --- the pair's best battle from held places counted in Redis (arena.voting.held_places) ----------------
+
+# The pair's prompts and battles, as the `answers` CTE above reads them; they change only when answers or
+# battles are added or removed, or an answer is found to leak its model's identity. Kept per process for
+# PAIR_ANSWERS_SECONDS: they only order the candidates, and the statement that picks one checks every rule
+# again (`_PAIR_PICK`), so a stale copy can change which battle comes first, never serve one it must not.
+PAIR_ANSWERS_SECONDS = 60
+PAIR_PICK_LIMIT = 32  # candidates checked in one statement; past them, the full statement decides
+PAIR_ANSWERS_KEPT = 1024  # pairs whose copies a process keeps (then it starts again)
+_PAIR_ANSWERS = """
+SELECT ol.prompt_id, ol.id AS output_low_id, oh.id AS output_high_id,
+       (SELECT b.id FROM arena_battle b WHERE b.output_a_id = ol.id AND b.output_b_id = oh.id) AS b1,
+       (SELECT b.id FROM arena_battle b WHERE b.output_a_id = oh.id AND b.output_b_id = ol.id) AS b2
+  FROM arena_output ol
+  JOIN arena_output oh ON oh.prompt_id = ol.prompt_id AND oh.contender_id = %(high)s
+ WHERE ol.contender_id = %(low)s AND ol.identity_leak = '' AND oh.identity_leak = ''
+   AND ol.prompt_id IN (SELECT p.id FROM arena_prompt p WHERE p.prompt_set_id = %(prompt_set)s)
+"""
+_pair_answers_kept: dict[
+    tuple[int, int, int], tuple[float, list[tuple[int, int, int, int | None, int | None]]]
+] = {}
+
+
+def pair_answers(
+    prompt_set_id: int, pair: tuple[int, int]
+) -> list[tuple[int, int, int, int | None, int | None]]:
+    """(prompt, low's output, high's output, battle low-high, battle high-low) for each prompt of the set both
+    contenders answered without an identity leak; from this process's copy when younger than
+    PAIR_ANSWERS_SECONDS."""
+    key = (prompt_set_id, *pair)
+    now = time.monotonic()
+    kept = _pair_answers_kept.get(key)
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    with connection.cursor() as cursor:
+        cursor.execute(_PAIR_ANSWERS, {"prompt_set": prompt_set_id, "low": pair[0], "high": pair[1]})
+        rows = [tuple(row) for row in cursor.fetchall()]
+    if len(_pair_answers_kept) >= PAIR_ANSWERS_KEPT:  # bounded: an arena of many contenders has many pairs
+        _pair_answers_kept.clear()
+    _pair_answers_kept[key] = (now + PAIR_ANSWERS_SECONDS, rows)  # type: ignore[assignment]
+    return rows  # type: ignore[return-value]
+
+
+def pair_answers_forget(prompt_set_id: int, pair: tuple[int, int]) -> None:
+    """Read the pair's prompts and battles afresh next time (a battle was created, or a copy was wrong)."""
+    _pair_answers_kept.pop((prompt_set_id, *pair), None)
+
+
+# The first candidate battle, in the caller's order, never served to the annotator (each of a prompt's two
+# possible battles probed on the (annotator, battle) index, as in _PAIR_CANDIDATE), with its prompt and answers
+# and what the caller must check again: the answers' identity leaks, the prompt set, the contenders.
+_PAIR_PICK = f"""
+WITH pick AS (
+    SELECT k.id FROM unnest(%(ids)s::bigint[], %(others)s::bigint[]) WITH ORDINALITY AS k(id, other, ord)
+     WHERE (SELECT COUNT(*) FROM arena_assignment m WHERE m.annotator_id = %(annotator)s AND m.battle_id = k.id)
+         + (SELECT COUNT(*) FROM arena_assignment m WHERE m.annotator_id = %(annotator)s AND m.battle_id = k.other) = 0
+     ORDER BY k.ord LIMIT 1
+)
+SELECT {_BATTLE_SELECT}, oa.identity_leak AS oa_leak, ob.identity_leak AS ob_leak
+  FROM pick JOIN arena_battle b ON b.id = pick.id {_BATTLE_JOINS}
+"""
+UNDECIDED = object()  # the pick statement could not decide: run the full one (`pair_candidate`)
+
+
+def pair_candidate_ordered(
+    *, task: AnnotationTask, annotator_id: int, pair: tuple[int, int], held: dict[int, int], shuffle: int
+) -> PairCandidate | None | object:
+    """`pair_candidate`, its order taken from `held` (places per battle, arena.voting.held_places) and this
+    process's copy of the pair's battles: one statement checks the candidates in that order. UNDECIDED when
+    it cannot tell (a candidate's battle does not exist yet, none of the first PAIR_PICK_LIMIT is unseen, the
+    copy was stale, or not PostgreSQL): the caller then runs `pair_candidate`."""
+    if connection.vendor != "postgresql":
+        return UNDECIDED
+    wanted = task.votes_per_battle
+
+    def order(row):
+        places = held.get(row[3] or 0, 0) + held.get(row[4] or 0, 0)
+        short = places < wanted
+        return (
+            0 if short else 1,
+            -places if short else places,
+            ((row[0] % SHUFFLE_MODULUS) * shuffle) % SHUFFLE_MODULUS,
+        )
+
+    answers = pair_answers(task.prompt_set_id, pair)
+    ids, others, rows = [], [], {}
+    for row in heapq.nsmallest(PAIR_PICK_LIMIT, answers, key=order):  # sorted's first ones, in O(n)
+        if row[3] is None and row[4] is None:
+            break  # its battle is created when picked: the full statement does that
+        battle_id = row[3] if row[3] is not None else row[4]
+        ids.append(battle_id)
+        others.append(row[4] if row[3] is not None else None)
+        rows[battle_id] = row
+    if not ids:
+        return UNDECIDED
+    found = _query(_PAIR_PICK, {"ids": ids, "others": others, "annotator": annotator_id})
+    if not found:
+        return UNDECIDED
+    picked = found[0]
+    chosen = rows.get(picked["b_id"])
+    sides = {
+        (picked["b_output_a_id"], picked["b_contender_a_id"]),
+        (picked["b_output_b_id"], picked["b_contender_b_id"]),
+    }
+    if (
+        chosen is None or picked["oa_leak"] or picked["ob_leak"] or picked["p_prompt_set_id"] != task.prompt_set_id
+        or sides != {(chosen[1], pair[0]), (chosen[2], pair[1])}
+    ):  # fmt: skip
+        pair_answers_forget(task.prompt_set_id, pair)  # stale: an answer now leaks, or it changed
+        return UNDECIDED
+    places = held.get(chosen[3] or 0, 0) + held.get(chosen[4] or 0, 0)
+    return PairCandidate(
+        prompt_id=chosen[0], low=pair[0], high=pair[1], output_low_id=chosen[1], output_high_id=chosen[2],
+        battle_id=picked["b_id"], held=places, battle=_battle(picked),
+    )  # fmt: skip
 
 
 # --- the vote's optional rows ---------------------------------------------------------------------------

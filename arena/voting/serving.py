@@ -17,10 +17,12 @@ from arena.conversations import ConversationView, battle_conversation
 from arena.errors import Conflict, Forbidden, NotFound
 from arena.models import AnnotationTask, Annotator, Assignment, Battle, Dimension
 from arena.rendering import html_fill, html_prime, render_markdown_many
+from arena.voting.held_places import held_serve_added, held_serve_closed
 from arena.voting.identity import Voter
 from arena.voting.pair_votes import Pair
 from arena.voting.selection import battle_pick
-from arena.voting.serve_store import assignment_insert, open_assignment, prompt_set_vote_dimensions
+from arena.voting.serve_store import assignment_insert, open_assignment
+from arena.voting.shown_dimensions import shown_dimensions
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ def assignment_serve(
                 raise
             continue
         if inserted is not None:
+            held_serve_added(task.pk, new.pk, battle.pk, new.served_at)
             return new
         # Refused: another tab served this annotator first; take what it served.
     return open_assignment(task, annotator)
@@ -125,6 +128,7 @@ def assignment_skip(*, token: str, voter: Voter) -> tuple[Assignment, bool]:
         assignment.state = Assignment.State.SKIPPED
         assignment.answered_at = timezone.now()
         assignment.save(update_fields=["state", "answered_at"])
+    held_serve_closed(assignment.task_id, assignment.pk, assignment.battle_id)  # its place is free again
     return assignment, True
 
 
@@ -138,8 +142,9 @@ class BattleView:
 
 
 def vote_dimensions(task: AnnotationTask) -> list[Dimension]:
-    """The optional dimension rows of this task's prompt set (overall is always asked, so never listed)."""
-    return prompt_set_vote_dimensions(task.prompt_set_id)
+    """The optional dimension rows of this task's prompt set (overall is always asked, so never listed), as
+    the page shows them (from the shared cache: arena.voting.shown_dimensions)."""
+    return shown_dimensions(task.prompt_set_id)
 
 
 def _html_ready(battle: Battle) -> None:

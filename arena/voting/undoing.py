@@ -80,5 +80,7 @@ def vote_undo(*, token: str, voter: Voter) -> Assignment:
                 "state", "outcome", "dimension_outcomes", "gold_passed", "flagged",
             ]
         )  # fmt: skip
-    pair_vote_removed(vote.task_id, vote.contender_a_id, vote.contender_b_id)
+    pair_vote_removed(
+        vote.task_id, vote.contender_a_id, vote.contender_b_id, held=(vote.assignment_id, vote.battle_id)
+    )
     return assignment
