@@ -13,7 +13,10 @@ session, the session's password hash), and hands back None for everything else, 
 counted or written, so Django serves it exactly as it always did: a missing or bad CSRF token, an unknown
 host, a signed-out or expired session, a hash that no longer matches the password, an anonymous voter, a
 request that is not htmx, not urlencoded or larger than a ballot, and any settings this module was not
-written for (an SSL redirect, a different middleware list or user model).
+written for (an SSL redirect, a different middleware list or user model). The user's row is read by the
+vote's locking statement (one round trip fewer); a user Django would not let in (gone, inactive, a password
+hash that no longer matches) rolls that transaction back before the rate limit counts anything, and is left
+to Django the same way.
 
 Once taken, the vote does what `views.submit` does, with the same services (rate limit, `vote_record`,
 `reveal_for`); domain errors become the same responses (`arena.error_responses.error_page`, the voting
@@ -38,7 +41,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import DisallowedHost, RequestDataTooBig, ValidationError
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
-from django.db import connection
+from django.db import connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
@@ -57,7 +60,8 @@ from arena.voting.ballots import CHOICES, ballot_from_post
 from arena.voting.identity import Voter, client_ip
 from arena.voting.presenting import Reveal, reveal_for
 from arena.voting.ratelimit import rate_limit_hit
-from arena.voting.recording import vote_record
+from arena.voting.recording import vote_checked, vote_counted, vote_record_locked
+from arena.voting.vote_store import HEAD, LockedVote, vote_lock, vote_lock_beside
 
 # The stack this module stands in for. Another list (a middleware added, removed or moved) turns the lean
 # path off until this module is checked against it: tests/arena/test_voting_lean.py fails meanwhile.
@@ -205,34 +209,44 @@ class LeanVote:
     def respond(self, request: WSGIRequest, token: str) -> HttpResponse | None:
         """The vote's response, or None (before anything is counted or written) to leave it to Django."""
         # With CONN_HEALTH_CHECKS Django sends a kept connection a SELECT 1 before each request's first
-        # statement: a round trip per vote. Here the first statement (reading the user, in autocommit, before
-        # anything is counted or written) stands in for it. Whenever the request is left to Django's stack
-        # (that statement failed, or never ran), the check is armed again: Django checks the connection and
-        # opens a new one if need be.
+        # statement: a round trip per vote. Here the first statement (reading the user and locking the vote,
+        # before anything is counted or written) stands in for it. Whenever the request is left to Django's
+        # stack (that statement failed, or never ran), the check is armed again: Django checks the connection
+        # and opens a new one if need be.
         db: Any = connection  # health_check_done is Django's own flag, left out of its stubs
         check_pending = not db.health_check_done
         db.health_check_done = True
         try:
-            user = self._admitted(request)
-        except Exception:  # e.g. the database is down: nothing done yet, so Django's stack answers (its 503)
-            user = None
-        if user is None:
-            db.health_check_done = not check_pending
-            return None
-        request.user = user
-        request.htmx = HtmxDetails(request)  # type: ignore[attr-defined]
+            user_id = self._admitted(request)
+        except Exception:  # e.g. the session's database read failed: nothing done yet, Django's stack answers
+            user_id = None
+        if user_id is not None:
+            request.htmx = HtmxDetails(request)  # type: ignore[attr-defined]
+            try:
+                response = self._answer(request, token, user_id)
+            except _LeftToDjango:
+                response = None
+            if response is not None:
+                return self._finished(request, response)
+        db.health_check_done = not check_pending
+        return None
+
+    def _answer(self, request: WSGIRequest, token: str, user_id: Any) -> HttpResponse:
+        """The vote's response before the middleware's response steps; _LeftToDjango passes through."""
         try:
-            response = self._vote(request, token, Voter(key=f"u:{user.pk}", user=user))
+            return self._vote(request, token, user_id)
+        except _LeftToDjango:
+            raise
         except DomainError as exc:
-            response = error_page(request, exc, frame=FRAMES["voting"])
+            return error_page(request, exc, frame=FRAMES["voting"])
         except Http404 as exc:
-            response = error_page(request, NotFound(str(exc) or "Not found."), frame=FRAMES["voting"])
+            return error_page(request, NotFound(str(exc) or "Not found."), frame=FRAMES["voting"])
         except Exception as exc:  # as Django's handler: logged, signalled, its 500 page
-            response = response_for_exception(request, exc)
-        return self._finished(request, response)
+            return response_for_exception(request, exc)
 
     def _admitted(self, request: WSGIRequest) -> Any:
-        """The signed-in user when Django's stack would let this request reach the view, else None."""
+        """The session's user id when Django's stack would let this request reach the view as far as can be
+        told without the database (the user's row is read with the vote's lock), else None."""
         try:
             request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it
             request_text_check(request)  # as RequestTextGuardMiddleware (reads the body)
@@ -242,15 +256,29 @@ class LeanVote:
         self.csrf.process_request(request)
         if self.csrf.process_view(request, self.submit_view, (), {"token": ""}) is not None:
             return None  # refused: Django refuses it again, with its own page and log line
-        return _signed_in_user(request)
+        return _session_user_id(request.session)
 
     # --- the vote, as views.submit ---------------------------------------------------------------------
 
-    def _vote(self, request: WSGIRequest, token: str, voter: Voter) -> HttpResponse:
-        limited = rate_limit_hit(scope="vote", voter_key=voter.key, ip=client_ip(request))
-        if limited is not None:
-            raise Throttled(limited.message, retry_after=limited.retry_after)
-        result = vote_record(token=token, voter=voter, ballot=ballot_from_post(request.POST))
+    def _vote(self, request: WSGIRequest, token: str, user_id: Any) -> HttpResponse:
+        """views.submit's steps, in its order of refusals (rate limit, ballot, token, state), with the user
+        read and the vote locked first, in one statement: a user Django would not let in raises _LeftToDjango
+        (the transaction rolled back, nothing counted or written)."""
+        with transaction.atomic():
+            try:
+                user, locked = _user_and_vote(user_id, token)
+            except Exception as exc:  # e.g. the database is down: Django's stack answers (its 503)
+                raise _LeftToDjango from exc
+            if user is None or not _session_matches(request.session, user):
+                raise _LeftToDjango
+            request.user = user
+            voter = Voter(key=f"u:{user.pk}", user=user)
+            limited = rate_limit_hit(scope="vote", voter_key=voter.key, ip=client_ip(request))
+            if limited is not None:
+                raise Throttled(limited.message, retry_after=limited.retry_after)
+            ballot = ballot_from_post(request.POST)
+            result = vote_record_locked(vote_checked(locked, voter), voter, ballot)
+        vote_counted(result)
         vote = result.vote
         context = {
             "reveal": reveal_for(vote, result.dimension_names),
@@ -322,52 +350,69 @@ _MODEL_BACKEND = ModelBackend()
 _USER_SQL: dict[tuple[Any, str], tuple[str, list[str]]] = {}
 
 
-def _user(user_id: Any) -> Any:
-    """`User.objects.get(pk=user_id)` as ModelBackend reads it, or None. On PostgreSQL a plain statement and
-    `Model.from_db` (the backend converts no column of the user model: the values are the ORM's); elsewhere
-    a raw query, which applies the fields' converters."""
-    model = get_user_model()
+class _LeftToDjango(Exception):
+    """Raised inside the vote's transaction (rolled back: nothing counted or written) when Django's stack
+    is to answer the request instead."""
+
+
+def _user_select(model: Any) -> tuple[str, list[str]]:
+    """`User.objects.get(pk=…)` as one plain statement, each column labelled `vote_store.HEAD` + its
+    attribute name (so the vote's lock can read it beside its own columns), and the attribute names; made
+    once per model and backend."""
     key = (model, connection.vendor)
-    if key not in _USER_SQL:  # the statement and the field names, made once per model and backend
+    if key not in _USER_SQL:
         fields = model._meta.concrete_fields
+        quote = connection.ops.quote_name
         _USER_SQL[key] = (
             "SELECT {} FROM {} WHERE {} = %s".format(
-                ", ".join(connection.ops.quote_name(str(f.column)) for f in fields),
-                connection.ops.quote_name(model._meta.db_table),
-                connection.ops.quote_name(str(model._meta.pk.column)),
+                ", ".join(f"{quote(str(f.column))} AS {quote(HEAD + f.attname)}" for f in fields),
+                quote(model._meta.db_table),
+                quote(str(model._meta.pk.column)),
             ),
             [f.attname for f in fields],
         )
-    sql, attnames = _USER_SQL[key]
+    return _USER_SQL[key]
+
+
+def _user_and_vote(user_id: Any, token: str) -> tuple[Any, LockedVote | None]:
+    """(the user as ModelBackend reads it, or None; the vote behind `token` locked, or None), inside the
+    vote's transaction. On PostgreSQL one statement (`vote_lock_beside`), the user made by `Model.from_db`
+    (the backend converts no column of the user model: the values are the ORM's), and nothing locked when
+    there is no such user; elsewhere the ORM's look-up, then the lock."""
+    model = get_user_model()
     if connection.vendor != "postgresql":
-        return next(iter(model._default_manager.raw(sql, [user_id])), None)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id])
-        row = cursor.fetchone()
-    return None if row is None else model.from_db(connection.alias, attnames, row)
+        user = model._default_manager.filter(pk=user_id).first()
+        return user, (vote_lock(token) if user is not None else None)
+    sql, attnames = _user_select(model)
+    found = vote_lock_beside(token, sql, [user_id])
+    if found is None:
+        return None, None
+    columns, locked = found
+    return model.from_db(connection.alias, attnames, [columns[name] for name in attnames]), locked
 
 
-def _signed_in_user(request: WSGIRequest) -> Any:
-    """`django.contrib.auth.get_user` for the ordinary case, the user read in one raw statement (the ORM
-    compiling `User.objects.get` cost more than the rest of the sign-in check). None whenever Django's answer
-    would be anything but this user as is: no user, another backend, an inactive user, or a session whose
-    hash does not match the password (Django then flushes the session, or cycles its key for a hash made with
-    a fallback secret: both are left to it)."""
-    session = request.session
+def _session_user_id(session: Any) -> Any:
+    """The signed-in user's id as `django.contrib.auth.get_user` finds it for a ModelBackend session, or None
+    whenever Django's answer would be anything but that user's row: signed out, another backend, a session
+    Django would answer for itself."""
     try:
         user_id = get_user_model()._meta.pk.to_python(session[SESSION_KEY])
         backend_path = session[BACKEND_SESSION_KEY]
-    except (KeyError, ValidationError):  # signed out, or a session Django would answer for itself
+    except (KeyError, ValidationError):
         return None
     if backend_path != MODEL_BACKEND or backend_path not in settings.AUTHENTICATION_BACKENDS:
         return None
-    user = _user(user_id)
-    if user is None or not _MODEL_BACKEND.user_can_authenticate(user):
-        return None
+    return user_id
+
+
+def _session_matches(session: Any, user: Any) -> bool:
+    """The rest of `get_user` for the ordinary case: the user may sign in (active) and the session's hash
+    matches the password. Anything else (an inactive user, a hash that no longer matches — Django then
+    flushes the session —, a hash made with a fallback secret — Django then cycles the key) is Django's."""
+    if not _MODEL_BACKEND.user_can_authenticate(user):
+        return False
     session_hash = session.get(HASH_SESSION_KEY)
-    if not session_hash or not constant_time_compare(session_hash, user.get_session_auth_hash()):
-        return None
-    return user
+    return bool(session_hash) and constant_time_compare(session_hash, user.get_session_auth_hash())
 
 
 class LeanVoteRouting:

@@ -36,7 +36,12 @@ class VoteResult:
 
 def locked_vote_of(token: str, voter: Voter) -> LockedVote:
     """Lock and read the vote behind `token` (inside a transaction): 404 unknown, 403 someone else's."""
-    vote = vote_lock(token)
+    return vote_checked(vote_lock(token), voter)
+
+
+def vote_checked(vote: LockedVote | None, voter: Voter) -> LockedVote:
+    """The locked vote (`vote_lock`'s answer, None for an unknown token) when `voter` may vote on it: 404
+    unknown, 403 someone else's."""
     if vote is None:
         raise refuse_unknown_token()
     if vote.voter_key != voter.key:
@@ -137,22 +142,31 @@ def vote_record(*, token: str, voter: Voter, ballot: Ballot) -> VoteResult:
     Nothing is written when it raises.
     """
     with transaction.atomic():
-        vote = locked_vote_of(token, voter)
-        if vote.state == Assignment.State.VOTED:
-            return VoteResult(vote, replayed=True)
-        if vote.state == Assignment.State.SKIPPED:
-            raise Conflict("You skipped this battle, so it takes no vote any more. Load the next one.")
-        read_ms = max(0, int((timezone.now() - vote.served_at).total_seconds() * 1000))
-        dimensions, names = _dimension_ids(vote, ballot)
-        choices = {"overall": ballot.overall, **ballot.dimensions}
-        outcomes = {
-            slug: battle_outcome(choice, left_is_a=vote.left_is_a) for slug, choice in choices.items()
-        }
-        verdicts = _verdicts(vote, dimensions, outcomes, voter)
-        closed = _close(vote, ballot, outcomes, read_ms, verdicts)
-        result = VoteResult(closed, replayed=False, dimension_names=names)
-    # After the commit, so a vote that failed is not counted: serving ranks pairs by these counts.
-    pair_vote_added(
-        vote.task_id, vote.contender_a_id, vote.contender_b_id, held=(vote.assignment_id, vote.battle_id)
-    )
+        result = vote_record_locked(locked_vote_of(token, voter), voter, ballot)
+    vote_counted(result)
     return result
+
+
+def vote_record_locked(vote: LockedVote, voter: Voter, ballot: Ballot) -> VoteResult:
+    """`vote_record`'s work on a vote already locked and checked (`vote_checked`), inside the caller's
+    transaction; the caller calls `vote_counted` once it is committed."""
+    if vote.state == Assignment.State.VOTED:
+        return VoteResult(vote, replayed=True)
+    if vote.state == Assignment.State.SKIPPED:
+        raise Conflict("You skipped this battle, so it takes no vote any more. Load the next one.")
+    read_ms = max(0, int((timezone.now() - vote.served_at).total_seconds() * 1000))
+    dimensions, names = _dimension_ids(vote, ballot)
+    choices = {"overall": ballot.overall, **ballot.dimensions}
+    outcomes = {slug: battle_outcome(choice, left_is_a=vote.left_is_a) for slug, choice in choices.items()}
+    verdicts = _verdicts(vote, dimensions, outcomes, voter)
+    closed = _close(vote, ballot, outcomes, read_ms, verdicts)
+    return VoteResult(closed, replayed=False, dimension_names=names)
+
+
+def vote_counted(result: VoteResult) -> None:
+    """After the vote's commit, so a vote that failed is not counted: serving ranks pairs by these counts."""
+    if not result.replayed:
+        vote = result.vote
+        pair_vote_added(
+            vote.task_id, vote.contender_a_id, vote.contender_b_id, held=(vote.assignment_id, vote.battle_id)
+        )

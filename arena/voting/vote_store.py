@@ -128,6 +128,28 @@ def vote_lock(token: str) -> LockedVote | None:
         return fetch_one_as(cursor, _locked_vote)
 
 
+# Prefix of the columns `vote_lock_beside` reads besides the vote's: none of LockedVote's fields starts so.
+HEAD = "head__"
+
+
+def vote_lock_beside(
+    token: str, head_sql: str, head_params: list[Any]
+) -> tuple[dict[str, Any], LockedVote | None] | None:
+    """PostgreSQL only, inside a transaction: one row of `head_sql` (a SELECT of at most one row, each column
+    labelled `HEAD` + name) and `vote_lock(token)`, in one statement: (the head row by name without the
+    prefix, the locked vote or None for an unknown token), or None when `head_sql` finds no row (nothing is
+    locked then). The lean vote path reads the signed-in user so: one round trip fewer per vote."""
+    sql = f"SELECT h.*, v.* FROM ({head_sql}) h LEFT JOIN LATERAL ({_LOCK}{_FOR_UPDATE}) v ON TRUE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*head_params, token])
+        columns = fetch_one_as(cursor, dict)
+    if columns is None:
+        return None
+    head = {name[len(HEAD) :]: columns.pop(name) for name in list(columns) if name.startswith(HEAD)}
+    # The LEFT JOIN leaves every vote column NULL for an unknown token (assignment_id never is otherwise).
+    return head, (None if columns["assignment_id"] is None else _locked_vote(**columns))
+
+
 @dataclass(frozen=True)
 class Closing:
     """What a vote stores on its assignment (outcomes in battle terms) and on its annotator."""

@@ -17,6 +17,7 @@ from django.core.signals import got_request_exception
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
 from django.test import Client
 from django.test.client import ClientHandler
+from django.test.utils import CaptureQueriesContext
 from django.urls import clear_script_prefix, reverse, set_script_prefix
 
 from arena.models import Assignment, Contender, Dimension, Verdict, VoteFlag
@@ -272,7 +273,9 @@ def test_a_bad_ballot_gets_the_same_clear_refusal_and_writes_nothing(
     lean, plain = _clients(voter, csrf=False)
     token, _ = _served(plain, voting_task)
     url = reverse("voting:submit", args=[token])
-    got, body, took = _refused_alike(lean, plain, url, ballot, recording_respond, **HX)
+    with mock.patch("arena.voting.ratelimit.time") as clock:  # one instant: the message says how long to wait
+        clock.time.return_value = 1_800_000_017.0
+        got, body, took = _refused_alike(lean, plain, url, ballot, recording_respond, **HX)
     assert (got, took) == (status, True) and message in body
     for contender in Contender.objects.all():  # still blind: no name in the refusal
         assert contender.name not in body
@@ -327,7 +330,7 @@ def test_a_database_failure_is_djangos_500(voter, voting_task, recording_respond
     lean, _plain = _clients(voter, csrf=False)
     lean.raise_request_exception = False
     token, _ = _served(lean, voting_task)
-    with mock.patch("arena.voting.lean_vote.vote_record", side_effect=RuntimeError("database gone")):
+    with mock.patch("arena.voting.lean_vote.vote_record_locked", side_effect=RuntimeError("database gone")):
         response = lean.post(
             reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX
         )
@@ -340,7 +343,9 @@ def test_a_failure_before_the_vote_is_taken_is_left_to_django(voter, voting_task
     # with its own handling of the error (arena.unavailable's 503 for a database that cannot be reached).
     lean, _plain = _clients(voter, csrf=False)
     token, _ = _served(lean, voting_task)
-    with mock.patch("arena.voting.lean_vote._user", side_effect=OperationalError("connection refused")):
+    with mock.patch(
+        "arena.voting.lean_vote._user_and_vote", side_effect=OperationalError("connection refused")
+    ):
         response = lean.post(
             reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX
         )
@@ -444,10 +449,74 @@ def test_a_vote_left_to_django_gets_its_health_check(voter, voting_task, recordi
     token, _ = _served(lean, voting_task)
     connection.health_check_done = False
     del health_checks[:]
-    with mock.patch("arena.voting.lean_vote._user", side_effect=OperationalError("connection gone")):
+    with mock.patch("arena.voting.lean_vote._user_and_vote", side_effect=OperationalError("connection gone")):
         response = lean.post(
             reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX
         )
     assert recording_respond == [None]
     assert health_checks == [True]  # Django's check, before its first statement
     assert response.status_code == 200 and Verdict.objects.count() == 1
+
+
+def test_the_user_is_read_by_the_votes_locking_statement(voter, voting_task, recording_respond):
+    # One round trip fewer per vote: the signed-in user's row comes with the vote's lock, not before it.
+    lean, _plain = _clients(voter, csrf=False)
+    token, _ = _served(lean, voting_task)
+    url = reverse("voting:submit", args=[token])
+    with CaptureQueriesContext(connection) as captured:
+        response = lean.post(url, "overall=left", content_type=lean_vote.FORM, **HX)
+    assert response.status_code == 200 and recording_respond[-1] is not None
+    reads_user = [q["sql"] for q in captured.captured_queries if '"auth_user"' in q["sql"]]
+    assert len(reads_user) == 1 and "FOR UPDATE OF a, n" in reads_user[0], reads_user
+    assert Verdict.objects.get().voter_key == f"u:{voter.pk}"
+
+
+def test_a_session_naming_a_user_who_no_longer_exists_is_left_to_django(
+    voter, voting_task, recording_respond
+):
+    lean, plain = _clients(voter, csrf=False)
+    token, _ = _served(plain, voting_task)
+    session = plain.session
+    session["_auth_user_id"] = str(voter.pk + 10_000)
+    session.save()
+    url = reverse("voting:submit", args=[token])
+    status, body, took = _refused_alike(lean, plain, url, {"overall": "left"}, recording_respond, **HX)
+    assert status == 403 and "Sign in to vote" in body and not took
+
+
+def test_a_user_django_would_not_let_in_is_not_counted_by_the_rate_limit(
+    voter, voting_task, recording_respond, monkeypatch
+):
+    # The user is checked after the lock's statement but before the vote's rate limit is counted: a refusal
+    # Django answers counts nothing on the lean path (and Django's path counts nothing for it either).
+    lean, plain = _clients(voter, csrf=False)
+    token, _ = _served(plain, voting_task)
+    counted = mock.Mock(wraps=lean_vote.rate_limit_hit)
+    monkeypatch.setattr(lean_vote, "rate_limit_hit", counted)
+    voter.is_active = False
+    voter.save()
+    url = reverse("voting:submit", args=[token])
+    status, body, took = _refused_alike(lean, plain, url, {"overall": "left"}, recording_respond, **HX)
+    assert status == 403 and "Sign in to vote" in body and not took
+    assert counted.call_count == 0
+
+
+@pytest.mark.parametrize(
+    ("limited", "ballot", "token", "status", "message"),
+    [
+        (True, {"overall": "middle"}, "no-such-token", 429, "Too many votes"),  # the rate limit first
+        (False, {"overall": "middle"}, "no-such-token", 400, "Unknown choice 'middle'"),  # then the ballot
+    ],
+)
+def test_refusals_come_in_djangos_order(
+    voter, voting_task, recording_respond, settings, limited, ballot, token, status, message
+):
+    lean, plain = _clients(voter, csrf=False)
+    _served(plain, voting_task)
+    if limited:
+        factories.fresh_rate_limits(settings, per_voter=0)
+    url = reverse("voting:submit", args=[token])
+    with mock.patch("arena.voting.ratelimit.time") as clock:  # one instant: the message says how long to wait
+        clock.time.return_value = 1_800_000_017.0
+        got, body, took = _refused_alike(lean, plain, url, ballot, recording_respond, **HX)
+    assert (got, took) == (status, True) and message in body
