@@ -8,21 +8,27 @@ to it, before anything is counted or written.
 """
 
 import re
+from datetime import timedelta
 from unittest import mock
 from urllib.parse import urlencode
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import HASH_SESSION_KEY
+from django.core.cache import caches
 from django.core.signals import got_request_exception
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
 from django.test import Client
 from django.test.client import ClientHandler
 from django.test.utils import CaptureQueriesContext
 from django.urls import clear_script_prefix, reverse, set_script_prefix
+from django.utils import timezone
 
+from arena.cache import RedisCache
 from arena.models import Assignment, Contender, Dimension, Verdict, VoteFlag
 from arena.services.battles import people_source
 from arena.voting import lean_vote, views
+from arena.voting.held_places import held_places
 from arena.voting.lean_vote import LeanVote, LeanVoteRouting
 from tests.support import factories
 
@@ -520,3 +526,20 @@ def test_refusals_come_in_djangos_order(
         clock.time.return_value = 1_800_000_017.0
         got, body, took = _refused_alike(lean, plain, url, ballot, recording_respond, **HX)
     assert (got, took) == (status, True) and message in body
+
+
+@pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="held places are counted in Redis")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="held places serve PostgreSQL's ordered pick")
+def test_a_lean_vote_moves_the_serves_held_place_to_its_battles_votes(voter, voting_task, recording_respond):
+    """Serving orders battles by the places each holds (arena.voting.held_places): a vote taken by the lean
+    path must count there as Django's does, or the served place lingers and the vote is missed."""
+    lean, plain = _clients(voter, csrf=False)
+    token, _ = _served(plain, voting_task)
+    assignment = Assignment.objects.select_related("battle").get(token=token)
+    pair = tuple(sorted((assignment.battle.contender_a_id, assignment.battle.contender_b_id)))
+    fresh = timezone.now() - timedelta(minutes=django_settings.ARENA_VOTE_OPEN_MINUTES)
+    assert held_places(voting_task, pair, fresh) == {assignment.battle_id: 1}  # the open serve
+    lean.post(reverse("voting:submit", args=[token]), urlencode({"overall": "left"}), lean_vote.FORM, **HX)
+    assert recording_respond and recording_respond[-1] is not None  # the lean path took it
+    caches["default"].delete(f"vote-open:{voting_task.pk}")  # only the battle's vote count is left to tell
+    assert held_places(voting_task, pair, fresh) == {assignment.battle_id: 1}
