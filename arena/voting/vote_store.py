@@ -142,7 +142,7 @@ def vote_lock_beside(
     sql = f"SELECT h.*, v.* FROM ({head_sql}) h LEFT JOIN LATERAL ({_LOCK}{_FOR_UPDATE}) v ON TRUE"
     with connection.cursor() as cursor:
         cursor.execute(sql, [*head_params, token])
-        columns = fetch_one_as(cursor, dict)
+        columns: dict[str, Any] | None = fetch_one_as(cursor, dict)
     if columns is None:
         return None
     head = {name[len(HEAD) :]: columns.pop(name) for name in list(columns) if name.startswith(HEAD)}
