@@ -7,15 +7,12 @@ a tie. Call failures are handled by `outcomes` (transient: backoff and retry; pe
 Kept lean on purpose, since it runs once per judge call: one statement loads the row with the battle's
 texts, the version and config come from a per-process cache, one statement claims the row and writes the
 ledger row of its call, one completes that ledger row, stores the result and sees whether the battle's
-other order is settled already (`judgment_sql`); in a batch that statement also claims the next row, so
-only the batch's first row has a claim statement of its own. Once per battle come its verdicts.
+other order is settled already (`judgment_sql`); once per battle come its verdicts.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import logging
 import math
 import uuid
 from collections.abc import Callable
@@ -23,7 +20,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
 
 from judges.models import ErrorKind, Judgment, WorkStatus
 from judges.prompting import repair_messages
@@ -36,29 +32,24 @@ from judges.providers import (
 from judges.services.calls import Ledger, Spend, provider_complete
 from judges.services.consistency import Pair, battle_finalize
 from judges.services.judgment_sql import (
-    Claimed,
     Finished,
     JudgmentRow,
-    NextClaim,
     campaign_has_active_judgments,
     judgment_claim_recording_call,
     judgment_finish,
     judgment_load,
     judgment_load_many,
     judgment_reusable,
-    judgment_unclaim_unsent,
 )
 from judges.services.leases import lease_kept
 from judges.services.lifecycle import campaign_finish_if_done
-from judges.services.limits import Slot, SlotCarry, carry_release, concurrency_slot
+from judges.services.limits import SlotCarry, carry_release, concurrency_slot
 from judges.services.outcomes import Failure, RunResult, after_permanent, after_transient
 from judges.services.requests import JudgeTexts, judge_request
 from judges.services.runtime import JudgeRuntime, judge_runtime
 from judges.services.secrets import api_key_resolve, redact, redact_data
 from judges.services.work_protocol import lease_hard_seconds, lease_short_seconds, work_claim
 from judges.verdict_parsing import ParseResult, VerdictParseError, parse_verdicts
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,32 +73,6 @@ class _Call:
 class _Stored:
     result: RunResult
     pair: Pair | None = None  # both orders, when this statement saw the other one settled already
-
-
-@dataclass(frozen=True)
-class _Claim:
-    """A row claimed ahead, by the settle statement of the row before it in the batch, for its own run."""
-
-    job: JudgmentRow
-    token: uuid.UUID
-    call: _Call
-    slot: Slot
-    claimed: Claimed | None  # None: the claim did not land
-
-
-@dataclass
-class _Ahead:
-    """A batch's look-ahead. `job`: the row after the one running, which that row's settle statement may
-    claim (its slot taken again first, its call prepared): one round trip and one commit fewer per judgment.
-    `claimed`: that claim, until the row's own run takes it."""
-
-    carry: SlotCarry
-    job: JudgmentRow | None = None
-    claimed: _Claim | None = None
-
-    def take(self, job: JudgmentRow) -> _Claim | None:
-        claimed, self.claimed = self.claimed, None
-        return claimed if claimed is not None and claimed.job.pk == job.pk else None
 
 
 def judgment_run(*, judgment_id: int) -> RunResult:
@@ -139,9 +104,8 @@ def judgments_run(
     later = _later_orders(judgment_ids, jobs)
     waiting: dict[tuple[int, int], JudgmentRow] = {}  # battles whose settle is left to their other order
     carry = SlotCarry()
-    ahead = _Ahead(carry)
     try:
-        for index, pk in enumerate(judgment_ids):
+        for pk in judgment_ids:
             job = jobs.get(pk)
             if job is None or job.status != WorkStatus.PENDING or pk in results:
                 results.setdefault(pk, RunResult("skipped"))
@@ -149,8 +113,7 @@ def judgments_run(
                 continue
             if job.reusable_id is None and job.content_key in answered:
                 job = dataclasses.replace(job, reusable_id=answered[job.content_key])
-            ahead.job = _next_to_claim(judgment_ids, index, jobs, results, answered)
-            results[pk] = _run(job, carry, to_check, waiting if pk in later else None, ahead)
+            results[pk] = _run(job, carry, to_check, waiting if pk in later else None)
             if not results[pk].finished:
                 _settle_left(waiting, job, to_check)
             elif pk not in later:  # its settle saw the first order's, committed: the battle is settled now
@@ -161,10 +124,7 @@ def judgments_run(
             if retry_in is not None and on_retry is not None:
                 on_retry(pk, retry_in)
     finally:
-        try:
-            _unclaim_ahead(ahead)  # claimed by the last settle, but an error came before its own run
-        finally:
-            carry_release(carry)
+        carry_release(carry)
         try:
             for first in list(waiting.values()):  # an error ended the batch before their other order
                 _settle_left(waiting, first, to_check)
@@ -172,38 +132,6 @@ def judgments_run(
             for campaign_id in sorted(to_check):
                 _finish_if_done(campaign_id)
     return results
-
-
-def _next_to_claim(
-    judgment_ids: list[int],
-    index: int,
-    jobs: dict[int, JudgmentRow],
-    results: dict[int, RunResult],
-    answered: dict[str, int],
-) -> JudgmentRow | None:
-    """The batch's row after `index`, if its run would claim it to send a call: pending when loaded, seen
-    for the first time, and not a request that this row or an earlier one may answer (it would reuse that)."""
-    if index + 1 >= len(judgment_ids):
-        return None
-    pk, job = judgment_ids[index + 1], jobs.get(judgment_ids[index + 1])
-    current = jobs[judgment_ids[index]]
-    if job is None or job.status != WorkStatus.PENDING or pk in results or pk == current.pk:
-        return None
-    if job.reusable_id is not None or job.content_key in answered or job.content_key == current.content_key:
-        return None
-    return job
-
-
-def _unclaim_ahead(ahead: _Ahead) -> None:
-    """A row claimed ahead whose run never came (the batch raised in between): hand it back to pending at
-    once and take back its ledger row, for a request that never left."""
-    claimed, ahead.claimed = ahead.claimed, None
-    if claimed is None or claimed.claimed is None:
-        return
-    try:
-        judgment_unclaim_unsent(claimed.job.pk, claimed.token, call_id=claimed.claimed.call_id)
-    except Exception:  # the claim's lease runs out and the sweep hands the row on, as after a crash
-        logger.warning("could not hand back judgment #%s claimed ahead", claimed.job.pk, exc_info=True)
 
 
 def _later_orders(judgment_ids: list[int], jobs: dict[int, JudgmentRow]) -> set[int]:
@@ -248,55 +176,38 @@ def _run(
     carry: SlotCarry | None = None,
     to_check: set[int] | None = None,
     waiting: dict[tuple[int, int], JudgmentRow] | None = None,
-    ahead: _Ahead | None = None,
 ) -> RunResult:
     """One loaded, pending row. `to_check`: where to leave the campaign to check for being done, for the
     caller to check later; None checks it here. `waiting` (a batch whose later row is this battle's other
     order): when the settle saw that order unfinished, the battle is left there instead of read again now;
-    the batch settles it after that row (whose own settle sees this one's), or reads it then. `ahead` (a
-    batch): this row may have been claimed by the settle before it, and its own settle may claim the next."""
+    the batch settles it after that row (whose own settle sees this one's), or reads it then."""
     runtime = judge_runtime(job.config_version_id)
     config = runtime.config
     # Claims and slots start with a short lease that this process renews while the call runs
     # (`judges.services.leases`), up to the longest the call may take.
     lease, hard = lease_short_seconds(), lease_hard_seconds(config.timeout_seconds)
     wait = settings.JUDGES_SLOT_WAIT_SECONDS
-    early = ahead.take(job) if ahead is not None else None
-    call: _Call | None = early.call if early is not None else None
+    call: _Call | None = None
     try:
-        if early is not None:
-            if early.claimed is None:  # claimed elsewhere, or the campaign stopped running
+        with concurrency_slot(
+            runtime.limit_key, limit=config.concurrency_limit, hold_s=lease, wait_s=wait, carry=carry
+        ) as slot:
+            if not slot.acquired:
+                return RunResult("busy", retry_in=slot.retry_in)
+            token = uuid.uuid4()
+            call = None if job.reusable_id is not None else _call_prepare(job, runtime, token)
+            claimed = _claim(job, token, lease, call)
+            if claimed is None:  # also refused when the campaign is paused or cancelled
                 return RunResult("skipped")
-            token, job = early.token, _claimed(job, early.call, early.claimed)
-            call = None if job.reusable_id is not None else early.call
-            try:
-                with lease_kept(Judgment, token=token, slot=early.slot, hard_s=hard):
-                    if call is not None and call.error is None:
-                        _call_make(runtime, call)
-            except BaseException:  # as `concurrency_slot` does when its block raises
-                if carry is not None:
-                    carry_release(carry)
-                raise
-        else:
-            with concurrency_slot(
-                runtime.limit_key, limit=config.concurrency_limit, hold_s=lease, wait_s=wait, carry=carry
-            ) as slot:
-                if not slot.acquired:
-                    return RunResult("busy", retry_in=slot.retry_in)
-                token = uuid.uuid4()
-                call = None if job.reusable_id is not None else _call_prepare(job, runtime, token)
-                claimed = _claim(job, token, lease, call)
-                if claimed is None:  # also refused when the campaign is paused or cancelled
-                    return RunResult("skipped")
-                job = claimed
-                if job.reusable_id is not None:  # found when loaded, or by the claim: copied, not paid again
-                    call = None
-                # The slot covers the claim (the record written before paying) and the call; the writes after
-                # only when a batch carries it on to its next call.
-                with lease_kept(Judgment, token=token, slot=slot, hard_s=hard):
-                    if call is not None and call.error is None:
-                        _call_make(runtime, call)
-        stored = _store(job, runtime, token, call, ahead)
+            job = claimed
+            if job.reusable_id is not None:  # found when loaded, or by the claim: copied, not paid for again
+                call = None
+            # The slot covers the claim (the record written before paying) and the call; the writes after
+            # only when a batch carries it on to its next call.
+            with lease_kept(Judgment, token=token, slot=slot, hard_s=hard):
+                if call is not None and call.error is None:
+                    _call_make(runtime, call)
+        stored = _store(job, runtime, token, call)
     finally:
         # An answered call's completion is normally written by the settle statement (`_store_answer` takes
         # it, and then this writes nothing). Whatever else ends the run once a reply has arrived (an error
@@ -382,11 +293,8 @@ def _claim(job: JudgmentRow, token: uuid.UUID, lease: float, call: _Call | None)
     if call is None or call.error is not None:
         return job if work_claim(Judgment, pk=job.pk, lease_s=lease, token=token) is not None else None
     claimed = judgment_claim_recording_call(job.pk, token, lease, content_key=job.content_key)
-    return _claimed(job, call, claimed) if claimed is not None else None
-
-
-def _claimed(job: JudgmentRow, call: _Call, claimed: Claimed) -> JudgmentRow:
-    """The row as its landed claim left it: with the twin to copy, or with its call's ledger row written."""
+    if claimed is None:
+        return None
     if claimed.twin_id is not None:
         return dataclasses.replace(job, reusable_id=claimed.twin_id)
     assert call.spend.ledger is not None  # set by _call_prepare
@@ -402,9 +310,7 @@ def _call_make(runtime: JudgeRuntime, call: _Call) -> None:
         call.error = exc
 
 
-def _store(
-    job: JudgmentRow, runtime: JudgeRuntime, token, call: _Call | None, ahead: _Ahead | None = None
-) -> _Stored:
+def _store(job: JudgmentRow, runtime: JudgeRuntime, token, call: _Call | None) -> _Stored:
     if call is None:
         return _store_reused(job, token, judgment_reusable(job.reusable_id))
     if call.error is not None:
@@ -412,7 +318,7 @@ def _store(
         failure = Failure(Judgment, job, token, call.spend, call.api_key, runtime.limit_key, scope)
         handle = after_transient if isinstance(call.error, TransientProviderError) else after_permanent
         return _Stored(handle(failure, call.error))
-    return _store_answer(job, token, call.answer, call.spend, call.api_key, ahead)
+    return _store_answer(job, token, call.answer, call.spend, call.api_key)
 
 
 def _ask(runtime: JudgeRuntime, request: CompletionRequest, spend: Spend) -> _Answer:
@@ -434,11 +340,8 @@ def _ask(runtime: JudgeRuntime, request: CompletionRequest, spend: Spend) -> _An
         return _Answer(first_text=first, repair_text=second, parse_error=why)
 
 
-def _store_answer(
-    job: JudgmentRow, token, answer: _Answer, spend: Spend, api_key: str, ahead: _Ahead | None = None
-) -> _Stored:
-    """Store the judge's reply, with the key redacted from everything it sent back (a server may echo it);
-    with `ahead`, claim the batch's next row in the same statement when it can (`_finish_claiming_ahead`)."""
+def _store_answer(job: JudgmentRow, token, answer: _Answer, spend: Spend, api_key: str) -> _Stored:
+    """Store the judge's reply, with the key redacted from everything it sent back (a server may echo it)."""
     fields = {
         "raw_text": redact(answer.first_text, api_key),
         "repair_raw_text": redact(answer.repair_text, api_key),
@@ -453,45 +356,10 @@ def _store_answer(
         status, outcome = WorkStatus.DONE, "done"
         fields.update(verdicts=answer.parsed.verdicts, rationale=redact(answer.parsed.rationale, api_key))
     end = spend.ledger.end_due if spend.ledger is not None else None
-    if ahead is not None and ahead.job is not None and connection.vendor == "postgresql":
-        finished = _finish_claiming_ahead(ahead, job.pk, token, status=status, call_end=end, **fields)
-    else:
-        finished = judgment_finish(job.pk, token, status=status, call_end=end, **fields)
+    finished = judgment_finish(job.pk, token, status=status, call_end=end, **fields)
     if spend.ledger is not None:
         spend.ledger.take_end()  # written by the settle statement
     return _Stored(RunResult(outcome if finished.landed else "skipped"), _pair(job, status, fields, finished))
-
-
-def _finish_claiming_ahead(ahead: _Ahead, pk: int, token, **settle) -> Finished:
-    """`judgment_finish`, claiming `ahead.job` in the same statement: its slot is taken again first (never
-    waited for: a slot that is not had at once leaves the claim to that row's own run), and its call
-    prepared, as its own run would have before claiming it. The claim is left in `ahead.claimed`. Whatever
-    goes wrong before the statement (Redis, a bug in preparing the next call) only stores this row alone:
-    a paid answer is never lost to the next row's preparation, whose own run meets the problem again."""
-    nxt, ahead.job = ahead.job, None
-    assert nxt is not None  # checked by the caller
-    lease = lease_short_seconds()
-    with contextlib.ExitStack() as stack:
-        call: _Call | None = None
-        slot: Slot | None = None
-        next_token = uuid.uuid4()
-        try:
-            runtime = judge_runtime(nxt.config_version_id)
-            slot = stack.enter_context(
-                concurrency_slot(runtime.limit_key, limit=runtime.config.concurrency_limit, hold_s=lease,
-                                 wait_s=0, carry=ahead.carry)
-            )  # fmt: skip
-            call = _call_prepare(nxt, runtime, next_token) if slot.acquired else None
-        except Exception:
-            logger.warning(
-                "could not prepare judgment #%s ahead; it is claimed on its own", nxt.pk, exc_info=True
-            )
-        if call is None or slot is None or call.error is not None:  # no slot, or nothing to send
-            return judgment_finish(pk, token, **settle)
-        claim = NextClaim(nxt.pk, next_token, lease, nxt.content_key)
-        finished = judgment_finish(pk, token, claim_next=claim, **settle)
-        ahead.claimed = _Claim(nxt, next_token, call, slot, finished.next)
-    return finished
 
 
 def _store_reused(job: JudgmentRow, token, source: dict) -> _Stored:

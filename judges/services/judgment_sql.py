@@ -21,7 +21,7 @@ from django.utils import timezone
 from arena.models import Battle, Output, Prompt
 from judges.models import Campaign, FinalVerdict, Judgment, PaidCall, WorkStatus
 from judges.services.sql import db_column, db_table, db_value, sql_run
-from judges.services.work_protocol import claim_statement, settle_statement, work_release
+from judges.services.work_protocol import claim_statement, settle_statement
 
 _J, _C = db_table(Judgment), db_table(Campaign)
 _B, _P, _O = db_table(Battle), db_table(Prompt), db_table(Output)
@@ -105,13 +105,12 @@ _CALL_COLUMNS = "campaign_id, item_id, claim_token, outcome, sent_at, tokens_in,
 _TWIN = f"SELECT r.id FROM {_J} r WHERE r.content_key = %s AND r.status = 'done' AND r.id <> %s LIMIT 1"  # noqa: S608
 # The twin is looked for in the claim's own snapshot: a request answered by another worker since the row was
 # loaded (a batch loads its rows long before their turn) is reused, and no ledger row is written for it.
-_CLAIMED_AND_SENT = f"""claimed AS ({{claim}}), twin AS ({_TWIN}),
+_CLAIM_AND_SEND = f"""
+WITH claimed AS ({{claim}}), twin AS ({_TWIN}),
 sent AS (INSERT INTO {_PC} ({_CALL_COLUMNS})
          SELECT campaign_id, id, %s, 'sent', %s, 0, 0, %s FROM claimed WHERE NOT EXISTS (SELECT 1 FROM twin)
-         RETURNING id)"""  # noqa: S608
-_CLAIM_AND_SEND = f"""
-WITH {_CLAIMED_AND_SENT}
-SELECT (SELECT id FROM sent) AS call_id, (SELECT id FROM twin) AS twin_id FROM claimed"""
+         RETURNING id)
+SELECT (SELECT id FROM sent) AS call_id, (SELECT id FROM twin) AS twin_id FROM claimed"""  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -120,23 +119,6 @@ class Claimed:
 
     call_id: int | None
     twin_id: int | None = None
-
-
-@dataclass(frozen=True)
-class NextClaim:
-    """A batch's next row, to claim (with its call's ledger row) in the statement that settles this one."""
-
-    pk: int
-    token: uuid.UUID
-    lease_s: float
-    content_key: str
-
-
-def _claimed_and_sent(claim: NextClaim) -> tuple[str, list]:
-    """The claim's CTEs (claimed, twin, sent) and their parameters, for a larger statement."""
-    statement = claim_statement(Judgment, pk=claim.pk, token=claim.token, lease_s=claim.lease_s)
-    params = [*statement.params, claim.content_key, claim.pk, *_call_sent_params(claim.token)]
-    return _CLAIMED_AND_SENT.format(claim=statement.sql), params
 
 
 def judgment_claim_recording_call(
@@ -182,8 +164,6 @@ _EMPTY_RESULT = {"raw_text": "", "repair_raw_text": "", "raw_response": None, "v
 class Finished:
     landed: bool
     other: OtherOrder | None = None  # None: not landed, or the battle has one order only
-    # With `claim_next`: what its claim gave (as `judgment_claim_recording_call`: None when it did not land).
-    next: Claimed | None = None
 
 
 def judgment_finish(
@@ -193,7 +173,6 @@ def judgment_finish(
     status: str,
     spent: dict | None = None,
     call_end: CallEnd | None = None,
-    claim_next: NextClaim | None = None,
     **fields,
 ) -> Finished:
     """running → done / parse_failed, only while `token` still holds the claim. Unlisted result fields
@@ -205,62 +184,18 @@ def judgment_finish(
     values = {**_EMPTY_RESULT, **fields}
     settle = settle_statement(Judgment, pk=pk, token=token, status=status, fields=values, spent=spent or {})
     sql, params = settle.sql + _OTHER, settle.params
-    on_postgresql = connection.vendor == "postgresql"
-    if claim_next is not None and not on_postgresql:
-        raise ValueError("judgment_finish: claim_next needs PostgreSQL (a data-modifying WITH); claim apart")
-    ended, ended_params = "", []
-    if call_end is not None and on_postgresql:
+    if call_end is not None and connection.vendor == "postgresql":
         # A data-modifying WITH runs to its end even though the settle does not read it.
-        ended, ended_params = f"ended AS ({_CALL_ENDED}), ", _call_ended_params(call_end)
+        sql, params = f"WITH ended AS ({_CALL_ENDED}) {sql}", [*_call_ended_params(call_end), *params]
     elif call_end is not None:
         paid_call_ended(call_end.call_id, **call_end.values())
-    if claim_next is not None:
-        return _finish_claiming_next(ended, [*ended_params, *params], sql, claim_next)
-    if ended:
-        sql = f"WITH {ended.removesuffix(', ')} {sql}"
-    return _finished(sql_run(sql, [*ended_params, *params]).one())
-
-
-def _finished(row, claimed: Claimed | None = None) -> Finished:
+    row = sql_run(sql, params).one()
     if row is None:
-        return Finished(landed=False, next=claimed)
+        return Finished(landed=False)
     if row.other_id is None:
-        return Finished(landed=True, next=claimed)
+        return Finished(landed=True)
     other_order = Judgment.Order.SWAPPED if row.order == Judgment.Order.SHOWN else Judgment.Order.SHOWN
-    other = OtherOrder(row.other_id, other_order, row.other_status, _json(row.other_verdicts))
-    return Finished(True, other, claimed)
-
-
-def _finish_claiming_next(ended: str, params: list, settle_sql: str, claim: NextClaim) -> Finished:
-    """The settle and the next row's claim with its ledger row, in one statement (one round trip and one
-    commit fewer per judgment of a batch). Each part changes its own row and is conditional on its own: the
-    settle lands while this worker's token holds its row, the claim while the next row is pending in a
-    running campaign, whichever way the other goes. Both commit together, so the next row's ledger row is
-    still committed before its request leaves. PostgreSQL only (data-modifying WITH)."""
-    ctes, claim_params = _claimed_and_sent(claim)
-    sql = (
-        f"WITH {ended}settled AS ({settle_sql}), {ctes}\n"
-        'SELECT s."order", s.other_id, s.other_status, s.other_verdicts, s.landed, '
-        "(SELECT id FROM claimed) AS next_id, (SELECT id FROM sent) AS next_call_id, "
-        "(SELECT id FROM twin) AS next_twin_id FROM (SELECT 1) AS one LEFT JOIN (SELECT *, TRUE AS landed "
-        "FROM settled) AS s ON TRUE"
-    )
-    row = sql_run(sql, [*params, *claim_params]).rows[0]  # one row always: the LEFT JOIN's
-    claimed = None if row.next_id is None else Claimed(call_id=row.next_call_id, twin_id=row.next_twin_id)
-    return _finished(row if row.landed else None, claimed)
-
-
-_UNSENT = f"DELETE FROM {_PC} WHERE id = %s AND outcome = 'sent'"  # noqa: S608
-
-
-def judgment_unclaim_unsent(pk: int, token: uuid.UUID, *, call_id: int | None) -> bool:
-    """Hand a row claimed ahead (`_finish_claiming_next`) back to pending, for a retry now, and take back the
-    ledger row its claim wrote: its request never left. Only while `token` holds the row; whether it did."""
-    with transaction.atomic():
-        released = work_release(Judgment, pk=pk, token=token, retry_in=0)
-        if released and call_id is not None:
-            sql_run(_UNSENT, [call_id])
-    return released
+    return Finished(True, OtherOrder(row.other_id, other_order, row.other_status, _json(row.other_verdicts)))
 
 
 _PAIR = f"""SELECT "order", id, status, verdicts FROM {_J} WHERE battle_id = %s AND config_version_id = %s"""  # noqa: S608
