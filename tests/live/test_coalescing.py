@@ -173,3 +173,53 @@ def test_a_request_whose_answers_do_not_fit_fails_its_askers_instead_of_leaving_
 
     (failed,) = run_coroutine(burst())
     assert isinstance(failed, ValueError)
+
+
+@pytest.mark.parametrize("in_turn", [True, False])
+def test_in_turn_each_asker_and_what_it_starts_run_before_the_next_asker_is_answered(in_turn):
+    log: list[str] = []
+
+    async def run(keys: list[int]) -> list[int]:
+        await asyncio.sleep(0.01)
+        return keys
+
+    async def started(key: int) -> None:
+        log.append(f"started {key}")  # e.g. a stream's provider call, begun once its claim is known
+
+    async def opening(coalescer: Coalescer[int, int], key: int) -> asyncio.Task:
+        await coalescer.ask(key)
+        log.append(f"resumed {key}")
+        task = asyncio.create_task(started(key))
+        await asyncio.sleep(0.05)  # the rest of the stream
+        return task
+
+    async def burst() -> None:
+        coalescer: Coalescer[int, int] = Coalescer(run, most=10, timeout=5, in_turn=in_turn)
+        await asyncio.gather(*(opening(coalescer, key) for key in range(3)))
+
+    run_coroutine(burst())
+    if in_turn:
+        assert log == ["resumed 0", "started 0", "resumed 1", "started 1", "resumed 2", "started 2"]
+    else:  # all askers of a request resume before anything the first one started runs
+        assert log == ["resumed 0", "resumed 1", "resumed 2", "started 0", "started 1", "started 2"]
+
+
+def test_in_turn_a_sender_cancelled_while_answering_leaves_no_asker_waiting():
+    async def run(keys: list[int]) -> list[int]:
+        return keys
+
+    async def burst() -> list:
+        coalescer: Coalescer[int, int] = Coalescer(run, most=10, timeout=5, in_turn=True)
+
+        async def first() -> int:
+            answer = await coalescer.ask(0)
+            assert coalescer._sender is not None
+            coalescer._sender.cancel()  # the loop stopping while the request's askers are answered in turn
+            return answer
+
+        async with asyncio.timeout(2):  # a waiter left behind would hang here
+            return await asyncio.gather(first(), coalescer.ask(1), coalescer.ask(2), return_exceptions=True)
+
+    answers = run_coroutine(burst())
+    assert answers[0] == 0
+    assert all(isinstance(answer, asyncio.CancelledError) for answer in answers[1:]), answers
