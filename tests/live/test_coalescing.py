@@ -208,7 +208,7 @@ def test_in_turn_a_sender_cancelled_while_answering_leaves_no_asker_waiting():
     async def run(keys: list[int]) -> list[int]:
         return keys
 
-    async def burst() -> tuple[int | BaseException, ...]:
+    async def burst() -> list:
         coalescer: Coalescer[int, int] = Coalescer(run, most=10, timeout=5, in_turn=True)
 
         async def first() -> int:
