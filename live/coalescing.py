@@ -10,11 +10,6 @@ What an asker asks holds only while it waits: an asker cancelled meanwhile (its 
 the next request, and an asker's own `gone` check is made as its request is sent (a claim for a tab closed
 while it queued claims nothing). One request out at a time means one stalled round trip would hold every
 later asker: each request has `timeout` seconds, after which its askers fail and the next one goes.
-
-`in_turn` answers a request's askers one at a time, each resumed (up to its next wait) before the next is
-answered: first come, first served. Without it every asker of a request is woken at once and each runs only
-after all of them have been woken, so what the first one starts next (a stream's provider calls, after its
-claim) queues behind the continuations of all the others.
 """
 
 from __future__ import annotations
@@ -35,19 +30,10 @@ class Gone(Exception):
 class Coalescer(Generic[K, V]):
     """`ask(key)` answers with `run(keys)`'s answer for that key; keys asked while a request is out go in the
     next one (at most `most` per request), one request out at a time. A failed request fails each of its
-    askers with its exception; one taking longer than `timeout` seconds fails them with TimeoutError. With
-    `in_turn`, a request's askers are answered one at a time (see the module doc)."""
+    askers with its exception; one taking longer than `timeout` seconds fails them with TimeoutError."""
 
-    def __init__(
-        self,
-        run: Callable[[list[K]], Awaitable[list[V]]],
-        *,
-        most: int,
-        timeout: float,
-        in_turn: bool = False,
-    ) -> None:
+    def __init__(self, run: Callable[[list[K]], Awaitable[list[V]]], *, most: int, timeout: float) -> None:
         self._run = run
-        self._in_turn = in_turn
         self._most = most
         self._timeout = timeout
         self._waiting: deque[tuple[K, asyncio.Future[V], Callable[[], bool] | None]] = deque()
@@ -103,27 +89,15 @@ class Coalescer(Generic[K, V]):
                     for _, future in batch:
                         future.cancel()
                     raise
-                await self._answer(paired)
+                for (_, future), answer in paired:
+                    if not future.done():  # an asker cancelled meanwhile no longer waits
+                        future.set_result(answer)
         finally:
             # Only when the sender itself was cancelled (the loop stopping).
             for _, future, _ in self._waiting:
                 future.cancel()
             self._waiting.clear()
             self._sender = None
-
-    async def _answer(self, paired: list[tuple[tuple[K, asyncio.Future[V]], V]]) -> None:
-        try:
-            for (_, future), answer in paired:
-                if not future.done():  # an asker cancelled meanwhile no longer waits
-                    future.set_result(answer)
-                    if self._in_turn:
-                        # One loop turn: the asker just answered runs, and what it starts is queued before
-                        # the next asker is answered.
-                        await asyncio.sleep(0)
-        except BaseException:  # the sender cancelled while answering: nobody is left waiting forever
-            for (_, future), _ in paired:
-                future.cancel()
-            raise
 
     @staticmethod
     def _fail(batch: list[tuple[K, asyncio.Future[V]]], exc: Exception) -> None:

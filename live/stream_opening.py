@@ -162,10 +162,8 @@ class _LoopState:
             self._sessions, most=most, timeout=timeout
         )
         self.users: Coalescer[Any, tuple | None] = Coalescer(self._users, most=most, timeout=timeout)
-        # Claims answered in turn: a claimed stream starts its provider calls before the next claim's opening
-        # resumes, instead of after all of the request's openings have resumed.
         self.claims: Coalescer[tuple[str, str], tuple | None] = Coalescer(
-            self._claims, most=most, timeout=timeout, in_turn=True
+            self._claims, most=most, timeout=timeout
         )
 
     async def _sessions(self, keys: list[str]) -> list[bytes | str | None]:
