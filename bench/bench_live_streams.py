@@ -9,9 +9,9 @@ In a scratch database: a leaderboard (50 contenders, 20,000 verdicts, one recomp
 endpoint is a loopback OpenAI-compatible stub (a separate process, streaming 200 words at 20 words/s: 10 s a
 side), and one live battle per simulated person. `--stub async` (the default since 2026-12-07) is
 `bench/stream_stub.py`, one asyncio event loop; `--stub threaded` is the tests' stub, a thread per connection,
-which the bench used before: on two shared cores it took ~80 ms to answer a burst of a hundred streams (its
-own figure, measured alone), time a remote provider spends on its own machines. The metric is unchanged; the
-stand-in provider is cheaper, and the reference figures below come from the same stub as the arena's streams. The arena runs as compose runs it: the web service's command and
+which the bench used before: on two shared cores its own answer to a burst of a hundred streams (its burst
+figure below, measured alone) took time a remote provider spends on its own machines. The metric is unchanged;
+the stand-in provider is cheaper, and the reference figures come from the same stub as the arena's streams. The arena runs as compose runs it: the web service's command and
 environment read from docker-compose.yml (gunicorn, uvicorn workers, pooled connections), a separate
 process. Then all streams open at once (each battle streams both sides: 2 × --streams calls to the
 stub) while one client GETs /leaderboard/ back to back until the streams end.
