@@ -6,8 +6,12 @@ Run from the repository root with PostgreSQL and Redis up (``scripts/bench.sh`` 
         .venv/bin/python bench/bench_live_streams.py [--streams 50]
 
 In a scratch database: a leaderboard (50 contenders, 20,000 verdicts, one recompute), two contenders whose
-endpoint is the loopback OpenAI stub (a separate process, streaming 200 words at 20 words/s: 10 s a side),
-and one live battle per simulated person. The arena runs as compose runs it: the web service's command and
+endpoint is a loopback OpenAI-compatible stub (a separate process, streaming 200 words at 20 words/s: 10 s a
+side), and one live battle per simulated person. `--stub async` (the default since 2026-12-07) is
+`bench/stream_stub.py`, one asyncio event loop; `--stub threaded` is the tests' stub, a thread per connection,
+which the bench used before: on two shared cores its own answer to a burst of a hundred streams (its burst
+figure below, measured alone) took time a remote provider spends on its own machines. The metric is unchanged;
+the stand-in provider is cheaper, and the reference figures come from the same stub as the arena's streams. The arena runs as compose runs it: the web service's command and
 environment read from docker-compose.yml (gunicorn, uvicorn workers, pooled connections), a separate
 process. Then all streams open at once (each battle streams both sides: 2 × --streams calls to the
 stub) while one client GETs /leaderboard/ back to back until the streams end.
@@ -59,11 +63,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_stub() -> tuple[subprocess.Popen, str]:
-    command = [
-        sys.executable, "-m", "tests.support.openai_stub", "--script", "long",
-        "--script-args", f'{{"words": {WORDS}}}', "--token-interval", str(1 / WORDS_PER_SECOND),
-    ]  # fmt: skip
+STUBS = {
+    # One asyncio event loop (bench/stream_stub.py): the default since 2026-12-07.
+    "async": ["bench.stream_stub", "--words", str(WORDS)],
+    # The tests' stub, a thread per connection: the bench's stand-in provider until 2026-12-07.
+    "threaded": ["tests.support.openai_stub", "--script", "long", "--script-args", f'{{"words": {WORDS}}}'],
+}
+
+
+def _start_stub(kind: str) -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, "-m", *STUBS[kind], "--token-interval", str(1 / WORDS_PER_SECOND)]
     stub = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     line = stub.stdout.readline() if stub.stdout else ""
     if not line.startswith("READY "):
@@ -259,6 +268,11 @@ async def _load(url: str, battles: list[tuple[str, str]]) -> tuple[list, list[fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, default=50)
+    parser.add_argument(
+        "--stub", choices=sorted(STUBS), default="async",
+        help="the stand-in provider: async (bench/stream_stub.py, one event loop) or threaded "
+        "(tests/support/openai_stub.py, a thread per connection)",
+    )  # fmt: skip
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
@@ -269,7 +283,7 @@ def main() -> None:
 
         verdicts_load(SHAPE)
         leaderboards_recompute(trigger="bench")
-        stub, stub_url = _start_stub()
+        stub, stub_url = _start_stub(args.stub)
         server = None
         try:
             battles = _battles(stub_url, args.streams)
@@ -297,7 +311,7 @@ def main() -> None:
     ttft_p50, ttft_p99 = np.percentile(firsts, [50, 99]) if firsts else (float("nan"), float("nan"))
     added = ttft_p50 - float(np.median(direct))
     print(f"{args.streams} live battles streamed at once ({2 * args.streams} stub streams, {WORDS} words at "
-          f"{WORDS_PER_SECOND}/s each) in {elapsed:.1f} s; load average {load_before:.2f} before, "
+          f"{WORDS_PER_SECOND}/s each, stub: {args.stub}) in {elapsed:.1f} s; load average {load_before:.2f} before, "
           f"{os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs")  # fmt: skip
     streams_cpu = arena_cpu - len(pages) * page_cpu
     print(f"  arena CPU (gunicorn master and workers) during the streams: {arena_cpu:.2f} s, "
