@@ -68,10 +68,11 @@ SELECT k.id, (SELECT COUNT(*) FROM arena_assignment x
 
 
 def _votes_from_database(task: AnnotationTask, pair: tuple[int, int]) -> dict[int, int]:
-    """Votes per battle of the pair (the battles in this process's copy of the pair's, `pair_answers`)."""
-    ids = [
-        battle for row in pair_answers(task.prompt_set_id, pair) for battle in row[3:] if battle is not None
-    ]
+    """Votes per battle of the pair, its battles (both A/B orders, in the task's prompt set) read from the
+    database: the count is kept for every process until the next recount, so a battle missing from this
+    process's copy of the pair's (up to PAIR_ANSWERS_SECONDS old) would show no votes until then."""
+    answers = pair_answers(task.prompt_set_id, pair, fresh=True)
+    ids = [battle for row in answers for battle in row[3:] if battle is not None]
     with connection.cursor() as cursor:
         cursor.execute(_VOTES, {"task": task.pk, "voted": Assignment.State.VOTED, "ids": ids})
         return {battle: n for battle, n in cursor.fetchall() if n}

@@ -327,14 +327,14 @@ _pair_answers_kept: dict[
 
 
 def pair_answers(
-    prompt_set_id: int, pair: tuple[int, int]
+    prompt_set_id: int, pair: tuple[int, int], *, fresh: bool = False
 ) -> list[tuple[int, int, int, int | None, int | None]]:
     """(prompt, low's output, high's output, battle low-high, battle high-low) for each prompt of the set both
     contenders answered without an identity leak; from this process's copy when younger than
-    PAIR_ANSWERS_SECONDS."""
+    PAIR_ANSWERS_SECONDS, unless `fresh` (then read from the database, and the copy renewed)."""
     key = (prompt_set_id, *pair)
     now = time.monotonic()
-    kept = _pair_answers_kept.get(key)
+    kept = None if fresh else _pair_answers_kept.get(key)
     if kept is not None and kept[0] > now:
         return kept[1]
     with connection.cursor() as cursor:
@@ -351,14 +351,22 @@ def pair_answers_forget(prompt_set_id: int, pair: tuple[int, int]) -> None:
     _pair_answers_kept.pop((prompt_set_id, *pair), None)
 
 
-# The first candidate battle, in the caller's order, never served to the annotator (each of a prompt's two
-# possible battles probed on the (annotator, battle) index, as in _PAIR_CANDIDATE), with its prompt and answers
-# and what the caller must check again: the answers' identity leaks, the prompt set, the contenders.
+# The first candidate battle, in the caller's order, that the annotator was never served in either A/B order,
+# with its prompt and answers and what the caller must check again: the answers' identity leaks, the prompt set,
+# the contenders. The opposite-order battle is looked up in the database by the (output_a, output_b) unique
+# index, not taken from the caller's copy: it may have been created since (a racing serve, a judge run), and an
+# annotator served it must not see the same prompt and answers again with the sides swapped. Each of the two
+# battles is probed on the (annotator, battle) index, as in _PAIR_CANDIDATE; a battle deleted since the copy
+# is passed over (the join).
 _PAIR_PICK = f"""
 WITH pick AS (
-    SELECT k.id FROM unnest(%(ids)s::bigint[], %(others)s::bigint[]) WITH ORDINALITY AS k(id, other, ord)
-     WHERE (SELECT COUNT(*) FROM arena_assignment m WHERE m.annotator_id = %(annotator)s AND m.battle_id = k.id)
-         + (SELECT COUNT(*) FROM arena_assignment m WHERE m.annotator_id = %(annotator)s AND m.battle_id = k.other) = 0
+    SELECT b.id FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS k(id, ord)
+      JOIN arena_battle b ON b.id = k.id
+     WHERE (SELECT COUNT(*) FROM arena_assignment m WHERE m.annotator_id = %(annotator)s AND m.battle_id = b.id)
+         + (SELECT COUNT(*) FROM arena_assignment m
+             WHERE m.annotator_id = %(annotator)s
+               AND m.battle_id = (SELECT r.id FROM arena_battle r
+                                   WHERE r.output_a_id = b.output_b_id AND r.output_b_id = b.output_a_id)) = 0
      ORDER BY k.ord LIMIT 1
 )
 SELECT {_BATTLE_SELECT}, oa.identity_leak AS oa_leak, ob.identity_leak AS ob_leak
@@ -388,17 +396,16 @@ def pair_candidate_ordered(
         )
 
     answers = pair_answers(task.prompt_set_id, pair)
-    ids, others, rows = [], [], {}
+    ids, rows = [], {}
     for row in heapq.nsmallest(PAIR_PICK_LIMIT, answers, key=order):  # sorted's first ones, in O(n)
         if row[3] is None and row[4] is None:
             break  # its battle is created when picked: the full statement does that
         battle_id = row[3] if row[3] is not None else row[4]
         ids.append(battle_id)
-        others.append(row[4] if row[3] is not None else None)
         rows[battle_id] = row
     if not ids:
         return UNDECIDED
-    found = _query(_PAIR_PICK, {"ids": ids, "others": others, "annotator": annotator_id})
+    found = _query(_PAIR_PICK, {"ids": ids, "annotator": annotator_id})
     if not found:
         return UNDECIDED
     picked = found[0]

@@ -2,15 +2,16 @@
 
 They change only when staff edit a prompt set's rows or a dimension, yet every served battle read them with
 a statement of its own. With Redis they are kept for SHOWN_DIMENSIONS_SECONDS, and forgotten when a prompt
-set's rows or a dimension are saved through the models (the signals below; a `QuerySet.update` is seen when
-the copy expires). Only the page uses this copy: a vote checks its ballot against the database
-(`arena.voting.recording`), so a row shown from a stale copy is refused with a message, never counted.
+set's rows or a dimension are saved through the models (the signals below), and again once the change commits;
+a `QuerySet.update` is seen when the copy expires. Only the page uses this copy: a vote checks its ballot
+against the database (`arena.voting.recording`), so a row shown from a stale copy is refused with a message,
+never counted.
 """
 
 from __future__ import annotations
 
 from django.core.cache import caches
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.signals import m2m_changed, post_save, pre_delete
 from django.dispatch import receiver
 
@@ -45,7 +46,16 @@ def shown_dimensions(prompt_set_id: int) -> list[Dimension]:
 
 
 def shown_dimensions_forget(prompt_set_ids) -> None:
-    caches["default"].delete_many([_key(pk) for pk in prompt_set_ids])
+    """Forget the sets' copies now (this request's own reads see its change at once), and again when the
+    change commits: a serve in between cannot see the change yet, and would keep the old rows for another
+    SHOWN_DIMENSIONS_SECONDS."""
+    keys = [_key(pk) for pk in prompt_set_ids]
+    if not keys:
+        return
+    cache = caches["default"]
+    cache.delete_many(keys)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
 
 
 @receiver(m2m_changed, sender=PromptSet.vote_dimensions.through)

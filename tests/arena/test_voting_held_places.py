@@ -196,3 +196,100 @@ def test_a_battle_deleted_after_the_copy_was_taken_is_not_served(db):
         and served.battle_id not in gone
         and Battle.objects.filter(pk=served.battle_id).exists()
     )
+
+
+def _answers_by_prompt(task) -> dict[int, dict[int, Output]]:
+    """Each prompt's answers, by contender."""
+    by_prompt: dict[int, dict[int, Output]] = {}
+    for output in Output.objects.filter(prompt__prompt_set=task.prompt_set):
+        by_prompt.setdefault(output.prompt_id, {})[output.contender_id] = output
+    return by_prompt
+
+
+def _seen(task, annotator, battle, token: str) -> None:
+    """The annotator was served `battle` (and skipped it): they have seen its prompt and answers."""
+    Assignment.objects.create(
+        token=token, task=task, annotator=annotator, battle=battle, left_is_a=True,
+        state=Assignment.State.SKIPPED, answered_at=timezone.now(), min_read_ms=0,
+    )  # fmt: skip
+
+
+def test_the_pick_skips_a_battle_whose_other_order_was_created_after_the_copy_and_served(db):
+    """Both A/B orders of a prompt's battle may exist (a racing serve or a judge run creates the second): the
+    annotator served one must not get the other, even when this process's copy of the pair's battles was
+    taken before it existed."""
+    task, contenders = factories.make_voting_arena(n_contenders=2, n_prompts=3, votes_per_battle=3)
+    pair = tuple(sorted(c.pk for c in contenders))
+    low, high = pair
+    answers = _answers_by_prompt(task)
+    first_order = {p: battle_get_or_create(output_a=a[low], output_b=a[high])[0] for p, a in answers.items()}
+    serve_store.pair_answers(task.prompt_set_id, pair)  # the copy: one battle per prompt
+    prompt = min(answers)
+    other_order = battle_get_or_create(output_a=answers[prompt][high], output_b=answers[prompt][low])[0]
+    me = annotator_for(factories.voter_of(factories.make_annotator_user("me")))
+    _seen(task, me, other_order, "seen-other-order")
+    held = {first_order[prompt].pk: task.votes_per_battle - 1}  # the prompt's battle comes first in the order
+
+    picked = serve_store.pair_candidate_ordered(
+        task=task, annotator_id=me.pk, pair=pair, held=held, shuffle=1
+    )
+
+    assert picked is serve_store.UNDECIDED or picked.prompt_id != prompt, (
+        f"prompt {prompt} picked again, its answers already served to this annotator in the other order"
+    )
+    assert picked is not serve_store.UNDECIDED  # the other prompts' battles are unseen
+
+
+def test_a_serve_never_repeats_a_prompt_seen_in_the_other_order(db):
+    """End to end: the other order of a prompt's battle appears after this process copied the pair, the
+    annotator is served it, and the first order holds the most places; their next serve is another prompt."""
+    from arena.voting.held_places import held_serve_added
+
+    task, contenders = factories.make_voting_arena(n_contenders=2, n_prompts=3, votes_per_battle=3)
+    pair = tuple(sorted(c.pk for c in contenders))
+    low, high = pair
+    answers = _answers_by_prompt(task)
+    prompt = min(answers)
+    first = battle_get_or_create(output_a=answers[prompt][high], output_b=answers[prompt][low])[0]
+    for other_prompt, a in answers.items():
+        if other_prompt != prompt:
+            battle_get_or_create(output_a=a[low], output_b=a[high])
+    serve_store.pair_answers(task.prompt_set_id, pair)
+    mirrored = battle_get_or_create(output_a=answers[prompt][low], output_b=answers[prompt][high])[0]
+    me = annotator_for(factories.voter_of(factories.make_annotator_user("me")))
+    _seen(task, me, mirrored, "seen-mirrored")
+    for i in range(task.votes_per_battle - 1):  # open serves of others: `first` is the pair's first candidate
+        other = annotator_for(factories.voter_of(factories.make_annotator_user(f"other{i}")))
+        held = Assignment.objects.create(
+            token=f"other{i}", task=task, annotator=other, battle=first, left_is_a=True,
+            state=Assignment.State.SERVED, min_read_ms=0,
+        )  # fmt: skip
+        held_serve_added(task.pk, held.pk, first.pk, held.served_at)
+
+    served = assignment_serve(task=task, annotator=me)
+
+    assert served is not None
+    assert served.battle.prompt_id != prompt, "the same prompt and answers were served again, sides swapped"
+
+
+def test_a_recount_counts_the_votes_of_a_battle_created_after_the_copy(db):
+    """The recount is kept for every process until the next one: it must count the pair's battles as the
+    database has them, not only those in this process's copy of the pair's."""
+    task, contenders = factories.make_voting_arena(n_contenders=2, n_prompts=3, votes_per_battle=3)
+    pair = tuple(sorted(c.pk for c in contenders))
+    serve_store.pair_answers(task.prompt_set_id, pair)  # the copy, taken before any battle exists
+    by_prompt = _answers_by_prompt(task)
+    answers = by_prompt[min(by_prompt)]
+    battle = battle_get_or_create(output_a=answers[pair[0]], output_b=answers[pair[1]])[0]  # another process
+    voters = 2
+    for i in range(voters):
+        other = annotator_for(factories.voter_of(factories.make_annotator_user(f"v{i}")))
+        Assignment.objects.create(
+            token=f"v{i}", task=task, annotator=other, battle=battle, left_is_a=True,
+            state=Assignment.State.VOTED, answered_at=timezone.now(), outcome="a", min_read_ms=0,
+        )  # fmt: skip
+    caches["default"].clear()  # the pair's count expired: the next serve recounts
+
+    held = held_places(task, pair, _fresh())
+
+    assert held == _in_database(task, pair, _fresh()) == {battle.pk: voters}, held

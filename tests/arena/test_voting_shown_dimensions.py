@@ -1,9 +1,11 @@
 """The vote's optional rows on the battle page come from the shared cache, and are forgotten as soon as
-staff change a prompt set's rows or a dimension through the models."""
+staff change a prompt set's rows or a dimension through the models, and again when the change commits."""
+
+import threading
 
 import pytest
 from django.core.cache import caches
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from arena.cache import RedisCache
@@ -66,3 +68,28 @@ def test_changing_a_sets_rows_or_a_dimension_forgets_the_copy(db):
 
     clarity.delete()
     assert _slugs(prompt_set.pk) == []
+
+
+def test_a_serve_during_the_staff_edit_does_not_keep_the_old_rows_after_it_commits(transactional_db):
+    """A serve between the change and its commit reads the rows as they were (it cannot see the change yet)
+    and caches them again: the commit must forget that copy too."""
+    task, _ = factories.make_voting_arena()
+    prompt_set = task.prompt_set
+    prompt_set.vote_dimensions.set(Dimension.objects.filter(slug__in=["correctness", "clarity"]))
+    assert sorted(_slugs(prompt_set.pk)) == ["clarity", "correctness"]
+    seen_during_edit: list[list[str]] = []
+
+    def another_request() -> None:
+        try:
+            seen_during_edit.append(sorted(_slugs(prompt_set.pk)))
+        finally:
+            connection.close()
+
+    with transaction.atomic():  # as the admin's change view
+        prompt_set.vote_dimensions.remove(Dimension.objects.get(slug="clarity"))
+        request = threading.Thread(target=another_request)
+        request.start()
+        request.join()
+
+    assert seen_during_edit == [["clarity", "correctness"]]  # the old rows, not yet committed away
+    assert _slugs(prompt_set.pk) == ["correctness"]
