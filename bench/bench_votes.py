@@ -26,6 +26,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's packages
@@ -177,14 +178,18 @@ def main() -> int:
         before = _stored_votes()
         app_pids, db_pids = [server.pid, *children(server.pid)], postgres_backends(scratch.name)
         cpu_before, load_before = (cpu_seconds(app_pids), cpu_seconds(db_pids)), os.getloadavg()[0]
+        client_before = time.process_time()
         tally = asyncio.run(vote_phase(port, [p for _, p in measured], args.clients))
         cpu = (cpu_seconds(app_pids) - cpu_before[0], cpu_seconds(db_pids) - cpu_before[1])
+        client_ms = 1000 * (time.process_time() - client_before) / max(tally.accepted, 1)
         report_votes(
             f"(a) Vote POSTs: {args.votes} annotators, each voting once on the battle served to them",
             tally,
             _stored_votes() - before,
         )
         report_cpu(cpu, tally.accepted, load_before)
+        # The client shares the cores with the server it measures: what it takes of them.
+        print(f"  client CPU per vote    {client_ms:.2f} ms (this bench process)")
         if args.votes_only:
             return 0
         if warm_browsing:
