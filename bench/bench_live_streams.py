@@ -17,6 +17,8 @@ process. Then all streams open at once (each battle streams both sides: 2 × --s
 stub) while one client GETs /leaderboard/ back to back until the streams end.
 Targets (issue 15): every stream completes; /leaderboard/ p99 < 150 ms meanwhile; time to first token added
 by the arena (arena's p50 minus the stub's own, measured directly) ≤ 50 ms. Not part of the test run.
+`--no-pages` (a diagnosis, not a run of the targets) streams without the page client, to tell the pages' share
+of the first token from the streams' own; the metric is the same, no page figure is printed.
 
 The streams (the arena's and the stub's reference ones alike) go through `bench.live_stream_client`: each
 connection opened and its request built before the timed burst, the burst a loop of writes, a stream's clock
@@ -243,13 +245,20 @@ async def _pages(client, url: str, done: asyncio.Event) -> list[float]:
     return latencies
 
 
-async def _load(url: str, battles: list[tuple[str, str]]) -> tuple[list, list[float], float]:
+async def _no_pages() -> list[float]:
+    """`--no-pages`: no page client (to see what the pages' CPU adds to the streams' first token)."""
+    return []
+
+
+async def _load(
+    url: str, battles: list[tuple[str, str]], with_pages: bool = True
+) -> tuple[list, list[float], float]:
     import httpx
 
     async with httpx.AsyncClient(timeout=60) as client:
         await client.get(f"{url}/leaderboard/")  # warm: the first view after a recompute
         done = asyncio.Event()
-        pages = asyncio.create_task(_pages(client, url, done))
+        pages = asyncio.create_task(_pages(client, url, done) if with_pages else _no_pages())
         streams = await asyncio.gather(
             *(
                 stream_prepare(f"{url}/arena/b/{token}/stream/", headers={"Cookie": f"sessionid={cookie}"})
@@ -272,6 +281,10 @@ def main() -> None:
         "--stub", choices=sorted(STUBS), default="async",
         help="the stand-in provider: async (bench/stream_stub.py, one event loop) or threaded "
         "(tests/support/openai_stub.py, a thread per connection)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-pages", action="store_true",
+        help="diagnosis only: no page client during the streams (the targets need the pages: no page figure)",
     )  # fmt: skip
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
@@ -297,7 +310,7 @@ def main() -> None:
             page_cpu = _page_cpu_alone(server.pid, url)
             load_before = os.getloadavg()[0]
             cpu_before = _process_tree_cpu_seconds(server.pid)
-            results, pages, elapsed = asyncio.run(_load(url, battles))
+            results, pages, elapsed = asyncio.run(_load(url, battles, with_pages=not args.no_pages))
             arena_cpu = _process_tree_cpu_seconds(server.pid) - cpu_before
         finally:
             if server is not None:
@@ -307,7 +320,9 @@ def main() -> None:
             stub.wait(10)
     firsts = [first for first, _ in results if first is not None]
     completed = sum(ok for _, ok in results)
-    page_p50, page_p99 = np.percentile(pages, [50, 99])
+    page_p50, page_p99 = (
+        np.percentile(pages, [50, 99]) if pages else (float("nan"), float("nan"))
+    )  # --no-pages
     ttft_p50, ttft_p99 = np.percentile(firsts, [50, 99]) if firsts else (float("nan"), float("nan"))
     added = ttft_p50 - float(np.median(direct))
     print(f"{args.streams} live battles streamed at once ({2 * args.streams} stub streams, {WORDS} words at "
@@ -322,8 +337,13 @@ def main() -> None:
           f"{1000 * streams_cpu / args.streams:.0f} ms per live battle, "
           f"{1e6 * streams_cpu / (2 * WORDS * args.streams):.0f} µs per piece")  # fmt: skip
     print(f"  streams completed {completed}/{args.streams}   {verdict(completed == args.streams)}")
-    print(f"  GET /leaderboard/ during the streams: {len(pages)} requests, p50 {page_p50:.1f} ms, "
-          f"p99 {page_p99:.1f} ms   target p99 < {TARGET_PAGE_P99_MS:g} ms   {verdict(page_p99 < TARGET_PAGE_P99_MS)}")  # fmt: skip
+    if args.no_pages:
+        print(
+            "  GET /leaderboard/ during the streams: not served (--no-pages: a diagnosis, not the targets' run)"
+        )
+    else:
+        print(f"  GET /leaderboard/ during the streams: {len(pages)} requests, p50 {page_p50:.1f} ms, "
+              f"p99 {page_p99:.1f} ms   target p99 < {TARGET_PAGE_P99_MS:g} ms   {verdict(page_p99 < TARGET_PAGE_P99_MS)}")  # fmt: skip
     print(f"  time to first token: stub alone p50 {np.median(direct):.1f} ms one at a time, "
           f"{np.median(burst):.1f} ms with {2 * args.streams} opened at once; through the arena p50 "
           f"{ttft_p50:.1f} ms, p99 {ttft_p99:.1f} ms (all {args.streams} opened at once)")  # fmt: skip
