@@ -35,12 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench's helper m
 from votes_client import Tally, round_trip_phase, vote_phase  # noqa: E402
 from votes_seed import django_setup, seed_arena, seed_people, serve_directly  # noqa: E402
 from votes_server import (  # noqa: E402
+    PhaseCpu,
     Scratch,
-    children,
-    cpu_seconds,
     free_port,
     manage,
-    postgres_backends,
     server_env,
     start_gunicorn,
 )
@@ -176,11 +174,10 @@ def main() -> int:
             vote_phase(port, [p for _, p in warm], args.clients)
         )  # warm up workers, connections, caches
         before = _stored_votes()
-        app_pids, db_pids = [server.pid, *children(server.pid)], postgres_backends(scratch.name)
-        cpu_before, load_before = (cpu_seconds(app_pids), cpu_seconds(db_pids)), os.getloadavg()[0]
+        phase, load_before = PhaseCpu(server.pid, scratch.name), os.getloadavg()[0]
         client_before = time.process_time()
         tally = asyncio.run(vote_phase(port, [p for _, p in measured], args.clients))
-        cpu = (cpu_seconds(app_pids) - cpu_before[0], cpu_seconds(db_pids) - cpu_before[1])
+        cpu = phase.seconds()
         client_ms = 1000 * (time.process_time() - client_before) / max(tally.accepted, 1)
         report_votes(
             f"(a) Vote POSTs: {args.votes} annotators, each voting once on the battle served to them",
@@ -196,12 +193,11 @@ def main() -> int:
             asyncio.run(
                 round_trip_phase(port, [p for _, p in warm_browsing], args.round_trip_warmup, task.slug)
             )
-        db_pids = postgres_backends(scratch.name)  # gunicorn may have opened more connections meanwhile
-        cpu_before = (cpu_seconds(app_pids), cpu_seconds(db_pids))
+        phase = PhaseCpu(server.pid, scratch.name)
         serve, vote = asyncio.run(
             round_trip_phase(port, [p for _, p in browsing], args.round_trip_seconds, task.slug)
         )
-        cpu = (cpu_seconds(app_pids) - cpu_before[0], cpu_seconds(db_pids) - cpu_before[1])
+        cpu = phase.seconds()
         print()
         report_round_trips(serve, vote)
         report_round_trip_cpu(cpu, vote.accepted)

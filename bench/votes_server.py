@@ -130,6 +130,32 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+class PhaseCpu:
+    """User + system CPU of gunicorn (master and workers) and of the scratch database's PostgreSQL backends
+    over one phase. Processes alive at the start count from their CPU then; those started during the phase
+    (a worker thread's first connection opens a backend) count whole, since all their CPU falls in it. Listing
+    the backends only at the start missed those opened later: PostgreSQL's CPU per vote read low (0.00 ms in
+    one run on 2026-12-07). A process that exits during the phase loses its share (none do in these benches)."""
+
+    def __init__(self, server_pid: int, database: str):
+        self.server_pid, self.database = server_pid, database
+        self.start = self._now()
+
+    def _now(self) -> tuple[dict[int, float], dict[int, float]]:
+        app = [self.server_pid, *children(self.server_pid)]
+        return (
+            {pid: cpu_seconds([pid]) for pid in app},
+            {pid: cpu_seconds([pid]) for pid in postgres_backends(self.database)},
+        )
+
+    def seconds(self) -> tuple[float, float]:
+        """(gunicorn, PostgreSQL) CPU seconds since the start."""
+        return tuple(  # type: ignore[return-value]
+            sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
+            for now, before in zip(self._now(), self.start, strict=True)
+        )
+
+
 def children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
