@@ -30,11 +30,10 @@ from django.db import connection
 
 from arena.cache import UNREACHABLE, RedisCache, cache_unreachable_logged
 from arena.models import AnnotationTask, Assignment
+from arena.voting.counted_hash import counted_fields, counted_store
 from arena.voting.serve_store import pair_answers
 
 logger = logging.getLogger(__name__)
-_COUNTED = b"counted"
-_RECOUNT_LOCK_SECONDS = 30
 
 
 def _cache() -> RedisCache | None:
@@ -96,32 +95,19 @@ def held_places(task: AnnotationTask, pair: tuple[int, int], fresh_since: dateti
     except UNREACHABLE as exc:
         cache_unreachable_logged("places held per battle (counted from the database)", exc)
         return None
-    if _COUNTED in found:
-        held = {int(field): int(n) for field, n in found.items() if field != _COUNTED}
+    counted = counted_fields(found)
+    if counted is not None:
+        held = {int(field): n for field, n in counted.items()}
     else:
         held = _votes_from_database(task, pair)
         try:
-            _recount_store(client, votes_key, held)
+            counted_store(client, votes_key, {str(battle): n for battle, n in held.items()})
         except UNREACHABLE as exc:
             cache_unreachable_logged("places held recount", exc)
     for member in open_serves:
         battle_id = int(member.rpartition(b":")[2])
         held[battle_id] = held.get(battle_id, 0) + 1
     return {battle_id: n for battle_id, n in held.items() if n > 0}  # an undone vote leaves a 0
-
-
-def _recount_store(client: Any, key: str, votes: dict[int, int]) -> None:
-    lock = f"{key}:recounting"
-    if client.set(lock, 1, nx=True, ex=_RECOUNT_LOCK_SECONDS):
-        try:
-            pipe = client.pipeline(transaction=True)
-            pipe.delete(key)
-            mapping: dict[str | bytes, int] = {_COUNTED: 1, **{str(battle): n for battle, n in votes.items()}}
-            pipe.hset(key, mapping=mapping)
-            pipe.expire(key, settings.ARENA_VOTE_PAIR_RECOUNT_SECONDS)
-            pipe.execute()
-        finally:
-            client.delete(lock)
 
 
 def held_serve_added(task_id: int, assignment_id: int, battle_id: int, served_at: datetime) -> None:

@@ -16,27 +16,25 @@ from __future__ import annotations
 import logging
 from typing import cast
 
-from django.conf import settings
 from django.core.cache import caches
 from django.db.models import Count
 
 from arena.cache import UNREACHABLE, RedisCache, cache_unreachable_logged
 from arena.models import Assignment
+from arena.voting.counted_hash import counted_fields, counted_store
 from arena.voting.held_places import held_vote_queue
 
 logger = logging.getLogger(__name__)
 Pair = tuple[int, int]  # (lower contender id, higher contender id)
-_COUNTED = b"counted"
-_RECOUNT_LOCK_SECONDS = 30
 
 
 def _redis(task_id: int):
-    """(client, hash key, lock key), or None when the cache is not Redis."""
+    """(client, hash key), or None when the cache is not Redis."""
     cache = caches["default"]
     if not isinstance(cache, RedisCache):
         return None
     key = cache.make_and_validate_key(f"vote-pairs:{task_id}")
-    return cache.redis_client_for(key), key, f"{key}:recounting"
+    return cache.redis_client_for(key), key
 
 
 def _field(pair: Pair) -> str:
@@ -59,37 +57,21 @@ def pair_votes(task_id: int) -> dict[Pair, int]:
     redis = _redis(task_id)
     if redis is None:
         return _count_from_database(task_id)
-    client, key, lock = redis
+    client, key = redis
     try:
         found = client.hgetall(key)
     except UNREACHABLE as exc:
         cache_unreachable_logged("votes per pair (counted from the database)", exc)
         return _count_from_database(task_id)
-    if _COUNTED in found:
-        return {
-            tuple(int(part) for part in field.split(b"-")): int(n)  # type: ignore[misc]
-            for field, n in found.items()
-            if field != _COUNTED
-        }
+    counted = counted_fields(found)
+    if counted is not None:
+        return {tuple(int(part) for part in field.split(b"-")): n for field, n in counted.items()}  # type: ignore[misc]
     votes = _count_from_database(task_id)
     try:
-        _recount_store(client, key, lock, votes)
+        counted_store(client, key, {_field(pair): n for pair, n in votes.items()})
     except UNREACHABLE as exc:  # went away between the two calls: the database count stands
         cache_unreachable_logged("vote pair recount", exc)
     return votes
-
-
-def _recount_store(client, key: str, lock: str, votes: dict[Pair, int]) -> None:
-    if client.set(lock, 1, nx=True, ex=_RECOUNT_LOCK_SECONDS):
-        try:
-            pipe = client.pipeline(transaction=True)
-            pipe.delete(key)
-            mapping: dict[str | bytes, int] = {_COUNTED: 1, **{_field(pair): n for pair, n in votes.items()}}
-            pipe.hset(key, mapping=mapping)
-            pipe.expire(key, settings.ARENA_VOTE_PAIR_RECOUNT_SECONDS)
-            pipe.execute()
-        finally:
-            client.delete(lock)
 
 
 def _pair_vote_change(
@@ -98,7 +80,7 @@ def _pair_vote_change(
     redis = _redis(task_id)
     if redis is None:
         return
-    client, key, _ = redis
+    client, key = redis
     pair = (min(contender_a_id, contender_b_id), max(contender_a_id, contender_b_id))
     try:
         # One round trip for both counts: the pair's votes, and the battle's places (arena.voting.held_places).

@@ -233,6 +233,19 @@ class PairCandidate:
         return (self.output_low_id, self.low), (self.output_high_id, self.high)
 
 
+# The pair's prompts both contenders answered without an identity leak, with the pair's battle there in each A/B
+# order (either may be missing): the full statement's first step, and what a process keeps a copy of
+# (`pair_answers`) for the ordered pick.
+_PAIR_ANSWERS = """
+SELECT ol.prompt_id, ol.id AS output_low_id, oh.id AS output_high_id,
+       (SELECT b.id FROM arena_battle b WHERE b.output_a_id = ol.id AND b.output_b_id = oh.id) AS b1,
+       (SELECT b.id FROM arena_battle b WHERE b.output_a_id = oh.id AND b.output_b_id = ol.id) AS b2
+  FROM arena_output ol
+  JOIN arena_output oh ON oh.prompt_id = ol.prompt_id AND oh.contender_id = %(high)s
+ WHERE ol.contender_id = %(low)s AND ol.identity_leak = '' AND oh.identity_leak = ''
+   AND ol.prompt_id IN (SELECT p.id FROM arena_prompt p WHERE p.prompt_set_id = %(prompt_set)s)
+"""
+
 # Every prompt of the set that both contenders answered without naming their model, with the pair's
 # battles there (in either A/B order) unless the annotator was served one of them. Ordered as selection
 # wants: battles short of the votes wanted first, those with the most places held first (so battles reach
@@ -246,15 +259,7 @@ class PairCandidate:
 # The chosen row comes with its battle, prompt and answers when the battle exists (primary-key probes after the
 # LIMIT): the page needs them, and a second statement cost a serve as much as these four probes many times over.
 _PAIR_CANDIDATE = f"""
-WITH answers AS MATERIALIZED (
-    SELECT ol.prompt_id, ol.id AS output_low_id, oh.id AS output_high_id,
-           (SELECT b.id FROM arena_battle b WHERE b.output_a_id = ol.id AND b.output_b_id = oh.id) AS b1,
-           (SELECT b.id FROM arena_battle b WHERE b.output_a_id = oh.id AND b.output_b_id = ol.id) AS b2
-      FROM arena_output ol
-      JOIN arena_output oh ON oh.prompt_id = ol.prompt_id AND oh.contender_id = %(high)s
-     WHERE ol.contender_id = %(low)s AND ol.identity_leak = '' AND oh.identity_leak = ''
-       AND ol.prompt_id IN (SELECT p.id FROM arena_prompt p WHERE p.prompt_set_id = %(prompt_set)s)
-), c AS MATERIALIZED (
+WITH answers AS MATERIALIZED ({_PAIR_ANSWERS}), c AS MATERIALIZED (
     SELECT a.prompt_id, a.output_low_id, a.output_high_id, COALESCE(a.b1, a.b2) AS battle_id,
            (SELECT COUNT(*) FROM arena_assignment x
              WHERE x.battle_id = a.b1 AND x.task_id = %(task)s
@@ -305,22 +310,13 @@ def pair_candidate(
 
 # --- the pair's best battle from held places counted in Redis (arena.voting.held_places) ----------------
 
-# The pair's prompts and battles, as the `answers` CTE above reads them; they change only when answers or
+# The pair's prompts and battles, as `_PAIR_ANSWERS` above reads them; they change only when answers or
 # battles are added or removed, or an answer is found to leak its model's identity. Kept per process for
 # PAIR_ANSWERS_SECONDS: they only order the candidates, and the statement that picks one checks every rule
 # again (`_PAIR_PICK`), so a stale copy can change which battle comes first, never serve one it must not.
 PAIR_ANSWERS_SECONDS = 60
 PAIR_PICK_LIMIT = 32  # candidates checked in one statement; past them, the full statement decides
 PAIR_ANSWERS_KEPT = 1024  # pairs whose copies a process keeps (then it starts again)
-_PAIR_ANSWERS = """
-SELECT ol.prompt_id, ol.id AS output_low_id, oh.id AS output_high_id,
-       (SELECT b.id FROM arena_battle b WHERE b.output_a_id = ol.id AND b.output_b_id = oh.id) AS b1,
-       (SELECT b.id FROM arena_battle b WHERE b.output_a_id = oh.id AND b.output_b_id = ol.id) AS b2
-  FROM arena_output ol
-  JOIN arena_output oh ON oh.prompt_id = ol.prompt_id AND oh.contender_id = %(high)s
- WHERE ol.contender_id = %(low)s AND ol.identity_leak = '' AND oh.identity_leak = ''
-   AND ol.prompt_id IN (SELECT p.id FROM arena_prompt p WHERE p.prompt_set_id = %(prompt_set)s)
-"""
 _pair_answers_kept: dict[
     tuple[int, int, int], tuple[float, list[tuple[int, int, int, int | None, int | None]]]
 ] = {}

@@ -38,16 +38,6 @@ def _limits(settings):
     factories.fresh_rate_limits(settings)
 
 
-def _all_battles(task) -> None:
-    outputs = Output.objects.filter(prompt__prompt_set=task.prompt_set).order_by("prompt_id", "contender_id")
-    by_prompt: dict[int, list[Output]] = {}
-    for output in outputs:
-        by_prompt.setdefault(output.prompt_id, []).append(output)
-    for answers in by_prompt.values():
-        for a, b in combinations(answers, 2):
-            battle_get_or_create(output_a=a, output_b=b)
-
-
 def _pair(battle) -> tuple[int, int]:
     return tuple(sorted((battle.contender_a_id, battle.contender_b_id)))  # type: ignore[return-value]
 
@@ -74,7 +64,7 @@ def _in_database(task, pair, fresh) -> dict[int, int]:
 def test_held_places_follow_serves_votes_skips_undos_and_expiry(db, settings):
     settings.ARENA_VOTE_UNDO_SECONDS = 60
     task, _ = factories.make_voting_arena(n_contenders=2, n_prompts=3, votes_per_battle=5)
-    _all_battles(task)
+    factories.make_all_battles(task)
     people = [factories.make_annotator_user(f"p{i}") for i in range(4)]
     first = factories.serve_to(task, people[0])
     pair = _pair(first.battle)
@@ -99,7 +89,7 @@ def test_held_places_follow_serves_votes_skips_undos_and_expiry(db, settings):
 
 def test_held_places_are_recounted_from_the_database_when_redis_lost_them(db):
     task, _ = factories.make_voting_arena(n_contenders=2, n_prompts=3, votes_per_battle=5)
-    _all_battles(task)
+    factories.make_all_battles(task)
     for i in range(3):
         user = factories.make_annotator_user(f"v{i}")
         served = factories.serve_to(task, user)
@@ -130,7 +120,7 @@ def _random_history(task, rng: random.Random, people: int) -> None:
 def test_the_pick_from_redis_counts_is_the_full_statements_pick(db):
     rng = random.Random(13)
     task, _ = factories.make_voting_arena(n_contenders=3, n_prompts=8, votes_per_battle=3)
-    _all_battles(task)
+    factories.make_all_battles(task)
     _random_history(task, rng, people=12)
     me = annotator_for(factories.voter_of(factories.make_annotator_user("me")))
     fresh = _fresh()
@@ -151,7 +141,7 @@ def test_the_pick_from_redis_counts_is_the_full_statements_pick(db):
 
 def test_a_serve_with_counts_in_redis_does_not_count_places_in_the_database(client, db):
     task, _ = factories.make_voting_arena(n_contenders=3, n_prompts=4)
-    _all_battles(task)
+    factories.make_all_battles(task)
     user = factories.make_annotator_user("alice")
     client.force_login(user)
     annotator_for(factories.voter_of(user))
@@ -171,7 +161,7 @@ def test_a_serve_with_counts_in_redis_does_not_count_places_in_the_database(clie
 
 def test_an_answer_found_to_leak_after_the_copy_was_taken_is_not_served(db):
     task, contenders = factories.make_voting_arena(n_contenders=2, n_prompts=3)
-    _all_battles(task)
+    factories.make_all_battles(task)
     me = annotator_for(factories.voter_of(factories.make_annotator_user("me")))
     pair = tuple(sorted(c.pk for c in contenders))
     serve_store.pair_answers(task.prompt_set_id, pair)  # this process's copy, taken before the leak is found
@@ -184,7 +174,7 @@ def test_an_answer_found_to_leak_after_the_copy_was_taken_is_not_served(db):
 
 def test_a_battle_deleted_after_the_copy_was_taken_is_not_served(db):
     task, contenders = factories.make_voting_arena(n_contenders=2, n_prompts=3)
-    _all_battles(task)
+    factories.make_all_battles(task)
     me = annotator_for(factories.voter_of(factories.make_annotator_user("me")))
     pair = tuple(sorted(c.pk for c in contenders))
     copy = serve_store.pair_answers(task.prompt_set_id, pair)

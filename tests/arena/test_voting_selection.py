@@ -185,7 +185,7 @@ def test_pair_votes_follow_the_votes_in_redis_and_match_a_recount(db, voter):
         cached = pair_votes(task.pk)
     assert len(queries) == 0 and sum(cached.values()) == 5  # five votes; the refused one is not counted
     assert cached == _count_from_database(task.pk)
-    client, key, _ = _redis(task.pk)
+    client, key = _redis(task.pk)
     assert 0 < client.ttl(key) <= 3600  # the hash expires, so it is recounted now and then
     client.delete(key)  # e.g. the recount interval passed
     assert pair_votes(task.pk) == _count_from_database(task.pk) == cached

@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from arena.cache import RedisCache
-from arena.models import Annotator, Assignment, Battle, Dimension, Output, Verdict
+from arena.models import Annotator, Assignment, Battle, Dimension, Verdict
 from arena.rendering import RECENTLY_RENDERED, _shared_key, render_markdown, render_markdown_many
-from arena.services.battles import battle_get_or_create, people_source
+from arena.services.battles import people_source
 from arena.voting import serve_store
 from arena.voting.ballots import Ballot
 from arena.voting.identity import annotator_for
@@ -49,17 +49,6 @@ def _serve(client, task):
     return client.get(reverse("voting:task", args=[task.slug]) + "?start=1", **HX)
 
 
-def _all_battles(task) -> None:
-    """Every battle of the task, as in an arena that has run a while (a first serve creates its battle)."""
-    outputs = Output.objects.filter(prompt__prompt_set=task.prompt_set).order_by("prompt_id", "contender_id")
-    by_prompt: dict[int, list[Output]] = {}
-    for output in outputs:
-        by_prompt.setdefault(output.prompt_id, []).append(output)
-    for answers in by_prompt.values():
-        for a, b in combinations(answers, 2):
-            battle_get_or_create(output_a=a, output_b=b)
-
-
 def _pairs_warm(task) -> None:
     """This process's copy of every pair's battles, and their held places in Redis, as in a running arena."""
     from arena.voting.held_places import held_places
@@ -74,7 +63,7 @@ def _pairs_warm(task) -> None:
 
 def test_serving_a_battle_takes_a_few_statements_that_do_not_grow_with_votes(client, db):
     task, _ = factories.make_voting_arena(n_contenders=4, n_prompts=6)
-    _all_battles(task)
+    factories.make_all_battles(task)
     people_source()  # exists in any arena where someone voted
     user = factories.make_annotator_user("alice")
     annotator_for(factories.voter_of(user))  # a first visit creates the annotator row
@@ -135,7 +124,7 @@ def test_a_battle_deleted_after_it_was_picked_is_not_served_and_another_is(
     from arena.voting import serving
 
     task, _ = factories.make_voting_arena()
-    _all_battles(task)
+    factories.make_all_battles(task)
     client.force_login(factories.make_annotator_user("alice"))
     pick = serving.battle_pick
     deleted = []
@@ -206,7 +195,7 @@ def test_a_serve_reads_rows_of_the_pair_and_the_voter_not_of_the_whole_arena(cli
     count held places battle by battle and the others' votes on the voter's battles only, not scan the task's
     assignments or the arena's verdicts."""
     task, _ = factories.make_voting_arena(n_contenders=4, n_prompts=6, votes_per_battle=500)
-    _all_battles(task)
+    factories.make_all_battles(task)
     user = factories.make_annotator_user("alice")
     client.force_login(user)
     for _ in range(2):  # alice has voted before
@@ -227,7 +216,7 @@ def test_a_serve_probes_the_voters_history_battle_by_battle(client, db):
     indexes. Reading the voter's (or the task's) assignments once per candidate prompt grows with history x
     prompts; it was the serve's largest PostgreSQL cost in bench_votes (docs/voting-performance.md)."""
     task, _ = factories.make_voting_arena(n_contenders=4, n_prompts=30)
-    _all_battles(task)
+    factories.make_all_battles(task)
     user = factories.make_annotator_user("alice")
     client.force_login(user)
     annotator = annotator_for(factories.voter_of(user))

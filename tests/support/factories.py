@@ -86,6 +86,22 @@ def make_voting_arena(
     return make_voting_task(prompt_set, contenders, slug=task_slug, **task_options), contenders
 
 
+def make_all_battles(task) -> None:
+    """Every battle of the task's prompt set, as in an arena that has run a while (a first serve creates its
+    battle otherwise)."""
+    from itertools import combinations
+
+    from arena.services.battles import battle_get_or_create
+
+    outputs = Output.objects.filter(prompt__prompt_set=task.prompt_set).order_by("prompt_id", "contender_id")
+    by_prompt: dict[int, list[Output]] = {}
+    for output in outputs:
+        by_prompt.setdefault(output.prompt_id, []).append(output)
+    for answers in by_prompt.values():
+        for a, b in combinations(answers, 2):
+            battle_get_or_create(output_a=a, output_b=b)
+
+
 def voter_of(user):
     from arena.voting.identity import Voter
 
