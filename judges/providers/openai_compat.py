@@ -9,8 +9,8 @@ Works with OpenAI itself and with vLLM, Ollama, llama.cpp server and LM Studio v
 (the URL up to and including `/v1`). Design choices:
 - No retries inside a call: retries belong to the Celery task, which backs off with jitter and can see the
   whole campaign; retries inside a task would multiply with them and hide the attempt count.
-- One HTTP client per base_url in each thread, so HTTP connections are reused; the key and the timeout
-  travel with each request.
+- One HTTP client per base_url, shared by all threads, so HTTP connections are reused; the key and the
+  timeout travel with each request.
 - JSON mode is requested with `response_format={"type": "json_object"}`. Several local servers answer 400
   to that parameter; we then retry once without it and remember, per (base_url, model), not to send it
   again. The judge prompt asks for JSON anyway, so the parser still gets JSON from well-behaved models.
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import email.utils
 import functools
-import logging
 import math
 import ssl
 import threading
@@ -49,9 +48,6 @@ from judges.providers.base import (
 from judges.providers.chat_stream import stream_chat
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-
-# The client's own logger: a call sent straight through the transport logs the line the client would have.
-_HTTP_LOG = logging.getLogger("httpx2")
 
 # Sent when no key is configured (local servers need none). Passing an empty key would make the SDK fall back
 # to OPENAI_API_KEY from the environment and send the operator's key to whatever endpoint a submitter named.
@@ -289,9 +285,6 @@ def _exchange(endpoint: _Endpoint, http_request: httpx2.Request) -> httpx2.Respo
         return client.send(http_request)
     response = transport.handle_request(http_request)
     response.request = http_request
-    if _HTTP_LOG.isEnabledFor(logging.INFO):
-        _HTTP_LOG.info('HTTP Request: %s %s "%s %d %s"', http_request.method, http_request.url,
-                       response.http_version, response.status_code, response.reason_phrase)  # fmt: skip
     try:
         response.read()  # closes the response (and frees its connection) once the body is read
     except BaseException:

@@ -312,13 +312,6 @@ def test_credentials_in_the_url_are_sent_as_the_client_sends_them(stub, provider
     assert stub.requests[-1].authorization.startswith("Basic ")
 
 
-def test_the_straight_way_logs_the_line_the_client_logs(stub, provider, monkeypatch, caplog):
-    _without_proxies(monkeypatch)
-    with caplog.at_level("INFO", logger="httpx2"):
-        provider.complete(request_for(stub))
-    assert f'HTTP Request: POST {stub.base_url}/chat/completions "HTTP/1.1 200 OK"' in caplog.messages
-
-
 def test_a_closed_client_refuses_to_send_on_the_direct_way_too(stub, monkeypatch):
     from judges.providers.openai_compat import _send
 
