@@ -26,7 +26,6 @@ import math
 import ssl
 import threading
 import time
-import urllib.request
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -72,33 +71,15 @@ class _ResponseFormatRefusedError(Exception):
     """Internal signal: the endpoint answered 400 because of `response_format`."""
 
 
-def _client_and_transport(public_only: bool) -> tuple[httpx2.Client, httpx2.HTTPTransport | None]:
-    """A new client with one TLS context for all, and its transport when the client sends every request
-    through that one transport (then `_send` may use it directly).
+def _client_options(public_only: bool) -> dict:
+    """Client options: one TLS context for all, and for submitters' endpoints the transport that connects
+    only to checked addresses."""
+    if not public_only:
+        return {"verify": _tls_context()}
+    from judges.providers.public_transport import PublicAddressTransport
 
-    For submitters' endpoints, the transport that connects only to checked addresses. A client given its
-    transport mounts no proxies from the environment, so that one carries every request. Otherwise the
-    client makes its own transport, and mounts the environment's proxies (HTTP_PROXY, HTTPS_PROXY,
-    ALL_PROXY): with one named there, the client is left to choose, as before; with none, it is given the
-    transport it would have made (the SDK's connection limits), which then carries every request."""
-    # A redirect would carry the request (and its key) to an address nobody checked: a 3xx is answered as
-    # an error instead (see arena.services.endpoints).
-    options: dict[str, Any] = {"follow_redirects": False, "verify": _tls_context()}
-    if public_only:
-        from judges.providers.public_transport import PublicAddressTransport
-
-        transport = PublicAddressTransport(limits=openai.DEFAULT_CONNECTION_LIMITS, verify=_tls_context())
-    elif _environment_proxies():
-        return openai.DefaultHttpxClient(**options), None
-    else:
-        transport = httpx2.HTTPTransport(limits=openai.DEFAULT_CONNECTION_LIMITS, verify=_tls_context())
-    return openai.DefaultHttpxClient(transport=transport, **options), transport
-
-
-def _environment_proxies() -> bool:
-    """Whether the environment names a proxy, read as httpx2 reads it (urllib's `getproxies`)."""
-    proxies = urllib.request.getproxies()
-    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
+    transport = PublicAddressTransport(limits=openai.DEFAULT_CONNECTION_LIMITS, verify=_tls_context())
+    return {"verify": _tls_context(), "transport": transport}
 
 
 @functools.cache
@@ -107,18 +88,6 @@ def _tls_context() -> ssl.SSLContext:
     SSL_CERT_DIR from the environment), built once per process: building one costs 50-100 ms of CPU, and
     every worker thread makes its own client (`_HttpClients`)."""
     return httpx2.create_ssl_context()
-
-
-@dataclass(frozen=True)
-class _Endpoint:
-    """A thread's client for one endpoint, the endpoint's chat-completions URL parsed once, and `direct`: the
-    client's own transport when the client would send every request to this URL straight through it (no
-    proxy mounted from the environment, no credentials in the URL for the client to turn into Basic auth),
-    else None."""
-
-    client: httpx2.Client
-    url: httpx2.URL
-    direct: httpx2.HTTPTransport | None
 
 
 class _HttpClients:
@@ -140,24 +109,26 @@ class _HttpClients:
         self._generation = 0  # bumped by close_all: every thread's clients are closed, make new ones
         self._open: weakref.WeakSet[httpx2.Client] = weakref.WeakSet()
 
-    def get(self, *, base_url: str, public_only: bool = False) -> _Endpoint:
-        """The client, the endpoint's chat-completions URL parsed once, and the transport to send through."""
+    def get(self, *, base_url: str, public_only: bool = False) -> tuple[httpx2.Client, httpx2.URL]:
+        """The client, and the endpoint's chat-completions URL parsed once."""
         local = self._local
-        clients: OrderedDict[tuple[str, bool], _Endpoint] | None = getattr(local, "clients", None)
+        clients: OrderedDict[tuple[str, bool], tuple[httpx2.Client, httpx2.URL]] | None = getattr(
+            local, "clients", None
+        )
         if clients is None or local.generation != self._generation:
             clients = local.clients = OrderedDict()
             local.generation = self._generation
         key = (base_url, public_only)
         entry = clients.get(key)
         if entry is None:
-            client, transport = _client_and_transport(public_only)
+            # A redirect would carry the request (and its key) to an address nobody checked: a 3xx is
+            # answered as an error instead (see arena.services.endpoints).
+            client = openai.DefaultHttpxClient(follow_redirects=False, **_client_options(public_only))
             with self._lock:
                 self._open.add(client)
-            url = httpx2.URL(_chat_url(base_url))
-            # Credentials in the URL: the client sends them as Basic auth, so it sends these requests.
-            entry = clients[key] = _Endpoint(client, url, None if url.userinfo else transport)
+            entry = clients[key] = (client, httpx2.URL(_chat_url(base_url)))
             while len(clients) > self._max_size:
-                evicted = clients.popitem(last=False)[1].client
+                evicted, _ = clients.popitem(last=False)[1]
                 with self._lock:
                     self._open.discard(evicted)
                 evicted.close()
@@ -184,16 +155,16 @@ class OpenAICompatProvider:
 
     def complete(self, request: CompletionRequest) -> ProviderResponse:
         base_url = normalise_base_url(request.base_url)
-        endpoint = self._clients.get(base_url=base_url, public_only=request.public_addresses_only)
+        client, url = self._clients.get(base_url=base_url, public_only=request.public_addresses_only)
         json_mode = request.json_mode and (base_url, request.model) not in self._json_mode_refused
         started = time.monotonic()
         try:
-            completion = _send(endpoint, request, base_url, json_mode=json_mode)
+            completion = _send(client, url, request, base_url, json_mode=json_mode)
         except _ResponseFormatRefusedError:
             with self._lock:
                 self._json_mode_refused.add((base_url, request.model))
             json_mode = False
-            completion = _send(endpoint, request, base_url, json_mode=False)
+            completion = _send(client, url, request, base_url, json_mode=False)
         return _to_response(completion, request, base_url, json_mode, time.monotonic() - started)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[str]:
@@ -223,14 +194,15 @@ def normalise_base_url(base_url: str) -> str:
     return (base_url.strip() or DEFAULT_BASE_URL).rstrip("/")
 
 
-def _send(endpoint: _Endpoint, request: CompletionRequest, base_url: str, *, json_mode: bool) -> Any:
+def _send(
+    client: httpx2.Client, url: httpx2.URL, request: CompletionRequest, base_url: str, *, json_mode: bool
+) -> Any:
     """POST the chat-completions request and return the decoded reply, or raise a provider error.
 
     The plain JSON of the protocol, sent through the same httpx2 client and transport the SDK uses (pooled
     connections, the public-address pinning, no redirects), but built here: the SDK's request building
     (option merging, header and URL handling, the auth-retry wrappers) cost more CPU than sending the
     request and reading the reply, and a worker does it for every judgment."""
-    url = endpoint.url
     if not math.isfinite(request.temperature):  # orjson would send it as null: the endpoint's default
         text = (f"temperature {request.temperature} for model {request.model!r} is not a number; set the "
                 "judge's temperature to a number from 0 to 2")  # fmt: skip
@@ -252,7 +224,7 @@ def _send(endpoint: _Endpoint, request: CompletionRequest, base_url: str, *, jso
         extensions={"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}},
     )
     try:
-        response = _exchange(endpoint, http_request)
+        response = client.send(http_request)
     except httpx2.TimeoutException:
         text = f"no reply from {url} within {timeout:g}s for model {request.model!r}"
         raise TransientProviderError(
@@ -272,25 +244,6 @@ def _send(endpoint: _Endpoint, request: CompletionRequest, base_url: str, *, jso
         return orjson.loads(response.content)
     except ValueError as exc:
         raise _malformed(request, base_url, f"body is not valid JSON ({exc})") from exc
-
-
-def _exchange(endpoint: _Endpoint, http_request: httpx2.Request) -> httpx2.Response:
-    """Send the request and read the whole reply. Straight through the client's transport when the client
-    would pick that transport anyway (`_Endpoint.direct`): what the client adds around it does nothing for
-    this request (no auth, no event hooks, redirects not followed, the timeout already set, the cookies it
-    would store never sent back, since requests are built here) and cost about a tenth of the call's CPU.
-    Otherwise, and once the client is closed (it then refuses to send), through the client."""
-    transport, client = endpoint.direct, endpoint.client
-    if transport is None or client.is_closed:
-        return client.send(http_request)
-    response = transport.handle_request(http_request)
-    response.request = http_request
-    try:
-        response.read()  # closes the response (and frees its connection) once the body is read
-    except BaseException:
-        response.close()
-        raise
-    return response
 
 
 def _headers(api_key: str) -> dict[str, str]:

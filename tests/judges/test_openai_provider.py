@@ -61,8 +61,8 @@ def test_a_temperature_that_is_not_a_number_is_refused_before_anything_is_sent(s
 def test_a_client_evicted_from_a_threads_clients_is_closed():
     # Each client belongs to one thread: once evicted nothing uses it, so its idle connections go with it.
     clients = _HttpClients(max_size=2)
-    first = clients.get(base_url="http://127.0.0.1:9/v1").client
-    second = clients.get(base_url="http://127.0.0.2:9/v1").client
+    first, _ = clients.get(base_url="http://127.0.0.1:9/v1")
+    second, _ = clients.get(base_url="http://127.0.0.2:9/v1")
     clients.get(base_url="http://127.0.0.1:9/v1")  # used again: the other one is now the oldest
     clients.get(base_url="http://127.0.0.3:9/v1")
     assert second.is_closed and not first.is_closed
@@ -265,63 +265,15 @@ def test_each_thread_keeps_its_own_client_and_closing_them_all_makes_new_ones(st
     from judges.providers.openai_compat import _HttpClients
 
     clients = _HttpClients()
-    mine = clients.get(base_url=stub.base_url).client
-    assert clients.get(base_url=stub.base_url).client is mine
+    mine, _ = clients.get(base_url=stub.base_url)
+    assert clients.get(base_url=stub.base_url)[0] is mine
     with ThreadPoolExecutor(max_workers=1) as pool:
-        theirs = pool.submit(lambda: clients.get(base_url=stub.base_url).client).result()
+        theirs = pool.submit(lambda: clients.get(base_url=stub.base_url)[0]).result()
     assert theirs is not mine  # no pool shared between threads
     clients.close_all()
     assert mine.is_closed and theirs.is_closed
-    again = clients.get(base_url=stub.base_url).client
+    again, _ = clients.get(base_url=stub.base_url)
     assert again is not mine and not again.is_closed
-
-
-def _without_proxies(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-
-
-def test_a_call_goes_straight_through_the_clients_transport_only_when_the_client_would(stub, monkeypatch):
-    # Sending through the transport skips the client's layers; the client would use that same transport
-    # unless a proxy is mounted from the environment or the URL carries credentials (Basic auth).
-    _without_proxies(monkeypatch)
-    clients = _HttpClients()
-    plain = clients.get(base_url=stub.base_url)
-    assert plain.direct is not None
-    with_credentials = clients.get(base_url=stub.base_url.replace("http://", "http://user:secret@"))
-    assert with_credentials.direct is None
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-    assert clients.get(base_url="https://judge.example/v1").direct is None
-    # A client given its transport (submitters' endpoints: the checked-address one) mounts no proxies.
-    assert clients.get(base_url="https://judge.example/v1", public_only=True).direct is not None
-    clients.close_all()
-
-
-def test_a_proxy_named_by_the_environment_still_carries_the_call(stub, provider, monkeypatch):
-    # The stub plays the proxy: it gets the request in proxy form (the full URL), which it has no route for.
-    _without_proxies(monkeypatch)
-    monkeypatch.setenv("HTTP_PROXY", stub.base_url.removesuffix("/v1"))
-    with pytest.raises(PermanentProviderError, match="no route POST http://judge.invalid/v1/chat/completions"):
-        provider.complete(request_for(stub, base_url="http://judge.invalid/v1"))
-
-
-def test_credentials_in_the_url_are_sent_as_the_client_sends_them(stub, provider, monkeypatch):
-    _without_proxies(monkeypatch)
-    provider.complete(request_for(stub, base_url=stub.base_url.replace("http://", "http://user:secret@")))
-    assert stub.requests[-1].authorization.startswith("Basic ")
-
-
-def test_a_closed_client_refuses_to_send_on_the_direct_way_too(stub, monkeypatch):
-    from judges.providers.openai_compat import _send
-
-    _without_proxies(monkeypatch)
-    clients = _HttpClients()
-    endpoint = clients.get(base_url=stub.base_url)
-    clients.close_all()
-    with pytest.raises(RuntimeError, match="client has been closed"):
-        _send(endpoint, request_for(stub), stub.base_url, json_mode=False)
-    assert stub.requests == []
 
 
 def test_32_parallel_calls_overlap(stub, provider):
