@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils.dateparse import parse_datetime
@@ -151,7 +151,9 @@ def _vote_cursor(connection: Any) -> Any:
         # does the same).
         raw.prepare_threshold = 0
     with connection.wrap_database_errors:
-        return connection._prepare_cursor(ServerBindingCursor(raw))
+        return connection._prepare_cursor(
+            cast(Any, ServerBindingCursor)(raw)
+        )  # stubs lack psycopg's __init__
 
 
 def vote_lock(token: str) -> LockedVote | None:
