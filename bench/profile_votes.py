@@ -122,7 +122,6 @@ class StatementCpu:
     each statement costs PostgreSQL whatever else runs on the machine (other backends are not counted)."""
 
     def __init__(self) -> None:
-        self.pid = 0
         self.by_sql: dict[str, list[float]] = {}
 
     @staticmethod
@@ -132,9 +131,10 @@ class StatementCpu:
     def __call__(self, execute, sql, params, many, context):
         from django.db import connection
 
-        if not self.pid:
-            self.pid = connection.connection.info.backend_pid  # psycopg 3: no statement needed
-        before, started = self._runtime_ns(self.pid), time.perf_counter()
+        # Read on every statement (psycopg 3: no statement needed): Django may have opened a new connection
+        # since the last one (a failed health check, CONN_MAX_AGE), and the old backend's /proc entry is gone.
+        pid = connection.connection.info.backend_pid
+        before, started = self._runtime_ns(pid), time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
@@ -142,7 +142,7 @@ class StatementCpu:
             key = " ".join(sql.split())[:90]
             entry = self.by_sql.setdefault(key, [0, 0.0, 0.0])
             entry[0] += 1
-            entry[1] += (self._runtime_ns(self.pid) - before) / 1e6
+            entry[1] += (self._runtime_ns(pid) - before) / 1e6
             entry[2] += wall * 1000
 
     def report(self, title: str, requests: int) -> None:

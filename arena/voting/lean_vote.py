@@ -41,7 +41,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import DisallowedHost, RequestDataTooBig, ValidationError
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
@@ -213,7 +213,9 @@ class LeanVote:
         # before anything is counted or written) stands in for it. Whenever the request is left to Django's
         # stack (that statement failed, or never ran), the check is armed again: Django checks the connection
         # and opens a new one if need be.
-        db: Any = connection  # health_check_done is Django's own flag, left out of its stubs
+        # Looked up once (the `connection` proxy looks it up on each attribute read); health_check_done is
+        # Django's own flag, left out of its stubs.
+        db: Any = connections[DEFAULT_DB_ALIAS]
         check_pending = not db.health_check_done
         db.health_check_done = True
         try:
@@ -355,7 +357,7 @@ class _LeftToDjango(Exception):
     is to answer the request instead."""
 
 
-def _user_select(model: Any) -> tuple[str, list[str]]:
+def _user_select(model: Any, connection: Any) -> tuple[str, list[str]]:
     """`User.objects.get(pk=…)` as one plain statement, each column labelled `vote_store.HEAD` + its
     attribute name (so the vote's lock can read it beside its own columns), and the attribute names; made
     once per model and backend."""
@@ -379,11 +381,11 @@ def _user_and_vote(user_id: Any, token: str) -> tuple[Any, LockedVote | None]:
     vote's transaction. On PostgreSQL one statement (`vote_lock_beside`), the user made by `Model.from_db`
     (the backend converts no column of the user model: the values are the ORM's), and nothing locked when
     there is no such user; elsewhere the ORM's look-up, then the lock."""
-    model = get_user_model()
+    model, connection = get_user_model(), connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql":
         user = model._default_manager.filter(pk=user_id).first()
         return user, (vote_lock(token) if user is not None else None)
-    sql, attnames = _user_select(model)
+    sql, attnames = _user_select(model, connection)
     found = vote_lock_beside(token, sql, [user_id])
     if found is None:
         return None, None

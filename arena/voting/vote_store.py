@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils.dateparse import parse_datetime
 
 from arena.models import Assignment, VoteFlag
@@ -119,11 +119,49 @@ def _locked_vote(**columns) -> LockedVote:
     })  # fmt: skip
 
 
+def _db() -> Any:
+    """This thread's default connection, looked up once per call: each attribute read through Django's
+    `connection` proxy looks the connection up again (asgiref's Local), dozens of times per vote."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
+def _vote_cursor(connection: Any) -> Any:
+    """A cursor for the vote's own statements: on PostgreSQL each is prepared, once per connection.
+
+    Django's psycopg cursors bind parameters on the client, so PostgreSQL parsed, analysed and planned the lock
+    and the close on every vote: most of what they cost it (`bench/profile_votes.py --sql`: 1.2 and 1.0 ms of
+    backend CPU per vote, against well under 0.1 ms to run them). Their plans are index probes on primary
+    keys and unique columns (the token, the user's id, the assignment's id, the verdicts' ON CONFLICT), the
+    same for any parameters, so the generic plan PostgreSQL settles on after five runs costs nothing (unlike
+    serving's statements, docs/voting-performance.md). A server-binding psycopg cursor on Django's own
+    connection (same transaction), wrapped as Django wraps its cursors (its errors and execute wrappers).
+    Elsewhere (SQLite, the demo), and while Django logs queries (DEBUG, which turns the lean vote path off,
+    or a test's CaptureQueriesContext), Django's own cursor: its query log reads the statement's text from
+    psycopg's client-binding cursor, and a server-binding one keeps none (the log would say None)."""
+    if connection.vendor != "postgresql" or connection.queries_logged:
+        return connection.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django turns preparation off for the connection; its own (client-binding) cursors never prepare
+        # anyway, so allowing it only affects the server-binding cursors made for this (judges/services/sql.py
+        # does the same).
+        raw.prepare_threshold = 0
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(
+            cast(Any, ServerBindingCursor)(raw)
+        )  # stubs lack psycopg's __init__
+
+
 def vote_lock(token: str) -> LockedVote | None:
     """Lock and read the assignment behind `token`; None for an unknown token. Call inside a transaction."""
+    connection = _db()
     # SQLite (the demo) has no row locks and needs none: its transactions take the database's write lock.
     sql = _LOCK + (_FOR_UPDATE if connection.vendor == "postgresql" else "")
-    with connection.cursor() as cursor:
+    with _vote_cursor(connection) as cursor:
         cursor.execute(sql, [token])
         return fetch_one_as(cursor, _locked_vote)
 
@@ -140,7 +178,8 @@ def vote_lock_beside(
     prefix, the locked vote or None for an unknown token), or None when `head_sql` finds no row (nothing is
     locked then). The lean vote path reads the signed-in user so: one round trip fewer per vote."""
     sql = f"SELECT h.*, v.* FROM ({head_sql}) h LEFT JOIN LATERAL ({_LOCK}{_FOR_UPDATE}) v ON TRUE"
-    with connection.cursor() as cursor:
+    connection = _db()
+    with _vote_cursor(connection) as cursor:
         cursor.execute(sql, [*head_params, token])
         columns: dict[str, Any] | None = fetch_one_as(cursor, dict)
     if columns is None:
@@ -175,14 +214,15 @@ def vote_close(
     ledger's INSERT of the vote's verdicts (`verdicts_insert_statement`), if given. On PostgreSQL in one
     statement (data-modifying CTEs): each statement costs the web process more CPU than its work costs
     PostgreSQL."""
+    connection = _db()
     answered_at = _ANSWERED_AT.get_db_prep_value(closing.answered_at, connection)
     assignment: list[Any] = [
         answered_at, closing.read_ms, closing.outcome, json.dumps(closing.dimension_outcomes), closing.gold_passed,
         closing.flagged, vote.assignment_id,
     ]  # fmt: skip
     streak: list[Any] = [closing.last_choice, closing.streak, vote.annotator_id]
-    flags_sql, flags_params = _flags_insert(flags) if flags else ("", [])
-    with connection.cursor() as cursor:
+    flags_sql, flags_params = _flags_insert(flags, connection) if flags else ("", [])
+    with _vote_cursor(connection) as cursor:
         if connection.vendor == "postgresql":
             sql = f"WITH closed AS ({_CLOSE_ASSIGNMENT.strip()} RETURNING 1), streak AS ({_STORE_STREAK})"
             if flags_sql:
@@ -212,12 +252,12 @@ def dimension_names(slugs) -> dict[str, str]:
     if not slugs:
         return {}
     placeholders = ", ".join(["%s"] * len(slugs))
-    with connection.cursor() as cursor:
+    with _db().cursor() as cursor:
         cursor.execute(f"SELECT slug, name FROM arena_dimension WHERE slug IN ({placeholders})", slugs)
         return dict(cursor.fetchall())
 
 
-def _flags_insert(flags: list[VoteFlag]) -> tuple[str, list[Any]]:
+def _flags_insert(flags: list[VoteFlag], connection: Any) -> tuple[str, list[Any]]:
     """The INSERT of the vote's integrity flags (unsaved) in one statement; most bench and bot votes carry one
     (too fast), and the ORM's INSERT compiling cost more than the rest of the vote's writes.
     The columns and their database forms come from the model, as the ORM would store them."""

@@ -27,7 +27,7 @@ from django.utils import timezone
 from arena.cache import RedisCache
 from arena.models import Assignment, Contender, Dimension, Verdict, VoteFlag
 from arena.services.battles import people_source
-from arena.voting import lean_vote, views
+from arena.voting import lean_vote, views, vote_store
 from arena.voting.held_places import held_places
 from arena.voting.lean_vote import LeanVote, LeanVoteRouting
 from tests.support import factories
@@ -475,6 +475,44 @@ def test_the_user_is_read_by_the_votes_locking_statement(voter, voting_task, rec
     reads_user = [q["sql"] for q in captured.captured_queries if '"auth_user"' in q["sql"]]
     assert len(reads_user) == 1 and "FOR UPDATE OF a, n" in reads_user[0], reads_user
     assert Verdict.objects.get().voter_key == f"u:{voter.pk}"
+
+
+def _prepared_statements() -> dict[str, tuple[int, int]]:
+    """This connection's prepared statements: text → (generic plans, custom plans) used so far."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+        return {sql: (generic, custom) for sql, generic, custom in cursor.fetchall()}
+
+
+def test_the_votes_lock_and_close_are_prepared_statements(voter, voting_task, recording_respond):
+    # PostgreSQL parsed and planned the lock and the close on every vote (client-side binding); now each is
+    # prepared once per connection (arena.voting.vote_store._vote_cursor).
+    lean, _plain = _clients(voter, csrf=False)
+    token, _ = _served(lean, voting_task)
+    before = _prepared_statements()
+    response = lean.post(
+        reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX
+    )
+    assert response.status_code == 200 and recording_respond[-1] is not None
+    new = [sql for sql in _prepared_statements() if sql not in before]
+    assert any("FOR UPDATE OF a, n" in sql and '"auth_user"' in sql for sql in new), new
+    assert any(sql.startswith("WITH closed AS (UPDATE arena_assignment") for sql in new), new
+    assert Verdict.objects.get().voter_key == f"u:{voter.pk}"
+    assert Assignment.objects.get(token=token).state == Assignment.State.VOTED
+
+
+def test_the_prepared_lock_reads_the_same_row_once_postgresql_plans_it_generically(voter, voting_task):
+    # After five runs PostgreSQL may keep one generic plan for every parameter: the row must not change.
+    lean, _plain = _clients(voter, csrf=False)
+    token, _ = _served(lean, voting_task)
+    with transaction.atomic():
+        first = vote_store.vote_lock(token)
+        again = [vote_store.vote_lock(token) for _ in range(7)]
+        unknown = vote_store.vote_lock("no-such-token")
+    assert first is not None and first.state == Assignment.State.SERVED
+    assert all(row == first for row in again) and unknown is None
+    lock = [plans for sql, plans in _prepared_statements().items() if sql.strip().startswith("SELECT a.id")]
+    assert len(lock) == 1 and sum(lock[0]) == 9, lock  # every run went through the one prepared statement
 
 
 def test_a_session_naming_a_user_who_no_longer_exists_is_left_to_django(
