@@ -38,8 +38,8 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.contrib import auth
 from django.core.exceptions import DisallowedHost
-from django.core.signals import setting_changed
 from django.core.handlers.asgi import ASGIRequest
+from django.core.signals import setting_changed
 from django.core.validators import URLValidator
 from django.db import close_old_connections
 from django.dispatch import receiver

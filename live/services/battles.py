@@ -215,8 +215,10 @@ def claimed_battle(row: tuple) -> LiveBattle:
     battle = _instance(LiveBattle, row[: len(battle_fields)], db)
     # Both contenders joined to the battle's own keys, cached on it as select_related caches what it
     # joined (the descriptor's assignment would check the pair's databases again, for the same row).
-    for field, values in (("contender_a", row[len(battle_fields) : split]), ("contender_b", row[split:])):
-        LiveBattle._meta.get_field(field).set_cached_value(battle, _instance(Contender, values, db))
+    LiveBattle.contender_a.field.set_cached_value(
+        battle, _instance(Contender, row[len(battle_fields) : split], db)
+    )
+    LiveBattle.contender_b.field.set_cached_value(battle, _instance(Contender, row[split:], db))
     return battle
 
 
