@@ -11,17 +11,30 @@ battles to pending and opens them all at once through `live.stream_app._open` (h
 does first), in turn the loop's way (`live.stream_opening`) and the thread's way (Django's SessionStore and
 `auth.get_user` in a thread, `live.views.stream_open`); the first round of each warms the pools and is not
 counted. Nothing calls the endpoints: the opening ends with the claimed battle and its calls' checks.
+
+`--to-first-piece` times the whole of an opening instead, as `bench_live_streams.py` meets it, without the
+ASGI server and the HTTP client: the contenders' endpoint is `bench/stream_stub.py` (a separate process),
+each battle's stream is served by `live.stream_app.stream_serve` (the route's own code: host check, the
+opening the loop's way, the response head, both provider calls, the first piece relayed) on one uvloop event
+loop, readied as a worker readies itself at start (the openings' connections made, the URL validator
+compiled, what is loaded frozen for the collector). Printed: the time from the burst's start to each
+stream's first piece, and the process's CPU per opening up to the last first piece. A full collection
+between rounds (not timed) keeps one round's garbage out of the next one's figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import io
 import os
+import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +44,7 @@ sys.path.insert(0, str(ROOT))  # run as a plain script, yet import the project's
 from bench.verdict_database import scratch_database  # noqa: E402
 
 
-def _battles(n: int) -> list[tuple[str, str]]:
+def _battles(n: int, endpoint_url: str = "http://127.0.0.1:9/v1") -> list[tuple[str, str]]:
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -45,7 +58,7 @@ def _battles(n: int) -> list[tuple[str, str]]:
     for i in range(2):
         Contender.objects.create(
             slug=f"open-{i}", name=f"Open {i}", status="approved",
-            endpoint_url="http://127.0.0.1:9/v1", endpoint_model=f"m-{i}",
+            endpoint_url=endpoint_url, endpoint_model=f"m-{i}",
         )  # fmt: skip
     found = []
     for i in range(n):
@@ -102,13 +115,112 @@ async def _rounds(battles: list[tuple[str, str]], rounds: int) -> dict[str, list
     return found
 
 
+async def _first_piece_round(battles: list[tuple[str, str]]) -> tuple[list[float], float]:
+    """(ms from the start to each stream's first piece, CPU seconds of the process until the last) for one
+    burst of whole openings through `stream_serve`; then every stream is left, as a closed tab leaves."""
+    from asgiref.sync import sync_to_async
+
+    from live import stream_app
+    from live.models import LiveBattle
+
+    await sync_to_async(lambda: LiveBattle.objects.update(state=LiveBattle.State.PENDING))()
+    gc.collect()
+    firsts: list[float] = []
+    all_first = asyncio.Event()
+    leave = asyncio.Event()
+
+    async def receive() -> dict:
+        await leave.wait()
+        return {"type": "http.disconnect"}
+
+    async def one(token: str, cookie: str) -> None:
+        scope = {
+            "type": "http", "method": "GET", "path": f"/arena/b/{token}/stream/", "root_path": "",
+            "scheme": "http", "query_string": b"", "server": ("testserver", 80),
+            "headers": [(b"host", b"testserver"), (b"cookie", f"sessionid={cookie}".encode())],
+        }  # fmt: skip
+        seen = False
+
+        async def send(message: Mapping[str, Any]) -> None:
+            nonlocal seen
+            if not seen and b"event: delta" in message.get("body", b""):
+                seen = True
+                firsts.append(1000 * (time.perf_counter() - started))
+                if len(firsts) == len(battles):
+                    all_first.set()
+
+        await stream_app.stream_serve(scope, receive, send, token)
+
+    started = time.perf_counter()
+    cpu = time.process_time()
+    streams = [asyncio.create_task(one(token, cookie)) for token, cookie in battles]
+    try:
+        await asyncio.wait_for(all_first.wait(), 60)
+        used = time.process_time() - cpu
+    finally:
+        leave.set()
+        await asyncio.gather(*streams, return_exceptions=True)
+    return firsts, used
+
+
+async def _first_piece_rounds(battles: list[tuple[str, str]], rounds: int) -> list[tuple[list[float], float]]:
+    from live import stream_app, stream_opening
+
+    await stream_opening.warm(stream_app.OPENINGS_AT_ONCE)  # as the worker's start (ASGI lifespan)
+    stream_app._warm_up()
+    stream_app._long_lived()
+    found = []
+    for number in range(rounds + 1):
+        result = await _first_piece_round(battles)
+        if number:
+            found.append(result)
+    return found
+
+
+def _to_first_piece(openings: int, rounds: int) -> None:
+    import uvloop
+
+    stub = subprocess.Popen(
+        [sys.executable, "-m", "bench.stream_stub", "--words", "200", "--token-interval", "0.05"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = stub.stdout.readline() if stub.stdout else ""
+        if not line.startswith("READY "):
+            raise SystemExit(f"the stub did not start: {line!r}")
+        with scratch_database():
+            battles = _battles(openings, line.split()[1])
+            from django.db import connections
+
+            connections.close_all()
+            load = os.getloadavg()[0]
+            found = uvloop.run(_first_piece_rounds(battles, rounds))
+            connections.close_all()
+    finally:
+        stub.terminate()
+        stub.wait(10)
+    firsts = np.array([first for result, _ in found for first in result])
+    cpu = np.array([1000 * seconds / openings for _, seconds in found])
+    print(f"{openings} streams opened at once to their first piece, {rounds} rounds; load average {load:.2f} "
+          f"before, {os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs")  # fmt: skip
+    print(f"  first piece p50 {np.median(firsts):.1f} ms, p90 {np.percentile(firsts, 90):.1f} ms after the burst "
+          f"began; process CPU {np.median(cpu):.3f} ms per opening (rounds {', '.join(f'{c:.3f}' for c in cpu)})")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--openings", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument(
+        "--to-first-piece", action="store_true",
+        help="whole openings through stream_serve to each stream's first piece from a stub (module doc)",
+    )  # fmt: skip
     args = parser.parse_args()
     os.environ.setdefault("DB_POOL_MAX_SIZE", "8")  # compose's web service
     os.environ["ARENA_ALLOW_PRIVATE_ENDPOINTS"] = "1"  # as bench_live_streams: the endpoint is on loopback
+    if args.to_first_piece:
+        _to_first_piece(args.openings, args.rounds)
+        return
     with scratch_database():
         battles = _battles(args.openings)
         from django.db import connections

@@ -21,6 +21,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import cast
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -122,8 +123,7 @@ async def _pump(call: SideCall, queue: asyncio.Queue) -> None:
     if call.request is None:
         await queue.put(("error", call.side, PermanentProviderError(call.problem, provider=PROVIDER)))
         return
-    provider = get_provider(PROVIDER)
-    assert isinstance(provider, StreamingProvider)
+    provider = _streaming(get_provider(PROVIDER))
     parts: list[str] = []
     try:
         async for piece in provider.stream(call.request):
@@ -137,6 +137,23 @@ async def _pump(call: SideCall, queue: asyncio.Queue) -> None:
         await queue.put(("error", call.side, PermanentProviderError("empty answer", provider=PROVIDER)))
     else:
         await queue.put(("done", call.side, text))
+
+
+def _streaming(provider: object) -> StreamingProvider:
+    """`provider`, which must stream. A runtime-checkable protocol's `isinstance` walks the protocol's members
+    at every call (a sixth of an opening's CPU on the event loop, twice per opening): the answer is kept
+    per provider class, which is what decides it (the protocol's members are a method and a class
+    attribute)."""
+    kind = type(provider)
+    streams = _STREAMS.get(kind)
+    if streams is None:
+        streams = _STREAMS[kind] = isinstance(provider, StreamingProvider)
+    if not streams:
+        raise TypeError(f"provider {PROVIDER!r} ({kind.__name__}) does not stream")
+    return cast(StreamingProvider, provider)
+
+
+_STREAMS: dict[type, bool] = {}
 
 
 class _Turn:

@@ -30,6 +30,11 @@ _ADDRESS_KINDS = (
 )
 
 
+# Made once: the check runs before every live call, twice per battle opened (a validator made per call
+# compiles nothing, its patterns are the class's, but is still work on the event loop per opening).
+_URL_VALIDATOR = URLValidator(schemes=["http", "https"])
+
+
 def address_refusal(address: str) -> str | None:
     """Why this IP address may not be called ("loopback", "private", ...), or None if it is public."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
@@ -55,7 +60,7 @@ def _resolve(host: str, port: int) -> list[str]:
 def endpoint_url_check(url: str, *, field: str = "endpoint_url") -> None:
     """Raise Invalid unless `url` is an http(s) URL whose every resolved address may be called."""
     try:
-        URLValidator(schemes=["http", "https"])(url)
+        _URL_VALIDATOR(url)
     except ValidationError:
         raise Invalid(
             f"Endpoint {url!r} is not an http(s) URL: give the server's address up to /v1, "

@@ -191,6 +191,29 @@ def test_a_refusal_carries_them_too_and_no_hsts_over_plain_http(stub, settings):
     assert headers["cross-origin-opener-policy"] == "same-origin" and headers["vary"] == "Cookie"
 
 
+def test_hsts_follows_each_request_s_scheme_in_turn(stub, settings):
+    # The headers are kept per process for HTTPS and for plain HTTP apart: whichever scheme came first must
+    # not decide the other's (HSTS sent over plain HTTP, or left off HTTPS).
+    settings.SECURE_HSTS_SECONDS = 3600
+    token = "Abc-def_0123456789abcdefghijklmn"
+    assert "strict-transport-security" in _headers(_serve(_scope(token, "", scheme="https"))[0])
+    assert "strict-transport-security" not in _headers(_serve(_scope(token, ""))[0])
+    assert "strict-transport-security" in _headers(_serve(_scope(token, "", scheme="https"))[0])
+
+
+def test_the_headers_follow_a_setting_changed_after_earlier_streams(stub, settings):
+    # The middleware's headers are worked out once per process, not per opening: a changed setting must
+    # still show in the next response, as it would on a page.
+    token = "Abc-def_0123456789abcdefghijklmn"
+    assert _headers(_serve(_scope(token, ""))[0])["x-frame-options"] == "DENY"
+    settings.X_FRAME_OPTIONS = "SAMEORIGIN"
+    settings.SECURE_REFERRER_POLICY = "no-referrer"
+    headers = _headers(_serve(_scope(token, ""))[0])
+    assert headers["x-frame-options"] == "SAMEORIGIN" and headers["referrer-policy"] == "no-referrer"
+    settings.SECURE_SSL_REDIRECT = True  # and the redirect's middleware, made once too, is made again
+    assert _serve(_scope(token, ""))[0]["status"] == 301
+
+
 def test_an_ssl_redirect_is_answered_as_djangos_middleware_would(stub, settings):
     settings.SECURE_SSL_REDIRECT = True
     start = _serve(_scope("Abc-def_0123456789abcdefghijklmn", ""))[0]
