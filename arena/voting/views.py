@@ -22,6 +22,7 @@ from arena.htmx_request import HtmxHttpRequest
 from arena.models import AnnotationTask, Annotator, Assignment
 from arena.staff import staff_required
 from arena.voting.ballots import CHOICES, ballot_from_post
+from arena.voting.battle_fragment import BATTLE_FRAGMENTS
 from arena.voting.identity import Voter, annotator_for, client_ip, voter_for_request
 from arena.voting.pair_votes import Pair, pair_votes
 from arena.voting.presenting import guidelines_html, progress_context, reveal_for
@@ -65,7 +66,9 @@ def _battle_page(
         "undone": undone,
         **_progress(task, annotator, votes),
     }
-    return render(request, BATTLE_TEMPLATE + "#battle" if request.htmx else BATTLE_TEMPLATE, context)
+    if request.htmx:
+        return HttpResponse(BATTLE_FRAGMENTS.html(context, request))  # the template's bytes, from its pieces
+    return render(request, BATTLE_TEMPLATE, context)
 
 
 @require_GET
