@@ -194,3 +194,16 @@ def test_the_served_fragment_through_the_view_is_the_full_render(voter_client, v
     assert len(seen) == 6  # three serves and three skips, each serving the next battle
     for ours, theirs in seen:
         _same(ours, theirs)
+
+
+@pytest.mark.parametrize("grouping", [False, True])
+def test_numbers_are_written_as_the_template_writes_them(settings, grouping):
+    """A voter's total past a thousand, with the thousand separator off (ints written as str) and on."""
+    settings.USE_THOUSAND_SEPARATOR = grouping
+    fragments, request = BattleFragments(), _request()
+    for total in (3, 12345):
+        context = _context()
+        context["progress"] = Progress(today=total, total=total * 100, skipped=0, agreement=Agreement(total, 1))
+        html = fragments.html(context, request)
+        _same(html, _django(context, request))
+    assert ("1,234,500" in html) == grouping
