@@ -28,6 +28,7 @@ from arena.voting.pair_votes import Pair, pair_votes
 from arena.voting.presenting import guidelines_html, progress_context, reveal_for
 from arena.voting.ratelimit import rate_limit_hit
 from arena.voting.recording import vote_record
+from arena.voting.serve_head import serve_head
 from arena.voting.serving import assignment_serve, assignment_skip, battle_view, vote_dimensions
 from arena.voting.staff import annotator_set_excluded, annotators_overview, flags_recent, tasks_overview
 from arena.voting.stats import annotator_progress, task_progress
@@ -94,12 +95,19 @@ def _open_task(slug: str) -> AnnotationTask:
 @require_GET
 def task(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The guidelines first (until the annotator starts), then one battle at a time."""
-    task = _open_task(slug)
-    try:
-        voter = voter_for_request(request, create=True)
-    except Forbidden:
-        return _sign_in(request, request.get_full_path())
-    annotator = annotator_for(voter)
+    head = serve_head(request, slug)  # the signed-in user, the task and the annotator in one statement
+    if head is None:  # anything but the ordinary signed-in session: Django's authentication, as always
+        task = _open_task(slug)
+        try:
+            voter = voter_for_request(request, create=True)
+        except Forbidden:
+            return _sign_in(request, request.get_full_path())
+        annotator = annotator_for(voter)
+    else:
+        if head.task is None:
+            raise Http404("No open voting task with this name.")
+        task, voter = head.task, head.voter
+        annotator = head.annotator or annotator_for(voter)  # a first visit creates the row
     started = "start" in request.GET or Assignment.objects.filter(task=task, annotator=annotator).exists()
     if not started:
         context = {
