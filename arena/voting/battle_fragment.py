@@ -121,7 +121,7 @@ def _shape(context: dict[str, Any]) -> tuple:
 def _marked(context: dict[str, Any], slots: _Slots) -> dict[str, Any]:
     """The context with a placeholder for every value, in `_values`' order; the branches the template takes
     stay those of the real context (a placeholder for a value that is empty or None would change them)."""
-    progress, task_progress, view = context["progress"], context["task_progress"], context["view"]
+    task_progress, view = context["task_progress"], context["view"]
     marked: dict[str, Any] = {
         **context,
         "task": SimpleNamespace(name=slots()),
@@ -202,7 +202,7 @@ def _written(value: Any) -> str:
     safe), with its two common cases spelled out: `localize` looks up three locale formats for every number
     even when, with USE_THOUSAND_SEPARATOR off, an int is written as `str` writes it."""
     if isinstance(value, SafeData):
-        return value
+        return value  # type: ignore[return-value]  # SafeString (a str), as the answers' HTML is
     if isinstance(value, str):
         return escape(value)
     if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:

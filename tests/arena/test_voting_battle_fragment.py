@@ -97,7 +97,11 @@ def test_the_fragment_from_its_pieces_is_the_templates_own(shape):
     request = _request()
     ours = fragments.html(first, request)
     # The CSRF cookie is marked to be sent only when the fragment carries the form, as Django's render does.
-    assert bool(CSRF.search(ours)) == bool(request.META.get("CSRF_COOKIE_NEEDS_UPDATE")) == (shape != "nothing left")
+    assert (
+        bool(CSRF.search(ours))
+        == bool(request.META.get("CSRF_COOKIE_NEEDS_UPDATE"))
+        == (shape != "nothing left")
+    )
     _same(ours, _django(first, request))
     # A second serve of the same shape, with other (hostile) values, comes from the pieces alone.
     hostile = {
@@ -108,7 +112,8 @@ def test_the_fragment_from_its_pieces_is_the_templates_own(shape):
     }
     if "turns" in SHAPES[shape]:
         hostile["turns"] = tuple(
-            (HOSTILE + u, l and HOSTILE, r and "`" + HOSTILE + "`") for u, l, r in SHAPES[shape]["turns"]
+            (HOSTILE + u, left and HOSTILE, right and "`" + HOSTILE + "`")
+            for u, left, right in SHAPES[shape]["turns"]
         )
     else:
         hostile["turns"] = ((HOSTILE, "<b>bold</b> " + HOSTILE, "q9ServeSlot12Q"),)
@@ -203,7 +208,9 @@ def test_numbers_are_written_as_the_template_writes_them(settings, grouping):
     fragments, request = BattleFragments(), _request()
     for total in (3, 12345):
         context = _context()
-        context["progress"] = Progress(today=total, total=total * 100, skipped=0, agreement=Agreement(total, 1))
+        context["progress"] = Progress(
+            today=total, total=total * 100, skipped=0, agreement=Agreement(total, 1)
+        )
         html = fragments.html(context, request)
         _same(html, _django(context, request))
     assert ("1,234,500" in html) == grouping
