@@ -1,9 +1,11 @@
-"""Who is asking for a battle, and in which task: the signed-in user, the task and the annotator in one statement.
+"""Who is asking for a battle, and in which task: the signed-in user, the task, the annotator and whether they
+have a battle open there, in one statement.
 
 Why: before a battle is chosen, a serve read the user (Django's authentication, through the ORM), the task and
 the annotator, one statement each: three round trips, and the ORM compiling the user's look-up on every serve
-(docs/voting-performance.md). The three rows are independent one-row look-ups by unique keys (the user's id
-from the session, the task's slug, the voter key made from that id), so PostgreSQL answers them together.
+(docs/voting-performance.md), then probed for the annotator's open battle. The rows are one-row look-ups by
+unique keys (the user's id from the session, the task's slug, the voter key made from that id, the one open
+assignment per task and annotator), so PostgreSQL answers them together.
 
 Only the ordinary case is taken, decided with Django's own rules and before anything is written: a session
 signed in through ModelBackend (the user id and backend as `django.contrib.auth.get_user` reads them), a user
@@ -22,7 +24,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from arena.models import AnnotationTask, Annotator
+from arena.models import AnnotationTask, Annotator, Assignment
 from arena.voting.identity import Voter
 from arena.voting.lean_vote import _session_matches, _session_user_id
 
@@ -30,12 +32,15 @@ from arena.voting.lean_vote import _session_matches, _session_user_id
 @dataclass(frozen=True)
 class ServeHead:
     """The user behind the session (the row Django's ModelBackend would load), their voter key, the active
-    task with the slug (None: no such open task) and their annotator row (None: not created yet)."""
+    task with the slug (None: no such open task) and their annotator row (None: not created yet).
+    `none_open`: the annotator had no open (served, unanswered) assignment in the task when this was read,
+    so the serve need not probe for one again (`assignment_serve`'s `none_open`)."""
 
     user: Any
     voter: Voter
     task: AnnotationTask | None
     annotator: Annotator | None
+    none_open: bool = False
 
 
 def _columns(model: Any, alias: str, prefix: str) -> tuple[str, list[str]]:
@@ -55,10 +60,12 @@ def _statement(user_model: Any) -> tuple[str, list[str], list[str], list[str]]:
     annotator_select, annotator_names = _columns(Annotator, "a", "a__")
     quote = connection.ops.quote_name
     sql = f"""
-SELECT {user_select}, {task_select}, {annotator_select}
+SELECT {user_select}, {task_select}, {annotator_select}, o.id AS open__id
   FROM {quote(user_model._meta.db_table)} u
   LEFT JOIN {quote(AnnotationTask._meta.db_table)} t ON t.slug = %(slug)s AND t.is_active
   LEFT JOIN {quote(Annotator._meta.db_table)} a ON a.voter_key = %(voter)s
+  LEFT JOIN {quote(Assignment._meta.db_table)} o
+         ON o.task_id = t.id AND o.annotator_id = a.id AND o.state = %(served)s
  WHERE u.{quote(str(user_model._meta.pk.column))} = %(user)s
 """
     return sql, user_names, task_names, annotator_names
@@ -85,7 +92,8 @@ def serve_head(request: Any, slug: str) -> ServeHead | None:
     sql, user_names, task_names, annotator_names = _statement(user_model)
     voter_key = f"u:{user_id}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"slug": slug, "voter": voter_key, "user": user_id})
+        params = {"slug": slug, "voter": voter_key, "user": user_id, "served": Assignment.State.SERVED}
+        cursor.execute(sql, params)
         found = cursor.fetchone()
         if found is None:
             return None  # no such user: Django's get_user answers (anonymous)
@@ -94,9 +102,12 @@ def serve_head(request: Any, slug: str) -> ServeHead | None:
     if not _session_matches(request.session, user):
         return None
     request.user = user
+    task = _model(AnnotationTask, row, "t__", task_names)
+    annotator = _model(Annotator, row, "a__", annotator_names)
     return ServeHead(
         user=user,
         voter=Voter(key=voter_key, user=user),
-        task=_model(AnnotationTask, row, "t__", task_names),
-        annotator=_model(Annotator, row, "a__", annotator_names),
+        task=task,
+        annotator=annotator,
+        none_open=task is not None and annotator is not None and row["open__id"] is None,
     )

@@ -54,10 +54,14 @@ def _progress(task: AnnotationTask, annotator: Annotator, votes: Mapping[Pair, i
 
 
 def _battle_page(
-    request: HtmxHttpRequest, task: AnnotationTask, annotator: Annotator, undone: bool = False
+    request: HtmxHttpRequest,
+    task: AnnotationTask,
+    annotator: Annotator,
+    undone: bool = False,
+    none_open: bool = False,
 ) -> HttpResponse:
     votes = pair_votes(task.pk)  # read once: for choosing the pair and for the progress bar
-    assignment = assignment_serve(task=task, annotator=annotator, votes=votes)
+    assignment = assignment_serve(task=task, annotator=annotator, votes=votes, none_open=none_open)
     context = {
         "task": task,
         "view": battle_view(assignment) if assignment else None,
@@ -95,7 +99,8 @@ def _open_task(slug: str) -> AnnotationTask:
 @require_GET
 def task(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The guidelines first (until the annotator starts), then one battle at a time."""
-    head = serve_head(request, slug)  # the signed-in user, the task and the annotator in one statement
+    head = serve_head(request, slug)  # the signed-in user, task, annotator and open battle: one statement
+    none_open = False
     if head is None:  # anything but the ordinary signed-in session: Django's authentication, as always
         task = _open_task(slug)
         try:
@@ -106,7 +111,7 @@ def task(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     else:
         if head.task is None:
             raise Http404("No open voting task with this name.")
-        task, voter = head.task, head.voter
+        task, voter, none_open = head.task, head.voter, head.none_open
         annotator = head.annotator or annotator_for(voter)  # a first visit creates the row
     started = "start" in request.GET or Assignment.objects.filter(task=task, annotator=annotator).exists()
     if not started:
@@ -117,7 +122,7 @@ def task(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         }
         return render(request, "voting/intro.html", context)
     _refuse_if_rate_limited(request, voter, "serve")
-    return _battle_page(request, task, annotator)
+    return _battle_page(request, task, annotator, none_open=none_open)
 
 
 @require_POST

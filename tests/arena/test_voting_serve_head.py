@@ -122,3 +122,53 @@ def test_a_signed_out_browser_is_left_to_django(client, voting_task, heads):
     response = _serve(client, voting_task)
     assert heads == [None] and response.status_code == 302
     assert not Assignment.objects.exists()
+
+
+def test_after_a_vote_the_open_battle_probe_comes_with_the_users_read(client, voting_task, heads):
+    user = factories.make_annotator_user("alice")
+    client.force_login(user)
+    _serve(client, voting_task, **HX)
+    served = Assignment.objects.get()
+    client.post(reverse("voting:submit", args=[served.token]), {"overall": "left"}, **HX)
+    with CaptureQueriesContext(connection) as queries:
+        response = _serve(client, voting_task, **HX)
+    assert response.status_code == 200 and heads[-1].none_open
+    probes = [
+        q["sql"] for q in queries.captured_queries if q["sql"].lstrip().startswith("SELECT a.id AS a_id")
+    ]
+    assert probes == [], probes  # serve_store's open-assignment probe did not run
+    assert Assignment.objects.filter(state=Assignment.State.SERVED).count() == 1
+
+
+def test_a_reload_serves_the_open_battle_again(client, voting_task, heads):
+    user = factories.make_annotator_user("alice")
+    annotator_for(factories.voter_of(user))
+    client.force_login(user)
+    first = _serve(client, voting_task, **HX)
+    again = _serve(client, voting_task, **HX)
+    assert heads[0].none_open and not heads[1].none_open
+    token = Assignment.objects.get().token
+    assert token in first.content.decode() and token in again.content.decode()
+
+
+def test_a_tab_serving_between_the_read_and_the_insert_is_caught_by_the_insert(
+    client, voting_task, monkeypatch
+):
+    """serve_head said nothing was open, but another tab served just after: this serve must show that tab's
+    battle (the database keeps one open per task), never open a second."""
+    user = factories.make_annotator_user("alice")
+    annotator_for(factories.voter_of(user))  # not a first visit: the probe runs
+    client.force_login(user)
+    real = serve_head_module.serve_head
+
+    def racing(request, slug):
+        head = real(request, slug)
+        assert head.none_open
+        other = factories.serve_to(voting_task, user)  # the other tab, after the probe
+        racing.token = other.token
+        return head
+
+    monkeypatch.setattr("arena.voting.views.serve_head", racing)
+    response = _serve(client, voting_task, **HX)
+    assert response.status_code == 200
+    assert Assignment.objects.count() == 1 and racing.token in response.content.decode()
