@@ -42,6 +42,9 @@ def progress_context(progress: Progress, task_progress: TaskProgress) -> dict:
     return {
         "progress": progress,
         "agreement_pct": None if rate is None else round(100 * rate),
+        # Spelled out here rather than with |pluralize in the template, so the served fragment's pieces
+        # (arena.voting.battle_fragment) hold no filter applied to a value.
+        "compared_noun": "battle" if progress.agreement.compared == 1 else "battles",
         "task_progress": task_progress,
         "undo_seconds": settings.ARENA_VOTE_UNDO_SECONDS,
     }

@@ -43,17 +43,20 @@ def assignment_serve(
     annotator: Annotator,
     rng: random.Random | None = None,
     votes: Mapping[Pair, int] | None = None,
+    none_open: bool = False,
 ) -> Assignment | None:
     """The annotator's open battle in this task, else a new one; None when nothing is left to vote on.
     `votes`: the task's votes per contender pair, when the caller read them already (the battle page does, for
-    its progress bar too: one read of the Redis hash per served battle, not two).
+    its progress bar too: one read of the Redis hash per served battle, not two). `none_open`: the caller
+    found no open assignment just before (`serve_head` probes for it with the user's read), so the first
+    attempt skips the probe; a tab serving in between is caught by the INSERT's refusal, as always.
 
     A reload serves the same battle again (same token, sides and reading clock). Two tabs serving at the same
     moment end up with the same assignment: the database allows one open assignment per annotator and task.
     The assignment comes back with its battle, prompt and answers loaded (`battle_view` needs no query).
     """
-    for _attempt in range(3):
-        current = open_assignment(task, annotator)
+    for attempt in range(3):
+        current = None if attempt == 0 and none_open else open_assignment(task, annotator)
         if current is not None:
             return current
         pick = battle_pick(task=task, annotator=annotator, rng=rng, votes=votes)

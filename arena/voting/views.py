@@ -22,11 +22,13 @@ from arena.htmx_request import HtmxHttpRequest
 from arena.models import AnnotationTask, Annotator, Assignment
 from arena.staff import staff_required
 from arena.voting.ballots import CHOICES, ballot_from_post
+from arena.voting.battle_fragment import BATTLE_FRAGMENTS
 from arena.voting.identity import Voter, annotator_for, client_ip, voter_for_request
 from arena.voting.pair_votes import Pair, pair_votes
 from arena.voting.presenting import guidelines_html, progress_context, reveal_for
 from arena.voting.ratelimit import rate_limit_hit
 from arena.voting.recording import vote_record
+from arena.voting.serve_head import serve_head
 from arena.voting.serving import assignment_serve, assignment_skip, battle_view, vote_dimensions
 from arena.voting.staff import annotator_set_excluded, annotators_overview, flags_recent, tasks_overview
 from arena.voting.stats import annotator_progress, task_progress
@@ -52,10 +54,14 @@ def _progress(task: AnnotationTask, annotator: Annotator, votes: Mapping[Pair, i
 
 
 def _battle_page(
-    request: HtmxHttpRequest, task: AnnotationTask, annotator: Annotator, undone: bool = False
+    request: HtmxHttpRequest,
+    task: AnnotationTask,
+    annotator: Annotator,
+    undone: bool = False,
+    none_open: bool = False,
 ) -> HttpResponse:
     votes = pair_votes(task.pk)  # read once: for choosing the pair and for the progress bar
-    assignment = assignment_serve(task=task, annotator=annotator, votes=votes)
+    assignment = assignment_serve(task=task, annotator=annotator, votes=votes, none_open=none_open)
     context = {
         "task": task,
         "view": battle_view(assignment) if assignment else None,
@@ -65,7 +71,9 @@ def _battle_page(
         "undone": undone,
         **_progress(task, annotator, votes),
     }
-    return render(request, BATTLE_TEMPLATE + "#battle" if request.htmx else BATTLE_TEMPLATE, context)
+    if request.htmx:
+        return HttpResponse(BATTLE_FRAGMENTS.html(context, request))  # the template's bytes, from its pieces
+    return render(request, BATTLE_TEMPLATE, context)
 
 
 @require_GET
@@ -91,12 +99,20 @@ def _open_task(slug: str) -> AnnotationTask:
 @require_GET
 def task(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The guidelines first (until the annotator starts), then one battle at a time."""
-    task = _open_task(slug)
-    try:
-        voter = voter_for_request(request, create=True)
-    except Forbidden:
-        return _sign_in(request, request.get_full_path())
-    annotator = annotator_for(voter)
+    head = serve_head(request, slug)  # the signed-in user, task, annotator and open battle: one statement
+    none_open = False
+    if head is None:  # anything but the ordinary signed-in session: Django's authentication, as always
+        task = _open_task(slug)
+        try:
+            voter = voter_for_request(request, create=True)
+        except Forbidden:
+            return _sign_in(request, request.get_full_path())
+        annotator = annotator_for(voter)
+    else:
+        if head.task is None:
+            raise Http404("No open voting task with this name.")
+        task, voter, none_open = head.task, head.voter, head.none_open
+        annotator = head.annotator or annotator_for(voter)  # a first visit creates the row
     started = "start" in request.GET or Assignment.objects.filter(task=task, annotator=annotator).exists()
     if not started:
         context = {
@@ -106,7 +122,7 @@ def task(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         }
         return render(request, "voting/intro.html", context)
     _refuse_if_rate_limited(request, voter, "serve")
-    return _battle_page(request, task, annotator)
+    return _battle_page(request, task, annotator, none_open=none_open)
 
 
 @require_POST

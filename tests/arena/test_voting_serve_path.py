@@ -32,11 +32,11 @@ from tests.support import factories
 
 HX = {"HTTP_HX_REQUEST": "true"}
 TOKEN = re.compile(r'/vote/b/([A-Za-z0-9_-]+)/"')
-# The user, the task, the annotator; the open assignment (none), the task's contenders, one pair's best
-# battle with its answers (an existing battle comes with the candidate's row), the INSERT; the vote dimensions;
+# The user, the task, the annotator and the open assignment (none) in one statement (arena.voting.serve_head);
+# the task's contenders, one pair's best battle with its answers (an existing battle comes with the candidate's row), the INSERT; the vote dimensions;
 # progress. The task's goal is counted when the shared cache does not hold it; with Redis, a pair's battles are
 # read when this process holds no copy of them, and their held places when Redis holds no count.
-SERVE_STATEMENTS = 9
+SERVE_STATEMENTS = 6
 FIRST_SERVE_EXTRA = 3
 
 
