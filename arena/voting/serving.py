@@ -49,7 +49,8 @@ def assignment_serve(
     `votes`: the task's votes per contender pair, when the caller read them already (the battle page does, for
     its progress bar too: one read of the Redis hash per served battle, not two). `none_open`: the caller
     found no open assignment just before (`serve_head` probes for it with the user's read), so the first
-    attempt skips the probe; a tab serving in between is caught by the INSERT's refusal, as always.
+    attempt skips the probe; a tab serving in between is caught by the INSERT's refusal, or, when it took
+    the last battle left, by the probe made when nothing is left to pick.
 
     A reload serves the same battle again (same token, sides and reading clock). Two tabs serving at the same
     moment end up with the same assignment: the database allows one open assignment per annotator and task.
@@ -61,7 +62,9 @@ def assignment_serve(
             return current
         pick = battle_pick(task=task, annotator=annotator, rng=rng, votes=votes)
         if pick is None:
-            return None
+            # Nothing left to pick, unless another tab served this annotator's last battle since the probe
+            # (or since `serve_head`'s read): that battle is open, and it is the one to show, not "done".
+            return open_assignment(task, annotator)
         battle = pick.battle
         new = Assignment(
             token=new_token(), task=task, annotator=annotator, battle=battle, gold=pick.gold,

@@ -172,3 +172,39 @@ def test_a_tab_serving_between_the_read_and_the_insert_is_caught_by_the_insert(
     response = _serve(client, voting_task, **HX)
     assert response.status_code == 200
     assert Assignment.objects.count() == 1 and racing.token in response.content.decode()
+
+
+def test_a_tab_that_takes_the_last_battle_meanwhile_is_shown_not_the_done_page(
+    client, voting_task, monkeypatch
+):
+    # serve_head reads "nothing open"; before this serve picks, another tab of the same annotator serves the
+    # last battle left. The pick then finds nothing: the page must show that open battle, not "done".
+    from arena.voting.serving import assignment_skip
+
+    factories.make_all_battles(voting_task)
+    counter = factories.make_annotator_user("counter")
+    battles = 0
+    while (served := factories.serve_to(voting_task, counter)) is not None:
+        assignment_skip(token=served.token, voter=factories.voter_of(counter))
+        battles += 1
+    assert battles >= 2
+    user = factories.make_annotator_user("alice")
+    annotator_for(factories.voter_of(user))
+    for _ in range(battles - 1):
+        served = factories.serve_to(voting_task, user)
+        assignment_skip(token=served.token, voter=factories.voter_of(user))
+    client.force_login(user)
+    real = serve_head_module.serve_head
+    other_tab = []
+
+    def racing(request, slug):
+        head = real(request, slug)
+        assert head is not None and head.none_open
+        other_tab.append(factories.serve_to(voting_task, user))
+        return head
+
+    monkeypatch.setattr("arena.voting.views.serve_head", racing)
+    response = client.get(reverse("voting:task", args=[voting_task.slug]) + "?start=1", **HX)
+    assert response.status_code == 200 and other_tab[0] is not None
+    assert Assignment.objects.filter(annotator__user=user, state="served").count() == 1
+    assert other_tab[0].token in response.content.decode()
