@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from arena.errors import Conflict, Invalid, Unavailable
@@ -22,7 +22,7 @@ from arena.voting.identity import Voter
 from arena.voting.pair_votes import pair_vote_added
 from arena.voting.serve_store import prompt_set_vote_dimensions
 from arena.voting.serving import refuse_not_yours, refuse_unknown_token
-from arena.voting.vote_store import Closing, LockedVote, vote_close, vote_lock
+from arena.voting.vote_store import Closing, LockedVote, stale_prepared_plan, vote_close, vote_lock
 
 
 @dataclass(frozen=True)
@@ -141,8 +141,19 @@ def vote_record(*, token: str, voter: Voter, ballot: Ballot) -> VoteResult:
     (unknown dimension).
     Nothing is written when it raises.
     """
-    with transaction.atomic():
-        result = vote_record_locked(locked_vote_of(token, voter), voter, ballot)
+    # A migration that changed the type of a column the prepared lock returns makes PostgreSQL refuse it once
+    # per connection (`vote_store.stale_prepared_plan`); the rollback undid all of the attempt (nothing is
+    # counted before the commit) and made psycopg forget its prepared statements, so the vote is run again,
+    # once. Inside a caller's transaction only a savepoint rolls back, which psycopg does not watch: no retry.
+    retry = not transaction.get_connection().in_atomic_block
+    try:
+        with transaction.atomic():
+            result = vote_record_locked(locked_vote_of(token, voter), voter, ballot)
+    except DatabaseError as error:
+        if not (retry and stale_prepared_plan(error)):
+            raise
+        with transaction.atomic():
+            result = vote_record_locked(locked_vote_of(token, voter), voter, ballot)
     vote_counted(result)
     return result
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from functools import cache
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils.dateparse import parse_datetime
@@ -140,20 +141,61 @@ def _vote_cursor(connection: Any) -> Any:
     psycopg's client-binding cursor, and a server-binding one keeps none (the log would say None)."""
     if connection.vendor != "postgresql" or connection.queries_logged:
         return connection.cursor()
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
     connection.close_if_health_check_failed()
     connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        # Django turns preparation off for the connection; its own (client-binding) cursors never prepare
-        # anyway, so allowing it only affects the server-binding cursors made for this (judges/services/sql.py
-        # does the same).
-        raw.prepare_threshold = 0
     with connection.wrap_database_errors:
-        return connection._prepare_cursor(
-            cast(Any, ServerBindingCursor)(raw)
-        )  # stubs lack psycopg's __init__
+        return connection._prepare_cursor(_preparing_cursor_class()(connection.connection))
+
+
+@cache
+def _preparing_cursor_class() -> Any:
+    """Django's server-binding cursor class, preparing each statement it runs (imported on PostgreSQL only).
+
+    psycopg prepares only while the connection's `prepare_threshold` is a number, and Django leaves it None;
+    setting it on the connection would turn psycopg's bookkeeping on for every cursor of it (Django's own
+    too, for good: the connection is reused): each statement text counted with its parameters' types (the
+    last 100 kept per connection), and a DEALLOCATE ALL after every rollback once anything is prepared. So
+    it is 0 only while this cursor executes, and back as it was right after. While it is None psycopg keeps
+    its record of what it prepared (`_preparing.PrepareManager`: `get` and `maybe_add_to_cache` then do
+    nothing) and still forgets it all, with a DEALLOCATE ALL, when the connection rolls back.
+
+    psycopg keys a prepared statement by its text and its parameters' types, and dumps a Python int as
+    int2, int4, int8 or numeric by its value: every int is sent as int8 here, so an id, a reading time or a
+    streak past 32767 does not prepare the statement once more."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+    from psycopg.types.numeric import Int8Dumper
+
+    base: Any = ServerBindingCursor  # the stubs lack psycopg's cursor methods
+
+    class PreparingCursor(base):
+        def __init__(self, connection: Any) -> None:
+            super().__init__(connection)
+            self.adapters.register_dumper(int, Int8Dumper)
+
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            raw = self.connection
+            previous = raw.prepare_threshold
+            raw.prepare_threshold = 0
+            try:
+                return super().execute(query, params, **kwargs)
+            finally:
+                raw.prepare_threshold = previous
+
+    return PreparingCursor
+
+
+def stale_prepared_plan(error: BaseException) -> bool:
+    """Whether `error` (Django's or psycopg's) is PostgreSQL refusing a prepared statement whose result's
+    column types a migration changed ("cached plan must not change result type", SQLSTATE 0A000). The
+    statement is not run; psycopg forgets its prepared statements when the transaction rolls back, so the
+    vote's transaction, run again, prepares them anew (`recording.vote_record`)."""
+    while error is not None:
+        if getattr(error, "sqlstate", None) == "0A000" and "cached plan must not change result type" in str(
+            error
+        ):
+            return True
+        error = error.__cause__  # type: ignore[assignment]
+    return False
 
 
 def vote_lock(token: str) -> LockedVote | None:

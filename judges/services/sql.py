@@ -54,13 +54,18 @@ def sql_run(sql: str, params: list) -> SqlResult:
 
     connection.ensure_connection()
     raw = connection.connection
-    if raw.prepare_threshold is None:
-        # Django turns preparation off for the connection; its own (client-binding) cursors never prepare
-        # anyway, so allowing it only affects the cursors made here.
-        raw.prepare_threshold = 0
     # Errors still come out as Django's (IntegrityError, ...) and mark the connection like Django's own.
     with connection.wrap_database_errors, psycopg.Cursor(raw, row_factory=namedtuple_row) as cursor:
-        cursor.execute(sql, params, prepare=True)
+        # psycopg prepares only while the connection's threshold is a number; Django leaves it None, and left
+        # at 0 it would turn psycopg's bookkeeping on for Django's own cursors of this (reused) connection
+        # too (each statement text counted, a DEALLOCATE ALL after each rollback). While None psycopg keeps
+        # its record of what it prepared (arena.voting.vote_store._preparing_cursor_class).
+        previous = raw.prepare_threshold
+        raw.prepare_threshold = 0
+        try:
+            cursor.execute(sql, params, prepare=True)
+        finally:
+            raw.prepare_threshold = previous
         # The result's status, not `cursor.description`: that builds a Column object per column, every time.
         result = cursor.pgresult
         rows = cursor.fetchall() if result is not None and result.status == _tuples_ok() else []

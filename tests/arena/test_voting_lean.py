@@ -506,13 +506,156 @@ def test_the_prepared_lock_reads_the_same_row_once_postgresql_plans_it_generical
     lean, _plain = _clients(voter, csrf=False)
     token, _ = _served(lean, voting_task)
     with transaction.atomic():
+        with (
+            connection.cursor() as cursor
+        ):  # the generic plan from the first run on, whatever the planner prefers
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
         first = vote_store.vote_lock(token)
         again = [vote_store.vote_lock(token) for _ in range(7)]
         unknown = vote_store.vote_lock("no-such-token")
     assert first is not None and first.state == Assignment.State.SERVED
     assert all(row == first for row in again) and unknown is None
     lock = [plans for sql, plans in _prepared_statements().items() if sql.strip().startswith("SELECT a.id")]
-    assert len(lock) == 1 and sum(lock[0]) == 9, lock  # every run went through the one prepared statement
+    assert lock == [(9, 0)], lock  # every run went through the one prepared statement, generically planned
+
+
+def _vote(client, token):
+    return client.post(
+        reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX
+    )
+
+
+def test_the_connection_prepares_only_while_the_vote_runs_its_statements(
+    voter, voting_task, recording_respond
+):
+    # prepare_threshold left at 0 turned psycopg's preparing bookkeeping on for Django's own cursors too (a
+    # DEALLOCATE ALL after each rollback, the last 100 statement texts kept), on pooled connections for good.
+    lean, _plain = _clients(voter, csrf=False)
+    connection.ensure_connection()
+    before = connection.connection.prepare_threshold
+    assert before is None  # Django's
+    first, _ = _served(lean, voting_task)
+    assert _vote(lean, first).status_code == 200 and recording_respond[-1] is not None
+    assert connection.connection.prepare_threshold is before
+    prepared = _prepared_statements()
+    second, _ = _served(lean, voting_task)
+    assert _vote(lean, second).status_code == 200 and recording_respond[-1] is not None
+    assert connection.connection.prepare_threshold is before
+    again = _prepared_statements()
+    assert set(again) == set(prepared), set(again) ^ set(prepared)  # nothing prepared anew
+    used = [sql for sql in again if sum(again[sql]) > sum(prepared[sql])]
+    assert any("FOR UPDATE OF a, n" in sql for sql in used) and any(
+        sql.startswith("WITH closed") for sql in used
+    )
+    assert Verdict.objects.count() == 2
+
+
+def test_the_votes_numbers_are_sent_as_one_type_whatever_their_size(voter, voting_task):
+    # psycopg keys prepared statements by their parameters' types, and sends a small int as int2, a larger one
+    # as int4 or int8: each size prepared the statement once more.
+    lean, _plain = _clients(voter, csrf=False)
+    token, _ = _served(lean, voting_task)
+    head = "SELECT id AS head__id FROM auth_user WHERE id = %s"
+    with transaction.atomic():
+        for user_id in (voter.pk, 40_000, 3_000_000_000):
+            vote_store.vote_lock_beside(token, head, [user_id])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT parameter_types FROM pg_prepared_statements WHERE statement LIKE '%%FOR UPDATE OF a, n%%'"
+        )
+        assert cursor.fetchall() == [(["bigint", "text"],)]
+
+
+def test_a_vote_while_queries_are_logged_runs_on_djangos_cursor_and_is_logged(
+    voter, voting_task, recording_respond
+):
+    # A server-binding cursor keeps no statement text: Django's query log would read None.
+    lean, _plain = _clients(voter, csrf=False)
+    token, _ = _served(lean, voting_task)
+    before = _prepared_statements()
+    with CaptureQueriesContext(connection) as captured:
+        assert _vote(lean, token).status_code == 200 and recording_respond[-1] is not None
+    logged = [q["sql"] for q in captured.captured_queries]
+    assert all(isinstance(sql, str) for sql in logged), logged
+    assert any("FOR UPDATE OF a, n" in sql for sql in logged) and any(
+        sql.startswith("WITH closed") for sql in logged
+    )
+    assert _prepared_statements() == before  # nothing prepared
+    assert Verdict.objects.get().voter_key == f"u:{voter.pk}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_vote_after_the_connection_was_closed_prepares_its_statements_again(
+    voter, voting_task, recording_respond
+):
+    lean, _plain = _clients(voter, csrf=False)
+    first, _ = _served(lean, voting_task)
+    assert _vote(lean, first).status_code == 200 and recording_respond[-1] is not None
+    connection.close()  # as CONN_MAX_AGE or a failed health check does
+    second, _ = _served(lean, voting_task)
+    assert _vote(lean, second).status_code == 200 and recording_respond[-1] is not None
+    prepared = _prepared_statements()  # the new connection's
+    assert any("FOR UPDATE OF a, n" in sql for sql in prepared) and any(
+        sql.startswith("WITH closed") for sql in prepared
+    )
+    assert (
+        Assignment.objects.filter(state=Assignment.State.VOTED).count() == 2 and Verdict.objects.count() == 2
+    )
+
+
+def _other_connection():
+    """A connection of its own to the test database (autocommit), as a deploy's migration would use."""
+    import psycopg
+
+    settings_dict = connection.settings_dict
+    return psycopg.connect(
+        host=settings_dict["HOST"], port=settings_dict["PORT"] or 5432, user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"], dbname=settings_dict["NAME"], autocommit=True,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def column_type_changed_later():
+    """A function changing the type of arena_assignment.state from another connection; restored after."""
+    with _other_connection() as other:
+        original = other.execute(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+            " WHERE attrelid = 'arena_assignment'::regclass AND attname = 'state'"
+        ).fetchone()[0]
+    widths = iter(range(77, 100))
+
+    def change() -> None:
+        with _other_connection() as other:
+            other.execute(f"ALTER TABLE arena_assignment ALTER COLUMN state TYPE varchar({next(widths)})")
+
+    yield change
+    with _other_connection() as other:
+        other.execute(f"ALTER TABLE arena_assignment ALTER COLUMN state TYPE {original}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_vote_after_a_migration_changed_a_locked_columns_type_is_recorded_once(
+    voter, voting_task, recording_respond, column_type_changed_later
+):
+    # PostgreSQL refuses a prepared statement whose result's types changed ("cached plan must not change result
+    # type"): Django's vote view answered that vote with a 500; its transaction is now run again, once.
+    lean, plain = _clients(voter, csrf=False)
+    first, _ = _served(plain, voting_task)
+    assert plain.post(reverse("voting:submit", args=[first]), {"overall": "left"}).status_code == 200
+    column_type_changed_later()
+    second, _ = _served(plain, voting_task)
+    assert plain.post(reverse("voting:submit", args=[second]), {"overall": "left"}).status_code == 200
+    # The lean path: its own prepared lock refused, it leaves the vote to Django's view.
+    third, _ = _served(lean, voting_task)
+    assert _vote(lean, third).status_code == 200 and recording_respond[-1] is not None
+    column_type_changed_later()
+    fourth, _ = _served(lean, voting_task)
+    assert _vote(lean, fourth).status_code == 200
+    for token in (first, second, third, fourth):
+        assignment = Assignment.objects.get(token=token)
+        assert assignment.state == Assignment.State.VOTED
+        assert Verdict.objects.filter(battle_id=assignment.battle_id).count() == 1, token
+    assert Verdict.objects.count() == 4
 
 
 def test_a_session_naming_a_user_who_no_longer_exists_is_left_to_django(

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 
 from judges.models import Judgment, PaidCall
-from judges.services.sql import db_value
+from judges.services.sql import db_value, sql_run
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +53,20 @@ def test_a_decimal_that_is_not_a_finite_number_is_refused_with_a_clear_error(val
     # Passed straight to psycopg, PostgreSQL's numeric would store a NaN silently.
     with pytest.raises(ValueError, match=r"PaidCall\.cost cannot be .*only finite numbers are stored"):
         db_value(PaidCall, "cost", value)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_a_prepared_statement_leaves_the_connections_prepare_threshold_as_it_was():
+    # Left at 0 it turned psycopg's preparing bookkeeping on for Django's own cursors of the reused connection.
+    connection.ensure_connection()
+    before = connection.connection.prepare_threshold
+    statement = "SELECT %s::int + 1 AS answer"
+    for _ in range(2):
+        assert sql_run(statement, [1]).one().answer == 2
+        assert connection.connection.prepare_threshold is before
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement = %s",
+            [statement.replace("%s", "$1")],
+        )
+        assert cursor.fetchone()[0] == 1  # prepared once, and used again
