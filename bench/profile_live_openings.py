@@ -44,6 +44,15 @@ sys.path.insert(0, str(ROOT))  # run as a plain script, yet import the project's
 from bench.verdict_database import scratch_database  # noqa: E402
 
 
+def _stream_scope(token: str, cookie: str) -> dict:
+    """The ASGI scope of a browser's GET of a live battle's stream, signed in by its session cookie."""
+    return {
+        "type": "http", "method": "GET", "path": f"/arena/b/{token}/stream/", "root_path": "",
+        "scheme": "http", "query_string": b"", "server": ("testserver", 80),
+        "headers": [(b"host", b"testserver"), (b"cookie", f"sessionid={cookie}".encode())],
+    }  # fmt: skip
+
+
 def _battles(n: int, endpoint_url: str = "http://127.0.0.1:9/v1") -> list[tuple[str, str]]:
     from django.conf import settings
     from django.contrib.auth import get_user_model
@@ -86,11 +95,7 @@ async def _round(battles: list[tuple[str, str]], way: str) -> tuple[list[float],
     cpu = time.process_time()
 
     async def one(token: str, cookie: str) -> float:
-        scope = {
-            "type": "http", "method": "GET", "path": f"/arena/b/{token}/stream/", "root_path": "",
-            "scheme": "http", "query_string": b"", "server": ("testserver", 80),
-            "headers": [(b"host", b"testserver"), (b"cookie", f"sessionid={cookie}".encode())],
-        }  # fmt: skip
+        scope = _stream_scope(token, cookie)
         async with ThreadSensitiveContext():  # as the route: the thread's way gets a thread of its own
             request = ASGIRequest(scope, io.BytesIO())
             request.get_host()
@@ -134,11 +139,7 @@ async def _first_piece_round(battles: list[tuple[str, str]]) -> tuple[list[float
         return {"type": "http.disconnect"}
 
     async def one(token: str, cookie: str) -> None:
-        scope = {
-            "type": "http", "method": "GET", "path": f"/arena/b/{token}/stream/", "root_path": "",
-            "scheme": "http", "query_string": b"", "server": ("testserver", 80),
-            "headers": [(b"host", b"testserver"), (b"cookie", f"sessionid={cookie}".encode())],
-        }  # fmt: skip
+        scope = _stream_scope(token, cookie)
         seen = False
 
         async def send(message: Mapping[str, Any]) -> None:

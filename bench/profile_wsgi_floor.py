@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from votes_client import vote_phase  # noqa: E402
 from votes_seed import Person  # noqa: E402
-from votes_server import children, cpu_seconds, free_port  # noqa: E402
+from votes_server import children, cpu_seconds, free_port, listening  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,17 +44,7 @@ def _command(args: argparse.Namespace, port: int) -> list[str]:
 
 
 def _started(cmd: list[str], port: int) -> subprocess.Popen:
-    import socket
-
-    proc = subprocess.Popen(cmd, cwd=HERE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"{cmd[2]} did not start listening within 30 s")
+    return listening(subprocess.Popen(cmd, cwd=HERE), port, cmd[2])
 
 
 def _tree(pid: int) -> list[int]:

@@ -104,7 +104,11 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -
         sys.executable, "-m", "gunicorn", "arena.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers), *kind,
         "--keep-alive", "60", "--backlog", "2048", "--log-level", "warning",
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    return listening(subprocess.Popen(cmd, cwd=ROOT, env=env), port, "gunicorn")
+
+
+def listening(proc: subprocess.Popen, port: int, name: str) -> subprocess.Popen:
+    """`proc` once something accepts connections on `port` (at most 30 s; else it is killed and the run ends)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with socket.socket() as sock:
@@ -112,7 +116,7 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -
                 return proc
         time.sleep(0.1)
     proc.kill()
-    raise SystemExit("gunicorn did not start listening within 30 s")
+    raise SystemExit(f"{name} did not start listening within 30 s")
 
 
 # --- CPU accounting (the machine may be shared: CPU per vote says what one vote costs, whatever the load) --
