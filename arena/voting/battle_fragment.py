@@ -3,7 +3,7 @@
 Why: rendering the fragment (the partial, the included conversation, four `{% url %}` tags, the CSRF tag,
 every context processor) was about a quarter of a served battle's web CPU (docs/voting-performance.md).
 
-How, as `lean_vote.RevealFragments` does for the reveal: the fragment is rendered once per *shape* with
+How (`arena.voting.template_pieces`, as for the vote's reveal): the fragment is rendered once per *shape* with
 placeholder values, split at the placeholders, and each serve joins the pieces with its own values, escaped
 exactly as the template escapes a variable (`render_value_in_context`; the answers' HTML is already sanitised
 and marked safe, so it goes in as the template puts it in). A shape is everything that changes the markup
@@ -24,17 +24,14 @@ import re
 from types import SimpleNamespace
 from typing import Any
 
-from django.conf import settings
 from django.middleware.csrf import get_token
-from django.template import Context
-from django.template.base import render_value_in_context
 from django.template.loader import get_template
 from django.urls import get_script_prefix
 from django.utils.functional import SimpleLazyObject
-from django.utils.html import escape
-from django.utils.safestring import SafeData, SafeString, mark_safe
+from django.utils.safestring import mark_safe
 
 from arena.conversations import ConversationView, TurnView
+from arena.voting.template_pieces import PiecesByShape
 
 TEMPLATE = "voting/battle.html#battle"
 # Tokens are `secrets.token_urlsafe(24)`: `reverse` puts them into URLs unquoted.
@@ -55,8 +52,6 @@ CONTEXT_KEYS = frozenset(
         "undo_seconds",
     }
 )
-# How a variable is written into the page: as the template does it (localised, escaped unless safe).
-_AS_TEMPLATE = Context(autoescape=True)
 
 
 class _Slots:
@@ -167,7 +162,7 @@ class BattleFragments:
     """The `#battle` fragment's pieces by shape (this module's docstring), per process."""
 
     def __init__(self) -> None:
-        self._parts: dict[tuple, list[str | int] | None] = {}
+        self._pieces = PiecesByShape()
 
     def html(self, context: dict[str, Any], request: Any) -> str:
         """The fragment for `context` (views._battle_page's), as `render(request, TEMPLATE, context)` writes
@@ -177,41 +172,20 @@ class BattleFragments:
         view = context["view"]
         if set(context) != CONTEXT_KEYS or (view is not None and not _URL_SAFE.fullmatch(view.token)):
             return _full(context, csrf_token)
-        values = _values(context, csrf_token)
-        shape = _shape(context)
-        if shape not in self._parts:
+
+        def marked() -> tuple[str, list[str]]:
             slots = _Slots()
-            rendered = get_template(TEMPLATE).render(_marked(context, slots))
-            pieces = re.split("(" + "|".join(map(re.escape, slots.marks)) + ")", rendered)
-            index = {mark: i for i, mark in enumerate(slots.marks)}
-            parts = [index.get(piece, piece) for piece in pieces]
-            # The first serve of each shape proves the pieces reproduce the template's own output.
-            self._parts[shape] = parts if _filled(parts, values) == _full(context, csrf_token) else None
-        kept = self._parts[shape]
-        return _full(context, csrf_token) if kept is None else _filled(kept, values)
+            return get_template(TEMPLATE).render(_marked(context, slots)), slots.marks
+
+        return self._pieces.html(
+            _shape(context), _values(context, csrf_token), marked, lambda: _full(context, csrf_token)
+        )
 
 
 def _full(context: dict[str, Any], csrf_token: Any) -> str:
     """The template's own render. The fragment uses no context processor's value but the CSRF token, which
     is passed as the builtin processor passes it (tests compare this with `render(request, …)`)."""
     return get_template(TEMPLATE).render({**context, "csrf_token": csrf_token})
-
-
-def _written(value: Any) -> str:
-    """`value` as the template writes a variable (`render_value_in_context`: localised, then escaped unless
-    safe), with its two common cases spelled out: `localize` looks up three locale formats for every number
-    even when, with USE_THOUSAND_SEPARATOR off, an int is written as `str` writes it."""
-    if isinstance(value, SafeData):
-        return value  # type: ignore[return-value]  # SafeString (a str), as the answers' HTML is
-    if isinstance(value, str):
-        return escape(value)
-    if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
-        return str(value)
-    return render_value_in_context(value, _AS_TEMPLATE)
-
-
-def _filled(parts: list[str | int], values: list[Any]) -> str:
-    return SafeString("".join(part if isinstance(part, str) else _written(values[part]) for part in parts))
 
 
 BATTLE_FRAGMENTS = BattleFragments()

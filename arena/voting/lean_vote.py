@@ -48,7 +48,6 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.template.loader import get_template, render_to_string
 from django.urls import get_script_prefix, reverse, set_urlconf
 from django.utils.crypto import constant_time_compare
-from django.utils.html import escape
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
 from django_htmx.middleware import HtmxDetails
@@ -61,6 +60,7 @@ from arena.voting.identity import Voter, client_ip
 from arena.voting.presenting import Reveal, reveal_for
 from arena.voting.ratelimit import rate_limit_hit
 from arena.voting.recording import vote_checked, vote_counted, vote_record_locked
+from arena.voting.template_pieces import PiecesByShape
 from arena.voting.vote_store import HEAD, LockedVote, vote_lock, vote_lock_beside
 
 # The stack this module stands in for. Another list (a middleware added, removed or moved) turns the lean
@@ -104,18 +104,15 @@ def lean_enabled() -> bool:
 
 
 class RevealFragments:
-    """The reveal fragment's HTML, by shape: rendered by the template once with placeholders for the
-    values, then filled in with the values escaped as the template escapes them.
-
+    """The reveal fragment's HTML, by shape (`arena.voting.template_pieces`): rendered by the template once
+    with placeholders for the values, then filled in with the values escaped as the template escapes them.
     A shape is what changes the markup itself: the choice (which button is marked), how many optional rows
-    were voted on, and the undo window. The first fill of each shape is compared with a full render; a
-    template whose output the placeholders cannot reproduce (a filter on a value, say) is rendered in full
-    every time instead."""
+    were voted on, and the undo window."""
 
     _MARK = "q9LeanSlot{}Q"
 
     def __init__(self) -> None:
-        self._parts: dict[tuple, list[str | int] | None] = {}
+        self._pieces = PiecesByShape()
 
     def html(self, context: dict[str, Any]) -> str:
         reveal: Reveal = context["reveal"]
@@ -129,16 +126,14 @@ class RevealFragments:
         for name, label in reveal.dimensions:
             values += [name, label]
         shape = (reveal.choice, reveal.choice_label, len(reveal.dimensions), context["undo_seconds"])
-        if shape not in self._parts:
-            parts = self._build(context, len(values))
-            # The first vote of each shape proves the placeholders reproduce the template's own output.
-            self._parts[shape] = (
-                parts if _filled(parts, values) == render_to_string(TEMPLATE, context) else None
-            )
-        kept = self._parts[shape]
-        return render_to_string(TEMPLATE, context) if kept is None else _filled(kept, values)
+        return self._pieces.html(
+            shape,
+            values,
+            lambda: self._marked(context, len(values)),
+            lambda: render_to_string(TEMPLATE, context),
+        )
 
-    def _build(self, context: dict[str, Any], slots: int) -> list[str | int]:
+    def _marked(self, context: dict[str, Any], slots: int) -> tuple[str, list[str]]:
         marks = [self._MARK.format(i) for i in range(slots)]
         reveal: Reveal = context["reveal"]
         dims = [(marks[5 + 2 * i], marks[6 + 2 * i]) for i in range(len(reveal.dimensions))]
@@ -149,9 +144,7 @@ class RevealFragments:
             "undo_url": marks[3],
             "progress_url": marks[4],
         }
-        rendered = get_template(TEMPLATE).render(marked)
-        pieces = re.split("(" + "|".join(re.escape(mark) for mark in marks) + ")", rendered)
-        return [marks.index(piece) if piece in marks else piece for piece in pieces]
+        return get_template(TEMPLATE).render(marked), marks
 
 
 class _CsrfCheck(CsrfViewMiddleware):
@@ -321,10 +314,6 @@ class LeanVote:
         for name, value in self.csp_headers:
             if name not in response:
                 response[name] = value
-
-
-def _filled(parts: list[str | int], values: list[str]) -> str:
-    return "".join(part if isinstance(part, str) else escape(values[part]) for part in parts)
 
 
 def _around(url: str, mark: str, pattern: str) -> tuple[str, str, str]:

@@ -120,7 +120,7 @@ def test_the_fragment_from_its_pieces_is_the_templates_own(shape):
     second = _context(**{**SHAPES[shape], **hostile})
     if "dimensions" not in SHAPES[shape]:
         second["view"] = second["view"] and BattleView(second["view"].token, second["view"].conversation, [])
-    assert fragments._parts[battle_fragment._shape(first)] is not None  # proven on the first serve
+    assert fragments._pieces._parts[battle_fragment._shape(first)] is not None  # proven on the first serve
     _same(fragments.html(second, request), _django(second, request))
     assert "<script>" not in fragments.html(second, request)
 
@@ -130,7 +130,7 @@ def test_a_token_that_would_need_quoting_is_rendered_in_full():
     context = _context(token="a b<c>&amp;")
     request = _request()
     _same(fragments.html(context, request), _django(context, request))
-    assert not fragments._parts  # no shape was built from it
+    assert not fragments._pieces._parts  # no shape was built from it
 
 
 def test_another_context_is_rendered_in_full():
@@ -138,7 +138,7 @@ def test_another_context_is_rendered_in_full():
     context = {**_context(), "oob": True}
     request = _request()
     _same(fragments.html(context, request), _django(context, request))
-    assert not fragments._parts
+    assert not fragments._pieces._parts
 
 
 def test_a_shape_the_pieces_cannot_reproduce_is_rendered_in_full_every_time(monkeypatch):
@@ -159,7 +159,7 @@ def test_a_shape_the_pieces_cannot_reproduce_is_rendered_in_full_every_time(monk
         html = fragments.html(context, request)
         _same(html, _django(context, request))
         assert f"<h1>{name}</h1>" in html
-    assert list(fragments._parts.values()) == [None]
+    assert list(fragments._pieces._parts.values()) == [None]
 
 
 def test_the_fragment_uses_the_requests_csrf_token():
