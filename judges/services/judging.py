@@ -95,8 +95,9 @@ def judgments_run(
     fresh load would have found it. Whether a campaign is done is checked once, when the batch ends, not
     after each battle it settled: a later check sees at least what an earlier one would have (each row's
     own status was committed before it), so the last row of a campaign still finishes it. `on_retry(id,
-    seconds)` is told of each row that must wait as soon as it is known, and the campaigns are checked even
-    when a later row raises: an error mid-batch loses neither the earlier rows' retries nor the check.
+    seconds)` is told of each row that must wait (a failed call's as soon as it is known, a busy row's after
+    its second try, below), and the campaigns are checked even when a later row raises: an error mid-batch
+    loses neither the earlier rows' retries nor the check.
 
     A row that found its judge's limit busy is not sent back at once: it is tried again, without waiting,
     after the batch's other rows (`_deferred_run`), by then usually with the slot the batch carries. Sent
