@@ -95,15 +95,8 @@ def judgments_run(
     fresh load would have found it. Whether a campaign is done is checked once, when the batch ends, not
     after each battle it settled: a later check sees at least what an earlier one would have (each row's
     own status was committed before it), so the last row of a campaign still finishes it. `on_retry(id,
-    seconds)` is told of each row that must wait (a failed call's as soon as it is known, a busy row's after
-    its second try, below), and the campaigns are checked even when a later row raises: an error mid-batch
-    loses neither the earlier rows' retries nor the check.
-
-    A row that found its judge's limit busy is not sent back at once: it is tried again, without waiting,
-    after the batch's other rows (`_deferred_run`), by then usually with the slot the batch carries. Sent
-    back at once, it joined the end of the queue, behind every batch still waiting there, and was judged
-    in the campaign's tail, alone. A row still busy on that second try is sent back then; if the batch
-    raises first, its deferred rows are sent back on the way out."""
+    seconds)` is told of each row that must wait as soon as it is known, and the campaigns are checked even
+    when a later row raises: an error mid-batch loses neither the earlier rows' retries nor the check."""
     jobs = judgment_load_many(judgment_ids)
     answered: dict[str, int] = {}  # content key → a judgment of this batch that got it answered
     results: dict[int, RunResult] = {}
@@ -111,7 +104,6 @@ def judgments_run(
     later = _later_orders(judgment_ids, jobs)
     waiting: dict[tuple[int, int], JudgmentRow] = {}  # battles whose settle is left to their other order
     carry = SlotCarry()
-    deferred: list[int] = []  # rows that found the limit busy, to try again once the others had their turn
     try:
         for pk in judgment_ids:
             job = jobs.get(pk)
@@ -129,53 +121,17 @@ def judgments_run(
             if results[pk].outcome == "done":
                 answered[job.content_key] = pk
             retry_in = results[pk].retry_in
-            if results[pk].outcome == "busy":
-                deferred.append(pk)
-            elif retry_in is not None and on_retry is not None:
+            if retry_in is not None and on_retry is not None:
                 on_retry(pk, retry_in)
-        _deferred_run(deferred, jobs, results, answered, carry, to_check, on_retry)
     finally:
+        carry_release(carry)
         try:
-            if on_retry is not None:  # an error ended the batch before their second try: send them back
-                for pk in deferred:
-                    on_retry(pk, results[pk].retry_in or 0.0)
+            for first in list(waiting.values()):  # an error ended the batch before their other order
+                _settle_left(waiting, first, to_check)
         finally:
-            carry_release(carry)
-            try:
-                for first in list(waiting.values()):  # an error ended the batch before their other order
-                    _settle_left(waiting, first, to_check)
-            finally:
-                for campaign_id in sorted(to_check):
-                    _finish_if_done(campaign_id)
+            for campaign_id in sorted(to_check):
+                _finish_if_done(campaign_id)
     return results
-
-
-def _deferred_run(
-    deferred: list[int],
-    jobs: dict[int, JudgmentRow],
-    results: dict[int, RunResult],
-    answered: dict[str, int],
-    carry: SlotCarry,
-    to_check: set[int],
-    on_retry: Callable[[int, float], None] | None,
-) -> None:
-    """The second try of the rows that found the limit busy, after the batch's other rows, without waiting
-    for a slot: the batch's carried slot if it has one, else a free one now, else the row is sent back
-    (`on_retry`) as it would have been at once. Each row leaves `deferred` as its turn comes, so that what is
-    left there when this raises is sent back by the caller. Their battles' other orders are settled by now
-    or run elsewhere: the settle reads the pair itself (no `waiting`)."""
-    while deferred:
-        pk = deferred[0]
-        job = jobs[pk]
-        if job.reusable_id is None and job.content_key in answered:
-            job = dataclasses.replace(job, reusable_id=answered[job.content_key])
-        result = _run(job, carry, to_check, wait_s=0.0)
-        deferred.pop(0)
-        results[pk] = result
-        if result.outcome == "done":
-            answered[job.content_key] = pk
-        if result.retry_in is not None and on_retry is not None:
-            on_retry(pk, result.retry_in)
 
 
 def _later_orders(judgment_ids: list[int], jobs: dict[int, JudgmentRow]) -> set[int]:
@@ -220,20 +176,17 @@ def _run(
     carry: SlotCarry | None = None,
     to_check: set[int] | None = None,
     waiting: dict[tuple[int, int], JudgmentRow] | None = None,
-    *,
-    wait_s: float | None = None,
 ) -> RunResult:
     """One loaded, pending row. `to_check`: where to leave the campaign to check for being done, for the
     caller to check later; None checks it here. `waiting` (a batch whose later row is this battle's other
     order): when the settle saw that order unfinished, the battle is left there instead of read again now;
-    the batch settles it after that row (whose own settle sees this one's), or reads it then. `wait_s`: how
-    long to wait for a slot (default `JUDGES_SLOT_WAIT_SECONDS`)."""
+    the batch settles it after that row (whose own settle sees this one's), or reads it then."""
     runtime = judge_runtime(job.config_version_id)
     config = runtime.config
     # Claims and slots start with a short lease that this process renews while the call runs
     # (`judges.services.leases`), up to the longest the call may take.
     lease, hard = lease_short_seconds(), lease_hard_seconds(config.timeout_seconds)
-    wait = settings.JUDGES_SLOT_WAIT_SECONDS if wait_s is None else wait_s
+    wait = settings.JUDGES_SLOT_WAIT_SECONDS
     call: _Call | None = None
     try:
         with concurrency_slot(

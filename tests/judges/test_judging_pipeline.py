@@ -448,40 +448,10 @@ def test_an_error_mid_batch_keeps_the_retries_of_the_rows_before_it(stub, monkey
     assert Judgment.objects.get(pk=first).status == "pending"
 
 
-@override_settings(JUDGES_SLOT_WAIT_SECONDS=0.3)
-def test_rows_that_found_the_limit_busy_are_tried_again_at_the_batchs_end_not_sent_back(stub):
-    """A batch's first rows find the judge's one slot held elsewhere; it frees up (its hold lapses) while a
-    later row waits. The rows that found it busy are judged at the batch's end with the slot the batch then
-    carries, not sent back to the end of the queue to be judged alone in the campaign's tail."""
-    import uuid
-
-    from judges.services.limits import limits_backend
-    from judges.services.runtime import judge_runtime
-
-    prompt_set, contenders = make_arena(n_prompts=3, slugs=("alpha", "bravo"))
-    make_judge("fair", base_url=stub.base_url, concurrency_limit=1)
-    campaign = start_campaign(prompt_set, contenders, "fair")
-    ids = list(
-        Judgment.objects.filter(campaign=campaign).order_by("battle_id", "pk").values_list("pk", flat=True)
-    )
-    runtime = judge_runtime(Judgment.objects.get(pk=ids[0]).config_version_id)
-    # Another worker's slot, held for 1 s: the first row waits 0.3 s for it in vain, a later one gets it.
-    assert limits_backend().try_acquire(runtime.limit_key, 1, 1.0, uuid.uuid4().hex) == 1.0
-    retries: list[int] = []
-
-    results = judgments_run(ids, on_retry=lambda pk, seconds: retries.append(pk))
-
-    assert results[ids[0]].outcome == "done", "the first row found the limit busy, then had its second try"
-    assert [results[pk].outcome for pk in ids] == ["done"] * 6 and retries == []
-    assert len(stub.requests) == 6
-    assert FinalVerdict.objects.count() == 3
-    assert Campaign.objects.get(pk=campaign.pk).status == "finished"
-
-
 @override_settings(JUDGES_SLOT_WAIT_SECONDS=0)
-def test_rows_still_busy_on_their_second_try_are_sent_back_and_so_are_they_when_the_batch_fails(
-    stub, monkeypatch
-):
+def test_rows_that_find_the_limit_busy_are_sent_back_also_when_the_batch_then_fails(stub, monkeypatch):
+    """Every row of a batch that found its judge's limit busy is handed to `on_retry` (none lost, none
+    claimed), and the one that did so before a later row raised is still handed back."""
     import uuid
 
     from judges.services.limits import limits_backend
@@ -497,16 +467,17 @@ def test_rows_still_busy_on_their_second_try_are_sent_back_and_so_are_they_when_
     held = uuid.uuid4().hex
     assert limits_backend().try_acquire(runtime.limit_key, 1, 30.0, held) == 1.0  # held all along
     retries: list[int] = []
+    try:
+        results = judgments_run(ids, on_retry=lambda pk, seconds: retries.append(pk))
 
-    results = judgments_run(ids, on_retry=lambda pk, seconds: retries.append(pk))
+        assert [results[pk].outcome for pk in ids] == ["busy"] * 4 and retries == ids and not stub.requests
+        assert set(Judgment.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"pending"}
 
-    assert [results[pk].outcome for pk in ids] == ["busy"] * 4 and retries == ids and not stub.requests
-    assert set(Judgment.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"pending"}
-
-    # The batch raises in its second row, before any second try: the first row, busy, is still sent back.
-    retries.clear()
-    _raising_after_the_second_row(monkeypatch)
-    with pytest.raises(RuntimeError, match="lost mid-batch"):
-        judgments_run(ids, on_retry=lambda pk, seconds: retries.append(pk))
-    assert retries == ids[:1]
-    limits_backend().release(runtime.limit_key, 1, held)
+        # The batch raises in its second row: the first row, found busy before, was still sent back.
+        retries.clear()
+        _raising_after_the_second_row(monkeypatch)
+        with pytest.raises(RuntimeError, match="lost mid-batch"):
+            judgments_run(ids, on_retry=lambda pk, seconds: retries.append(pk))
+        assert retries == ids[:1]
+    finally:
+        limits_backend().release(runtime.limit_key, 1, held)
