@@ -186,6 +186,8 @@ def test_a_serve_after_a_migration_changed_a_returned_columns_type_is_served(
     """PostgreSQL refuses a prepared statement whose result's types changed ("cached plan must not change result
     type"). A serve runs in autocommit, where no rollback makes psycopg forget the statement: it would be
     refused on every serve of the connection. The prepared statements are dropped and the statement run again."""
+    factories.ensure_dimensions()  # a transactional test's flush deleted the seeded ones
+    people_source()
     task, _ = factories.make_voting_arena(n_contenders=3, n_prompts=4)
     user = factories.make_annotator_user("alice")
     client.force_login(user)
