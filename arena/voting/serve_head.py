@@ -82,7 +82,9 @@ def _model(model: Any, row: dict[str, Any], prefix: str, names: list[str]) -> An
 
 def _row(cursor: Any) -> dict[str, Any] | None:
     found = cursor.fetchone()
-    return None if found is None else dict(zip([column[0] for column in cursor.description], found, strict=True))
+    return (
+        None if found is None else dict(zip([column[0] for column in cursor.description], found, strict=True))
+    )
 
 
 def serve_head(request: Any, slug: str) -> ServeHead | None:

@@ -11,6 +11,10 @@ ORM's query building, not PostgreSQL, was most of a served battle's CPU. Here ea
   comes with `pair_candidate`'s row instead);
 - `assignment_insert`: the new assignment, or None when another request served this annotator first.
 
+The statements whose plans are index probes whatever their parameters are prepared once per connection
+(`prepared_run`; docs/voting-performance.md, "Prepared statements for the serve"): planning them was most of
+what a serve cost PostgreSQL.
+
 The rules themselves are explained where they are decided (arena.voting.selection, arena.voting.conflicts);
 tests/arena/test_voting_*.py run these statements on PostgreSQL, the demo command on SQLite.
 """
@@ -256,7 +260,9 @@ def task_contenders(*, task_id: int, prompt_set_id: int, annotator_id: int | Non
     the annotator submitted it or shares its organization (arena.voting.conflicts), never with no annotator."""
     params = {"task": task_id, "prompt_set": prompt_set_id, "annotator": annotator_id,
               "approved": Contender.Status.APPROVED}  # fmt: skip
-    return [(row["contender_id"], bool(row["conflicting"])) for row in _query(_CONTENDERS, params, prepare=True)]
+    return [
+        (row["contender_id"], bool(row["conflicting"])) for row in _query(_CONTENDERS, params, prepare=True)
+    ]
 
 
 @dataclass(frozen=True)

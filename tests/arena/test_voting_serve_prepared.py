@@ -47,7 +47,13 @@ def _serve_and_vote(client, task, user) -> str:
 
 # The serve's statements, by a piece of their text: the user with the task and annotator, the contenders, the
 # pick, the INSERT, the progress counts.
-SERVE_PIECES = ('AS "u__id"', "eligible AS MATERIALIZED", "WITH pick AS", "INSERT INTO arena_assignment", "WITH mine AS")
+SERVE_PIECES = (
+    'AS "u__id"',
+    "eligible AS MATERIALIZED",
+    "WITH pick AS",
+    "INSERT INTO arena_assignment",
+    "WITH mine AS",
+)
 
 
 def test_the_serves_statements_are_prepared_once_per_connection(client, db):
@@ -86,7 +92,9 @@ def _history(task, voter_key: str, others: int) -> int:
 def _rows_read(plan: dict, table: str) -> int:
     own = 0
     if plan.get("Relation Name") == table:
-        own = round((plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * plan.get("Actual Loops", 1))
+        own = round(
+            (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * plan.get("Actual Loops", 1)
+        )
     return own + sum(_rows_read(child, table) for child in plan.get("Plans", []))
 
 
@@ -104,7 +112,9 @@ def test_progress_generically_planned_reads_the_others_votes_battle_by_battle(db
     today = timezone.now().replace(hour=0, minute=0)
     counts = serve_store.progress_counts(annotator, today)
     assert counts.compared > 0
-    [(sql, (name, generic, _custom))] = [(s, p) for s, p in _prepared().items() if s.lstrip().startswith("WITH mine AS")]
+    [(sql, (name, generic, _custom))] = [
+        (s, p) for s, p in _prepared().items() if s.lstrip().startswith("WITH mine AS")
+    ]
     assert generic == 1
     # The statement's parameters are numbered by their first appearance in the text (psycopg's conversion).
     names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", serve_store._PROGRESS_BY_VENDOR["postgresql"])))
