@@ -40,7 +40,9 @@ def _prepared() -> dict[str, tuple[str, int, int]]:
 def _serve_and_vote(client, task, user) -> str:
     response = _serve(client, task)
     assert response.status_code == 200, response.content[:300]
-    token = TOKEN.search(response.content.decode()).group(1)
+    found = TOKEN.search(response.content.decode())
+    assert found, response.content[:300]
+    token = found.group(1)
     vote_record(token=token, voter=factories.voter_of(user), ballot=Ballot("left"))
     return token
 
