@@ -27,6 +27,7 @@ from django.db import connection
 from arena.models import AnnotationTask, Annotator, Assignment
 from arena.voting.identity import Voter
 from arena.voting.lean_vote import _session_matches, _session_user_id
+from arena.voting.serve_store import prepared_run
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,13 @@ def _model(model: Any, row: dict[str, Any], prefix: str, names: list[str]) -> An
     return model.from_db(connection.alias, names, [row[prefix + name] for name in names])
 
 
+def _row(cursor: Any) -> dict[str, Any] | None:
+    found = cursor.fetchone()
+    return (
+        None if found is None else dict(zip([column[0] for column in cursor.description], found, strict=True))
+    )
+
+
 def serve_head(request: Any, slug: str) -> ServeHead | None:
     """The serve's user, task and annotator in one statement, for the ordinary case only (this module's
     docstring); None leaves the request to Django's authentication and the view's own reads. On success the
@@ -91,13 +99,10 @@ def serve_head(request: Any, slug: str) -> ServeHead | None:
     user_model = get_user_model()
     sql, user_names, task_names, annotator_names = _statement(user_model)
     voter_key = f"u:{user_id}"
-    with connection.cursor() as cursor:
-        params = {"slug": slug, "voter": voter_key, "user": user_id, "served": Assignment.State.SERVED}
-        cursor.execute(sql, params)
-        found = cursor.fetchone()
-        if found is None:
-            return None  # no such user: Django's get_user answers (anonymous)
-        row = dict(zip([column[0] for column in cursor.description], found, strict=True))
+    params = {"slug": slug, "voter": voter_key, "user": user_id, "served": Assignment.State.SERVED}
+    row = prepared_run(sql, params, _row)  # one-row probes of unique keys: prepared once per connection
+    if row is None:
+        return None  # no such user: Django's get_user answers (anonymous)
     user = _model(user_model, row, "u__", user_names)
     if not _session_matches(request.session, user):
         return None

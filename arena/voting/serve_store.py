@@ -11,6 +11,10 @@ ORM's query building, not PostgreSQL, was most of a served battle's CPU. Here ea
   comes with `pair_candidate`'s row instead);
 - `assignment_insert`: the new assignment, or None when another request served this annotator first.
 
+The statements whose plans are index probes whatever their parameters are prepared once per connection
+(`prepared_run`; docs/voting-performance.md, "Prepared statements for the serve"): planning them was most of
+what a serve cost PostgreSQL.
+
 The rules themselves are explained where they are decided (arena.voting.selection, arena.voting.conflicts);
 tests/arena/test_voting_*.py run these statements on PostgreSQL, the demo command on SQLite.
 """
@@ -20,15 +24,19 @@ from __future__ import annotations
 import heapq
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.utils.dateparse import parse_datetime
 
 from arena.models import AnnotationTask, Annotator, Assignment, Battle, Contender, Dimension, Output, Prompt
+from arena.voting.vote_store import prepared_cursor, stale_prepared_plan
+
+T = TypeVar("T")
 
 SHUFFLE_MODULUS = 2147483647  # a prime: (id × k) mod p is a permutation of ids for any k in [1, p − 1]
 
@@ -38,10 +46,51 @@ def _rows(cursor: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _query(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+def _query(sql: str, params: dict[str, Any], *, prepare: bool = False) -> list[dict[str, Any]]:
+    """The statement's rows by column name; `prepare`: on PostgreSQL, prepared once per connection
+    (`prepared_run`), for statements whose plan is the same whatever the parameters."""
+    if prepare:
+        return prepared_run(sql, params, _rows)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return _rows(cursor)
+
+
+def prepared_run(sql: str, params: Any, read: Callable[[Any], T]) -> T:
+    """`read(cursor)` after running `sql` on a cursor that prepares it (once per connection, on PostgreSQL:
+    `vote_store.prepared_cursor`), so PostgreSQL no longer parses and plans it on every serve.
+
+    Only for statements whose every probe is an equality on an index (the serve's head, contenders, pick,
+    insert and progress): the generic plan PostgreSQL settles on after five runs is then the custom one.
+    (The full pair statement, `pair_candidate`, is not: its generic plan was far slower.)
+    A migration that changed the type of a column a prepared statement returns makes PostgreSQL refuse it
+    ("cached plan must not change result type", SQLSTATE 0A000). In a transaction the caller's rollback makes
+    psycopg forget its prepared statements (the vote runs its transaction again on that error); a serve runs
+    in autocommit, where nothing rolls back and the refused statement would stay prepared and refused on
+    every serve of this connection: so the prepared statements are dropped (`_prepared_forget`) and the
+    statement run once more (it wrote nothing: the refusal comes before it runs)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    try:
+        with prepared_cursor(db) as cursor:
+            cursor.execute(sql, params)
+            return read(cursor)
+    except DatabaseError as error:
+        if db.in_atomic_block or not stale_prepared_plan(error):
+            raise
+    _prepared_forget(db)
+    with prepared_cursor(db) as cursor:
+        cursor.execute(sql, params)
+        return read(cursor)
+
+
+def _prepared_forget(db: Any) -> None:
+    """Drop this connection's prepared statements, in PostgreSQL and in psycopg's record of them. psycopg does
+    so when a transaction rolls back (a ROLLBACK, then DEALLOCATE ALL), its only public way: one empty
+    transaction, rolled back."""
+    with transaction.atomic(using=db.alias):
+        with db.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        transaction.set_rollback(True, using=db.alias)
 
 
 def _json(value: Any) -> Any:
@@ -118,6 +167,7 @@ def _battle_or_none(battle_id: int) -> Battle | None:
     rows = _query(
         f"SELECT {_BATTLE_SELECT} FROM arena_battle b {_BATTLE_JOINS} WHERE b.id = %(battle)s",
         {"battle": battle_id},
+        prepare=True,
     )
     return _battle(rows[0]) if rows else None
 
@@ -139,7 +189,9 @@ SELECT {_select("a", "a_", _ASSIGNMENT_COLUMNS)}
 def open_assignment(task: AnnotationTask, annotator: Annotator) -> Assignment | None:
     """The annotator's open (served, unanswered) assignment in the task, with its battle, prompt and answers
     loaded; None when there is none (the database allows at most one)."""
-    rows = _query(_OPEN, {"task": task.pk, "annotator": annotator.pk, "served": Assignment.State.SERVED})
+    rows = _query(
+        _OPEN, {"task": task.pk, "annotator": annotator.pk, "served": Assignment.State.SERVED}, prepare=True
+    )
     if not rows:
         return None
     row = rows[0]
@@ -165,9 +217,7 @@ def assignment_insert(assignment: Assignment) -> Assignment | None:
     columns = ", ".join(f'"{f.column}"' for f in fields)  # standard SQL quoting (PostgreSQL and SQLite)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO arena_assignment ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING id"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
+    row = prepared_run(sql, values, lambda cursor: cursor.fetchone())
     if row is None:
         return None
     assignment.pk = row[0]
@@ -210,7 +260,9 @@ def task_contenders(*, task_id: int, prompt_set_id: int, annotator_id: int | Non
     the annotator submitted it or shares its organization (arena.voting.conflicts), never with no annotator."""
     params = {"task": task_id, "prompt_set": prompt_set_id, "annotator": annotator_id,
               "approved": Contender.Status.APPROVED}  # fmt: skip
-    return [(row["contender_id"], bool(row["conflicting"])) for row in _query(_CONTENDERS, params)]
+    return [
+        (row["contender_id"], bool(row["conflicting"])) for row in _query(_CONTENDERS, params, prepare=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -401,7 +453,7 @@ def pair_candidate_ordered(
         rows[battle_id] = row
     if not ids:
         return UNDECIDED
-    found = _query(_PAIR_PICK, {"ids": ids, "annotator": annotator_id})
+    found = _query(_PAIR_PICK, {"ids": ids, "annotator": annotator_id}, prepare=True)
     if not found:
         return UNDECIDED
     picked = found[0]
@@ -455,7 +507,7 @@ SELECT COALESCE(SUM(per_prompt.n * (per_prompt.n - 1) / 2), 0) AS battles
 def task_battle_count(*, task_id: int, prompt_set_id: int) -> int:
     """How many battles the task can serve: each pair of its contenders on each prompt both answered."""
     params = {"task": task_id, "prompt_set": prompt_set_id, "approved": Contender.Status.APPROVED}
-    return int(_query(_GOAL, params)[0]["battles"])
+    return int(_query(_GOAL, params, prepare=True)[0]["battles"])
 
 
 # The people's overall votes on the battles this voter voted on; per battle, the others' counted votes by
@@ -467,42 +519,52 @@ def task_battle_count(*, task_id: int, prompt_set_id: int) -> int:
 _OVERALL_PEOPLE = """
        AND v.dimension_id = (SELECT id FROM arena_dimension WHERE slug = 'overall')
        AND v.source_id = (SELECT id FROM arena_source WHERE key = 'people')"""
+# The same conditions, none of them usable to pick an index (`+ 0`): the others' votes are read battle by
+# battle, on an index leading with the battle. With the source's or the dimension's own index just as good on
+# paper (a planner without statistics estimates one row for each), PostgreSQL's generic plan for the prepared
+# statement read all the people's verdicts on each of the voter's battles (6 ms at 40 battles).
+_OVERALL_PEOPLE_BY_BATTLE = """
+       AND v.dimension_id + 0 = (SELECT id FROM arena_dimension WHERE slug = 'overall')
+       AND v.source_id + 0 = (SELECT id FROM arena_source WHERE key = 'people')"""
 _OTHERS = "v.voter_key <> %(voter_key)s AND v.outcome IS NOT NULL AND NOT v.excluded"
 _TALLY = {
     "postgresql": f"""
-    SELECT m.battle_id, o.outcome, o.n
+    SELECT m.battle_id, m.outcome AS mine, o.outcome, o.n
       FROM mine m
      CROSS JOIN LATERAL (
         SELECT v.outcome, COUNT(*) AS n FROM arena_verdict v
-         WHERE v.battle_id = m.battle_id AND {_OTHERS} {_OVERALL_PEOPLE}
+         WHERE v.battle_id = m.battle_id AND {_OTHERS} {_OVERALL_PEOPLE_BY_BATTLE}
          GROUP BY v.outcome
      ) o""",
     "other": f"""
-    SELECT v.battle_id, v.outcome, COUNT(*) AS n
+    SELECT v.battle_id, m.outcome AS mine, v.outcome, COUNT(*) AS n
       FROM arena_verdict v JOIN mine m ON m.battle_id = v.battle_id
      WHERE {_OTHERS} {_OVERALL_PEOPLE}
-     GROUP BY v.battle_id, v.outcome""",
+     GROUP BY v.battle_id, m.outcome, v.outcome""",
 }
+# Each battle's leading outcomes ranked in one pass (a window), and counted with the voter's own outcome carried
+# along: joining the tally with its own per-battle maximum, then the majority with the voter's votes, made
+# PostgreSQL (which estimates one row per CTE) loop over one for every row of the other, a cost growing with
+# the square of the voter's battles (1.1 ms at 38 battles, `bench/profile_votes.py --sql`).
 _PROGRESS = """
 WITH mine AS MATERIALIZED (
     SELECT v.battle_id, v.outcome FROM arena_verdict v
-     WHERE v.voter_key = %(voter_key)s AND v.outcome IS NOT NULL {overall_people}
+     WHERE v.voter_key = %(voter_key)s AND v.voter_key <> '' AND v.outcome IS NOT NULL {overall_people}
 ), tally AS MATERIALIZED ({tally}
-), top AS (
-    SELECT battle_id, MAX(n) AS n FROM tally GROUP BY battle_id
+), ranked AS (
+    SELECT battle_id, mine, outcome, RANK() OVER (PARTITION BY battle_id ORDER BY n DESC) AS place FROM tally
 ), majority AS (
-    SELECT t.battle_id, MIN(t.outcome) AS outcome, COUNT(*) AS leaders
-      FROM tally t JOIN top ON top.battle_id = t.battle_id AND top.n = t.n
-     GROUP BY t.battle_id
+    SELECT battle_id, MIN(mine) AS mine, MIN(outcome) AS outcome, COUNT(*) AS leaders
+      FROM ranked WHERE place = 1 GROUP BY battle_id
 )
 SELECT
   (SELECT COUNT(*) FROM arena_assignment WHERE annotator_id = %(annotator)s AND state = %(voted)s) AS total,
   (SELECT COUNT(*) FROM arena_assignment
     WHERE annotator_id = %(annotator)s AND state = %(voted)s AND answered_at >= %(today)s) AS today,
   (SELECT COUNT(*) FROM arena_assignment WHERE annotator_id = %(annotator)s AND state = %(skipped)s) AS skipped,
-  (SELECT COUNT(*) FROM majority WHERE leaders = 1) AS compared,
-  (SELECT COUNT(*) FROM majority j JOIN mine m ON m.battle_id = j.battle_id
-    WHERE j.leaders = 1 AND j.outcome = m.outcome) AS agreed
+  agreement.compared, agreement.agreed
+  FROM (SELECT COUNT(*) AS compared, COALESCE(SUM(CASE WHEN outcome = mine THEN 1 ELSE 0 END), 0) AS agreed
+          FROM majority WHERE leaders = 1) agreement
 """
 _PROGRESS_BY_VENDOR = {
     vendor: _PROGRESS.format(overall_people=_OVERALL_PEOPLE, tally=tally) for vendor, tally in _TALLY.items()
@@ -527,4 +589,4 @@ def progress_counts(annotator: Annotator, today_since: datetime) -> ProgressCoun
         "voted": Assignment.State.VOTED, "skipped": Assignment.State.SKIPPED,
     }  # fmt: skip
     sql = _PROGRESS_BY_VENDOR.get(connection.vendor, _PROGRESS_BY_VENDOR["other"])
-    return ProgressCounts(**_query(sql, params)[0])
+    return ProgressCounts(**_query(sql, params, prepare=True)[0])

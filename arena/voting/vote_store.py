@@ -147,6 +147,10 @@ def _vote_cursor(connection: Any) -> Any:
         return connection._prepare_cursor(_preparing_cursor_class()(connection.connection))
 
 
+# Serving's statements whose plans do not depend on their parameters use it too (`serve_store.prepared_run`).
+prepared_cursor = _vote_cursor
+
+
 @cache
 def _preparing_cursor_class() -> Any:
     """Django's server-binding cursor class, preparing each statement it runs (imported on PostgreSQL only).

@@ -103,8 +103,8 @@ def test_a_reload_whose_battle_was_deleted_after_the_probe_serves_another(client
     first = TOKEN.search(_serve(client, task).content.decode()).group(1)
     query = serve_store._query
 
-    def deleted_meanwhile(sql, params):
-        rows = query(sql, params)
+    def deleted_meanwhile(sql, params, **kwargs):
+        rows = query(sql, params, **kwargs)
         if sql == serve_store._OPEN and rows:  # staff delete the battle between the two statements
             Battle.objects.filter(pk=rows[0]["a_battle_id"]).delete()
         return rows

@@ -1,0 +1,219 @@
+"""The serve's statements prepared once per connection (arena.voting.serve_store.prepared_run): what is prepared,
+that generic plans stay index probes and give the same answers, and a serve after a migration changed a column
+a prepared statement returns."""
+
+import json
+import random
+import re
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from arena.models import Annotator, Assignment, Battle, Dimension, Verdict
+from arena.services.battles import people_source
+from arena.voting import serve_store
+from arena.voting.ballots import Ballot
+from arena.voting.identity import annotator_for
+from arena.voting.recording import vote_record
+from arena.voting.stats import agreement_of, annotator_progress, overall_votes
+from tests.support import factories
+
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL")
+
+HX = {"HTTP_HX_REQUEST": "true"}
+TOKEN = re.compile(r'/vote/b/([A-Za-z0-9_-]+)/"')
+
+
+def _serve(client, task):
+    return client.get(reverse("voting:task", args=[task.slug]) + "?start=1", **HX)
+
+
+def _prepared() -> dict[str, tuple[str, int, int]]:
+    """This connection's prepared statements: text -> (name, generic plans, custom plans)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, name, generic_plans, custom_plans FROM pg_prepared_statements")
+        return {sql: (name, generic, custom) for sql, name, generic, custom in cursor.fetchall()}
+
+
+def _serve_and_vote(client, task, user) -> str:
+    response = _serve(client, task)
+    assert response.status_code == 200, response.content[:300]
+    found = TOKEN.search(response.content.decode())
+    assert found, response.content[:300]
+    token = found.group(1)
+    vote_record(token=token, voter=factories.voter_of(user), ballot=Ballot("left"))
+    return token
+
+
+# The serve's statements, by a piece of their text: the user with the task and annotator, the contenders, the
+# pick, the INSERT, the progress counts.
+SERVE_PIECES = (
+    'AS "u__id"',
+    "eligible AS MATERIALIZED",
+    "WITH pick AS",
+    "INSERT INTO arena_assignment",
+    "WITH mine AS",
+)
+
+
+def test_the_serves_statements_are_prepared_once_per_connection(client, db):
+    task, _ = factories.make_voting_arena(n_contenders=3, n_prompts=4)
+    factories.make_all_battles(task)
+    user = factories.make_annotator_user("alice")
+    client.force_login(user)
+    connection.ensure_connection()
+    _serve_and_vote(client, task, user)
+    _serve_and_vote(client, task, user)  # the pair's copy and counts are warm: the pick statement runs
+    first = _prepared()
+    for piece in SERVE_PIECES:
+        assert any(piece in sql for sql in first), (piece, list(first))
+    _serve_and_vote(client, task, user)
+    again = _prepared()
+    assert set(again) == set(first)  # nothing prepared anew: the same statements, run again
+    assert connection.connection.prepare_threshold is None  # Django's own cursors prepare nothing
+
+
+def _history(task, voter_key: str, others: int) -> int:
+    """`voter_key` voted on every battle of the task, and so did `others` people, all written in bulk (the
+    tables' statistics know nothing of them). Returns how many verdicts."""
+    battles = list(Battle.objects.filter(prompt__prompt_set=task.prompt_set))
+    keys = [voter_key, *(f"s:bulk-{i}" for i in range(others))]
+    overall = Dimension.objects.get(slug="overall")
+    rng = random.Random(5)
+    Verdict.objects.bulk_create(
+        Verdict(battle=b, dimension=overall, source=people_source(), contender_a_id=b.contender_a_id,
+                contender_b_id=b.contender_b_id, voter_key=key, outcome=outcome,
+                score={"a": 1.0, "b": 0.0}[outcome])
+        for key in keys for b in battles for outcome in [rng.choice("ab")]
+    )  # fmt: skip
+    return len(keys) * len(battles)
+
+
+def _rows_read(plan: dict, table: str) -> int:
+    own = 0
+    if plan.get("Relation Name") == table:
+        own = round(
+            (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * plan.get("Actual Loops", 1)
+        )
+    return own + sum(_rows_read(child, table) for child in plan.get("Plans", []))
+
+
+def test_progress_generically_planned_reads_the_others_votes_battle_by_battle(db):
+    """A prepared statement is planned generically after five runs, without the parameters' values; in
+    bench/profile_votes.py the generic plan of the progress counts read the people's verdicts through the
+    source's index, every one of them once per battle of the voter (docs/voting-performance.md). The history
+    here is written in bulk (no statistics): the counts must read the votes on the voter's battles only."""
+    task, _ = factories.make_voting_arena(n_contenders=4, n_prompts=10)
+    factories.make_all_battles(task)
+    annotator = Annotator.objects.create(voter_key="s:alice")
+    added = _history(task, annotator.voter_key, others=40)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")  # the test's transaction only
+    today = timezone.now().replace(hour=0, minute=0)
+    counts = serve_store.progress_counts(annotator, today)
+    assert counts.compared > 0
+    [(sql, (name, generic, _custom))] = [
+        (s, p) for s, p in _prepared().items() if s.lstrip().startswith("WITH mine AS")
+    ]
+    assert generic == 1
+    # The statement's parameters are numbered by their first appearance in the text (psycopg's conversion).
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", serve_store._PROGRESS_BY_VENDOR["postgresql"])))
+    values = {"annotator": annotator.pk, "voter_key": annotator.voter_key, "today": today, "voted": "voted",
+              "skipped": "skipped"}  # fmt: skip
+    with connection.cursor() as cursor:
+        placeholders = ", ".join(["%s"] * len(names))
+        cursor.execute(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE {name}({placeholders})", [values[n] for n in names]
+        )
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    assert "$1" in json.dumps(plan)  # the generic plan indeed (the parameters are not in it)
+    reads = _rows_read(plan[0]["Plan"], "arena_verdict")
+    # Legitimately read: the voter's own votes and the 41 votes on each of their battles, once.
+    assert reads < 2 * added, (reads, added)
+
+
+def test_agreement_generically_planned_follows_the_python_rule(db):
+    """As tests/arena/test_voting_serve_path.py's check of the rule, with the prepared statement's generic plan."""
+    task, _ = factories.make_voting_arena(n_contenders=3, n_prompts=4, votes_per_battle=6)
+    rng = random.Random(13)
+    people = [factories.make_annotator_user(f"p{i}") for i in range(7)]
+    for _ in range(4):
+        for person in people:
+            assignment = factories.serve_to(task, person)
+            if assignment is not None:
+                choice = rng.choice(["left", "right", "tie", "both_bad"])
+                vote_record(token=assignment.token, voter=factories.voter_of(person), ballot=Ballot(choice))
+    Verdict.objects.filter(voter_key=f"u:{people[1].pk}").update(excluded=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    votes = overall_votes()
+    compared = 0
+    for person in people:
+        annotator = annotator_for(factories.voter_of(person))
+        expected = agreement_of(annotator.voter_key, votes)
+        assert annotator_progress(annotator).agreement == expected, person.username
+        compared += expected.compared
+    assert compared > 0
+    progress = [p for s, p in _prepared().items() if s.lstrip().startswith("WITH mine AS")]
+    assert progress and progress[0][1] >= len(people)  # every run generically planned
+
+
+def _other_connection():
+    import psycopg
+
+    settings_dict = connection.settings_dict
+    return psycopg.connect(
+        host=settings_dict["HOST"], port=settings_dict["PORT"] or 5432, user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"], dbname=settings_dict["NAME"], autocommit=True,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def task_name_type_changed_later():
+    """A function changing the type of arena_annotationtask.name (a column the serve's first statement returns)
+    from another connection, as a deploy's migration would; restored after."""
+    with _other_connection() as other:
+        original = other.execute(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+            " WHERE attrelid = 'arena_annotationtask'::regclass AND attname = 'name'"
+        ).fetchone()[0]
+    widths = iter(range(211, 240))
+
+    def change() -> None:
+        with _other_connection() as other:
+            other.execute(f"ALTER TABLE arena_annotationtask ALTER COLUMN name TYPE varchar({next(widths)})")
+
+    yield change
+    with _other_connection() as other:
+        other.execute(f"ALTER TABLE arena_annotationtask ALTER COLUMN name TYPE {original}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_serve_after_a_migration_changed_a_returned_columns_type_is_served(
+    client, task_name_type_changed_later, monkeypatch
+):
+    """PostgreSQL refuses a prepared statement whose result's types changed ("cached plan must not change result
+    type"). A serve runs in autocommit, where no rollback makes psycopg forget the statement: it would be
+    refused on every serve of the connection. The prepared statements are dropped and the statement run again."""
+    factories.ensure_dimensions()  # a transactional test's flush deleted the seeded ones
+    people_source()
+    task, _ = factories.make_voting_arena(n_contenders=3, n_prompts=4)
+    user = factories.make_annotator_user("alice")
+    client.force_login(user)
+    forgotten = []
+    forget = serve_store._prepared_forget
+    monkeypatch.setattr(serve_store, "_prepared_forget", lambda db: forgotten.append(1) or forget(db))
+    served = [_serve_and_vote(client, task, user)]
+    task_name_type_changed_later()
+    served.append(_serve_and_vote(client, task, user))
+    assert forgotten == [1]
+    served.append(_serve_and_vote(client, task, user))  # prepared anew, and used
+    task_name_type_changed_later()
+    served.append(_serve_and_vote(client, task, user))
+    assert len(forgotten) == 2
+    assert any('AS "u__id"' in sql for sql in _prepared())
+    assert Assignment.objects.filter(token__in=served, state=Assignment.State.VOTED).count() == 4
+    assert Verdict.objects.count() == 4
