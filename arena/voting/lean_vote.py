@@ -315,10 +315,10 @@ class LeanVote(LeanPath):
         context = {
             "reveal": reveal_for(vote, result.dimension_names),
             "choices": CHOICES.items(),
-            "next_url": _url("voting:task", vote.task_slug) + "?start=1",
-            "undo_url": _url("voting:undo", token),
+            "next_url": reversed_url("voting:task", vote.task_slug) + "?start=1",
+            "undo_url": reversed_url("voting:undo", token),
             "undo_seconds": settings.ARENA_VOTE_UNDO_SECONDS,
-            "progress_url": _url("voting:progress", vote.task_slug),
+            "progress_url": reversed_url("voting:progress", vote.task_slug),
             "oob": True,
         }
         return HttpResponse(self.reveals.html(context))
@@ -333,7 +333,7 @@ _ARG = "Zq9ArgQ"
 _URL_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {}
 
 
-def _url(name: str, arg: str) -> str:
+def reversed_url(name: str, arg: str) -> str:
     """`reverse(name, args=[arg])`; for an argument that needs no quoting, from the URL's shape, found once
     per script prefix by `reverse` itself (reversing cost more than the rest of the reveal)."""
     if not _URL_SAFE.fullmatch(arg):
