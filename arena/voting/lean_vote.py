@@ -25,6 +25,9 @@ frame), other exceptions Django's 500 (`response_for_exception`), and every resp
 X-Frame-Options, Vary: Cookie, Content-Length) and the same cookie handling (session, CSRF).
 The reveal fragment is the template's own output, rendered once per shape with placeholders, then filled
 with the escaped values (`RevealFragments`); each shape is checked against a full render when first built.
+
+The served battle's htmx GET is routed the same way, to `arena.voting.lean_serve`; what both paths share (the
+middleware built once, their response side) is `LeanPath`.
 """
 
 from __future__ import annotations
