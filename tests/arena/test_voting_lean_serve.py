@@ -281,6 +281,38 @@ def test_a_serve_under_a_script_prefix_takes_the_lean_path(voter, voting_task, f
     assert '"/arena/vote/b/fixed-token-1/"' in body
 
 
+def test_a_malformed_csrf_cookie_is_replaced_as_django_replaces_it(voter, voting_task, fixed_chances, taken):
+    _annotator(voter)
+    lean, plain = _clients(voter)
+    plain.cookies["csrftoken"] = "not a valid secret"
+    (status, body, _h, cookies), took, _state = _compare(
+        lean, plain, _url(voting_task), taken, task=voting_task, **HX
+    )
+    assert took and status == 200 and "NEW-SECRET" in body
+    assert cookies[0][:2] == ("csrftoken", "NEW-SECRET")
+
+
+def test_a_pending_message_is_left_for_the_next_page_as_django_leaves_it(
+    voter, voting_task, fixed_chances, taken
+):
+    from django.contrib import messages
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.test import RequestFactory
+
+    _annotator(voter)
+    lean, plain = _clients(voter)
+    storage = CookieStorage(RequestFactory().get("/"))
+    response = plain.get("/healthz")
+    storage.add(messages.INFO, "Your vote was withdrawn.")
+    storage.update(response)
+    plain.cookies["messages"] = response.cookies["messages"].value
+    (status, body, _h, cookies), took, _state = _compare(
+        lean, plain, _url(voting_task), taken, task=voting_task, **HX
+    )
+    assert took and status == 200 and "withdrawn" not in body
+    assert "messages" not in [name for name, _v, _a in cookies]  # neither stack touched it
+
+
 # --- left to Django -----------------------------------------------------------------------------------------
 
 
