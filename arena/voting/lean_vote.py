@@ -49,7 +49,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.template.loader import get_template, render_to_string
-from django.urls import get_script_prefix, reverse, set_urlconf
+from django.urls import get_script_prefix, get_urlconf, reverse, set_urlconf
 from django.utils.crypto import constant_time_compare
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
@@ -333,15 +333,15 @@ def _around(url: str, mark: str, pattern: str) -> tuple[str, str, str]:
 
 
 _ARG = "Zq9ArgQ"
-_URL_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {}
+_URL_TEMPLATES: dict[tuple[Any, str, str], tuple[str, str]] = {}
 
 
 def reversed_url(name: str, arg: str) -> str:
     """`reverse(name, args=[arg])`; for an argument that needs no quoting, from the URL's shape, found once
-    per script prefix by `reverse` itself (reversing cost more than the rest of the reveal)."""
+    per URLconf and script prefix by `reverse` itself (reversing cost more than the rest of the reveal)."""
     if not _URL_SAFE.fullmatch(arg):
         return reverse(name, args=[arg])
-    key = (get_script_prefix(), name)
+    key = (get_urlconf(), get_script_prefix(), name)
     if key not in _URL_TEMPLATES:
         _URL_TEMPLATES[key] = reverse(name, args=[_ARG]).rpartition(_ARG)[::2]  # type: ignore[assignment]
     prefix, suffix = _URL_TEMPLATES[key]
