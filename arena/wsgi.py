@@ -1,7 +1,8 @@
 """WSGI entry point (gunicorn arena.wsgi).
 
-Django's WSGI handler, with the vote POST served beside the middleware stack (arena.voting.lean_vote says
-why and how; every other request, and every vote that is not the ordinary case, goes through Django's).
+Django's WSGI handler, with the vote POST and the served battle's htmx GET served beside the middleware stack
+(arena.voting.lean_vote and arena.voting.lean_serve say why and how; every other request, and every vote or
+serve that is not the ordinary case, goes through Django's).
 """
 
 import os

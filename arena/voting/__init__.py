@@ -16,7 +16,8 @@ import-linter contract in pyproject.toml enforces it. The way a vote travels, mo
 - `staff`: tasks, gold battles and exclusions (`task_create`, `gold_add`); `stats`: progress and agreement.
 
 Views (`views`, `urls`) and the admin (`admin`) are wired in by `arena.urls` and `arena.admin`; the vote
-POST's lean endpoint (`lean_vote`, beside Django's middleware stack) by `arena.wsgi`.
+POST's and the served battle's lean endpoints (`lean_vote`, `lean_serve`, beside Django's middleware stack) by
+`arena.wsgi`.
 """
 
 from arena.voting.ballots import CHOICES, Ballot, ballot_from_post, battle_outcome

@@ -25,6 +25,9 @@ frame), other exceptions Django's 500 (`response_for_exception`), and every resp
 X-Frame-Options, Vary: Cookie, Content-Length) and the same cookie handling (session, CSRF).
 The reveal fragment is the template's own output, rendered once per shape with placeholders, then filled
 with the escaped values (`RevealFragments`); each shape is checked against a full render when first built.
+
+The served battle's htmx GET is routed the same way, to `arena.voting.lean_serve`; what both paths share (the
+middleware built once, their response side) is `LeanPath`.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.template.loader import get_template, render_to_string
-from django.urls import get_script_prefix, reverse, set_urlconf
+from django.urls import get_script_prefix, get_urlconf, reverse, set_urlconf
 from django.utils.crypto import constant_time_compare
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
@@ -158,17 +161,14 @@ class _CsrfCheck(CsrfViewMiddleware):
 REFUSED = HttpResponse(status=403)
 
 
-class LeanVote:
-    """The lean vote path of one handler: the middleware instances whose response side it reuses."""
+class LeanPath:
+    """What a lean path shares with the others: the project's middleware, built once, for their checks (CSRF,
+    the session store) and their response side (`_finished`), and the CSP headers, built once."""
 
     def __init__(self) -> None:
         def unused(request: HttpRequest) -> HttpResponse:
-            raise AssertionError("the lean vote path never calls down the middleware chain")
+            raise AssertionError("a lean path never calls down the middleware chain")
 
-        # Matched against path_info, which leaves out the script prefix that reverse() puts in.
-        submit_path = "/" + reverse("voting:submit", args=["TOKEN"]).removeprefix(get_script_prefix())
-        self.path = re.compile("{}(?P<token>{}){}".format(*_around(submit_path, "TOKEN", TOKEN)))
-        self.submit_view: Callable = import_string("arena.voting.views.submit")
         middleware = {path: import_string(path)(unused) for path in KNOWN_MIDDLEWARE}
         self.csrf = _CsrfCheck(unused)
         self.csp = middleware["csp.middleware.CSPMiddleware"]
@@ -180,6 +180,46 @@ class LeanVote:
             if hasattr(mw, "process_response")
         ]
         self.csp_headers: list[tuple[str, str]] | None = None
+
+    # --- the response side of the stack ----------------------------------------------------------------
+
+    def _finished(self, request: WSGIRequest, response: HttpResponse) -> HttpResponse:
+        for path, process_response in self.responders:
+            if path == "csp.middleware.CSPMiddleware":
+                self._csp(request, response)
+            else:
+                try:  # as Django wraps each middleware layer (convert_exception_to_response)
+                    response = process_response(request, response)
+                except Exception as exc:
+                    response = response_for_exception(request, exc)
+        response._resource_closers.append(request.close)  # type: ignore[attr-defined]  # as BaseHandler does
+        if response.status_code >= 400:
+            log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
+        return response
+
+    def _csp(self, request: WSGIRequest, response: HttpResponse) -> None:
+        """The CSP middleware's headers. Its policy is the settings' (no nonce, no per-view decorator on this
+        path), so it is built once per process, by the middleware itself, and reused."""
+        if self.csp_headers is None:
+            probe = HttpResponse()
+            self.csp.process_response(request, probe)
+            self.csp_headers = [
+                (k, v) for k, v in probe.items() if k.lower().startswith("content-security-policy")
+            ]
+        for name, value in self.csp_headers:
+            if name not in response:
+                response[name] = value
+
+
+class LeanVote(LeanPath):
+    """The lean vote path of one handler."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Matched against path_info, which leaves out the script prefix that reverse() puts in.
+        submit_path = "/" + reverse("voting:submit", args=["TOKEN"]).removeprefix(get_script_prefix())
+        self.path = re.compile("{}(?P<token>{}){}".format(*_around(submit_path, "TOKEN", TOKEN)))
+        self.submit_view: Callable = import_string("arena.voting.views.submit")
         self.reveals = RevealFragments()
 
     # --- taking the request, or not -------------------------------------------------------------------
@@ -278,42 +318,13 @@ class LeanVote:
         context = {
             "reveal": reveal_for(vote, result.dimension_names),
             "choices": CHOICES.items(),
-            "next_url": _url("voting:task", vote.task_slug) + "?start=1",
-            "undo_url": _url("voting:undo", token),
+            "next_url": reversed_url("voting:task", vote.task_slug) + "?start=1",
+            "undo_url": reversed_url("voting:undo", token),
             "undo_seconds": settings.ARENA_VOTE_UNDO_SECONDS,
-            "progress_url": _url("voting:progress", vote.task_slug),
+            "progress_url": reversed_url("voting:progress", vote.task_slug),
             "oob": True,
         }
         return HttpResponse(self.reveals.html(context))
-
-    # --- the response side of the stack ----------------------------------------------------------------
-
-    def _finished(self, request: WSGIRequest, response: HttpResponse) -> HttpResponse:
-        for path, process_response in self.responders:
-            if path == "csp.middleware.CSPMiddleware":
-                self._csp(request, response)
-            else:
-                try:  # as Django wraps each middleware layer (convert_exception_to_response)
-                    response = process_response(request, response)
-                except Exception as exc:
-                    response = response_for_exception(request, exc)
-        response._resource_closers.append(request.close)  # type: ignore[attr-defined]  # as BaseHandler does
-        if response.status_code >= 400:
-            log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
-        return response
-
-    def _csp(self, request: WSGIRequest, response: HttpResponse) -> None:
-        """The CSP middleware's headers. Its policy is the settings' (no nonce, no per-view decorator on this
-        path), so it is built once per process, by the middleware itself, and reused."""
-        if self.csp_headers is None:
-            probe = HttpResponse()
-            self.csp.process_response(request, probe)
-            self.csp_headers = [
-                (k, v) for k, v in probe.items() if k.lower().startswith("content-security-policy")
-            ]
-        for name, value in self.csp_headers:
-            if name not in response:
-                response[name] = value
 
 
 def _around(url: str, mark: str, pattern: str) -> tuple[str, str, str]:
@@ -322,15 +333,15 @@ def _around(url: str, mark: str, pattern: str) -> tuple[str, str, str]:
 
 
 _ARG = "Zq9ArgQ"
-_URL_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {}
+_URL_TEMPLATES: dict[tuple[Any, str, str], tuple[str, str]] = {}
 
 
-def _url(name: str, arg: str) -> str:
+def reversed_url(name: str, arg: str) -> str:
     """`reverse(name, args=[arg])`; for an argument that needs no quoting, from the URL's shape, found once
-    per script prefix by `reverse` itself (reversing cost more than the rest of the reveal)."""
+    per URLconf and script prefix by `reverse` itself (reversing cost more than the rest of the reveal)."""
     if not _URL_SAFE.fullmatch(arg):
         return reverse(name, args=[arg])
-    key = (get_script_prefix(), name)
+    key = (get_urlconf(), get_script_prefix(), name)
     if key not in _URL_TEMPLATES:
         _URL_TEMPLATES[key] = reverse(name, args=[_ARG]).rpartition(_ARG)[::2]  # type: ignore[assignment]
     prefix, suffix = _URL_TEMPLATES[key]
@@ -407,26 +418,38 @@ def _session_matches(session: Any, user: Any) -> bool:
 
 
 class LeanVoteRouting:
-    """A Django handler's `get_response`, with the vote POST offered to the lean path first."""
+    """A Django handler's `get_response`, with the vote POST offered to the lean vote path first, and the
+    served battle's htmx GET to the lean serve path (`arena.voting.lean_serve`)."""
 
     _lean: LeanVote | None = None
+    _lean_serve: Any = None  # arena.voting.lean_serve.LeanServe, once built
 
     def get_response(self, request: HttpRequest) -> HttpResponseBase:
         request = cast(WSGIRequest, request)  # Django's WSGI handlers (and its test client's) make these
         set_urlconf(settings.ROOT_URLCONF)
         if self._lean is None:
-            self._lean = LeanVote()
+            from arena.voting.lean_serve import LeanServe  # here: lean_serve builds on this module
+
+            self._lean, self._lean_serve = LeanVote(), LeanServe()
         token = self._lean.offered(request)
         if token is not None:
             response = self._lean.respond(request, token)
             if response is not None:
                 return response
             request = _fresh(request)
+        else:
+            slug = self._lean_serve.offered(request)
+            if slug is not None:
+                response = self._lean_serve.respond(request, slug)
+                if response is not None:
+                    return response
+                request = _fresh(request)
         return super().get_response(request)  # type: ignore[misc]
 
 
 class VoteRoutedHandler(LeanVoteRouting, WSGIHandler):
-    """Django's WSGI handler with the lean vote path (this module's docstring): arena.wsgi serves it."""
+    """Django's WSGI handler with the lean vote and serve paths (this module's docstring, and
+    `arena.voting.lean_serve`'s): arena.wsgi serves it."""
 
 
 def _fresh(request: WSGIRequest) -> WSGIRequest:

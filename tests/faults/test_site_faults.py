@@ -67,6 +67,10 @@ def test_a_stopped_database_gives_a_plain_503_then_the_site_recovers_with_every_
             assert response.status_code == 503, (path, response.status_code, body[:300])
             assert "Temporarily unavailable" in body and response.headers["Retry-After"] == "30"
             assert not [leak for leak in LEAKS if leak in body], (path, body)
+        # The next battle as htmx asks for it (the lean serve's request): left to Django, which answers 503.
+        served = site.http.get(f"/vote/t/{task.slug}/?start=1", headers={"HX-Request": "true"})
+        assert served.status_code == 503 and "Temporarily unavailable" in served.text, served.text[:300]
+        assert served.headers["Retry-After"] == "30"
         refused = site.vote(token)
         assert refused.status_code == 503 and "Temporarily unavailable" in refused.text
         api = site.http.get("/api/contenders")
@@ -109,6 +113,9 @@ def test_sign_in_and_voting_work_from_the_database_while_redis_is_down(transacti
             vote = site.vote(site.battle_token(task.slug))
             assert vote.status_code == 200, web.log()[-4000:]
         assert warm.vote(warm_token).status_code == 200  # an older session survives too
+        # The next battle as htmx asks for it (the lean serve's request), the session read from the database.
+        served = site.http.get(f"/vote/t/{task.slug}/?start=1", headers={"HX-Request": "true"})
+        assert served.status_code == 200 and "/vote/b/" in served.text, web.log()[-4000:]
         assert _accepted_votes(celery_worker.test_database_url()) == 4
         assert "Redis cache unreachable" in web.log()  # the degradation is logged, not silent
         assert "Traceback" not in web.log()
