@@ -52,8 +52,8 @@ from django.utils.cache import patch_vary_headers
 from arena.error_responses import status_for
 from arena.errors import DomainError
 from live import stream_opening
-from live.stream_opening import Left, Opened, Unsettled, stream_open_async
 from live.services.battles import claimed_conversions
+from live.stream_opening import Left, Opened, Unsettled, stream_open_async
 from live.streaming import streaming_provider, turn_events
 from live.views import nothing_waiting, stream_open
 

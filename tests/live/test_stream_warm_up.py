@@ -86,7 +86,7 @@ def test_loading_the_application_finds_what_the_first_opening_would(monkeypatch)
 
     assert stream_app._security.cache_info().currsize == 1
     assert False in stream_app._HEADERS  # the plain HTTP request's headers
-    assert streaming._STREAMS == {type(streaming.streaming_provider()): True}
+    assert {type(streaming.streaming_provider()): True} == streaming._STREAMS
     vendor = connections["default"].vendor
     assert set(battle_services._CONVERSIONS) == {
         (LiveBattle, vendor),
