@@ -52,8 +52,9 @@ from django.utils.cache import patch_vary_headers
 from arena.error_responses import status_for
 from arena.errors import DomainError
 from live import stream_opening
+from live.services.battles import claimed_conversions
 from live.stream_opening import Left, Opened, Unsettled, stream_open_async
-from live.streaming import turn_events
+from live.streaming import streaming_provider, turn_events
 from live.views import nothing_waiting, stream_open
 
 logger = logging.getLogger(__name__)
@@ -114,8 +115,15 @@ def stream_routed(django_app: AsgiApp) -> AsgiApp:
 def _warm_up() -> None:
     """Pay, as the worker loads, what the first opening would pay: the endpoint check validates the URL with
     Django's URLValidator, whose pattern is compiled on first use (tens of milliseconds, during which the
-    worker's other openings wait their turn)."""
+    worker's other openings wait their turn). Likewise what the first opening would make and keep: the
+    middleware's headers over HTTP (SecurityMiddleware compiles its exempt patterns when made), the
+    provider (imported and registered on first use) and its streaming check, the claimed rows'
+    converters. The statements' own first run is `stream_opening.rehearse`, at the worker's start."""
     URLValidator(schemes=["http", "https"])("http://warm-up.example/v1")
+    _security()
+    _middleware_headers(HttpRequest())
+    streaming_provider()
+    claimed_conversions()
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -123,7 +123,7 @@ async def _pump(call: SideCall, queue: asyncio.Queue) -> None:
     if call.request is None:
         await queue.put(("error", call.side, PermanentProviderError(call.problem, provider=PROVIDER)))
         return
-    provider = _streaming(get_provider(PROVIDER))
+    provider = streaming_provider()
     parts: list[str] = []
     try:
         async for piece in provider.stream(call.request):
@@ -137,6 +137,11 @@ async def _pump(call: SideCall, queue: asyncio.Queue) -> None:
         await queue.put(("error", call.side, PermanentProviderError("empty answer", provider=PROVIDER)))
     else:
         await queue.put(("done", call.side, text))
+
+
+def streaming_provider() -> StreamingProvider:
+    """The contenders' provider (`PROVIDER`), which must stream."""
+    return _streaming(get_provider(PROVIDER))
 
 
 def _streaming(provider: object) -> StreamingProvider:

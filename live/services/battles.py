@@ -222,6 +222,13 @@ def claimed_battle(row: tuple) -> LiveBattle:
     return battle
 
 
+def claimed_conversions() -> None:
+    """Find the claimed rows' conversions (`_conversions`) now rather than in the first claim."""
+    db = connections[DEFAULT_DB_ALIAS]
+    _conversions(LiveBattle, db)
+    _conversions(Contender, db)
+
+
 def _instance(model, values, db):
     """A model instance from a raw row of its concrete fields, through the fields' own conversions (JSON,
     for one: the backend hands jsonb over as text, as the ORM expects)."""
