@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +44,8 @@ from live.coalescing import Coalescer, Gone
 from live.models import LiveBattle
 from live.services.battles import claimed_battle, claimed_key, claims_statement, live_battle_of
 from live.streaming import SideCall, side_calls
+
+logger = logging.getLogger(__name__)
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 CACHED_DB_SESSIONS = "django.contrib.sessions.backends.cached_db"
@@ -259,7 +262,13 @@ async def warm(size: int) -> None:
     failures = [each for each in made if isinstance(each, BaseException)]
     if failures:
         raise failures[0]
-    await rehearse(size)
+    try:
+        await rehearse(size)
+    except Exception:  # noqa: BLE001  # the connections are made and kept; the first openings will say what fails
+        logger.warning(
+            "the live openings' statements could not be rehearsed at start (their connections are kept)",
+            exc_info=True,
+        )
 
 
 async def rehearse(size: int) -> None:

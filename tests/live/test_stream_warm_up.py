@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from django.db import connections
 
+from judges.providers import get_provider
 from live import async_database, stream_app, stream_opening, streaming
 from live.models import LiveBattle
 from live.services import battles as battle_services
@@ -76,6 +77,35 @@ def test_without_kept_connections_the_start_runs_no_statement(stub, monkeypatch)
     assert run == []
 
 
+def test_a_rehearsal_that_fails_is_logged_as_such_and_keeps_the_connections(
+    stub,  # noqa: F811
+    monkeypatch,
+    caplog,
+):
+    """A table not migrated yet or a read-only database refuses the rehearsal: the connections are made, so
+    the log must not say they could not be, and the worker's start goes on with them kept."""
+    monkeypatch.setattr(async_database, "_pooled", lambda: True)
+
+    async def refused(size):
+        raise RuntimeError("relation does not exist")
+
+    monkeypatch.setattr(stream_opening, "rehearse", refused)
+
+    async def start():
+        try:
+            await stream_opening.warm(SIZE)
+            return len(async_database.lender(SIZE).idle)
+        finally:
+            await stream_opening.close()
+
+    with caplog.at_level("WARNING", logger="live.stream_opening"):
+        kept = run_coroutine(start())
+    assert kept == stream_opening.LOOP_CONNECTIONS_USED
+    assert [r.getMessage() for r in caplog.records if r.name == "live.stream_opening"] == [
+        "the live openings' statements could not be rehearsed at start (their connections are kept)"
+    ]
+
+
 def test_loading_the_application_finds_what_the_first_opening_would(monkeypatch):
     monkeypatch.setattr(stream_app, "_HEADERS", {})
     monkeypatch.setattr(streaming, "_STREAMS", {})
@@ -86,7 +116,8 @@ def test_loading_the_application_finds_what_the_first_opening_would(monkeypatch)
 
     assert stream_app._security.cache_info().currsize == 1
     assert False in stream_app._HEADERS  # the plain HTTP request's headers
-    assert {type(streaming.streaming_provider()): True} == streaming._STREAMS
+    # Read without calling streaming_provider(), which would fill the cache itself.
+    assert {type(get_provider(streaming.PROVIDER)): True} == streaming._STREAMS
     vendor = connections["default"].vendor
     assert set(battle_services._CONVERSIONS) == {
         (LiveBattle, vendor),
