@@ -26,12 +26,11 @@ from typing import Any
 
 from django.middleware.csrf import get_token
 from django.template.loader import get_template
-from django.urls import get_script_prefix
 from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
 
 from arena.conversations import ConversationView, TurnView
-from arena.voting.template_pieces import PiecesByShape
+from arena.voting.template_pieces import PiecesByShape, url_scope
 
 TEMPLATE = "voting/battle.html#battle"
 # Tokens are `secrets.token_urlsafe(24)`: `reverse` puts them into URLs unquoted.
@@ -98,7 +97,7 @@ def _values(context: dict[str, Any], csrf_token: Any) -> list[Any]:
 def _shape(context: dict[str, Any]) -> tuple:
     view = context["view"]
     fixed = (
-        get_script_prefix(),
+        url_scope(),
         tuple(context["choices"]),
         bool(context["undone"]),
         context["undo_seconds"],

@@ -49,7 +49,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.template.loader import get_template, render_to_string
-from django.urls import get_script_prefix, get_urlconf, reverse, set_urlconf
+from django.urls import get_script_prefix, reverse, set_urlconf
 from django.utils.crypto import constant_time_compare
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
@@ -63,7 +63,7 @@ from arena.voting.identity import Voter, client_ip
 from arena.voting.presenting import Reveal, reveal_for
 from arena.voting.ratelimit import rate_limit_hit
 from arena.voting.recording import vote_checked, vote_counted, vote_record_locked
-from arena.voting.template_pieces import PiecesByShape
+from arena.voting.template_pieces import PiecesByShape, url_scope
 from arena.voting.vote_store import HEAD, LockedVote, vote_lock, vote_lock_beside
 
 # The stack this module stands in for. Another list (a middleware added, removed or moved) turns the lean
@@ -341,7 +341,7 @@ def reversed_url(name: str, arg: str) -> str:
     per URLconf and script prefix by `reverse` itself (reversing cost more than the rest of the reveal)."""
     if not _URL_SAFE.fullmatch(arg):
         return reverse(name, args=[arg])
-    key = (get_urlconf(), get_script_prefix(), name)
+    key = (*url_scope(), name)
     if key not in _URL_TEMPLATES:
         _URL_TEMPLATES[key] = reverse(name, args=[_ARG]).rpartition(_ARG)[::2]  # type: ignore[assignment]
     prefix, suffix = _URL_TEMPLATES[key]

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.template import Context
 from django.template.base import render_value_in_context
+from django.urls import get_script_prefix, get_urlconf
 from django.utils.html import escape
 from django.utils.safestring import SafeData, SafeString
 
@@ -34,6 +35,12 @@ def written(value: Any) -> str:
     if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
         return str(value)
     return render_value_in_context(value, _AS_TEMPLATE)
+
+
+def url_scope() -> tuple[Any, str]:
+    """What the URLs written into pieces depend on: the URLconf and the script prefix. Outside a request
+    `get_urlconf()` is None whatever ROOT_URLCONF says (an override in a test, say), so the setting stands in."""
+    return get_urlconf() or settings.ROOT_URLCONF, get_script_prefix()
 
 
 def _filled(parts: list[str | int], values: list[Any]) -> str:

@@ -32,7 +32,7 @@ from arena.services.battles import people_source
 from arena.voting import lean_serve, selection, serving
 from arena.voting.identity import annotator_for
 from arena.voting.lean_serve import LeanServe
-from arena.voting.lean_vote import FORM, LeanVoteRouting
+from arena.voting.lean_vote import FORM, LeanVoteRouting, reversed_url
 from tests.support import factories
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -493,3 +493,54 @@ def test_a_failure_after_the_serve_is_taken_is_djangos_500(voter, voting_task, t
         got_request_exception.disconnect(receiver)
     assert status == 500 and took and len(signalled) == 2
     assert dict(headers)["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_lean_fragments_csrf_token_is_accepted_by_the_vote_with_csrf_checks_enforced(
+    voter, voting_task, taken
+):
+    """The comparisons above unmask tokens; this posts the vote with the token the lean serve wrote, as a browser
+    does, with Django's CSRF checks on."""
+    _annotator(voter)
+    plain = Client(enforce_csrf_checks=True)
+    plain.force_login(voter)
+    lean = Client(enforce_csrf_checks=True)
+    lean.handler = LeanClientHandler(enforce_csrf_checks=True)
+    lean.cookies = plain.cookies
+    served = lean.get(_url(voting_task), **HX)
+    assert served.status_code == 200
+    assert taken[-1] is not None  # the lean path served it
+    body = served.content.decode()
+    battle_token = re.search(r'/vote/b/([A-Za-z0-9_-]+)/"', body).group(1)  # type: ignore[union-attr]
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]{64})"', body).group(1)  # type: ignore[union-attr]
+    voted = plain.post(
+        reverse("voting:submit", args=[battle_token]),
+        f"overall=left&csrfmiddlewaretoken={csrf}",
+        content_type=FORM,
+        **HX,
+    )
+    assert voted.status_code == 200, voted.content[:300]
+
+
+def test_a_failure_after_the_assignment_is_written_is_a_500_with_one_assignment(
+    voter, voting_task, taken, monkeypatch
+):
+    """Once the lean path has taken the serve it answers, error or not: the serve is never run a second time."""
+    _annotator(voter)
+    lean, _ = _clients(voter)
+    lean.raise_request_exception = False
+
+    def broken(assignment):
+        raise RuntimeError("the battle's view broke after the assignment was written")
+
+    monkeypatch.setattr("arena.voting.views.battle_view", broken)
+    answered = lean.get(_url(voting_task), **HX)
+    assert answered.status_code == 500
+    assert taken[-1] is not None
+    assert Assignment.objects.count() == 1
+
+
+def test_url_shapes_follow_an_overridden_urlconf_outside_a_request(db, settings):
+    assert reversed_url("voting:task", "abc") == reverse("voting:task", args=["abc"])  # the default's, kept
+    settings.ROOT_URLCONF = "tests.support.prefixed_voting_urls"
+    assert reverse("voting:task", args=["abc"]) == "/other/vote/t/abc/"
+    assert reversed_url("voting:task", "abc") == "/other/vote/t/abc/"
