@@ -27,7 +27,7 @@ from django.db import connection
 from arena.models import AnnotationTask, Annotator, Assignment
 from arena.voting.identity import Voter
 from arena.voting.lean_vote import _session_matches, _session_user_id
-from arena.voting.serve_store import prepared_run
+from arena.voting.serve_store import column_names, prepared_run
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,14 @@ def _model(model: Any, row: dict[str, Any], prefix: str, names: list[str]) -> An
     return model.from_db(connection.alias, names, [row[prefix + name] for name in names])
 
 
-def _row(cursor: Any) -> dict[str, Any] | None:
+def _row(cursor: Any, sql: str) -> dict[str, Any] | None:
     found = cursor.fetchone()
-    return (
-        None if found is None else dict(zip([column[0] for column in cursor.description], found, strict=True))
-    )
+    if found is None:
+        return None
+    names = column_names(cursor, sql)  # read once per process (serve_store.column_names)
+    if len(names) != len(found):  # not the statement the names were kept for: the cursor says
+        names = [column[0] for column in cursor.description]
+    return dict(zip(names, found, strict=True))
 
 
 def serve_head(request: Any, slug: str) -> ServeHead | None:
@@ -100,7 +103,8 @@ def serve_head(request: Any, slug: str) -> ServeHead | None:
     sql, user_names, task_names, annotator_names = _statement(user_model)
     voter_key = f"u:{user_id}"
     params = {"slug": slug, "voter": voter_key, "user": user_id, "served": Assignment.State.SERVED}
-    row = prepared_run(sql, params, _row)  # one-row probes of unique keys: prepared once per connection
+    # One-row probes of unique keys: prepared once per connection.
+    row = prepared_run(sql, params, lambda cursor: _row(cursor, sql))
     if row is None:
         return None  # no such user: Django's get_user answers (anonymous)
     user = _model(user_model, row, "u__", user_names)

@@ -41,19 +41,47 @@ T = TypeVar("T")
 SHUFFLE_MODULUS = 2147483647  # a prime: (id × k) mod p is a permutation of ids for any k in [1, p − 1]
 
 
-def _rows(cursor: Any) -> list[dict[str, Any]]:
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+# Each statement's column names, by its text (`column_names`).
+COLUMN_NAMES_KEPT = 256  # statements whose names a process keeps (then it starts again)
+_column_names_kept: dict[str, list[str]] = {}
+
+
+def column_names(cursor: Any, sql: str) -> list[str]:
+    """The names of the columns `sql` returned on `cursor`, read from `cursor.description` once per process.
+
+    psycopg builds `description` afresh on each access, a `Column` per column with its type looked up: for
+    the serve's ~70 columns about a tenth of a millisecond of CPU per serve (docs/voting-performance.md,
+    "Fewer costs per serve, round 2"). A statement's names follow from its text when it names every column
+    it selects (no `*` over a table, whose columns a migration may change): the serve's statements do. A
+    row of another length (a `*` after all) reads the names afresh (`_rows`)."""
+    names = _column_names_kept.get(sql)
+    if names is None:
+        names = [column[0] for column in cursor.description]
+        if len(_column_names_kept) >= COLUMN_NAMES_KEPT:
+            _column_names_kept.clear()
+        _column_names_kept[sql] = names
+    return names
+
+
+def _rows(cursor: Any, sql: str) -> list[dict[str, Any]]:
+    rows = cursor.fetchall()
+    if not rows:
+        return []
+    names = column_names(cursor, sql)
+    if len(names) != len(rows[0]):  # not the statement the names were kept for: read them again
+        _column_names_kept.pop(sql, None)
+        names = column_names(cursor, sql)
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def _query(sql: str, params: dict[str, Any], *, prepare: bool = False) -> list[dict[str, Any]]:
     """The statement's rows by column name; `prepare`: on PostgreSQL, prepared once per connection
     (`prepared_run`), for statements whose plan is the same whatever the parameters."""
     if prepare:
-        return prepared_run(sql, params, _rows)
+        return prepared_run(sql, params, lambda cursor: _rows(cursor, sql))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return _rows(cursor)
+        return _rows(cursor, sql)
 
 
 def prepared_run(sql: str, params: Any, read: Callable[[Any], T]) -> T:
