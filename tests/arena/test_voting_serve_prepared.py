@@ -7,13 +7,13 @@ import random
 import re
 
 import pytest
-from django.db import connection
+from django.db import DataError, DatabaseError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from arena.models import Annotator, Assignment, Battle, Dimension, Verdict
 from arena.services.battles import people_source
-from arena.voting import serve_store
+from arena.voting import serve_store, serving, vote_store
 from arena.voting.ballots import Ballot
 from arena.voting.identity import annotator_for
 from arena.voting.recording import vote_record
@@ -217,3 +217,48 @@ def test_a_serve_after_a_migration_changed_a_returned_columns_type_is_served(
     assert any('AS "u__id"' in sql for sql in _prepared())
     assert Assignment.objects.filter(token__in=served, state=Assignment.State.VOTED).count() == 4
     assert Verdict.objects.count() == 4
+
+
+def test_the_preparing_cursor_sends_every_integer_as_bigint(db):
+    """Django wraps an integer field's value in psycopg's Int2 or Int4 (`get_db_prep_save`); sent as such, psycopg
+    packs it into 16 or 32 bits, silently wrapping a value out of range. Sent as int8, PostgreSQL checks it."""
+    from psycopg.types.numeric import Int2, Int4, Int8
+
+    with vote_store.prepared_cursor(connection) as cursor:
+        for value in (7, 2**40, Int2(7), Int4(7), Int4(2**32 + 1500), Int8(7)):
+            cursor.execute("SELECT pg_typeof(%s)::text, %s::numeric::text", [value, value])
+            assert cursor.fetchone() == ("bigint", str(int(value))), type(value)
+
+
+@pytest.mark.parametrize("ms", [2**32 + 1500, 2**31 + 5])
+def test_an_insert_out_of_the_columns_range_is_refused_not_wrapped(db, ms):
+    """min_read_ms is an integer column: a value past it is refused, as the ORM's INSERT is refused ("integer out
+    of range"), rather than stored wrapped (2**32 + 1500 as 1500) or refused by a check as if negative."""
+    task, _ = factories.make_voting_arena(n_contenders=3, n_prompts=2)
+    factories.make_all_battles(task)
+    annotator = Annotator.objects.create(voter_key="s:x")
+    new = Assignment(token="t", task=task, annotator=annotator, battle=Battle.objects.first(), left_is_a=True,
+                     min_read_ms=ms)  # fmt: skip
+    with pytest.raises(DataError, match="integer out of range"):
+        with transaction.atomic():
+            serve_store.assignment_insert(new)
+    with pytest.raises(DataError, match="integer out of range"):  # the ORM's, for comparison
+        with transaction.atomic():
+            Assignment.objects.create(token="o", task=task, annotator=annotator, battle=Battle.objects.first(),
+                                      left_is_a=True, min_read_ms=ms)  # fmt: skip
+    assert not Assignment.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_serve_whose_reading_time_is_out_of_range_fails_rather_than_picking_again(monkeypatch):
+    """In autocommit the serve takes an IntegrityError for a battle deleted since the pick, and picks again; a
+    value out of the column's range is no such thing: the error reaches the caller and nothing is written."""
+    factories.ensure_dimensions()
+    people_source()
+    task, _ = factories.make_voting_arena(n_contenders=3, n_prompts=3)
+    factories.make_all_battles(task)
+    annotator = Annotator.objects.create(voter_key="s:x")
+    monkeypatch.setattr(serving, "min_read_ms", lambda *texts: 2**31 + 5)
+    with pytest.raises(DataError, match="integer out of range"):
+        serving.assignment_serve(task=task, annotator=annotator)
+    assert not Assignment.objects.exists()
