@@ -195,14 +195,15 @@ def _preparing_cursor_class() -> Any:
 
 def stale_prepared_plan(error: BaseException) -> bool:
     """Whether `error` (Django's or psycopg's) is PostgreSQL refusing a prepared statement whose result's
-    column types a migration changed ("cached plan must not change result type", SQLSTATE 0A000). The
-    statement is not run; psycopg forgets its prepared statements when the transaction rolls back, so the
-    vote's transaction, run again, prepares them anew (`recording.vote_record`)."""
+    column types a migration changed ("cached plan must not change result type"). Known by its SQLSTATE, 0A000
+    (feature not supported, raised for much else too), and the server function raising it: the message is
+    translated by the server's lc_messages. The statement is not run; psycopg forgets its prepared statements
+    when the transaction rolls back, so the vote's transaction, run again, prepares them anew
+    (`recording.vote_record`)."""
     while error is not None:
-        if getattr(error, "sqlstate", None) == "0A000" and "cached plan must not change result type" in str(
-            error
-        ):
-            return True
+        if getattr(error, "sqlstate", None) == "0A000":
+            diag = getattr(error, "diag", None)
+            return getattr(diag, "source_function", None) == "RevalidateCachedQuery"
         error = error.__cause__  # type: ignore[assignment]
     return False
 

@@ -5,6 +5,7 @@ a prepared statement returns."""
 import json
 import random
 import re
+from types import SimpleNamespace
 
 import pytest
 from django.db import DataError, DatabaseError, connection, transaction
@@ -262,3 +263,48 @@ def test_a_serve_whose_reading_time_is_out_of_range_fails_rather_than_picking_ag
     with pytest.raises(DataError, match="integer out of range"):
         serving.assignment_serve(task=task, annotator=annotator)
     assert not Assignment.objects.exists()
+
+
+class _Translated(Exception):
+    """A psycopg error as a server with other lc_messages reports it: same SQLSTATE and origin, other words."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__("el plan almacenado en caché no debe cambiar el tipo de resultado")
+        self.sqlstate = original.sqlstate  # type: ignore[attr-defined]
+        self.diag = SimpleNamespace(source_function=original.diag.source_function)  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_plan_is_known_by_its_sqlstate_and_origin_not_its_words(task_name_type_changed_later):
+    """PostgreSQL translates its messages (lc_messages): the refusal of a stale prepared statement is known by
+    its SQLSTATE (0A000) and the server function raising it, whatever the message says."""
+    factories.make_voting_arena(n_contenders=2, n_prompts=1)
+    sql = "SELECT name FROM arena_annotationtask"
+    serve_store.prepared_run(sql, [], lambda cursor: cursor.fetchall())
+    task_name_type_changed_later()
+    with pytest.raises(DatabaseError) as raised:
+        with transaction.atomic():  # no retry inside a transaction: the refusal reaches the caller
+            serve_store.prepared_run(sql, [], lambda cursor: cursor.fetchall())
+    refusal = raised.value.__cause__
+    assert (refusal.sqlstate, refusal.diag.source_function) == ("0A000", "RevalidateCachedQuery")
+    assert vote_store.stale_prepared_plan(raised.value)
+    translated = DatabaseError("translated")
+    translated.__cause__ = _Translated(refusal)
+    assert vote_store.stale_prepared_plan(translated)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_feature_not_supported_error_is_not_retried(monkeypatch):
+    """0A000 is PostgreSQL's "feature not supported", raised for much else: such an error is not retried."""
+    forgotten = []
+    forget = serve_store._prepared_forget
+    monkeypatch.setattr(serve_store, "_prepared_forget", lambda db: forgotten.append(1) or forget(db))
+    with pytest.raises(DatabaseError) as raised:
+        serve_store.prepared_run(
+            "SELECT COUNT(*) FROM arena_dimension FOR UPDATE", [], lambda cursor: cursor.fetchall()
+        )
+    error = raised.value.__cause__
+    assert error.sqlstate == "0A000" and error.diag.source_function != "RevalidateCachedQuery"
+    assert not vote_store.stale_prepared_plan(raised.value)
+    assert not vote_store.stale_prepared_plan(_Translated(error))
+    assert forgotten == []
