@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.db import DataError, DatabaseError, connection, transaction
+from django.db import DatabaseError, DataError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -155,8 +155,8 @@ def _progress_generic_reads(annotator: Annotator, overall: int) -> None:
     assert generic == 1
     # The statement's parameters are numbered by their first appearance in the text (psycopg's conversion).
     names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", serve_store._PROGRESS_BY_VENDOR["postgresql"])))
-    values = {"annotator": annotator.pk, "voter_key": annotator.voter_key, "today": today, "voted": "voted",
-              "skipped": "skipped"}  # fmt: skip
+    values: dict[str, Any] = {"annotator": annotator.pk, "voter_key": annotator.voter_key, "today": today,
+                              "voted": "voted", "skipped": "skipped"}  # fmt: skip
     with connection.cursor() as cursor:
         placeholders = ", ".join(["%s"] * len(names))
         cursor.execute(
@@ -276,13 +276,12 @@ def test_an_insert_out_of_the_columns_range_is_refused_not_wrapped(db, ms):
     annotator = Annotator.objects.create(voter_key="s:x")
     new = Assignment(token="t", task=task, annotator=annotator, battle=Battle.objects.first(), left_is_a=True,
                      min_read_ms=ms)  # fmt: skip
-    with pytest.raises(DataError, match="integer out of range"):
-        with transaction.atomic():
-            serve_store.assignment_insert(new)
-    with pytest.raises(DataError, match="integer out of range"):  # the ORM's, for comparison
-        with transaction.atomic():
-            Assignment.objects.create(token="o", task=task, annotator=annotator, battle=Battle.objects.first(),
-                                      left_is_a=True, min_read_ms=ms)  # fmt: skip
+    with pytest.raises(DataError, match="integer out of range"), transaction.atomic():
+        serve_store.assignment_insert(new)
+    # The ORM's INSERT of the same value, to compare.
+    with pytest.raises(DataError, match="integer out of range"), transaction.atomic():
+        Assignment.objects.create(token="o", task=task, annotator=annotator, battle=Battle.objects.first(),
+                                  left_is_a=True, min_read_ms=ms)  # fmt: skip
     assert not Assignment.objects.exists()
 
 
@@ -318,9 +317,9 @@ def test_a_stale_plan_is_known_by_its_sqlstate_and_origin_not_its_words(task_nam
     sql = "SELECT name FROM arena_annotationtask"
     serve_store.prepared_run(sql, [], lambda cursor: cursor.fetchall())
     task_name_type_changed_later()
-    with pytest.raises(DatabaseError) as raised:
-        with transaction.atomic():  # no retry inside a transaction: the refusal reaches the caller
-            serve_store.prepared_run(sql, [], lambda cursor: cursor.fetchall())
+    # No retry inside a transaction: the refusal reaches the caller.
+    with pytest.raises(DatabaseError) as raised, transaction.atomic():
+        serve_store.prepared_run(sql, [], lambda cursor: cursor.fetchall())
     refusal = raised.value.__cause__
     assert (refusal.sqlstate, refusal.diag.source_function) == ("0A000", "RevalidateCachedQuery")
     assert vote_store.stale_prepared_plan(raised.value)
