@@ -547,12 +547,14 @@ def task_battle_count(*, task_id: int, prompt_set_id: int) -> int:
 _OVERALL_PEOPLE = """
        AND v.dimension_id = (SELECT id FROM arena_dimension WHERE slug = 'overall')
        AND v.source_id = (SELECT id FROM arena_source WHERE key = 'people')"""
-# The same conditions, none of them usable to pick an index (`+ 0`): the others' votes are read battle by
-# battle, on an index leading with the battle. With the source's or the dimension's own index just as good on
-# paper (a planner without statistics estimates one row for each), PostgreSQL's generic plan for the prepared
-# statement read all the people's verdicts on each of the voter's battles (6 ms at 40 battles).
+# The same conditions, the source's written `+ 0` so that it cannot pick an index: the others' votes are read
+# battle by battle, on the once-per-voter index (battle, dimension, ...). Without it, with the table's size
+# known but no statistics of its columns, the generic plan of the prepared statement read all the people's
+# overall verdicts through the source's index once per battle of the voter (147,660 rows for 2,880 on 60
+# battles: tests/arena/test_voting_serve_prepared.py). The dimension stays usable: written `+ 0` too, each
+# battle's verdicts in every dimension and source were read (16,980 rows there).
 _OVERALL_PEOPLE_BY_BATTLE = """
-       AND v.dimension_id + 0 = (SELECT id FROM arena_dimension WHERE slug = 'overall')
+       AND v.dimension_id = (SELECT id FROM arena_dimension WHERE slug = 'overall')
        AND v.source_id + 0 = (SELECT id FROM arena_source WHERE key = 'people')"""
 _OTHERS = "v.voter_key <> %(voter_key)s AND v.outcome IS NOT NULL AND NOT v.excluded"
 _TALLY = {

@@ -163,18 +163,23 @@ def _preparing_cursor_class() -> Any:
     its record of what it prepared (`_preparing.PrepareManager`: `get` and `maybe_add_to_cache` then do
     nothing) and still forgets it all, with a DEALLOCATE ALL, when the connection rolls back.
 
-    psycopg keys a prepared statement by its text and its parameters' types, and dumps a Python int as
-    int2, int4, int8 or numeric by its value: every int is sent as int8 here, so an id, a reading time or a
-    streak past 32767 does not prepare the statement once more."""
+    Every integer is sent as int8 here: a plain int (which psycopg dumps as int2, int4, int8 or numeric by its
+    value, and keys a prepared statement by its text and its parameters' types: an id, a reading time or a
+    streak past 32767 would prepare the statement once more) and psycopg's Int2 and Int4, in which Django wraps
+    the values of its smaller integer fields (`get_db_prep_save`): their binary dumpers pack a value into 16 or
+    32 bits, wrapping one out of range (2**32 + 1500 stored as 1500). As int8, PostgreSQL converts it to the
+    column's type and refuses one out of range ("integer out of range", a DataError), as it refuses Django's
+    own INSERT of it."""
     from django.db.backends.postgresql.base import ServerBindingCursor
-    from psycopg.types.numeric import Int8Dumper
+    from psycopg.types.numeric import Int2, Int4, Int8Dumper
 
     base: Any = ServerBindingCursor  # the stubs lack psycopg's cursor methods
 
     class PreparingCursor(base):
         def __init__(self, connection: Any) -> None:
             super().__init__(connection)
-            self.adapters.register_dumper(int, Int8Dumper)
+            for integer in (int, Int2, Int4):
+                self.adapters.register_dumper(integer, Int8Dumper)
 
         def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
             raw = self.connection
@@ -190,14 +195,15 @@ def _preparing_cursor_class() -> Any:
 
 def stale_prepared_plan(error: BaseException) -> bool:
     """Whether `error` (Django's or psycopg's) is PostgreSQL refusing a prepared statement whose result's
-    column types a migration changed ("cached plan must not change result type", SQLSTATE 0A000). The
-    statement is not run; psycopg forgets its prepared statements when the transaction rolls back, so the
-    vote's transaction, run again, prepares them anew (`recording.vote_record`)."""
+    column types a migration changed ("cached plan must not change result type"). Known by its SQLSTATE, 0A000
+    (feature not supported, raised for much else too), and the server function raising it: the message is
+    translated by the server's lc_messages. The statement is not run; psycopg forgets its prepared statements
+    when the transaction rolls back, so the vote's transaction, run again, prepares them anew
+    (`recording.vote_record`)."""
     while error is not None:
-        if getattr(error, "sqlstate", None) == "0A000" and "cached plan must not change result type" in str(
-            error
-        ):
-            return True
+        if getattr(error, "sqlstate", None) == "0A000":
+            diag = getattr(error, "diag", None)
+            return getattr(diag, "source_function", None) == "RevalidateCachedQuery"
         error = error.__cause__  # type: ignore[assignment]
     return False
 

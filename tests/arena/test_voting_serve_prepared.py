@@ -5,15 +5,17 @@ a prepared statement returns."""
 import json
 import random
 import re
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, DataError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from arena.models import Annotator, Assignment, Battle, Dimension, Verdict
+from arena.models import Annotator, Assignment, Battle, Dimension, Source, Verdict
 from arena.services.battles import people_source
-from arena.voting import serve_store
+from arena.voting import serve_store, serving, vote_store
 from arena.voting.ballots import Ballot
 from arena.voting.identity import annotator_for
 from arena.voting.recording import vote_record
@@ -58,6 +60,13 @@ SERVE_PIECES = (
 )
 
 
+def _prepared_names() -> list[tuple[str, str, Any]]:
+    """This connection's prepared statements, one row each: (name, text, when prepared)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, statement, prepare_time FROM pg_prepared_statements ORDER BY name")
+        return cursor.fetchall()
+
+
 def test_the_serves_statements_are_prepared_once_per_connection(client, db):
     task, _ = factories.make_voting_arena(n_contenders=3, n_prompts=4)
     factories.make_all_battles(task)
@@ -66,29 +75,38 @@ def test_the_serves_statements_are_prepared_once_per_connection(client, db):
     connection.ensure_connection()
     _serve_and_vote(client, task, user)
     _serve_and_vote(client, task, user)  # the pair's copy and counts are warm: the pick statement runs
-    first = _prepared()
+    first = _prepared_names()
     for piece in SERVE_PIECES:
-        assert any(piece in sql for sql in first), (piece, list(first))
+        assert any(piece in sql for _name, sql, _when in first), (piece, first)
+    # One name per text: the same annotator, no attention check (a None parameter, the annotator or the gold
+    # battle, is sent untyped: the text would be prepared once more for it, legitimately).
+    assert len({sql for _name, sql, _when in first}) == len(first), first
     _serve_and_vote(client, task, user)
-    again = _prepared()
-    assert set(again) == set(first)  # nothing prepared anew: the same statements, run again
+    # Nothing prepared anew, under a new name or the same one: the same statements, run again.
+    assert _prepared_names() == first
     assert connection.connection.prepare_threshold is None  # Django's own cursors prepare nothing
 
 
-def _history(task, voter_key: str, others: int) -> int:
-    """`voter_key` voted on every battle of the task, and so did `others` people, all written in bulk (the
-    tables' statistics know nothing of them). Returns how many verdicts."""
+def _history(task, voter_key: str, others: int, judges: int) -> int:
+    """`voter_key` voted on every battle of the task in every dimension, and so did `others` people and
+    `judges` judges, all written in bulk (the tables' statistics know nothing of them). Returns how many
+    overall verdicts (people's and judges') the battles have: what the progress counts may read."""
     battles = list(Battle.objects.filter(prompt__prompt_set=task.prompt_set))
     keys = [voter_key, *(f"s:bulk-{i}" for i in range(others))]
-    overall = Dimension.objects.get(slug="overall")
+    sources = [(people_source(), key) for key in keys] + [
+        (Source.objects.create(kind=Source.Kind.JUDGE, key=f"bulk-judge-{j}", name=f"Judge {j}"), "")
+        for j in range(judges)
+    ]
+    dimensions = list(Dimension.objects.all())
+    assert len(dimensions) > 1
     rng = random.Random(5)
     Verdict.objects.bulk_create(
-        Verdict(battle=b, dimension=overall, source=people_source(), contender_a_id=b.contender_a_id,
+        Verdict(battle=b, dimension=dimension, source=source, contender_a_id=b.contender_a_id,
                 contender_b_id=b.contender_b_id, voter_key=key, outcome=outcome,
                 score={"a": 1.0, "b": 0.0}[outcome])
-        for key in keys for b in battles for outcome in [rng.choice("ab")]
+        for b in battles for source, key in sources for dimension in dimensions for outcome in [rng.choice("ab")]
     )  # fmt: skip
-    return len(keys) * len(battles)
+    return len(sources) * len(battles)
 
 
 def _rows_read(plan: dict, table: str) -> int:
@@ -100,17 +118,34 @@ def _rows_read(plan: dict, table: str) -> int:
     return own + sum(_rows_read(child, table) for child in plan.get("Plans", []))
 
 
-def test_progress_generically_planned_reads_the_others_votes_battle_by_battle(db):
+@pytest.mark.django_db(transaction=True)
+def test_progress_generically_planned_reads_the_others_votes_battle_by_battle():
     """A prepared statement is planned generically after five runs, without the parameters' values; in
     bench/profile_votes.py the generic plan of the progress counts read the people's verdicts through the
     source's index, every one of them once per battle of the voter (docs/voting-performance.md). The history
-    here is written in bulk (no statistics): the counts must read the votes on the voter's battles only."""
+    here is written in bulk, with judges' verdicts and several dimensions besides the people's overall votes,
+    then the table's indexes rebuilt, as a restore builds them after loading the rows: the planner knows the
+    table's size but has no statistics of its columns, the state in which that plan came back without the
+    `+ 0` (each battle probed for all the people's overall verdicts). The counts must read the overall
+    verdicts on the voter's battles only."""
+    factories.ensure_dimensions()  # a transactional test's flush deleted the seeded ones
     task, _ = factories.make_voting_arena(n_contenders=4, n_prompts=10)
     factories.make_all_battles(task)
     annotator = Annotator.objects.create(voter_key="s:alice")
-    added = _history(task, annotator.voter_key, others=40)
+    overall = _history(task, annotator.voter_key, others=40, judges=6)
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")  # the test's transaction only
+        cursor.execute("REINDEX TABLE arena_verdict")  # stores the size in pg_class, no column statistics
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'arena_verdict'::regclass")
+        assert cursor.fetchone()[0] >= overall
+        cursor.execute("SELECT COUNT(*) FROM pg_statistic WHERE starelid = 'arena_verdict'::regclass")
+        assert cursor.fetchone()[0] == 0
+    with transaction.atomic():
+        _progress_generic_reads(annotator, overall)
+
+
+def _progress_generic_reads(annotator: Annotator, overall: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")  # this transaction only
     today = timezone.now().replace(hour=0, minute=0)
     counts = serve_store.progress_counts(annotator, today)
     assert counts.compared > 0
@@ -120,8 +155,8 @@ def test_progress_generically_planned_reads_the_others_votes_battle_by_battle(db
     assert generic == 1
     # The statement's parameters are numbered by their first appearance in the text (psycopg's conversion).
     names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", serve_store._PROGRESS_BY_VENDOR["postgresql"])))
-    values = {"annotator": annotator.pk, "voter_key": annotator.voter_key, "today": today, "voted": "voted",
-              "skipped": "skipped"}  # fmt: skip
+    values: dict[str, Any] = {"annotator": annotator.pk, "voter_key": annotator.voter_key, "today": today,
+                              "voted": "voted", "skipped": "skipped"}  # fmt: skip
     with connection.cursor() as cursor:
         placeholders = ", ".join(["%s"] * len(names))
         cursor.execute(
@@ -131,8 +166,10 @@ def test_progress_generically_planned_reads_the_others_votes_battle_by_battle(db
     plan = json.loads(plan) if isinstance(plan, str) else plan
     assert "$1" in json.dumps(plan)  # the generic plan indeed (the parameters are not in it)
     reads = _rows_read(plan[0]["Plan"], "arena_verdict")
-    # Legitimately read: the voter's own votes and the 41 votes on each of their battles, once.
-    assert reads < 2 * added, (reads, added)
+    # Legitimately read: the voter's own overall votes and the 47 overall verdicts on each of their battles,
+    # once (41 people's, 6 judges'). Not all the people's verdicts per battle (~147,000 rows read with no `+ 0`),
+    # nor each battle's verdicts in every dimension (~17,000 with the dimension's `+ 0` too).
+    assert reads < 2 * overall, (reads, overall)
 
 
 def test_agreement_generically_planned_follows_the_python_rule(db):
@@ -217,3 +254,92 @@ def test_a_serve_after_a_migration_changed_a_returned_columns_type_is_served(
     assert any('AS "u__id"' in sql for sql in _prepared())
     assert Assignment.objects.filter(token__in=served, state=Assignment.State.VOTED).count() == 4
     assert Verdict.objects.count() == 4
+
+
+def test_the_preparing_cursor_sends_every_integer_as_bigint(db):
+    """Django wraps an integer field's value in psycopg's Int2 or Int4 (`get_db_prep_save`); sent as such, psycopg
+    packs it into 16 or 32 bits, silently wrapping a value out of range. Sent as int8, PostgreSQL checks it."""
+    from psycopg.types.numeric import Int2, Int4, Int8
+
+    with vote_store.prepared_cursor(connection) as cursor:
+        for value in (7, 2**40, Int2(7), Int4(7), Int4(2**32 + 1500), Int8(7)):
+            cursor.execute("SELECT pg_typeof(%s)::text, %s::numeric::text", [value, value])
+            assert cursor.fetchone() == ("bigint", str(int(value))), type(value)
+
+
+@pytest.mark.parametrize("ms", [2**32 + 1500, 2**31 + 5])
+def test_an_insert_out_of_the_columns_range_is_refused_not_wrapped(db, ms):
+    """min_read_ms is an integer column: a value past it is refused, as the ORM's INSERT is refused ("integer out
+    of range"), rather than stored wrapped (2**32 + 1500 as 1500) or refused by a check as if negative."""
+    task, _ = factories.make_voting_arena(n_contenders=3, n_prompts=2)
+    factories.make_all_battles(task)
+    annotator = Annotator.objects.create(voter_key="s:x")
+    new = Assignment(token="t", task=task, annotator=annotator, battle=Battle.objects.first(), left_is_a=True,
+                     min_read_ms=ms)  # fmt: skip
+    with pytest.raises(DataError, match="integer out of range"), transaction.atomic():
+        serve_store.assignment_insert(new)
+    # The ORM's INSERT of the same value, to compare.
+    with pytest.raises(DataError, match="integer out of range"), transaction.atomic():
+        Assignment.objects.create(token="o", task=task, annotator=annotator, battle=Battle.objects.first(),
+                                  left_is_a=True, min_read_ms=ms)  # fmt: skip
+    assert not Assignment.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_serve_whose_reading_time_is_out_of_range_fails_rather_than_picking_again(monkeypatch):
+    """In autocommit the serve takes an IntegrityError for a battle deleted since the pick, and picks again; a
+    value out of the column's range is no such thing: the error reaches the caller and nothing is written."""
+    factories.ensure_dimensions()
+    people_source()
+    task, _ = factories.make_voting_arena(n_contenders=3, n_prompts=3)
+    factories.make_all_battles(task)
+    annotator = Annotator.objects.create(voter_key="s:x")
+    monkeypatch.setattr(serving, "min_read_ms", lambda *texts: 2**31 + 5)
+    with pytest.raises(DataError, match="integer out of range"):
+        serving.assignment_serve(task=task, annotator=annotator)
+    assert not Assignment.objects.exists()
+
+
+class _Translated(Exception):
+    """A psycopg error as a server with other lc_messages reports it: same SQLSTATE and origin, other words."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__("el plan almacenado en caché no debe cambiar el tipo de resultado")
+        self.sqlstate = original.sqlstate  # type: ignore[attr-defined]
+        self.diag = SimpleNamespace(source_function=original.diag.source_function)  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_plan_is_known_by_its_sqlstate_and_origin_not_its_words(task_name_type_changed_later):
+    """PostgreSQL translates its messages (lc_messages): the refusal of a stale prepared statement is known by
+    its SQLSTATE (0A000) and the server function raising it, whatever the message says."""
+    factories.make_voting_arena(n_contenders=2, n_prompts=1)
+    sql = "SELECT name FROM arena_annotationtask"
+    serve_store.prepared_run(sql, [], lambda cursor: cursor.fetchall())
+    task_name_type_changed_later()
+    # No retry inside a transaction: the refusal reaches the caller.
+    with pytest.raises(DatabaseError) as raised, transaction.atomic():
+        serve_store.prepared_run(sql, [], lambda cursor: cursor.fetchall())
+    refusal = raised.value.__cause__
+    assert (refusal.sqlstate, refusal.diag.source_function) == ("0A000", "RevalidateCachedQuery")
+    assert vote_store.stale_prepared_plan(raised.value)
+    translated = DatabaseError("translated")
+    translated.__cause__ = _Translated(refusal)
+    assert vote_store.stale_prepared_plan(translated)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_feature_not_supported_error_is_not_retried(monkeypatch):
+    """0A000 is PostgreSQL's "feature not supported", raised for much else: such an error is not retried."""
+    forgotten = []
+    forget = serve_store._prepared_forget
+    monkeypatch.setattr(serve_store, "_prepared_forget", lambda db: forgotten.append(1) or forget(db))
+    with pytest.raises(DatabaseError) as raised:
+        serve_store.prepared_run(
+            "SELECT COUNT(*) FROM arena_dimension FOR UPDATE", [], lambda cursor: cursor.fetchall()
+        )
+    error = raised.value.__cause__
+    assert error.sqlstate == "0A000" and error.diag.source_function != "RevalidateCachedQuery"
+    assert not vote_store.stale_prepared_plan(raised.value)
+    assert not vote_store.stale_prepared_plan(_Translated(error))
+    assert forgotten == []
