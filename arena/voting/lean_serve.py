@@ -29,7 +29,6 @@ each answer with Django's stack, headers and body.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -39,7 +38,6 @@ from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import Http404, HttpResponse
-from django.urls import get_script_prefix, reverse
 from django.utils.module_loading import import_string
 from django_htmx.middleware import HtmxDetails
 
@@ -48,7 +46,7 @@ from arena.errors import DomainError, NotFound
 from arena.htmx_request import HtmxHttpRequest
 from arena.request_guard import BadText, request_text_check
 from arena.voting import views
-from arena.voting.lean_vote import LeanPath, _around, lean_enabled
+from arena.voting.lean_vote import LeanPath, lean_enabled, path_pattern
 from arena.voting.serve_head import ServeHead, serve_head
 
 # Django's `slug` path converter.
@@ -62,9 +60,7 @@ class LeanServe(LeanPath):
 
     def __init__(self) -> None:
         super().__init__()
-        # Matched against path_info, which leaves out the script prefix that reverse() puts in.
-        task_path = "/" + reverse("voting:task", args=["SLUG"]).removeprefix(get_script_prefix())
-        self.path = re.compile("{}(?P<slug>{}){}".format(*_around(task_path, "SLUG", SLUG)))
+        self.path = path_pattern("voting:task", "slug", SLUG)
         self.task_view: Callable = import_string("arena.voting.views.task")
 
     # --- taking the request, or not -------------------------------------------------------------------

@@ -216,9 +216,7 @@ class LeanVote(LeanPath):
 
     def __init__(self) -> None:
         super().__init__()
-        # Matched against path_info, which leaves out the script prefix that reverse() puts in.
-        submit_path = "/" + reverse("voting:submit", args=["TOKEN"]).removeprefix(get_script_prefix())
-        self.path = re.compile("{}(?P<token>{}){}".format(*_around(submit_path, "TOKEN", TOKEN)))
+        self.path = path_pattern("voting:submit", "token", TOKEN)
         self.submit_view: Callable = import_string("arena.voting.views.submit")
         self.reveals = RevealFragments()
 
@@ -327,9 +325,12 @@ class LeanVote(LeanPath):
         return HttpResponse(self.reveals.html(context))
 
 
-def _around(url: str, mark: str, pattern: str) -> tuple[str, str, str]:
-    prefix, _, suffix = url.partition(mark)
-    return re.escape(prefix), pattern, re.escape(suffix)
+def path_pattern(url_name: str, group: str, pattern: str) -> re.Pattern[str]:
+    """The pattern of `url_name`'s path, its one argument (`pattern`) captured as `group`. Matched against
+    path_info, which leaves out the script prefix that reverse() puts in."""
+    path = "/" + reverse(url_name, args=[_ARG]).removeprefix(get_script_prefix())
+    prefix, _, suffix = path.partition(_ARG)
+    return re.compile(f"{re.escape(prefix)}(?P<{group}>{pattern}){re.escape(suffix)}")
 
 
 _ARG = "Zq9ArgQ"
@@ -431,19 +432,14 @@ class LeanVoteRouting:
             from arena.voting.lean_serve import LeanServe  # here: lean_serve builds on this module
 
             self._lean, self._lean_serve = LeanVote(), LeanServe()
-        token = self._lean.offered(request)
-        if token is not None:
-            response = self._lean.respond(request, token)
-            if response is not None:
-                return response
-            request = _fresh(request)
-        else:
-            slug = self._lean_serve.offered(request)
-            if slug is not None:
-                response = self._lean_serve.respond(request, slug)
+        for lean in (self._lean, self._lean_serve):
+            key = lean.offered(request)  # the vote's token or the served task's slug
+            if key is not None:
+                response = lean.respond(request, key)
                 if response is not None:
                     return response
                 request = _fresh(request)
+                break
         return super().get_response(request)  # type: ignore[misc]
 
 
