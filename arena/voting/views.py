@@ -76,7 +76,7 @@ def _battle_page(
     # The votes read once: for choosing the pair and for the progress bar.
     votes = pair_votes(task.pk) if reads is None else reads.votes()
     assignment = assignment_serve(task=task, annotator=annotator, votes=votes, none_open=none_open)
-    dimensions = None if reads is None else reads.dimensions()
+    dimensions = None if reads is None or assignment is None else reads.dimensions()
     progress = progress_context(
         annotator_progress(annotator),
         task_progress(task, votes, goal_read=None if reads is None else reads.goal_read()),
