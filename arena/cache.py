@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import redis
 from django.core.cache.backends import redis as django_redis
@@ -57,6 +57,7 @@ class _ClientKeepingRedisCacheClient(django_redis.RedisCacheClient):
     _pool_class: Any
     _client: Any
     _get_connection_pool_index: Callable[[bool], int]
+    _serializer: Any
 
     def _pool_and_client(self, write: bool) -> tuple[object, object]:
         server = self._servers[self._get_connection_pool_index(write)]
@@ -144,3 +145,13 @@ class RedisCache(django_redis.RedisCache):
         for pipelines and hashes that Django's cache API has no call for. Django offers no public way to it:
         this backend is the one place that reaches into Django's client object, so app code never does."""
         return self._cache.get_client(full_key, write=True)
+
+    def value_from_stored(self, stored: bytes | None, default: Any = None) -> Any:
+        """What `get` returns for `stored`, the raw value of a key (from `make_and_validate_key`) that a
+        pipeline read with GET: Django's own deserialisation, so entries read together with other commands
+        stay the ones `get`/`set` use elsewhere."""
+        return (
+            default
+            if stored is None
+            else cast(_ClientKeepingRedisCacheClient, self._cache)._serializer.loads(stored)
+        )

@@ -18,7 +18,7 @@ visit (the annotator row is created by the view), another database than PostgreS
 deciding (the session's read, `serve_head`'s statement: Django then checks the connection as it always does).
 
 Once taken, the request gets what `views.task` does for that case, with the same functions
-(`views._refuse_if_rate_limited`, `views._battle_page`: the battle chosen and served, the fragment from its
+(`views._serve`, `views._battle_page`: the battle chosen and served, the fragment from its
 pieces); domain errors and Http404 become the voting frame's error response, as `DomainErrorMiddleware`
 answers them, other exceptions Django's 500 (`response_for_exception`), and every response passes the
 `process_response` of the project's middleware in Django's order (`LeanPath._finished`): the security headers,
@@ -120,9 +120,8 @@ class LeanServe(LeanPath):
     def _answer(self, request: HtmxHttpRequest, head: ServeHead) -> HttpResponse:
         """views.task's steps for a started, signed-in annotator, and DomainErrorMiddleware's answers."""
         try:
-            views._refuse_if_rate_limited(request, head.voter, "serve")
             assert head.task is not None and head.annotator is not None  # _admitted took no other
-            return views._battle_page(request, head.task, head.annotator, none_open=head.none_open)
+            return views._serve(request, head.voter, head.task, head.annotator, head.none_open)
         except DomainError as exc:
             return error_page(request, exc, frame=FRAMES["voting"])
         except Http404 as exc:

@@ -14,7 +14,7 @@ Without Redis (the demo's file cache) serving counts from the database each time
 from __future__ import annotations
 
 import logging
-from typing import cast
+from typing import Any, cast
 
 from django.core.cache import caches
 from django.db.models import Count
@@ -33,7 +33,7 @@ def _redis(task_id: int):
     cache = caches["default"]
     if not isinstance(cache, RedisCache):
         return None
-    key = cache.make_and_validate_key(f"vote-pairs:{task_id}")
+    key = pair_votes_key(cache, task_id)
     return cache.redis_client_for(key), key
 
 
@@ -63,6 +63,23 @@ def pair_votes(task_id: int) -> dict[Pair, int]:
     except UNREACHABLE as exc:
         cache_unreachable_logged("votes per pair (counted from the database)", exc)
         return _count_from_database(task_id)
+    return _from_found(task_id, client, key, found)
+
+
+def pair_votes_key(cache: RedisCache, task_id: int) -> str:
+    """The task's hash, for a caller reading it in a pipeline with other commands (`pair_votes_read`)."""
+    return cache.make_and_validate_key(f"vote-pairs:{task_id}")
+
+
+def pair_votes_read(task_id: int, client: Any, found: dict | None) -> dict[Pair, int]:
+    """`pair_votes` from the hash as a pipeline's HGETALL of `pair_votes_key` found it; `found` None: Redis
+    could not be reached (the pipeline logged it), so counted from the database."""
+    if found is None:
+        return _count_from_database(task_id)
+    return _from_found(task_id, client, pair_votes_key(cast(RedisCache, caches["default"]), task_id), found)
+
+
+def _from_found(task_id: int, client: Any, key: str, found: dict) -> dict[Pair, int]:
     counted = counted_fields(found)
     if counted is not None:
         return {tuple(int(part) for part in field.split(b"-")): n for field, n in counted.items()}  # type: ignore[misc]

@@ -78,14 +78,42 @@ def _count_redis(cache: RedisCache, keys: list[str]) -> list[int]:
         return [0] * len(keys)
 
 
+def _keys(scope: str, voter_key: str, ip: str) -> list[str]:
+    window = int(time.time() // WINDOW_SECONDS)
+    prefix = f"{_namespace()}:{scope}:{window}"
+    return [f"{prefix}:v:{voter_key}", f"{prefix}:ip:{ip}"]
+
+
 def rate_limit_hit(*, scope: str, voter_key: str, ip: str) -> RateLimited | None:
     """Count one request of `scope` ("vote" or "serve"); say why it is refused when a limit is exceeded."""
-    window = int(time.time() // WINDOW_SECONDS)
+    return _verdict(scope, voter_key, _count(_keys(scope, voter_key, ip)))
+
+
+def rate_limit_queue(pipe: Any, cache: RedisCache, *, scope: str, voter_key: str, ip: str) -> None:
+    """Queue on `pipe` (a pipeline of `rate_limit_client`'s client) the count `rate_limit_hit` makes, as one
+    EVAL (EVALSHA would need redis-py's SCRIPT EXISTS round trip before each pipeline); `rate_limit_read`
+    judges its reply."""
+    full = [cache.make_and_validate_key(key) for key in _keys(scope, voter_key, ip)]
+    pipe.eval(_COUNT_SCRIPT, len(full), *full, WINDOW_SECONDS + 5)
+
+
+def rate_limit_client(cache: RedisCache, *, scope: str, voter_key: str, ip: str) -> Any:
+    """The client holding this request's counters (the one `rate_limit_queue`'s pipeline must be made on)."""
+    return cache.redis_client_for(cache.make_and_validate_key(_keys(scope, voter_key, ip)[0]))
+
+
+def rate_limit_read(reply: Any, *, scope: str, voter_key: str) -> RateLimited | None:
+    """`rate_limit_hit`'s answer from the queued count's reply; None for the reply of a Redis that could not
+    be reached (nothing counted, nothing refused, as `rate_limit_hit`)."""
+    counts = [0, 0] if reply is None else [int(n) for n in reply]
+    return _verdict(scope, voter_key, counts)
+
+
+def _verdict(scope: str, voter_key: str, counts: list[int]) -> RateLimited | None:
     factor = SCOPE_FACTOR[scope]
     per_voter = settings.ARENA_VOTE_RATE_PER_MINUTE * factor
     per_ip = settings.ARENA_VOTE_RATE_PER_MINUTE_IP * factor
-    prefix = f"{_namespace()}:{scope}:{window}"
-    n_voter, n_ip = _count([f"{prefix}:v:{voter_key}", f"{prefix}:ip:{ip}"])
+    n_voter, n_ip = counts
     retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
     what = "votes" if scope == "vote" else "battles loaded"
     if n_voter > per_voter:

@@ -178,13 +178,14 @@ def _html_ready(battle: Battle) -> None:
             )
 
 
-def battle_view(assignment: Assignment) -> BattleView:
+def battle_view(assignment: Assignment, dimensions: list[Dimension] | None = None) -> BattleView:
     """What the page shows of the assignment's battle. `assignment_serve` hands over the battle with its
-    prompt and answers loaded; elsewhere select them with the assignment, or each is a query."""
+    prompt and answers loaded; elsewhere select them with the assignment, or each is a query. `dimensions`:
+    `vote_dimensions(task)` when the caller read them already (`serve_reads`)."""
     battle = assignment.battle
     _html_ready(battle)
     return BattleView(
         token=assignment.token,
         conversation=battle_conversation(battle, left_is_a=assignment.left_is_a),
-        dimensions=vote_dimensions(assignment.task),
+        dimensions=vote_dimensions(assignment.task) if dimensions is None else dimensions,
     )

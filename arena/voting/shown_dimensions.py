@@ -33,7 +33,18 @@ def shown_dimensions(prompt_set_id: int) -> list[Dimension]:
     cache = caches["default"]
     if not isinstance(cache, RedisCache):
         return prompt_set_vote_dimensions(prompt_set_id)
-    rows = cache.get(_key(prompt_set_id))
+    return shown_dimensions_read(prompt_set_id, cache.get(_key(prompt_set_id)))
+
+
+def shown_dimensions_key(prompt_set_id: int) -> str:
+    """The shared cache's key (before `make_and_validate_key`) of the set's copy."""
+    return _key(prompt_set_id)
+
+
+def shown_dimensions_read(prompt_set_id: int, rows: list | None) -> list[Dimension]:
+    """`shown_dimensions` from the copy as the cache gave it (`rows`, None when it held none: then read from
+    the database and kept)."""
+    cache = caches["default"]
     if rows is None:
         dimensions = prompt_set_vote_dimensions(prompt_set_id)
         cache.set(

@@ -151,7 +151,16 @@ def _task_battles(task: AnnotationTask) -> int:
     cache = caches["default"]
     if not isinstance(cache, RedisCache):  # the demo's file cache would cost more than the count
         return task_battle_count(task_id=task.pk, prompt_set_id=task.prompt_set_id)
-    battles = cache.get(_goal_key(task))
+    return _task_battles_read(task, cache.get(_goal_key(task)))
+
+
+def task_goal_key(task: AnnotationTask) -> str:
+    """The shared cache's key (before `make_and_validate_key`) of the task's battle count."""
+    return _goal_key(task)
+
+
+def _task_battles_read(task: AnnotationTask, battles: int | None) -> int:
+    cache = caches["default"]
     if battles is None:
         battles = task_battle_count(task_id=task.pk, prompt_set_id=task.prompt_set_id)
         cache.set(_goal_key(task), battles, TASK_GOAL_SECONDS)
@@ -163,9 +172,16 @@ def task_goal_forget(task: AnnotationTask) -> None:
     caches["default"].delete(_goal_key(task))
 
 
-def task_progress(task: AnnotationTask, votes: Mapping[Pair, int] | None = None) -> TaskProgress:
+def task_progress(
+    task: AnnotationTask,
+    votes: Mapping[Pair, int] | None = None,
+    *,
+    goal_read: tuple[int | None] | None = None,
+) -> TaskProgress:
     """The task's votes (the people's votes per contender pair, kept in Redis for serving) and its goal (its
-    battles × votes wanted per battle; the battles counted at most TASK_GOAL_SECONDS ago)."""
+    battles × votes wanted per battle; the battles counted at most TASK_GOAL_SECONDS ago). `goal_read`: the
+    caller read the cached count already (`task_goal_key`, with Redis), as a 1-tuple (None inside: not held)."""
     if votes is None:
         votes = pair_votes(task.pk)
-    return TaskProgress(votes=sum(votes.values()), goal=_task_battles(task) * task.votes_per_battle)
+    battles = _task_battles(task) if goal_read is None else _task_battles_read(task, goal_read[0])
+    return TaskProgress(votes=sum(votes.values()), goal=battles * task.votes_per_battle)

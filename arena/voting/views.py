@@ -30,6 +30,7 @@ from arena.voting.presenting import guidelines_html, progress_context, reveal_fo
 from arena.voting.ratelimit import rate_limit_hit
 from arena.voting.recording import vote_record
 from arena.voting.serve_head import serve_head
+from arena.voting.serve_reads import ServeReads, serve_reads
 from arena.voting.serving import assignment_serve, assignment_skip, battle_view, vote_dimensions
 from arena.voting.staff import annotator_set_excluded, annotators_overview, flags_recent, tasks_overview
 from arena.voting.stats import annotator_progress, task_progress
@@ -54,23 +55,40 @@ def _progress(task: AnnotationTask, annotator: Annotator, votes: Mapping[Pair, i
     return progress_context(annotator_progress(annotator), task_progress(task, votes))
 
 
+def _serve(
+    request: HtmxHttpRequest, voter: Voter, task: AnnotationTask, annotator: Annotator, none_open: bool
+) -> HttpResponse:
+    """The next battle, after the serve's rate limit: its Redis reads in one round trip (`serve_reads`)."""
+    reads = serve_reads(task=task, voter_key=voter.key, ip=client_ip(request))
+    if reads.limited is not None:
+        raise Throttled(reads.limited.message, retry_after=reads.limited.retry_after)
+    return _battle_page(request, task, annotator, none_open=none_open, reads=reads)
+
+
 def _battle_page(
     request: HtmxHttpRequest,
     task: AnnotationTask,
     annotator: Annotator,
     undone: bool = False,
     none_open: bool = False,
+    reads: ServeReads | None = None,
 ) -> HttpResponse:
-    votes = pair_votes(task.pk)  # read once: for choosing the pair and for the progress bar
+    # The votes read once: for choosing the pair and for the progress bar.
+    votes = pair_votes(task.pk) if reads is None else reads.votes()
     assignment = assignment_serve(task=task, annotator=annotator, votes=votes, none_open=none_open)
+    dimensions = None if reads is None or assignment is None else reads.dimensions()
+    progress = progress_context(
+        annotator_progress(annotator),
+        task_progress(task, votes, goal_read=None if reads is None else reads.goal_read()),
+    )
     context = {
         "task": task,
-        "view": battle_view(assignment) if assignment else None,
+        "view": battle_view(assignment, dimensions) if assignment else None,
         "choices": CHOICES.items(),
         "guidelines_html": guidelines_html(task.guidelines),
         "next_url": reversed_url("voting:task", task.slug) + "?start=1",  # reverse() without its cost
         "undone": undone,
-        **_progress(task, annotator, votes),
+        **progress,
     }
     if request.htmx:
         return HttpResponse(BATTLE_FRAGMENTS.html(context, request))  # the template's bytes, from its pieces
@@ -122,8 +140,7 @@ def task(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             "dimensions": vote_dimensions(task),
         }
         return render(request, "voting/intro.html", context)
-    _refuse_if_rate_limited(request, voter, "serve")
-    return _battle_page(request, task, annotator, none_open=none_open)
+    return _serve(request, voter, task, annotator, none_open)
 
 
 @require_POST

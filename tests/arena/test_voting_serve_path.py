@@ -281,6 +281,14 @@ def test_a_served_battle_reads_the_pair_counts_once(client, db, monkeypatch):
     monkeypatch.setattr("arena.voting.selection.pair_votes", counted)
     monkeypatch.setattr("arena.voting.stats.pair_votes", counted)
     monkeypatch.setattr("arena.voting.views.pair_votes", counted, raising=False)
+    real_read = module.pair_votes_read
+
+    def counted_read(task_id, client, found):  # the hash as read in the serve's pipeline (serve_reads)
+        reads.append(task_id)
+        return real_read(task_id, client, found)
+
+    monkeypatch.setattr("arena.voting.serve_reads.pair_votes_read", counted_read)
+    monkeypatch.setattr("arena.voting.serve_reads.pair_votes", counted)
     response = _serve(client, task)
     assert response.status_code == 200 and 'data-vote-state="open"' in response.content.decode()
     assert reads == [task.pk]
