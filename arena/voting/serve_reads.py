@@ -68,7 +68,8 @@ def serve_reads(*, task: AnnotationTask, voter_key: str, ip: str) -> ServeReads:
     goal_key = cache.make_and_validate_key(task_goal_key(task))
     votes_key = pair_votes_key(cache, task.pk)
     if any(cache.redis_client_for(key) is not client for key in (dimensions_key, goal_key, votes_key)):
-        # Keys on different servers: one pipeline cannot hold them (not so with one LOCATION).
+        # A key whose client is another server's: one pipeline cannot hold it (Django's Redis cache sends every
+        # write, so these, to its first LOCATION: kept as a guard for another backend).
         return ServeReads(rate_limit_hit(scope="serve", voter_key=voter_key, ip=ip), task)
     pipe = client.pipeline(transaction=False)
     rate_limit_queue(pipe, cache, scope="serve", voter_key=voter_key, ip=ip)
@@ -76,14 +77,23 @@ def serve_reads(*, task: AnnotationTask, voter_key: str, ip: str) -> ServeReads:
     pipe.get(dimensions_key)
     pipe.get(goal_key)
     try:
-        counts, votes, dimensions, goal = pipe.execute()
+        # Each reply on its own (an error in one does not hide the others): the rate limit is judged first.
+        counts, votes, dimensions, goal = pipe.execute(raise_on_error=False)
     except UNREACHABLE as exc:
         # As each read alone: nothing counted nor refused, the rest from the database (and their own cache
         # reads, which log and give up as well).
         cache_unreachable_logged("the serve's reads (rate limit not enforced meanwhile)", exc)
         return ServeReads(rate_limit_read(None, scope="serve", voter_key=voter_key), task)
+    if isinstance(counts, Exception):
+        raise counts
+    limited = rate_limit_read(counts, scope="serve", voter_key=voter_key)
+    failed = next((reply for reply in (votes, dimensions, goal) if isinstance(reply, Exception)), None)
+    if failed is not None:
+        if limited is not None:
+            return ServeReads(limited, task)  # refused, as when the limit was read alone before the others
+        raise failed  # as that read alone would have raised
     return ServeReads(
-        rate_limit_read(counts, scope="serve", voter_key=voter_key),
+        limited,
         task,
         client,
         votes,
