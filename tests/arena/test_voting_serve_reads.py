@@ -164,7 +164,8 @@ def test_without_redis_the_serve_is_not_limited_and_reads_the_database(db, monke
     assert sum(reads.votes().values()) == 1  # counted from the database
 
 
-def test_a_refused_serve_writes_nothing(client, db, settings):
+def _two_serves_voted(client, settings):
+    """A signed-in annotator allowed 2 serves a minute, who has had both (and voted on them): the task."""
     factories.fresh_rate_limits(settings, per_voter=1, per_ip=100)  # 2 serves a minute
     task, _ = factories.make_voting_arena()
     user = factories.make_annotator_user("alice")
@@ -173,6 +174,11 @@ def test_a_refused_serve_writes_nothing(client, db, settings):
         assert 'data-vote-state="open"' in _serve(client, task).content.decode()
         served = Assignment.objects.get(annotator__user=user, state="served")
         vote_record(token=served.token, voter=factories.voter_of(user), ballot=Ballot("tie"))
+    return task
+
+
+def test_a_refused_serve_writes_nothing(client, db, settings):
+    task = _two_serves_voted(client, settings)
     response = _serve(client, task)
     assert response.status_code == 429
     assert Assignment.objects.count() == 2 and not Assignment.objects.filter(state="served").exists()
@@ -181,14 +187,7 @@ def test_a_refused_serve_writes_nothing(client, db, settings):
 def test_a_refused_serve_is_refused_when_another_reply_of_the_pipeline_is_an_error(client, db, settings):
     """Each reply is judged on its own: a cache entry Redis cannot read (here the goal's key holding a hash)
     does not turn the rate limit's refusal into a 500, as it did not when the limit was read alone."""
-    factories.fresh_rate_limits(settings, per_voter=1, per_ip=100)  # 2 serves a minute
-    task, _ = factories.make_voting_arena()
-    user = factories.make_annotator_user("alice")
-    client.force_login(user)
-    for _ in range(2):
-        assert 'data-vote-state="open"' in _serve(client, task).content.decode()
-        served = Assignment.objects.get(annotator__user=user, state="served")
-        vote_record(token=served.token, voter=factories.voter_of(user), ballot=Ballot("tie"))
+    task = _two_serves_voted(client, settings)
     cache = caches["default"]
     goal_key = cache.make_and_validate_key(task_goal_key(task))
     redis = cache.redis_client_for(goal_key)
