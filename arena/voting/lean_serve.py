@@ -34,15 +34,12 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
-from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.utils.module_loading import import_string
 from django_htmx.middleware import HtmxDetails
 
-from arena.error_responses import FRAMES, error_page
-from arena.errors import DomainError, NotFound
 from arena.htmx_request import HtmxHttpRequest
 from arena.request_guard import BadText, request_text_check
 from arena.voting import views
@@ -119,12 +116,8 @@ class LeanServe(LeanPath):
 
     def _answer(self, request: HtmxHttpRequest, head: ServeHead) -> HttpResponse:
         """views.task's steps for a started, signed-in annotator, and DomainErrorMiddleware's answers."""
-        try:
-            assert head.task is not None and head.annotator is not None  # _admitted took no other
-            return views._serve(request, head.voter, head.task, head.annotator, head.none_open)
-        except DomainError as exc:
-            return error_page(request, exc, frame=FRAMES["voting"])
-        except Http404 as exc:
-            return error_page(request, NotFound(str(exc) or "Not found."), frame=FRAMES["voting"])
-        except Exception as exc:  # as Django's handler: logged, signalled, its 500 page
-            return response_for_exception(request, exc)
+        assert head.task is not None and head.annotator is not None  # _admitted took no other
+        task, annotator = head.task, head.annotator
+        return self._answered(
+            request, lambda: views._serve(request, head.voter, task, annotator, head.none_open)
+        )

@@ -197,6 +197,21 @@ class LeanPath:
             log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
         return response
 
+    def _answered(self, request: Any, view: Callable[[], HttpResponse]) -> HttpResponse:
+        """`view()`'s response, with exceptions answered as the stack would: domain errors and Http404 as
+        DomainErrorMiddleware answers them, the rest as Django's handler (logged, signalled, its 500 page).
+        _LeftToDjango passes through."""
+        try:
+            return view()
+        except _LeftToDjango:
+            raise
+        except DomainError as exc:
+            return error_page(request, exc, frame=FRAMES["voting"])
+        except Http404 as exc:
+            return error_page(request, NotFound(str(exc) or "Not found."), frame=FRAMES["voting"])
+        except Exception as exc:  # noqa: BLE001  # as Django's handler
+            return response_for_exception(request, exc)
+
     def _csp(self, request: WSGIRequest, response: HttpResponse) -> None:
         """The CSP middleware's headers. Its policy is the settings' (no nonce, no per-view decorator on this
         path), so it is built once per process, by the middleware itself, and reused."""
@@ -266,16 +281,7 @@ class LeanVote(LeanPath):
 
     def _answer(self, request: WSGIRequest, token: str, user_id: Any) -> HttpResponse:
         """The vote's response before the middleware's response steps; _LeftToDjango passes through."""
-        try:
-            return self._vote(request, token, user_id)
-        except _LeftToDjango:
-            raise
-        except DomainError as exc:
-            return error_page(request, exc, frame=FRAMES["voting"])
-        except Http404 as exc:
-            return error_page(request, NotFound(str(exc) or "Not found."), frame=FRAMES["voting"])
-        except Exception as exc:  # as Django's handler: logged, signalled, its 500 page
-            return response_for_exception(request, exc)
+        return self._answered(request, lambda: self._vote(request, token, user_id))
 
     def _admitted(self, request: WSGIRequest) -> Any:
         """The session's user id when Django's stack would let this request reach the view as far as can be
