@@ -159,8 +159,20 @@ def redis_url() -> str:
     return url
 
 
+_TEST_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember whether a test's body failed, so fixtures can say more in their teardown."""
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[_TEST_FAILED] = True
+    return report
+
+
 @pytest.fixture
-def worker_factory(transactional_db, redis_url):
+def worker_factory(request, transactional_db, redis_url):
     """Start real worker processes on the Redis broker (queues purged first); all are stopped afterwards.
 
     `worker_factory(queues="judge", concurrency=32, pool="threads", name="w2")` returns a started WorkerProcess.
@@ -179,6 +191,9 @@ def worker_factory(transactional_db, redis_url):
     yield start
     for worker in started:
         worker.stop()
+    if request.node.stash.get(_TEST_FAILED, False):  # a failure in CI is read from its log: show the workers'
+        for worker in started:
+            print(f"--- worker {worker.name}, last lines ---\n" + "".join(worker.log[-80:]))
     purge_queues()
 
 
