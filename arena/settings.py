@@ -253,10 +253,6 @@ else:
 REDIS_KEY_PREFIX = env_str("ARENA_REDIS_PREFIX", "")
 if REDIS_KEY_PREFIX and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
-if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # kombu's Redis transport with a fault that stopped workers after a broker restart made a connection
-    # error, which Celery handles (arena/broker_transport.py).
-    CELERY_BROKER_TRANSPORT = "arena.broker_transport:Transport"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True

@@ -193,7 +193,9 @@ def worker_factory(request, transactional_db, redis_url):
         worker.stop()
     if request.node.stash.get(_TEST_FAILED, False):  # a failure in CI is read from its log: show the workers'
         for worker in started:
-            print(f"--- worker {worker.name}, last lines ---\n" + "".join(worker.log[-80:]))
+            alarms = [line for line in worker.log if "CRITICAL" in line or "ERROR" in line][:20]
+            print(f"--- worker {worker.name}: first errors ---\n" + "".join(alarms))
+            print(f"--- worker {worker.name}: last lines ---\n" + "".join(worker.log[-80:]))
     purge_queues()
 
 
