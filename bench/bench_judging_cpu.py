@@ -88,14 +88,14 @@ def measure(args, prompt_set, contenders, stub_pid: int) -> None:
     if args.profile:
         profile(ids, args.batch)
         return
-    before, commits, updates = _cpu_now(stub_pid), _commits(), _judgment_updates()
+    before, commits, updated_before = _cpu_now(stub_pid), _commits(), _judgment_updates()
     started = time.perf_counter()
     outcomes, pg_cpu = _judge_counting_backends(ids, threads=args.threads, batch=args.batch)
     elapsed = time.perf_counter() - started
     used = {k: v - before[k] for k, v in _cpu_now(stub_pid).items()}
     time.sleep(1.5)  # backends report their counts within a second, and when they close
     commits = _commits() - commits
-    updates = [now - then for now, then in zip(_judgment_updates(), updates, strict=True)]
+    updates = [now - then for now, then in zip(_judgment_updates(), updated_before, strict=True)]
     done = outcomes.count("done")
     print(f"judgments: {done} done of {len(ids)} ({args.threads} threads, batches of {args.batch}, "
           f"{elapsed:.1f} s wall); "

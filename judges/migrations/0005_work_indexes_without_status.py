@@ -8,48 +8,63 @@ def _clear_finished_at_of_active_rows(apps, schema_editor):
     (and the queries that find open rows by `finished_at IS NULL`) need it empty."""
     for name in ("Judgment", "Generation"):
         model = apps.get_model("judges", name)
-        model.objects.filter(status__in=["pending", "running"]).exclude(finished_at=None).update(finished_at=None)
+        model.objects.filter(status__in=["pending", "running"]).exclude(finished_at=None).update(
+            finished_at=None
+        )
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('arena', '0013_stored_html'),
-        ('judges', '0004_conv_judge_turns'),
+        ("arena", "0013_stored_html"),
+        ("judges", "0004_conv_judge_turns"),
     ]
 
     operations = [
         migrations.RunPython(_clear_finished_at_of_active_rows, migrations.RunPython.noop),
         migrations.RemoveIndex(
-            model_name='generation',
-            name='generation_campaign_status',
+            model_name="generation",
+            name="generation_campaign_status",
         ),
         migrations.RemoveIndex(
-            model_name='judgment',
-            name='judgment_campaign_status',
+            model_name="judgment",
+            name="judgment_campaign_status",
         ),
         migrations.RemoveIndex(
-            model_name='judgment',
-            name='judgment_reusable_results',
+            model_name="judgment",
+            name="judgment_reusable_results",
         ),
         migrations.AddIndex(
-            model_name='generation',
-            index=models.Index(fields=['campaign', 'finished_at'], name='generation_campaign_finished'),
+            model_name="generation",
+            index=models.Index(fields=["campaign", "finished_at"], name="generation_campaign_finished"),
         ),
         migrations.AddIndex(
-            model_name='judgment',
-            index=models.Index(fields=['campaign', 'finished_at'], name='judgment_campaign_finished'),
+            model_name="judgment",
+            index=models.Index(fields=["campaign", "finished_at"], name="judgment_campaign_finished"),
         ),
         migrations.AddIndex(
-            model_name='judgment',
-            index=models.Index(fields=['content_key'], name='judgment_content_key'),
+            model_name="judgment",
+            index=models.Index(fields=["content_key"], name="judgment_content_key"),
         ),
         migrations.AddConstraint(
-            model_name='generation',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status__in', ['pending', 'running']), _negated=True), ('finished_at__isnull', True), _connector='OR'), name='generation_active_not_finished'),
+            model_name="generation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status__in", ["pending", "running"]), _negated=True),
+                    ("finished_at__isnull", True),
+                    _connector="OR",
+                ),
+                name="generation_active_not_finished",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='judgment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status__in', ['pending', 'running']), _negated=True), ('finished_at__isnull', True), _connector='OR'), name='judgment_active_not_finished'),
+            model_name="judgment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status__in", ["pending", "running"]), _negated=True),
+                    ("finished_at__isnull", True),
+                    _connector="OR",
+                ),
+                name="judgment_active_not_finished",
+            ),
         ),
     ]

@@ -62,9 +62,9 @@ def campaign_cancel(*, campaign: Campaign) -> bool:
             pk=campaign.pk, status__in=[Campaign.Status.RUNNING, Campaign.Status.PAUSED]
         ).update(status=Campaign.Status.CANCELLED, finished_at=timezone.now())
         if changed:
-            work_model(campaign).objects.filter(campaign=campaign, finished_at=None, status=WorkStatus.PENDING).update(
-                status=WorkStatus.CANCELLED
-            )
+            work_model(campaign).objects.filter(
+                campaign=campaign, finished_at=None, status=WorkStatus.PENDING
+            ).update(status=WorkStatus.CANCELLED)
     return changed == 1
 
 
