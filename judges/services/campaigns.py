@@ -222,7 +222,6 @@ def _judgments_create(
         finished_at=None, enqueued_at=now,
     )  # fmt: skip
     # Battle by battle, both orders side by side, as the batches want them (`enqueue`).
-    pending = Judgment.objects.filter(campaign=campaign, finished_at=None, status=WorkStatus.PENDING)
-    pending = pending.order_by(*BATTLE_ORDER)
+    pending = Judgment.objects.filter(campaign=campaign, status=WorkStatus.PENDING).order_by(*BATTLE_ORDER)
     found = list(pending.values_list("pk", "battle_id", "config_version_id"))
     return [pk for pk, _, _ in found], [(battle, version) for _, battle, version in found]

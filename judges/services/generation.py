@@ -91,9 +91,9 @@ def generation_start(
             campaign=campaign, status=WorkStatus.PENDING, attempts=0, error="", finished_at=None
         )  # fmt: skip
         ids = list(
-            Generation.objects.filter(
-                campaign=campaign, finished_at=None, status=WorkStatus.PENDING
-            ).values_list("pk", flat=True)
+            Generation.objects.filter(campaign=campaign, status=WorkStatus.PENDING).values_list(
+                "pk", flat=True
+            )
         )
         work_enqueue(campaign=campaign, ids=ids)
     if not ids:

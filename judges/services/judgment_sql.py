@@ -219,9 +219,7 @@ def judgment_reusable(pk: int) -> dict:
             "raw_response": _json(row.raw_response)}  # fmt: skip
 
 
-# `finished_at IS NULL` (true of every active row) lets the (campaign, finished_at) index find them.
-_ACTIVE = f"""SELECT 1 AS active FROM {_J}
-WHERE campaign_id = %s AND finished_at IS NULL AND status IN (%s, %s) LIMIT 1"""  # noqa: S608
+_ACTIVE = f"SELECT 1 AS active FROM {_J} WHERE campaign_id = %s AND status IN (%s, %s) LIMIT 1"  # noqa: S608
 
 
 def campaign_has_active_judgments(campaign_id: int) -> bool:

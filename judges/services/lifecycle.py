@@ -39,9 +39,7 @@ def campaign_resume(*, campaign: Campaign, retry_failed: bool = True) -> bool:
             failed = model.objects.filter(campaign=locked, status=WorkStatus.FAILED)
             failed.update(status=WorkStatus.PENDING, attempts=0, error="", error_kind="", finished_at=None)
         pending = list(
-            model.objects.filter(campaign=locked, finished_at=None, status=WorkStatus.PENDING).values_list(
-                "pk", flat=True
-            )
+            model.objects.filter(campaign=locked, status=WorkStatus.PENDING).values_list("pk", flat=True)
         )
         if not pending and locked.status != Campaign.Status.PAUSED:
             return False
@@ -62,9 +60,9 @@ def campaign_cancel(*, campaign: Campaign) -> bool:
             pk=campaign.pk, status__in=[Campaign.Status.RUNNING, Campaign.Status.PAUSED]
         ).update(status=Campaign.Status.CANCELLED, finished_at=timezone.now())
         if changed:
-            work_model(campaign).objects.filter(
-                campaign=campaign, finished_at=None, status=WorkStatus.PENDING
-            ).update(status=WorkStatus.CANCELLED)
+            work_model(campaign).objects.filter(campaign=campaign, status=WorkStatus.PENDING).update(
+                status=WorkStatus.CANCELLED
+            )
     return changed == 1
 
 
@@ -74,7 +72,7 @@ def campaign_finish_if_done(*, campaign_id: int, model=None) -> bool:
     left (each checks after committing its own status). `model` saves a query when the caller knows it."""
     if model is None:
         model = work_model(Campaign.objects.only("kind").get(pk=campaign_id))
-    if model.objects.filter(campaign_id=campaign_id, finished_at=None, status__in=ACTIVE_STATUSES).exists():
+    if model.objects.filter(campaign_id=campaign_id, status__in=ACTIVE_STATUSES).exists():
         return False
     if model is Judgment:
         campaign_settle_missing(campaign_id=campaign_id)
@@ -92,9 +90,7 @@ def campaign_items_halt(*, campaign_id: int, message: str, **scope) -> int:
     `contender_id=...`) with the error that makes all of them pointless (bad key, unknown model); the
     message is shown on the campaign page."""
     campaign = Campaign.objects.only("kind").get(pk=campaign_id)
-    items = work_model(campaign).objects.filter(
-        campaign_id=campaign_id, finished_at=None, status=WorkStatus.PENDING, **scope
-    )
+    items = work_model(campaign).objects.filter(campaign_id=campaign_id, status=WorkStatus.PENDING, **scope)
     failed = items.update(
         status=WorkStatus.FAILED,
         error=message,

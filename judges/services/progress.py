@@ -69,7 +69,7 @@ def campaign_progress(*, campaign: Campaign) -> Progress:
     _add_ledger(progress, campaign)
     _add_rate(progress, campaign, items)
     progress.errors = _errors(items.filter(status=WorkStatus.FAILED))
-    progress.retrying = _errors(items.filter(finished_at=None, status=WorkStatus.PENDING).exclude(error=""))
+    progress.retrying = _errors(items.filter(status=WorkStatus.PENDING).exclude(error=""))
     if campaign.kind == Campaign.Kind.JUDGE:
         progress.reused = items.filter(reused_from__isnull=False).count()
         finals = FinalVerdict.objects.filter(campaign=campaign).aggregate(

@@ -62,11 +62,11 @@ def _requeue_if_stalled(model, campaign: Campaign) -> list[int]:
     items = model.objects.filter(campaign=campaign)
     last = items.aggregate(claimed=Max("claimed_at"), finished=Max("finished_at"))
     latest = max(t for t in (last["claimed"], last["finished"], campaign.created) if t is not None)
-    if latest > cutoff or items.filter(finished_at=None, status=WorkStatus.RUNNING).exists():
+    if latest > cutoff or items.filter(status=WorkStatus.RUNNING).exists():
         # Still moving, or calls in flight (their leases are live: lapsed ones were reclaimed just before):
         # pending items are most likely just waiting in the queue.
         return []
-    lost = items.filter(finished_at=None, status=WorkStatus.PENDING, enqueued_at__lt=cutoff)
+    lost = items.filter(status=WorkStatus.PENDING, enqueued_at__lt=cutoff)
     ids = list(lost.values_list("pk", flat=True))
     model.objects.filter(pk__in=ids, status=WorkStatus.PENDING).update(enqueued_at=now)
     return ids

@@ -168,7 +168,7 @@ def work_reclaim_stale(model: type[WorkItem], *, campaign_id: int) -> list[int]:
     kills the worker.
     """
     table, now = db_table(model), timezone.now()
-    stale = "campaign_id = %s AND finished_at IS NULL AND status = %s AND lease_until < %s"
+    stale = "campaign_id = %s AND status = %s AND lease_until < %s"
     stale_params = [campaign_id, WorkStatus.RUNNING.value, db_value(model, "lease_until", now)]
     fail = (
         f"UPDATE {table} SET status = %s, finished_at = %s, lease_until = NULL, error_kind = %s, "  # noqa: S608
