@@ -88,17 +88,20 @@ def measure(args, prompt_set, contenders, stub_pid: int) -> None:
     if args.profile:
         profile(ids, args.batch)
         return
-    before, commits = _cpu_now(stub_pid), _commits()
+    before, commits, updated_before = _cpu_now(stub_pid), _commits(), _judgment_updates()
     started = time.perf_counter()
     outcomes, pg_cpu = _judge_counting_backends(ids, threads=args.threads, batch=args.batch)
     elapsed = time.perf_counter() - started
     used = {k: v - before[k] for k, v in _cpu_now(stub_pid).items()}
     time.sleep(1.5)  # backends report their counts within a second, and when they close
     commits = _commits() - commits
+    updates = [now - then for now, then in zip(_judgment_updates(), updated_before, strict=True)]
     done = outcomes.count("done")
     print(f"judgments: {done} done of {len(ids)} ({args.threads} threads, batches of {args.batch}, "
           f"{elapsed:.1f} s wall); "
-          f"{commits / done:.2f} database transactions (round trips) per judgment")  # fmt: skip
+          f"{commits / done:.2f} database transactions (round trips) per judgment; "
+          f"{updates[0] / done:.2f} updates of judgment rows per judgment, "
+          f"{100 * updates[1] / max(1, updates[0]):.0f} % of them HOT")  # fmt: skip
     print(
         f"CPU per judgment: this process {1000 * used['process'] / done:.2f} ms, its PostgreSQL backends "
         f"{1000 * pg_cpu / done:.2f} ms, stub {1000 * used['stub'] / done:.2f} ms "
@@ -160,6 +163,21 @@ def _commits() -> int:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         return cursor.fetchone()[0]
+
+
+def _judgment_updates() -> tuple[int, int]:
+    """(updates, HOT updates) of the judgments' table so far: a HOT update writes no index entry."""
+    from django.db import connection
+
+    from judges.models import Judgment
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = %s",
+            [Judgment._meta.db_table],
+        )
+        return cursor.fetchone()
 
 
 def _cpu_now(stub_pid: int) -> dict[str, float]:

@@ -87,7 +87,9 @@ def generation_start(
         Generation.objects.filter(
             contender__in=contenders, prompt__prompt_set=campaign.prompt_set,
             status__in=[WorkStatus.FAILED, WorkStatus.CANCELLED],
-        ).exclude(campaign=campaign).update(campaign=campaign, status=WorkStatus.PENDING, attempts=0, error="")  # fmt: skip
+        ).exclude(campaign=campaign).update(
+            campaign=campaign, status=WorkStatus.PENDING, attempts=0, error="", finished_at=None
+        )  # fmt: skip
         ids = list(
             Generation.objects.filter(campaign=campaign, status=WorkStatus.PENDING).values_list(
                 "pk", flat=True

@@ -63,6 +63,17 @@ def test_an_endpoint_that_refuses_the_model_fails_its_generations_with_the_reaso
     assert set(Generation.objects.values_list("status", flat=True)) == {"failed"}
 
 
+def test_failed_generations_taken_over_by_a_new_campaign_are_pending_without_a_finished_at():
+    prompt_set, _ = make_arena(n_prompts=2, slugs=("alpha",))
+    with OpenAIStub(script="echo", models=["other"]) as stub:
+        endpoint_contender("local", stub.base_url)
+        first = generation_start(contender_slugs=["local"], prompt_set_slug=prompt_set.slug)
+        assert run_generations(first)[0] == "failed"
+        again = generation_start(contender_slugs=["local"], prompt_set_slug=prompt_set.slug)
+    rows = set(Generation.objects.values_list("campaign_id", "status", "finished_at"))
+    assert rows == {(again.pk, "pending", None)}
+
+
 def test_a_generation_request_needs_an_endpoint_and_its_key(monkeypatch):
     monkeypatch.delenv("ARENA_TEST_MISSING_KEY", raising=False)
     prompt_set, _ = make_arena(n_prompts=1, slugs=("alpha",))
