@@ -34,9 +34,8 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
-from django.core.handlers.wsgi import WSGIRequest
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 from django_htmx.middleware import HtmxDetails
 
@@ -62,7 +61,7 @@ class LeanServe(LeanPath):
 
     # --- taking the request, or not -------------------------------------------------------------------
 
-    def offered(self, request: WSGIRequest) -> str | None:
+    def offered(self, request: HttpRequest) -> str | None:
         """The task's slug, when this request is one the lean path may take; None leaves it to Django."""
         meta = request.META
         if (
@@ -75,7 +74,7 @@ class LeanServe(LeanPath):
         found = self.path.fullmatch(request.path_info)
         return found["slug"] if found is not None and lean_enabled() else None
 
-    def respond(self, request: WSGIRequest, slug: str) -> HttpResponse | None:
+    def respond(self, request: HttpRequest, slug: str) -> HttpResponse | None:
         """The served battle's response, or None (before anything is counted or written) to leave it to
         Django."""
         # As the lean vote: the first statement (the session's, or serve_head's) stands in for the SELECT 1
@@ -94,7 +93,7 @@ class LeanServe(LeanPath):
         request.htmx = HtmxDetails(request)  # type: ignore[attr-defined]
         return self._finished(request, self._answer(cast(HtmxHttpRequest, request), head))
 
-    def _admitted(self, request: WSGIRequest, slug: str) -> ServeHead | None:
+    def _admitted(self, request: HttpRequest, slug: str) -> ServeHead | None:
         """`serve_head`'s answer when Django's stack would serve this request the ordinary way, else None."""
         try:
             request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it
