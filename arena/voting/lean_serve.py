@@ -6,10 +6,10 @@ machinery around the view: the URL resolver, a dozen middleware layers each chec
 never carries, the lazy user, a SELECT 1 health check sent to the database before the first statement
 (docs/voting-performance.md, "The lean serve").
 
-How: `LeanVoteRouting` (arena.wsgi's handler) offers the request here when it is a GET with `HX-Request:
-true`, the query `start=1` and nothing else, no body, for the task URL. `LeanServe.respond` then takes it only
-when it is the ordinary case, checked with Django's own code where it is cheap (the host check, the request
-text guard, the CSRF middleware's request steps, the session) and with `serve_head`'s ordinary-session check
+How: `LeanRouting` (arena.wsgi's and arena.asgi's handlers) offers the request here when it is a GET with
+`HX-Request: true`, the query `start=1` and nothing else, no body, for the task URL. `LeanServe.respond` then
+takes it only when it is the ordinary case, checked with Django's own code where it is cheap (the host check,
+the request text guard, the CSRF middleware's request steps, the session) and with `serve_head`'s ordinary-session check
 (a ModelBackend session whose user exists, is active and whose password hash matches: the rules of Django's
 `get_user`), and leaves everything else to Django's stack *before anything is counted or written*: DEBUG or
 any settings `lean_vote.lean_enabled` was not written for, a request that is not htmx or carries another query,

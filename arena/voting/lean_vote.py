@@ -27,7 +27,8 @@ The reveal fragment is the template's own output, rendered once per shape with p
 with the escaped values (`RevealFragments`); each shape is checked against a full render when first built.
 
 The served battle's htmx GET is routed the same way, to `arena.voting.lean_serve`; what both paths share (the
-middleware built once, their response side) is `LeanPath`.
+middleware built once, their response side) is `LeanPath`. Under ASGI both are offered the same requests
+by `arena.voting.lean_asgi`, in the request's thread.
 """
 
 from __future__ import annotations

@@ -244,6 +244,21 @@ def test_with_debug_on_no_request_is_offered_to_a_lean_path(voter, voting_task, 
     assert status == 200 and state[1][0][1] == "voted"
 
 
+def test_other_requests_go_to_django_untouched(voter, voting_task, taken):
+    client, _ = _signed_in(voter)
+    token, _csrf = _served(client, voting_task)
+    headers = {**HX, **_cookie_header(client), "host": "testserver"}
+
+    (status, _body, _headers, _cookies), state = _compare(
+        "GET", reverse("voting:submit", args=[token]), headers=headers
+    )
+    (health, _body, _headers, _cookies), _state_after = _compare("GET", "/healthz", headers=headers)
+
+    assert taken == []  # never offered to a lean path
+    assert status == 405 and health == 200
+    assert state[1][0][1] == "served"
+
+
 def test_a_serve_under_asgi_takes_the_lean_path_and_answers_as_django(voter, voting_task, taken, monkeypatch):
     client, _ = _signed_in(voter)
     token, _csrf = _served(client, voting_task)  # the first visit (Django's: it makes the annotator)
