@@ -17,6 +17,7 @@ import contextlib
 import random
 import re
 import threading
+import time
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
 from types import SimpleNamespace
@@ -347,6 +348,11 @@ def test_deployed_a_round_trip_runs_each_lean_path_in_its_requests_thread_and_cl
             content=b"overall=left",
             headers={"content-type": FORM, "x-csrftoken": csrf.group(1)},
         )
+
+        # The handler sends the response, then closes it (request_finished): the client may be told first.
+        deadline = time.monotonic() + 10
+        while sum(kind == "finished" for kind, _t, _c in seen) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     assert voted.status_code == 200, voted.text[:300]
     assert [(name, result is not None) for name, _t, result in taken] == [
