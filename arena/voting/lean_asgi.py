@@ -10,7 +10,9 @@ with the same patterns and checks as under WSGI, is handed to its lean path in a
 sync view: `sync_to_async(thread_sensitive=True)`, which inside the handler's per-request
 `ThreadSensitiveContext` is the thread where that request's `request_started` ran and its `request_finished`
 (the response's close) will run. So the lean path's database connection is the one those signals open and
-give back (to the pool, or kept per CONN_MAX_AGE), as for a sync view. Everything around that step stays
+give back to the pool, as for a sync view (without a pool, a connection is not reused under ASGI whatever
+CONN_MAX_AGE says: the thread ends with the request). An exception escaping the lean path becomes Django's
+500 in that thread (`LeanRouting.lean_respond`), so `request_finished` still gives the connection back. Everything around that step stays
 the handler's own: the body's reading, the script prefix, the signals, the watch for a disconnect, the
 response's sending and closing. A request its lean path leaves to Django (it answers None, before anything
 is counted or written) goes on as a fresh request, made from the same scope and the body already read, to
@@ -46,7 +48,7 @@ class VoteRoutedASGIHandler(LeanRouting, ASGIHandler):
         offered = self.lean_offered(request)
         if offered is not None:
             lean, key = offered
-            response = await sync_to_async(lean.respond, thread_sensitive=True)(request, key)
+            response = await sync_to_async(self.lean_respond, thread_sensitive=True)(lean, request, key)
             if response is not None:
                 return response
             request = _fresh(cast(ASGIRequest, request))  # this handler makes ASGIRequests

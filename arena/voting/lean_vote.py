@@ -458,6 +458,16 @@ class LeanRouting:
                 return lean, key
         return None
 
+    @staticmethod
+    def lean_respond(lean: LeanPath, request: HttpRequest, key: str) -> HttpResponseBase | None:
+        """`lean.respond`, with whatever escapes its own handling turned into Django's 500, as Django's handler
+        never lets a view's exception reach the server: under ASGI an escaped exception would end the
+        request's thread before `request_finished`, keeping its pooled database connection for good."""
+        try:
+            return lean.respond(request, key)
+        except Exception as exc:  # noqa: BLE001  # as Django's handler
+            return response_for_exception(request, exc)
+
 
 class LeanVoteRouting(LeanRouting):
     """A Django WSGI handler's `get_response`, with the requests `LeanRouting` picks offered to their lean
@@ -469,7 +479,7 @@ class LeanVoteRouting(LeanRouting):
         offered = self.lean_offered(request)
         if offered is not None:
             lean, key = offered
-            response = lean.respond(request, key)
+            response = self.lean_respond(lean, request, key)
             if response is not None:
                 return response
             request = _fresh(request)

@@ -19,6 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.cookies import SimpleCookie
 from types import SimpleNamespace
 from urllib.parse import urlencode
@@ -366,3 +367,108 @@ def test_deployed_a_round_trip_runs_each_lean_path_in_its_requests_thread_and_cl
     assert [t for _n, t, _r in taken] == started == [t for t, _c in finished]
     assert threading.get_ident() not in started
     assert all(closed for _t, closed in finished)
+
+
+# --- with the connection pool compose deploys (DB_POOL_MAX_SIZE) -----------------------------------------
+
+
+@pytest.fixture
+def small_pool(transactional_db):
+    """The server's database connections from a psycopg pool of two; returns a reader of its stats."""
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    connections[DEFAULT_DB_ALIAS].close()
+    options = connections.settings[DEFAULT_DB_ALIAS].setdefault("OPTIONS", {})
+    options["pool"] = {"min_size": 1, "max_size": 2, "timeout": 3}
+    yield lambda: DatabaseWrapper._connection_pools[DEFAULT_DB_ALIAS].get_stats()
+    connections[DEFAULT_DB_ALIAS].close()
+    options.pop("pool", None)
+    pool = DatabaseWrapper._connection_pools.pop(DEFAULT_DB_ALIAS, None)
+    if pool is not None:
+        pool.close()
+
+
+def _people_signed_in(task, n: int) -> list[dict[str, str]]:
+    """Cookies of `n` annotators of `task` who were served once (the next serve is lean)."""
+    cookies = []
+    for i in range(n):
+        client = Client()
+        client.force_login(factories.make_annotator_user(f"pooled-{i}"))
+        _served(client, task)
+        cookies.append({k: m.value for k, m in client.cookies.items()})
+    connections[DEFAULT_DB_ALIAS].close()  # the test's own pooled connection back before the server counts
+    return cookies
+
+
+def _round_trips(base_url: str, cookies: dict[str, str], slug: str, n: int) -> list[tuple[int, int]]:
+    answers = []
+    with httpx.Client(base_url=base_url, headers=HX, timeout=20) as browser:
+        browser.cookies.update(cookies)
+        for _ in range(n):
+            served = browser.get(reverse("voting:task", args=[slug]) + "?start=1")
+            token = re.search(r'/vote/b/([A-Za-z0-9_-]+)/"', served.text)
+            csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', served.text)
+            if not (token and csrf):
+                answers.append((served.status_code, 0))
+                break
+            voted = browser.post(
+                reverse("voting:submit", args=[token.group(1)]),
+                content=b"overall=left",
+                headers={"content-type": FORM, "x-csrftoken": csrf.group(1)},
+            )
+            answers.append((served.status_code, voted.status_code))
+    return answers
+
+
+def _pool_settled(stats) -> dict:
+    """The pool's stats once every connection is back (request_finished runs after the client is answered)."""
+    deadline = time.monotonic() + 10
+    while (found := stats()).get("pool_available", 0) != found.get(
+        "pool_size"
+    ) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deployed_with_a_small_pool_concurrent_round_trips_all_answer_and_give_every_connection_back(
+    small_pool,
+    asgi_server,  # noqa: F811
+    voting_task,
+    taken,
+):
+    people = _people_signed_in(voting_task, 8)
+    with ThreadPoolExecutor(8) as browsers:
+        answers = list(browsers.map(lambda c: _round_trips(asgi_server.url, c, voting_task.slug, 2), people))
+    stats = _pool_settled(small_pool)
+    assert all(answer == (200, 200) for person in answers for answer in person), answers
+    assert sum(result is not None for _n, _t, result in taken) == 32  # every serve and vote took a lean path
+    assert stats.get("pool_available") == stats.get("pool_size") == 2, stats
+    assert Verdict.objects.count() == 16
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deployed_an_exception_escaping_a_lean_path_is_djangos_500_and_its_connection_goes_back(
+    small_pool,
+    asgi_server,  # noqa: F811
+    voting_task,
+    monkeypatch,
+):
+    cookies = _people_signed_in(voting_task, 1)[0]
+
+    def broken(self, request, response):
+        raise RuntimeError("escaped the lean path")
+
+    monkeypatch.setattr(LeanServe, "_finished", broken)
+    with httpx.Client(base_url=asgi_server.url, headers=HX, timeout=20) as browser:
+        browser.cookies.update(cookies)
+        answers = [
+            browser.get(reverse("voting:task", args=[voting_task.slug]) + "?start=1") for _ in range(3)
+        ]
+    stats = _pool_settled(small_pool)
+    # Django's 500 (its handler's page, not the server's bare text), three times: the pool of two is not
+    # used up by the first two failures.
+    assert [a.status_code for a in answers] == [500, 500, 500]
+    assert all("text/html" in a.headers["content-type"] for a in answers)
+    assert stats.get("pool_available") == stats.get("pool_size"), stats
+    assert httpx.get(asgi_server.url + "/healthz", timeout=20).status_code == 200
