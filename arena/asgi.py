@@ -2,17 +2,19 @@
 
 Under ASGI the live battles' streams are async: a stream waiting on an endpoint holds no thread, so the
 pages keep the workers' threads (Django runs each request's sync code in a thread of its own). The streams
-are served beside Django's request stack (`live.stream_app`), the rest by Django.
+are served beside Django's request stack (`live.stream_app`), the rest by Django's ASGI handler, with the
+vote POST and the served battle's htmx GET offered to their lean paths first, as under WSGI
+(`arena.voting.lean_asgi`).
 """
 
 import contextlib
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 from django.utils.module_loading import import_string
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
-django_application = get_asgi_application()
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application
 
 
 def _warm_up() -> None:
@@ -32,6 +34,10 @@ def _warm_up() -> None:
 
 
 _warm_up()
+
+from arena.voting.lean_asgi import VoteRoutedASGIHandler  # noqa: E402  (after setup: it imports models)
+
+django_application = VoteRoutedASGIHandler()
 
 # Live battles' streams skip Django's request stack (live.stream_app says why); everything else goes to it.
 # Named by its dotted path, as the URLconf includes "live.urls": the project package does not import apps.

@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))  # run as a plain script, yet import the project's
 
 from bench.live_stream_client import PreparedStream, stream_prepare  # noqa: E402
 from bench.verdict_database import Shape, scratch_database, verdicts_load  # noqa: E402
+from bench.votes_server import deployed_web  # noqa: E402
 
 TARGET_PAGE_P99_MS = 150.0
 TARGET_ADDED_TTFT_MS = 50.0
@@ -91,7 +92,7 @@ def _start_arena(database_url: str) -> tuple[subprocess.Popen, str]:
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )
-    command, deployed_env = _deployed_web()
+    command, deployed_env = deployed_web()
     command[command.index("-b") + 1] = f"127.0.0.1:{port}"
     env.update(deployed_env)
     print(f"arena: {' '.join(command)} with {deployed_env}")
@@ -109,16 +110,6 @@ def _start_arena(database_url: str) -> tuple[subprocess.Popen, str]:
             time.sleep(0.2)
     server.terminate()
     raise SystemExit("the arena did not answer /healthz within 60 s")
-
-
-def _deployed_web() -> tuple[list[str], dict[str, str]]:
-    """The web service of docker-compose.yml: its command, and the settings of its environment that are not
-    addresses of compose's own services (the bench has its own database and Redis)."""
-    import yaml
-
-    web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
-    env = {k: str(v) for k, v in web.get("environment", {}).items() if "://" not in str(v)}
-    return list(web["command"]), env
 
 
 def _process_tree_cpu_seconds(pid: int) -> float:

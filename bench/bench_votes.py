@@ -3,12 +3,12 @@
 Run from the repository root (PostgreSQL and Redis as for the tests):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/14 \\
-        .venv/bin/python bench/bench_votes.py [--votes 10000] [--clients 12] [--workers 3] [--threads 2]
+        .venv/bin/python bench/bench_votes.py [--votes 10000] [--clients 12] [--workers 3] [--threads 2] [--asgi]
 
 What it does: creates a scratch database on the DATABASE_URL server (dropped at the end), migrates it, seeds a
 prompt set, contenders with Markdown answers and a voting task, then signed-in annotators with their sessions,
 each with a battle already served (an open assignment with its opaque token). It starts gunicorn on a free
-port and drives it with keep-alive HTTP/1.1 connections from an asyncio client:
+port (WSGI gthread workers; with --asgi, compose's web command instead: uvicorn workers, ASGI) and drives it with keep-alive HTTP/1.1 connections from an asyncio client:
 
 (a) vote POSTs (htmx, CSRF header, session cookie): votes/s sustained and latency;  target ≥ 500/s, p99 < 100 ms
     and every accepted vote stored as a people's verdict (nothing lost, nothing doubled);
@@ -40,6 +40,7 @@ from votes_server import (  # noqa: E402
     free_port,
     manage,
     server_env,
+    start_deployed,
     start_gunicorn,
 )
 
@@ -138,6 +139,12 @@ def main() -> int:
         help="seconds of round trips by other browsers before (b) is measured (0: none, as the bench always did); "
         "fills the shared rendered-answer cache as a running arena has it",
     )
+    parser.add_argument(
+        "--asgi",
+        action="store_true",
+        help="serve as compose does (docker-compose.yml's web command and settings: gunicorn with uvicorn "
+        "workers, ASGI, pooled connections) instead of WSGI; --workers and --threads are then unused",
+    )
     parser.add_argument("--votes-only", action="store_true", help="run (a) only, not the round trips of (b)")
     args = parser.parse_args()
 
@@ -165,9 +172,13 @@ def main() -> int:
 
         connection.close()  # the bench process holds no connection while gunicorn works
         port = free_port()
-        server = start_gunicorn(env, port, args.workers, args.threads)
+        if args.asgi:
+            server, shape = start_deployed(env, port)
+        else:
+            server = start_gunicorn(env, port, args.workers, args.threads)
+            shape = f"{args.workers} workers × {args.threads} threads"
         print(
-            f"gunicorn on 127.0.0.1:{port}: {args.workers} workers × {args.threads} threads; {args.clients} client connections; {os.cpu_count()} CPUs\n",
+            f"gunicorn on 127.0.0.1:{port}: {shape}; {args.clients} client connections; {os.cpu_count()} CPUs\n",
             flush=True,
         )
         asyncio.run(

@@ -107,6 +107,28 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -
     return listening(subprocess.Popen(cmd, cwd=ROOT, env=env), port, "gunicorn")
 
 
+def deployed_web() -> tuple[list[str], dict[str, str]]:
+    """The web service of docker-compose.yml: its command, and the settings of its environment that are not
+    addresses of compose's own services (a bench has its own database and Redis)."""
+    import yaml
+
+    web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
+    env = {k: str(v) for k, v in web.get("environment", {}).items() if "://" not in str(v)}
+    return list(web["command"]), env
+
+
+def start_deployed(env: dict[str, str], port: int) -> tuple[subprocess.Popen, str]:
+    """The server as compose runs it (`deployed_web`: gunicorn with uvicorn workers, ASGI, its connection
+    pool) on `port`, and a line saying what it runs. Its access log goes to stdout, as in compose; nobody
+    reads it here."""
+    command, deployed_env = deployed_web()
+    command[command.index("-b") + 1] = f"127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", *command], cwd=ROOT, env={**env, **deployed_env}, stdout=subprocess.DEVNULL
+    )
+    return listening(proc, port, "gunicorn"), f"{' '.join(command)} with {deployed_env}"
+
+
 def listening(proc: subprocess.Popen, port: int, name: str) -> subprocess.Popen:
     """`proc` once something accepts connections on `port` (at most 30 s; else it is killed and the run ends)."""
     deadline = time.monotonic() + 30

@@ -6,10 +6,10 @@ machinery around the view: the URL resolver, a dozen middleware layers each chec
 never carries, the lazy user, a SELECT 1 health check sent to the database before the first statement
 (docs/voting-performance.md, "The lean serve").
 
-How: `LeanVoteRouting` (arena.wsgi's handler) offers the request here when it is a GET with `HX-Request:
-true`, the query `start=1` and nothing else, no body, for the task URL. `LeanServe.respond` then takes it only
-when it is the ordinary case, checked with Django's own code where it is cheap (the host check, the request
-text guard, the CSRF middleware's request steps, the session) and with `serve_head`'s ordinary-session check
+How: `LeanRouting` (arena.wsgi's and arena.asgi's handlers) offers the request here when it is a GET with
+`HX-Request: true`, the query `start=1` and nothing else, no body, for the task URL. `LeanServe.respond` then
+takes it only when it is the ordinary case, checked with Django's own code where it is cheap (the host check,
+the request text guard, the CSRF middleware's request steps, the session) and with `serve_head`'s ordinary-session check
 (a ModelBackend session whose user exists, is active and whose password hash matches: the rules of Django's
 `get_user`), and leaves everything else to Django's stack *before anything is counted or written*: DEBUG or
 any settings `lean_vote.lean_enabled` was not written for, a request that is not htmx or carries another query,
@@ -34,9 +34,8 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
-from django.core.handlers.wsgi import WSGIRequest
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 from django_htmx.middleware import HtmxDetails
 
@@ -62,7 +61,7 @@ class LeanServe(LeanPath):
 
     # --- taking the request, or not -------------------------------------------------------------------
 
-    def offered(self, request: WSGIRequest) -> str | None:
+    def offered(self, request: HttpRequest) -> str | None:
         """The task's slug, when this request is one the lean path may take; None leaves it to Django."""
         meta = request.META
         if (
@@ -75,7 +74,7 @@ class LeanServe(LeanPath):
         found = self.path.fullmatch(request.path_info)
         return found["slug"] if found is not None and lean_enabled() else None
 
-    def respond(self, request: WSGIRequest, slug: str) -> HttpResponse | None:
+    def respond(self, request: HttpRequest, slug: str) -> HttpResponse | None:
         """The served battle's response, or None (before anything is counted or written) to leave it to
         Django."""
         # As the lean vote: the first statement (the session's, or serve_head's) stands in for the SELECT 1
@@ -94,7 +93,7 @@ class LeanServe(LeanPath):
         request.htmx = HtmxDetails(request)  # type: ignore[attr-defined]
         return self._finished(request, self._answer(cast(HtmxHttpRequest, request), head))
 
-    def _admitted(self, request: WSGIRequest, slug: str) -> ServeHead | None:
+    def _admitted(self, request: HttpRequest, slug: str) -> ServeHead | None:
         """`serve_head`'s answer when Django's stack would serve this request the ordinary way, else None."""
         try:
             request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it

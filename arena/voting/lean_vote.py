@@ -27,7 +27,8 @@ The reveal fragment is the template's own output, rendered once per shape with p
 with the escaped values (`RevealFragments`); each shape is checked against a full render when first built.
 
 The served battle's htmx GET is routed the same way, to `arena.voting.lean_serve`; what both paths share (the
-middleware built once, their response side) is `LeanPath`.
+middleware built once, their response side) is `LeanPath`. Under ASGI both are offered the same requests
+by `arena.voting.lean_asgi`, in the request's thread.
 """
 
 from __future__ import annotations
@@ -181,9 +182,17 @@ class LeanPath:
         ]
         self.csp_headers: list[tuple[str, str]] | None = None
 
+    def offered(self, request: HttpRequest) -> str | None:
+        """The request's key (what `respond` needs) when this path may take it; None leaves it to Django."""
+        raise NotImplementedError
+
+    def respond(self, request: HttpRequest, key: str) -> HttpResponse | None:
+        """The response, or None (before anything is counted or written) to leave it to Django."""
+        raise NotImplementedError
+
     # --- the response side of the stack ----------------------------------------------------------------
 
-    def _finished(self, request: WSGIRequest, response: HttpResponse) -> HttpResponse:
+    def _finished(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         for path, process_response in self.responders:
             if path == "csp.middleware.CSPMiddleware":
                 self._csp(request, response)
@@ -212,7 +221,7 @@ class LeanPath:
         except Exception as exc:  # noqa: BLE001  # as Django's handler
             return response_for_exception(request, exc)
 
-    def _csp(self, request: WSGIRequest, response: HttpResponse) -> None:
+    def _csp(self, request: HttpRequest, response: HttpResponse) -> None:
         """The CSP middleware's headers. Its policy is the settings' (no nonce, no per-view decorator on this
         path), so it is built once per process, by the middleware itself, and reused."""
         if self.csp_headers is None:
@@ -237,7 +246,7 @@ class LeanVote(LeanPath):
 
     # --- taking the request, or not -------------------------------------------------------------------
 
-    def offered(self, request: WSGIRequest) -> str | None:
+    def offered(self, request: HttpRequest) -> str | None:
         """The token, when this request is one the lean path may take; None leaves it to Django."""
         meta = request.META
         if meta.get("REQUEST_METHOD") != "POST" or meta.get("HTTP_HX_REQUEST") != "true":
@@ -252,7 +261,7 @@ class LeanVote(LeanPath):
             return None
         return found["token"] if lean_enabled() else None
 
-    def respond(self, request: WSGIRequest, token: str) -> HttpResponse | None:
+    def respond(self, request: HttpRequest, token: str) -> HttpResponse | None:
         """The vote's response, or None (before anything is counted or written) to leave it to Django."""
         # With CONN_HEALTH_CHECKS Django sends a kept connection a SELECT 1 before each request's first
         # statement: a round trip per vote. Here the first statement (reading the user and locking the vote,
@@ -279,11 +288,11 @@ class LeanVote(LeanPath):
         db.health_check_done = not check_pending
         return None
 
-    def _answer(self, request: WSGIRequest, token: str, user_id: Any) -> HttpResponse:
+    def _answer(self, request: HttpRequest, token: str, user_id: Any) -> HttpResponse:
         """The vote's response before the middleware's response steps; _LeftToDjango passes through."""
         return self._answered(request, lambda: self._vote(request, token, user_id))
 
-    def _admitted(self, request: WSGIRequest) -> Any:
+    def _admitted(self, request: HttpRequest) -> Any:
         """The session's user id when Django's stack would let this request reach the view as far as can be
         told without the database (the user's row is read with the vote's lock), else None."""
         try:
@@ -299,7 +308,7 @@ class LeanVote(LeanPath):
 
     # --- the vote, as views.submit ---------------------------------------------------------------------
 
-    def _vote(self, request: WSGIRequest, token: str, user_id: Any) -> HttpResponse:
+    def _vote(self, request: HttpRequest, token: str, user_id: Any) -> HttpResponse:
         """views.submit's steps, in its order of refusals (rate limit, ballot, token, state), with the user
         read and the vote locked first, in one statement: a user Django would not let in raises _LeftToDjango
         (the transaction rolled back, nothing counted or written)."""
@@ -424,28 +433,56 @@ def _session_matches(session: Any, user: Any) -> bool:
     return bool(session_hash) and constant_time_compare(session_hash, user.get_session_auth_hash())
 
 
-class LeanVoteRouting:
-    """A Django handler's `get_response`, with the vote POST offered to the lean vote path first, and the
-    served battle's htmx GET to the lean serve path (`arena.voting.lean_serve`)."""
+class LeanRouting:
+    """Which lean path, if any, a request is offered to: the vote POST to the lean vote path, the served
+    battle's htmx GET to the lean serve path (`arena.voting.lean_serve`). Shared by the WSGI handler
+    (`LeanVoteRouting`) and the ASGI one (`arena.voting.lean_asgi`)."""
 
     _lean: LeanVote | None = None
     _lean_serve: Any = None  # arena.voting.lean_serve.LeanServe, once built
 
-    def get_response(self, request: HttpRequest) -> HttpResponseBase:
-        request = cast(WSGIRequest, request)  # Django's WSGI handlers (and its test client's) make these
-        set_urlconf(settings.ROOT_URLCONF)
+    def lean_paths(self) -> tuple[LeanPath, LeanPath]:
+        """The lean vote and serve paths, built on first use (they reverse URLs and build middleware)."""
         if self._lean is None:
             from arena.voting.lean_serve import LeanServe  # here: lean_serve builds on this module
 
             self._lean, self._lean_serve = LeanVote(), LeanServe()
-        for lean in (self._lean, self._lean_serve):
-            key = lean.offered(request)  # the vote's token or the served task's slug
+        return self._lean, self._lean_serve
+
+    def lean_offered(self, request: HttpRequest) -> tuple[LeanPath, str] | None:
+        """(the lean path, the vote's token or the served task's slug) when one may take `request`, else
+        None. Cheap: the request's method, headers, path and settings are read, nothing else."""
+        for lean in self.lean_paths():
+            key = lean.offered(request)
             if key is not None:
-                response = lean.respond(request, key)
-                if response is not None:
-                    return response
-                request = _fresh(request)
-                break
+                return lean, key
+        return None
+
+    @staticmethod
+    def lean_respond(lean: LeanPath, request: HttpRequest, key: str) -> HttpResponseBase | None:
+        """`lean.respond`, with whatever escapes its own handling turned into Django's 500, as Django's handler
+        never lets a view's exception reach the server: under ASGI an escaped exception would end the
+        request's thread before `request_finished`, keeping its pooled database connection for good."""
+        try:
+            return lean.respond(request, key)
+        except Exception as exc:  # noqa: BLE001  # as Django's handler
+            return response_for_exception(request, exc)
+
+
+class LeanVoteRouting(LeanRouting):
+    """A Django WSGI handler's `get_response`, with the requests `LeanRouting` picks offered to their lean
+    path first."""
+
+    def get_response(self, request: HttpRequest) -> HttpResponseBase:
+        request = cast(WSGIRequest, request)  # Django's WSGI handlers (and its test client's) make these
+        set_urlconf(settings.ROOT_URLCONF)
+        offered = self.lean_offered(request)
+        if offered is not None:
+            lean, key = offered
+            response = self.lean_respond(lean, request, key)
+            if response is not None:
+                return response
+            request = _fresh(request)
         return super().get_response(request)  # type: ignore[misc]
 
 

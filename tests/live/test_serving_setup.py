@@ -41,9 +41,9 @@ def test_a_pool_size_gives_postgresql_a_pool_and_no_persistent_connections():
     assert plain["pool"] is None and plain["age"] == 60
 
 
-def test_the_live_bench_runs_the_web_service_of_compose():
+def test_the_live_bench_and_bench_votes_asgi_run_the_web_service_of_compose():
     sys.path.insert(0, str(ROOT))
-    from bench.bench_live_streams import _deployed_web
+    from bench.votes_server import deployed_web as _deployed_web  # bench_live_streams and --asgi use it
 
     web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
     command, env = _deployed_web()
