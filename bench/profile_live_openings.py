@@ -19,16 +19,21 @@ opening the loop's way, the response head, both provider calls, the first piece 
 loop, readied as a worker readies itself at start (the openings' connections made, the URL validator
 compiled, what is loaded frozen for the collector). Printed: the time from the burst's start to each
 stream's first piece, and the process's CPU per opening up to the last first piece. A full collection
-between rounds (not timed) keeps one round's garbage out of the next one's figure.
+between rounds (not timed) keeps one round's garbage out of the next one's figure. With `--profile N`,
+each counted round runs under cProfile up to its last first piece (so times and CPU read high: compare
+its lists, not its figures, with other runs) and the N functions with the most time of their own are
+printed (cProfile's clock is the wall's: a thread's lock awaited counts as time of its own).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
 import io
 import os
+import pstats
 import subprocess
 import sys
 import time
@@ -120,7 +125,9 @@ async def _rounds(battles: list[tuple[str, str]], rounds: int) -> dict[str, list
     return found
 
 
-async def _first_piece_round(battles: list[tuple[str, str]]) -> tuple[list[float], float]:
+async def _first_piece_round(
+    battles: list[tuple[str, str]], profiler: cProfile.Profile | None = None
+) -> tuple[list[float], float]:
     """(ms from the start to each stream's first piece, CPU seconds of the process until the last) for one
     burst of whole openings through `stream_serve`; then every stream is left, as a closed tab leaves."""
     from asgiref.sync import sync_to_async
@@ -152,6 +159,8 @@ async def _first_piece_round(battles: list[tuple[str, str]]) -> tuple[list[float
 
         await stream_app.stream_serve(scope, receive, send, token)
 
+    if profiler is not None:
+        profiler.enable()
     started = time.perf_counter()
     cpu = time.process_time()
     streams = [asyncio.create_task(one(token, cookie)) for token, cookie in battles]
@@ -159,12 +168,16 @@ async def _first_piece_round(battles: list[tuple[str, str]]) -> tuple[list[float
         await asyncio.wait_for(all_first.wait(), 60)
         used = time.process_time() - cpu
     finally:
+        if profiler is not None:
+            profiler.disable()
         leave.set()
         await asyncio.gather(*streams, return_exceptions=True)
     return firsts, used
 
 
-async def _first_piece_rounds(battles: list[tuple[str, str]], rounds: int) -> list[tuple[list[float], float]]:
+async def _first_piece_rounds(
+    battles: list[tuple[str, str]], rounds: int, profiler: cProfile.Profile | None
+) -> list[tuple[list[float], float]]:
     from live import stream_app, stream_opening
 
     await stream_opening.warm(stream_app.OPENINGS_AT_ONCE)  # as the worker's start (ASGI lifespan)
@@ -172,13 +185,14 @@ async def _first_piece_rounds(battles: list[tuple[str, str]], rounds: int) -> li
     stream_app._long_lived()
     found = []
     for number in range(rounds + 1):
-        result = await _first_piece_round(battles)
+        # The warming round is left out, from the profile as from the figures.
+        result = await _first_piece_round(battles, profiler if number else None)
         if number:
             found.append(result)
     return found
 
 
-def _to_first_piece(openings: int, rounds: int) -> None:
+def _to_first_piece(openings: int, rounds: int, profile: int) -> None:
     import uvloop
 
     stub = subprocess.Popen(
@@ -195,7 +209,8 @@ def _to_first_piece(openings: int, rounds: int) -> None:
 
             connections.close_all()
             load = os.getloadavg()[0]
-            found = uvloop.run(_first_piece_rounds(battles, rounds))
+            profiler = cProfile.Profile() if profile else None
+            found = uvloop.run(_first_piece_rounds(battles, rounds, profiler))
             connections.close_all()
     finally:
         stub.terminate()
@@ -206,6 +221,12 @@ def _to_first_piece(openings: int, rounds: int) -> None:
           f"before, {os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs")  # fmt: skip
     print(f"  first piece p50 {np.median(firsts):.1f} ms, p90 {np.percentile(firsts, 90):.1f} ms after the burst "
           f"began; process CPU {np.median(cpu):.3f} ms per opening (rounds {', '.join(f'{c:.3f}' for c in cpu)})")  # fmt: skip
+    if profiler is not None:
+        print(f"  under cProfile: the {profile} functions with the most time of their own, counted rounds, up to "
+              "each round's last first piece")  # fmt: skip
+        stats = pstats.Stats(profiler, stream=sys.stdout)
+        stats.sort_stats("tottime").print_stats(profile)
+        stats.sort_stats("cumulative").print_stats(profile)
 
 
 def main() -> None:
@@ -216,11 +237,17 @@ def main() -> None:
         "--to-first-piece", action="store_true",
         help="whole openings through stream_serve to each stream's first piece from a stub (module doc)",
     )  # fmt: skip
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N",
+        help="with --to-first-piece: run the counted rounds under cProfile, print the N costliest functions",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.profile < 0 or (args.profile and not args.to_first_piece):
+        parser.error("--profile takes a count of functions to print (0 for none), and only with --to-first-piece")
     os.environ.setdefault("DB_POOL_MAX_SIZE", "8")  # compose's web service
     os.environ["ARENA_ALLOW_PRIVATE_ENDPOINTS"] = "1"  # as bench_live_streams: the endpoint is on loopback
     if args.to_first_piece:
-        _to_first_piece(args.openings, args.rounds)
+        _to_first_piece(args.openings, args.rounds, args.profile)
         return
     with scratch_database():
         battles = _battles(args.openings)
