@@ -243,7 +243,9 @@ def main() -> None:
     )  # fmt: skip
     args = parser.parse_args()
     if args.profile < 0 or (args.profile and not args.to_first_piece):
-        parser.error("--profile takes a count of functions to print (0 for none), and only with --to-first-piece")
+        parser.error(
+            "--profile takes a count of functions to print (0 for none), and only with --to-first-piece"
+        )
     os.environ.setdefault("DB_POOL_MAX_SIZE", "8")  # compose's web service
     os.environ["ARENA_ALLOW_PRIVATE_ENDPOINTS"] = "1"  # as bench_live_streams: the endpoint is on loopback
     if args.to_first_piece:
