@@ -7,7 +7,6 @@ each. The refusals the lean path leaves to Django (CSRF, host, session, password
 to it, before anything is counted or written.
 """
 
-import re
 from datetime import timedelta
 from unittest import mock
 from urllib.parse import urlencode
@@ -31,6 +30,7 @@ from arena.voting import lean_vote, views, vote_store
 from arena.voting.held_places import held_places
 from arena.voting.lean_vote import LeanVote, LeanVoteRouting
 from tests.support import factories
+from tests.support.voting_pages import served_tokens
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -53,15 +53,6 @@ def _clients(user, *, csrf: bool) -> tuple[Client, Client]:
     lean.handler = LeanClientHandler(enforce_csrf_checks=csrf)
     lean.cookies = plain.cookies
     return lean, plain
-
-
-def _served(client: Client, task) -> tuple[str, str]:
-    """Load the battle page (as the browser does before voting): (assignment token, CSRF token)."""
-    html = client.get(reverse("voting:task", args=[task.slug]) + "?start=1").content.decode()
-    token = re.search(r'/vote/b/([A-Za-z0-9_-]+)/"', html)
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-    assert token and csrf, html[:300]
-    return token.group(1), csrf.group(1)
 
 
 def _state() -> tuple:
@@ -130,7 +121,7 @@ def test_the_project_settings_are_the_ones_the_lean_path_was_written_for(db):
 def test_a_good_vote_gets_the_same_answer_as_from_django(voter, voting_task, recording_respond, ballot):
     voting_task.prompt_set.vote_dimensions.set(Dimension.objects.filter(slug__in=["correctness", "clarity"]))
     lean, plain = _clients(voter, csrf=True)
-    token, csrf = _served(plain, voting_task)
+    token, csrf = served_tokens(plain, voting_task)
     url = reverse("voting:submit", args=[token])
     (status, body, _headers, _cookies), took, state = _compare(
         lean, plain, url, ballot, recording_respond, HTTP_X_CSRFTOKEN=csrf, **HX
@@ -143,7 +134,7 @@ def test_a_good_vote_gets_the_same_answer_as_from_django(voter, voting_task, rec
 
 def test_a_replayed_vote_gets_the_first_answer_and_stores_nothing_more(voter, voting_task):
     lean, plain = _clients(voter, csrf=False)
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     url = reverse("voting:submit", args=[token])
     form = {"content_type": lean_vote.FORM}
     first = _answer(lean.post(url, "overall=tie", **form, **HX))
@@ -163,7 +154,7 @@ def test_a_vote_without_a_csrf_token_is_left_to_django_which_refuses_it(
     voter, voting_task, recording_respond
 ):
     lean, plain = _clients(voter, csrf=True)
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     url = reverse("voting:submit", args=[token])
     status, body, took = _refused_alike(lean, plain, url, {"overall": "left"}, recording_respond, **HX)
     assert status == 403 and "CSRF" in body and not took
@@ -171,7 +162,7 @@ def test_a_vote_without_a_csrf_token_is_left_to_django_which_refuses_it(
 
 def test_a_vote_with_a_wrong_csrf_token_is_refused_as_by_django(voter, voting_task, recording_respond):
     lean, plain = _clients(voter, csrf=True)
-    token, csrf = _served(plain, voting_task)
+    token, csrf = served_tokens(plain, voting_task)
     url = reverse("voting:submit", args=[token])
     wrong = csrf[:-4] + ("AAAA" if not csrf.endswith("AAAA") else "BBBB")
     status, body, took = _refused_alike(
@@ -185,7 +176,7 @@ def test_a_cross_site_https_vote_is_refused_by_the_origin_check(
 ):
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     lean, plain = _clients(voter, csrf=True)
-    token, csrf = _served(plain, voting_task)
+    token, csrf = served_tokens(plain, voting_task)
     url = reverse("voting:submit", args=[token])
     extra = {"HTTP_X_CSRFTOKEN": csrf, "HTTP_X_FORWARDED_PROTO": "https", "HTTP_HOST": "testserver"}
     extra["HTTP_ORIGIN"] = "https://evil.example"
@@ -205,7 +196,7 @@ def test_a_cross_site_https_vote_is_refused_by_the_origin_check(
 def test_a_vote_for_another_host_is_refused_as_by_django(voter, voting_task, recording_respond, settings):
     settings.ALLOWED_HOSTS = ["testserver"]
     lean, plain = _clients(voter, csrf=False)
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     url = reverse("voting:submit", args=[token])
     status, _body, took = _refused_alike(
         lean, plain, url, {"overall": "left"}, recording_respond, HTTP_HOST="evil.example", **HX
@@ -215,7 +206,7 @@ def test_a_vote_for_another_host_is_refused_as_by_django(voter, voting_task, rec
 
 def test_a_signed_out_or_expired_session_is_asked_to_sign_in(voter, voting_task, recording_respond):
     lean, plain = _clients(voter, csrf=False)
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     url = reverse("voting:submit", args=[token])
     plain.cookies["sessionid"] = "no-such-session-key-in-the-store"
     status, body, took = _refused_alike(lean, plain, url, {"overall": "left"}, recording_respond, **HX)
@@ -224,7 +215,7 @@ def test_a_signed_out_or_expired_session_is_asked_to_sign_in(voter, voting_task,
 
 def test_a_session_from_before_a_password_change_is_signed_out(voter, voting_task, recording_respond):
     lean, plain = _clients(voter, csrf=False)
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     url = reverse("voting:submit", args=[token])
     voter.set_password("a new password, elsewhere")
     voter.save()
@@ -236,7 +227,7 @@ def test_a_session_from_before_a_password_change_is_signed_out(voter, voting_tas
 
 def test_a_session_whose_hash_was_tampered_with_is_left_to_django(voter, voting_task, recording_respond):
     lean, plain = _clients(voter, csrf=False)
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     session = plain.session
     session[HASH_SESSION_KEY] = "0" * 64
     session.save()
@@ -249,7 +240,7 @@ def test_a_rate_limited_vote_gets_the_same_refusal_and_writes_nothing(
     voter, voting_task, recording_respond, settings
 ):
     lean, plain = _clients(voter, csrf=False)
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     factories.fresh_rate_limits(settings, per_voter=0)
     url = reverse("voting:submit", args=[token])
     clock = mock.patch("arena.voting.ratelimit.time")  # one instant: the message says how long to wait
@@ -277,7 +268,7 @@ def test_a_bad_ballot_gets_the_same_clear_refusal_and_writes_nothing(
     voter, voting_task, recording_respond, ballot, status, message
 ):
     lean, plain = _clients(voter, csrf=False)
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     url = reverse("voting:submit", args=[token])
     with mock.patch("arena.voting.ratelimit.time") as clock:  # one instant: the message says how long to wait
         clock.time.return_value = 1_800_000_017.0
@@ -311,7 +302,7 @@ def test_someone_elses_unknown_or_skipped_token_is_refused_alike(
         **HX,
     )
     assert status == 404 and took
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     plain.post(reverse("voting:skip", args=[token]), **HX)
     status, body, took = _refused_alike(
         lean, plain, reverse("voting:submit", args=[token]), {"overall": "left"}, recording_respond, **HX
@@ -321,7 +312,7 @@ def test_someone_elses_unknown_or_skipped_token_is_refused_alike(
 
 def test_a_vote_without_htmx_or_not_urlencoded_goes_through_django(voter, voting_task, recording_respond):
     lean, plain = _clients(voter, csrf=False)
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     url = reverse("voting:submit", args=[token])
     form = {"content_type": lean_vote.FORM}
     with mock.patch("arena.voting.views.vote_record", wraps=views.vote_record) as recorded:
@@ -335,7 +326,7 @@ def test_a_vote_without_htmx_or_not_urlencoded_goes_through_django(voter, voting
 def test_a_database_failure_is_djangos_500(voter, voting_task, recording_respond):
     lean, _plain = _clients(voter, csrf=False)
     lean.raise_request_exception = False
-    token, _ = _served(lean, voting_task)
+    token, _ = served_tokens(lean, voting_task)
     with mock.patch("arena.voting.lean_vote.vote_record_locked", side_effect=RuntimeError("database gone")):
         response = lean.post(
             reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX
@@ -348,7 +339,7 @@ def test_a_failure_before_the_vote_is_taken_is_left_to_django(voter, voting_task
     # The database unreachable while the user is read (before anything is counted): Django's stack answers,
     # with its own handling of the error (arena.unavailable's 503 for a database that cannot be reached).
     lean, _plain = _clients(voter, csrf=False)
-    token, _ = _served(lean, voting_task)
+    token, _ = served_tokens(lean, voting_task)
     with mock.patch(
         "arena.voting.lean_vote._user_and_vote", side_effect=OperationalError("connection refused")
     ):
@@ -364,7 +355,7 @@ def test_a_failure_in_a_response_step_after_the_vote_is_djangos_500(voter, votin
     # stack, that layer's exception becomes the 500 page, signalled, and the outer layers still run.
     lean, _plain = _clients(voter, csrf=False)
     lean.raise_request_exception = False
-    token, _ = _served(lean, voting_task)
+    token, _ = served_tokens(lean, voting_task)
     failing = mock.Mock(side_effect=RuntimeError("session store gone"))
     path = lean.handler._lean
     path.responders = [
@@ -390,7 +381,7 @@ def test_a_failure_in_a_response_step_after_the_vote_is_djangos_500(voter, votin
 
 def test_an_inactive_user_is_left_to_django_which_asks_to_sign_in(voter, voting_task, recording_respond):
     lean, plain = _clients(voter, csrf=False)
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     voter.is_active = False
     voter.save()
     url = reverse("voting:submit", args=[token])
@@ -402,7 +393,7 @@ def test_a_vote_under_a_script_prefix_takes_the_lean_path(voter, voting_task, re
     # A deployment under a sub-path: Django's WSGI handler sets the script prefix from SCRIPT_NAME (the test
     # client's handler does not, so it is set here), reverse() then puts it in, and path_info leaves it out.
     lean, plain = _clients(voter, csrf=False)
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     url = reverse("voting:submit", args=[token])
     set_script_prefix("/arena/")
     try:
@@ -438,7 +429,7 @@ def test_a_lean_vote_sends_no_health_check_its_first_statement_stands_in(
     voter, voting_task, recording_respond, health_checks
 ):
     lean, _plain = _clients(voter, csrf=False)
-    token, _ = _served(lean, voting_task)
+    token, _ = served_tokens(lean, voting_task)
     connection.health_check_done = False  # armed again, as for the vote's own request
     del health_checks[:]
     response = lean.post(
@@ -452,7 +443,7 @@ def test_a_lean_vote_sends_no_health_check_its_first_statement_stands_in(
 def test_a_vote_left_to_django_gets_its_health_check(voter, voting_task, recording_respond, health_checks):
     # The user's read failing (a connection gone, say): Django's stack answers, and checks the connection first.
     lean, _plain = _clients(voter, csrf=False)
-    token, _ = _served(lean, voting_task)
+    token, _ = served_tokens(lean, voting_task)
     connection.health_check_done = False
     del health_checks[:]
     with mock.patch("arena.voting.lean_vote._user_and_vote", side_effect=OperationalError("connection gone")):
@@ -467,7 +458,7 @@ def test_a_vote_left_to_django_gets_its_health_check(voter, voting_task, recordi
 def test_the_user_is_read_by_the_votes_locking_statement(voter, voting_task, recording_respond):
     # One round trip fewer per vote: the signed-in user's row comes with the vote's lock, not before it.
     lean, _plain = _clients(voter, csrf=False)
-    token, _ = _served(lean, voting_task)
+    token, _ = served_tokens(lean, voting_task)
     url = reverse("voting:submit", args=[token])
     with CaptureQueriesContext(connection) as captured:
         response = lean.post(url, "overall=left", content_type=lean_vote.FORM, **HX)
@@ -488,7 +479,7 @@ def test_the_votes_lock_and_close_are_prepared_statements(voter, voting_task, re
     # PostgreSQL parsed and planned the lock and the close on every vote (client-side binding); now each is
     # prepared once per connection (arena.voting.vote_store._vote_cursor).
     lean, _plain = _clients(voter, csrf=False)
-    token, _ = _served(lean, voting_task)
+    token, _ = served_tokens(lean, voting_task)
     before = _prepared_statements()
     response = lean.post(
         reverse("voting:submit", args=[token]), "overall=left", content_type=lean_vote.FORM, **HX
@@ -504,7 +495,7 @@ def test_the_votes_lock_and_close_are_prepared_statements(voter, voting_task, re
 def test_the_prepared_lock_reads_the_same_row_once_postgresql_plans_it_generically(voter, voting_task):
     # After five runs PostgreSQL may keep one generic plan for every parameter: the row must not change.
     lean, _plain = _clients(voter, csrf=False)
-    token, _ = _served(lean, voting_task)
+    token, _ = served_tokens(lean, voting_task)
     with transaction.atomic():
         with (
             connection.cursor() as cursor
@@ -538,11 +529,11 @@ def test_the_connection_prepares_only_while_the_vote_runs_its_statements(
     connection.ensure_connection()
     before = connection.connection.prepare_threshold
     assert before is None  # Django's
-    first, _ = _served(lean, voting_task)
+    first, _ = served_tokens(lean, voting_task)
     assert _vote(lean, first).status_code == 200 and recording_respond[-1] is not None
     assert connection.connection.prepare_threshold is before
     prepared = _prepared_statements()
-    second, _ = _served(lean, voting_task)
+    second, _ = served_tokens(lean, voting_task)
     assert _vote(lean, second).status_code == 200 and recording_respond[-1] is not None
     assert connection.connection.prepare_threshold is before
     again = _prepared_statements()
@@ -558,7 +549,7 @@ def test_the_votes_numbers_are_sent_as_one_type_whatever_their_size(voter, votin
     # psycopg keys prepared statements by their parameters' types, and sends a small int as int2, a larger one
     # as int4 or int8: each size prepared the statement once more.
     lean, _plain = _clients(voter, csrf=False)
-    token, _ = _served(lean, voting_task)
+    token, _ = served_tokens(lean, voting_task)
     head = "SELECT id AS head__id FROM auth_user WHERE id = %s"
     with transaction.atomic():
         for user_id in (voter.pk, 40_000, 3_000_000_000):
@@ -575,7 +566,7 @@ def test_a_vote_while_queries_are_logged_runs_on_djangos_cursor_and_is_logged(
 ):
     # A server-binding cursor keeps no statement text: Django's query log would read None.
     lean, _plain = _clients(voter, csrf=False)
-    token, _ = _served(lean, voting_task)
+    token, _ = served_tokens(lean, voting_task)
     before = _prepared_statements()
     with CaptureQueriesContext(connection) as captured:
         assert _vote(lean, token).status_code == 200 and recording_respond[-1] is not None
@@ -593,10 +584,10 @@ def test_a_vote_after_the_connection_was_closed_prepares_its_statements_again(
     voter, voting_task, recording_respond
 ):
     lean, _plain = _clients(voter, csrf=False)
-    first, _ = _served(lean, voting_task)
+    first, _ = served_tokens(lean, voting_task)
     assert _vote(lean, first).status_code == 200 and recording_respond[-1] is not None
     connection.close()  # as CONN_MAX_AGE or a failed health check does
-    second, _ = _served(lean, voting_task)
+    second, _ = served_tokens(lean, voting_task)
     assert _vote(lean, second).status_code == 200 and recording_respond[-1] is not None
     prepared = _prepared_statements()  # the new connection's
     assert any("FOR UPDATE OF a, n" in sql for sql in prepared) and any(
@@ -644,16 +635,16 @@ def test_a_vote_after_a_migration_changed_a_locked_columns_type_is_recorded_once
     # PostgreSQL refuses a prepared statement whose result's types changed ("cached plan must not change result
     # type"): Django's vote view answered that vote with a 500; its transaction is now run again, once.
     lean, plain = _clients(voter, csrf=False)
-    first, _ = _served(plain, voting_task)
+    first, _ = served_tokens(plain, voting_task)
     assert plain.post(reverse("voting:submit", args=[first]), {"overall": "left"}).status_code == 200
     column_type_changed_later()
-    second, _ = _served(plain, voting_task)
+    second, _ = served_tokens(plain, voting_task)
     assert plain.post(reverse("voting:submit", args=[second]), {"overall": "left"}).status_code == 200
     # The lean path: its own prepared lock refused, it leaves the vote to Django's view.
-    third, _ = _served(lean, voting_task)
+    third, _ = served_tokens(lean, voting_task)
     assert _vote(lean, third).status_code == 200 and recording_respond[-1] is not None
     column_type_changed_later()
-    fourth, _ = _served(lean, voting_task)
+    fourth, _ = served_tokens(lean, voting_task)
     assert _vote(lean, fourth).status_code == 200
     for token in (first, second, third, fourth):
         assignment = Assignment.objects.get(token=token)
@@ -666,7 +657,7 @@ def test_a_session_naming_a_user_who_no_longer_exists_is_left_to_django(
     voter, voting_task, recording_respond
 ):
     lean, plain = _clients(voter, csrf=False)
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     session = plain.session
     session["_auth_user_id"] = str(voter.pk + 10_000)
     session.save()
@@ -681,7 +672,7 @@ def test_a_user_django_would_not_let_in_is_not_counted_by_the_rate_limit(
     # The user is checked after the lock's statement but before the vote's rate limit is counted: a refusal
     # Django answers counts nothing on the lean path (and Django's path counts nothing for it either).
     lean, plain = _clients(voter, csrf=False)
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     counted = mock.Mock(wraps=lean_vote.rate_limit_hit)
     monkeypatch.setattr(lean_vote, "rate_limit_hit", counted)
     voter.is_active = False
@@ -703,7 +694,7 @@ def test_refusals_come_in_djangos_order(
     voter, voting_task, recording_respond, settings, limited, ballot, token, status, message
 ):
     lean, plain = _clients(voter, csrf=False)
-    _served(plain, voting_task)
+    served_tokens(plain, voting_task)
     if limited:
         factories.fresh_rate_limits(settings, per_voter=0)
     url = reverse("voting:submit", args=[token])
@@ -719,7 +710,7 @@ def test_a_lean_vote_moves_the_serves_held_place_to_its_battles_votes(voter, vot
     """Serving orders battles by the places each holds (arena.voting.held_places): a vote taken by the lean
     path must count there as Django's does, or the served place lingers and the vote is missed."""
     lean, plain = _clients(voter, csrf=False)
-    token, _ = _served(plain, voting_task)
+    token, _ = served_tokens(plain, voting_task)
     assignment = Assignment.objects.select_related("battle").get(token=token)
     pair = tuple(sorted((assignment.battle.contender_a_id, assignment.battle.contender_b_id)))
     fresh = timezone.now() - timedelta(minutes=django_settings.ARENA_VOTE_OPEN_MINUTES)

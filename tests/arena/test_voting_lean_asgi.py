@@ -43,6 +43,7 @@ from arena.voting.lean_serve import LeanServe
 from arena.voting.lean_vote import FORM, LeanVote
 from tests.support import factories
 from tests.support.asgi_server import asgi_server  # noqa: F401  (fixture)
+from tests.support.voting_pages import served_tokens
 
 HX = {"hx-request": "true"}
 FORM_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"')
@@ -157,15 +158,6 @@ def _cookie_header(client: Client) -> dict[str, str]:
     return {"cookie": "; ".join(f"{k}={m.value}" for k, m in client.cookies.items())}
 
 
-def _served(client: Client, task) -> tuple[str, str]:
-    """Load the battle page through Django's stack (as the browser does before voting): (token, CSRF)."""
-    html = client.get(reverse("voting:task", args=[task.slug]) + "?start=1").content.decode()
-    token = re.search(r'/vote/b/([A-Za-z0-9_-]+)/"', html)
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-    assert token and csrf, html[:300]
-    return token.group(1), csrf.group(1)
-
-
 def _vote_headers(client: Client, csrf: str | None) -> dict[str, str]:
     headers = {**HX, **_cookie_header(client), "content-type": FORM, "host": "testserver"}
     if csrf is not None:
@@ -184,7 +176,7 @@ def _lean_answers(taken: list) -> list:
 
 def test_a_vote_under_asgi_takes_the_lean_path_and_answers_as_django(voter, voting_task, taken):
     client, _ = _signed_in(voter)
-    token, csrf = _served(client, voting_task)
+    token, csrf = served_tokens(client, voting_task)
     url = reverse("voting:submit", args=[token])
 
     (status, body, headers, _cookies), state = _post(url, {"overall": "left"}, _vote_headers(client, csrf))
@@ -197,7 +189,7 @@ def test_a_vote_under_asgi_takes_the_lean_path_and_answers_as_django(voter, voti
 
 def test_a_vote_without_its_csrf_token_is_refused_by_django_and_changes_nothing(voter, voting_task, taken):
     client, _ = _signed_in(voter)
-    token, _csrf = _served(client, voting_task)
+    token, _csrf = served_tokens(client, voting_task)
     url = reverse("voting:submit", args=[token])
 
     (status, _body, _headers, _cookies), state = _post(url, {"overall": "left"}, _vote_headers(client, None))
@@ -209,7 +201,7 @@ def test_a_vote_without_its_csrf_token_is_refused_by_django_and_changes_nothing(
 
 def test_a_bad_ballot_gets_a_clear_error_and_nothing_is_written(voter, voting_task, taken):
     client, _ = _signed_in(voter)
-    token, csrf = _served(client, voting_task)
+    token, csrf = served_tokens(client, voting_task)
     url = reverse("voting:submit", args=[token])
 
     (status, body, _headers, _cookies), state = _post(
@@ -223,7 +215,7 @@ def test_a_bad_ballot_gets_a_clear_error_and_nothing_is_written(voter, voting_ta
 
 def test_a_signed_out_vote_is_left_to_django(voter, voting_task, taken):
     client, _ = _signed_in(voter)
-    token, csrf = _served(client, voting_task)
+    token, csrf = served_tokens(client, voting_task)
     del client.cookies[django_settings.SESSION_COOKIE_NAME]  # signed out, the CSRF cookie kept
     url = reverse("voting:submit", args=[token])
 
@@ -236,7 +228,7 @@ def test_a_signed_out_vote_is_left_to_django(voter, voting_task, taken):
 
 def test_with_debug_on_no_request_is_offered_to_a_lean_path(voter, voting_task, taken, settings):
     client, _ = _signed_in(voter)
-    token, csrf = _served(client, voting_task)
+    token, csrf = served_tokens(client, voting_task)
     settings.DEBUG = True
     url = reverse("voting:submit", args=[token])
 
@@ -248,7 +240,7 @@ def test_with_debug_on_no_request_is_offered_to_a_lean_path(voter, voting_task, 
 
 def test_other_requests_go_to_django_untouched(voter, voting_task, taken):
     client, _ = _signed_in(voter)
-    token, _csrf = _served(client, voting_task)
+    token, _csrf = served_tokens(client, voting_task)
     headers = {**HX, **_cookie_header(client), "host": "testserver"}
 
     (status, _body, _headers, _cookies), state = _compare(
@@ -263,7 +255,7 @@ def test_other_requests_go_to_django_untouched(voter, voting_task, taken):
 
 def test_a_serve_under_asgi_takes_the_lean_path_and_answers_as_django(voter, voting_task, taken, monkeypatch):
     client, _ = _signed_in(voter)
-    token, _csrf = _served(client, voting_task)  # the first visit (Django's: it makes the annotator)
+    token, _csrf = served_tokens(client, voting_task)  # the first visit (Django's: it makes the annotator)
     client.post(
         reverse("voting:submit", args=[token]), "overall=left", content_type=FORM, HTTP_HX_REQUEST="true"
     )
@@ -336,7 +328,7 @@ def test_deployed_a_round_trip_runs_each_lean_path_in_its_requests_thread_and_cl
     taken,
 ):
     client, _ = _signed_in(voter)
-    _served(client, voting_task)  # the first visit makes the annotator; the next serve is lean
+    served_tokens(client, voting_task)  # the first visit makes the annotator; the next serve is lean
     url = reverse("voting:task", args=[voting_task.slug]) + "?start=1"
     with httpx.Client(base_url=asgi_server.url, headers=HX) as browser, signal_threads() as seen:
         browser.cookies.update({k: m.value for k, m in client.cookies.items()})
@@ -394,7 +386,7 @@ def _people_signed_in(task, n: int) -> list[dict[str, str]]:
     for i in range(n):
         client = Client()
         client.force_login(factories.make_annotator_user(f"pooled-{i}"))
-        _served(client, task)
+        served_tokens(client, task)
         cookies.append({k: m.value for k, m in client.cookies.items()})
     connections[DEFAULT_DB_ALIAS].close()  # the test's own pooled connection back before the server counts
     return cookies
