@@ -51,8 +51,13 @@ def _sign_in(request: HtmxHttpRequest, next_url: str) -> HttpResponse:
     return redirect_to_login(next_url)
 
 
-def _progress(task: AnnotationTask, annotator: Annotator, votes: Mapping[Pair, int] | None = None) -> dict:
-    return progress_context(annotator_progress(annotator), task_progress(task, votes))
+def _progress(
+    task: AnnotationTask,
+    annotator: Annotator,
+    votes: Mapping[Pair, int] | None = None,
+    goal_read: tuple[int | None] | None = None,
+) -> dict:
+    return progress_context(annotator_progress(annotator), task_progress(task, votes, goal_read=goal_read))
 
 
 def _serve(
@@ -77,10 +82,7 @@ def _battle_page(
     votes = pair_votes(task.pk) if reads is None else reads.votes()
     assignment = assignment_serve(task=task, annotator=annotator, votes=votes, none_open=none_open)
     dimensions = None if reads is None or assignment is None else reads.dimensions()
-    progress = progress_context(
-        annotator_progress(annotator),
-        task_progress(task, votes, goal_read=None if reads is None else reads.goal_read()),
-    )
+    progress = _progress(task, annotator, votes, None if reads is None else reads.goal_read())
     context = {
         "task": task,
         "view": battle_view(assignment, dimensions) if assignment else None,

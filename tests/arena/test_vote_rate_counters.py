@@ -1,9 +1,7 @@
 """The vote rate limit's counters in Redis (arena.voting.ratelimit): counted exactly, each with its expiry."""
 
-import time
 import uuid
 from typing import cast
-from unittest import mock
 
 import pytest
 from django.core.cache import caches
@@ -21,12 +19,8 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def window(settings):
     """Fresh counters, one instant (no window boundary mid-test): (the voter key's counter, the IP's)."""
-    factories.fresh_rate_limits(settings, per_voter=3, per_ip=100)
-    now = time.time()
-    with mock.patch("arena.voting.ratelimit.time") as clock:
-        clock.time.return_value = now
-        prefix = f"{settings.ARENA_VOTE_RATE_NAMESPACE}:vote:{int(now // WINDOW_SECONDS)}"
-        yield [f"{prefix}:v:u:7", f"{prefix}:ip:203.0.113.9"]
+    with factories.frozen_rate_window(settings, "vote") as keys:
+        yield keys
 
 
 def _stored(keys: list[str]) -> list[tuple[int, int]]:

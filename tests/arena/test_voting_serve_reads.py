@@ -3,7 +3,6 @@ counted exactly as `rate_limit_hit` counts it, the task's votes per pair, and th
 vote's optional rows and of the task's goal read in Django's own format. The number of Redis round trips per
 served battle is pinned here, so it cannot silently grow back."""
 
-import time
 from itertools import combinations
 from typing import cast
 from unittest import mock
@@ -98,12 +97,8 @@ def test_a_served_battle_makes_a_pinned_number_of_redis_round_trips(client, db):
 
 @pytest.fixture
 def frozen(settings):
-    factories.fresh_rate_limits(settings, per_voter=3, per_ip=100)
-    now = time.time()
-    with mock.patch("arena.voting.ratelimit.time") as clock:
-        clock.time.return_value = now
-        prefix = f"{settings.ARENA_VOTE_RATE_NAMESPACE}:serve:{int(now // WINDOW_SECONDS)}"
-        yield [f"{prefix}:v:u:7", f"{prefix}:ip:203.0.113.9"]
+    with factories.frozen_rate_window(settings, "serve") as keys:
+        yield keys
 
 
 def test_the_pipelined_count_is_the_rate_limits_and_refuses_at_the_same_point(db, frozen):

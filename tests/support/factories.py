@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
+from unittest import mock
+
 from django.contrib.auth import get_user_model
 
 from arena.models import Contender, Output, Prompt, PromptSet
@@ -123,6 +128,21 @@ def fresh_rate_limits(settings, **limits) -> None:
     settings.ARENA_VOTE_RATE_NAMESPACE = f"rl-test-{uuid.uuid4().hex}"
     settings.ARENA_VOTE_RATE_PER_MINUTE = limits.get("per_voter", 10_000)
     settings.ARENA_VOTE_RATE_PER_MINUTE_IP = limits.get("per_ip", 10_000)
+
+
+@contextlib.contextmanager
+def frozen_rate_window(settings, scope: str) -> Iterator[list[str]]:
+    """Fresh rate-limit counters (3 per voter, 100 per address) and the clock held at one instant, so no
+    window boundary falls mid-test: yields the counter keys of voter `u:7` and address 203.0.113.9 for
+    `scope` ("vote" or "serve")."""
+    from arena.voting.ratelimit import WINDOW_SECONDS
+
+    fresh_rate_limits(settings, per_voter=3, per_ip=100)
+    now = time.time()
+    with mock.patch("arena.voting.ratelimit.time") as clock:
+        clock.time.return_value = now
+        prefix = f"{settings.ARENA_VOTE_RATE_NAMESPACE}:{scope}:{int(now // WINDOW_SECONDS)}"
+        yield [f"{prefix}:v:u:7", f"{prefix}:ip:203.0.113.9"]
 
 
 def make_annotator_user(username: str, **extra):
