@@ -21,7 +21,7 @@ from django.db.models import Exists, OuterRef
 from arena.models import Battle
 from arena.services.verdicts import VerdictEntry, verdicts_record
 from judges.models import ACTIVE_STATUSES, FinalVerdict, Judgment, WorkStatus
-from judges.services.judgment_sql import final_verdicts_insert, judgment_pair
+from judges.services.judgment_sql import battle_verdicts_insert, final_verdicts_insert, judgment_pair
 from judges.services.runtime import JudgeRuntime, judge_runtime
 
 _SIDE: dict[str, dict[str, str]] = {
@@ -80,15 +80,20 @@ def battle_finalize(
 
 
 def _settle(battle: Battle, runtime: JudgeRuntime, finals: list[FinalVerdict]) -> None:
-    """The arena verdicts of every dimension in one ledger call, then the final verdicts that own them."""
-    recorded = verdicts_record([
+    """The arena verdicts of every dimension in one ledger call, then the final verdicts that own them. On
+    PostgreSQL a battle settled for the first time takes one statement for both (`battle_verdicts_insert`);
+    the long way below is for the rest (settled before, an older version's verdict, SQLite)."""
+    entries = [
         VerdictEntry(
             battle_id=battle.pk, contender_a_id=battle.contender_a_id, contender_b_id=battle.contender_b_id,
             dimension_id=final.dimension.pk, source_id=runtime.config.source_id, outcome=final.outcome,
             inconsistent=final.inconsistent,
         )
         for final in finals
-    ])  # fmt: skip
+    ]  # fmt: skip
+    if battle_verdicts_insert(entries, finals):
+        return
+    recorded = verdicts_record(entries)
     kept = [verdict.id for verdict in recorded if not verdict.created]
     # An older version of this config recorded the arena verdict first: it keeps it (and its version).
     owned_elsewhere = (

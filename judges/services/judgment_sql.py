@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from arena.models import Battle, Output, Prompt
+from arena.services.verdicts import VerdictEntry, verdicts_insert_statement
 from judges.models import Campaign, FinalVerdict, Judgment, PaidCall, WorkStatus
 from judges.services.sql import db_column, db_table, db_value, sql_run
 from judges.services.work_protocol import claim_statement, settle_statement
@@ -271,6 +273,52 @@ def final_verdicts_insert(finals: list[FinalVerdict]) -> None:
     except IntegrityError:
         for final in finals:
             final_verdict_insert(final)
+
+
+def battle_verdicts_insert(entries: list[VerdictEntry], finals: list[FinalVerdict]) -> bool:
+    """A settled battle's arena verdicts (`entries`) and the final verdicts that own them (`finals`, the same
+    dimensions in the same order), in one statement on PostgreSQL: one round trip and one commit instead of a
+    transaction for the arena verdicts (BEGIN, INSERT, COMMIT) and one for the final verdicts.
+
+    True when the statement created every arena verdict, so each final verdict owns its own (no older version
+    of the config can hold a verdict that did not exist): the battle is settled. False (and on SQLite, which
+    has no data-modifying WITH, without running anything) when any arena verdict existed already (a battle
+    settled twice, or an older version of the config recorded it first): the caller then settles it the long
+    way (`consistency._settle`), which finds what this statement wrote, if anything, and keeps it."""
+    if connection.vendor != "postgresql" or not entries:
+        return False
+    verdicts_sql, verdict_params = verdicts_insert_statement(entries)
+    first, now = finals[0], timezone.now()
+    shared = [db_value(FinalVerdict, name, first.serializable_value(name))
+              for name in ("config_version", "campaign", "shown", "swapped")]  # fmt: skip
+    dimensions = [[db_value(FinalVerdict, "dimension", final.serializable_value("dimension")), final.outcome,
+                   final.inconsistent] for final in finals]  # fmt: skip
+    params = [
+        *verdict_params,
+        *shared,
+        db_value(FinalVerdict, "created", now),
+        *(v for row in dimensions for v in row),
+    ]
+    row = sql_run(_fused_sql(len(entries), verdicts_sql), params).one()
+    if row.created != len(entries):
+        return False
+    for final in finals:
+        final.created = now
+    return True
+
+
+@functools.lru_cache(maxsize=16)
+def _fused_sql(rows: int, verdicts_sql: str) -> str:
+    # The final verdicts take their arena verdict's id from the INSERT's RETURNING: a verdict that existed
+    # already returns no row, so its final verdict is left to the caller's long way.
+    values = ", ".join(["(%s::bigint, %s::text, %s::boolean)"] * rows)
+    return (
+        f"WITH v AS ({verdicts_sql}), f AS (INSERT INTO {_FV} ({', '.join(_FV_COLUMNS)}) "  # noqa: S608
+        "SELECT v.battle_id, v.dimension_id, %s, %s, d.outcome, d.inconsistent, %s, %s, v.id, %s "
+        f"FROM v JOIN (VALUES {values}) AS d (dimension_id, outcome, inconsistent) ON d.dimension_id = v.dimension_id "
+        f"ON CONFLICT ({', '.join(_FV_COLUMNS[:3])}) DO NOTHING RETURNING 1) "
+        "SELECT (SELECT count(*) FROM v) AS created"
+    )
 
 
 def _final_params(final: FinalVerdict) -> list:

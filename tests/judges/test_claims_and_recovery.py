@@ -126,27 +126,67 @@ def test_a_final_verdict_never_takes_an_arena_verdict_another_version_owns(campa
     assert FinalVerdict.objects.filter(battle_id=owned.battle_id).count() == 2
 
 
-def test_a_battles_final_verdicts_go_in_as_one_statement(stub, monkeypatch):
-    from judges.services import judgment_sql
+def test_a_battle_settled_for_the_first_time_writes_its_arena_and_final_verdicts_in_one_statement(
+    stub, monkeypatch
+):
+    from arena.models import Verdict
+    from judges.services import consistency, judgment_sql
 
     prompt_set, contenders = make_arena(n_prompts=1, slugs=("alpha", "bravo"))
     make_judge("wide", base_url=stub.base_url, dimensions=["overall", "correctness", "clarity"])
     campaign = start_campaign(prompt_set, contenders, "wide")
-    inserts: list[str] = []
-    real_run = judgment_sql.sql_run
+    writes: list[str] = []  # statements that write a verdict of either kind
+    real_run, long_way = judgment_sql.sql_run, []
 
     def counting(sql, params):
-        if sql.lstrip().startswith(f"INSERT INTO {FinalVerdict._meta.db_table}"):
-            inserts.append(sql)
+        if (
+            f"INSERT INTO {FinalVerdict._meta.db_table}" in sql
+            or f"INSERT INTO {Verdict._meta.db_table}" in sql
+        ):
+            writes.append(sql)
         return real_run(sql, params)
 
     monkeypatch.setattr(judgment_sql, "sql_run", counting)
+    real_record = consistency.verdicts_record
+    monkeypatch.setattr(
+        consistency, "verdicts_record", lambda entries: long_way.append(entries) or real_record(entries)
+    )
     run_inline(campaign)
 
-    assert len(inserts) == 1, "one INSERT for the battle's three dimensions"
-    finals = FinalVerdict.objects.filter(campaign=campaign)
-    assert sorted(finals.values_list("dimension__slug", flat=True)) == ["clarity", "correctness", "overall"]
-    assert all(final.verdict_id is not None for final in finals)
+    assert long_way == [], "a battle settled for the first time does not take the long way"
+    assert len(writes) == 1, "one statement for the battle's three arena verdicts and three final verdicts"
+    finals = FinalVerdict.objects.filter(campaign=campaign).select_related(
+        "verdict", "config_version__config"
+    )
+    assert sorted(final.dimension.slug for final in finals) == ["clarity", "correctness", "overall"]
+    for final in finals:  # each final verdict owns the arena verdict of its own dimension, with its outcome
+        verdict = final.verdict
+        assert (verdict.battle_id, verdict.dimension_id) == (final.battle_id, final.dimension_id)
+        assert (verdict.outcome, verdict.inconsistent) == (final.outcome, final.inconsistent)
+        assert verdict.source_id == final.config_version.config.source_id and final.created is not None
+    assert Verdict.objects.count() == 3
+
+
+def test_a_battle_an_older_version_settled_first_is_settled_the_long_way(campaign, stub):
+    """The one-statement settle writes nothing of a battle whose arena verdict exists: the newer version's
+    final verdict is stored without it, the older one keeps its own, and nothing is written twice."""
+    from arena.models import Verdict
+    from judges.services.configs import JudgeConfigData, judge_config_update
+
+    run_inline(campaign)
+    older = {final.battle_id: final.verdict_id for final in FinalVerdict.objects.all()}
+    config = FinalVerdict.objects.select_related("config_version__config").first().config_version.config
+    data = JudgeConfigData(name=config.name, provider=config.provider, model=config.model, dimensions=["overall"],
+                           base_url=config.base_url, temperature=0.5)  # fmt: skip
+    newer = judge_config_update(config=config, data=data)
+    again = start_campaign(campaign.prompt_set, list(campaign.contenders.all()), config.slug)
+    assert set(run_inline(again)) == {"done"}
+
+    stored = FinalVerdict.objects.filter(config_version=newer)
+    assert sorted(stored.values_list("battle_id", flat=True)) == sorted(older)
+    assert all(final.verdict_id is None for final in stored)
+    assert {f.battle_id: f.verdict_id for f in FinalVerdict.objects.exclude(config_version=newer)} == older
+    assert Verdict.objects.count() == len(older)
 
 
 def test_final_verdicts_one_of_which_another_version_owns_go_in_one_by_one(campaign):
