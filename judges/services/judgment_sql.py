@@ -299,8 +299,8 @@ def battle_verdicts_insert(entries: list[VerdictEntry], finals: list[FinalVerdic
         db_value(FinalVerdict, "created", now),
         *(v for row in dimensions for v in row),
     ]
-    row = sql_run(_fused_sql(len(entries), verdicts_sql), params).one()
-    if row.created != len(entries):
+    created = sql_run(_fused_sql(len(entries), verdicts_sql), params).rows[0].created  # one row, always
+    if created != len(entries):
         return False
     for final in finals:
         final.created = now
@@ -316,7 +316,7 @@ def _fused_sql(rows: int, verdicts_sql: str) -> str:
         f"WITH v AS ({verdicts_sql}), f AS (INSERT INTO {_FV} ({', '.join(_FV_COLUMNS)}) "  # noqa: S608
         "SELECT v.battle_id, v.dimension_id, %s, %s, d.outcome, d.inconsistent, %s, %s, v.id, %s "
         f"FROM v JOIN (VALUES {values}) AS d (dimension_id, outcome, inconsistent) ON d.dimension_id = v.dimension_id "
-        f"ON CONFLICT ({', '.join(_FV_COLUMNS[:3])}) DO NOTHING RETURNING 1) "
+        f"ON CONFLICT ({', '.join(_FV_COLUMNS[:3])}) DO NOTHING) "
         "SELECT (SELECT count(*) FROM v) AS created"
     )
 
