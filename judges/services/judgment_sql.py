@@ -285,7 +285,7 @@ def battle_verdicts_insert(entries: list[VerdictEntry], finals: list[FinalVerdic
     has no data-modifying WITH, without running anything) when any arena verdict existed already (a battle
     settled twice, or an older version of the config recorded it first): the caller then settles it the long
     way (`consistency._settle`), which finds what this statement wrote, if anything, and keeps it."""
-    if connection.vendor != "postgresql" or not entries:
+    if connection.vendor != "postgresql" or not entries or len(entries) > _FUSED_MOST:
         return False
     verdicts_sql, verdict_params = verdicts_insert_statement(entries)
     first, now = finals[0], timezone.now()
@@ -307,15 +307,25 @@ def battle_verdicts_insert(entries: list[VerdictEntry], finals: list[FinalVerdic
     return True
 
 
+# The ledger's multi-row statement takes at most 1,000 verdicts; a battle with more dimensions than that
+# (none is realistic) takes the long way rather than failing.
+_FUSED_MOST = 1000
+
+
 @functools.lru_cache(maxsize=16)
 def _fused_sql(rows: int, verdicts_sql: str) -> str:
-    # The final verdicts take their arena verdict's id from the INSERT's RETURNING: a verdict that existed
-    # already returns no row, so its final verdict is left to the caller's long way.
+    # The final verdicts take their arena verdict's id from the INSERT's RETURNING, and only when the INSERT
+    # created every arena verdict of the battle. On a partial conflict (a newer version of the config adds a
+    # dimension to a battle an older one settled) the statement writes the new arena verdicts alone, as the
+    # long way's first step does: were the final verdicts of some dimensions committed here and the rest
+    # later, a worker dying in between would leave the battle with some of its final verdicts, which the
+    # sweep (`consistency.campaign_settle_missing`, battles with none) would never complete.
     values = ", ".join(["(%s::bigint, %s::text, %s::boolean)"] * rows)
     return (
         f"WITH v AS ({verdicts_sql}), f AS (INSERT INTO {_FV} ({', '.join(_FV_COLUMNS)}) "  # noqa: S608
         "SELECT v.battle_id, v.dimension_id, %s, %s, d.outcome, d.inconsistent, %s, %s, v.id, %s "
         f"FROM v JOIN (VALUES {values}) AS d (dimension_id, outcome, inconsistent) ON d.dimension_id = v.dimension_id "
+        f"WHERE (SELECT count(*) FROM v) = {rows} "
         f"ON CONFLICT ({', '.join(_FV_COLUMNS[:3])}) DO NOTHING) "
         "SELECT (SELECT count(*) FROM v) AS created"
     )

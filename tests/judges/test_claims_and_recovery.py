@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from datetime import timedelta
@@ -167,19 +168,26 @@ def test_a_battle_settled_for_the_first_time_writes_its_arena_and_final_verdicts
     assert Verdict.objects.count() == 3
 
 
+def _newer_version_campaign(campaign, dimensions: list[str]):
+    """A newer version of the campaign's judge config, judging `dimensions`, and a campaign of it over the same
+    battles: (the version, the campaign)."""
+    from judges.services.configs import JudgeConfigData, judge_config_update
+
+    config = FinalVerdict.objects.select_related("config_version__config").first().config_version.config
+    data = JudgeConfigData(name=config.name, provider=config.provider, model=config.model, dimensions=dimensions,
+                           base_url=config.base_url, temperature=0.5)  # fmt: skip
+    newer = judge_config_update(config=config, data=data)
+    return newer, start_campaign(campaign.prompt_set, list(campaign.contenders.all()), config.slug)
+
+
 def test_a_battle_an_older_version_settled_first_is_settled_the_long_way(campaign, stub):
     """The one-statement settle writes nothing of a battle whose arena verdict exists: the newer version's
     final verdict is stored without it, the older one keeps its own, and nothing is written twice."""
     from arena.models import Verdict
-    from judges.services.configs import JudgeConfigData, judge_config_update
 
     run_inline(campaign)
     older = {final.battle_id: final.verdict_id for final in FinalVerdict.objects.all()}
-    config = FinalVerdict.objects.select_related("config_version__config").first().config_version.config
-    data = JudgeConfigData(name=config.name, provider=config.provider, model=config.model, dimensions=["overall"],
-                           base_url=config.base_url, temperature=0.5)  # fmt: skip
-    newer = judge_config_update(config=config, data=data)
-    again = start_campaign(campaign.prompt_set, list(campaign.contenders.all()), config.slug)
+    newer, again = _newer_version_campaign(campaign, ["overall"])
     assert set(run_inline(again)) == {"done"}
 
     stored = FinalVerdict.objects.filter(config_version=newer)
@@ -187,6 +195,63 @@ def test_a_battle_an_older_version_settled_first_is_settled_the_long_way(campaig
     assert all(final.verdict_id is None for final in stored)
     assert {f.battle_id: f.verdict_id for f in FinalVerdict.objects.exclude(config_version=newer)} == older
     assert Verdict.objects.count() == len(older)
+
+
+def test_a_newer_version_adding_a_dimension_settles_every_dimension(campaign, stub):
+    """A partial conflict: the older version recorded `overall`, the newer one adds `correctness`. Each battle
+    gets both final verdicts; the new dimension's owns the arena verdict it created, `overall`'s none."""
+    from arena.models import Verdict
+
+    run_inline(campaign)
+    older = {final.battle_id for final in FinalVerdict.objects.all()}
+    newer, again = _newer_version_campaign(campaign, ["overall", "correctness"])
+    assert set(run_inline(again)) == {"done"}
+
+    stored = FinalVerdict.objects.filter(config_version=newer).select_related("dimension", "verdict")
+    assert sorted((f.battle_id, f.dimension.slug) for f in stored) == sorted(
+        (battle, slug) for battle in older for slug in ("correctness", "overall")
+    )
+    for final in stored:
+        if final.dimension.slug == "overall":
+            assert final.verdict_id is None  # the older version owns that arena verdict
+        else:
+            assert final.verdict.dimension_id == final.dimension_id
+    assert Verdict.objects.count() == 2 * len(older)
+
+
+def test_a_worker_dying_after_a_partial_conflict_leaves_a_battle_the_sweep_completes(campaign, monkeypatch):
+    """The newer version adds a dimension, and the long way fails (a lost connection, a dead worker) right
+    after the one-statement settle found the older version's verdict. The battle must hold no final verdict
+    of the newer version, so the sweep, which settles battles with none, completes every dimension. (A
+    statement that committed the new dimension's final verdict there left the battle half settled for good.)"""
+    from arena.models import Verdict
+    from judges.services import consistency
+
+    run_inline(campaign)
+    older = {final.battle_id for final in FinalVerdict.objects.all()}
+    newer, again = _newer_version_campaign(campaign, ["overall", "correctness"])
+
+    class LostConnection(Exception):
+        pass
+
+    def fails(entries):
+        raise LostConnection
+
+    monkeypatch.setattr(consistency, "verdicts_record", fails)
+    for pk in Judgment.objects.filter(campaign=again, status=WorkStatus.PENDING).values_list("pk", flat=True):
+        with contextlib.suppress(LostConnection):
+            judgment_run(judgment_id=pk)
+    monkeypatch.undo()
+    assert not Judgment.objects.filter(campaign=again).exclude(status=WorkStatus.DONE).exists()
+    # The statement ran (it created the new dimension's arena verdicts) and left no final verdict behind.
+    assert Verdict.objects.filter(dimension__slug="correctness").count() == len(older)
+    assert not FinalVerdict.objects.filter(config_version=newer).exists()
+
+    consistency.campaign_settle_missing(campaign_id=again.pk)
+    settled: dict[int, set[str]] = {}
+    for final in FinalVerdict.objects.filter(config_version=newer).select_related("dimension"):
+        settled.setdefault(final.battle_id, set()).add(final.dimension.slug)
+    assert settled == {battle: {"overall", "correctness"} for battle in older}
 
 
 def test_final_verdicts_one_of_which_another_version_owns_go_in_one_by_one(campaign):
