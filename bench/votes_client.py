@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from votes_seed import Person
 
 TOKEN = re.compile(rb'/vote/b/([A-Za-z0-9_-]+)/"')
+# The vote's reply (the reveal) holds a hidden element that loads the person's progress when it lands.
+PROGRESS = re.compile(rb'hx-get="([^"]+)" hx-trigger="load" hx-target="#vote-progress"')
 
 
 class Connection:
@@ -103,9 +105,12 @@ async def vote_phase(port: int, people: list[Person], clients: int) -> Tally:
 
 
 async def round_trip_phase(
-    port: int, people: list[Person], seconds: float, task_slug: str
+    port: int, people: list[Person], seconds: float, task_slug: str, *, progress: Tally | None = None
 ) -> tuple[Tally, Tally]:
-    """Each person loads the next battle (htmx fragment) and votes on it, again and again, for `seconds`."""
+    """Each person loads the next battle (htmx fragment) and votes on it, again and again, for `seconds`.
+
+    With `progress`, each person also loads the progress fragment the vote's reveal asks for, as a browser
+    does (its figures go to `progress`): the whole of a browser's round trip."""
     serve, vote = Tally(), Tally()
     deadline = time.perf_counter() + seconds
 
@@ -119,10 +124,17 @@ async def round_trip_phase(
             if status != 200 or not found:
                 continue
             started = time.perf_counter()
-            status, _ = await conn.request(
+            status, body = await conn.request(
                 "POST", f"/vote/b/{found.group(1).decode()}/", person, CHOICES[i % len(CHOICES)]
             )
             vote.add(status, started)
+            asked = PROGRESS.search(body) if progress is not None and status == 200 else None
+            if progress is not None and asked is None:
+                progress.add(0, time.perf_counter())  # counted as a failure: the reveal asked for no progress
+            elif asked is not None:
+                started = time.perf_counter()
+                status, _ = await conn.request("GET", asked.group(1).decode().replace("&amp;", "&"), person)
+                progress.add(status, started)
 
     started = time.perf_counter()
     await asyncio.gather(*(client(i, p) for i, p in enumerate(people)))
