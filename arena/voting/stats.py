@@ -18,7 +18,7 @@ from arena.cache import RedisCache
 from arena.models import AnnotationTask, Annotator, Assignment, Verdict
 from arena.services.battles import people_source
 from arena.voting.pair_votes import Pair, pair_votes
-from arena.voting.serve_store import progress_counts, task_battle_count
+from arena.voting.serve_store import progress_counts, progress_totals, task_battle_count
 
 
 @dataclass(frozen=True)
@@ -109,11 +109,45 @@ def _start_of_today() -> datetime:
     return timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
 
 
-def annotator_progress(annotator: Annotator) -> Progress:
+# How long the htmx serve may show an annotator's agreement figure computed earlier, instead of computing it
+# again. The figure probes every battle the annotator voted on for the others' votes (`progress_counts`): most
+# of a served battle's PostgreSQL CPU, growing with their history, while the serve's counts cost a fraction.
+# It is computed afresh, and stored for the serve, by every response that follows the annotator's own vote or
+# undo (the counters' fragment that the reveal loads at once, the whole page without JavaScript, the battle
+# after an undo or a skip): so the serve after a vote shows the figure that vote produced, and what can lag is
+# only the other people's votes on the same battles, by at most this long.
+AGREEMENT_SECONDS = 30
+
+
+def agreement_key(voter_key: str) -> str:
+    """The shared cache's key (before `make_and_validate_key`) of the voter's agreement figure: by voter key,
+    which names the verdicts the figure is made of ("u:<id>" or "s:<hex>", safe in a key)."""
+    return f"vote-agreement:{voter_key}"
+
+
+def _agreement_stored(value: object) -> Agreement | None:
+    """The cached figure, when it is one (stored by `annotator_progress` as `(compared, agreed)`)."""
+    if isinstance(value, list | tuple) and len(value) == 2 and all(type(n) is int for n in value):
+        return Agreement(compared=value[0], agreed=value[1])
+    return None
+
+
+def annotator_progress(annotator: Annotator, *, agreement_read: tuple[object] | None = None) -> Progress:
     """Votes today and in total, skips, and agreement with the majority, for the annotator's own page.
 
-    One statement (arena.voting.serve_store.progress_counts): the battle page shows these on every serve."""
-    counts = progress_counts(annotator, _start_of_today())
+    One statement (arena.voting.serve_store.progress_counts), the agreement then stored in the shared cache for
+    AGREEMENT_SECONDS. `agreement_read`: the serve read the cached figure already (`agreement_key`, with
+    Redis), as a 1-tuple (None inside: not held); when it holds one, only the counts are read from the database
+    (`progress_totals`)."""
+    today_since = _start_of_today()
+    cached = None if agreement_read is None else _agreement_stored(agreement_read[0])
+    if cached is not None:
+        total, today, skipped = progress_totals(annotator, today_since)
+        return Progress(today=today, total=total, skipped=skipped, agreement=cached)
+    counts = progress_counts(annotator, today_since)
+    cache = caches["default"]
+    if isinstance(cache, RedisCache):  # the demo's file cache would cost more than it saves
+        cache.set(agreement_key(annotator.voter_key), (counts.compared, counts.agreed), AGREEMENT_SECONDS)
     return Progress(
         today=counts.today,
         total=counts.total,
