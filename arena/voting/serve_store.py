@@ -572,15 +572,16 @@ _TALLY = {
      WHERE {_OTHERS} {_OVERALL_PEOPLE}
      GROUP BY v.battle_id, m.outcome, v.outcome""",
 }
-# Each battle's leading outcomes ranked in one pass (a window), and counted with the voter's own outcome carried
-# along: joining the tally with its own per-battle maximum, then the majority with the voter's votes, made
-# PostgreSQL (which estimates one row per CTE) loop over one for every row of the other, a cost growing with
-# the square of the voter's battles (1.1 ms at 38 battles, `bench/profile_votes.py --sql`).
+# The annotator's votes (in all, and today) and skips: three counts on their assignments.
 _TOTALS_SELECT = """
   (SELECT COUNT(*) FROM arena_assignment WHERE annotator_id = %(annotator)s AND state = %(voted)s) AS total,
   (SELECT COUNT(*) FROM arena_assignment
     WHERE annotator_id = %(annotator)s AND state = %(voted)s AND answered_at >= %(today)s) AS today,
   (SELECT COUNT(*) FROM arena_assignment WHERE annotator_id = %(annotator)s AND state = %(skipped)s) AS skipped"""
+# Each battle's leading outcomes ranked in one pass (a window), and counted with the voter's own outcome carried
+# along: joining the tally with its own per-battle maximum, then the majority with the voter's votes, made
+# PostgreSQL (which estimates one row per CTE) loop over one for every row of the other, a cost growing with
+# the square of the voter's battles (1.1 ms at 38 battles, `bench/profile_votes.py --sql`).
 _PROGRESS = """
 WITH mine AS MATERIALIZED (
     SELECT v.battle_id, v.outcome FROM arena_verdict v
