@@ -634,6 +634,6 @@ def progress_totals(annotator: Annotator, today_since: datetime) -> tuple[int, i
     """(total, today, skipped) of `progress_counts` without the agreement: three counts on the annotator's
     assignments, which cost PostgreSQL a fraction of the agreement's probes of every battle they voted on."""
     params = _progress_params(annotator, today_since)
-    del params["voter_key"]  # not in this statement (a prepared statement takes exactly its parameters)
+    del params["voter_key"]  # the agreement's parameter: not in this statement
     row = _query(_TOTALS, params, prepare=True)[0]
     return int(row["total"]), int(row["today"]), int(row["skipped"])
