@@ -18,6 +18,7 @@ from django.core.cache import caches
 
 from arena.cache import UNREACHABLE, RedisCache, cache_unreachable_logged
 from arena.models import AnnotationTask, Dimension
+from arena.voting.agreement_cache import agreement_key
 from arena.voting.pair_votes import Pair, pair_votes, pair_votes_key, pair_votes_read
 from arena.voting.ratelimit import (
     RateLimited,
@@ -27,7 +28,7 @@ from arena.voting.ratelimit import (
     rate_limit_read,
 )
 from arena.voting.shown_dimensions import shown_dimensions_key, shown_dimensions_read
-from arena.voting.stats import agreement_key, task_goal_key
+from arena.voting.stats import task_goal_key
 
 
 @dataclass
@@ -97,9 +98,9 @@ def serve_reads(*, task: AnnotationTask, voter_key: str, ip: str) -> ServeReads:
     if isinstance(counts, Exception):
         raise counts
     limited = rate_limit_read(counts, scope="serve", voter_key=voter_key)
-    failed = next(
-        (reply for reply in (votes, dimensions, goal, agreed) if isinstance(reply, Exception)), None
-    )
+    if isinstance(agreed, Exception):
+        agreed = None  # a key holding something else (not ours): the figure is computed afresh and stored
+    failed = next((reply for reply in (votes, dimensions, goal) if isinstance(reply, Exception)), None)
     if failed is not None:
         if limited is not None:
             return ServeReads(limited, task)  # refused, as when the limit was read alone before the others
@@ -111,6 +112,15 @@ def serve_reads(*, task: AnnotationTask, voter_key: str, ip: str) -> ServeReads:
         votes,
         cache.value_from_stored(dimensions),
         cache.value_from_stored(goal),
-        cache.value_from_stored(agreed),
+        _agreement_decoded(cache, agreed),
         True,
     )
+
+
+def _agreement_decoded(cache: RedisCache, stored: bytes | None) -> object:
+    """The cached agreement figure as stored, or None when the key holds what no `set` of ours wrote: the serve
+    then computes the figure (and stores it) rather than failing on an entry that is only an optimisation."""
+    try:
+        return cache.value_from_stored(stored)
+    except Exception:
+        return None

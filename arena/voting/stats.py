@@ -17,6 +17,7 @@ from django.utils import timezone
 from arena.cache import RedisCache
 from arena.models import AnnotationTask, Annotator, Assignment, Verdict
 from arena.services.battles import people_source
+from arena.voting.agreement_cache import AGREEMENT_SECONDS, agreement_key
 from arena.voting.pair_votes import Pair, pair_votes
 from arena.voting.serve_store import progress_counts, progress_totals, task_battle_count
 
@@ -109,25 +110,14 @@ def _start_of_today() -> datetime:
     return timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
 
 
-# How long the htmx serve may show an annotator's agreement figure computed earlier, instead of computing it
-# again. The figure probes every battle the annotator voted on for the others' votes (`progress_counts`): most
-# of a served battle's PostgreSQL CPU, growing with their history, while the serve's counts cost a fraction.
-# It is computed afresh, and stored for the serve, by every response that follows the annotator's own vote or
-# undo (the counters' fragment that the reveal loads at once, the whole page without JavaScript, the battle
-# after an undo or a skip): so the serve after a vote shows the figure that vote produced, and what can lag is
-# only the other people's votes on the same battles, by at most this long.
-AGREEMENT_SECONDS = 30
-
-
-def agreement_key(voter_key: str) -> str:
-    """The shared cache's key (before `make_and_validate_key`) of the voter's agreement figure: by voter key,
-    which names the verdicts the figure is made of ("u:<id>" or "s:<hex>", safe in a key)."""
-    return f"vote-agreement:{voter_key}"
-
-
 def _agreement_stored(value: object) -> Agreement | None:
     """The cached figure, when it is one (stored by `annotator_progress` as `(compared, agreed)`)."""
-    if isinstance(value, list | tuple) and len(value) == 2 and all(type(n) is int for n in value):
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(type(n) is int for n in value)
+        and 0 <= value[1] <= value[0]
+    ):
         return Agreement(compared=value[0], agreed=value[1])
     return None
 

@@ -15,9 +15,9 @@ from django.urls import reverse
 from arena.cache import RedisCache
 from arena.models import Assignment
 from arena.voting import stats
+from arena.voting.agreement_cache import agreement_key
 from arena.voting.ballots import Ballot
 from arena.voting.recording import vote_record
-from arena.voting.stats import agreement_key
 from tests.support import factories
 
 pytestmark = pytest.mark.skipif(
@@ -165,11 +165,59 @@ def test_an_undo_serves_the_next_battle_with_the_figure_without_the_withdrawn_vo
     assert _figure(_serve(client, task)) == ("–", 0)
 
 
-def test_a_stored_value_that_is_not_a_figure_is_computed_again(client, task):
+def test_an_undo_without_javascript_leads_to_a_battle_without_the_withdrawn_vote_in_the_figure(client, task):
+    """The whole-page vote stores the figure with the vote; the undo (within the same window) must not leave it
+    to the battle the undo redirects to."""
+    alice, bob, carol = _people("alice", "bob", "carol")
+    client.force_login(alice)
+    token = TOKEN.search(_serve(client, task).content.decode()).group(1)
+    battle = Assignment.objects.get(token=token).battle_id
+    for person in (bob, carol):
+        assert _vote(task, person, "a").battle_id == battle
+    assignment = Assignment.objects.get(token=token)
+    page = client.post(
+        reverse("voting:submit", args=[token]), {"overall": "left" if assignment.left_is_a else "right"}
+    )
+    assert _figure(page) == ("100%", 1)
+    undone = client.post(reverse("voting:undo", args=[token]), follow=True)
+    assert _figure(undone) == ("–", 0)
+
+
+def test_a_vote_forgets_the_stored_figure_as_it_is_counted(client, task):
+    """So a serve racing the counters' fragment after the vote computes the figure rather than showing the one
+    from before the vote."""
+    alice, bob = _people("alice", "bob")
+    client.force_login(alice)
+    assert _figure(_serve(client, task)) == ("–", 0)  # computed and stored
+    key = agreement_key(f"u:{alice.pk}")
+    assert caches["default"].get(key) == (0, 0)
+    token = TOKEN.search(_serve(client, task).content.decode()).group(1)
+    battle = Assignment.objects.get(token=token).battle_id
+    assert _vote(task, bob, "a").battle_id == battle
+    assert client.post(reverse("voting:submit", args=[token]), {"overall": "tie"}, **HX).status_code == 200
+    assert caches["default"].get(key, "gone") == "gone"
+    assert _figure(_serve(client, task)) == ("0%", 1)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["not a figure", (1, 5), (-1, 0), "raw bytes", "a hash"],
+    ids=["a string", "more agreed than compared", "negative", "bytes no set wrote", "another type of key"],
+)
+def test_a_stored_value_that_is_not_a_figure_is_computed_again(client, task, stored):
     alice, bob = _people("alice", "bob")
     _vote(task, alice, "a")
     _vote(task, bob, "a")
     client.force_login(alice)
-    caches["default"].set(agreement_key(f"u:{alice.pk}"), "not a figure", 30)
+    cache = caches["default"]
+    key = cache.make_and_validate_key(agreement_key(f"u:{alice.pk}"))
+    redis = cache.redis_client_for(key)
+    if stored == "raw bytes":
+        redis.set(key, b"\x80garbage")
+    elif stored == "a hash":
+        redis.hset(key, "compared", 1)
+    else:
+        cache.set(agreement_key(f"u:{alice.pk}"), stored, 30)
     assert _figure(_serve(client, task)) == ("100%", 1)
-    assert caches["default"].get(agreement_key(f"u:{alice.pk}")) == (1, 1)
+    if stored != "a hash":  # a key of another type is left as it is (not ours to delete)
+        assert cache.get(agreement_key(f"u:{alice.pk}")) == (1, 1)

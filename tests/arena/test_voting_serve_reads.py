@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(
 )
 HX = {"HTTP_HX_REQUEST": "true"}
 # A served battle after a vote, in a warm arena: the session (Django's cached_db engine), the serve's reads
-# (rate limit, votes per pair, vote dimensions, task goal: one pipeline), the pair's held places (one
+# (rate limit, votes per pair, vote dimensions, task goal, agreement figure: one pipeline), the pair's held places (one
 # pipeline), and the serve's own entry among them (after the INSERT, so not with the reads).
 SERVE_ROUND_TRIPS = 4
 
