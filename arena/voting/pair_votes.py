@@ -21,6 +21,7 @@ from django.db.models import Count
 
 from arena.cache import UNREACHABLE, RedisCache, cache_unreachable_logged
 from arena.models import Assignment
+from arena.voting.agreement_cache import agreement_key
 from arena.voting.counted_hash import counted_fields, counted_store
 from arena.voting.held_places import held_vote_queue
 
@@ -92,7 +93,12 @@ def _from_found(task_id: int, client: Any, key: str, found: dict) -> dict[Pair, 
 
 
 def _pair_vote_change(
-    task_id: int, contender_a_id: int, contender_b_id: int, by: int, held: tuple[int, int] | None
+    task_id: int,
+    contender_a_id: int,
+    contender_b_id: int,
+    by: int,
+    held: tuple[int, int] | None,
+    voter_key: str | None,
 ) -> None:
     redis = _redis(task_id)
     if redis is None:
@@ -108,6 +114,10 @@ def _pair_vote_change(
             held_vote_queue(
                 pipe, cast(RedisCache, caches["default"]), task_id, pair, assignment_id, battle_id, by
             )
+        if voter_key is not None:
+            # The voter's agreement figure changed with this vote (arena.voting.stats.AGREEMENT_SECONDS).
+            # Django's Redis cache sends every write to its first server, this pipeline's.
+            pipe.delete(cast(RedisCache, caches["default"]).make_and_validate_key(agreement_key(voter_key)))
         pipe.execute()
     except UNREACHABLE as exc:
         cache_unreachable_logged(f"counting a vote ({by:+d}) on pair {pair} of task {task_id}", exc)
@@ -116,17 +126,26 @@ def _pair_vote_change(
 
 
 def pair_vote_added(
-    task_id: int, contender_a_id: int, contender_b_id: int, held: tuple[int, int] | None = None
+    task_id: int,
+    contender_a_id: int,
+    contender_b_id: int,
+    held: tuple[int, int] | None = None,
+    voter_key: str | None = None,
 ) -> None:
     """Count one more vote on the pair (and, given `held` = (assignment id, battle id), on its battle's held
-    places). Called after the vote is stored: a cache that is down must not turn a stored vote into an error
-    page, so failures are logged, and the next recount catches up."""
-    _pair_vote_change(task_id, contender_a_id, contender_b_id, 1, held)
+    places; given `voter_key`, forget the voter's stored agreement figure). Called after the vote is stored:
+    a cache that is down must not turn a stored vote into an error page, so failures are logged, and the next
+    recount catches up."""
+    _pair_vote_change(task_id, contender_a_id, contender_b_id, 1, held, voter_key)
 
 
 def pair_vote_removed(
-    task_id: int, contender_a_id: int, contender_b_id: int, held: tuple[int, int] | None = None
+    task_id: int,
+    contender_a_id: int,
+    contender_b_id: int,
+    held: tuple[int, int] | None = None,
+    voter_key: str | None = None,
 ) -> None:
-    """Count one vote fewer on the pair (an undone vote; `held` as above), after the undo is stored;
-    failures as above."""
-    _pair_vote_change(task_id, contender_a_id, contender_b_id, -1, held)
+    """Count one vote fewer on the pair (an undone vote; `held` and `voter_key` as above), after the undo is
+    stored; failures as above."""
+    _pair_vote_change(task_id, contender_a_id, contender_b_id, -1, held, voter_key)

@@ -17,8 +17,9 @@ from django.utils import timezone
 from arena.cache import RedisCache
 from arena.models import AnnotationTask, Annotator, Assignment, Verdict
 from arena.services.battles import people_source
+from arena.voting.agreement_cache import AGREEMENT_SECONDS, agreement_key
 from arena.voting.pair_votes import Pair, pair_votes
-from arena.voting.serve_store import progress_counts, task_battle_count
+from arena.voting.serve_store import progress_counts, progress_totals, task_battle_count
 
 
 @dataclass(frozen=True)
@@ -109,11 +110,34 @@ def _start_of_today() -> datetime:
     return timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
 
 
-def annotator_progress(annotator: Annotator) -> Progress:
+def _agreement_stored(value: object) -> Agreement | None:
+    """The cached figure, when it is one (stored by `annotator_progress` as `(compared, agreed)`)."""
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(type(n) is int for n in value)
+        and 0 <= value[1] <= value[0]
+    ):
+        return Agreement(compared=value[0], agreed=value[1])
+    return None
+
+
+def annotator_progress(annotator: Annotator, *, agreement_read: tuple[object] | None = None) -> Progress:
     """Votes today and in total, skips, and agreement with the majority, for the annotator's own page.
 
-    One statement (arena.voting.serve_store.progress_counts): the battle page shows these on every serve."""
-    counts = progress_counts(annotator, _start_of_today())
+    One statement (arena.voting.serve_store.progress_counts), the agreement then stored in the shared cache for
+    AGREEMENT_SECONDS. `agreement_read`: the serve read the cached figure already (`agreement_key`, with
+    Redis), as a 1-tuple (None inside: not held); when it holds one, only the counts are read from the database
+    (`progress_totals`)."""
+    today_since = _start_of_today()
+    cached = None if agreement_read is None else _agreement_stored(agreement_read[0])
+    if cached is not None:
+        total, today, skipped = progress_totals(annotator, today_since)
+        return Progress(today=today, total=total, skipped=skipped, agreement=cached)
+    counts = progress_counts(annotator, today_since)
+    cache = caches["default"]
+    if isinstance(cache, RedisCache):  # the demo's file cache would cost more than it saves
+        cache.set(agreement_key(annotator.voter_key), (counts.compared, counts.agreed), AGREEMENT_SECONDS)
     return Progress(
         today=counts.today,
         total=counts.total,

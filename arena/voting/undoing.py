@@ -81,6 +81,10 @@ def vote_undo(*, token: str, voter: Voter) -> Assignment:
             ]
         )  # fmt: skip
     pair_vote_removed(
-        vote.task_id, vote.contender_a_id, vote.contender_b_id, held=(vote.assignment_id, vote.battle_id)
+        vote.task_id,
+        vote.contender_a_id,
+        vote.contender_b_id,
+        held=(vote.assignment_id, vote.battle_id),
+        voter_key=vote.voter_key,
     )
     return assignment

@@ -56,8 +56,12 @@ def _progress(
     annotator: Annotator,
     votes: Mapping[Pair, int] | None = None,
     goal_read: tuple[int | None] | None = None,
+    agreement_read: tuple[object] | None = None,
 ) -> dict:
-    return progress_context(annotator_progress(annotator), task_progress(task, votes, goal_read=goal_read))
+    return progress_context(
+        annotator_progress(annotator, agreement_read=agreement_read),
+        task_progress(task, votes, goal_read=goal_read),
+    )
 
 
 def _serve(
@@ -82,7 +86,15 @@ def _battle_page(
     votes = pair_votes(task.pk) if reads is None else reads.votes()
     assignment = assignment_serve(task=task, annotator=annotator, votes=votes, none_open=none_open)
     dimensions = None if reads is None or assignment is None else reads.dimensions()
-    progress = _progress(task, annotator, votes, None if reads is None else reads.goal_read())
+    # A serve (`reads`) may show the agreement figure computed a moment ago (stats.AGREEMENT_SECONDS); after an
+    # undo or a skip (no `reads`) it is computed afresh.
+    progress = _progress(
+        task,
+        annotator,
+        votes,
+        None if reads is None else reads.goal_read(),
+        None if reads is None else reads.agreement_read(),
+    )
     context = {
         "task": task,
         "view": battle_view(assignment, dimensions) if assignment else None,

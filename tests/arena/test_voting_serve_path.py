@@ -22,6 +22,7 @@ from arena.voting.ballots import Ballot
 from arena.voting.identity import annotator_for
 from arena.voting.recording import vote_record
 from arena.voting.stats import (
+    agreement_key,
     agreement_of,
     annotator_progress,
     overall_votes,
@@ -203,6 +204,8 @@ def test_a_serve_reads_rows_of_the_pair_and_the_voter_not_of_the_whole_arena(cli
         served = Assignment.objects.get(annotator__user=user, state="served")
         vote_record(token=served.token, voter=factories.voter_of(user), ballot=Ballot("left"))
     added = _history_bulk(task, voters=100)
+    # The agreement computed on this serve (not the figure stored a moment ago): its probes are measured too.
+    caches["default"].delete(agreement_key(f"u:{user.pk}"))
     reads = _serve_reads(client, task)
     # Legitimately read: the held places of one pair's six battles (a sixth of the votes) and the votes on
     # alice's two battles. A scan reads every vote, for the held places once per candidate prompt.

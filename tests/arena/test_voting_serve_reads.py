@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(
 )
 HX = {"HTTP_HX_REQUEST": "true"}
 # A served battle after a vote, in a warm arena: the session (Django's cached_db engine), the serve's reads
-# (rate limit, votes per pair, vote dimensions, task goal: one pipeline), the pair's held places (one
+# (rate limit, votes per pair, vote dimensions, task goal, agreement figure: one pipeline), the pair's held places (one
 # pipeline), and the serve's own entry among them (after the INSERT, so not with the reads).
 SERVE_ROUND_TRIPS = 4
 
@@ -91,6 +91,8 @@ def test_a_served_battle_makes_a_pinned_number_of_redis_round_trips(client, db):
         trips.append(counted.sent)
         served = Assignment.objects.get(annotator__user=user, state="served")
         vote_record(token=served.token, voter=factories.voter_of(user), ballot=Ballot("tie"))
+        # As the reveal does: its counters' fragment computes the agreement figure the vote forgot, and stores it.
+        assert client.get(reverse("voting:progress", args=[task.slug]), **HX).status_code == 200
     # The first serve may also fill the shared copies (dimensions, goal): the later ones only read.
     assert [len(sent) for sent in trips[1:]] == [SERVE_ROUND_TRIPS] * 2, trips
 
