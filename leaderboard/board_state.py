@@ -82,13 +82,13 @@ SELECT latest.id AS latest_id, latest.finished AS latest_finished,
        state.id AS state_id, state.holder AS state_holder, state.lease_until AS state_lease_until,
        state.queued_at AS state_queued_at,
        concat_ws(':',
-         coalesce((SELECT md5(string_agg(ROW(c.id, c.slug, c.name, c.organization, c.license)::text, ','
-                                         ORDER BY c.id))
+         coalesce((SELECT encode(sha256(convert_to(string_agg(ROW(c.id, c.slug, c.name, c.organization, c.license)::text, ','
+                                         ORDER BY c.id), 'UTF8')), 'hex')
                      FROM {_CONTENDER} c WHERE c.status = %(approved)s), '-'),
-         coalesce((SELECT md5(string_agg(ROW(d.id, d.slug, d.name, d.is_active, d.position)::text, ','
-                                         ORDER BY d.id))
+         coalesce((SELECT encode(sha256(convert_to(string_agg(ROW(d.id, d.slug, d.name, d.is_active, d.position)::text, ','
+                                         ORDER BY d.id), 'UTF8')), 'hex')
                      FROM {_DIMENSION} d), '-'),
-         coalesce((SELECT md5(string_agg(ROW(s.key, s.name, s.kind)::text, ',' ORDER BY s.key))
+         coalesce((SELECT encode(sha256(convert_to(string_agg(ROW(s.key, s.name, s.kind)::text, ',' ORDER BY s.key), 'UTF8')), 'hex')
                      FROM {_SOURCE} s), '-')
        ) AS names
 FROM (SELECT 1) AS one

@@ -127,6 +127,9 @@ def _run_ids(state: BoardState) -> str:
 # state (dimensions, sources) or fixed (sort), each given once. Any other parameter, even one the parse
 # ignores, is parsed each time (`category` is checked against the prompts, which the state does not name).
 WRITTEN_PARAMETERS = frozenset({"dimension", "source", "sort"})
+# The filter form sends these on every request, empty when unset; empty, each parses as if it were absent
+# (board_query_parse), so it is left out of the parameters as written.
+EMPTY_AS_ABSENT = frozenset({"category", "min_votes", "run", "since"})
 # This process's board keys by parameters as written and state (`_written_key`). The key a request parses
 # to is a function of those alone, so an entry is never wrong, only unused once the state changes; the
 # few hundred entries are dropped together when full.
@@ -138,9 +141,12 @@ def _written_key(params: QueryDict, state: BoardState) -> str | None:
     """The parameters as written and everything their parse reads, or None when they are not all of
     WRITTEN_PARAMETERS, given once each. Only values that parsed are remembered (a bad one raises first),
     so the entries are bounded by the dimensions, sources and sort keys."""
-    if not params.keys() <= WRITTEN_PARAMETERS or any(len(params.getlist(name)) > 1 for name in params):
+    if any(len(params.getlist(name)) > 1 for name in params):
         return None
-    return repr((_run_ids(state), get_language(), state.names, sorted(params.items())))
+    written = {name: value for name, value in params.items() if value or name not in EMPTY_AS_ABSENT}
+    if not written.keys() <= WRITTEN_PARAMETERS:
+        return None
+    return repr((_run_ids(state), get_language(), state.names, sorted(written.items())))
 
 
 def _board_key_remember(written: str, key: str) -> None:

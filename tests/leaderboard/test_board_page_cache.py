@@ -142,7 +142,32 @@ def test_a_repeated_request_finds_its_board_without_parsing_the_query(client, ra
     assert board_of(again).startswith(fragment.strip())
 
 
-@pytest.mark.parametrize("params", [{"category": "math"}, {"dimension": "overall", "utm": "x"}])
+def test_the_filter_forms_empty_fields_do_not_stop_a_repeated_request_finding_its_board(client, rated_arena):
+    """The filter form sends `category`, `min_votes`, `run` and `since` on every request, empty when unset."""
+    form = {
+        "dimension": "helpfulness",
+        "category": "",
+        "min_votes": "",
+        "run": "",
+        "since": "",
+        "sort": "rank",
+    }
+    first = page_of(client, form)
+    with mock.patch.object(views, "board_query_parse", side_effect=AssertionError("query parsed again")):
+        again = page_of(client, form)
+        shorter = page_of(client, {"dimension": "helpfulness", "sort": "rank"})
+
+    assert board_of(again) == board_of(first) == board_of(shorter)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"category": "math"},
+        {"dimension": "overall", "utm": "x"},
+        {"dimension": "overall", "utm": ""},
+    ],
+)
 def test_other_parameters_are_parsed_each_time(client, rated_arena, params):
     """A category is checked against the prompts, which the state does not name; an unknown parameter could
     take countless values."""
