@@ -19,6 +19,9 @@ Targets (issue 15): every stream completes; /leaderboard/ p99 < 150 ms meanwhile
 by the arena (arena's p50 minus the stub's own, measured directly) ≤ 50 ms. Not part of the test run.
 `--no-pages` (a diagnosis, not a run of the targets) streams without the page client, to tell the pages' share
 of the first token from the streams' own; the metric is the same, no page figure is printed.
+`--pages-per-second R` (a diagnosis too) starts the page client's GETs at R per second rather than back to
+back: back to back, a cheaper page is served more often, and the pages' share of the CPU during the streams
+stays about the same; at a fixed rate it shows what a page's cost does to the streams' first token.
 
 The streams (the arena's and the stub's reference ones alike) go through `bench.live_stream_client`: each
 connection opened and its request built before the timed burst, the burst a loop of writes, a stream's clock
@@ -226,9 +229,15 @@ def _page_cpu_alone(pid: int, url: str, pages: int = 20) -> float:
     return (_process_tree_cpu_seconds(pid) - before) / pages
 
 
-async def _pages(client, url: str, done: asyncio.Event) -> list[float]:
+async def _pages(client, url: str, done: asyncio.Event, per_second: float = 0) -> list[float]:
+    """GET /leaderboard/ until `done`: back to back, or (`per_second`) started on a fixed schedule, so
+    that a cheaper page means less work meanwhile rather than more pages (behind schedule: back to back)."""
     latencies = []
+    due = time.perf_counter()
     while not done.is_set():
+        if per_second:
+            due += 1 / per_second
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
         started = time.perf_counter()
         response = await client.get(f"{url}/leaderboard/")
         latencies.append(1000 * (time.perf_counter() - started))
@@ -242,14 +251,16 @@ async def _no_pages() -> list[float]:
 
 
 async def _load(
-    url: str, battles: list[tuple[str, str]], with_pages: bool = True
+    url: str, battles: list[tuple[str, str]], with_pages: bool = True, pages_per_second: float = 0
 ) -> tuple[list, list[float], float]:
     import httpx
 
     async with httpx.AsyncClient(timeout=60) as client:
         await client.get(f"{url}/leaderboard/")  # warm: the first view after a recompute
         done = asyncio.Event()
-        pages = asyncio.create_task(_pages(client, url, done) if with_pages else _no_pages())
+        pages = asyncio.create_task(
+            _pages(client, url, done, pages_per_second) if with_pages else _no_pages()
+        )
         streams = await asyncio.gather(
             *(
                 stream_prepare(f"{url}/arena/b/{token}/stream/", headers={"Cookie": f"sessionid={cookie}"})
@@ -277,7 +288,14 @@ def main() -> None:
         "--no-pages", action="store_true",
         help="diagnosis only: no page client during the streams (the targets need the pages: no page figure)",
     )  # fmt: skip
+    parser.add_argument(
+        "--pages-per-second", type=float, default=0,
+        help="diagnosis only: the page client starts its GETs at this rate instead of back to back (a "
+        "cheaper page then leaves the streams more of the CPU rather than serving more pages)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.pages_per_second < 0:
+        parser.error(f"--pages-per-second must be 0 (back to back) or more, not {args.pages_per_second:g}")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         print("skipped: DATABASE_URL does not name a PostgreSQL server (run scripts/bench.sh)")
@@ -301,7 +319,9 @@ def main() -> None:
             page_cpu = _page_cpu_alone(server.pid, url)
             load_before = os.getloadavg()[0]
             cpu_before = _process_tree_cpu_seconds(server.pid)
-            results, pages, elapsed = asyncio.run(_load(url, battles, with_pages=not args.no_pages))
+            results, pages, elapsed = asyncio.run(
+                _load(url, battles, with_pages=not args.no_pages, pages_per_second=args.pages_per_second)
+            )
             arena_cpu = _process_tree_cpu_seconds(server.pid) - cpu_before
         finally:
             if server is not None:
@@ -327,14 +347,21 @@ def main() -> None:
           f"{len(pages) * page_cpu:.2f} s; the rest, the streams' estimate: {streams_cpu:.2f} s, "
           f"{1000 * streams_cpu / args.streams:.0f} ms per live battle, "
           f"{1e6 * streams_cpu / (2 * WORDS * args.streams):.0f} µs per piece")  # fmt: skip
+    # A diagnosis run (no page client, or a paced one) is not the targets' run: its figures carry no verdict.
+    diagnosis = args.no_pages or args.pages_per_second > 0
+
+    def judged(ok: bool) -> str:
+        return "(a diagnosis: no verdict)" if diagnosis else verdict(ok)
+
     print(f"  streams completed {completed}/{args.streams}   {verdict(completed == args.streams)}")
     if args.no_pages:
         print(
             "  GET /leaderboard/ during the streams: not served (--no-pages: a diagnosis, not the targets' run)"
         )
     else:
-        print(f"  GET /leaderboard/ during the streams: {len(pages)} requests, p50 {page_p50:.1f} ms, "
-              f"p99 {page_p99:.1f} ms   target p99 < {TARGET_PAGE_P99_MS:g} ms   {verdict(page_p99 < TARGET_PAGE_P99_MS)}")  # fmt: skip
+        pace = f" (started at {args.pages_per_second:g}/s)" if args.pages_per_second else " (back to back)"
+        print(f"  GET /leaderboard/ during the streams: {len(pages)} requests{pace}, p50 {page_p50:.1f} ms, "
+              f"p99 {page_p99:.1f} ms   target p99 < {TARGET_PAGE_P99_MS:g} ms   {judged(page_p99 < TARGET_PAGE_P99_MS)}")  # fmt: skip
     print(f"  time to first token: stub alone p50 {np.median(direct):.1f} ms one at a time, "
           f"{np.median(burst):.1f} ms with {2 * args.streams} opened at once; through the arena p50 "
           f"{ttft_p50:.1f} ms, p99 {ttft_p99:.1f} ms (all {args.streams} opened at once)")  # fmt: skip
@@ -342,7 +369,7 @@ def main() -> None:
         f"  added by the arena over the stub's burst figure (p50) {ttft_p50 - float(np.median(burst)):.1f} ms"
     )
     print(f"  added by the arena (p50) {added:.1f} ms   target ≤ {TARGET_ADDED_TTFT_MS:g} ms   "
-          f"{verdict(added <= TARGET_ADDED_TTFT_MS)}")  # fmt: skip
+          f"{judged(added <= TARGET_ADDED_TTFT_MS)}")  # fmt: skip
 
 
 if __name__ == "__main__":

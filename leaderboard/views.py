@@ -30,11 +30,11 @@ from django_htmx.middleware import HtmxDetails
 from arena.blindness import may_see_blind
 from arena.error_responses import status_for
 from arena.errors import DomainError
-from arena.models import Contender, Dimension, Source
 from arena.staff import staff_required
 from leaderboard import charts, selectors
 from leaderboard.board_query import BoardQuery, board_query_parse, runs_finished
-from leaderboard.models import RecomputeRun
+from leaderboard.board_state import BoardState, board_state_read
+from leaderboard.models import RecomputeRun, RecomputeState
 from leaderboard.notices import board_notices, style_notice
 from leaderboard.services.battle_export import (
     CONTENT_TYPES,
@@ -42,12 +42,10 @@ from leaderboard.services.battle_export import (
     battles_filename,
     export_chunks,
 )
-from leaderboard.services.coalescing import recompute_request, recompute_status
+from leaderboard.services.coalescing import recompute_request
 from leaderboard.services.exports import board_csv, board_payload, export_filename
 
 PROFILE_DEFAULT = 3
-# What a board shows of each approved contender (its rows, links and the not-ranked list).
-CONTENDER_SHOWN = ("pk", "slug", "name", "organization", "license")
 # A rendered board is kept this long at most; its key changes at once with anything it names (see _board_html).
 BOARD_CACHE_SECONDS = 300
 
@@ -67,32 +65,43 @@ POLL_SECONDS = 2
 
 @require_GET
 def index(request: HtmxHttpRequest) -> HttpResponse:
-    latest, running = runs_finished().first(), selectors.run_running()
-    board_html = _board_html(request.GET, latest=latest, running=running)
+    state = board_state_read()
+    board_html = _board_html(request.GET, state)
     if request.htmx:
         return HttpResponse(board_html)
-    status = _recompute_status_context(request, shown=latest, latest=latest, running=running)
+    status = _recompute_status_context(
+        request, shown=state.latest, latest=state.latest, running=state.running, recompute=state.recompute
+    )
     return render(request, "leaderboard/index.html", {"board_html": board_html, "status": status})
 
 
-def _board_html(params: QueryDict, *, latest: RecomputeRun | None, running: RecomputeRun | None) -> str:
+def _board_html(params: QueryDict, state: BoardState) -> str:
     """The board (the page's `table` partial) for `params`; the boards the page links to are rendered once
     and then served from the cache.
 
     A board shows nothing of the viewer, and is rendered without the request (no user, no CSRF token, no
-    context processors), so one copy serves everyone. Its key names everything it shows that can change:
-    the latest finished run and the running one (a stored run or a started recompute changes it), the parsed
-    query (so `min_votes=07` and `min_votes=7` are one board), the language, and the contenders', dimensions'
-    and sources' names; what else could change (an old run pruned) shows after BOARD_CACHE_SECONDS. A bad
-    parameter raises while parsing, before anything is stored."""
-    query = board_query_parse(params)
-    key = _board_cache_key(query, latest=latest, running=running) if _board_cacheable(query) else None
+    context processors), so one copy serves everyone. Its key names everything it shows that can change
+    (`leaderboard.board_state`): the latest finished run and the running one (a stored run or a started
+    recompute changes it), the parsed query (so `min_votes=07` and `min_votes=7` are one board), the language,
+    and the contenders', dimensions' and sources' names; what else could change (an old run pruned from the
+    run menu) shows after BOARD_CACHE_SECONDS. A bad parameter raises while parsing, before anything is stored.
+
+    Parsing the query reads the database (the run's default source, the dimensions): a repeated request finds
+    its board's key in `_BOARD_KEYS` instead, by its parameters as written and the same state."""
+    written = _written_key(params, state)
+    key = _BOARD_KEYS.get(written) if written else None
     html = cache.get(key) if key else None
     if html is None:
-        context = _board_context(selectors.board_get(query), running=running)
-        html = render_to_string("leaderboard/index.html#table", context)
-        if key:
-            cache.set(key, str(html), BOARD_CACHE_SECONDS)
+        query = board_query_parse(params)
+        key = _board_cache_key(query, state) if _board_cacheable(query) else None
+        html = cache.get(key) if key else None
+        if html is None:
+            context = _board_context(selectors.board_get(query), running=state.running)
+            html = render_to_string("leaderboard/index.html#table", context)
+            if key:
+                cache.set(key, str(html), BOARD_CACHE_SECONDS)
+        if key and written:
+            _board_key_remember(written, key)
     # Rendered by our template, with its escaping; the cache holds it as a plain str.
     return mark_safe(html)  # noqa: S308
 
@@ -105,15 +114,45 @@ def _board_cacheable(query: BoardQuery) -> bool:
     return not (query.min_votes or query.since or query.explicit_run or query.profile)
 
 
-def _board_cache_key(query: BoardQuery, *, latest: RecomputeRun | None, running: RecomputeRun | None) -> str:
-    names = (
-        list(Contender.objects.filter(status=Contender.Status.APPROVED).values_list(*CONTENDER_SHOWN)),
-        list(Dimension.objects.values_list("pk", "slug", "name", "is_active")),
-        list(Source.objects.values_list("key", "name", "kind")),
-    )
-    digest = hashlib.sha256(repr((query.querystring(), names)).encode()).hexdigest()
-    run_ids = f"{latest.pk if latest else 0}:{running.pk if running else 0}"
-    return f"leaderboard:board:{run_ids}:{get_language()}:{digest}"
+def _board_cache_key(query: BoardQuery, state: BoardState) -> str:
+    digest = hashlib.sha256(repr((query.querystring(), state.names)).encode()).hexdigest()
+    return f"leaderboard:board:{_run_ids(state)}:{get_language()}:{digest}"
+
+
+def _run_ids(state: BoardState) -> str:
+    return f"{state.latest.pk if state.latest else 0}:{state.running.pk if state.running else 0}"
+
+
+# The parameters a board's key may be found by as written: those whose valid values are the names in the
+# state (dimensions, sources) or fixed (sort), each given once. Any other parameter, even one the parse
+# ignores, is parsed each time (`category` is checked against the prompts, which the state does not name).
+WRITTEN_PARAMETERS = frozenset({"dimension", "source", "sort"})
+# The filter form sends these on every request, empty when unset; empty, each parses as if it were absent
+# (board_query_parse), so it is left out of the parameters as written.
+EMPTY_AS_ABSENT = frozenset({"category", "min_votes", "run", "since"})
+# This process's board keys by parameters as written and state (`_written_key`). The key a request parses
+# to is a function of those alone, so an entry is never wrong, only unused once the state changes; the
+# few hundred entries are dropped together when full.
+_BOARD_KEYS: dict[str, str] = {}
+BOARD_KEYS_KEPT = 512
+
+
+def _written_key(params: QueryDict, state: BoardState) -> str | None:
+    """The parameters as written and everything their parse reads, or None when they are not all of
+    WRITTEN_PARAMETERS, given once each. Only values that parsed are remembered (a bad one raises first),
+    so the entries are bounded by the dimensions, sources and sort keys."""
+    if any(len(params.getlist(name)) > 1 for name in params):
+        return None
+    written = {name: value for name, value in params.items() if value or name not in EMPTY_AS_ABSENT}
+    if not written.keys() <= WRITTEN_PARAMETERS:
+        return None
+    return repr((_run_ids(state), get_language(), state.names, sorted(written.items())))
+
+
+def _board_key_remember(written: str, key: str) -> None:
+    if len(_BOARD_KEYS) >= BOARD_KEYS_KEPT:
+        _BOARD_KEYS.clear()
+    _BOARD_KEYS[written] = key
 
 
 def _board_context(board: selectors.Board, *, running: RecomputeRun | None) -> dict:
@@ -196,9 +235,14 @@ def recompute(request: HtmxHttpRequest) -> HttpResponse:
     """Staff only: ask the workers for a recompute (coalesced with any running or queued one)."""
     outcome = recompute_request(trigger="staff")
     if request.htmx:
-        shown = runs_finished().first()
+        state = board_state_read()
         status = _recompute_status_context(
-            request, shown=shown, polling=True, latest=shown, running=selectors.run_running()
+            request,
+            shown=state.latest,
+            polling=True,
+            latest=state.latest,
+            running=state.running,
+            recompute=state.recompute,
         )
         context = {
             "request_message": REQUEST_MESSAGES[outcome],
@@ -219,17 +263,21 @@ def _recompute_status_context(
     polled: bool = False,
     latest: RecomputeRun | None,
     running: RecomputeRun | None,
+    recompute: RecomputeState | None,
 ) -> dict:
     """Whether a recompute is under way (the status box keeps polling), or finished since the page showed
     run `shown` (the box fetches the new board), or neither (the box stops polling). `latest` is the latest
-    finished run, `running` the run under way if any (read by the caller, which shows them too). Under way means a
-    live lease or a fresh queued request, not a "running" run row, which a dead worker can leave behind."""
-    state, now = recompute_status(), timezone.now()
+    finished run, `running` the run under way if any, `recompute` the recompute state row (None before the
+    first request made it), all read by the caller (`board_state_read`), which shows the runs too. Under way
+    means a live lease or a fresh queued request, not a "running" run row, which a dead worker can leave behind."""
+    now = timezone.now()
     queue_ttl = timedelta(seconds=settings.LEADERBOARD_QUEUE_TTL_SECONDS)
-    busy = (
-        polling
-        or bool(state.holder and state.lease_until and state.lease_until >= now)
-        or bool(state.queued_at and state.queued_at >= now - queue_ttl)
+    busy = polling or (
+        recompute is not None
+        and (
+            bool(recompute.holder and recompute.lease_until and recompute.lease_until >= now)
+            or bool(recompute.queued_at and recompute.queued_at >= now - queue_ttl)
+        )
     )
     finished = latest is not None and (shown is None or latest.pk != shown.pk)
     board_query = request.GET.copy()
@@ -258,8 +306,15 @@ def recompute_progress(request: HttpRequest) -> HttpResponse:
     )
     board = request.GET.get("board", "")
     request.GET = QueryDict(board)
-    latest, running = runs_finished().first(), selectors.run_running()
-    status = _recompute_status_context(request, shown=shown, polled=True, latest=latest, running=running)
+    state = board_state_read()
+    status = _recompute_status_context(
+        request,
+        shown=shown,
+        polled=True,
+        latest=state.latest,
+        running=state.running,
+        recompute=state.recompute,
+    )
     context = {"status": status}
     return render(request, "leaderboard/index.html#recompute-status", context)
 

@@ -8,7 +8,9 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from arena.models import Contender, Dimension, Source
 from leaderboard import selectors, views
+from leaderboard.models import RecomputeRun
 from leaderboard.services.recompute import leaderboards_recompute
 from tests.leaderboard.arena_data import verdicts_add
 
@@ -120,3 +122,116 @@ def test_a_shared_board_never_carries_another_viewers_nav(first_viewer, rated_ar
     assert "Sign out" not in pages["anonymous"]
     assert 'data-testid="recompute"' not in pages["anonymous"]
     assert "csrfmiddlewaretoken" not in board_of(pages["staff"])
+
+
+def test_a_repeated_page_reads_the_database_once(client, rated_arena, django_assert_num_queries):
+    """Everything the cached board's key and the status box need comes from one statement
+    (`leaderboard.board_state`); the board itself from the cache. Ten queries before."""
+    page_of(client)
+    with django_assert_num_queries(1):
+        page_of(client)
+
+
+def test_a_repeated_request_finds_its_board_without_parsing_the_query(client, rated_arena):
+    page_of(client, {"dimension": "helpfulness", "sort": "-votes"})
+    with mock.patch.object(views, "board_query_parse", side_effect=AssertionError("query parsed again")):
+        again = page_of(client, {"sort": "-votes", "dimension": "helpfulness"})
+        fragment = page_of(client, {"dimension": "helpfulness", "sort": "-votes"}, HX_Request="true")
+
+    assert 'aria-current="page" data-dimension="helpfulness"' in again
+    assert board_of(again).startswith(fragment.strip())
+
+
+def test_the_filter_forms_empty_fields_do_not_stop_a_repeated_request_finding_its_board(client, rated_arena):
+    """The filter form sends `category`, `min_votes`, `run` and `since` on every request, empty when unset."""
+    form = {
+        "dimension": "helpfulness",
+        "category": "",
+        "min_votes": "",
+        "run": "",
+        "since": "",
+        "sort": "rank",
+    }
+    first = page_of(client, form)
+    with mock.patch.object(views, "board_query_parse", side_effect=AssertionError("query parsed again")):
+        again = page_of(client, form)
+        shorter = page_of(client, {"dimension": "helpfulness", "sort": "rank"})
+
+    assert board_of(again) == board_of(first) == board_of(shorter)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"category": "math"},
+        {"dimension": "overall", "utm": "x"},
+        {"dimension": "overall", "utm": ""},
+    ],
+)
+def test_other_parameters_are_parsed_each_time(client, rated_arena, params):
+    """A category is checked against the prompts, which the state does not name; an unknown parameter could
+    take countless values."""
+    page_of(client, params)
+    with mock.patch.object(views, "board_query_parse", wraps=views.board_query_parse) as parsed:
+        page_of(client, params)
+
+    assert parsed.call_count == 1
+
+
+def tab_order(page: str) -> list[str]:
+    return re.findall(r'data-dimension="([^"]+)"', board_of(page))
+
+
+# Staff changes the board shows: each must show on the very next GET, with the board cached before it.
+STAFF_CHANGES = {
+    "contender renamed": (
+        lambda: Contender.objects.filter(slug="beta").update(name="Beta Renamed"),
+        lambda page: "Beta Renamed" in board_of(page),
+    ),
+    "contender hidden": (
+        lambda: Contender.objects.filter(slug="beta").update(status="hidden"),
+        lambda page: (
+            'data-contender="beta"' not in board_of(page) and 'data-contender="alpha"' in board_of(page)
+        ),
+    ),
+    "contender's organization changed": (
+        lambda: Contender.objects.filter(slug="beta").update(organization="Elsewhere Inc"),
+        lambda page: "Elsewhere Inc" in board_of(page),
+    ),
+    "dimension renamed": (
+        lambda: Dimension.objects.filter(slug="helpfulness").update(name="Usefulness"),
+        lambda page: ">Usefulness" in board_of(page),
+    ),
+    "dimension retired": (
+        lambda: Dimension.objects.filter(slug="helpfulness").update(is_active=False),
+        lambda page: "helpfulness" not in tab_order(page),
+    ),
+    "dimensions reordered": (
+        lambda: Dimension.objects.filter(slug="overall").update(position=99),
+        lambda page: tab_order(page)[0] != "overall" and "overall" in tab_order(page),
+    ),
+    "source renamed": (
+        lambda: Source.objects.filter(key="judge-gpt").update(name="Renamed judge"),
+        lambda page: "Renamed judge" in board_of(page),
+    ),
+}
+
+
+@pytest.mark.parametrize("change", sorted(STAFF_CHANGES))
+def test_a_staff_change_to_what_the_board_shows_is_shown_at_once(client, rated_arena, change):
+    make, shown = STAFF_CHANGES[change]
+    before = page_of(client)
+    page_of(client)  # served from the cache (and by its parameters as written)
+    assert not shown(before), "the change is already visible before it is made: the check proves nothing"
+
+    make()
+
+    assert shown(page_of(client))
+    assert shown(page_of(client, HX_Request="true"))
+
+
+def test_a_started_recompute_shows_on_the_cached_board_at_once(client, rated_arena):
+    page_of(client)
+    RecomputeRun.objects.create(trigger="test", status=RecomputeRun.Status.RUNNING)
+
+    assert "a recompute is running" in board_of(page_of(client))
