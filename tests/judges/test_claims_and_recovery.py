@@ -173,7 +173,9 @@ def _newer_version_campaign(campaign, dimensions: list[str]):
     battles: (the version, the campaign)."""
     from judges.services.configs import JudgeConfigData, judge_config_update
 
-    config = FinalVerdict.objects.select_related("config_version__config").first().config_version.config
+    config = (
+        FinalVerdict.objects.select_related("config_version__config").order_by("pk")[0].config_version.config
+    )
     data = JudgeConfigData(name=config.name, provider=config.provider, model=config.model, dimensions=dimensions,
                            base_url=config.base_url, temperature=0.5)  # fmt: skip
     newer = judge_config_update(config=config, data=data)
