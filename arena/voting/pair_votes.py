@@ -115,7 +115,7 @@ def _pair_vote_change(
                 pipe, cast(RedisCache, caches["default"]), task_id, pair, assignment_id, battle_id, by
             )
         if voter_key is not None:
-            # The voter's agreement figure changed with this vote (arena.voting.stats.AGREEMENT_SECONDS).
+            # The voter's stored agreement figure holds the withdrawn vote (arena.voting.agreement_cache).
             # Django's Redis cache sends every write to its first server, this pipeline's.
             pipe.delete(cast(RedisCache, caches["default"]).make_and_validate_key(agreement_key(voter_key)))
         pipe.execute()
@@ -126,17 +126,12 @@ def _pair_vote_change(
 
 
 def pair_vote_added(
-    task_id: int,
-    contender_a_id: int,
-    contender_b_id: int,
-    held: tuple[int, int] | None = None,
-    voter_key: str | None = None,
+    task_id: int, contender_a_id: int, contender_b_id: int, held: tuple[int, int] | None = None
 ) -> None:
     """Count one more vote on the pair (and, given `held` = (assignment id, battle id), on its battle's held
-    places; given `voter_key`, forget the voter's stored agreement figure). Called after the vote is stored:
-    a cache that is down must not turn a stored vote into an error page, so failures are logged, and the next
-    recount catches up."""
-    _pair_vote_change(task_id, contender_a_id, contender_b_id, 1, held, voter_key)
+    places). Called after the vote is stored: a cache that is down must not turn a stored vote into an error
+    page, so failures are logged, and the next recount catches up."""
+    _pair_vote_change(task_id, contender_a_id, contender_b_id, 1, held, None)
 
 
 def pair_vote_removed(
@@ -146,6 +141,6 @@ def pair_vote_removed(
     held: tuple[int, int] | None = None,
     voter_key: str | None = None,
 ) -> None:
-    """Count one vote fewer on the pair (an undone vote; `held` and `voter_key` as above), after the undo is
-    stored; failures as above."""
+    """Count one vote fewer on the pair (an undone vote; `held` as above; given `voter_key`, forget the voter's
+    stored agreement figure), after the undo is stored; failures as above."""
     _pair_vote_change(task_id, contender_a_id, contender_b_id, -1, held, voter_key)

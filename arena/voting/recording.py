@@ -183,5 +183,4 @@ def vote_counted(result: VoteResult) -> None:
             vote.contender_a_id,
             vote.contender_b_id,
             held=(vote.assignment_id, vote.battle_id),
-            voter_key=vote.voter_key,
         )

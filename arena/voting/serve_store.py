@@ -582,10 +582,13 @@ _TOTALS_SELECT = """
 # along: joining the tally with its own per-battle maximum, then the majority with the voter's votes, made
 # PostgreSQL (which estimates one row per CTE) loop over one for every row of the other, a cost growing with
 # the square of the voter's battles (1.1 ms at 38 battles, `bench/profile_votes.py --sql`).
+# `after`: only the voter's verdicts newer than that id (0: all of them), for a figure stored earlier
+# (arena.voting.agreement_cache) to which their later battles are added; `last_verdict` is the newest id read.
 _PROGRESS = """
 WITH mine AS MATERIALIZED (
-    SELECT v.battle_id, v.outcome FROM arena_verdict v
-     WHERE v.voter_key = %(voter_key)s AND v.voter_key <> '' AND v.outcome IS NOT NULL {overall_people}
+    SELECT v.id, v.battle_id, v.outcome FROM arena_verdict v
+     WHERE v.voter_key = %(voter_key)s AND v.voter_key <> '' AND v.outcome IS NOT NULL
+       AND v.id > CAST(%(after)s AS BIGINT) {overall_people}
 ), tally AS MATERIALIZED ({tally}
 ), ranked AS (
     SELECT battle_id, mine, outcome, RANK() OVER (PARTITION BY battle_id ORDER BY n DESC) AS place FROM tally
@@ -594,7 +597,8 @@ WITH mine AS MATERIALIZED (
       FROM ranked WHERE place = 1 GROUP BY battle_id
 )
 SELECT {totals},
-  agreement.compared, agreement.agreed
+  agreement.compared, agreement.agreed,
+  (SELECT COALESCE(MAX(id), CAST(%(after)s AS BIGINT)) FROM mine) AS last_verdict
   FROM (SELECT COUNT(*) AS compared, COALESCE(SUM(CASE WHEN outcome = mine THEN 1 ELSE 0 END), 0) AS agreed
           FROM majority WHERE leaders = 1) agreement
 """
@@ -602,8 +606,6 @@ _PROGRESS_BY_VENDOR = {
     vendor: _PROGRESS.format(overall_people=_OVERALL_PEOPLE, tally=tally, totals=_TOTALS_SELECT)
     for vendor, tally in _TALLY.items()
 }
-# The counts alone, for a serve that shows an agreement figure computed a moment ago (arena.voting.stats).
-_TOTALS = f"SELECT {_TOTALS_SELECT}"
 
 
 @dataclass(frozen=True)
@@ -613,27 +615,18 @@ class ProgressCounts:
     skipped: int
     compared: int  # battles where the other people's votes have a majority
     agreed: int  # ... and it is this voter's outcome
+    last_verdict: int  # the id of the newest of the voter's verdicts counted (`after` when none was)
 
 
-def _progress_params(annotator: Annotator, today_since: datetime) -> dict[str, Any]:
-    return {
-        "annotator": annotator.pk, "voter_key": annotator.voter_key,
+def progress_counts(annotator: Annotator, today_since: datetime, *, after: int = 0) -> ProgressCounts:
+    """The annotator's votes (in all, and since `today_since`), skips, and agreement with the majority of the
+    other people's counted overall votes on the battles they voted on, in one statement. With `after`, the
+    agreement counts only the battles of the voter's verdicts newer than that id: a few probes, where all of
+    them grow with the voter's history (the counts are always whole)."""
+    params = {
+        "annotator": annotator.pk, "voter_key": annotator.voter_key, "after": after,
         "today": connection.ops.adapt_datetimefield_value(today_since),
         "voted": Assignment.State.VOTED, "skipped": Assignment.State.SKIPPED,
     }  # fmt: skip
-
-
-def progress_counts(annotator: Annotator, today_since: datetime) -> ProgressCounts:
-    """The annotator's votes (in all, and since `today_since`), skips, and agreement with the majority of the
-    other people's counted overall votes on the battles they voted on, in one statement."""
     sql = _PROGRESS_BY_VENDOR.get(connection.vendor, _PROGRESS_BY_VENDOR["other"])
-    return ProgressCounts(**_query(sql, _progress_params(annotator, today_since), prepare=True)[0])
-
-
-def progress_totals(annotator: Annotator, today_since: datetime) -> tuple[int, int, int]:
-    """(total, today, skipped) of `progress_counts` without the agreement: three counts on the annotator's
-    assignments, which cost PostgreSQL a fraction of the agreement's probes of every battle they voted on."""
-    params = _progress_params(annotator, today_since)
-    del params["voter_key"]  # the agreement's parameter: not in this statement
-    row = _query(_TOTALS, params, prepare=True)[0]
-    return int(row["total"]), int(row["today"]), int(row["skipped"])
+    return ProgressCounts(**_query(sql, params, prepare=True)[0])

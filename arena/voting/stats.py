@@ -19,7 +19,7 @@ from arena.models import AnnotationTask, Annotator, Assignment, Verdict
 from arena.services.battles import people_source
 from arena.voting.agreement_cache import AGREEMENT_SECONDS, agreement_key
 from arena.voting.pair_votes import Pair, pair_votes
-from arena.voting.serve_store import progress_counts, progress_totals, task_battle_count
+from arena.voting.serve_store import progress_counts, task_battle_count
 
 
 @dataclass(frozen=True)
@@ -110,34 +110,59 @@ def _start_of_today() -> datetime:
     return timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
 
 
-def _agreement_stored(value: object) -> Agreement | None:
-    """The cached figure, when it is one (stored by `annotator_progress` as `(compared, agreed)`)."""
+def _agreement_stored(value: object) -> tuple[int, int, int] | None:
+    """The stored figure, when it is one: `(compared, agreed, last verdict id)` as `annotator_progress` stores
+    it. Anything else (an older shape, a value no `set` of ours wrote) is not, and is computed again."""
     if (
         isinstance(value, list | tuple)
-        and len(value) == 2
+        and len(value) == 3
         and all(type(n) is int for n in value)
         and 0 <= value[1] <= value[0]
+        and value[2] >= 0
     ):
-        return Agreement(compared=value[0], agreed=value[1])
+        return value[0], value[1], value[2]
     return None
+
+
+def agreement_stored_read(voter_key: str) -> tuple[object] | None:
+    """The voter's stored agreement figure, read from the shared cache, as `annotator_progress(agreement_read=)`
+    takes it (None without Redis: the demo computes the whole figure every time)."""
+    cache = caches["default"]
+    if not isinstance(cache, RedisCache):
+        return None
+    try:
+        return (cache.get(agreement_key(voter_key)),)
+    except Exception:  # a value no `set` of ours wrote: computed again, and stored over it
+        return (None,)
 
 
 def annotator_progress(annotator: Annotator, *, agreement_read: tuple[object] | None = None) -> Progress:
     """Votes today and in total, skips, and agreement with the majority, for the annotator's own page.
 
-    One statement (arena.voting.serve_store.progress_counts), the agreement then stored in the shared cache for
-    AGREEMENT_SECONDS. `agreement_read`: the serve read the cached figure already (`agreement_key`, with
-    Redis), as a 1-tuple (None inside: not held); when it holds one, only the counts are read from the database
-    (`progress_totals`)."""
+    One statement (arena.voting.serve_store.progress_counts). `agreement_read`: the figure stored in the shared
+    cache (`agreement_stored_read`, or the serve's pipeline), as a 1-tuple. When it holds one, the statement
+    counts the agreement on the battles of the voter's verdicts since then only, and adds it to the stored
+    figure (arena.voting.agreement_cache); otherwise (and without `agreement_read`) it counts all of them and
+    stores the figure for AGREEMENT_SECONDS."""
     today_since = _start_of_today()
-    cached = None if agreement_read is None else _agreement_stored(agreement_read[0])
-    if cached is not None:
-        total, today, skipped = progress_totals(annotator, today_since)
-        return Progress(today=today, total=total, skipped=skipped, agreement=cached)
+    stored = None if agreement_read is None else _agreement_stored(agreement_read[0])
+    if stored is not None:
+        compared, agreed, last_verdict = stored
+        since = progress_counts(annotator, today_since, after=last_verdict)
+        return Progress(
+            today=since.today,
+            total=since.total,
+            skipped=since.skipped,
+            agreement=Agreement(compared=compared + since.compared, agreed=agreed + since.agreed),
+        )
     counts = progress_counts(annotator, today_since)
     cache = caches["default"]
     if isinstance(cache, RedisCache):  # the demo's file cache would cost more than it saves
-        cache.set(agreement_key(annotator.voter_key), (counts.compared, counts.agreed), AGREEMENT_SECONDS)
+        cache.set(
+            agreement_key(annotator.voter_key),
+            (counts.compared, counts.agreed, counts.last_verdict),
+            AGREEMENT_SECONDS,
+        )
     return Progress(
         today=counts.today,
         total=counts.total,

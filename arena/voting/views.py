@@ -33,7 +33,7 @@ from arena.voting.serve_head import serve_head
 from arena.voting.serve_reads import ServeReads, serve_reads
 from arena.voting.serving import assignment_serve, assignment_skip, battle_view, vote_dimensions
 from arena.voting.staff import annotator_set_excluded, annotators_overview, flags_recent, tasks_overview
-from arena.voting.stats import annotator_progress, task_progress
+from arena.voting.stats import agreement_stored_read, annotator_progress, task_progress
 from arena.voting.undoing import vote_undo
 
 BATTLE_TEMPLATE = "voting/battle.html"
@@ -86,8 +86,8 @@ def _battle_page(
     votes = pair_votes(task.pk) if reads is None else reads.votes()
     assignment = assignment_serve(task=task, annotator=annotator, votes=votes, none_open=none_open)
     dimensions = None if reads is None or assignment is None else reads.dimensions()
-    # A serve (`reads`) may show the agreement figure computed a moment ago (stats.AGREEMENT_SECONDS); after an
-    # undo or a skip (no `reads`) it is computed afresh.
+    # A serve (`reads`) adds the battles voted since to the agreement figure stored a moment ago
+    # (arena.voting.agreement_cache); after an undo or a skip (no `reads`) it is computed whole.
     progress = _progress(
         task,
         annotator,
@@ -194,7 +194,11 @@ def progress(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The voter's counters and the task's progress bar (the fragment a reveal refreshes)."""
     task = get_object_or_404(AnnotationTask, slug=slug)
     voter = voter_for_request(request, create=False)
-    context = {"task": task, **_progress(task, annotator_for(voter))}
+    annotator = annotator_for(voter)
+    context = {
+        "task": task,
+        **_progress(task, annotator, agreement_read=agreement_stored_read(annotator.voter_key)),
+    }
     return render(request, BATTLE_TEMPLATE + "#progress", context)
 
 

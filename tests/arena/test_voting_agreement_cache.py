@@ -1,19 +1,18 @@
-"""The agreement figure on a served battle (arena.voting.stats.AGREEMENT_SECONDS): the htmx serve shows the figure
-stored by the last response that computed it, reading only the counts from the database; every response after
-the voter's own vote, undo or skip computes it afresh; the other people's votes reach the served figure once
-the stored one expires."""
+"""The agreement figure kept for a while (arena.voting.agreement_cache): a computation of the whole stores it
+with the newest verdict it counts; the serve and the counters' fragment then count only the battles of the
+voter's newer verdicts and add them, so one's own votes show at once; an undo forgets it; the other people's
+votes reach the figure once the stored one expires."""
 
 import re
 import time
+from unittest import mock
 
 import pytest
 from django.core.cache import caches
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from arena.cache import RedisCache
-from arena.models import Assignment
+from arena.models import Assignment, Verdict
 from arena.voting import stats
 from arena.voting.agreement_cache import agreement_key
 from arena.voting.ballots import Ballot
@@ -28,8 +27,6 @@ FIGURE = re.compile(
     r'data-testid="agreement">([^<]*)</strong>\s*<span class="muted">\((\d+) battles? compared\)'
 )
 TOKEN = re.compile(r'/vote/b/([A-Za-z0-9_-]+)/"')
-# The agreement's statement (serve_store._PROGRESS): the only one reading the people's verdicts by voter.
-AGREEMENT_SQL = "WITH mine AS MATERIALIZED"
 
 
 @pytest.fixture(autouse=True)
@@ -73,19 +70,24 @@ def _people(*names):
     return [factories.make_annotator_user(name) for name in names]
 
 
-def test_a_serve_shows_the_stored_figure_and_reads_only_the_counts(client, task):
+def _latest_verdict(user) -> int:
+    return Verdict.objects.filter(voter_key=f"u:{user.pk}", dimension__slug="overall").latest("pk").pk
+
+
+def test_a_serve_adds_to_the_stored_figure_only_the_battles_voted_since(client, task):
     alice, bob, carol = _people("alice", "bob", "carol")
     battle = _vote(task, alice, "a").battle_id
     for person in (bob, carol):
         assert _vote(task, person, "a").battle_id == battle  # short battles with votes are served first
     client.force_login(alice)
-    assert _figure(_counters(client, task)) == ("100%", 1)  # computed, and stored
-    with CaptureQueriesContext(connection) as queries:
+    assert _figure(_counters(client, task)) == ("100%", 1)  # computed whole, and stored
+    with mock.patch.object(stats, "progress_counts", wraps=stats.progress_counts) as counted:
         served = _serve(client, task)
     assert _figure(served) == ("100%", 1)
     assert 'data-vote-state="open"' in served.content.decode()
-    assert not [q["sql"][:80] for q in queries.captured_queries if AGREEMENT_SQL in q["sql"]]
-    # The counts themselves are read on every serve: today and total include the vote just made.
+    # Only the battles of verdicts newer than the stored figure's newest (none here) were probed.
+    assert [call.kwargs.get("after") for call in counted.call_args_list] == [_latest_verdict(alice)]
+    # The counts themselves are whole on every serve: today and total include the vote just made.
     assert re.search(r'data-testid="total">1<', served.content.decode())
 
 
@@ -96,12 +98,13 @@ def test_the_figure_is_stored_for_at_most_the_window_and_holds_only_the_counts(c
     client.force_login(alice)
     assert _figure(_counters(client, task)) == ("0%", 1)
     cache = caches["default"]
-    assert cache.get(agreement_key(f"u:{alice.pk}")) == (1, 0)  # numbers only: nothing about the battle
+    # Numbers only, nothing about the battle: compared, agreed, and the newest verdict of hers they count.
+    assert cache.get(agreement_key(f"u:{alice.pk}")) == (1, 0, _latest_verdict(alice))
     key = cache.make_and_validate_key(agreement_key(f"u:{alice.pk}"))
     assert 0 < cache.redis_client_for(key).ttl(key) <= stats.AGREEMENT_SECONDS
 
 
-def test_other_peoples_votes_reach_the_served_figure_once_the_stored_one_expires(client, task, monkeypatch):
+def test_other_peoples_votes_reach_the_figure_once_the_stored_one_expires(client, task, monkeypatch):
     window = 1  # seconds: the test waits it out
     monkeypatch.setattr(stats, "AGREEMENT_SECONDS", window)
     alice, bob, carol, dave = _people("alice", "bob", "carol", "dave")
@@ -111,18 +114,15 @@ def test_other_peoples_votes_reach_the_served_figure_once_the_stored_one_expires
     assert _figure(_counters(client, task)) == ("100%", 1)
     for person in (carol, dave):  # the others' majority turns to b
         assert _vote(task, person, "b").battle_id == battle
-    # The counters' fragment always computes: it shows the change at once, and stores it for the serve.
-    assert _figure(_counters(client, task)) == ("0%", 1)
-    assert _figure(_serve(client, task)) == ("0%", 1)
-    # Without a fresh computation in between, the serve catches up once the stored figure expires.
-    erin, frank = _people("erin", "frank")
-    for person in (erin, frank):  # a, b, b, a, a: the majority is a again
-        assert _vote(task, person, "a").battle_id == battle
+    # Within the window the battle's figure is the stored one, on the fragment and the serve alike ...
+    assert _figure(_counters(client, task)) == ("100%", 1)
+    assert _figure(_serve(client, task)) == ("100%", 1)
     time.sleep(window + 0.2)
-    with CaptureQueriesContext(connection) as queries:
-        served = _serve(client, task)  # the battle served before is still open: a reload
-    assert _figure(served) == ("100%", 1)
-    assert [q for q in queries.captured_queries if AGREEMENT_SQL in q["sql"]]
+    # ... and once it has expired, computed whole again (and stored anew).
+    with mock.patch.object(stats, "progress_counts", wraps=stats.progress_counts) as counted:
+        assert _figure(_serve(client, task)) == ("0%", 1)  # the battle served before is still open: a reload
+    assert [call.kwargs.get("after") for call in counted.call_args_list] == [None]
+    assert _figure(_counters(client, task)) == ("0%", 1)
 
 
 def test_after_the_voters_own_vote_the_next_battle_shows_the_figure_it_produced(client, task):
@@ -183,26 +183,40 @@ def test_an_undo_without_javascript_leads_to_a_battle_without_the_withdrawn_vote
     assert _figure(undone) == ("–", 0)
 
 
-def test_a_vote_forgets_the_stored_figure_as_it_is_counted(client, task):
-    """So a serve racing the counters' fragment after the vote computes the figure rather than showing the one
-    from before the vote."""
+def test_a_vote_is_in_the_figure_at_once_though_the_stored_one_is_older(client, task):
+    """Nothing refreshes the stored figure between the vote and the next serve (no counters' fragment): the
+    serve counts the battle of the newer verdict and adds it."""
     alice, bob = _people("alice", "bob")
+    bobs = {_vote(task, bob, "a").battle_id for _ in range(2)}
+    assert _vote(task, alice, "a").battle_id in bobs  # short battles with votes are served first
     client.force_login(alice)
-    assert _figure(_serve(client, task)) == ("–", 0)  # computed and stored
-    key = agreement_key(f"u:{alice.pk}")
-    assert caches["default"].get(key) == (0, 0)
-    token = TOKEN.search(_serve(client, task).content.decode()).group(1)
-    battle = Assignment.objects.get(token=token).battle_id
-    assert _vote(task, bob, "a").battle_id == battle
-    assert client.post(reverse("voting:submit", args=[token]), {"overall": "tie"}, **HX).status_code == 200
-    assert caches["default"].get(key, "gone") == "gone"
-    assert _figure(_serve(client, task)) == ("0%", 1)
+    served = _serve(client, task)
+    assert _figure(served) == ("100%", 1)  # computed whole and stored
+    stored = caches["default"].get(agreement_key(f"u:{alice.pk}"))
+    assert stored == (1, 1, _latest_verdict(alice))
+    token = TOKEN.search(served.content.decode()).group(1)
+    assignment = Assignment.objects.get(token=token)
+    assert assignment.battle_id in bobs  # bob's other battle: his a is its majority
+    voted = client.post(
+        reverse("voting:submit", args=[token]), {"overall": "right" if assignment.left_is_a else "left"}, **HX
+    )
+    assert voted.status_code == 200
+    assert _figure(_serve(client, task)) == ("50%", 2)  # her b against bob's a: one of two
+    assert caches["default"].get(agreement_key(f"u:{alice.pk}")) == stored  # added to, not stored anew
 
 
 @pytest.mark.parametrize(
     "stored",
-    ["not a figure", (1, 5), (-1, 0), "raw bytes", "a hash"],
-    ids=["a string", "more agreed than compared", "negative", "bytes no set wrote", "another type of key"],
+    ["not a figure", (1, 1), (1, 5, 0), (-1, 0, 0), (0, 0, -1), "raw bytes", "a hash"],
+    ids=[
+        "a string",
+        "the shape without its verdict",
+        "more agreed than compared",
+        "negative",
+        "a negative id",
+        "bytes no set wrote",
+        "another type of key",
+    ],  # fmt: skip
 )
 def test_a_stored_value_that_is_not_a_figure_is_computed_again(client, task, stored):
     alice, bob = _people("alice", "bob")
@@ -220,4 +234,4 @@ def test_a_stored_value_that_is_not_a_figure_is_computed_again(client, task, sto
         cache.set(agreement_key(f"u:{alice.pk}"), stored, 30)
     assert _figure(_serve(client, task)) == ("100%", 1)
     if stored != "a hash":  # a key of another type is left as it is (not ours to delete)
-        assert cache.get(agreement_key(f"u:{alice.pk}")) == (1, 1)
+        assert cache.get(agreement_key(f"u:{alice.pk}")) == (1, 1, _latest_verdict(alice))

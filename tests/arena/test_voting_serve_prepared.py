@@ -172,7 +172,7 @@ def _progress_generic_reads(annotator: Annotator, overall: int) -> None:
     # The statement's parameters are numbered by their first appearance in the text (psycopg's conversion).
     names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", serve_store._PROGRESS_BY_VENDOR["postgresql"])))
     values: dict[str, Any] = {"annotator": annotator.pk, "voter_key": annotator.voter_key, "today": today,
-                              "voted": "voted", "skipped": "skipped"}  # fmt: skip
+                              "voted": "voted", "skipped": "skipped", "after": 0}  # fmt: skip
     with connection.cursor() as cursor:
         placeholders = ", ".join(["%s"] * len(names))
         cursor.execute(
