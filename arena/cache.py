@@ -146,6 +146,11 @@ class RedisCache(django_redis.RedisCache):
         this backend is the one place that reaches into Django's client object, so app code never does."""
         return self._cache.get_client(full_key, write=True)
 
+    def value_to_store(self, value: Any) -> bytes:
+        """The raw value `set` would store for `value` (Django's own serialisation), for a script or pipeline
+        that writes or compares an entry `get` reads elsewhere."""
+        return cast(_ClientKeepingRedisCacheClient, self._cache)._serializer.dumps(value)
+
     def value_from_stored(self, stored: bytes | None, default: Any = None) -> Any:
         """What `get` returns for `stored`, the raw value of a key (from `make_and_validate_key`) that a
         pipeline read with GET: Django's own deserialisation, so entries read together with other commands

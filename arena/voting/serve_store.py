@@ -598,7 +598,8 @@ WITH mine AS MATERIALIZED (
 )
 SELECT {totals},
   agreement.compared, agreement.agreed,
-  (SELECT COALESCE(MAX(id), CAST(%(after)s AS BIGINT)) FROM mine) AS last_verdict
+  (SELECT COALESCE(MAX(id), CAST(%(after)s AS BIGINT)) FROM mine) AS last_verdict,
+  (SELECT COUNT(*) FROM mine) AS counted
   FROM (SELECT COUNT(*) AS compared, COALESCE(SUM(CASE WHEN outcome = mine THEN 1 ELSE 0 END), 0) AS agreed
           FROM majority WHERE leaders = 1) agreement
 """
@@ -616,6 +617,7 @@ class ProgressCounts:
     compared: int  # battles where the other people's votes have a majority
     agreed: int  # ... and it is this voter's outcome
     last_verdict: int  # the id of the newest of the voter's verdicts counted (`after` when none was)
+    counted: int  # how many of the voter's verdicts the agreement looked at (those newer than `after`)
 
 
 def progress_counts(annotator: Annotator, today_since: datetime, *, after: int = 0) -> ProgressCounts:

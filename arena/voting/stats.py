@@ -17,7 +17,7 @@ from django.utils import timezone
 from arena.cache import RedisCache
 from arena.models import AnnotationTask, Annotator, Assignment, Verdict
 from arena.services.battles import people_source
-from arena.voting.agreement_cache import AGREEMENT_SECONDS, agreement_key
+from arena.voting.agreement_cache import ADVANCE_AFTER, AGREEMENT_SECONDS, agreement_advance, agreement_key
 from arena.voting.pair_votes import Pair, pair_votes
 from arena.voting.serve_store import progress_counts, task_battle_count
 
@@ -149,11 +149,14 @@ def annotator_progress(annotator: Annotator, *, agreement_read: tuple[object] | 
     if stored is not None:
         compared, agreed, last_verdict = stored
         since = progress_counts(annotator, today_since, after=last_verdict)
+        added = (compared + since.compared, agreed + since.agreed, since.last_verdict)
+        if since.counted >= ADVANCE_AFTER:
+            agreement_advance(annotator.voter_key, stored, added)
         return Progress(
             today=since.today,
             total=since.total,
             skipped=since.skipped,
-            agreement=Agreement(compared=compared + since.compared, agreed=agreed + since.agreed),
+            agreement=Agreement(compared=added[0], agreed=added[1]),
         )
     counts = progress_counts(annotator, today_since)
     cache = caches["default"]

@@ -235,3 +235,43 @@ def test_a_stored_value_that_is_not_a_figure_is_computed_again(client, task, sto
     assert _figure(_serve(client, task)) == ("100%", 1)
     if stored != "a hash":  # a key of another type is left as it is (not ours to delete)
         assert cache.get(agreement_key(f"u:{alice.pk}")) == (1, 1, _latest_verdict(alice))
+
+
+def test_a_figure_added_to_from_many_verdicts_replaces_the_stored_one_and_keeps_its_expiry(client, db):
+    """A voter whose history all came after the stored figure would otherwise have it all counted again."""
+    from arena.voting.agreement_cache import ADVANCE_AFTER
+
+    task = factories.make_voting_arena(n_contenders=3, n_prompts=4, votes_per_battle=6)[0]  # 12 battles
+    alice, bob = _people("alice", "bob")
+    client.force_login(alice)
+    assert _figure(_serve(client, task)) == ("–", 0)  # stored: nothing yet, no verdict
+    cache = caches["default"]
+    key = cache.make_and_validate_key(agreement_key(f"u:{alice.pk}"))
+    assert cache.get(agreement_key(f"u:{alice.pk}")) == (0, 0, 0)
+    Assignment.objects.filter(annotator__user=alice, state="served").delete()  # the rest by `_vote`
+    hers = {_vote(task, alice, "a").battle_id for _ in range(ADVANCE_AFTER)}
+    assert _vote(task, bob, "a").battle_id in hers  # short battles with votes are served first
+    ttl = cache.redis_client_for(key).pttl(key)
+    figure = _figure(_serve(client, task))
+    assert figure == ("100%", 1)
+    assert cache.get(agreement_key(f"u:{alice.pk}")) == (1, 1, _latest_verdict(alice))
+    assert 0 < cache.redis_client_for(key).pttl(key) <= ttl  # the window is still the first computation's
+    with mock.patch.object(stats, "progress_counts", wraps=stats.progress_counts) as counted:
+        assert _figure(_serve(client, task)) == figure
+    assert [call.kwargs.get("after") for call in counted.call_args_list] == [_latest_verdict(alice)]
+
+
+def test_a_figure_is_advanced_only_over_the_one_it_was_added_to(db):
+    """Stored anew by a whole computation meanwhile, or expired: left as it is, never created without expiry."""
+    from arena.voting.agreement_cache import agreement_advance
+
+    cache = caches["default"]
+    cache.set(agreement_key("u:1"), (3, 2, 40), 30)
+    agreement_advance("u:1", (1, 1, 20), (2, 2, 30))
+    assert cache.get(agreement_key("u:1")) == (3, 2, 40)
+    cache.delete(agreement_key("u:1"))
+    agreement_advance("u:1", (3, 2, 40), (4, 3, 50))
+    assert cache.get(agreement_key("u:1"), "absent") == "absent"
+    cache.set(agreement_key("u:1"), (3, 2, 40), 30)
+    agreement_advance("u:1", (3, 2, 40), (4, 3, 50))
+    assert cache.get(agreement_key("u:1")) == (4, 3, 50)
