@@ -148,18 +148,21 @@ def test_after_the_voters_own_vote_the_next_battle_shows_the_figure_it_produced(
     assert _figure(_serve(client, task)) == _figure(page)
 
 
-def test_an_undo_serves_the_next_battle_with_the_figure_without_the_withdrawn_vote(client, task):
+def _served_with_the_others_votes(client, task) -> tuple[str, dict[str, str]]:
+    """Alice signed in and served a battle that bob and carol then vote a on: (its token, alice's a)."""
     alice, bob, carol = _people("alice", "bob", "carol")
     client.force_login(alice)
     token = TOKEN.search(_serve(client, task).content.decode()).group(1)
     battle = Assignment.objects.get(token=token).battle_id
     for person in (bob, carol):
         assert _vote(task, person, "a").battle_id == battle
-    assignment = Assignment.objects.get(token=token)
-    client.post(
-        reverse("voting:submit", args=[token]), {"overall": "left" if assignment.left_is_a else "right"}, **HX
-    )
-    assert _figure(_counters(client, task)) == ("100%", 1)  # stored with the vote
+    return token, {"overall": "left" if Assignment.objects.get(token=token).left_is_a else "right"}
+
+
+def test_an_undo_serves_the_next_battle_with_the_figure_without_the_withdrawn_vote(client, task):
+    token, vote_a = _served_with_the_others_votes(client, task)
+    client.post(reverse("voting:submit", args=[token]), vote_a, **HX)
+    assert _figure(_counters(client, task)) == ("100%", 1)  # with the vote
     undone = client.post(reverse("voting:undo", args=[token]), **HX)
     assert _figure(undone) == ("–", 0)
     assert _figure(_serve(client, task)) == ("–", 0)
@@ -168,16 +171,8 @@ def test_an_undo_serves_the_next_battle_with_the_figure_without_the_withdrawn_vo
 def test_an_undo_without_javascript_leads_to_a_battle_without_the_withdrawn_vote_in_the_figure(client, task):
     """The whole-page vote stores the figure with the vote; the undo (within the same window) must not leave it
     to the battle the undo redirects to."""
-    alice, bob, carol = _people("alice", "bob", "carol")
-    client.force_login(alice)
-    token = TOKEN.search(_serve(client, task).content.decode()).group(1)
-    battle = Assignment.objects.get(token=token).battle_id
-    for person in (bob, carol):
-        assert _vote(task, person, "a").battle_id == battle
-    assignment = Assignment.objects.get(token=token)
-    page = client.post(
-        reverse("voting:submit", args=[token]), {"overall": "left" if assignment.left_is_a else "right"}
-    )
+    token, vote_a = _served_with_the_others_votes(client, task)
+    page = client.post(reverse("voting:submit", args=[token]), vote_a)
     assert _figure(page) == ("100%", 1)
     undone = client.post(reverse("voting:undo", args=[token]), follow=True)
     assert _figure(undone) == ("–", 0)
