@@ -152,7 +152,9 @@ def _served_with_the_others_votes(client, task) -> tuple[str, dict[str, str]]:
     """Alice signed in and served a battle that bob and carol then vote a on: (its token, alice's a)."""
     alice, bob, carol = _people("alice", "bob", "carol")
     client.force_login(alice)
-    token = TOKEN.search(_serve(client, task).content.decode()).group(1)
+    found = TOKEN.search(_serve(client, task).content.decode())
+    assert found is not None
+    token = found.group(1)
     battle = Assignment.objects.get(token=token).battle_id
     for person in (bob, carol):
         assert _vote(task, person, "a").battle_id == battle
@@ -213,7 +215,8 @@ def test_a_vote_is_in_the_figure_at_once_though_the_stored_one_is_older(client, 
         "another type of key",
     ],  # fmt: skip
 )
-def test_a_stored_value_that_is_not_a_figure_is_computed_again(client, task, stored):
+@pytest.mark.parametrize("page", ["serve", "counters"])
+def test_a_stored_value_that_is_not_a_figure_is_computed_again(client, task, stored, page):
     alice, bob = _people("alice", "bob")
     _vote(task, alice, "a")
     _vote(task, bob, "a")
@@ -227,9 +230,10 @@ def test_a_stored_value_that_is_not_a_figure_is_computed_again(client, task, sto
         redis.hset(key, "compared", 1)
     else:
         cache.set(agreement_key(f"u:{alice.pk}"), stored, 30)
-    assert _figure(_serve(client, task)) == ("100%", 1)
-    if stored != "a hash":  # a key of another type is left as it is (not ours to delete)
-        assert cache.get(agreement_key(f"u:{alice.pk}")) == (1, 1, _latest_verdict(alice))
+    shown = _serve(client, task) if page == "serve" else _counters(client, task)
+    assert _figure(shown) == ("100%", 1)
+    # Stored anew over it (Redis's SET replaces a key of any type).
+    assert cache.get(agreement_key(f"u:{alice.pk}")) == (1, 1, _latest_verdict(alice))
 
 
 def test_a_figure_added_to_from_many_verdicts_replaces_the_stored_one_and_keeps_its_expiry(client, db):

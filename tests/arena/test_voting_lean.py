@@ -532,8 +532,8 @@ def test_the_connection_prepares_only_while_the_vote_runs_its_statements(
     first, _ = served_tokens(lean, voting_task)
     assert _vote(lean, first).status_code == 200 and recording_respond[-1] is not None
     assert connection.connection.prepare_threshold is before
-    # The second serve finds the agreement figure stored by the first and prepares its counts alone
-    # (stats.AGREEMENT_SECONDS): from then on every statement has been prepared once.
+    # A second round trip, as in the first run of a worker (arena.voting.agreement_cache: the agreement figure
+    # stored by the first serve is added to from then on): from then on every statement has been prepared once.
     warm, _ = served_tokens(lean, voting_task)
     assert _vote(lean, warm).status_code == 200
     prepared = _prepared_statements()

@@ -91,7 +91,7 @@ def test_a_served_battle_makes_a_pinned_number_of_redis_round_trips(client, db):
         trips.append(counted.sent)
         served = Assignment.objects.get(annotator__user=user, state="served")
         vote_record(token=served.token, voter=factories.voter_of(user), ballot=Ballot("tie"))
-        # As the reveal does: its counters' fragment computes the agreement figure the vote forgot, and stores it.
+        # As the reveal does: its counters' fragment (the agreement figure stored by the first serve, added to).
         assert client.get(reverse("voting:progress", args=[task.slug]), **HX).status_code == 200
     # The first serve may also fill the shared copies (dimensions, goal): the later ones only read.
     assert [len(sent) for sent in trips[1:]] == [SERVE_ROUND_TRIPS] * 2, trips
