@@ -18,10 +18,10 @@ logger = logging.getLogger(__name__)
 # the whole, and meanwhile the serve and the counters' fragment the reveal loads count only the battles of the
 # voter's newer verdicts and add them: one's own votes show at once, the others' votes probed for those
 # battles alone (and once they add many, the figure with them replaces the stored one, its expiry kept:
-# `agreement_advance`). An undo deletes the
-# stored figure (`pair_votes`, in the Redis round trip that counts it), since a withdrawn vote cannot be taken
-# out of it. What can lag, by at most this long, is the other people's votes on the battles it holds, and a
-# staff exclusion (and a verdict of one's own committed after a newer one, from two tabs at once).
+# `agreement_advance`). An undo deletes the stored figure (`pair_votes`, in the Redis round trip that counts
+# it), since a withdrawn vote cannot be taken out of it. What can lag, by at most this long, is the other
+# people's votes on the battles it holds, and a staff exclusion (and a verdict of one's own committed after a
+# newer one, from two tabs at once).
 AGREEMENT_SECONDS = 30
 
 

@@ -179,8 +179,5 @@ def vote_counted(result: VoteResult) -> None:
     if not result.replayed:
         vote = result.vote
         pair_vote_added(
-            vote.task_id,
-            vote.contender_a_id,
-            vote.contender_b_id,
-            held=(vote.assignment_id, vote.battle_id),
+            vote.task_id, vote.contender_a_id, vote.contender_b_id, held=(vote.assignment_id, vote.battle_id)
         )

@@ -623,8 +623,8 @@ class ProgressCounts:
 def progress_counts(annotator: Annotator, today_since: datetime, *, after: int = 0) -> ProgressCounts:
     """The annotator's votes (in all, and since `today_since`), skips, and agreement with the majority of the
     other people's counted overall votes on the battles they voted on, in one statement. With `after`, the
-    agreement counts only the battles of the voter's verdicts newer than that id: a few probes, where all of
-    them grow with the voter's history (the counts are always whole)."""
+    agreement counts only the battles of the voter's verdicts newer than that id, so the others' votes are
+    probed for those battles alone rather than for the voter's whole history (the counts are always whole)."""
     params = {
         "annotator": annotator.pk, "voter_key": annotator.voter_key, "after": after,
         "today": connection.ops.adapt_datetimefield_value(today_since),
